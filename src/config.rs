@@ -1,0 +1,46 @@
+//! Checked configuration for `serve`, built from the command line and environment.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use crate::cli::ServeArgs;
+use crate::slack::poster::WebhookUrl;
+use crate::slack::signature::SigningSecret;
+
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
+    pub signing_secret: SigningSecret,
+    pub webhook: Option<WebhookUrl>,
+    pub listen_addr: SocketAddr,
+    pub shutdown_grace: Duration,
+}
+
+/// A setting that stops the service from starting. The text never repeats a secret's value.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("SLACK_SIGNING_SECRET is not set; it is required to verify requests from Slack")]
+    MissingSigningSecret,
+    #[error("SLACK_WEBHOOK_URL is not an http(s) URL")]
+    BadWebhookUrl,
+}
+
+impl TryFrom<ServeArgs> for ServeConfig {
+    type Error = ConfigError;
+
+    fn try_from(args: ServeArgs) -> Result<Self, Self::Error> {
+        let signing_secret = args
+            .signing_secret
+            .and_then(SigningSecret::new)
+            .ok_or(ConfigError::MissingSigningSecret)?;
+        let webhook = match args.webhook_url.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(raw) => Some(WebhookUrl::parse(raw).ok_or(ConfigError::BadWebhookUrl)?),
+        };
+        Ok(Self {
+            signing_secret,
+            webhook,
+            listen_addr: args.listen_addr,
+            shutdown_grace: args.shutdown_grace,
+        })
+    }
+}

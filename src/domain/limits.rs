@@ -1,0 +1,189 @@
+use std::fmt;
+
+/// Why a rate or burst value was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LimitError {
+    #[error("rate `{0}` is not a number of requests per second (for example `50` or `0.5`)")]
+    RateNotNumber(String),
+    #[error("rate `{0}` must be zero or more")]
+    RateNegative(String),
+    #[error("rate `{0}` is too large (at most {max} requests per second)", max = RateLimit::MAX)]
+    RateTooLarge(String),
+    #[error("burst `{0}` is not a whole number of requests (for example `100`)")]
+    BurstNotWhole(String),
+    #[error("burst `{0}` must be zero or more")]
+    BurstNegative(String),
+    #[error("burst `{0}` is too large (at most {max})", max = BurstLimit::MAX)]
+    BurstTooLarge(String),
+}
+
+/// Steady-state requests per second: finite, zero or more.
+#[derive(Debug, Clone, Copy, PartialEq, PartialOrd)]
+pub struct RateLimit(f64);
+
+impl RateLimit {
+    /// Far above any account quota, and small enough to print without an exponent.
+    pub const MAX: f64 = 1_000_000_000.0;
+
+    pub fn parse(raw: &str) -> Result<Self, LimitError> {
+        let trimmed = raw.trim();
+        let looks_decimal = !trimmed.is_empty()
+            && trimmed
+                .chars()
+                .all(|c| c.is_ascii_digit() || matches!(c, '.' | '-' | '+'));
+        let value: f64 = match trimmed.parse() {
+            Ok(v) if looks_decimal => v,
+            _ => return Err(LimitError::RateNotNumber(raw.to_owned())),
+        };
+        Self::new(value).map_err(|e| match e {
+            LimitError::RateNotNumber(_) => LimitError::RateNotNumber(raw.to_owned()),
+            LimitError::RateNegative(_) => LimitError::RateNegative(raw.to_owned()),
+            _ => LimitError::RateTooLarge(raw.to_owned()),
+        })
+    }
+
+    pub fn new(value: f64) -> Result<Self, LimitError> {
+        if !value.is_finite() {
+            return Err(LimitError::RateNotNumber(value.to_string()));
+        }
+        if value < 0.0 {
+            return Err(LimitError::RateNegative(value.to_string()));
+        }
+        if value > Self::MAX {
+            return Err(LimitError::RateTooLarge(value.to_string()));
+        }
+        // Normalise -0.0 so it prints as `0`.
+        Ok(Self(value + 0.0))
+    }
+
+    pub fn value(self) -> f64 {
+        self.0
+    }
+}
+
+impl fmt::Display for RateLimit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // f64's Display prints the shortest exact form: 50 → "50", 0.5 → "0.5".
+        write!(f, "{}", self.0)
+    }
+}
+
+/// Bucket size in requests: a whole number that fits API Gateway's 32-bit integer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct BurstLimit(i32);
+
+impl BurstLimit {
+    pub const MAX: i32 = i32::MAX;
+
+    pub fn parse(raw: &str) -> Result<Self, LimitError> {
+        let trimmed = raw.trim();
+        let digits = trimmed.strip_prefix('+').unwrap_or(trimmed);
+        if let Some(rest) = digits.strip_prefix('-') {
+            return if !rest.is_empty() && rest.chars().all(|c| c.is_ascii_digit()) {
+                if rest.chars().all(|c| c == '0') {
+                    Ok(Self(0))
+                } else {
+                    Err(LimitError::BurstNegative(raw.to_owned()))
+                }
+            } else {
+                Err(LimitError::BurstNotWhole(raw.to_owned()))
+            };
+        }
+        if digits.is_empty() || !digits.chars().all(|c| c.is_ascii_digit()) {
+            return Err(LimitError::BurstNotWhole(raw.to_owned()));
+        }
+        digits
+            .parse::<i32>()
+            .map(Self)
+            .map_err(|_| LimitError::BurstTooLarge(raw.to_owned()))
+    }
+
+    pub fn new(value: i64) -> Result<Self, LimitError> {
+        if value < 0 {
+            return Err(LimitError::BurstNegative(value.to_string()));
+        }
+        i32::try_from(value)
+            .map(Self)
+            .map_err(|_| LimitError::BurstTooLarge(value.to_string()))
+    }
+
+    pub fn value(self) -> i32 {
+        self.0
+    }
+}
+
+impl fmt::Display for BurstLimit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// A rate and a burst, applied together.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ThrottleLimits {
+    pub rate: RateLimit,
+    pub burst: BurstLimit,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rates_accept_whole_and_fractional_requests_per_second() {
+        assert_eq!(RateLimit::parse("50").unwrap().value(), 50.0);
+        assert_eq!(RateLimit::parse("0.5").unwrap().value(), 0.5);
+        assert_eq!(RateLimit::parse("0").unwrap().to_string(), "0");
+        assert_eq!(RateLimit::parse("-0").unwrap().to_string(), "0");
+        assert_eq!(RateLimit::parse("12.25").unwrap().to_string(), "12.25");
+    }
+
+    #[test]
+    fn rates_refuse_words_infinities_and_negatives() {
+        for bad in ["", "fast", "NaN", "inf", "infinity", "1e3", "0x10", "1,5"] {
+            assert!(
+                matches!(RateLimit::parse(bad), Err(LimitError::RateNotNumber(_))),
+                "{bad} should be refused as not a number"
+            );
+        }
+        assert!(matches!(
+            RateLimit::parse("-1"),
+            Err(LimitError::RateNegative(_))
+        ));
+        assert!(matches!(
+            RateLimit::parse("99999999999"),
+            Err(LimitError::RateTooLarge(_))
+        ));
+    }
+
+    #[test]
+    fn bursts_accept_whole_numbers_within_a_32_bit_integer() {
+        assert_eq!(BurstLimit::parse("100").unwrap().value(), 100);
+        assert_eq!(BurstLimit::parse("0").unwrap().value(), 0);
+        assert_eq!(BurstLimit::parse("2147483647").unwrap().value(), i32::MAX);
+    }
+
+    #[test]
+    fn bursts_refuse_fractions_negatives_and_overflow() {
+        assert!(matches!(
+            BurstLimit::parse("1.5"),
+            Err(LimitError::BurstNotWhole(_))
+        ));
+        assert!(matches!(
+            BurstLimit::parse("many"),
+            Err(LimitError::BurstNotWhole(_))
+        ));
+        assert!(matches!(
+            BurstLimit::parse("-5"),
+            Err(LimitError::BurstNegative(_))
+        ));
+        assert!(matches!(
+            BurstLimit::parse("2147483648"),
+            Err(LimitError::BurstTooLarge(_))
+        ));
+        assert!(matches!(
+            BurstLimit::new(-1),
+            Err(LimitError::BurstNegative(_))
+        ));
+    }
+}

@@ -1,0 +1,43 @@
+//! `POST /slack/commands`: verify, parse, acknowledge, and hand the change to a job.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+
+use super::AppState;
+use super::signed::SlackBody;
+use crate::slack::command::{Request, SlashCommandForm, parse_text};
+use crate::slack::message;
+
+pub async fn slash_command(State(state): State<AppState>, body: SlackBody) -> Response {
+    let body = match body {
+        SlackBody::SslCheck => return StatusCode::OK.into_response(),
+        SlackBody::Signed(body) => body,
+    };
+    let form = match SlashCommandForm::from_body(&body) {
+        Ok(form) => form,
+        Err(error) => return malformed(error),
+    };
+    let who = match form.invocation() {
+        Ok(who) => who,
+        Err(error) => return malformed(error),
+    };
+    match parse_text(&form.text) {
+        Ok(Request::Help) => Json(message::usage(&who.command)).into_response(),
+        Err(error) => {
+            tracing::info!(user = who.user_id.as_str(), %error, "refused a command that does not parse");
+            Json(message::invalid(&who.command, &error)).into_response()
+        }
+        Ok(Request::Change(change)) => {
+            let ack = message::accepted(&change);
+            state.jobs.submit(change, who);
+            Json(ack).into_response()
+        }
+    }
+}
+
+fn malformed(error: impl std::fmt::Display) -> Response {
+    tracing::warn!(%error, "signed request is not a usable slash command");
+    (StatusCode::BAD_REQUEST, error.to_string()).into_response()
+}

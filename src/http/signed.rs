@@ -1,0 +1,64 @@
+//! The extractor that reads a body once and lets it through only if Slack signed it.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+
+use super::AppState;
+use crate::slack::signature;
+
+const TIMESTAMP_HEADER: &str = "x-slack-request-timestamp";
+const SIGNATURE_HEADER: &str = "x-slack-signature";
+
+/// A request body, as received, that Slack signed; or Slack's unsigned SSL probe.
+pub enum SlackBody {
+    Signed(Bytes),
+    SslCheck,
+}
+
+#[derive(Deserialize)]
+struct SslCheckForm {
+    ssl_check: Option<String>,
+}
+
+fn is_ssl_check(body: &[u8]) -> bool {
+    serde_urlencoded::from_bytes::<SslCheckForm>(body)
+        .is_ok_and(|form| form.ssl_check.as_deref() == Some("1"))
+}
+
+fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+impl FromRequest<AppState> for SlackBody {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let (parts, body) = req.into_parts();
+        let body = Bytes::from_request(Request::from_parts(parts.clone(), body), state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let header = |name| parts.headers.get(name).map(|v| v.as_bytes());
+        match signature::verify(
+            &state.secret,
+            header(TIMESTAMP_HEADER),
+            header(SIGNATURE_HEADER),
+            &body,
+            now(),
+        ) {
+            Ok(()) => Ok(Self::Signed(body)),
+            // Slack's certificate probe; like Bolt, answer it and read nothing else from it.
+            Err(_) if is_ssl_check(&body) => Ok(Self::SslCheck),
+            Err(error) => {
+                tracing::warn!(reason = error.reason(), %error, "rejected a request that Slack did not sign");
+                Err(StatusCode::UNAUTHORIZED.into_response())
+            }
+        }
+    }
+}

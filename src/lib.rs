@@ -1,0 +1,11 @@
+//! throttle-bot: change AWS API Gateway stage throttling from a Slack slash command.
+
+pub mod aws;
+pub mod cli;
+pub mod config;
+pub mod domain;
+pub mod http;
+pub mod jobs;
+pub mod slack;
+pub mod startup;
+pub mod telemetry;

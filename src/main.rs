@@ -1,0 +1,40 @@
+use std::process::ExitCode;
+
+use clap::{CommandFactory, Parser};
+use throttle_bot::cli::{Cli, Command};
+use throttle_bot::config::ServeConfig;
+use throttle_bot::startup::{Application, shutdown_signal};
+use throttle_bot::telemetry;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    telemetry::init(cli.log_format);
+    match cli.command {
+        Some(Command::Serve(args)) => serve(args).await,
+        None => {
+            let _ = Cli::command().print_help();
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn serve(args: throttle_bot::cli::ServeArgs) -> ExitCode {
+    let config = match ServeConfig::try_from(args) {
+        Ok(config) => config,
+        Err(error) => return fail(&error),
+    };
+    let app = match Application::build(config).await {
+        Ok(app) => app,
+        Err(error) => return fail(&format!("cannot listen: {error}")),
+    };
+    match app.run_until_stopped(shutdown_signal()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => fail(&format!("server error: {error}")),
+    }
+}
+
+fn fail(reason: &dyn std::fmt::Display) -> ExitCode {
+    eprintln!("throttle-bot: {reason}");
+    ExitCode::FAILURE
+}

@@ -1,0 +1,98 @@
+//! Builds the service from its configuration and runs it until told to stop.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+
+use crate::aws::ApiGateway;
+use crate::config::ServeConfig;
+use crate::http::{AppState, router};
+use crate::jobs::Jobs;
+use crate::slack::poster::SlackPoster;
+
+pub struct Application {
+    listener: TcpListener,
+    state: AppState,
+    config: ServeConfig,
+}
+
+impl Application {
+    /// Binds the listener; makes no network call.
+    pub async fn build(config: ServeConfig) -> std::io::Result<Self> {
+        let listener = TcpListener::bind(config.listen_addr).await?;
+        let gateway = Arc::new(ApiGateway::new());
+        let slack = SlackPoster::new(config.webhook.clone());
+        let state = AppState {
+            secret: Arc::new(config.signing_secret.clone()),
+            jobs: Arc::new(Jobs::new(Arc::clone(&gateway), slack)),
+            gateway,
+        };
+        Ok(Self {
+            listener,
+            state,
+            config,
+        })
+    }
+
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Serves until `shutdown` completes, then lets running commands finish within the grace period.
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let addr = self.local_addr()?;
+        if self.config.webhook.is_none() {
+            tracing::warn!("SLACK_WEBHOOK_URL is not set: audit notices are off");
+        }
+        tracing::info!("listening on http://{addr}");
+
+        let gateway = Arc::clone(&self.state.gateway);
+        tokio::spawn(async move { gateway.warm_up().await });
+
+        let jobs = Arc::clone(&self.state.jobs);
+        axum::serve(self.listener, router(self.state))
+            .with_graceful_shutdown(shutdown)
+            .await?;
+
+        let running = jobs.in_flight();
+        if running > 0 {
+            tracing::info!(running, "stopped accepting; finishing commands in flight");
+        }
+        if !jobs.drain(self.config.shutdown_grace).await {
+            tracing::error!(
+                unfinished = jobs.in_flight(),
+                "shutdown grace period ended with commands still running"
+            );
+        }
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutdown requested");
+}
