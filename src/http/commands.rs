@@ -19,6 +19,9 @@ pub async fn slash_command(State(state): State<AppState>, body: SlackBody) -> Re
         Ok(form) => form,
         Err(error) => return malformed(error),
     };
+    if form.is_ssl_check() {
+        return StatusCode::OK.into_response();
+    }
     let who = match form.invocation() {
         Ok(who) => who,
         Err(error) => return malformed(error),

@@ -6,9 +6,9 @@ use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
 
 use super::AppState;
+use crate::slack::command::SlashCommandForm;
 use crate::slack::signature;
 
 const TIMESTAMP_HEADER: &str = "x-slack-request-timestamp";
@@ -20,14 +20,8 @@ pub enum SlackBody {
     SslCheck,
 }
 
-#[derive(Deserialize)]
-struct SslCheckForm {
-    ssl_check: Option<String>,
-}
-
 fn is_ssl_check(body: &[u8]) -> bool {
-    serde_urlencoded::from_bytes::<SslCheckForm>(body)
-        .is_ok_and(|form| form.ssl_check.as_deref() == Some("1"))
+    SlashCommandForm::from_body(body).is_ok_and(|form| form.is_ssl_check())
 }
 
 fn now() -> i64 {

@@ -11,12 +11,15 @@ use crate::domain::{
 /// The fields of Slack's slash-command form that we use; the rest are ignored.
 #[derive(Debug, Deserialize)]
 pub struct SlashCommandForm {
+    pub ssl_check: Option<String>,
     pub team_id: Option<String>,
     pub channel_id: Option<String>,
+    #[serde(default)]
     pub user_id: String,
     pub command: Option<String>,
     #[serde(default)]
     pub text: String,
+    #[serde(default)]
     pub response_url: String,
 }
 
@@ -88,6 +91,11 @@ pub enum FormError {
 impl SlashCommandForm {
     pub fn from_body(body: &[u8]) -> Result<Self, FormError> {
         serde_urlencoded::from_bytes(body).map_err(|_| FormError::NotAForm)
+    }
+
+    /// Slack's certificate probe: answered with 200, every other field ignored (as Bolt does).
+    pub fn is_ssl_check(&self) -> bool {
+        self.ssl_check.as_deref() == Some("1")
     }
 
     pub fn invocation(&self) -> Result<Invocation, FormError> {

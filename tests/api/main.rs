@@ -1,0 +1,9 @@
+//! Black-box tests: the real binary on 127.0.0.1:0, a real moto server as AWS, and local
+//! HTTP servers standing in for Slack's response_url and the audit webhook.
+
+mod helpers;
+
+mod rejected_requests;
+mod shutdown;
+mod slash_command;
+mod startup;

@@ -1,0 +1,137 @@
+use std::time::Duration;
+
+use axum::http::StatusCode;
+
+use crate::helpers::*;
+
+async fn assert_nothing_happened(app: &TestApp, api: &str) {
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        stage_limits(api, "prod").await,
+        None,
+        "the stage is unchanged"
+    );
+    assert!(
+        app.slack.posts_to("/reply").is_empty(),
+        "no reply was posted"
+    );
+    assert!(
+        app.slack.posts_to("/webhook").is_empty(),
+        "no notice was posted"
+    );
+}
+
+#[tokio::test]
+async fn requests_slack_did_not_sign_get_401_and_change_nothing() {
+    let app = TestApp::spawn().await;
+    let api = create_api(&unique("unsigned"), "prod").await;
+    let body = app.command_form(&format!("{api} prod 1 1")).into_bytes();
+    let fresh = now().to_string();
+    let good = sign(SIGNING_SECRET, &fresh, &body);
+    let stale = (now() - 301).to_string();
+    let future = (now() + 301).to_string();
+    type Case<'a> = (&'a str, Option<String>, Option<String>, Vec<u8>);
+    let cases: Vec<Case> = vec![
+        ("no headers", None, None, body.clone()),
+        ("no signature", Some(fresh.clone()), None, body.clone()),
+        ("no timestamp", None, Some(good.clone()), body.clone()),
+        (
+            "wrong secret",
+            Some(fresh.clone()),
+            Some(sign("other-secret", &fresh, &body)),
+            body.clone(),
+        ),
+        (
+            "malformed signature",
+            Some(fresh.clone()),
+            Some("v0=nothex".to_owned()),
+            body.clone(),
+        ),
+        (
+            "malformed timestamp",
+            Some("yesterday".to_owned()),
+            Some(good.clone()),
+            body.clone(),
+        ),
+        (
+            "stale timestamp",
+            Some(stale.clone()),
+            Some(sign(SIGNING_SECRET, &stale, &body)),
+            body.clone(),
+        ),
+        (
+            "future timestamp",
+            Some(future.clone()),
+            Some(sign(SIGNING_SECRET, &future, &body)),
+            body.clone(),
+        ),
+        (
+            "timestamp not the signed one",
+            Some((now() - 1).to_string()),
+            Some(good.clone()),
+            body.clone(),
+        ),
+        (
+            "body changed after signing",
+            Some(fresh.clone()),
+            Some(good.clone()),
+            [&body[..], b"0"].concat(),
+        ),
+    ];
+    for (case, timestamp, signature, body) in cases {
+        let response = app
+            .post_with(body, timestamp.as_deref(), signature.as_deref())
+            .await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{case}");
+        assert!(
+            response.text().await.unwrap().is_empty(),
+            "{case}: no detail in the body"
+        );
+    }
+    assert_nothing_happened(&app, &api).await;
+    let logs = app.logs().join("\n");
+    assert!(logs.contains("rejected a request"), "{logs}");
+    assert!(!logs.contains(&good[3..]), "the signature is never logged");
+}
+
+#[tokio::test]
+async fn bodies_over_64_kib_get_413() {
+    let app = TestApp::spawn().await;
+    let api = create_api(&unique("large"), "prod").await;
+    let mut body = app.command_form(&format!("{api} prod 1 1")).into_bytes();
+    body.extend(std::iter::repeat_n(b'a', 65 * 1024));
+    let response = app.post_signed(body).await;
+    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert_nothing_happened(&app, &api).await;
+}
+
+#[tokio::test]
+async fn slacks_ssl_check_gets_an_empty_200_and_nothing_else() {
+    let app = TestApp::spawn().await;
+    let api = create_api(&unique("sslcheck"), "prod").await;
+    let probe = format!("ssl_check=1&token=x&text={api}+prod+1+1");
+    for response in [
+        app.post_with(probe.clone().into_bytes(), None, None).await,
+        app.post_signed(probe.into_bytes()).await,
+    ] {
+        assert_eq!(response.status(), StatusCode::OK);
+        assert!(response.text().await.unwrap().is_empty());
+    }
+    let not_a_probe = app.post_with(b"ssl_check=2".to_vec(), None, None).await;
+    assert_eq!(not_a_probe.status(), StatusCode::UNAUTHORIZED);
+    assert_nothing_happened(&app, &api).await;
+}
+
+#[tokio::test]
+async fn a_signed_request_that_is_not_a_slash_command_gets_400() {
+    let app = TestApp::spawn().await;
+    let response = app.post_signed(b"hello=world".to_vec()).await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn health_answers_ok() {
+    let app = TestApp::spawn().await;
+    let response = app.http.get(app.url("/healthz")).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+}

@@ -1,0 +1,44 @@
+use std::time::Duration;
+
+use axum::http::StatusCode;
+
+use crate::helpers::*;
+
+#[tokio::test]
+async fn a_command_in_flight_at_sigterm_still_gets_its_final_message() {
+    let app = TestApp::spawn_with(Options {
+        aws_delay: Some(Duration::from_millis(1500)),
+        ..Options::default()
+    })
+    .await;
+    let api = create_api(&unique("shutdown"), "prod").await;
+
+    let ack = app.command(&format!("{api} prod 33 66")).await;
+    assert_eq!(ack.status(), StatusCode::OK);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        app.slack.posts_to("/reply").is_empty(),
+        "the change is still in flight"
+    );
+    app.terminate();
+
+    let (status, app) = app.wait_for_exit().await;
+    assert!(
+        status.success(),
+        "exits 0 after a graceful shutdown: {status:?}"
+    );
+    let replies = app.slack.posts_to("/reply");
+    assert_eq!(replies.len(), 1, "exactly one final message");
+    assert_eq!(replies[0]["response_type"], "in_channel");
+    assert_eq!(stage_limits(&api, "prod").await, Some((33.0, 66)));
+}
+
+#[tokio::test]
+async fn after_sigterm_new_connections_are_refused() {
+    let app = TestApp::spawn().await;
+    let addr = app.addr;
+    app.terminate();
+    let (status, _app) = app.wait_for_exit().await;
+    assert!(status.success());
+    assert!(tokio::net::TcpStream::connect(addr).await.is_err());
+}

@@ -1,0 +1,203 @@
+use std::time::{Duration, Instant};
+
+use axum::http::StatusCode;
+
+use crate::helpers::*;
+
+#[tokio::test]
+async fn a_valid_command_changes_the_stage_and_tells_the_channel() {
+    let app = TestApp::spawn().await;
+    let api = create_api(&unique("orders"), "prod").await;
+
+    let started = Instant::now();
+    let ack = app.command(&format!("{api} prod 50 100")).await;
+    let ack_time = started.elapsed();
+    assert_eq!(ack.status(), StatusCode::OK);
+    assert!(
+        ack_time < Duration::from_secs(3),
+        "acknowledged after {ack_time:?}"
+    );
+    let ack: serde_json::Value = ack.json().await.unwrap();
+    assert_eq!(ack["response_type"], "ephemeral");
+
+    let replies = app.slack.wait_for("/reply", 1).await;
+    assert_eq!(stage_limits(&api, "prod").await, Some((50.0, 100)));
+
+    let reply = &replies[0];
+    assert_eq!(reply["response_type"], "in_channel");
+    let text = text_of(reply);
+    for expected in [
+        api.as_str(),
+        "prod",
+        "50 req/s",
+        "burst *100*",
+        "<@U2CERLKJA>",
+    ] {
+        assert!(text.contains(expected), "{expected:?} missing from {text}");
+    }
+    assert!(reply["blocks"].as_array().is_some_and(|b| !b.is_empty()));
+
+    let notices = app.slack.wait_for("/webhook", 1).await;
+    let notice = text_of(&notices[0]);
+    for expected in [
+        api.as_str(),
+        "prod",
+        "50",
+        "100",
+        "<@U2CERLKJA>",
+        "<#C0123ABC>",
+    ] {
+        assert!(
+            notice.contains(expected),
+            "{expected:?} missing from {notice}"
+        );
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        app.slack.posts_to("/reply").len(),
+        1,
+        "exactly one final message"
+    );
+}
+
+#[tokio::test]
+async fn fractional_rates_and_zero_are_applied_as_given() {
+    let app = TestApp::spawn().await;
+    let api = create_api(&unique("fractions"), "test").await;
+
+    app.command(&format!("{api} test 0.5 0")).await;
+    app.slack.wait_for("/reply", 1).await;
+
+    assert_eq!(stage_limits(&api, "test").await, Some((0.5, 0)));
+    assert!(text_of(&app.slack.posts_to("/reply")[0]).contains("0.5 req/s"));
+}
+
+#[tokio::test]
+async fn an_unknown_api_gets_a_private_not_found_reply_and_an_audit_notice() {
+    let app = TestApp::spawn().await;
+
+    let ack = app.command("zzzzzzzzzz prod 50 100").await;
+    assert_eq!(ack.status(), StatusCode::OK);
+
+    let reply = &app.slack.wait_for("/reply", 1).await[0];
+    assert_eq!(reply["response_type"], "ephemeral");
+    let text = text_of(reply);
+    assert!(text.contains("not found"), "{text}");
+    assert!(text.contains("zzzzzzzzzz"), "{text}");
+
+    let notice = text_of(&app.slack.wait_for("/webhook", 1).await[0]);
+    assert!(notice.contains("Failed"), "{notice}");
+    assert!(notice.contains("<@U2CERLKJA>"), "{notice}");
+}
+
+#[tokio::test]
+async fn an_unknown_stage_of_a_known_api_is_reported_as_not_found() {
+    let app = TestApp::spawn().await;
+    let api = create_api(&unique("stages"), "prod").await;
+
+    app.command(&format!("{api} staging 50 100")).await;
+
+    let text = text_of(&app.slack.wait_for("/reply", 1).await[0]);
+    assert!(text.contains("not found"), "{text}");
+    assert_eq!(stage_limits(&api, "prod").await, None);
+}
+
+#[tokio::test]
+async fn a_failing_webhook_does_not_change_the_users_reply() {
+    let app = TestApp::spawn().await;
+    app.slack.webhook_answers(StatusCode::INTERNAL_SERVER_ERROR);
+    let api = create_api(&unique("webhook500"), "prod").await;
+
+    app.command(&format!("{api} prod 20 40")).await;
+
+    let reply = &app.slack.wait_for("/reply", 1).await[0];
+    assert_eq!(reply["response_type"], "in_channel");
+    assert_eq!(stage_limits(&api, "prod").await, Some((20.0, 40)));
+    app.slack.wait_for("/webhook", 1).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let logs = app.logs().join("\n");
+    assert!(
+        logs.contains("audit notice"),
+        "the webhook failure is logged: {logs}"
+    );
+    assert!(logs.contains("500"), "the log names the status: {logs}");
+    assert!(
+        !logs.contains(&app.slack.url("/webhook")),
+        "the webhook URL is never logged"
+    );
+}
+
+#[tokio::test]
+async fn without_a_webhook_commands_still_work() {
+    let app = TestApp::spawn_with(Options {
+        webhook: false,
+        ..Options::default()
+    })
+    .await;
+    let api = create_api(&unique("nowebhook"), "prod").await;
+
+    app.command(&format!("{api} prod 7 9")).await;
+
+    app.slack.wait_for("/reply", 1).await;
+    assert_eq!(stage_limits(&api, "prod").await, Some((7.0, 9)));
+    assert!(app.slack.posts_to("/webhook").is_empty());
+    assert!(app.logs().join("\n").contains("audit notices are off"));
+}
+
+#[tokio::test]
+async fn help_and_empty_text_show_the_usage() {
+    let app = TestApp::spawn().await;
+    for text in ["", "help"] {
+        let response = app.command(text).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(body["response_type"], "ephemeral");
+        assert!(text_of(&body).contains("Usage"), "{body}");
+        assert!(text_of(&body).contains("/throttle <api-id> <stage> <rate> <burst>"));
+    }
+}
+
+#[tokio::test]
+async fn bad_input_is_explained_and_changes_nothing() {
+    let app = TestApp::spawn().await;
+    let api = create_api(&unique("badinput"), "prod").await;
+    let cases = [
+        (format!("{api} prod 50"), "expected 4 values"),
+        (format!("{api} prod 50 100 200"), "expected 4 values"),
+        ("NotAnApiId prod 50 100".to_owned(), "is not a rest api id"),
+        (format!("{api} pr/od 50 100"), "is not a stage name"),
+        (format!("{api} prod fast 100"), "is not a number"),
+        (format!("{api} prod -1 100"), "must be zero or more"),
+        (format!("{api} prod NaN 100"), "is not a number"),
+        (format!("{api} prod 50 1.5"), "is not a whole number"),
+        (format!("{api} prod 50 -3"), "must be zero or more"),
+        (format!("{api} prod 50 99999999999"), "too large"),
+    ];
+    for (text, reason) in &cases {
+        let response = app.command(text).await;
+        assert_eq!(response.status(), StatusCode::OK, "{text}");
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(body["response_type"], "ephemeral", "{text}");
+        let shown = text_of(&body).to_lowercase();
+        assert!(shown.contains(reason), "{text}: {shown}");
+        assert!(shown.contains("usage"), "{text}: {shown}");
+        assert!(shown.contains("nothing was changed"), "{text}: {shown}");
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        stage_limits(&api, "prod").await,
+        None,
+        "the stage is unchanged"
+    );
+    assert!(app.slack.posts_to("/reply").is_empty());
+    assert!(app.slack.posts_to("/webhook").is_empty());
+}
+
+#[tokio::test]
+async fn user_text_is_escaped_when_echoed() {
+    let app = TestApp::spawn().await;
+    let response = app.command("a1b2c3d4e5 prod <!channel> 100").await;
+    let shown = text_of(&response.json().await.unwrap());
+    assert!(shown.contains("&lt;!channel&gt;"), "{shown}");
+    assert!(!shown.contains("<!channel>"), "{shown}");
+}
