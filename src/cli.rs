@@ -30,6 +30,24 @@ pub enum LogFormat {
 pub enum Command {
     /// Run the HTTP service that answers the Slack slash command.
     Serve(ServeArgs),
+    /// Print the Slack app manifest with the service's public URL filled in.
+    Manifest(ManifestArgs),
+    /// Probe a running service's /healthz; exit 0 when healthy (for container HEALTHCHECKs).
+    Healthcheck(HealthcheckArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ManifestArgs {
+    /// The service's public base URL, e.g. https://bot.example.com
+    #[arg(long)]
+    pub url: String,
+}
+
+#[derive(Debug, Args)]
+pub struct HealthcheckArgs {
+    /// The address the service listens on; the probe goes to its port on 127.0.0.1.
+    #[arg(long, env = "LISTEN_ADDR", default_value = "0.0.0.0:3000")]
+    pub listen_addr: SocketAddr,
 }
 
 #[derive(Debug, Args)]

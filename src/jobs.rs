@@ -10,6 +10,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::aws::ApiGateway;
 use crate::domain::{ApplyError, ThrottleChange};
+use crate::metrics::Metrics;
 use crate::slack::command::Invocation;
 use crate::slack::message;
 use crate::slack::poster::SlackPoster;
@@ -19,14 +20,16 @@ pub struct Jobs {
     tracker: TaskTracker,
     gateway: Arc<ApiGateway>,
     slack: SlackPoster,
+    metrics: Arc<Metrics>,
 }
 
 impl Jobs {
-    pub fn new(gateway: Arc<ApiGateway>, slack: SlackPoster) -> Self {
+    pub fn new(gateway: Arc<ApiGateway>, slack: SlackPoster, metrics: Arc<Metrics>) -> Self {
         Self {
             tracker: TaskTracker::new(),
             gateway,
             slack,
+            metrics,
         }
     }
 
@@ -34,8 +37,9 @@ impl Jobs {
     pub fn submit(&self, change: ThrottleChange, who: Invocation) {
         let gateway = Arc::clone(&self.gateway);
         let slack = self.slack.clone();
+        let metrics = Arc::clone(&self.metrics);
         self.tracker
-            .spawn(async move { run(&gateway, &slack, change, who).await });
+            .spawn(async move { run(&gateway, &slack, &metrics, change, who).await });
     }
 
     /// How many jobs are still running.
@@ -52,10 +56,23 @@ impl Jobs {
     }
 }
 
-async fn run(gateway: &ApiGateway, slack: &SlackPoster, change: ThrottleChange, who: Invocation) {
+async fn run(
+    gateway: &ApiGateway,
+    slack: &SlackPoster,
+    metrics: &Metrics,
+    change: ThrottleChange,
+    who: Invocation,
+) {
     let started = Instant::now();
     let outcome = gateway.apply(&change).await;
-    let latency_ms = started.elapsed().as_millis() as u64;
+    let elapsed = started.elapsed();
+    metrics.aws_call(elapsed.as_secs_f64());
+    metrics.command(
+        outcome
+            .as_ref()
+            .map_or_else(ApplyError::kind, |()| "applied"),
+    );
+    let latency_ms = elapsed.as_millis() as u64;
     log_outcome(&change, &who, &outcome, latency_ms);
 
     let reply = match &outcome {
@@ -71,6 +88,7 @@ async fn run(gateway: &ApiGateway, slack: &SlackPoster, change: ThrottleChange, 
         tracing::error!(user = who.user_id.as_str(), %error, "could not deliver the final reply to response_url");
     }
     if let Err(error) = audited {
+        metrics.webhook_failed();
         tracing::warn!(%error, "could not deliver the audit notice to the webhook");
     }
 }

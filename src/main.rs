@@ -4,7 +4,7 @@ use clap::{CommandFactory, Parser};
 use throttle_bot::cli::{Cli, Command};
 use throttle_bot::config::ServeConfig;
 use throttle_bot::startup::{Application, shutdown_signal};
-use throttle_bot::telemetry;
+use throttle_bot::{healthcheck, manifest, telemetry};
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -12,6 +12,17 @@ async fn main() -> ExitCode {
     telemetry::init(cli.log_format);
     match cli.command {
         Some(Command::Serve(args)) => serve(args).await,
+        Some(Command::Manifest(args)) => match manifest::render(&args.url) {
+            Ok(manifest) => {
+                print!("{manifest}");
+                ExitCode::SUCCESS
+            }
+            Err(error) => fail(&error),
+        },
+        Some(Command::Healthcheck(args)) => match healthcheck::probe(args.listen_addr).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => fail(&error),
+        },
         None => {
             let _ = Cli::command().print_help();
             ExitCode::from(2)

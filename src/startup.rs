@@ -10,6 +10,7 @@ use crate::aws::ApiGateway;
 use crate::config::ServeConfig;
 use crate::http::{AppState, router};
 use crate::jobs::Jobs;
+use crate::metrics::Metrics;
 use crate::slack::poster::SlackPoster;
 
 pub struct Application {
@@ -24,10 +25,12 @@ impl Application {
         let listener = TcpListener::bind(config.listen_addr).await?;
         let gateway = Arc::new(ApiGateway::new());
         let slack = SlackPoster::new(config.webhook.clone());
+        let metrics = Arc::new(Metrics::new());
         let state = AppState {
             secret: Arc::new(config.signing_secret.clone()),
-            jobs: Arc::new(Jobs::new(Arc::clone(&gateway), slack)),
+            jobs: Arc::new(Jobs::new(Arc::clone(&gateway), slack, Arc::clone(&metrics))),
             gateway,
+            metrics,
         };
         Ok(Self {
             listener,

@@ -17,18 +17,22 @@ pub async fn slash_command(State(state): State<AppState>, body: SlackBody) -> Re
     };
     let form = match SlashCommandForm::from_body(&body) {
         Ok(form) => form,
-        Err(error) => return malformed(error),
+        Err(error) => return malformed(&state, error),
     };
     if form.is_ssl_check() {
         return StatusCode::OK.into_response();
     }
     let who = match form.invocation() {
         Ok(who) => who,
-        Err(error) => return malformed(error),
+        Err(error) => return malformed(&state, error),
     };
     match parse_text(&form.text) {
-        Ok(Request::Help) => Json(message::usage(&who.command)).into_response(),
+        Ok(Request::Help) => {
+            state.metrics.command("help");
+            Json(message::usage(&who.command)).into_response()
+        }
         Err(error) => {
+            state.metrics.command("invalid");
             tracing::info!(user = who.user_id.as_str(), %error, "refused a command that does not parse");
             Json(message::invalid(&who.command, &error)).into_response()
         }
@@ -40,7 +44,8 @@ pub async fn slash_command(State(state): State<AppState>, body: SlackBody) -> Re
     }
 }
 
-fn malformed(error: impl std::fmt::Display) -> Response {
+fn malformed(state: &AppState, error: impl std::fmt::Display) -> Response {
+    state.metrics.rejected("not_a_command");
     tracing::warn!(%error, "signed request is not a usable slash command");
     (StatusCode::BAD_REQUEST, error.to_string()).into_response()
 }

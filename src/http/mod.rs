@@ -2,6 +2,7 @@
 
 mod commands;
 mod health;
+mod metrics;
 mod signed;
 
 use std::sync::Arc;
@@ -12,6 +13,7 @@ use axum::routing::{get, post};
 
 use crate::aws::ApiGateway;
 use crate::jobs::Jobs;
+use crate::metrics::Metrics;
 use crate::slack::signature::SigningSecret;
 
 /// The path Slack posts slash commands to; the manifest's command URL must end with it.
@@ -26,6 +28,7 @@ pub struct AppState {
     pub secret: Arc<SigningSecret>,
     pub jobs: Arc<Jobs>,
     pub gateway: Arc<ApiGateway>,
+    pub metrics: Arc<Metrics>,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -34,5 +37,6 @@ pub fn router(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .route("/healthz", get(health::live))
         .route("/readyz", get(health::ready))
+        .route("/metrics", get(metrics::render))
         .with_state(state)
 }

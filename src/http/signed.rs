@@ -37,7 +37,12 @@ impl FromRequest<AppState> for SlackBody {
         let (parts, body) = req.into_parts();
         let body = Bytes::from_request(Request::from_parts(parts.clone(), body), state)
             .await
-            .map_err(IntoResponse::into_response)?;
+            .map_err(|rejection| {
+                if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    state.metrics.rejected("too_large");
+                }
+                rejection.into_response()
+            })?;
         let header = |name| parts.headers.get(name).map(|v| v.as_bytes());
         match signature::verify(
             &state.secret,
@@ -50,6 +55,7 @@ impl FromRequest<AppState> for SlackBody {
             // Slack's certificate probe; like Bolt, answer it and read nothing else from it.
             Err(_) if is_ssl_check(&body) => Ok(Self::SslCheck),
             Err(error) => {
+                state.metrics.rejected(error.reason());
                 tracing::warn!(reason = error.reason(), %error, "rejected a request that Slack did not sign");
                 Err(StatusCode::UNAUTHORIZED.into_response())
             }

@@ -3,6 +3,8 @@
 
 mod helpers;
 
+mod operations;
+
 mod rejected_requests;
 mod shutdown;
 mod slash_command;

@@ -1,0 +1,81 @@
+//! The Slack app manifest, with the service's real host filled in.
+
+use reqwest::Url;
+
+use crate::http::COMMANDS_PATH;
+
+/// The manifest in `manifest/manifest.yml`, built into the binary.
+pub const TEMPLATE: &str = include_str!("../manifest/manifest.yml");
+
+/// The request URL in [`TEMPLATE`]; replaced by the real one.
+const PLACEHOLDER: &str = "https://throttle-bot.example.com/slack/commands";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ManifestError {
+    #[error("`{0}` is not a URL; give the service's public base URL, e.g. https://bot.example.com")]
+    NotAUrl(String),
+    #[error("Slack only sends slash commands to https URLs; got `{0}`")]
+    NotHttps(String),
+}
+
+/// The slash-command request URL for a service reachable at `base`.
+pub fn command_url(base: &str) -> Result<Url, ManifestError> {
+    let mut url = Url::parse(base.trim()).map_err(|_| ManifestError::NotAUrl(base.to_owned()))?;
+    if url.scheme() != "https" {
+        return Err(ManifestError::NotHttps(base.to_owned()));
+    }
+    let prefix = url.path().trim_end_matches('/').to_owned();
+    url.set_path(&format!("{prefix}{COMMANDS_PATH}"));
+    url.set_query(None);
+    url.set_fragment(None);
+    Ok(url)
+}
+
+/// The manifest with its command URL pointing at the service reachable at `base`.
+pub fn render(base: &str) -> Result<String, ManifestError> {
+    let url = command_url(base)?;
+    Ok(TEMPLATE.replace(PLACEHOLDER, url.as_str()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_template_uses_the_placeholder_request_url_once() {
+        assert_eq!(TEMPLATE.matches(PLACEHOLDER).count(), 1);
+    }
+
+    #[test]
+    fn the_command_url_is_the_commands_route_under_the_base() {
+        assert_eq!(
+            command_url("https://bot.example.com").unwrap().as_str(),
+            "https://bot.example.com/slack/commands"
+        );
+        assert_eq!(
+            command_url("https://example.com/throttle/")
+                .unwrap()
+                .as_str(),
+            "https://example.com/throttle/slack/commands"
+        );
+    }
+
+    #[test]
+    fn plain_http_and_non_urls_are_refused() {
+        assert!(matches!(
+            command_url("http://bot.example.com"),
+            Err(ManifestError::NotHttps(_))
+        ));
+        assert!(matches!(
+            command_url("bot.example.com"),
+            Err(ManifestError::NotAUrl(_))
+        ));
+    }
+
+    #[test]
+    fn rendering_replaces_the_request_url() {
+        let manifest = render("https://bot.example.com").unwrap();
+        assert!(manifest.contains("url: https://bot.example.com/slack/commands"));
+        assert!(!manifest.contains(PLACEHOLDER));
+    }
+}

@@ -1,0 +1,93 @@
+//! Prometheus metrics: what operators watch on `/metrics`.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Outcome {
+    outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Reason {
+    reason: &'static str,
+}
+
+/// The service's counters and histograms, and the registry that renders them.
+pub struct Metrics {
+    registry: Registry,
+    commands: Family<Outcome, Counter>,
+    rejected: Family<Reason, Counter>,
+    aws_seconds: Histogram,
+    webhook_failures: Counter,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("throttle_bot");
+        let commands = Family::<Outcome, Counter>::default();
+        registry.register(
+            "commands",
+            "Slash commands by outcome (applied, an AWS failure kind, invalid, help)",
+            commands.clone(),
+        );
+        let rejected = Family::<Reason, Counter>::default();
+        registry.register(
+            "rejected_requests",
+            "Requests refused before parsing, by reason",
+            rejected.clone(),
+        );
+        let aws_seconds = Histogram::new(exponential_buckets(0.005, 2.0, 13));
+        registry.register(
+            "aws_call_duration_seconds",
+            "Time taken by API Gateway calls, retries included",
+            aws_seconds.clone(),
+        );
+        let webhook_failures = Counter::default();
+        registry.register(
+            "webhook_failures",
+            "Audit notices the webhook did not accept",
+            webhook_failures.clone(),
+        );
+        Self {
+            registry,
+            commands,
+            rejected,
+            aws_seconds,
+            webhook_failures,
+        }
+    }
+
+    pub fn command(&self, outcome: &'static str) {
+        self.commands.get_or_create(&Outcome { outcome }).inc();
+    }
+
+    pub fn rejected(&self, reason: &'static str) {
+        self.rejected.get_or_create(&Reason { reason }).inc();
+    }
+
+    pub fn aws_call(&self, seconds: f64) {
+        self.aws_seconds.observe(seconds);
+    }
+
+    pub fn webhook_failed(&self) {
+        self.webhook_failures.inc();
+    }
+
+    /// The Prometheus text exposition of every metric.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        prometheus_client::encoding::text::encode(&mut out, &self.registry)
+            .expect("writing to a String cannot fail");
+        out
+    }
+}
