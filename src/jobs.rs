@@ -1,48 +1,105 @@
-//! Accepted commands run here, after the acknowledgement: apply the change, then report it.
+//! Accepted Slack commands run here, after (or, on Lambda, before) the acknowledgement.
 //!
-//! Every job ends with exactly one final message on the command's `response_url`. Jobs are
-//! tracked so that shutdown can wait for those in flight.
+//! Every accepted command ends with exactly one final message on its `response_url`.
+//! - As a server, a command runs in a tracked background task, so shutdown can wait for it.
+//! - On Lambda, nothing may run after the response: the change is made inline when it fits
+//!   Slack's 3 s; otherwise the Lambda invokes itself asynchronously with the job.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use serde::{Deserialize, Serialize};
 use tokio_util::task::TaskTracker;
 
-use crate::aws::ApiGateway;
-use crate::domain::{ApplyError, ThrottleChange};
-use crate::metrics::Metrics;
-use crate::slack::command::Invocation;
-use crate::slack::message;
-use crate::slack::poster::SlackPoster;
+use crate::aws::SelfInvoker;
+use crate::domain::{ApiId, BurstLimit, RateLimit, StageName, ThrottleChange, ThrottleLimits};
+use crate::slack::command::{Invocation, ResponseUrl, SlackId};
+use crate::throttler::Throttler;
 
-/// Runs throttling changes in the background and reports their outcome to Slack.
+/// How long a Lambda waits for AWS before handing the job to an asynchronous invocation.
+pub const INLINE_BUDGET: Duration = Duration::from_millis(2000);
+
+pub enum Mode {
+    Background,
+    Lambda(Arc<SelfInvoker>),
+}
+
+/// What became of a submitted command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Submitted {
+    /// Running in the background; its final reply will follow.
+    Running,
+    /// Done: its final reply has been sent.
+    Finished,
+    /// Handed to an asynchronous invocation; its final reply will follow.
+    Deferred,
+}
+
 pub struct Jobs {
     tracker: TaskTracker,
-    gateway: Arc<ApiGateway>,
-    slack: SlackPoster,
-    metrics: Arc<Metrics>,
+    throttler: Arc<Throttler>,
+    mode: Mode,
 }
 
 impl Jobs {
-    pub fn new(gateway: Arc<ApiGateway>, slack: SlackPoster, metrics: Arc<Metrics>) -> Self {
+    pub fn new(throttler: Arc<Throttler>, mode: Mode) -> Self {
         Self {
             tracker: TaskTracker::new(),
-            gateway,
-            slack,
-            metrics,
+            throttler,
+            mode,
         }
     }
 
-    /// Starts a change; returns at once.
-    pub fn submit(&self, change: ThrottleChange, who: Invocation) {
-        let gateway = Arc::clone(&self.gateway);
-        let slack = self.slack.clone();
-        let metrics = Arc::clone(&self.metrics);
-        self.tracker
-            .spawn(async move { run(&gateway, &slack, &metrics, change, who).await });
+    pub fn throttler(&self) -> &Throttler {
+        &self.throttler
     }
 
-    /// How many jobs are still running.
+    /// Starts a command. As a server it returns at once; on Lambda it may run the command.
+    pub async fn submit(&self, change: ThrottleChange, who: Invocation) -> Submitted {
+        match &self.mode {
+            Mode::Background => {
+                let throttler = Arc::clone(&self.throttler);
+                self.tracker
+                    .spawn(async move { throttler.run_command(&change, &who).await });
+                Submitted::Running
+            }
+            Mode::Lambda(invoker) => self.run_or_defer(invoker, change, who).await,
+        }
+    }
+
+    async fn run_or_defer(
+        &self,
+        invoker: &SelfInvoker,
+        change: ThrottleChange,
+        who: Invocation,
+    ) -> Submitted {
+        let started = Instant::now();
+        let apply = self.throttler.gateway().apply(&change);
+        // UpdateStage with `replace` is idempotent, so an attempt cut short here is safe to redo.
+        if let Ok(outcome) = tokio::time::timeout(INLINE_BUDGET, apply).await {
+            self.throttler
+                .report_command(&change, &who, outcome, started.elapsed())
+                .await;
+            return Submitted::Finished;
+        }
+        let job = DeferredJob::new(&change, &who);
+        match invoker.invoke_async(job.to_payload()).await {
+            Ok(()) => {
+                tracing::info!(
+                    api = change.api.as_str(),
+                    "AWS is slow: the change continues in an asynchronous invocation"
+                );
+                Submitted::Deferred
+            }
+            Err(error) => {
+                tracing::error!(%error, "could not invoke this function asynchronously; finishing the change inline");
+                self.throttler.run_command(&change, &who).await;
+                Submitted::Finished
+            }
+        }
+    }
+
+    /// How many background commands are still running.
     pub fn in_flight(&self) -> usize {
         self.tracker.len()
     }
@@ -56,69 +113,62 @@ impl Jobs {
     }
 }
 
-async fn run(
-    gateway: &ApiGateway,
-    slack: &SlackPoster,
-    metrics: &Metrics,
-    change: ThrottleChange,
-    who: Invocation,
-) {
-    let started = Instant::now();
-    let outcome = gateway.apply(&change).await;
-    let elapsed = started.elapsed();
-    metrics.aws_call(elapsed.as_secs_f64());
-    metrics.command(
-        outcome
-            .as_ref()
-            .map_or_else(ApplyError::kind, |()| "applied"),
-    );
-    let latency_ms = elapsed.as_millis() as u64;
-    log_outcome(&change, &who, &outcome, latency_ms);
-
-    let reply = match &outcome {
-        Ok(()) => message::applied(&change, &who),
-        Err(error) => message::failed(&change, error),
-    };
-    let notice = message::audit_notice(&change, &who, &outcome);
-    let (replied, audited) = tokio::join!(
-        slack.respond(&who.response_url, &reply),
-        slack.audit(&notice)
-    );
-    if let Err(error) = replied {
-        tracing::error!(user = who.user_id.as_str(), %error, "could not deliver the final reply to response_url");
-    }
-    if let Err(error) = audited {
-        metrics.webhook_failed();
-        tracing::warn!(%error, "could not deliver the audit notice to the webhook");
-    }
+/// A Slack command handed from one Lambda invocation to the next, as JSON.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct DeferredJob {
+    api: String,
+    stage: String,
+    rate: f64,
+    burst: i32,
+    user_id: String,
+    channel_id: Option<String>,
+    team_id: Option<String>,
+    command: String,
+    response_url: String,
 }
 
-fn log_outcome(
-    change: &ThrottleChange,
-    who: &Invocation,
-    outcome: &Result<(), ApplyError>,
-    latency_ms: u64,
-) {
-    let user = who.user_id.as_str();
-    let channel = who.channel_id.as_ref().map_or("", |c| c.as_str());
-    let api = change.api.as_str();
-    let stage = change.stage.as_str();
-    let rate = change.limits.rate.value();
-    let burst = change.limits.burst.value();
-    match outcome {
-        Ok(()) => tracing::info!(
-            user,
-            channel,
-            api,
-            stage,
-            rate,
-            burst,
-            outcome = "applied",
-            latency_ms,
-            "throttling changed"
-        ),
-        Err(error) => {
-            tracing::warn!(user, channel, api, stage, rate, burst, outcome = error.kind(), %error, latency_ms, "throttling change failed")
+/// The key that marks an invocation's payload as a deferred job.
+pub const DEFERRED_JOB_KEY: &str = "throttle_bot_job";
+
+impl DeferredJob {
+    pub fn new(change: &ThrottleChange, who: &Invocation) -> Self {
+        Self {
+            api: change.api.to_string(),
+            stage: change.stage.to_string(),
+            rate: change.limits.rate.value(),
+            burst: change.limits.burst.value(),
+            user_id: who.user_id.as_str().to_owned(),
+            channel_id: who.channel_id.as_ref().map(|c| c.as_str().to_owned()),
+            team_id: who.team_id.as_ref().map(|t| t.as_str().to_owned()),
+            command: who.command.clone(),
+            response_url: who.response_url.url().to_string(),
         }
+    }
+
+    pub fn to_payload(&self) -> Vec<u8> {
+        serde_json::to_vec(&serde_json::json!({ DEFERRED_JOB_KEY: self }))
+            .expect("a job serialises to JSON")
+    }
+
+    /// The change and invocation again, validated as when they first arrived.
+    pub fn into_parts(self) -> Result<(ThrottleChange, Invocation), String> {
+        let bad = |what: &str| format!("deferred job has an invalid {what}");
+        let change = ThrottleChange {
+            api: ApiId::parse(&self.api).map_err(|e| e.to_string())?,
+            stage: StageName::parse(&self.stage).map_err(|e| e.to_string())?,
+            limits: ThrottleLimits {
+                rate: RateLimit::new(self.rate).map_err(|e| e.to_string())?,
+                burst: BurstLimit::new(self.burst.into()).map_err(|e| e.to_string())?,
+            },
+        };
+        let who = Invocation {
+            user_id: SlackId::parse(&self.user_id).ok_or_else(|| bad("user_id"))?,
+            channel_id: self.channel_id.as_deref().and_then(SlackId::parse),
+            team_id: self.team_id.as_deref().and_then(SlackId::parse),
+            command: self.command,
+            response_url: ResponseUrl::parse(&self.response_url)
+                .ok_or_else(|| bad("response_url"))?,
+        };
+        Ok((change, who))
     }
 }

@@ -12,3 +12,4 @@ pub mod metrics;
 pub mod slack;
 pub mod startup;
 pub mod telemetry;
+pub mod throttler;

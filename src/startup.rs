@@ -9,13 +9,15 @@ use tokio::net::TcpListener;
 use crate::aws::ApiGateway;
 use crate::config::ServeConfig;
 use crate::http::{AppState, router};
-use crate::jobs::Jobs;
+use crate::jobs::{Jobs, Mode};
 use crate::metrics::Metrics;
 use crate::slack::poster::SlackPoster;
+use crate::throttler::Throttler;
 
 pub struct Application {
     listener: TcpListener,
     state: AppState,
+    gateway: Arc<ApiGateway>,
     config: ServeConfig,
 }
 
@@ -24,17 +26,21 @@ impl Application {
     pub async fn build(config: ServeConfig) -> std::io::Result<Self> {
         let listener = TcpListener::bind(config.listen_addr).await?;
         let gateway = Arc::new(ApiGateway::new());
-        let slack = SlackPoster::new(config.webhook.clone());
         let metrics = Arc::new(Metrics::new());
+        let throttler = Throttler::new(
+            Arc::clone(&gateway),
+            SlackPoster::new(config.webhook.clone()),
+            Arc::clone(&metrics),
+        );
         let state = AppState {
             secret: Arc::new(config.signing_secret.clone()),
-            jobs: Arc::new(Jobs::new(Arc::clone(&gateway), slack, Arc::clone(&metrics))),
-            gateway,
+            jobs: Arc::new(Jobs::new(Arc::new(throttler), Mode::Background)),
             metrics,
         };
         Ok(Self {
             listener,
             state,
+            gateway,
             config,
         })
     }
@@ -54,7 +60,7 @@ impl Application {
         }
         tracing::info!("listening on http://{addr}");
 
-        let gateway = Arc::clone(&self.state.gateway);
+        let gateway = Arc::clone(&self.gateway);
         tokio::spawn(async move { gateway.warm_up().await });
 
         let jobs = Arc::clone(&self.state.jobs);

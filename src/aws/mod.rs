@@ -1,5 +1,8 @@
-//! The AWS adapter: API Gateway through the AWS SDK, configured by the standard aws-config chain.
+//! The AWS adapter: API Gateway (and, on Lambda, Lambda itself) through the AWS SDK,
+//! configured by the standard aws-config chain.
 
 mod gateway;
+mod invoker;
 
 pub use gateway::{ApiGateway, StageThrottling};
+pub use invoker::SelfInvoker;

@@ -7,6 +7,7 @@ use axum::response::{IntoResponse, Response};
 
 use super::AppState;
 use super::signed::SlackBody;
+use crate::jobs::Submitted;
 use crate::slack::command::{Request, SlashCommandForm, parse_text};
 use crate::slack::message;
 
@@ -38,8 +39,10 @@ pub async fn slash_command(State(state): State<AppState>, body: SlackBody) -> Re
         }
         Ok(Request::Change(change)) => {
             let ack = message::accepted(&change);
-            state.jobs.submit(change, who);
-            Json(ack).into_response()
+            match state.jobs.submit(change, who).await {
+                Submitted::Finished => StatusCode::OK.into_response(),
+                Submitted::Running | Submitted::Deferred => Json(ack).into_response(),
+            }
         }
     }
 }

@@ -10,7 +10,7 @@ pub async fn live() -> &'static str {
 
 /// Readiness: configuration loaded and the AWS client built.
 pub async fn ready(State(state): State<AppState>) -> (StatusCode, &'static str) {
-    if state.gateway.is_ready() {
+    if state.jobs.throttler().gateway().is_ready() {
         (StatusCode::OK, "ready")
     } else {
         (

@@ -11,7 +11,6 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 
-use crate::aws::ApiGateway;
 use crate::jobs::Jobs;
 use crate::metrics::Metrics;
 use crate::slack::signature::SigningSecret;
@@ -27,7 +26,6 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 pub struct AppState {
     pub secret: Arc<SigningSecret>,
     pub jobs: Arc<Jobs>,
-    pub gateway: Arc<ApiGateway>,
     pub metrics: Arc<Metrics>,
 }
 

@@ -119,10 +119,28 @@ pub fn failed(change: &ThrottleChange, error: &ApplyError) -> Value {
     ))
 }
 
+/// Who or what asked for a change, as the audit notice names it.
+#[derive(Debug, Clone, Copy)]
+pub enum Actor<'a> {
+    Slack(&'a Invocation),
+    Schedule,
+    Alarm(&'a str),
+}
+
+impl Actor<'_> {
+    fn describe(self) -> String {
+        match self {
+            Actor::Slack(who) => format!("{}, via `{}`", by_whom(who), escape(&who.command)),
+            Actor::Schedule => "scheduled job".to_owned(),
+            Actor::Alarm(name) => format!("CloudWatch alarm `{}`", escape(name)),
+        }
+    }
+}
+
 /// The audit channel's notice of an attempted change, applied or not.
 pub fn audit_notice(
     change: &ThrottleChange,
-    who: &Invocation,
+    actor: Actor<'_>,
     outcome: &Result<(), ApplyError>,
 ) -> Value {
     let headline = match outcome {
@@ -136,11 +154,19 @@ pub fn audit_notice(
             escape(&error.to_string())
         ),
     };
-    let text = format!(
-        "{headline} ({}, via `{}`)",
-        by_whom(who),
-        escape(&who.command)
-    );
+    notice(format!("{headline} ({})", actor.describe()))
+}
+
+/// The audit channel's notice of a job that failed before it had a valid change to make.
+pub fn audit_failure(actor: Actor<'_>, reason: &str) -> Value {
+    notice(format!(
+        ":x: Throttling job failed: {} ({})",
+        escape(reason),
+        actor.describe()
+    ))
+}
+
+fn notice(text: String) -> Value {
     json!({
         "text": text,
         "blocks": [{ "type": "section", "text": { "type": "mrkdwn", "text": text } }],

@@ -1,0 +1,44 @@
+use aws_config::BehaviorVersion;
+use aws_sdk_lambda::Client;
+use aws_sdk_lambda::primitives::Blob;
+use aws_sdk_lambda::types::InvocationType;
+use tokio::sync::OnceCell;
+
+/// Invokes this Lambda function again, asynchronously (`InvocationType::Event`).
+pub struct SelfInvoker {
+    function_name: String,
+    client: OnceCell<Client>,
+}
+
+impl SelfInvoker {
+    pub fn new(function_name: String) -> Self {
+        Self {
+            function_name,
+            client: OnceCell::new(),
+        }
+    }
+
+    pub async fn invoke_async(&self, payload: Vec<u8>) -> Result<(), String> {
+        let client = self
+            .client
+            .get_or_init(|| async {
+                Client::new(&aws_config::defaults(BehaviorVersion::latest()).load().await)
+            })
+            .await;
+        client
+            .invoke()
+            .function_name(&self.function_name)
+            .invocation_type(InvocationType::Event)
+            .payload(Blob::new(payload))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|err| {
+                use aws_sdk_lambda::error::ProvideErrorMetadata;
+                format!(
+                    "lambda:InvokeFunction failed: {}",
+                    err.code().unwrap_or("no answer")
+                )
+            })
+    }
+}
