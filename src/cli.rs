@@ -30,10 +30,49 @@ pub enum LogFormat {
 pub enum Command {
     /// Run the HTTP service that answers the Slack slash command.
     Serve(ServeArgs),
+    /// Set a stage's throttling once, as the original RateLimitCanary job did.
+    ///
+    /// Each value comes from its flag, else the event, else the environment variable
+    /// (API_ID, STAGE_NAME, RATE_LIMIT, BURST_LIMIT), else the defaults 100 and 200.
+    Apply(ApplyArgs),
+    /// Run the AWS Lambda runtime loop (also the default when AWS_LAMBDA_RUNTIME_API is set).
+    Lambda(LambdaArgs),
     /// Print the Slack app manifest with the service's public URL filled in.
     Manifest(ManifestArgs),
     /// Probe a running service's /healthz; exit 0 when healthy (for container HEALTHCHECKs).
     Healthcheck(HealthcheckArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// REST API id.
+    #[arg(long)]
+    pub api_id: Option<String>,
+    /// Stage name.
+    #[arg(long)]
+    pub stage: Option<String>,
+    /// Requests per second.
+    #[arg(long)]
+    pub rate: Option<String>,
+    /// Burst size.
+    #[arg(long)]
+    pub burst: Option<String>,
+    /// The schedule's event: JSON text, `-` for standard input, or `@FILE`.
+    #[arg(long)]
+    pub event: Option<String>,
+    /// Incoming-webhook URL for notices on success and failure.
+    #[arg(long, env = "SLACK_WEBHOOK_URL", hide_env_values = true)]
+    pub webhook_url: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct LambdaArgs {
+    /// Slack app signing secret; needed only for slash commands over HTTP events.
+    #[arg(long, env = "SLACK_SIGNING_SECRET", hide_env_values = true)]
+    pub signing_secret: Option<String>,
+    /// Incoming-webhook URL for audit notices.
+    #[arg(long, env = "SLACK_WEBHOOK_URL", hide_env_values = true)]
+    pub webhook_url: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -24,6 +24,16 @@ pub enum ConfigError {
     BadWebhookUrl,
 }
 
+/// The optional webhook URL, checked.
+pub fn webhook(raw: Option<&str>) -> Result<Option<WebhookUrl>, ConfigError> {
+    match raw.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(raw) => WebhookUrl::parse(raw)
+            .map(Some)
+            .ok_or(ConfigError::BadWebhookUrl),
+    }
+}
+
 impl TryFrom<ServeArgs> for ServeConfig {
     type Error = ConfigError;
 
@@ -32,10 +42,7 @@ impl TryFrom<ServeArgs> for ServeConfig {
             .signing_secret
             .and_then(SigningSecret::new)
             .ok_or(ConfigError::MissingSigningSecret)?;
-        let webhook = match args.webhook_url.as_deref().map(str::trim) {
-            None | Some("") => None,
-            Some(raw) => Some(WebhookUrl::parse(raw).ok_or(ConfigError::BadWebhookUrl)?),
-        };
+        let webhook = webhook(args.webhook_url.as_deref())?;
         Ok(Self {
             signing_secret,
             webhook,

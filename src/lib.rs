@@ -1,5 +1,6 @@
 //! throttle-bot: change AWS API Gateway stage throttling from a Slack slash command.
 
+pub mod apply;
 pub mod aws;
 pub mod cli;
 pub mod config;
@@ -7,8 +8,10 @@ pub mod domain;
 pub mod healthcheck;
 pub mod http;
 pub mod jobs;
+pub mod lambda;
 pub mod manifest;
 pub mod metrics;
+pub mod scheduled;
 pub mod slack;
 pub mod startup;
 pub mod telemetry;

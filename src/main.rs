@@ -1,10 +1,18 @@
 use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser};
-use throttle_bot::cli::{Cli, Command};
-use throttle_bot::config::ServeConfig;
+use std::sync::Arc;
+
+use throttle_bot::aws::ApiGateway;
+use throttle_bot::cli::{ApplyArgs, Cli, Command};
+use throttle_bot::config::{self, ServeConfig};
+use throttle_bot::metrics::Metrics;
+use throttle_bot::scheduled::JobParams;
+use throttle_bot::slack::message::Actor;
+use throttle_bot::slack::poster::SlackPoster;
 use throttle_bot::startup::{Application, shutdown_signal};
-use throttle_bot::{healthcheck, manifest, telemetry};
+use throttle_bot::throttler::Throttler;
+use throttle_bot::{apply, healthcheck, manifest, telemetry};
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -12,6 +20,15 @@ async fn main() -> ExitCode {
     telemetry::init(cli.log_format);
     match cli.command {
         Some(Command::Serve(args)) => serve(args).await,
+        Some(Command::Apply(args)) => apply(args).await,
+        Some(Command::Lambda(args)) => lambda(args.signing_secret, args.webhook_url).await,
+        None if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() => {
+            lambda(
+                std::env::var("SLACK_SIGNING_SECRET").ok(),
+                std::env::var("SLACK_WEBHOOK_URL").ok(),
+            )
+            .await
+        }
         Some(Command::Manifest(args)) => match manifest::render(&args.url) {
             Ok(manifest) => {
                 print!("{manifest}");
@@ -42,6 +59,39 @@ async fn serve(args: throttle_bot::cli::ServeArgs) -> ExitCode {
     match app.run_until_stopped(shutdown_signal()).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => fail(&format!("server error: {error}")),
+    }
+}
+
+async fn apply(args: ApplyArgs) -> ExitCode {
+    let webhook = match config::webhook(args.webhook_url.as_deref()) {
+        Ok(webhook) => webhook,
+        Err(error) => return fail(&error),
+    };
+    let throttler = Throttler::new(
+        Arc::new(ApiGateway::new()),
+        SlackPoster::new(webhook),
+        Arc::new(Metrics::new()),
+    );
+    let flags = JobParams {
+        api_id: args.api_id,
+        stage: args.stage,
+        rate: args.rate,
+        burst: args.burst,
+    };
+    let params = apply::resolve(flags, args.event.as_deref(), |key| std::env::var(key).ok());
+    match apply::run_job(&throttler, params, Actor::Schedule).await {
+        Ok(done) => {
+            println!("{done}");
+            ExitCode::SUCCESS
+        }
+        Err(reason) => fail(&reason),
+    }
+}
+
+async fn lambda(signing_secret: Option<String>, webhook_url: Option<String>) -> ExitCode {
+    match throttle_bot::lambda::run(signing_secret, webhook_url).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => fail(&format!("Lambda runtime: {error}")),
     }
 }
 

@@ -432,23 +432,7 @@ impl TestApp {
 
     /// The form Slack would send for `/throttle <text>`, answering to our stand-in.
     pub fn command_form(&self, text: &str) -> String {
-        serde_urlencoded::to_string([
-            ("token", "deprecated"),
-            ("team_id", TEAM),
-            ("team_domain", "testteam"),
-            ("channel_id", CHANNEL),
-            ("channel_name", "ops"),
-            ("user_id", USER),
-            ("user_name", "roadrunner"),
-            ("command", "/throttle"),
-            ("text", text),
-            ("response_url", &self.slack.url("/reply")),
-            (
-                "trigger_id",
-                "398738663015.47445629121.803a0bc887a14d10d2c447fce8b6703c",
-            ),
-        ])
-        .unwrap()
+        slack_form(text, &self.slack.url("/reply"))
     }
 
     /// Posts `/throttle <text>` signed as Slack would sign it now.
@@ -490,6 +474,27 @@ impl Drop for TestApp {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The form Slack sends for `/throttle <text>`.
+pub fn slack_form(text: &str, response_url: &str) -> String {
+    serde_urlencoded::to_string([
+        ("token", "deprecated"),
+        ("team_id", TEAM),
+        ("team_domain", "testteam"),
+        ("channel_id", CHANNEL),
+        ("channel_name", "ops"),
+        ("user_id", USER),
+        ("user_name", "roadrunner"),
+        ("command", "/throttle"),
+        ("text", text),
+        ("response_url", response_url),
+        (
+            "trigger_id",
+            "398738663015.47445629121.803a0bc887a14d10d2c447fce8b6703c",
+        ),
+    ])
+    .unwrap()
 }
 
 pub fn now() -> i64 {

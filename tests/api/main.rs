@@ -2,6 +2,10 @@
 //! HTTP servers standing in for Slack's response_url and the audit webhook.
 
 mod helpers;
+mod runtime_api;
+
+mod apply;
+mod lambda;
 
 mod operations;
 

@@ -1,0 +1,131 @@
+//! Telling the function's events apart by their shape.
+
+use lambda_http::request::LambdaRequest;
+use serde_json::Value;
+
+use crate::jobs::{DEFERRED_JOB_KEY, DeferredJob};
+use crate::scheduled::{JobError, JobParams, KEYS};
+
+pub enum Event {
+    /// An API Gateway (REST or HTTP API) or function URL request: a Slack request.
+    Http(Box<LambdaRequest>),
+    /// The original job's payload, or an EventBridge scheduled event (parameters from env).
+    Scheduled(Result<JobParams, JobError>),
+    /// A CloudWatch alarm's state change, from an alarm action or EventBridge.
+    Alarm { name: String, state: String },
+    /// A Slack command this function handed to itself.
+    Deferred(DeferredJob),
+    /// Anything else; the text describes its shape for the error.
+    Unrecognised(String),
+}
+
+pub fn classify(event: Value) -> Event {
+    if let Some(job) = event.get(DEFERRED_JOB_KEY) {
+        return match serde_json::from_value(job.clone()) {
+            Ok(job) => Event::Deferred(job),
+            Err(e) => Event::Unrecognised(format!("a deferred job that does not parse: {e}")),
+        };
+    }
+    if is_http(&event) {
+        return match serde_json::from_value::<LambdaRequest>(event) {
+            Ok(request) => Event::Http(Box::new(request)),
+            Err(e) => Event::Unrecognised(format!("an HTTP event that does not parse: {e}")),
+        };
+    }
+    if let Some((name, state)) = alarm(&event) {
+        return Event::Alarm { name, state };
+    }
+    if event.get("source").and_then(Value::as_str) == Some("aws.events")
+        && event.get("detail-type").and_then(Value::as_str) == Some("Scheduled Event")
+    {
+        return Event::Scheduled(Ok(JobParams::default()));
+    }
+    match &event {
+        Value::Object(fields) if fields.keys().all(|k| KEYS.contains(&k.as_str())) => {
+            Event::Scheduled(JobParams::from_event(&event))
+        }
+        Value::Object(fields) => Event::Unrecognised(format!(
+            "an object with keys {}",
+            fields
+                .keys()
+                .take(8)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+        other => Event::Unrecognised(format!("a JSON {}", json_kind(other))),
+    }
+}
+
+fn is_http(event: &Value) -> bool {
+    event.get("requestContext").is_some()
+        && ["httpMethod", "rawPath", "routeKey"]
+            .iter()
+            .any(|k| event.get(k).is_some())
+}
+
+/// The alarm's name and new state, from either shape CloudWatch sends.
+fn alarm(event: &Value) -> Option<(String, String)> {
+    if event.get("source").and_then(Value::as_str) != Some("aws.cloudwatch") {
+        return None;
+    }
+    let data = event.get("alarmData").or_else(|| {
+        (event.get("detail-type").and_then(Value::as_str) == Some("CloudWatch Alarm State Change"))
+            .then(|| event.get("detail"))
+            .flatten()
+    })?;
+    let name = data.get("alarmName")?.as_str()?.to_owned();
+    let state = data.pointer("/state/value")?.as_str()?.to_owned();
+    Some((name, state))
+}
+
+fn json_kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn the_seed_payload_and_an_empty_object_are_scheduled_jobs() {
+        let seed = json!({"API_ID": "jbjfqykyob", "STAGE_NAME": "test", "RATE_LIMIT": 50, "BURST_LIMIT": 100});
+        assert!(matches!(classify(seed), Event::Scheduled(Ok(_))));
+        assert!(matches!(classify(json!({})), Event::Scheduled(Ok(_))));
+    }
+
+    #[test]
+    fn eventbridge_scheduled_events_are_scheduled_jobs() {
+        let event = json!({"version": "0", "id": "1", "detail-type": "Scheduled Event", "source": "aws.events", "detail": {}});
+        assert!(matches!(classify(event), Event::Scheduled(Ok(p)) if p == JobParams::default()));
+    }
+
+    #[test]
+    fn both_alarm_shapes_are_recognised() {
+        let direct = json!({"source": "aws.cloudwatch", "alarmArn": "arn", "alarmData": {"alarmName": "5xx", "state": {"value": "ALARM"}}});
+        assert!(
+            matches!(classify(direct), Event::Alarm { name, state } if name == "5xx" && state == "ALARM")
+        );
+        let bridged = json!({"source": "aws.cloudwatch", "detail-type": "CloudWatch Alarm State Change", "detail": {"alarmName": "p99", "state": {"value": "OK"}}});
+        assert!(
+            matches!(classify(bridged), Event::Alarm { name, state } if name == "p99" && state == "OK")
+        );
+    }
+
+    #[test]
+    fn other_events_are_unrecognised() {
+        assert!(matches!(
+            classify(json!({"Records": []})),
+            Event::Unrecognised(_)
+        ));
+        assert!(matches!(classify(json!("hello")), Event::Unrecognised(_)));
+    }
+}

@@ -1,0 +1,144 @@
+//! Lambda mode: the AWS Lambda runtime loop, with every event the function is wired to.
+
+mod events;
+mod http;
+
+use std::sync::Arc;
+
+use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
+use serde_json::{Value, json};
+
+use crate::apply::run_job;
+use crate::aws::{ApiGateway, SelfInvoker};
+use crate::config::{ConfigError, webhook};
+use crate::http::AppState;
+use crate::jobs::{DeferredJob, Jobs, Mode};
+use crate::metrics::Metrics;
+use crate::scheduled::{JobError, JobParams};
+use crate::slack::message::Actor;
+use crate::slack::poster::SlackPoster;
+use crate::slack::signature::SigningSecret;
+use crate::throttler::Throttler;
+use events::Event;
+
+/// A failed invocation, reported to Lambda as a function error with this text.
+#[derive(Debug)]
+pub struct FunctionError(String);
+
+impl From<FunctionError> for Diagnostic {
+    fn from(error: FunctionError) -> Self {
+        Diagnostic {
+            error_type: "ThrottleBotError".to_owned(),
+            error_message: error.0,
+        }
+    }
+}
+
+struct Function {
+    throttler: Arc<Throttler>,
+    /// The axum router for Slack requests; `None` when no signing secret is configured.
+    slack: Option<axum::Router>,
+}
+
+/// Runs the Lambda runtime loop until the runtime stops it.
+pub async fn run(
+    signing_secret: Option<String>,
+    webhook_url: Option<String>,
+) -> Result<(), String> {
+    let webhook = webhook(webhook_url.as_deref()).map_err(|e: ConfigError| e.to_string())?;
+    if webhook.is_none() {
+        tracing::warn!("SLACK_WEBHOOK_URL is not set: audit notices are off");
+    }
+    let metrics = Arc::new(Metrics::new());
+    let throttler = Arc::new(Throttler::new(
+        Arc::new(ApiGateway::new()),
+        SlackPoster::new(webhook),
+        Arc::clone(&metrics),
+    ));
+    let slack = match signing_secret.and_then(SigningSecret::new) {
+        Some(secret) => {
+            let function_name = std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_default();
+            let invoker = Arc::new(SelfInvoker::new(function_name));
+            let jobs = Jobs::new(Arc::clone(&throttler), Mode::Lambda(invoker));
+            Some(crate::http::router(AppState {
+                secret: Arc::new(secret),
+                jobs: Arc::new(jobs),
+                metrics,
+            }))
+        }
+        None => {
+            tracing::warn!("SLACK_SIGNING_SECRET is not set: Slack requests will be refused");
+            None
+        }
+    };
+    let function = Arc::new(Function { throttler, slack });
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
+        let function = Arc::clone(&function);
+        async move { function.handle(event.payload).await }
+    }))
+    .await
+    .map_err(|e| e.to_string())
+}
+
+impl Function {
+    async fn handle(&self, payload: Value) -> Result<Value, FunctionError> {
+        match events::classify(payload) {
+            Event::Http(request) => match &self.slack {
+                Some(router) => Ok(http::handle(router.clone(), *request).await),
+                None => Ok(http::not_configured()),
+            },
+            Event::Scheduled(params) => self.scheduled(params).await,
+            Event::Alarm { name, state } => self.alarm(&name, &state).await,
+            Event::Deferred(job) => self.deferred(job).await,
+            Event::Unrecognised(shape) => {
+                tracing::warn!(shape, "unrecognised event");
+                Err(FunctionError(format!(
+                    "event not recognised ({shape}); expected a schedule payload with API_ID/STAGE_NAME/RATE_LIMIT/BURST_LIMIT, an API Gateway or function URL request, or a CloudWatch alarm state change"
+                )))
+            }
+        }
+    }
+
+    async fn scheduled(&self, event: Result<JobParams, JobError>) -> Result<Value, FunctionError> {
+        let params = event.map(|e| e.or(JobParams::from_env(env)));
+        let body = run_job(&self.throttler, params, Actor::Schedule)
+            .await
+            .map_err(FunctionError)?;
+        Ok(json!({ "statusCode": 200, "body": body }))
+    }
+
+    async fn alarm(&self, name: &str, state: &str) -> Result<Value, FunctionError> {
+        if state != "ALARM" {
+            tracing::info!(alarm = name, state, "alarm is not in ALARM; nothing to do");
+            return Ok(
+                json!({ "statusCode": 200, "body": format!("Ignored: alarm {name} is {state}") }),
+            );
+        }
+        let from_env = JobParams::from_env(env);
+        let params = match (env("ALARM_RATE_LIMIT"), env("ALARM_BURST_LIMIT")) {
+            (Some(rate), Some(burst)) => Ok(JobParams {
+                rate: Some(rate),
+                burst: Some(burst),
+                ..from_env
+            }),
+            _ => Err(JobError::Invalid {
+                key: "ALARM_RATE_LIMIT/ALARM_BURST_LIMIT",
+                reason: "both must be set to handle alarm events".to_owned(),
+            }),
+        };
+        let body = run_job(&self.throttler, params, Actor::Alarm(name))
+            .await
+            .map_err(FunctionError)?;
+        Ok(json!({ "statusCode": 200, "body": body }))
+    }
+
+    async fn deferred(&self, job: DeferredJob) -> Result<Value, FunctionError> {
+        let (change, who) = job.into_parts().map_err(FunctionError)?;
+        self.throttler.run_command(&change, &who).await;
+        Ok(json!({ "statusCode": 200 }))
+    }
+}
+
+fn env(key: &str) -> Option<String> {
+    std::env::var(key).ok().filter(|v| !v.trim().is_empty())
+}

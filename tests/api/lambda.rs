@@ -1,0 +1,336 @@
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use serde_json::{Value, json};
+
+use crate::helpers::*;
+use crate::runtime_api::LambdaHarness;
+
+async fn lambda(extra_env: Vec<(&'static str, String)>) -> LambdaHarness {
+    LambdaHarness::start(
+        Options {
+            extra_env,
+            ..Options::default()
+        },
+        &[],
+    )
+    .await
+}
+
+/// A function URL (payload 2.0) event carrying a signed slash command, body base64-encoded.
+fn function_url_event(text: &str, response_url: &str) -> Value {
+    let body = slack_form(text, response_url);
+    let timestamp = now().to_string();
+    let signature = sign(SIGNING_SECRET, &timestamp, body.as_bytes());
+    json!({
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": "/slack/commands",
+        "rawQueryString": "",
+        "headers": {
+            "content-type": "application/x-www-form-urlencoded",
+            "host": "abcdefghij.lambda-url.us-east-1.on.aws",
+            "x-slack-request-timestamp": timestamp,
+            "x-slack-signature": signature,
+        },
+        "requestContext": {
+            "accountId": "123456789012",
+            "apiId": "abcdefghij",
+            "domainName": "abcdefghij.lambda-url.us-east-1.on.aws",
+            "domainPrefix": "abcdefghij",
+            "http": {
+                "method": "POST",
+                "path": "/slack/commands",
+                "protocol": "HTTP/1.1",
+                "sourceIp": "192.0.2.1",
+                "userAgent": "Slackbot 1.0"
+            },
+            "requestId": "req-1",
+            "routeKey": "$default",
+            "stage": "$default",
+            "time": "26/Nov/2026:10:00:00 +0000",
+            "timeEpoch": 1_795_000_000_000_u64
+        },
+        "body": base64::engine::general_purpose::STANDARD.encode(body),
+        "isBase64Encoded": true
+    })
+}
+
+/// An API Gateway REST (payload 1.0) event carrying a slash command with the given headers.
+fn rest_event(body: &str, timestamp: &str, signature: &str) -> Value {
+    json!({
+        "resource": "/slack/commands",
+        "path": "/slack/commands",
+        "httpMethod": "POST",
+        "headers": {
+            "Content-Type": "application/x-www-form-urlencoded",
+            "Host": "abcdefghij.execute-api.us-east-1.amazonaws.com",
+            "X-Slack-Request-Timestamp": timestamp,
+            "X-Slack-Signature": signature
+        },
+        "multiValueHeaders": {
+            "Content-Type": ["application/x-www-form-urlencoded"],
+            "Host": ["abcdefghij.execute-api.us-east-1.amazonaws.com"],
+            "X-Slack-Request-Timestamp": [timestamp],
+            "X-Slack-Signature": [signature]
+        },
+        "queryStringParameters": null,
+        "multiValueQueryStringParameters": null,
+        "pathParameters": null,
+        "stageVariables": null,
+        "requestContext": {
+            "accountId": "123456789012",
+            "resourceId": "abc123",
+            "stage": "prod",
+            "requestId": "req-2",
+            "identity": { "sourceIp": "192.0.2.1" },
+            "resourcePath": "/slack/commands",
+            "httpMethod": "POST",
+            "apiId": "abcdefghij",
+            "path": "/prod/slack/commands"
+        },
+        "body": body,
+        "isBase64Encoded": false
+    })
+}
+
+#[tokio::test]
+async fn the_original_schedule_payload_sets_throttling_and_returns_the_original_result() {
+    let function = lambda(vec![]).await;
+    let api = create_api(&unique("canary"), "test").await;
+
+    let result = function
+        .invoke(json!({"API_ID": api, "STAGE_NAME": "test", "RATE_LIMIT": 50, "BURST_LIMIT": 100}))
+        .await
+        .expect("the invocation succeeds");
+
+    assert_eq!(
+        result,
+        json!({"statusCode": 200, "body": "Updated throttling: rate=50, burst=100"})
+    );
+    assert_eq!(stage_limits(&api, "test").await, Some((50.0, 100)));
+    let notice = text_of(&function.slack.wait_for("/webhook", 1).await[0]);
+    assert!(
+        notice.contains(&api) && notice.contains("scheduled job"),
+        "{notice}"
+    );
+}
+
+#[tokio::test]
+async fn an_empty_event_takes_everything_from_the_environment_and_the_defaults() {
+    let api = create_api(&unique("canaryenv"), "night").await;
+    let function = lambda(vec![
+        ("API_ID", api.clone()),
+        ("STAGE_NAME", "night".to_owned()),
+    ])
+    .await;
+
+    let result = function.invoke(json!({})).await.unwrap();
+
+    assert_eq!(result["body"], "Updated throttling: rate=100, burst=200");
+    assert_eq!(stage_limits(&api, "night").await, Some((100.0, 200)));
+}
+
+#[tokio::test]
+async fn a_payload_without_api_or_stage_is_a_function_error_and_a_notice() {
+    let function = lambda(vec![]).await;
+
+    let error = function
+        .invoke(json!({"RATE_LIMIT": 50, "BURST_LIMIT": 100}))
+        .await
+        .expect_err("the invocation fails");
+
+    assert_eq!(
+        error["errorMessage"],
+        "Missing required parameters: API_ID or STAGE_NAME"
+    );
+    let notice = text_of(&function.slack.wait_for("/webhook", 1).await[0]);
+    assert!(notice.contains("Missing required parameters"), "{notice}");
+}
+
+#[tokio::test]
+async fn an_unknown_api_in_the_payload_is_a_function_error_and_a_notice() {
+    let function = lambda(vec![]).await;
+
+    let error = function
+        .invoke(json!({"API_ID": "zzzzzzzzzz", "STAGE_NAME": "test"}))
+        .await
+        .unwrap_err();
+
+    assert!(
+        error["errorMessage"]
+            .as_str()
+            .unwrap()
+            .contains("not found"),
+        "{error}"
+    );
+    let notice = text_of(&function.slack.wait_for("/webhook", 1).await[0]);
+    assert!(notice.contains("Failed"), "{notice}");
+}
+
+#[tokio::test]
+async fn a_slash_command_through_a_function_url_is_verified_and_applied() {
+    let function = lambda(vec![]).await;
+    let api = create_api(&unique("furl"), "prod").await;
+
+    let response = function
+        .invoke(function_url_event(
+            &format!("{api} prod 12 24"),
+            &function.slack.url("/reply"),
+        ))
+        .await
+        .unwrap();
+
+    assert_eq!(response["statusCode"], 200);
+    assert_eq!(
+        stage_limits(&api, "prod").await,
+        Some((12.0, 24)),
+        "applied before answering"
+    );
+    let replies = function.slack.wait_for("/reply", 1).await;
+    assert_eq!(replies[0]["response_type"], "in_channel");
+    function.slack.wait_for("/webhook", 1).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(function.slack.posts_to("/reply").len(), 1);
+}
+
+#[tokio::test]
+async fn a_slash_command_through_api_gateway_rest_is_verified_and_applied() {
+    let function = lambda(vec![]).await;
+    let api = create_api(&unique("restevent"), "prod").await;
+    let body = slack_form(&format!("{api} prod 3 6"), &function.slack.url("/reply"));
+    let timestamp = now().to_string();
+    let signature = sign(SIGNING_SECRET, &timestamp, body.as_bytes());
+
+    let response = function
+        .invoke(rest_event(&body, &timestamp, &signature))
+        .await
+        .unwrap();
+
+    assert_eq!(response["statusCode"], 200);
+    assert_eq!(stage_limits(&api, "prod").await, Some((3.0, 6)));
+    function.slack.wait_for("/reply", 1).await;
+}
+
+#[tokio::test]
+async fn an_unsigned_http_event_gets_401_and_changes_nothing() {
+    let function = lambda(vec![]).await;
+    let api = create_api(&unique("unsignedevent"), "prod").await;
+    let body = slack_form(&format!("{api} prod 3 6"), &function.slack.url("/reply"));
+
+    let response = function
+        .invoke(rest_event(&body, &now().to_string(), "v0=0000"))
+        .await
+        .unwrap();
+
+    assert_eq!(response["statusCode"], 401);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(stage_limits(&api, "prod").await, None);
+    assert!(function.slack.posts_to("/reply").is_empty());
+}
+
+#[tokio::test]
+async fn when_aws_is_slow_the_command_is_acknowledged_and_finished_by_a_self_invocation() {
+    let function = LambdaHarness::start(
+        Options {
+            aws_delay: Some(Duration::from_millis(2600)),
+            ..Options::default()
+        },
+        &["lambda"],
+    )
+    .await;
+    let api = create_api(&unique("deferred"), "prod").await;
+
+    let started = Instant::now();
+    let response = function
+        .invoke(function_url_event(
+            &format!("{api} prod 8 16"),
+            &function.slack.url("/reply"),
+        ))
+        .await
+        .unwrap();
+    let answered_in = started.elapsed();
+
+    assert_eq!(response["statusCode"], 200);
+    assert!(
+        answered_in < Duration::from_secs(3),
+        "answered in {answered_in:?}"
+    );
+    let ack: Value = serde_json::from_str(response["body"].as_str().unwrap()).unwrap();
+    assert!(text_of(&ack).contains("Setting"), "{ack}");
+
+    let invocations = function.async_invocations();
+    assert_eq!(invocations.len(), 1, "one asynchronous self-invocation");
+    let (id, payload) = &invocations[0];
+    assert_eq!(payload["throttle_bot_job"]["api"], api.as_str());
+    function
+        .result_of(id)
+        .await
+        .expect("the deferred job succeeds");
+
+    let replies = function.slack.wait_for("/reply", 1).await;
+    assert_eq!(replies[0]["response_type"], "in_channel");
+    assert_eq!(stage_limits(&api, "prod").await, Some((8.0, 16)));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        function.slack.posts_to("/reply").len(),
+        1,
+        "exactly one final message"
+    );
+}
+
+#[tokio::test]
+async fn an_alarm_in_alarm_state_applies_the_emergency_limits() {
+    let api = create_api(&unique("alarm"), "prod").await;
+    let function = lambda(vec![
+        ("API_ID", api.clone()),
+        ("STAGE_NAME", "prod".to_owned()),
+        ("ALARM_RATE_LIMIT", "5".to_owned()),
+        ("ALARM_BURST_LIMIT", "10".to_owned()),
+    ])
+    .await;
+
+    let ok_event = json!({
+        "version": "0", "id": "1", "source": "aws.cloudwatch",
+        "detail-type": "CloudWatch Alarm State Change",
+        "detail": {"alarmName": "orders-5xx", "state": {"value": "OK"}, "previousState": {"value": "ALARM"}}
+    });
+    let ignored = function.invoke(ok_event).await.unwrap();
+    assert!(
+        ignored["body"].as_str().unwrap().contains("Ignored"),
+        "{ignored}"
+    );
+    assert_eq!(stage_limits(&api, "prod").await, None, "OK changes nothing");
+
+    let alarm_event = json!({
+        "source": "aws.cloudwatch",
+        "alarmArn": "arn:aws:cloudwatch:us-east-1:123456789012:alarm:orders-5xx",
+        "accountId": "123456789012",
+        "region": "us-east-1",
+        "alarmData": {"alarmName": "orders-5xx", "state": {"value": "ALARM", "reason": "Threshold Crossed"}}
+    });
+    let result = function.invoke(alarm_event).await.unwrap();
+    assert_eq!(result["body"], "Updated throttling: rate=5, burst=10");
+    assert_eq!(stage_limits(&api, "prod").await, Some((5.0, 10)));
+    let notice = text_of(&function.slack.wait_for("/webhook", 1).await[0]);
+    assert!(
+        notice.contains("orders-5xx"),
+        "the notice names the alarm: {notice}"
+    );
+}
+
+#[tokio::test]
+async fn an_unrecognised_event_is_a_function_error() {
+    let function = lambda(vec![]).await;
+    let error = function
+        .invoke(json!({"Records": [{"eventSource": "aws:sqs"}]}))
+        .await
+        .unwrap_err();
+    assert!(
+        error["errorMessage"]
+            .as_str()
+            .unwrap()
+            .contains("not recognised"),
+        "{error}"
+    );
+}
