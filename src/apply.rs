@@ -1,10 +1,35 @@
 //! `throttle-bot apply` and the scheduled Lambda event: the original RateLimitCanary job.
 
 use std::io::Read;
+use std::sync::Arc;
+
+use crate::aws::ApiGateway;
+use crate::cli::ApplyArgs;
+use crate::config;
+use crate::metrics::Metrics;
+use crate::slack::poster::SlackPoster;
 
 use crate::scheduled::{JobError, JobParams, success_text};
 use crate::slack::message::Actor;
 use crate::throttler::Throttler;
+
+/// `throttle-bot apply`: flags, then `--event`, then the environment; notices to the webhook.
+pub async fn run(args: ApplyArgs) -> Result<String, String> {
+    let webhook = config::webhook(args.webhook_url.as_deref()).map_err(|e| e.to_string())?;
+    let throttler = Throttler::new(
+        Arc::new(ApiGateway::new()),
+        SlackPoster::new(webhook),
+        Arc::new(Metrics::new()),
+    );
+    let flags = JobParams {
+        api_id: args.api_id,
+        stage: args.stage,
+        rate: args.rate,
+        burst: args.burst,
+    };
+    let params = resolve(flags, args.event.as_deref(), |key| std::env::var(key).ok());
+    run_job(&throttler, params, Actor::Schedule).await
+}
 
 /// Runs one job: resolve and validate its parameters, apply the change, notify the webhook.
 /// Every outcome, including bad parameters, reaches the webhook. Returns the original's text.

@@ -1,17 +1,9 @@
 use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser};
-use std::sync::Arc;
-
-use throttle_bot::aws::ApiGateway;
 use throttle_bot::cli::{ApplyArgs, Cli, Command};
-use throttle_bot::config::{self, ServeConfig};
-use throttle_bot::metrics::Metrics;
-use throttle_bot::scheduled::JobParams;
-use throttle_bot::slack::message::Actor;
-use throttle_bot::slack::poster::SlackPoster;
+use throttle_bot::config::ServeConfig;
 use throttle_bot::startup::{Application, shutdown_signal};
-use throttle_bot::throttler::Throttler;
 use throttle_bot::{apply, healthcheck, manifest, telemetry};
 
 #[tokio::main]
@@ -63,23 +55,7 @@ async fn serve(args: throttle_bot::cli::ServeArgs) -> ExitCode {
 }
 
 async fn apply(args: ApplyArgs) -> ExitCode {
-    let webhook = match config::webhook(args.webhook_url.as_deref()) {
-        Ok(webhook) => webhook,
-        Err(error) => return fail(&error),
-    };
-    let throttler = Throttler::new(
-        Arc::new(ApiGateway::new()),
-        SlackPoster::new(webhook),
-        Arc::new(Metrics::new()),
-    );
-    let flags = JobParams {
-        api_id: args.api_id,
-        stage: args.stage,
-        rate: args.rate,
-        burst: args.burst,
-    };
-    let params = apply::resolve(flags, args.event.as_deref(), |key| std::env::var(key).ok());
-    match apply::run_job(&throttler, params, Actor::Schedule).await {
+    match apply::run(args).await {
         Ok(done) => {
             println!("{done}");
             ExitCode::SUCCESS
