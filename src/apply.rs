@@ -49,7 +49,7 @@ pub async fn run_job(
     throttler
         .run_trusted(&change, actor)
         .await
-        .map(|()| success_text(&change))
+        .map(|_| success_text(&change))
         .map_err(|error| error.to_string())
 }
 

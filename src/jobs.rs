@@ -12,9 +12,8 @@ use serde::{Deserialize, Serialize};
 use tokio_util::task::TaskTracker;
 
 use crate::aws::SelfInvoker;
-use crate::domain::{ApiId, BurstLimit, RateLimit, StageName, ThrottleChange, ThrottleLimits};
-use crate::slack::command::{Invocation, ResponseUrl, SlackId};
-use crate::throttler::Throttler;
+use crate::slack::command::{Invocation, Request, ResponseUrl, SlackId, parse_text};
+use crate::throttler::{Throttler, Work};
 
 /// How long a Lambda waits for AWS before handing the job to an asynchronous invocation.
 pub const INLINE_BUDGET: Duration = Duration::from_millis(2000);
@@ -55,45 +54,42 @@ impl Jobs {
     }
 
     /// Starts a command. As a server it returns at once; on Lambda it may run the command.
-    pub async fn submit(&self, change: ThrottleChange, who: Invocation) -> Submitted {
+    pub async fn submit(&self, work: Work, who: Invocation, text: &str) -> Submitted {
         match &self.mode {
             Mode::Background => {
                 let throttler = Arc::clone(&self.throttler);
                 self.tracker
-                    .spawn(async move { throttler.run_command(&change, &who).await });
+                    .spawn(async move { throttler.run_command(&work, &who).await });
                 Submitted::Running
             }
-            Mode::Lambda(invoker) => self.run_or_defer(invoker, change, who).await,
+            Mode::Lambda(invoker) => self.run_or_defer(invoker, work, who, text).await,
         }
     }
 
     async fn run_or_defer(
         &self,
         invoker: &SelfInvoker,
-        change: ThrottleChange,
+        work: Work,
         who: Invocation,
+        text: &str,
     ) -> Submitted {
         let started = Instant::now();
-        let apply = self.throttler.gateway().apply(&change);
-        // UpdateStage with `replace` is idempotent, so an attempt cut short here is safe to redo.
-        if let Ok(outcome) = tokio::time::timeout(INLINE_BUDGET, apply).await {
+        // Changes are `replace`s, so an attempt cut short here is safe to redo.
+        if let Ok(done) = tokio::time::timeout(INLINE_BUDGET, self.throttler.perform(&work)).await {
             self.throttler
-                .report_command(&change, &who, outcome, started.elapsed())
+                .report_command(&work, &who, done, started.elapsed())
                 .await;
             return Submitted::Finished;
         }
-        let job = DeferredJob::new(&change, &who);
+        let job = DeferredJob::new(text, &who);
         match invoker.invoke_async(job.to_payload()).await {
             Ok(()) => {
-                tracing::info!(
-                    api = change.api.as_str(),
-                    "AWS is slow: the change continues in an asynchronous invocation"
-                );
+                tracing::info!("AWS is slow: the command continues in an asynchronous invocation");
                 Submitted::Deferred
             }
             Err(error) => {
-                tracing::error!(%error, "could not invoke this function asynchronously; finishing the change inline");
-                self.throttler.run_command(&change, &who).await;
+                tracing::error!(%error, "could not invoke this function asynchronously; finishing the command inline");
+                self.throttler.run_command(&work, &who).await;
                 Submitted::Finished
             }
         }
@@ -113,13 +109,11 @@ impl Jobs {
     }
 }
 
-/// A Slack command handed from one Lambda invocation to the next, as JSON.
+/// A Slack command handed from one Lambda invocation to the next, as JSON: the command's text
+/// and where it came from, checked again on arrival exactly as the first time.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct DeferredJob {
-    api: String,
-    stage: String,
-    rate: f64,
-    burst: i32,
+    text: String,
     user_id: String,
     channel_id: Option<String>,
     team_id: Option<String>,
@@ -131,12 +125,9 @@ pub struct DeferredJob {
 pub const DEFERRED_JOB_KEY: &str = "throttle_bot_job";
 
 impl DeferredJob {
-    pub fn new(change: &ThrottleChange, who: &Invocation) -> Self {
+    pub fn new(text: &str, who: &Invocation) -> Self {
         Self {
-            api: change.api.to_string(),
-            stage: change.stage.to_string(),
-            rate: change.limits.rate.value(),
-            burst: change.limits.burst.value(),
+            text: text.to_owned(),
             user_id: who.user_id.as_str().to_owned(),
             channel_id: who.channel_id.as_ref().map(|c| c.as_str().to_owned()),
             team_id: who.team_id.as_ref().map(|t| t.as_str().to_owned()),
@@ -150,16 +141,13 @@ impl DeferredJob {
             .expect("a job serialises to JSON")
     }
 
-    /// The change and invocation again, validated as when they first arrived.
-    pub fn into_parts(self) -> Result<(ThrottleChange, Invocation), String> {
+    /// The work and invocation again, validated as when they first arrived.
+    pub fn into_parts(self) -> Result<(Work, Invocation), String> {
         let bad = |what: &str| format!("deferred job has an invalid {what}");
-        let change = ThrottleChange {
-            api: ApiId::parse(&self.api).map_err(|e| e.to_string())?,
-            stage: StageName::parse(&self.stage).map_err(|e| e.to_string())?,
-            limits: ThrottleLimits {
-                rate: RateLimit::new(self.rate).map_err(|e| e.to_string())?,
-                burst: BurstLimit::new(self.burst.into()).map_err(|e| e.to_string())?,
-            },
+        let work = match parse_text(&self.text).map_err(|e| e.to_string())? {
+            Request::Change(change) => Work::Change(change),
+            Request::Show(show) => Work::Show(show),
+            Request::Help => return Err(bad("text")),
         };
         let who = Invocation {
             user_id: SlackId::parse(&self.user_id).ok_or_else(|| bad("user_id"))?,
@@ -169,6 +157,6 @@ impl DeferredJob {
             response_url: ResponseUrl::parse(&self.response_url)
                 .ok_or_else(|| bad("response_url"))?,
         };
-        Ok((change, who))
+        Ok((work, who))
     }
 }

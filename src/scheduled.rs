@@ -3,7 +3,9 @@
 
 use serde_json::Value;
 
-use crate::domain::{ApiId, BurstLimit, RateLimit, StageName, ThrottleChange, ThrottleLimits};
+use crate::domain::{
+    Action, ApiRef, BurstLimit, Level, RateLimit, StageName, ThrottleChange, ThrottleLimits,
+};
 
 pub const DEFAULT_RATE: &str = "100";
 pub const DEFAULT_BURST: &str = "200";
@@ -100,14 +102,15 @@ impl JobParams {
             }
         };
         Ok(ThrottleChange {
-            api: ApiId::parse(&api).map_err(|e| invalid("API_ID")(&e))?,
+            api: ApiRef::parse(&api).map_err(|e| invalid("API_ID")(&e))?,
             stage: StageName::parse(&stage).map_err(|e| invalid("STAGE_NAME")(&e))?,
-            limits: ThrottleLimits {
+            level: Level::Stage,
+            action: Action::Set(ThrottleLimits {
                 rate: RateLimit::parse(self.rate.as_deref().unwrap_or(DEFAULT_RATE))
                     .map_err(|e| invalid("RATE_LIMIT")(&e))?,
                 burst: BurstLimit::parse(self.burst.as_deref().unwrap_or(DEFAULT_BURST))
                     .map_err(|e| invalid("BURST_LIMIT")(&e))?,
-            },
+            }),
         })
     }
 }
@@ -122,9 +125,12 @@ fn number_text(n: &serde_json::Number) -> String {
 
 /// What the original job printed and returned on success.
 pub fn success_text(change: &ThrottleChange) -> String {
+    let after = change.after();
+    let show = |v: Option<String>| v.unwrap_or_else(|| "-1".to_owned());
     format!(
         "Updated throttling: rate={}, burst={}",
-        change.limits.rate, change.limits.burst
+        show(after.rate.map(|r| r.to_string())),
+        show(after.burst.map(|b| b.to_string()))
     )
 }
 

@@ -3,6 +3,7 @@
 
 mod gateway;
 mod invoker;
+mod settings;
 
-pub use gateway::{ApiGateway, StageThrottling};
+pub use gateway::ApiGateway;
 pub use invoker::SelfInvoker;

@@ -125,6 +125,62 @@ pub struct ThrottleLimits {
     pub burst: BurstLimit,
 }
 
+/// Limits as configured at one level; `None` when not set there (inherited).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Configured {
+    pub rate: Option<f64>,
+    pub burst: Option<i32>,
+}
+
+impl Configured {
+    /// API Gateway reports -1 for "not set at this level"; treat it as absent.
+    pub fn from_reported(rate: Option<f64>, burst: Option<i32>) -> Self {
+        Self {
+            rate: rate.filter(|r| *r >= 0.0),
+            burst: burst.filter(|b| *b >= 0),
+        }
+    }
+
+    pub fn is_set(&self) -> bool {
+        self.rate.is_some() || self.burst.is_some()
+    }
+}
+
+impl From<ThrottleLimits> for Configured {
+    fn from(limits: ThrottleLimits) -> Self {
+        Self {
+            rate: Some(limits.rate.value()),
+            burst: Some(limits.burst.value()),
+        }
+    }
+}
+
+/// The account's regional throttling quota; stage and method limits above it are capped.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AccountLimits {
+    pub rate: f64,
+    pub burst: i32,
+}
+
+impl AccountLimits {
+    /// Why `limits` cannot be honoured under this quota, if they cannot.
+    pub fn check(&self, limits: &ThrottleLimits) -> Result<(), String> {
+        if limits.rate.value() > self.rate {
+            return Err(format!(
+                "rate {} req/s is above the account's regional limit of {} req/s",
+                limits.rate, self.rate
+            ));
+        }
+        if limits.burst.value() > self.burst {
+            return Err(format!(
+                "burst {} is above the account's regional limit of {}",
+                limits.burst, self.burst
+            ));
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,6 +4,6 @@ mod change;
 mod limits;
 mod target;
 
-pub use change::{ApplyError, ThrottleChange};
-pub use limits::{BurstLimit, LimitError, RateLimit, ThrottleLimits};
-pub use target::{ApiId, StageName, TargetError};
+pub use change::{Action, ApiView, Applied, ApplyError, ResolvedApi, StageView, ThrottleChange};
+pub use limits::{AccountLimits, BurstLimit, Configured, LimitError, RateLimit, ThrottleLimits};
+pub use target::{ApiId, ApiName, ApiRef, HttpMethod, Level, ResourcePath, StageName, TargetError};

@@ -1,6 +1,6 @@
 use std::fmt;
 
-/// Why an API or stage name was refused.
+/// Why an API, stage, method or resource path was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TargetError {
     #[error(
@@ -12,6 +12,14 @@ pub enum TargetError {
         max = StageName::MAX_LEN
     )]
     Stage(String),
+    #[error("API name `{0}` is too long (at most {max} characters)", max = ApiName::MAX_LEN)]
+    ApiName(String),
+    #[error(
+        "method `{0}` is not an HTTP method (GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS, ANY or *)"
+    )]
+    Method(String),
+    #[error("resource path `{0}` must be `*` or start with `/`, like `/pets/{{id}}`")]
+    Path(String),
 }
 
 /// The id API Gateway gives a REST API: ten lower-case letters and digits.
@@ -75,6 +83,149 @@ impl fmt::Display for StageName {
     }
 }
 
+/// A REST API's name, as given in the console. Several APIs may share one.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ApiName(String);
+
+impl ApiName {
+    pub const MAX_LEN: usize = 128;
+
+    pub fn parse(raw: &str) -> Result<Self, TargetError> {
+        let valid = !raw.is_empty()
+            && raw.chars().count() <= Self::MAX_LEN
+            && !raw.chars().any(char::is_control);
+        if valid {
+            Ok(Self(raw.to_owned()))
+        } else {
+            Err(TargetError::ApiName(raw.to_owned()))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// How a user names an API: by id when it looks like one, otherwise by name.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum ApiRef {
+    Id(ApiId),
+    Name(ApiName),
+}
+
+impl ApiRef {
+    pub fn parse(raw: &str) -> Result<Self, TargetError> {
+        match ApiId::parse(raw) {
+            Ok(id) => Ok(Self::Id(id)),
+            Err(_) => ApiName::parse(raw).map(Self::Name),
+        }
+    }
+
+    /// The text the user gave.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Id(id) => id.as_str(),
+            Self::Name(name) => name.as_str(),
+        }
+    }
+}
+
+impl fmt::Display for ApiRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An HTTP method as API Gateway names it, or `*` for every method.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct HttpMethod(String);
+
+impl HttpMethod {
+    const KNOWN: [&'static str; 9] = [
+        "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "ANY", "*",
+    ];
+
+    pub fn parse(raw: &str) -> Result<Self, TargetError> {
+        let upper = raw.to_ascii_uppercase();
+        if Self::KNOWN.contains(&upper.as_str()) {
+            Ok(Self(upper))
+        } else {
+            Err(TargetError::Method(raw.to_owned()))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    fn is_any(&self) -> bool {
+        self.0 == "*"
+    }
+}
+
+/// A resource path such as `/pets/{id}`, or `*` for every resource.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ResourcePath(String);
+
+impl ResourcePath {
+    pub const MAX_LEN: usize = 1024;
+
+    pub fn parse(raw: &str) -> Result<Self, TargetError> {
+        if raw == "*" {
+            return Ok(Self(raw.to_owned()));
+        }
+        let allowed = |c: char| c.is_ascii_alphanumeric() || "/-._~{}+:@$!*'()".contains(c);
+        let valid = raw.starts_with('/')
+            && raw.len() <= Self::MAX_LEN
+            && !raw.contains("//")
+            && (raw == "/" || !raw.ends_with('/'))
+            && raw.chars().all(allowed);
+        if valid {
+            Ok(Self(raw.to_owned()))
+        } else {
+            Err(TargetError::Path(raw.to_owned()))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    fn is_any(&self) -> bool {
+        self.0 == "*"
+    }
+}
+
+/// Where a limit applies: the whole stage, or one method of one resource.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Level {
+    Stage,
+    Method {
+        method: HttpMethod,
+        path: ResourcePath,
+    },
+}
+
+impl Level {
+    /// `*` for both method and path is the stage-wide setting.
+    pub fn method(method: HttpMethod, path: ResourcePath) -> Self {
+        if method.is_any() && path.is_any() {
+            Self::Stage
+        } else {
+            Self::Method { method, path }
+        }
+    }
+}
+
+impl fmt::Display for Level {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Stage => f.write_str("stage-wide"),
+            Self::Method { method, path } => write!(f, "{} {}", method.as_str(), path.as_str()),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -92,6 +243,45 @@ mod tests {
         ] {
             assert!(ApiId::parse(bad).is_err(), "{bad} should be refused");
         }
+    }
+
+    #[test]
+    fn api_references_are_ids_when_they_look_like_ids_and_names_otherwise() {
+        assert!(matches!(ApiRef::parse("a1b2c3d4e5"), Ok(ApiRef::Id(_))));
+        assert!(matches!(ApiRef::parse("petstore"), Ok(ApiRef::Name(_))));
+        assert!(matches!(ApiRef::parse("Pet-Store_v2"), Ok(ApiRef::Name(_))));
+        assert!(ApiRef::parse(&"n".repeat(129)).is_err());
+    }
+
+    #[test]
+    fn methods_are_upper_cased_and_checked() {
+        assert_eq!(HttpMethod::parse("get").unwrap().as_str(), "GET");
+        assert_eq!(HttpMethod::parse("*").unwrap().as_str(), "*");
+        assert!(HttpMethod::parse("FETCH").is_err());
+    }
+
+    #[test]
+    fn resource_paths_start_with_a_slash_or_are_a_star() {
+        for good in ["/", "/pets", "/pets/{id}", "/v1/orders/{proxy+}", "*"] {
+            assert!(ResourcePath::parse(good).is_ok(), "{good}");
+        }
+        for bad in ["pets", "/pets/", "//pets", "/pe ts", "/<script>"] {
+            assert!(ResourcePath::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn star_method_on_star_path_is_the_stage() {
+        let level = Level::method(
+            HttpMethod::parse("*").unwrap(),
+            ResourcePath::parse("*").unwrap(),
+        );
+        assert_eq!(level, Level::Stage);
+        let level = Level::method(
+            HttpMethod::parse("get").unwrap(),
+            ResourcePath::parse("/pets").unwrap(),
+        );
+        assert_eq!(level.to_string(), "GET /pets");
     }
 
     #[test]

@@ -8,8 +8,9 @@ use axum::response::{IntoResponse, Response};
 use super::AppState;
 use super::signed::SlackBody;
 use crate::jobs::Submitted;
-use crate::slack::command::{Request, SlashCommandForm, parse_text};
+use crate::slack::command::{Invocation, Request, SlashCommandForm, parse_text};
 use crate::slack::message;
+use crate::throttler::Work;
 
 pub async fn slash_command(State(state): State<AppState>, body: SlackBody) -> Response {
     let body = match body {
@@ -39,11 +40,25 @@ pub async fn slash_command(State(state): State<AppState>, body: SlackBody) -> Re
         }
         Ok(Request::Change(change)) => {
             let ack = message::accepted(&change);
-            match state.jobs.submit(change, who).await {
-                Submitted::Finished => StatusCode::OK.into_response(),
-                Submitted::Running | Submitted::Deferred => Json(ack).into_response(),
-            }
+            submit(&state, Work::Change(change), who, &form.text, ack).await
         }
+        Ok(Request::Show(request)) => {
+            let ack = message::looking_up(&request);
+            submit(&state, Work::Show(request), who, &form.text, ack).await
+        }
+    }
+}
+
+async fn submit(
+    state: &AppState,
+    work: Work,
+    who: Invocation,
+    text: &str,
+    ack: serde_json::Value,
+) -> Response {
+    match state.jobs.submit(work, who, text).await {
+        Submitted::Finished => StatusCode::OK.into_response(),
+        Submitted::Running | Submitted::Deferred => Json(ack).into_response(),
     }
 }
 

@@ -133,8 +133,8 @@ impl Function {
     }
 
     async fn deferred(&self, job: DeferredJob) -> Result<Value, FunctionError> {
-        let (change, who) = job.into_parts().map_err(FunctionError)?;
-        self.throttler.run_command(&change, &who).await;
+        let (work, who) = job.into_parts().map_err(FunctionError)?;
+        self.throttler.run_command(&work, &who).await;
         Ok(json!({ "statusCode": 200 }))
     }
 }

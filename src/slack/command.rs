@@ -4,8 +4,8 @@ use reqwest::Url;
 use serde::Deserialize;
 
 use crate::domain::{
-    ApiId, BurstLimit, LimitError, RateLimit, StageName, TargetError, ThrottleChange,
-    ThrottleLimits,
+    Action, ApiRef, BurstLimit, HttpMethod, Level, LimitError, RateLimit, ResourcePath, StageName,
+    TargetError, ThrottleChange, ThrottleLimits,
 };
 
 /// The fields of Slack's slash-command form that we use; the rest are ignored.
@@ -119,34 +119,78 @@ impl SlashCommandForm {
 pub enum Request {
     Help,
     Change(ThrottleChange),
+    Show(ShowRequest),
+}
+
+/// `show <api> [<stage>]`: the current throttling of one stage or all.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ShowRequest {
+    pub api: ApiRef,
+    pub stage: Option<StageName>,
 }
 
 /// Why the command text could not be read. The text is shown to the user.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum TextError {
-    #[error("expected 4 values (api, stage, rate, burst) but got {0}")]
+    #[error("expected `<api> <stage> <rate> <burst> [<METHOD> <path>]` but got {0} values")]
     WrongCount(usize),
+    #[error("`show` takes `<api> [<stage>]`")]
+    ShowUsage,
+    #[error("`reset` takes `<api> <stage> [<METHOD> <path>]`")]
+    ResetUsage,
     #[error(transparent)]
     Target(#[from] TargetError),
     #[error(transparent)]
     Limit(#[from] LimitError),
 }
 
-/// Reads `<api> <stage> <rate> <burst>`; empty text or `help` asks for usage.
+/// Reads the command text. The words `help`, `show` and `reset` come first when used.
 pub fn parse_text(text: &str) -> Result<Request, TextError> {
     let words: Vec<&str> = text.split_whitespace().collect();
-    match words.as_slice() {
-        [] => Ok(Request::Help),
-        [word] if word.eq_ignore_ascii_case("help") => Ok(Request::Help),
-        [api, stage, rate, burst] => Ok(Request::Change(ThrottleChange {
-            api: ApiId::parse(api)?,
-            stage: StageName::parse(stage)?,
-            limits: ThrottleLimits {
-                rate: RateLimit::parse(rate)?,
-                burst: BurstLimit::parse(burst)?,
-            },
+    let keyword = words.first().map(|w| w.to_ascii_lowercase());
+    match (keyword.as_deref(), words.as_slice()) {
+        (None, _) => Ok(Request::Help),
+        (Some("help"), [_]) => Ok(Request::Help),
+        (Some("show"), [_, api]) => Ok(Request::Show(ShowRequest {
+            api: ApiRef::parse(api)?,
+            stage: None,
         })),
-        other => Err(TextError::WrongCount(other.len())),
+        (Some("show"), [_, api, stage]) => Ok(Request::Show(ShowRequest {
+            api: ApiRef::parse(api)?,
+            stage: Some(StageName::parse(stage)?),
+        })),
+        (Some("show"), _) => Err(TextError::ShowUsage),
+        (Some("reset"), [_, api, stage, level @ ..]) if level.is_empty() || level.len() == 2 => {
+            Ok(Request::Change(ThrottleChange {
+                api: ApiRef::parse(api)?,
+                stage: StageName::parse(stage)?,
+                level: parse_level(level)?,
+                action: Action::Reset,
+            }))
+        }
+        (Some("reset"), _) => Err(TextError::ResetUsage),
+        (_, [api, stage, rate, burst, level @ ..]) if level.is_empty() || level.len() == 2 => {
+            Ok(Request::Change(ThrottleChange {
+                api: ApiRef::parse(api)?,
+                stage: StageName::parse(stage)?,
+                level: parse_level(level)?,
+                action: Action::Set(ThrottleLimits {
+                    rate: RateLimit::parse(rate)?,
+                    burst: BurstLimit::parse(burst)?,
+                }),
+            }))
+        }
+        (_, other) => Err(TextError::WrongCount(other.len())),
+    }
+}
+
+fn parse_level(words: &[&str]) -> Result<Level, TargetError> {
+    match words {
+        [method, path] => Ok(Level::method(
+            HttpMethod::parse(method)?,
+            ResourcePath::parse(path)?,
+        )),
+        _ => Ok(Level::Stage),
     }
 }
 
@@ -154,15 +198,59 @@ pub fn parse_text(text: &str) -> Result<Request, TextError> {
 mod tests {
     use super::*;
 
+    fn change(text: &str) -> ThrottleChange {
+        match parse_text(text) {
+            Ok(Request::Change(change)) => change,
+            other => panic!("{text}: expected a change, got {other:?}"),
+        }
+    }
+
     #[test]
-    fn four_values_make_a_change() {
-        let Request::Change(change) = parse_text("  a1b2c3d4e5   prod 0.5  100 ").unwrap() else {
-            panic!("expected a change");
-        };
+    fn four_values_make_a_stage_wide_change() {
+        let change = change("  a1b2c3d4e5   prod 0.5  100 ");
         assert_eq!(change.api.as_str(), "a1b2c3d4e5");
+        assert!(matches!(change.api, ApiRef::Id(_)));
         assert_eq!(change.stage.as_str(), "prod");
-        assert_eq!(change.limits.rate.value(), 0.5);
-        assert_eq!(change.limits.burst.value(), 100);
+        assert_eq!(change.level, Level::Stage);
+        let Action::Set(limits) = change.action else {
+            panic!("expected set")
+        };
+        assert_eq!(limits.rate.value(), 0.5);
+        assert_eq!(limits.burst.value(), 100);
+    }
+
+    #[test]
+    fn a_method_and_path_make_a_per_method_change() {
+        let method = change("petstore prod 10 20 get /pets/{id}");
+        assert!(matches!(method.api, ApiRef::Name(_)));
+        assert_eq!(method.level.to_string(), "GET /pets/{id}");
+        assert_eq!(change("petstore prod 10 20 * *").level, Level::Stage);
+    }
+
+    #[test]
+    fn reset_takes_an_optional_method_and_path() {
+        let stage = change("reset petstore prod");
+        assert_eq!((stage.action, stage.level), (Action::Reset, Level::Stage));
+        let method = change("reset a1b2c3d4e5 prod DELETE /pets");
+        assert_eq!(method.level.to_string(), "DELETE /pets");
+        assert_eq!(parse_text("reset petstore"), Err(TextError::ResetUsage));
+        assert_eq!(
+            parse_text("reset petstore prod GET"),
+            Err(TextError::ResetUsage)
+        );
+    }
+
+    #[test]
+    fn show_takes_an_api_and_an_optional_stage() {
+        let Ok(Request::Show(all)) = parse_text("show petstore") else {
+            panic!()
+        };
+        assert_eq!((all.api.as_str(), all.stage), ("petstore", None));
+        let Ok(Request::Show(one)) = parse_text("SHOW petstore prod") else {
+            panic!()
+        };
+        assert_eq!(one.stage.unwrap().as_str(), "prod");
+        assert_eq!(parse_text("show"), Err(TextError::ShowUsage));
     }
 
     #[test]
@@ -179,17 +267,13 @@ mod tests {
             Err(TextError::WrongCount(3))
         );
         assert_eq!(
-            parse_text("a1b2c3d4e5 prod 50 100 extra"),
+            parse_text("a1b2c3d4e5 prod 50 100 GET"),
             Err(TextError::WrongCount(5))
         );
     }
 
     #[test]
     fn each_bad_value_is_reported_by_what_was_wrong() {
-        assert!(matches!(
-            parse_text("NOT-AN-ID prod 50 100"),
-            Err(TextError::Target(TargetError::ApiId(_)))
-        ));
         assert!(matches!(
             parse_text("a1b2c3d4e5 pr/od 50 100"),
             Err(TextError::Target(TargetError::Stage(_)))
@@ -201,6 +285,14 @@ mod tests {
         assert!(matches!(
             parse_text("a1b2c3d4e5 prod 50 1.5"),
             Err(TextError::Limit(LimitError::BurstNotWhole(_)))
+        ));
+        assert!(matches!(
+            parse_text("a1b2c3d4e5 prod 50 1 FETCH /pets"),
+            Err(TextError::Target(TargetError::Method(_)))
+        ));
+        assert!(matches!(
+            parse_text("a1b2c3d4e5 prod 50 1 GET pets"),
+            Err(TextError::Target(TargetError::Path(_)))
         ));
     }
 

@@ -4,8 +4,8 @@
 
 use serde_json::{Value, json};
 
-use super::command::{Invocation, TextError};
-use crate::domain::{ApplyError, ThrottleChange};
+use super::command::{Invocation, ShowRequest, TextError};
+use crate::domain::{Action, ApiView, Applied, ApplyError, Configured, Level, ThrottleChange};
 
 /// Escapes text for Slack `mrkdwn`, so `<!channel>` in user text is shown, not sent.
 pub fn escape(text: &str) -> String {
@@ -21,17 +21,30 @@ pub fn escape(text: &str) -> String {
     out
 }
 
+/// Inline code: escaped, with backticks that would end it removed.
+fn code(text: &str) -> String {
+    format!("`{}`", escape(&text.replace('`', "'")))
+}
+
 fn usage_text(command: &str) -> String {
-    let command = escape(command);
-    format!(
-        "*Usage:* `{command} <api-id> <stage> <rate> <burst>`\n\
-         Sets the stage-wide throttling of a REST API stage in API Gateway.\n\
-         • `<api-id>`: the REST API id, e.g. `a1b2c3d4e5`\n\
-         • `<stage>`: the stage name, e.g. `prod`\n\
-         • `<rate>`: steady requests per second, a number ≥ 0 (e.g. `50` or `0.5`)\n\
-         • `<burst>`: burst size in requests, a whole number ≥ 0 (e.g. `100`)\n\
-         Example: `{command} a1b2c3d4e5 prod 50 100`"
-    )
+    let c = command;
+    escape(&format!(
+        "*Usage:*\n\
+         • `{c} <api> <stage> <rate> <burst>`: set a stage's throttling\n\
+         • `{c} <api> <stage> <rate> <burst> <METHOD> <path>`: set one method's throttling\n\
+         • `{c} show <api> [<stage>]`: show the current throttling\n\
+         • `{c} reset <api> <stage> [<METHOD> <path>]`: remove an override so the stage \
+         follows the account's limits (or the method the stage's)\n\
+         • `{c} help`: this message\n\
+         `<api>` is a REST API id (`a1b2c3d4e5`) or name (`petstore`); `<rate>` is requests per \
+         second, a number ≥ 0 (`50`, `0.5`); `<burst>` a whole number ≥ 0; `<METHOD>` like `GET` \
+         or `*`; `<path>` like `/pets/{{id}}` or `*`.\n\
+         *Examples:*\n\
+         `{c} petstore prod 50 100`\n\
+         `{c} petstore prod 10 20 GET /pets/{{id}}`\n\
+         `{c} show petstore`\n\
+         `{c} reset petstore prod GET /pets/{{id}}`"
+    ))
 }
 
 fn ephemeral(text: String) -> Value {
@@ -56,24 +69,104 @@ pub fn invalid(command: &str, error: &TextError) -> Value {
     ))
 }
 
+fn target(change: &ThrottleChange) -> String {
+    let level = match &change.level {
+        Level::Stage => "stage-wide".to_owned(),
+        level => code(&level.to_string()),
+    };
+    format!(
+        "{} / {} ({level})",
+        code(change.api.as_str()),
+        code(change.stage.as_str())
+    )
+}
+
 /// The immediate acknowledgement of a valid change.
 pub fn accepted(change: &ThrottleChange) -> Value {
+    let what = match change.action {
+        Action::Set(limits) => format!(
+            "Setting {} to rate {} req/s, burst {}…",
+            target(change),
+            limits.rate,
+            limits.burst
+        ),
+        Action::Reset => format!("Resetting {}…", target(change)),
+    };
+    ephemeral(format!(":hourglass_flowing_sand: {what}"))
+}
+
+/// The immediate acknowledgement of `show`.
+pub fn looking_up(request: &ShowRequest) -> Value {
     ephemeral(format!(
-        ":hourglass_flowing_sand: Setting `{}` / `{}` to rate {} req/s, burst {}…",
-        escape(change.api.as_str()),
-        escape(change.stage.as_str()),
-        change.limits.rate,
-        change.limits.burst,
+        ":mag: Looking up the throttling of {}…",
+        code(request.api.as_str())
     ))
 }
 
-fn describe(change: &ThrottleChange) -> String {
-    format!(
-        "API `{}`, stage `{}`: rate *{} req/s*, burst *{}*",
-        escape(change.api.as_str()),
-        escape(change.stage.as_str()),
-        change.limits.rate,
-        change.limits.burst,
+fn api_label(applied_api: &crate::domain::ResolvedApi) -> String {
+    match &applied_api.name {
+        Some(name) => format!("{} ({})", code(name), code(applied_api.id.as_str())),
+        None => code(applied_api.id.as_str()),
+    }
+}
+
+fn rate(value: Option<f64>) -> String {
+    value.map_or_else(|| "not set".to_owned(), |r| format!("{r} req/s"))
+}
+
+fn burst(value: Option<i32>) -> String {
+    value.map_or_else(|| "not set".to_owned(), |b| b.to_string())
+}
+
+fn limits(c: &Configured) -> String {
+    if c.is_set() {
+        format!("{}, burst {}", rate(c.rate), burst(c.burst))
+    } else {
+        "not set".to_owned()
+    }
+}
+
+/// `before → after`, saying what a cleared level now inherits.
+fn transition(before: String, after: String, inherited: Option<String>) -> String {
+    match inherited {
+        Some(from) if after == "not set" => format!("{before} → not set (inherits {from})"),
+        _ => format!("{before} → {after}"),
+    }
+}
+
+fn inherits_from(
+    change: &ThrottleChange,
+    applied: &Applied,
+) -> (Option<String>, Option<String>, &'static str) {
+    let source = match change.level {
+        Level::Stage => "the account",
+        Level::Method { .. } => "the stage",
+    };
+    match &applied.inherited {
+        Some(c) => (
+            Some(format!("{} from {source}", rate(c.rate))),
+            Some(format!("{} from {source}", burst(c.burst))),
+            source,
+        ),
+        None => (Some(source.to_owned()), Some(source.to_owned()), source),
+    }
+}
+
+fn rate_line(change: &ThrottleChange, applied: &Applied) -> String {
+    let (inherited, _, _) = inherits_from(change, applied);
+    transition(
+        rate(applied.before.rate),
+        rate(applied.after.rate),
+        inherited,
+    )
+}
+
+fn burst_line(change: &ThrottleChange, applied: &Applied) -> String {
+    let (_, inherited, _) = inherits_from(change, applied);
+    transition(
+        burst(applied.before.burst),
+        burst(applied.after.burst),
+        inherited,
     )
 }
 
@@ -84,24 +177,49 @@ fn by_whom(who: &Invocation) -> String {
     }
 }
 
-/// The final reply on `response_url` for a change that was applied: visible to the channel.
-pub fn applied(change: &ThrottleChange, who: &Invocation) -> Value {
+fn level_label(level: &Level) -> String {
+    match level {
+        Level::Stage => "Stage-wide".to_owned(),
+        level => format!("Method {}", code(&level.to_string())),
+    }
+}
+
+/// The final reply on `response_url` for a change that succeeded. A change that altered the
+/// stage is shown to the channel; one that found nothing to do only to the user.
+pub fn applied(change: &ThrottleChange, applied: &Applied, who: &Invocation) -> Value {
+    let api = api_label(&applied.api);
+    let stage = code(change.stage.as_str());
+    if !applied.changed {
+        return ephemeral(format!(
+            ":information_source: Nothing to change: {api} / {stage} ({}) already has rate {}, burst {}. No call to UpdateStage was made.",
+            level_label(&change.level).to_lowercase(),
+            rate(applied.after.rate),
+            burst(applied.after.burst),
+        ));
+    }
+    let verb = match change.action {
+        Action::Set(_) => "changed",
+        Action::Reset => "reset",
+    };
+    let rate_line = rate_line(change, applied);
+    let burst_line = burst_line(change, applied);
     let text = format!(
-        ":white_check_mark: <@{}> set throttling on {}",
+        ":white_check_mark: <@{}> {verb} throttling on {api} / {stage} ({}): rate {rate_line}; burst {burst_line}",
         who.user_id.as_str(),
-        describe(change)
+        level_label(&change.level).to_lowercase(),
     );
     json!({
         "response_type": "in_channel",
         "replace_original": false,
         "text": text,
         "blocks": [
-            { "type": "section", "text": { "type": "mrkdwn", "text": ":white_check_mark: *Throttling updated*" } },
+            { "type": "section", "text": { "type": "mrkdwn", "text": format!(":white_check_mark: *Throttling {verb}*") } },
             { "type": "section", "fields": [
-                { "type": "mrkdwn", "text": format!("*API*\n`{}`", escape(change.api.as_str())) },
-                { "type": "mrkdwn", "text": format!("*Stage*\n`{}`", escape(change.stage.as_str())) },
-                { "type": "mrkdwn", "text": format!("*Rate*\n{} req/s", change.limits.rate) },
-                { "type": "mrkdwn", "text": format!("*Burst*\n{}", change.limits.burst) },
+                { "type": "mrkdwn", "text": format!("*API*\n{api}") },
+                { "type": "mrkdwn", "text": format!("*Stage*\n{stage}") },
+                { "type": "mrkdwn", "text": format!("*Level*\n{}", level_label(&change.level)) },
+                { "type": "mrkdwn", "text": format!("*Rate*\n{rate_line}") },
+                { "type": "mrkdwn", "text": format!("*Burst*\n{burst_line}") },
             ]},
             { "type": "context", "elements": [
                 { "type": "mrkdwn", "text": format!("Changed {}", by_whom(who)) },
@@ -113,8 +231,65 @@ pub fn applied(change: &ThrottleChange, who: &Invocation) -> Value {
 /// The final reply on `response_url` for a change that failed: only the user sees it.
 pub fn failed(change: &ThrottleChange, error: &ApplyError) -> Value {
     ephemeral(format!(
-        ":x: Could not change throttling on {}.\n{}.",
-        describe(change),
+        ":x: Could not change the throttling of {}. Nothing was changed.\n{}.",
+        target(change),
+        escape(&capitalise(&error.to_string()))
+    ))
+}
+
+/// The answer to `show`: one section per stage, methods listed under it.
+pub fn view(view: &ApiView) -> Value {
+    let api = api_label(&view.api);
+    let account = match &view.account {
+        Some(a) => format!(
+            "Account limit in this region: {} req/s, burst {}",
+            a.rate, a.burst
+        ),
+        None => "Account limit: could not be read (GetAccount)".to_owned(),
+    };
+    let mut blocks = vec![
+        json!({ "type": "header", "text": { "type": "plain_text", "text": "API Gateway throttling" } }),
+        json!({ "type": "section", "text": { "type": "mrkdwn", "text": format!("*API* {api}") } }),
+        json!({ "type": "context", "elements": [{ "type": "mrkdwn", "text": account }] }),
+    ];
+    let mut text = format!("Throttling of {api}. {account}.");
+    if view.stages.is_empty() {
+        blocks.push(json!({ "type": "section", "text": { "type": "mrkdwn", "text": "This API has no stages." } }));
+        text.push_str(" No stages.");
+    }
+    // Slack allows 50 blocks; keep room for the header and a note.
+    const MAX_STAGES: usize = 40;
+    for stage in view.stages.iter().take(MAX_STAGES) {
+        let stage_wide = if stage.stage_wide.is_set() {
+            limits(&stage.stage_wide)
+        } else {
+            "not set (account limit applies)".to_owned()
+        };
+        let mut lines = format!("*Stage {}*\n• Stage-wide: {stage_wide}", code(&stage.stage));
+        for (level, configured) in &stage.methods {
+            let value = if configured.is_set() {
+                limits(configured)
+            } else {
+                "not set (stage-wide applies)".to_owned()
+            };
+            lines.push_str(&format!("\n• {}: {value}", code(&level.to_string())));
+        }
+        text.push_str(&format!(" Stage {}: {stage_wide}.", stage.stage));
+        blocks.push(json!({ "type": "divider" }));
+        blocks.push(json!({ "type": "section", "text": { "type": "mrkdwn", "text": truncate(&lines, 3000) } }));
+    }
+    if view.stages.len() > MAX_STAGES {
+        blocks.push(json!({ "type": "context", "elements": [{ "type": "mrkdwn",
+            "text": format!("…and {} more stages; name one to see it.", view.stages.len() - MAX_STAGES) }] }));
+    }
+    json!({ "response_type": "ephemeral", "text": text, "blocks": blocks })
+}
+
+/// The answer to `show` when it failed.
+pub fn view_failed(request: &ShowRequest, error: &ApplyError) -> Value {
+    ephemeral(format!(
+        ":x: Could not read the throttling of {}.\n{}.",
+        code(request.api.as_str()),
         escape(&capitalise(&error.to_string()))
     ))
 }
@@ -130,27 +305,39 @@ pub enum Actor<'a> {
 impl Actor<'_> {
     fn describe(self) -> String {
         match self {
-            Actor::Slack(who) => format!("{}, via `{}`", by_whom(who), escape(&who.command)),
+            Actor::Slack(who) => format!("{}, via {}", by_whom(who), code(&who.command)),
             Actor::Schedule => "scheduled job".to_owned(),
-            Actor::Alarm(name) => format!("CloudWatch alarm `{}`", escape(name)),
+            Actor::Alarm(name) => format!("CloudWatch alarm {}", code(name)),
         }
     }
 }
 
-/// The audit channel's notice of an attempted change, applied or not.
+/// The audit channel's notice of an attempted change: applied, found unnecessary, or failed.
 pub fn audit_notice(
     change: &ThrottleChange,
     actor: Actor<'_>,
-    outcome: &Result<(), ApplyError>,
+    outcome: &Result<Applied, ApplyError>,
 ) -> Value {
     let headline = match outcome {
-        Ok(()) => format!(
-            ":white_check_mark: Updated throttling on {}",
-            describe(change)
+        Ok(applied) if applied.changed => format!(
+            ":white_check_mark: Updated throttling on {} / {} ({}): rate {}; burst {}",
+            api_label(&applied.api),
+            code(change.stage.as_str()),
+            level_label(&change.level).to_lowercase(),
+            rate_line(change, applied),
+            burst_line(change, applied),
+        ),
+        Ok(applied) => format!(
+            ":information_source: No change needed on {} / {} ({}): already rate {}, burst {}",
+            api_label(&applied.api),
+            code(change.stage.as_str()),
+            level_label(&change.level).to_lowercase(),
+            rate(applied.after.rate),
+            burst(applied.after.burst),
         ),
         Err(error) => format!(
-            ":x: Failed to update throttling on {}: {}",
-            describe(change),
+            ":x: Failed to change throttling on {}: {}",
+            target(change),
             escape(&error.to_string())
         ),
     };
@@ -169,8 +356,18 @@ pub fn audit_failure(actor: Actor<'_>, reason: &str) -> Value {
 fn notice(text: String) -> Value {
     json!({
         "text": text,
-        "blocks": [{ "type": "section", "text": { "type": "mrkdwn", "text": text } }],
+        "blocks": [{ "type": "section", "text": { "type": "mrkdwn", "text": truncate(&text, 3000) } }],
     })
+}
+
+fn truncate(text: &str, max_chars: usize) -> String {
+    if text.chars().count() <= max_chars {
+        text.to_owned()
+    } else {
+        let mut cut: String = text.chars().take(max_chars - 1).collect();
+        cut.push('…');
+        cut
+    }
 }
 
 fn capitalise(text: &str) -> String {
@@ -185,6 +382,14 @@ fn capitalise(text: &str) -> String {
 mod tests {
     use super::*;
     use crate::domain::LimitError;
+    use crate::slack::command::{Request, parse_text};
+
+    fn change(text: &str) -> ThrottleChange {
+        let Ok(Request::Change(change)) = parse_text(text) else {
+            unreachable!()
+        };
+        change
+    }
 
     #[test]
     fn escaping_neutralises_mentions_and_links() {
@@ -208,16 +413,25 @@ mod tests {
 
     #[test]
     fn aws_messages_are_escaped_too() {
-        let change = crate::slack::command::parse_text("a1b2c3d4e5 prod 1 2").unwrap();
-        let crate::slack::command::Request::Change(change) = change else {
-            unreachable!()
-        };
-        let reply = failed(&change, &ApplyError::Rejected("<!everyone> bad".to_owned()));
+        let reply = failed(
+            &change("a1b2c3d4e5 prod 1 2"),
+            &ApplyError::Rejected("<!everyone> bad".to_owned()),
+        );
         assert!(
             reply["text"]
                 .as_str()
                 .unwrap()
                 .contains("&lt;!everyone&gt;")
+        );
+    }
+
+    #[test]
+    fn api_names_from_users_are_escaped() {
+        let reply = accepted(&change("<!here> prod 1 2"));
+        let text = reply["text"].as_str().unwrap();
+        assert!(
+            text.contains("&lt;!here&gt;") && !text.contains("<!here>"),
+            "{text}"
         );
     }
 }

@@ -521,7 +521,15 @@ pub fn unique(prefix: &str) -> String {
     )
 }
 
-/// The text of a Slack message: the fallback `text`.
+/// The text of a Slack message as a person sees it: the fallback `text`, unescaped.
+pub fn shown(message: &Value) -> String {
+    text_of(message)
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
+}
+
+/// The text of a Slack message: the fallback `text`, as sent.
 pub fn text_of(message: &Value) -> String {
     message["text"].as_str().unwrap_or_default().to_owned()
 }

@@ -29,8 +29,9 @@ async fn a_valid_command_changes_the_stage_and_tells_the_channel() {
     for expected in [
         api.as_str(),
         "prod",
-        "50 req/s",
-        "burst *100*",
+        "stage-wide",
+        "rate not set → 50 req/s",
+        "burst not set → 100",
         "<@U2CERLKJA>",
     ] {
         assert!(text.contains(expected), "{expected:?} missing from {text}");
@@ -152,8 +153,17 @@ async fn help_and_empty_text_show_the_usage() {
         assert_eq!(response.status(), StatusCode::OK);
         let body: serde_json::Value = response.json().await.unwrap();
         assert_eq!(body["response_type"], "ephemeral");
-        assert!(text_of(&body).contains("Usage"), "{body}");
-        assert!(text_of(&body).contains("/throttle <api-id> <stage> <rate> <burst>"));
+        let usage = shown(&body);
+        assert!(usage.contains("Usage"), "{body}");
+        for form in [
+            "/throttle <api> <stage> <rate> <burst>",
+            "/throttle <api> <stage> <rate> <burst> <METHOD> <path>",
+            "/throttle show <api> [<stage>]",
+            "/throttle reset <api> <stage> [<METHOD> <path>]",
+        ] {
+            assert!(usage.contains(form), "{form} missing from {usage}");
+        }
+        assert!(!text_of(&body).contains("<api>"), "angle brackets are escaped for Slack");
     }
 }
 
@@ -162,9 +172,12 @@ async fn bad_input_is_explained_and_changes_nothing() {
     let app = TestApp::spawn().await;
     let api = create_api(&unique("badinput"), "prod").await;
     let cases = [
-        (format!("{api} prod 50"), "expected 4 values"),
-        (format!("{api} prod 50 100 200"), "expected 4 values"),
-        ("NotAnApiId prod 50 100".to_owned(), "is not a rest api id"),
+        (format!("{api} prod 50"), "but got 3 values"),
+        (format!("{api} prod 50 100 200"), "but got 5 values"),
+        (format!("{api} prod 50 100 FETCH /pets"), "is not an http method"),
+        (format!("{api} prod 50 100 GET pets"), "must be `*` or start with `/`"),
+        (format!("show {api} prod extra"), "`show` takes"),
+        (format!("reset {api}"), "`reset` takes"),
         (format!("{api} pr/od 50 100"), "is not a stage name"),
         (format!("{api} prod fast 100"), "is not a number"),
         (format!("{api} prod -1 100"), "must be zero or more"),
@@ -178,7 +191,7 @@ async fn bad_input_is_explained_and_changes_nothing() {
         assert_eq!(response.status(), StatusCode::OK, "{text}");
         let body: serde_json::Value = response.json().await.unwrap();
         assert_eq!(body["response_type"], "ephemeral", "{text}");
-        let shown = text_of(&body).to_lowercase();
+        let shown = shown(&body).to_lowercase();
         assert!(shown.contains(reason), "{text}: {shown}");
         assert!(shown.contains("usage"), "{text}: {shown}");
         assert!(shown.contains("nothing was changed"), "{text}: {shown}");
