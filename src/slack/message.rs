@@ -179,8 +179,8 @@ fn by_whom(who: &Invocation) -> String {
 
 fn level_label(level: &Level) -> String {
     match level {
-        Level::Stage => "Stage-wide".to_owned(),
-        level => format!("Method {}", code(&level.to_string())),
+        Level::Stage => "stage-wide".to_owned(),
+        level => format!("method {}", code(&level.to_string())),
     }
 }
 
@@ -192,7 +192,7 @@ pub fn applied(change: &ThrottleChange, applied: &Applied, who: &Invocation) -> 
     if !applied.changed {
         return ephemeral(format!(
             ":information_source: Nothing to change: {api} / {stage} ({}) already has rate {}, burst {}. No call to UpdateStage was made.",
-            level_label(&change.level).to_lowercase(),
+            level_label(&change.level),
             rate(applied.after.rate),
             burst(applied.after.burst),
         ));
@@ -206,7 +206,7 @@ pub fn applied(change: &ThrottleChange, applied: &Applied, who: &Invocation) -> 
     let text = format!(
         ":white_check_mark: <@{}> {verb} throttling on {api} / {stage} ({}): rate {rate_line}; burst {burst_line}",
         who.user_id.as_str(),
-        level_label(&change.level).to_lowercase(),
+        level_label(&change.level),
     );
     json!({
         "response_type": "in_channel",
@@ -217,7 +217,7 @@ pub fn applied(change: &ThrottleChange, applied: &Applied, who: &Invocation) -> 
             { "type": "section", "fields": [
                 { "type": "mrkdwn", "text": format!("*API*\n{api}") },
                 { "type": "mrkdwn", "text": format!("*Stage*\n{stage}") },
-                { "type": "mrkdwn", "text": format!("*Level*\n{}", level_label(&change.level)) },
+                { "type": "mrkdwn", "text": format!("*Level*\n{}", capitalise(&level_label(&change.level))) },
                 { "type": "mrkdwn", "text": format!("*Rate*\n{rate_line}") },
                 { "type": "mrkdwn", "text": format!("*Burst*\n{burst_line}") },
             ]},
@@ -323,7 +323,7 @@ pub fn audit_notice(
             ":white_check_mark: Updated throttling on {} / {} ({}): rate {}; burst {}",
             api_label(&applied.api),
             code(change.stage.as_str()),
-            level_label(&change.level).to_lowercase(),
+            level_label(&change.level),
             rate_line(change, applied),
             burst_line(change, applied),
         ),
@@ -331,7 +331,7 @@ pub fn audit_notice(
             ":information_source: No change needed on {} / {} ({}): already rate {}, burst {}",
             api_label(&applied.api),
             code(change.stage.as_str()),
-            level_label(&change.level).to_lowercase(),
+            level_label(&change.level),
             rate(applied.after.rate),
             burst(applied.after.burst),
         ),

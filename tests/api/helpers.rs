@@ -119,6 +119,11 @@ pub async fn aws() -> AwsClient {
 
 /// Creates a REST API with one deployed stage; returns the API id.
 pub async fn create_api(name: &str, stage: &str) -> String {
+    create_api_with_stages(name, &[stage]).await
+}
+
+/// Creates a REST API deployed to each of `stages`; returns the API id.
+pub async fn create_api_with_stages(name: &str, stages: &[&str]) -> String {
     let aws = aws().await;
     let api = aws
         .create_rest_api()
@@ -154,17 +159,24 @@ pub async fn create_api(name: &str, stage: &str) -> String {
         .send()
         .await
         .expect("put integration");
-    aws.create_deployment()
-        .rest_api_id(&id)
-        .stage_name(stage)
-        .send()
-        .await
-        .expect("deploy stage");
+    for stage in stages {
+        aws.create_deployment()
+            .rest_api_id(&id)
+            .stage_name(*stage)
+            .send()
+            .await
+            .expect("deploy stage");
+    }
     id
 }
 
 /// The stage-wide (rate, burst) override as GetStage reports it; None when not set.
 pub async fn stage_limits(api: &str, stage: &str) -> Option<(f64, i32)> {
+    setting_limits(api, stage, "*/*").await
+}
+
+/// The (rate, burst) of one method setting key, e.g. `~1pets~1{id}/GET`; None when absent.
+pub async fn setting_limits(api: &str, stage: &str, key: &str) -> Option<(f64, i32)> {
     let found = aws()
         .await
         .get_stage()
@@ -175,7 +187,7 @@ pub async fn stage_limits(api: &str, stage: &str) -> Option<(f64, i32)> {
         .expect("get stage");
     found
         .method_settings()
-        .and_then(|m| m.get("*/*"))
+        .and_then(|m| m.get(key))
         .map(|s| (s.throttling_rate_limit(), s.throttling_burst_limit()))
 }
 
@@ -272,6 +284,8 @@ async fn capture(
 pub struct TestApp {
     pub addr: SocketAddr,
     pub slack: SlackStandIn,
+    /// The recording proxy to moto, when `Options::aws_delay` asked for one.
+    pub aws: Option<AwsProxy>,
     pub http: reqwest::Client,
     child: Child,
     logs: Arc<Mutex<Vec<String>>>,
@@ -279,7 +293,7 @@ pub struct TestApp {
 
 pub struct Options {
     pub webhook: bool,
-    /// Puts a proxy that holds every AWS call this long in front of moto.
+    /// Puts a proxy in front of moto that records every AWS call and holds it this long.
     pub aws_delay: Option<Duration>,
     pub extra_env: Vec<(&'static str, String)>,
 }
@@ -294,12 +308,29 @@ impl Default for Options {
     }
 }
 
-/// A proxy to moto that waits `delay` before forwarding each request: a slow AWS.
-pub async fn slow_aws(delay: Duration) -> String {
+/// A proxy in front of moto: records each call as `METHOD /path` and holds it `delay` first.
+pub struct AwsProxy {
+    pub url: String,
+    calls: Arc<Mutex<Vec<String>>>,
+}
+
+impl AwsProxy {
+    pub fn calls(&self) -> Vec<String> {
+        self.calls.lock().unwrap().clone()
+    }
+}
+
+type ProxyState = (Duration, reqwest::Client, Arc<Mutex<Vec<String>>>);
+
+pub async fn aws_proxy(delay: Duration) -> AwsProxy {
     async fn forward(
-        State((delay, client)): State<(Duration, reqwest::Client)>,
+        State((delay, client, calls)): State<ProxyState>,
         request: axum::extract::Request,
     ) -> axum::response::Response {
+        calls
+            .lock()
+            .unwrap()
+            .push(format!("{} {}", request.method(), request.uri().path()));
         tokio::time::sleep(delay).await;
         let (parts, body) = request.into_parts();
         let body = axum::body::to_bytes(body, usize::MAX).await.unwrap();
@@ -321,13 +352,19 @@ pub async fn slow_aws(delay: Duration) -> String {
         *response.headers_mut() = headers;
         response
     }
-    let app = axum::Router::new()
-        .fallback(forward)
-        .with_state((delay, reqwest::Client::new()));
+    let calls = Arc::new(Mutex::new(Vec::new()));
+    let app = axum::Router::new().fallback(forward).with_state((
+        delay,
+        reqwest::Client::new(),
+        Arc::clone(&calls),
+    ));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await });
-    format!("http://{addr}")
+    AwsProxy {
+        url: format!("http://{addr}"),
+        calls,
+    }
 }
 
 /// The service's binary with a clean environment that points AWS at moto.
@@ -358,9 +395,14 @@ impl TestApp {
         let slack = SlackStandIn::start().await;
         let mut command = service_command(Some(&slack), options.webhook);
         command.arg("serve");
-        if let Some(delay) = options.aws_delay {
-            command.env("AWS_ENDPOINT_URL", slow_aws(delay).await);
-        }
+        let aws = match options.aws_delay {
+            Some(delay) => {
+                let proxy = aws_proxy(delay).await;
+                command.env("AWS_ENDPOINT_URL", &proxy.url);
+                Some(proxy)
+            }
+            None => None,
+        };
         for (key, value) in &options.extra_env {
             command.env(key, value);
         }
@@ -392,6 +434,7 @@ impl TestApp {
         Self {
             addr,
             slack,
+            aws,
             http: reqwest::Client::new(),
             child,
             logs,

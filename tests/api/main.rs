@@ -8,6 +8,7 @@ mod apply;
 mod lambda;
 
 mod operations;
+mod operator;
 
 mod rejected_requests;
 mod shutdown;

@@ -15,7 +15,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::Value;
 
-use crate::helpers::{Options, SlackStandIn, service_command, slow_aws};
+use crate::helpers::{Options, SlackStandIn, aws_proxy, service_command};
 
 #[derive(Default)]
 struct Inner {
@@ -72,7 +72,7 @@ impl LambdaHarness {
             .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
             .env("AWS_ENDPOINT_URL_LAMBDA", format!("http://{addr}"));
         if let Some(delay) = options.aws_delay {
-            command.env("AWS_ENDPOINT_URL_API_GATEWAY", slow_aws(delay).await);
+            command.env("AWS_ENDPOINT_URL_API_GATEWAY", aws_proxy(delay).await.url);
         }
         for (key, value) in &options.extra_env {
             command.env(key, value);

@@ -163,7 +163,10 @@ async fn help_and_empty_text_show_the_usage() {
         ] {
             assert!(usage.contains(form), "{form} missing from {usage}");
         }
-        assert!(!text_of(&body).contains("<api>"), "angle brackets are escaped for Slack");
+        assert!(
+            !text_of(&body).contains("<api>"),
+            "angle brackets are escaped for Slack"
+        );
     }
 }
 
@@ -174,8 +177,14 @@ async fn bad_input_is_explained_and_changes_nothing() {
     let cases = [
         (format!("{api} prod 50"), "but got 3 values"),
         (format!("{api} prod 50 100 200"), "but got 5 values"),
-        (format!("{api} prod 50 100 FETCH /pets"), "is not an http method"),
-        (format!("{api} prod 50 100 GET pets"), "must be `*` or start with `/`"),
+        (
+            format!("{api} prod 50 100 FETCH /pets"),
+            "is not an http method",
+        ),
+        (
+            format!("{api} prod 50 100 GET pets"),
+            "must be `*` or start with `/`",
+        ),
         (format!("show {api} prod extra"), "`show` takes"),
         (format!("reset {api}"), "`reset` takes"),
         (format!("{api} pr/od 50 100"), "is not a stage name"),

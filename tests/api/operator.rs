@@ -1,0 +1,259 @@
+//! Operator-grade commands: API names, per-method limits, show, reset, before → after.
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::helpers::*;
+
+async fn reply_to(app: &TestApp, text: &str, nth: usize) -> Value {
+    app.command(text).await;
+    app.slack.wait_for("/reply", nth).await[nth - 1].clone()
+}
+
+fn recording() -> Options {
+    Options {
+        aws_delay: Some(Duration::ZERO),
+        ..Options::default()
+    }
+}
+
+#[tokio::test]
+async fn an_api_can_be_named_instead_of_its_id() {
+    let app = TestApp::spawn().await;
+    let name = unique("orders");
+    let api = create_api(&name, "prod").await;
+
+    let reply = reply_to(&app, &format!("{name} prod 10 20"), 1).await;
+
+    assert_eq!(stage_limits(&api, "prod").await, Some((10.0, 20)));
+    let text = shown(&reply);
+    assert!(
+        text.contains(&name) && text.contains(&api),
+        "names both: {text}"
+    );
+}
+
+#[tokio::test]
+async fn a_name_shared_by_several_apis_is_refused_with_their_ids() {
+    let app = TestApp::spawn().await;
+    let name = unique("twin");
+    let first = create_api(&name, "prod").await;
+    let second = create_api(&name, "prod").await;
+
+    let reply = reply_to(&app, &format!("{name} prod 10 20"), 1).await;
+
+    let text = shown(&reply);
+    assert_eq!(reply["response_type"], "ephemeral");
+    assert!(text.contains("2 REST APIs are named"), "{text}");
+    assert!(text.contains(&first) && text.contains(&second), "{text}");
+    assert_eq!(stage_limits(&first, "prod").await, None);
+    assert_eq!(stage_limits(&second, "prod").await, None);
+}
+
+#[tokio::test]
+async fn an_unknown_name_is_refused_with_close_names_suggested() {
+    let app = TestApp::spawn().await;
+    let name = unique("inventory");
+    create_api(&name, "prod").await;
+    let typo = name.replacen("inventory", "inventroy", 1);
+
+    let text = shown(&reply_to(&app, &format!("{typo} prod 10 20"), 1).await);
+
+    assert!(
+        text.contains(&format!("REST API is named `{typo}`")),
+        "{text}"
+    );
+    assert!(text.contains(&format!("did you mean `{name}`")), "{text}");
+}
+
+#[tokio::test]
+async fn an_id_is_used_without_listing_apis() {
+    let app = TestApp::spawn_with(recording()).await;
+    let api = create_api(&unique("direct"), "prod").await;
+
+    reply_to(&app, &format!("{api} prod 10 20"), 1).await;
+
+    let calls = app.aws.as_ref().unwrap().calls();
+    assert!(!calls.iter().any(|c| c == "GET /restapis"), "{calls:?}");
+    assert!(
+        calls.iter().any(|c| c.starts_with("PATCH /restapis/")),
+        "{calls:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_name_that_looks_like_an_id_still_resolves() {
+    let app = TestApp::spawn().await;
+    let name = format!("prod{:06}", std::process::id() % 1_000_000);
+    let api = create_api(&name, "live").await;
+
+    reply_to(&app, &format!("{name} live 4 8"), 1).await;
+
+    assert_eq!(stage_limits(&api, "live").await, Some((4.0, 8)));
+}
+
+#[tokio::test]
+async fn one_method_can_be_throttled_and_reset_to_follow_the_stage() {
+    let app = TestApp::spawn().await;
+    let api = create_api(&unique("methods"), "prod").await;
+    let key = "~1pets~1{id}/GET";
+
+    let set = reply_to(&app, &format!("{api} prod 10 20 GET /pets/{{id}}"), 1).await;
+    assert_eq!(setting_limits(&api, "prod", key).await, Some((10.0, 20)));
+    assert_eq!(
+        stage_limits(&api, "prod").await,
+        None,
+        "the stage is untouched"
+    );
+    let text = shown(&set);
+    assert!(text.contains("method `GET /pets/{id}`"), "{text}");
+    assert!(text.contains("rate not set → 10 req/s"), "{text}");
+
+    let reset = reply_to(&app, &format!("reset {api} prod GET /pets/{{id}}"), 2).await;
+    assert_eq!(
+        setting_limits(&api, "prod", key).await,
+        Some((-1.0, -1)),
+        "-1 makes the method inherit the stage's limits"
+    );
+    let text = shown(&reset);
+    assert!(text.contains("reset throttling"), "{text}");
+    assert!(text.contains("10 req/s → not set (inherits"), "{text}");
+}
+
+#[tokio::test]
+async fn a_stage_reset_falls_back_to_the_account_limits_and_says_so() {
+    let app = TestApp::spawn().await;
+    let api = create_api(&unique("stagereset"), "prod").await;
+    reply_to(&app, &format!("{api} prod 50 100"), 1).await;
+
+    let reset = reply_to(&app, &format!("reset {api} prod"), 2).await;
+
+    assert_eq!(stage_limits(&api, "prod").await, Some((-1.0, -1)));
+    let text = shown(&reset);
+    assert!(
+        text.contains("rate 50 req/s → not set (inherits 10000 req/s from the account)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("burst 100 → not set (inherits 5000 from the account)"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn every_change_shows_before_and_after_in_the_reply_and_the_notice() {
+    let app = TestApp::spawn().await;
+    let api = create_api(&unique("beforeafter"), "prod").await;
+    reply_to(&app, &format!("{api} prod 50 100"), 1).await;
+
+    let reply = reply_to(&app, &format!("{api} prod 20.5 40"), 2).await;
+
+    let text = shown(&reply);
+    assert!(text.contains("rate 50 req/s → 20.5 req/s"), "{text}");
+    assert!(text.contains("burst 100 → 40"), "{text}");
+    let notice = shown(&app.slack.wait_for("/webhook", 2).await[1]);
+    assert!(notice.contains("rate 50 req/s → 20.5 req/s"), "{notice}");
+    assert!(
+        notice.contains("<@U2CERLKJA>") && notice.contains("<#C0123ABC>"),
+        "{notice}"
+    );
+}
+
+#[tokio::test]
+async fn a_change_to_the_values_already_set_makes_no_update_call() {
+    let app = TestApp::spawn_with(recording()).await;
+    let api = create_api(&unique("noop"), "prod").await;
+    reply_to(&app, &format!("{api} prod 30 60"), 1).await;
+    let patches_before = patches(&app);
+
+    let reply = reply_to(&app, &format!("{api} prod 30 60"), 2).await;
+
+    assert_eq!(patches(&app), patches_before, "no UpdateStage call");
+    assert_eq!(reply["response_type"], "ephemeral");
+    assert!(shown(&reply).contains("Nothing to change"), "{reply}");
+    let notice = shown(&app.slack.wait_for("/webhook", 2).await[1]);
+    assert!(notice.contains("No change needed"), "{notice}");
+}
+
+fn patches(app: &TestApp) -> usize {
+    let calls = app.aws.as_ref().unwrap().calls();
+    calls.iter().filter(|c| c.starts_with("PATCH ")).count()
+}
+
+#[tokio::test]
+async fn values_above_the_account_limits_are_refused() {
+    let app = TestApp::spawn_with(recording()).await;
+    let api = create_api(&unique("toohigh"), "prod").await;
+
+    let rate = shown(&reply_to(&app, &format!("{api} prod 20000 100"), 1).await);
+    let burst = shown(&reply_to(&app, &format!("{api} prod 100 6000"), 2).await);
+
+    assert!(
+        rate.contains("rate 20000 req/s is above the account's regional limit of 10000 req/s"),
+        "{rate}"
+    );
+    assert!(
+        burst.contains("burst 6000 is above the account's regional limit of 5000"),
+        "{burst}"
+    );
+    assert_eq!(patches(&app), 0);
+    assert_eq!(stage_limits(&api, "prod").await, None);
+}
+
+#[tokio::test]
+async fn show_lists_one_stage_with_its_method_overrides_and_the_account_limits() {
+    let app = TestApp::spawn().await;
+    let name = unique("showone");
+    let api = create_api_with_stages(&name, &["prod", "test"]).await;
+    reply_to(&app, &format!("{api} prod 50 100"), 1).await;
+    reply_to(&app, &format!("{api} prod 5 10 POST /orders"), 2).await;
+
+    let view = reply_to(&app, &format!("show {name} prod"), 3).await;
+
+    assert_eq!(view["response_type"], "ephemeral");
+    let blocks = view["blocks"]
+        .to_string()
+        .replace("&lt;", "<")
+        .replace("&gt;", ">");
+    assert!(
+        blocks.contains("Stage-wide: 50 req/s, burst 100"),
+        "{blocks}"
+    );
+    assert!(
+        blocks.contains("`POST /orders`: 5 req/s, burst 10"),
+        "{blocks}"
+    );
+    assert!(blocks.contains("10000 req/s, burst 5000"), "{blocks}");
+    assert!(
+        !blocks.contains("Stage `test`"),
+        "only the stage asked for: {blocks}"
+    );
+    assert_eq!(stage_limits(&api, "test").await, None);
+}
+
+#[tokio::test]
+async fn show_without_a_stage_lists_every_stage() {
+    let app = TestApp::spawn().await;
+    let api = create_api_with_stages(&unique("showall"), &["prod", "test"]).await;
+    reply_to(&app, &format!("{api} test 7 14"), 1).await;
+
+    let view = reply_to(&app, &format!("show {api}"), 2).await;
+
+    let blocks = view["blocks"].to_string();
+    assert!(
+        blocks.contains("Stage `prod`*\\n• Stage-wide: not set (account limit applies)"),
+        "{blocks}"
+    );
+    assert!(
+        blocks.contains("Stage `test`*\\n• Stage-wide: 7 req/s, burst 14"),
+        "{blocks}"
+    );
+}
+
+#[tokio::test]
+async fn show_of_an_unknown_api_says_so() {
+    let app = TestApp::spawn().await;
+    let text = shown(&reply_to(&app, "show zzzzzzzzzz", 1).await);
+    assert!(text.contains("Could not read the throttling"), "{text}");
+}
