@@ -7,6 +7,7 @@ use crate::aws::ApiGateway;
 use crate::cli::ApplyArgs;
 use crate::config;
 use crate::metrics::Metrics;
+use crate::policy::PolicyHandle;
 use crate::slack::poster::SlackPoster;
 
 use crate::scheduled::{JobError, JobParams, success_text};
@@ -20,6 +21,8 @@ pub async fn run(args: ApplyArgs) -> Result<String, String> {
         Arc::new(ApiGateway::new()),
         SlackPoster::new(webhook),
         Arc::new(Metrics::new()),
+        // Scheduled jobs are authorised by IAM (who may run them), not the Slack policy.
+        Arc::new(PolicyHandle::none()),
     );
     let flags = JobParams {
         api_id: args.api_id,

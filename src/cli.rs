@@ -37,6 +37,9 @@ pub enum Command {
     Apply(ApplyArgs),
     /// Run the AWS Lambda runtime loop (also the default when AWS_LAMBDA_RUNTIME_API is set).
     Lambda(LambdaArgs),
+    /// Check an access policy file, or ask it whether a command would be allowed.
+    #[command(subcommand)]
+    Policy(PolicyCommand),
     /// Print the Slack app manifest with the service's public URL filled in.
     Manifest(ManifestArgs),
     /// Probe a running service's /healthz; exit 0 when healthy (for container HEALTHCHECKs).
@@ -73,6 +76,52 @@ pub struct LambdaArgs {
     /// Incoming-webhook URL for audit notices.
     #[arg(long, env = "SLACK_WEBHOOK_URL", hide_env_values = true)]
     pub webhook_url: Option<String>,
+
+    #[command(flatten)]
+    pub policy: PolicyArgs,
+}
+
+/// Where the access policy comes from.
+#[derive(Debug, Clone, Args)]
+pub struct PolicyArgs {
+    /// TOML file with the access policy; SIGHUP reloads it. Without a policy, anyone may change anything.
+    #[arg(long = "policy", env = "THROTTLE_POLICY")]
+    pub file: Option<String>,
+    /// The access policy's TOML text itself, for Lambda and containers.
+    #[arg(
+        long = "policy-toml",
+        env = "THROTTLE_POLICY_TOML",
+        hide_env_values = true
+    )]
+    pub inline: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PolicyCommand {
+    /// Validate a policy and print its rules in plain words.
+    Check {
+        /// The policy file (default: THROTTLE_POLICY).
+        #[arg(env = "THROTTLE_POLICY")]
+        file: String,
+    },
+    /// Say whether a slash command would be allowed, and by which rule.
+    Explain {
+        /// The policy file (default: THROTTLE_POLICY).
+        #[arg(long, env = "THROTTLE_POLICY")]
+        file: String,
+        /// Slack user id of who would run it.
+        #[arg(long)]
+        user: String,
+        /// Slack channel id it would be run in.
+        #[arg(long)]
+        channel: Option<String>,
+        /// Slack workspace id it would come from.
+        #[arg(long)]
+        team: Option<String>,
+        /// The command's text, e.g. `petstore prod 50 100`.
+        #[arg(required = true, num_args = 1.., allow_hyphen_values = true)]
+        words: Vec<String>,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -102,6 +151,9 @@ pub struct ServeArgs {
     /// Address and port to listen on.
     #[arg(long, env = "LISTEN_ADDR", default_value = "0.0.0.0:3000")]
     pub listen_addr: SocketAddr,
+
+    #[command(flatten)]
+    pub policy: PolicyArgs,
 
     /// Seconds to let running commands finish after SIGTERM or Ctrl-C.
     #[arg(long, env = "SHUTDOWN_GRACE_SECS", default_value = "25", value_parser = parse_secs)]

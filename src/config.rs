@@ -3,7 +3,10 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use crate::cli::ServeArgs;
+use std::sync::Arc;
+
+use crate::cli::{PolicyArgs, ServeArgs};
+use crate::policy::{PolicyHandle, PolicySource};
 use crate::slack::poster::WebhookUrl;
 use crate::slack::signature::SigningSecret;
 
@@ -13,6 +16,7 @@ pub struct ServeConfig {
     pub webhook: Option<WebhookUrl>,
     pub listen_addr: SocketAddr,
     pub shutdown_grace: Duration,
+    pub policy: Arc<PolicyHandle>,
 }
 
 /// A setting that stops the service from starting. The text never repeats a secret's value.
@@ -22,6 +26,15 @@ pub enum ConfigError {
     MissingSigningSecret,
     #[error("SLACK_WEBHOOK_URL is not an http(s) URL")]
     BadWebhookUrl,
+    #[error("access policy refused: {0}")]
+    Policy(String),
+}
+
+/// Loads the access policy named by the arguments, if any; a bad one is an error.
+pub fn policy(args: &PolicyArgs) -> Result<PolicyHandle, ConfigError> {
+    let source = PolicySource::from_settings(args.file.clone(), args.inline.clone())
+        .map_err(ConfigError::Policy)?;
+    PolicyHandle::load(source).map_err(|e| ConfigError::Policy(e.to_string()))
 }
 
 /// The optional webhook URL, checked.
@@ -48,6 +61,7 @@ impl TryFrom<ServeArgs> for ServeConfig {
             webhook,
             listen_addr: args.listen_addr,
             shutdown_grace: args.shutdown_grace,
+            policy: Arc::new(policy(&args.policy)?),
         })
     }
 }

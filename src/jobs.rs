@@ -75,7 +75,9 @@ impl Jobs {
     ) -> Submitted {
         let started = Instant::now();
         // Changes are `replace`s, so an attempt cut short here is safe to redo.
-        if let Ok(done) = tokio::time::timeout(INLINE_BUDGET, self.throttler.perform(&work)).await {
+        if let Ok(done) =
+            tokio::time::timeout(INLINE_BUDGET, self.throttler.perform(&work, &who)).await
+        {
             self.throttler
                 .report_command(&work, &who, done, started.elapsed())
                 .await;
@@ -92,6 +94,19 @@ impl Jobs {
                 self.throttler.run_command(&work, &who).await;
                 Submitted::Finished
             }
+        }
+    }
+
+    /// Sends an audit notice without delaying the reply: in the background as a server, before
+    /// the response on Lambda (nothing may run after it).
+    pub async fn audit(&self, notice: serde_json::Value) {
+        match &self.mode {
+            Mode::Background => {
+                let throttler = Arc::clone(&self.throttler);
+                self.tracker
+                    .spawn(async move { throttler.audit(&notice).await });
+            }
+            Mode::Lambda(_) => self.throttler.audit(&notice).await,
         }
     }
 

@@ -11,6 +11,7 @@ pub mod jobs;
 pub mod lambda;
 pub mod manifest;
 pub mod metrics;
+pub mod policy;
 pub mod scheduled;
 pub mod slack;
 pub mod startup;

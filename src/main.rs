@@ -1,7 +1,7 @@
 use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser};
-use throttle_bot::cli::{ApplyArgs, Cli, Command};
+use throttle_bot::cli::{ApplyArgs, Cli, Command, LambdaArgs, PolicyCommand};
 use throttle_bot::config::ServeConfig;
 use throttle_bot::startup::{Application, shutdown_signal};
 use throttle_bot::{apply, healthcheck, manifest, telemetry};
@@ -13,14 +13,18 @@ async fn main() -> ExitCode {
     match cli.command {
         Some(Command::Serve(args)) => serve(args).await,
         Some(Command::Apply(args)) => apply(args).await,
-        Some(Command::Lambda(args)) => lambda(args.signing_secret, args.webhook_url).await,
+        Some(Command::Lambda(args)) => lambda(args).await,
         None if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() => {
-            lambda(
-                std::env::var("SLACK_SIGNING_SECRET").ok(),
-                std::env::var("SLACK_WEBHOOK_URL").ok(),
-            )
-            .await
+            // Lambda starts `bootstrap` with no arguments: read the same settings from the env.
+            match Cli::try_parse_from(["throttle-bot", "lambda"]) {
+                Ok(Cli {
+                    command: Some(Command::Lambda(args)),
+                    ..
+                }) => lambda(args).await,
+                _ => fail(&"could not read the Lambda settings"),
+            }
         }
+        Some(Command::Policy(command)) => policy_command(command),
         Some(Command::Manifest(args)) => match manifest::render(&args.url) {
             Ok(manifest) => {
                 print!("{manifest}");
@@ -64,8 +68,25 @@ async fn apply(args: ApplyArgs) -> ExitCode {
     }
 }
 
-async fn lambda(signing_secret: Option<String>, webhook_url: Option<String>) -> ExitCode {
-    match throttle_bot::lambda::run(signing_secret, webhook_url).await {
+fn policy_command(command: PolicyCommand) -> ExitCode {
+    match throttle_bot::policy::cli::run(command) {
+        Ok((text, allowed)) => {
+            println!("{text}");
+            if allowed {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+        Err(error) => {
+            eprintln!("throttle-bot: {error}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn lambda(args: LambdaArgs) -> ExitCode {
+    match throttle_bot::lambda::run(args).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => fail(&format!("Lambda runtime: {error}")),
     }

@@ -11,6 +11,7 @@ use crate::config::ServeConfig;
 use crate::http::{AppState, router};
 use crate::jobs::{Jobs, Mode};
 use crate::metrics::Metrics;
+use crate::policy::PolicyHandle;
 use crate::slack::poster::SlackPoster;
 use crate::throttler::Throttler;
 
@@ -31,11 +32,13 @@ impl Application {
             Arc::clone(&gateway),
             SlackPoster::new(config.webhook.clone()),
             Arc::clone(&metrics),
+            Arc::clone(&config.policy),
         );
         let state = AppState {
             secret: Arc::new(config.signing_secret.clone()),
             jobs: Arc::new(Jobs::new(Arc::new(throttler), Mode::Background)),
             metrics,
+            policy: Arc::clone(&config.policy),
         };
         Ok(Self {
             listener,
@@ -58,6 +61,13 @@ impl Application {
         if self.config.webhook.is_none() {
             tracing::warn!("SLACK_WEBHOOK_URL is not set: audit notices are off");
         }
+        match self.config.policy.current() {
+            Some(policy) => tracing::info!(rules = policy.rules.len(), "access policy loaded"),
+            None => tracing::warn!(
+                "no access policy is configured (THROTTLE_POLICY): anyone in the workspace can change any stage within the account's limits"
+            ),
+        }
+        reload_policy_on_sighup(Arc::clone(&self.config.policy));
         tracing::info!("listening on http://{addr}");
 
         let gateway = Arc::clone(&self.gateway);
@@ -81,6 +91,27 @@ impl Application {
         tracing::info!("stopped");
         Ok(())
     }
+}
+
+/// Re-reads the policy file on each SIGHUP; a bad file is logged and the old policy stays.
+fn reload_policy_on_sighup(policy: Arc<PolicyHandle>) {
+    #[cfg(unix)]
+    tokio::spawn(async move {
+        use tokio::signal::unix::{SignalKind, signal};
+        let Ok(mut hangups) = signal(SignalKind::hangup()) else {
+            return;
+        };
+        while hangups.recv().await.is_some() {
+            match policy.reload() {
+                Ok(rules) => tracing::info!(rules, "access policy reloaded"),
+                Err(error) => {
+                    tracing::error!(%error, "policy reload rejected; the previous policy stays in force")
+                }
+            }
+        }
+    });
+    #[cfg(not(unix))]
+    let _ = policy;
 }
 
 /// Completes on Ctrl-C or SIGTERM.

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use crate::aws::ApiGateway;
 use crate::domain::{Applied, ApplyError, ThrottleChange};
 use crate::metrics::Metrics;
+use crate::policy::{Decision, Policy, PolicyHandle, Subject};
 use crate::slack::command::{Invocation, ShowRequest};
 use crate::slack::message::{self, Actor};
 use crate::slack::poster::SlackPoster;
@@ -20,6 +21,8 @@ pub enum Work {
 
 /// The outcome of a piece of work, before it is reported.
 pub enum Done {
+    /// The access policy refused the change; the text says why.
+    Denied(String),
     Change(Result<Applied, ApplyError>),
     Show(Result<crate::domain::ApiView, ApplyError>),
 }
@@ -28,14 +31,55 @@ pub struct Throttler {
     gateway: Arc<ApiGateway>,
     slack: SlackPoster,
     metrics: Arc<Metrics>,
+    policy: Arc<PolicyHandle>,
 }
 
 impl Throttler {
-    pub fn new(gateway: Arc<ApiGateway>, slack: SlackPoster, metrics: Arc<Metrics>) -> Self {
+    pub fn new(
+        gateway: Arc<ApiGateway>,
+        slack: SlackPoster,
+        metrics: Arc<Metrics>,
+        policy: Arc<PolicyHandle>,
+    ) -> Self {
         Self {
             gateway,
             slack,
             metrics,
+            policy,
+        }
+    }
+
+    pub fn policy(&self) -> &PolicyHandle {
+        &self.policy
+    }
+
+    /// The policy's decision on a Slack change. When the API's other identity is needed
+    /// (a rule names APIs by name and the user gave an id, or the reverse), it is looked up.
+    async fn authorise(&self, change: &ThrottleChange, who: &Invocation) -> Result<(), String> {
+        let Some(policy) = self.policy.current() else {
+            return Ok(());
+        };
+        let subject = who.subject();
+        match policy.decide(subject, change, &[change.api.as_str()], false) {
+            Decision::Allow { rule } => {
+                tracing::debug!(rule, "allowed by the access policy");
+                Ok(())
+            }
+            Decision::Deny { reason } => Err(reason),
+            Decision::NeedsApiIdentity => {
+                let known = match self.gateway.identify(&change.api).await {
+                    Ok(api) => api,
+                    // An API that cannot be identified matches no rule by its other name.
+                    Err(_) => return Err(deny_unknown(&policy, subject, change)),
+                };
+                let mut names = vec![change.api.as_str(), known.id.as_str()];
+                names.extend(known.name.as_deref());
+                match policy.decide(subject, change, &names, true) {
+                    Decision::Allow { .. } => Ok(()),
+                    Decision::Deny { reason } => Err(reason),
+                    Decision::NeedsApiIdentity => Err(deny_unknown(&policy, subject, change)),
+                }
+            }
         }
     }
 
@@ -46,15 +90,18 @@ impl Throttler {
     /// A Slack command from start to end: do it, then its one final reply (and the notice).
     pub async fn run_command(&self, work: &Work, who: &Invocation) {
         let started = Instant::now();
-        let done = self.perform(work).await;
+        let done = self.perform(work, who).await;
         self.report_command(work, who, done, started.elapsed())
             .await;
     }
 
     /// Does the AWS part of the work. Cancelling it part-way is safe: changes are `replace`s.
-    pub async fn perform(&self, work: &Work) -> Done {
+    pub async fn perform(&self, work: &Work, who: &Invocation) -> Done {
         match work {
-            Work::Change(change) => Done::Change(self.gateway.apply(change).await),
+            Work::Change(change) => match self.authorise(change, who).await {
+                Ok(()) => Done::Change(self.gateway.apply(change).await),
+                Err(reason) => Done::Denied(reason),
+            },
             Work::Show(request) => Done::Show(
                 self.gateway
                     .view(&request.api, request.stage.as_ref())
@@ -67,6 +114,13 @@ impl Throttler {
     /// also the audit notice.
     pub async fn report_command(&self, work: &Work, who: &Invocation, done: Done, took: Duration) {
         let (reply, notice) = match (work, &done) {
+            (Work::Change(change), Done::Denied(reason)) => {
+                self.record_denial(change, who, reason);
+                (
+                    message::denied(change, reason),
+                    Some(message::audit_denied(change, who, reason)),
+                )
+            }
             (Work::Change(change), Done::Change(outcome)) => {
                 self.record(change, Actor::Slack(who), outcome, took);
                 let reply = match outcome {
@@ -101,6 +155,21 @@ impl Throttler {
         if let Err(error) = replied {
             tracing::error!(user = who.user_id.as_str(), %error, "could not deliver the final reply to response_url");
         }
+    }
+
+    /// Logs and counts a refused change. Its reply and notice are the caller's to send.
+    pub fn record_denial(&self, change: &ThrottleChange, who: &Invocation, reason: &str) {
+        self.metrics.command("denied");
+        tracing::warn!(
+            user = who.user_id.as_str(),
+            channel = who.channel_id.as_ref().map_or("", |c| c.as_str()),
+            api = change.api.as_str(),
+            stage = change.stage.as_str(),
+            level = change.level.to_string(),
+            outcome = "denied",
+            reason,
+            "throttling command denied by the access policy"
+        );
     }
 
     /// A change that IAM, not Slack, authorised (the scheduled job, an alarm): apply and notify.
@@ -179,5 +248,12 @@ impl Throttler {
                 tracing::warn!(source, user, channel, api, stage, level, rate, burst, outcome = label, %error, latency_ms, "throttling command failed")
             }
         }
+    }
+}
+
+fn deny_unknown(policy: &Policy, who: Subject<'_>, change: &ThrottleChange) -> String {
+    match policy.decide(who, change, &[change.api.as_str()], true) {
+        Decision::Deny { reason } => reason,
+        _ => format!("no rule lets you change API `{}`", change.api),
     }
 }

@@ -246,6 +246,25 @@ impl ApiGateway {
         }
     }
 
+    /// The API's id and name, for matching a policy: a name is looked up as for a change;
+    /// an id's name comes from the (cached) list of APIs.
+    pub async fn identify(&self, api: &ApiRef) -> Result<ResolvedApi, ApplyError> {
+        match api {
+            ApiRef::Id(id) => {
+                let list = self.api_names().await?;
+                let name = list
+                    .iter()
+                    .find(|(candidate, _)| candidate == id.as_str())
+                    .map(|(_, name)| name.clone());
+                Ok(ResolvedApi {
+                    id: id.clone(),
+                    name,
+                })
+            }
+            ApiRef::Name(name) => self.lookup_name(name.as_str()).await,
+        }
+    }
+
     fn cached_name_of(&self, id: &ApiId) -> Option<String> {
         let names = self.names.lock().expect("names cache");
         let (_, list) = names.as_ref()?;

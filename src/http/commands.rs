@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Response};
 use super::AppState;
 use super::signed::SlackBody;
 use crate::jobs::Submitted;
+use crate::policy::Decision;
 use crate::slack::command::{Invocation, Request, SlashCommandForm, parse_text};
 use crate::slack::message;
 use crate::throttler::Work;
@@ -28,6 +29,24 @@ pub async fn slash_command(State(state): State<AppState>, body: SlackBody) -> Re
         Ok(who) => who,
         Err(error) => return malformed(&state, error),
     };
+    let policy = state.policy.current();
+    if let Some(Err(reason)) = policy
+        .as_ref()
+        .map(|p| p.admits_team(who.team_id.as_ref().map(|t| t.as_str())))
+    {
+        state.metrics.command("denied");
+        tracing::warn!(
+            user = who.user_id.as_str(),
+            team = who.team_id.as_ref().map_or("", |t| t.as_str()),
+            outcome = "denied",
+            "refused a command from another workspace"
+        );
+        state
+            .jobs
+            .audit(message::audit_foreign(&who, &form.text, &reason))
+            .await;
+        return Json(message::foreign_workspace(&reason)).into_response();
+    }
     match parse_text(&form.text) {
         Ok(Request::Help) => {
             state.metrics.command("help");
@@ -39,6 +58,19 @@ pub async fn slash_command(State(state): State<AppState>, body: SlackBody) -> Re
             Json(message::invalid(&who.command, &error)).into_response()
         }
         Ok(Request::Change(change)) => {
+            // Refuse at once what the policy refuses on what was typed; a decision that needs
+            // the API's other name is made in the job, where AWS may be called.
+            if let Some(Decision::Deny { reason }) = policy
+                .as_ref()
+                .map(|p| p.decide(who.subject(), &change, &[change.api.as_str()], false))
+            {
+                state.jobs.throttler().record_denial(&change, &who, &reason);
+                state
+                    .jobs
+                    .audit(message::audit_denied(&change, &who, &reason))
+                    .await;
+                return Json(message::denied(&change, &reason)).into_response();
+            }
             let ack = message::accepted(&change);
             submit(&state, Work::Change(change), who, &form.text, ack).await
         }

@@ -10,7 +10,8 @@ use serde_json::{Value, json};
 
 use crate::apply::run_job;
 use crate::aws::{ApiGateway, SelfInvoker};
-use crate::config::{ConfigError, webhook};
+use crate::cli::LambdaArgs;
+use crate::config::{self, ConfigError, webhook};
 use crate::http::AppState;
 use crate::jobs::{DeferredJob, Jobs, Mode};
 use crate::metrics::Metrics;
@@ -41,11 +42,14 @@ struct Function {
 }
 
 /// Runs the Lambda runtime loop until the runtime stops it.
-pub async fn run(
-    signing_secret: Option<String>,
-    webhook_url: Option<String>,
-) -> Result<(), String> {
-    let webhook = webhook(webhook_url.as_deref()).map_err(|e: ConfigError| e.to_string())?;
+pub async fn run(args: LambdaArgs) -> Result<(), String> {
+    let webhook = webhook(args.webhook_url.as_deref()).map_err(|e: ConfigError| e.to_string())?;
+    let policy = Arc::new(config::policy(&args.policy).map_err(|e| e.to_string())?);
+    if policy.current().is_none() {
+        tracing::warn!(
+            "no access policy is configured (THROTTLE_POLICY or THROTTLE_POLICY_TOML): anyone in the workspace can change any stage within the account's limits"
+        );
+    }
     if webhook.is_none() {
         tracing::warn!("SLACK_WEBHOOK_URL is not set: audit notices are off");
     }
@@ -54,8 +58,9 @@ pub async fn run(
         Arc::new(ApiGateway::new()),
         SlackPoster::new(webhook),
         Arc::clone(&metrics),
+        Arc::clone(&policy),
     ));
-    let slack = match signing_secret.and_then(SigningSecret::new) {
+    let slack = match args.signing_secret.and_then(SigningSecret::new) {
         Some(secret) => {
             let function_name = std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_default();
             let invoker = Arc::new(SelfInvoker::new(function_name));
@@ -64,6 +69,7 @@ pub async fn run(
                 secret: Arc::new(secret),
                 jobs: Arc::new(jobs),
                 metrics,
+                policy,
             }))
         }
         None => {

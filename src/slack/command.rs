@@ -33,6 +33,17 @@ pub struct Invocation {
     pub response_url: ResponseUrl,
 }
 
+impl Invocation {
+    /// Who asks, as the access policy sees it.
+    pub fn subject(&self) -> crate::policy::Subject<'_> {
+        crate::policy::Subject {
+            user: self.user_id.as_str(),
+            channel: self.channel_id.as_ref().map(SlackId::as_str),
+            team: self.team_id.as_ref().map(SlackId::as_str),
+        }
+    }
+}
+
 /// A Slack id such as `U2CERLKJA` or `C0123ABC`: upper-case letters and digits only,
 /// so it is safe to put inside `<@…>` and `<#…>`.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -237,6 +237,53 @@ pub fn failed(change: &ThrottleChange, error: &ApplyError) -> Value {
     ))
 }
 
+/// The reply to a change the access policy refused: only the user sees it.
+pub fn denied(change: &ThrottleChange, reason: &str) -> Value {
+    ephemeral(format!(
+        ":no_entry: Not allowed: {}. Nothing was changed.\n{}.",
+        describe_request(change),
+        escape(&capitalise(reason))
+    ))
+}
+
+/// The reply to a command from a workspace the policy does not accept.
+pub fn foreign_workspace(reason: &str) -> Value {
+    ephemeral(format!(":no_entry: {}.", escape(&capitalise(reason))))
+}
+
+/// The audit channel's notice of a command from a workspace the policy does not accept.
+pub fn audit_foreign(who: &Invocation, text: &str, reason: &str) -> Value {
+    let team = who.team_id.as_ref().map_or("unknown", |t| t.as_str());
+    notice(format!(
+        ":no_entry: Denied: {} from workspace {team} ({}): {}",
+        code(&format!("{} {text}", who.command)),
+        Actor::Slack(who).describe(),
+        escape(reason)
+    ))
+}
+
+/// The audit channel's notice of a refused attempt: who, where, what and why.
+pub fn audit_denied(change: &ThrottleChange, who: &Invocation, reason: &str) -> Value {
+    notice(format!(
+        ":no_entry: Denied: {} ({}): {}",
+        describe_request(change),
+        Actor::Slack(who).describe(),
+        escape(reason)
+    ))
+}
+
+fn describe_request(change: &ThrottleChange) -> String {
+    match change.action {
+        Action::Set(limits) => format!(
+            "setting {} to rate {} req/s, burst {}",
+            target(change),
+            limits.rate,
+            limits.burst
+        ),
+        Action::Reset => format!("resetting {}", target(change)),
+    }
+}
+
 /// The answer to `show`: one section per stage, methods listed under it.
 pub fn view(view: &ApiView) -> Value {
     let api = api_label(&view.api);

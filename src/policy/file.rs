@@ -1,0 +1,280 @@
+//! Reading a policy file: TOML, every key known, every rule checked, errors with line numbers.
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::pattern::Pattern;
+use super::{Bounds, Policy, Rule};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PolicyFile {
+    team_id: Option<String>,
+    #[serde(default)]
+    rule: Vec<Spanned<RuleFile>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RuleFile {
+    name: Option<String>,
+    users: Option<Vec<String>>,
+    channels: Option<Vec<String>>,
+    apis: Option<Vec<String>>,
+    stages: Option<Vec<String>>,
+    min_rate: Option<f64>,
+    max_rate: Option<f64>,
+    min_burst: Option<i64>,
+    max_burst: Option<i64>,
+}
+
+/// Why a policy was refused: where (file and line; line 0 for the file as a whole) and what.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyError {
+    pub origin: String,
+    pub line: usize,
+    pub reason: String,
+}
+
+impl std::fmt::Display for PolicyError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.line {
+            0 => write!(f, "{}: {}", self.origin, self.reason),
+            line => write!(f, "{}: line {line}: {}", self.origin, self.reason),
+        }
+    }
+}
+
+impl std::error::Error for PolicyError {}
+
+/// Parses and checks a policy. `source` names it in errors (a path, or the variable's name).
+pub fn parse(source: &str, text: &str) -> Result<Policy, PolicyError> {
+    let fail = |offset: usize, reason: String| PolicyError {
+        origin: source.to_owned(),
+        line: line_of(text, offset),
+        reason,
+    };
+    let file: PolicyFile = toml::from_str(text).map_err(|e| {
+        let offset = e.span().map_or(0, |s| s.start);
+        fail(offset, e.message().trim().to_owned())
+    })?;
+    let team_id = match file.team_id {
+        Some(team) if !is_slack_id(&team, &['T', 'E']) => {
+            return Err(fail(
+                text.find("team_id").unwrap_or(0),
+                format!("team_id `{team}` is not a Slack workspace id (like T1DC2JH3J)"),
+            ));
+        }
+        team => team,
+    };
+    let mut rules = Vec::new();
+    for (index, spanned) in file.rule.into_iter().enumerate() {
+        let offset = spanned.span().start;
+        let name = spanned
+            .get_ref()
+            .name
+            .clone()
+            .unwrap_or_else(|| format!("rule {}", index + 1));
+        let rule = check_rule(name.clone(), spanned.into_inner())
+            .map_err(|reason| fail(offset, format!("rule \"{name}\": {reason}")))?;
+        rules.push(rule);
+    }
+    Ok(Policy { team_id, rules })
+}
+
+fn check_rule(name: String, raw: RuleFile) -> Result<Rule, String> {
+    let empty = raw.users.is_none()
+        && raw.channels.is_none()
+        && raw.apis.is_none()
+        && raw.stages.is_none()
+        && raw.min_rate.is_none()
+        && raw.max_rate.is_none()
+        && raw.min_burst.is_none()
+        && raw.max_burst.is_none();
+    if empty {
+        return Err("empty rule: give at least users, apis and stages".to_owned());
+    }
+    let users = required("users", raw.users)?;
+    for user in &users {
+        if user != "*" && !is_slack_id(user, &['U', 'W']) {
+            return Err(format!(
+                "`{user}` in users is not a Slack user id (like U2CERLKJA) or \"*\""
+            ));
+        }
+    }
+    let channels = match raw.channels {
+        None => None,
+        Some(channels) => {
+            let channels = required("channels", Some(channels))?;
+            for channel in &channels {
+                if channel != "*" && !is_slack_id(channel, &['C', 'G', 'D']) {
+                    return Err(format!(
+                        "`{channel}` in channels is not a Slack channel id (like C0123ABC) or \"*\""
+                    ));
+                }
+            }
+            Some(channels)
+        }
+    };
+    let patterns = |key: &str, values: Option<Vec<String>>| -> Result<Vec<Pattern>, String> {
+        required(key, values)?
+            .iter()
+            .map(|v| Pattern::parse(v).map_err(|e| format!("in {key}: {e}")))
+            .collect()
+    };
+    let bounds = Bounds {
+        min_rate: raw.min_rate,
+        max_rate: raw.max_rate,
+        min_burst: raw.min_burst,
+        max_burst: raw.max_burst,
+    };
+    for (key, value) in [("min_rate", bounds.min_rate), ("max_rate", bounds.max_rate)] {
+        if value.is_some_and(|v| !v.is_finite() || v < 0.0) {
+            return Err(format!("{key} must be a number ≥ 0"));
+        }
+    }
+    for (key, value) in [
+        ("min_burst", bounds.min_burst),
+        ("max_burst", bounds.max_burst),
+    ] {
+        if value.is_some_and(|v| !(0..=i64::from(i32::MAX)).contains(&v)) {
+            return Err(format!(
+                "{key} must be a whole number from 0 to {}",
+                i32::MAX
+            ));
+        }
+    }
+    if let (Some(min), Some(max)) = (bounds.min_rate, bounds.max_rate)
+        && min > max
+    {
+        return Err(format!("min_rate {min} is greater than max_rate {max}"));
+    }
+    if let (Some(min), Some(max)) = (bounds.min_burst, bounds.max_burst)
+        && min > max
+    {
+        return Err(format!("min_burst {min} is greater than max_burst {max}"));
+    }
+    Ok(Rule {
+        name,
+        users,
+        channels,
+        apis: patterns("apis", raw.apis)?,
+        stages: patterns("stages", raw.stages)?,
+        bounds,
+    })
+}
+
+fn required(key: &str, values: Option<Vec<String>>) -> Result<Vec<String>, String> {
+    match values {
+        None => Err(format!("`{key}` is missing")),
+        Some(values) if values.is_empty() => Err(format!("`{key}` is empty")),
+        Some(values) => Ok(values.into_iter().map(|v| v.trim().to_owned()).collect()),
+    }
+}
+
+fn is_slack_id(value: &str, prefixes: &[char]) -> bool {
+    value.len() >= 2
+        && value.starts_with(prefixes)
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].matches('\n').count() + 1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EXAMPLE: &str = r#"
+team_id = "T1DC2JH3J"
+
+[[rule]]
+name = "anyone in #ops may tune test stages"
+users = ["*"]
+channels = ["C0123ABC"]
+apis = ["*"]
+stages = ["test", "dev-*"]
+max_rate = 1000
+max_burst = 2000
+min_rate = 0
+min_burst = 0
+
+[[rule]]
+name = "SRE may change prod, never to zero"
+users = ["U2CERLKJA", "U0SRE0002"]
+apis = ["petstore"]
+stages = ["prod"]
+min_rate = 1
+max_rate = 5000
+max_burst = 5000
+"#;
+
+    fn error(text: &str) -> PolicyError {
+        parse("policy.toml", text).unwrap_err()
+    }
+
+    #[test]
+    fn the_documented_example_parses() {
+        let policy = parse("policy.toml", EXAMPLE).unwrap();
+        assert_eq!(policy.team_id.as_deref(), Some("T1DC2JH3J"));
+        assert_eq!(policy.rules.len(), 2);
+        assert_eq!(policy.rules[1].bounds.min_rate, Some(1.0));
+    }
+
+    #[test]
+    fn toml_errors_name_the_line() {
+        let e = error("[[rule]]\nusers = [\"*\"\n");
+        assert_eq!(e.line, 2, "{e}");
+        assert!(e.to_string().starts_with("policy.toml: line 2: "), "{e}");
+    }
+
+    #[test]
+    fn unknown_keys_are_refused_with_their_line() {
+        let e = error("[[rule]]\nusers = [\"*\"]\napis = [\"*\"]\nstages = [\"*\"]\nmax_rps = 5\n");
+        assert_eq!(e.line, 5, "{e}");
+        assert!(e.reason.contains("max_rps"), "{e}");
+        let e = error("[[rules]]\nusers = [\"*\"]\n");
+        assert!(e.reason.contains("rules"), "{e}");
+    }
+
+    #[test]
+    fn empty_rules_and_missing_keys_are_refused() {
+        let e = error("team_id = \"T1\"\n\n[[rule]]\n");
+        assert!(e.reason.contains("empty rule"), "{e}");
+        let e = error("[[rule]]\nname = \"x\"\nusers = [\"*\"]\nstages = [\"*\"]\n");
+        assert!(e.reason.contains("`apis` is missing"), "{e}");
+        assert_eq!(e.line, 1, "the rule's line: {e}");
+    }
+
+    #[test]
+    fn min_above_max_is_refused() {
+        let e = error(
+            "[[rule]]\nusers = [\"*\"]\napis = [\"*\"]\nstages = [\"*\"]\nmin_rate = 10\nmax_rate = 5\n",
+        );
+        assert!(
+            e.reason.contains("min_rate 10 is greater than max_rate 5"),
+            "{e}"
+        );
+        let e = error(
+            "[[rule]]\nusers = [\"*\"]\napis = [\"*\"]\nstages = [\"*\"]\nmin_burst = 10\nmax_burst = 5\n",
+        );
+        assert!(
+            e.reason
+                .contains("min_burst 10 is greater than max_burst 5"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn ids_and_patterns_are_checked() {
+        let e = error("[[rule]]\nusers = [\"alice\"]\napis = [\"*\"]\nstages = [\"*\"]\n");
+        assert!(e.reason.contains("not a Slack user id"), "{e}");
+        let e = error("[[rule]]\nusers = [\"*\"]\napis = [\"a*b\"]\nstages = [\"*\"]\n");
+        assert!(e.reason.contains("in apis"), "{e}");
+        let e = error("team_id = \"acme\"\n");
+        assert!(e.reason.contains("team_id"), "{e}");
+    }
+}
