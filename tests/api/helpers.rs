@@ -458,6 +458,15 @@ impl TestApp {
         assert!(sent, "could not send SIGTERM");
     }
 
+    /// Sends SIGHUP, as an operator does to reload the policy.
+    pub fn hangup(&self) {
+        let sent = Command::new("kill")
+            .args(["-HUP", &self.child.id().to_string()])
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(sent, "could not send SIGHUP");
+    }
+
     /// Waits for the process to exit by itself; returns its exit status.
     pub async fn wait_for_exit(mut self) -> (std::process::ExitStatus, Self) {
         let deadline = tokio::time::Instant::now() + WAIT;
@@ -476,6 +485,20 @@ impl TestApp {
     /// The form Slack would send for `/throttle <text>`, answering to our stand-in.
     pub fn command_form(&self, text: &str) -> String {
         slack_form(text, &self.slack.url("/reply"))
+    }
+
+    /// Posts `/throttle <text>` as another user, channel or workspace.
+    pub async fn command_from(&self, from: From<'_>, text: &str) -> reqwest::Response {
+        let body = serde_urlencoded::to_string([
+            ("team_id", from.team),
+            ("channel_id", from.channel),
+            ("user_id", from.user),
+            ("command", "/throttle"),
+            ("text", text),
+            ("response_url", &self.slack.url("/reply")),
+        ])
+        .unwrap();
+        self.post_signed(body.into_bytes()).await
     }
 
     /// Posts `/throttle <text>` signed as Slack would sign it now.
@@ -518,6 +541,21 @@ impl Drop for TestApp {
         let _ = self.child.wait();
     }
 }
+
+/// Who sends a command.
+#[derive(Clone, Copy)]
+pub struct From<'a> {
+    pub user: &'a str,
+    pub channel: &'a str,
+    pub team: &'a str,
+}
+
+/// The default sender of [`TestApp::command`].
+pub const ME: From<'static> = From {
+    user: USER,
+    channel: CHANNEL,
+    team: TEAM,
+};
 
 /// The form Slack sends for `/throttle <text>`.
 pub fn slack_form(text: &str, response_url: &str) -> String {

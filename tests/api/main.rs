@@ -9,6 +9,7 @@ mod lambda;
 
 mod operations;
 mod operator;
+mod policy;
 
 mod rejected_requests;
 mod shutdown;

@@ -1,0 +1,444 @@
+//! The access policy: who may change which stage, and by how much.
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::helpers::*;
+
+const STRANGER: From<'static> = From {
+    user: "U0STRANGER",
+    channel: "C0ELSEWHERE",
+    team: TEAM,
+};
+
+fn policy_file(text: &str) -> PathBuf {
+    let path = std::env::temp_dir().join(format!("{}.toml", unique("policy")));
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// The policy of the issue, with `prod_api` standing for "petstore" (named or by id).
+fn sample_policy(prod_api: &str) -> String {
+    format!(
+        r#"
+team_id = "{TEAM}"
+
+[[rule]]
+name = "anyone in ops may tune test stages"
+users = ["*"]
+channels = ["{CHANNEL}"]
+apis = ["*"]
+stages = ["test", "dev-*"]
+max_rate = 1000
+max_burst = 2000
+min_rate = 0
+min_burst = 0
+
+[[rule]]
+name = "SRE may change prod, never to zero"
+users = ["{USER}", "U0SRE0002"]
+apis = ["{prod_api}"]
+stages = ["prod"]
+min_rate = 1
+max_rate = 5000
+max_burst = 5000
+"#
+    )
+}
+
+async fn app_with_policy(text: &str) -> TestApp {
+    let path = policy_file(text);
+    TestApp::spawn_with(Options {
+        aws_delay: Some(Duration::ZERO),
+        extra_env: vec![("THROTTLE_POLICY", path.display().to_string())],
+        ..Options::default()
+    })
+    .await
+}
+
+async fn answer(response: reqwest::Response) -> Value {
+    response.json().await.unwrap()
+}
+
+fn patches(app: &TestApp) -> usize {
+    let calls = app.aws.as_ref().unwrap().calls();
+    calls.iter().filter(|c| c.starts_with("PATCH ")).count()
+}
+
+#[tokio::test]
+async fn a_channel_rule_allows_anyone_there_and_no_one_elsewhere() {
+    let name = unique("policyapi");
+    let api = create_api_with_stages(&name, &["dev-1", "prod"]).await;
+    let app = app_with_policy(&sample_policy(&name)).await;
+    let in_ops = From {
+        user: "U0ANYONE",
+        ..ME
+    };
+
+    app.command_from(in_ops, &format!("{api} dev-1 100 200"))
+        .await;
+    app.slack.wait_for("/reply", 1).await;
+    assert_eq!(stage_limits(&api, "dev-1").await, Some((100.0, 200)));
+
+    let denied = answer(
+        app.command_from(STRANGER, &format!("{api} dev-1 5 5"))
+            .await,
+    )
+    .await;
+    assert_eq!(denied["response_type"], "ephemeral");
+    let text = shown(&denied);
+    assert!(text.contains("Not allowed"), "{text}");
+    assert!(
+        text.contains("No rule lets user U0STRANGER in channel C0ELSEWHERE"),
+        "{text}"
+    );
+    assert_eq!(
+        stage_limits(&api, "dev-1").await,
+        Some((100.0, 200)),
+        "unchanged"
+    );
+
+    let notices = app.slack.wait_for("/webhook", 2).await;
+    let denial = shown(&notices[1]);
+    assert!(denial.contains("Denied"), "{denial}");
+    assert!(
+        denial.contains("<@U0STRANGER>") && denial.contains("<#C0ELSEWHERE>"),
+        "{denial}"
+    );
+    assert!(
+        denial.contains(&api) && denial.contains("dev-1"),
+        "{denial}"
+    );
+}
+
+#[tokio::test]
+async fn a_user_rule_allows_its_users_on_the_named_api_and_stage_only() {
+    let name = unique("policyprod");
+    let api = create_api(&name, "prod").await;
+    let app = app_with_policy(&sample_policy(&name)).await;
+
+    app.command(&format!("{name} prod 50 100")).await;
+    app.slack.wait_for("/reply", 1).await;
+    assert_eq!(stage_limits(&api, "prod").await, Some((50.0, 100)));
+
+    let other_user = From {
+        user: "U0NOTSRE",
+        ..ME
+    };
+    let denied = shown(
+        &answer(
+            app.command_from(other_user, &format!("{name} prod 60 100"))
+                .await,
+        )
+        .await,
+    );
+    assert!(denied.contains("No rule lets user U0NOTSRE"), "{denied}");
+
+    let other_api = create_api(&unique("notpetstore"), "prod").await;
+    app.command(&format!("{other_api} prod 60 100")).await;
+    let reply = shown(&app.slack.wait_for("/reply", 2).await[1]);
+    assert!(reply.contains("Not allowed"), "{reply}");
+    assert!(
+        reply.contains(&format!("change API `{other_api}` stage `prod`")),
+        "{reply}"
+    );
+    assert_eq!(stage_limits(&other_api, "prod").await, None);
+    assert_eq!(stage_limits(&api, "prod").await, Some((50.0, 100)));
+}
+
+#[tokio::test]
+async fn a_rule_naming_the_api_by_name_allows_it_by_id_and_the_reverse() {
+    let name = unique("byname");
+    let api = create_api(&name, "prod").await;
+    let by_name = app_with_policy(&sample_policy(&name)).await;
+    by_name.command(&format!("{api} prod 11 22")).await;
+    by_name.slack.wait_for("/reply", 1).await;
+    assert_eq!(stage_limits(&api, "prod").await, Some((11.0, 22)));
+
+    let by_id = app_with_policy(&sample_policy(&api)).await;
+    by_id.command(&format!("{name} prod 33 44")).await;
+    by_id.slack.wait_for("/reply", 1).await;
+    assert_eq!(stage_limits(&api, "prod").await, Some((33.0, 44)));
+}
+
+#[tokio::test]
+async fn stage_globs_match_by_prefix_only() {
+    let api = create_api_with_stages(&unique("globs"), &["dev-eu", "development"]).await;
+    let app = app_with_policy(&sample_policy("petstore")).await;
+
+    app.command(&format!("{api} dev-eu 10 10")).await;
+    app.slack.wait_for("/reply", 1).await;
+    assert_eq!(stage_limits(&api, "dev-eu").await, Some((10.0, 10)));
+
+    let denied = shown(&answer(app.command(&format!("{api} development 10 10")).await).await);
+    assert!(denied.contains("change stage `development`"), "{denied}");
+    assert_eq!(stage_limits(&api, "development").await, None);
+}
+
+#[tokio::test]
+async fn each_bound_is_enforced_inclusively_and_explained() {
+    let name = unique("bounds");
+    let api = create_api_with_stages(&name, &["prod", "test"]).await;
+    let app = app_with_policy(&sample_policy(&name)).await;
+
+    for (text, reason) in [
+        (
+            format!("{name} prod 0 10"),
+            "rate 0 is below the minimum (allowed 1–5000 req/s)",
+        ),
+        (
+            format!("{name} prod 5001 10"),
+            "rate 5001 is above the maximum (allowed 1–5000 req/s)",
+        ),
+        (
+            format!("{name} prod 10 5001"),
+            "burst 5001 is above the maximum (allowed 0–5000)",
+        ),
+        (
+            format!("{api} test 1001 10"),
+            "rate 1001 is above the maximum (allowed 0–1000 req/s)",
+        ),
+        (
+            format!("{api} test 10 2001"),
+            "burst 2001 is above the maximum (allowed 0–2000)",
+        ),
+        (format!("reset {name} prod"), "reset removes the limit"),
+    ] {
+        let denied = shown(&answer(app.command(&text).await).await).to_lowercase();
+        assert!(denied.contains(&reason.to_lowercase()), "{text}: {denied}");
+    }
+    assert_eq!(patches(&app), 0, "no change reached AWS");
+
+    app.command(&format!("{name} prod 5000 5000")).await;
+    app.command(&format!("{api} test 1000 2000")).await;
+    app.slack.wait_for("/reply", 2).await;
+    assert_eq!(stage_limits(&api, "prod").await, Some((5000.0, 5000)));
+    assert_eq!(stage_limits(&api, "test").await, Some((1000.0, 2000)));
+}
+
+#[tokio::test]
+async fn a_denial_makes_no_aws_call_at_all() {
+    let api = create_api(&unique("nocall"), "prod").await;
+    let app = app_with_policy(&sample_policy("petstore")).await;
+
+    app.command_from(STRANGER, &format!("{api} test 5 5")).await;
+    app.slack.wait_for("/webhook", 1).await;
+
+    assert!(
+        app.aws.as_ref().unwrap().calls().is_empty(),
+        "{:?}",
+        app.aws.as_ref().unwrap().calls()
+    );
+}
+
+#[tokio::test]
+async fn another_workspace_is_refused_even_for_show() {
+    let api = create_api(&unique("foreign"), "test").await;
+    let app = app_with_policy(&sample_policy("petstore")).await;
+    let foreign = From {
+        team: "T0OTHERTEAM",
+        ..ME
+    };
+
+    for text in [format!("{api} test 5 5"), format!("show {api}")] {
+        let refused = shown(&answer(app.command_from(foreign, &text).await).await);
+        assert!(
+            refused.contains(&format!("only accepts commands from workspace {TEAM}")),
+            "{refused}"
+        );
+    }
+    assert_eq!(stage_limits(&api, "test").await, None);
+    let notice = shown(&app.slack.wait_for("/webhook", 1).await[0]);
+    assert!(notice.contains("T0OTHERTEAM"), "{notice}");
+}
+
+#[tokio::test]
+async fn show_and_help_are_open_to_everyone_in_the_workspace() {
+    let api = create_api(&unique("openshow"), "prod").await;
+    let app = app_with_policy(&sample_policy("petstore")).await;
+
+    let help = shown(&answer(app.command_from(STRANGER, "help").await).await);
+    assert!(help.contains("Usage"), "{help}");
+    app.command_from(STRANGER, &format!("show {api}")).await;
+    let view = app.slack.wait_for("/reply", 1).await[0].to_string();
+    assert!(view.contains("Stage `prod`"), "{view}");
+}
+
+#[tokio::test]
+async fn without_a_policy_the_service_warns_at_start_up() {
+    let app = TestApp::spawn().await;
+    let logs = app.logs().join("\n");
+    assert!(logs.contains("no access policy is configured"), "{logs}");
+}
+
+fn start_with_policy(text: &str) -> (std::process::Output, PathBuf) {
+    let path = policy_file(text);
+    let output = service_command(None, false)
+        .env("THROTTLE_POLICY", &path)
+        .arg("serve")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    (output, path)
+}
+
+#[tokio::test]
+async fn a_bad_policy_file_stops_start_up_with_file_line_and_reason() {
+    let rule = "[[rule]]\nusers = [\"*\"]\napis = [\"*\"]\nstages = [\"*\"]\n";
+    for (text, line, reason) in [
+        (
+            "team_id = \"T1\"\n[[rule]\n".to_owned(),
+            2,
+            "unclosed array table",
+        ),
+        (format!("{rule}max_rps = 5\n"), 5, "unknown field `max_rps`"),
+        ("team_id = \"T1\"\n\n[[rule]]\n".to_owned(), 3, "empty rule"),
+        (
+            format!("{rule}min_rate = 10\nmax_rate = 5\n"),
+            1,
+            "min_rate 10 is greater than max_rate 5",
+        ),
+        (
+            format!("{rule}min_burst = 3\nmax_burst = 2\n"),
+            1,
+            "min_burst 3 is greater than max_burst 2",
+        ),
+    ] {
+        let (output, path) = start_with_policy(&text);
+        assert!(!output.status.success(), "{text}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+        assert_eq!(lines.len(), 1, "one line: {stderr}");
+        let expected = format!("{}: line {line}: ", path.display());
+        assert!(lines[0].contains(&expected), "{expected:?} in {stderr}");
+        assert!(lines[0].contains(reason), "{reason:?} in {stderr}");
+    }
+}
+
+#[tokio::test]
+async fn sighup_reloads_a_good_policy_and_keeps_the_old_one_when_the_new_is_bad() {
+    let api = create_api(&unique("reload"), "prod").await;
+    let path = policy_file(&sample_policy("petstore"));
+    let app = TestApp::spawn_with(Options {
+        extra_env: vec![("THROTTLE_POLICY", path.display().to_string())],
+        ..Options::default()
+    })
+    .await;
+
+    // The rule names "petstore": whether this id is petstore is looked up, then refused.
+    app.command(&format!("{api} prod 9 9")).await;
+    let before = shown(&app.slack.wait_for("/reply", 1).await[0]);
+    assert!(before.contains("Not allowed"), "{before}");
+    assert_eq!(stage_limits(&api, "prod").await, None);
+
+    std::fs::write(&path, sample_policy(&api)).unwrap();
+    app.hangup();
+    wait_for_log(&app, "access policy reloaded", 1).await;
+    app.command(&format!("{api} prod 9 9")).await;
+    app.slack.wait_for("/reply", 2).await;
+    assert_eq!(stage_limits(&api, "prod").await, Some((9.0, 9)));
+
+    std::fs::write(&path, "[[rule]]\nnot toml at all").unwrap();
+    app.hangup();
+    wait_for_log(&app, "policy reload rejected", 1).await;
+    app.command(&format!("{api} prod 8 8")).await;
+    app.slack.wait_for("/reply", 3).await;
+    assert_eq!(
+        stage_limits(&api, "prod").await,
+        Some((8.0, 8)),
+        "the old policy still allows it"
+    );
+}
+
+async fn wait_for_log(app: &TestApp, needle: &str, count: usize) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while app.logs().iter().filter(|l| l.contains(needle)).count() < count {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no log line {needle:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn policy_cli(args: &[&str]) -> std::process::Output {
+    service_command(None, false)
+        .arg("policy")
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn policy_check_prints_the_rules_in_plain_words() {
+    let path = policy_file(&sample_policy("petstore"));
+    let output = policy_cli(&["check", &path.display().to_string()]);
+    assert!(output.status.success());
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(text.contains("valid, 2 rules"), "{text}");
+    assert!(
+        text.contains(&format!(
+            "Only commands from workspace {TEAM} are accepted."
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains("Rule 2 \"SRE may change prod, never to zero\": U2CERLKJA or U0SRE0002 in any channel may change petstore, prod; rate 1–5000, burst at most 5000"),
+        "{text}"
+    );
+
+    let bad = policy_file("[[rule]]\n");
+    let output = policy_cli(&["check", &bad.display().to_string()]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("empty rule"));
+}
+
+#[tokio::test]
+async fn policy_explain_says_whether_and_by_which_rule() {
+    let path = policy_file(&sample_policy("petstore"));
+    let file = path.display().to_string();
+
+    let allowed = policy_cli(&[
+        "explain",
+        "--file",
+        &file,
+        "--user",
+        USER,
+        "--channel",
+        "C9",
+        "--team",
+        TEAM,
+        "petstore",
+        "prod",
+        "50",
+        "100",
+    ]);
+    assert!(allowed.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&allowed.stdout).trim(),
+        "ALLOWED by rule \"SRE may change prod, never to zero\"."
+    );
+
+    let denied = policy_cli(&[
+        "explain",
+        "--file",
+        &file,
+        "--user",
+        USER,
+        "--channel",
+        "C9",
+        "--team",
+        TEAM,
+        "petstore",
+        "prod",
+        "0",
+        "100",
+    ]);
+    assert_eq!(denied.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&denied.stdout).contains("DENIED: rate 0 is below the minimum")
+    );
+}
