@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Load benchmark of the acknowledgement path, on loopback only.
+#
+#   bash benches/run.sh            # builds the release binary, needs wrk (apt-get install wrk)
+#
+# Measures requests/s for GET /healthz (bare axum) and for a signed `/throttle help`
+# (signature check + parse + reply, no AWS), then the server's resident memory (VmRSS) and
+# peak (VmHWM). Targets: ~65k and ~43k req/s on 2 cores, under 16 MiB resident.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+command -v wrk >/dev/null || { echo "wrk is needed: apt-get install wrk" >&2; exit 2; }
+cargo build --release --locked --quiet
+bin=target/release/throttle-bot
+
+secret="bench-signing-secret"
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+SLACK_SIGNING_SECRET=$secret LISTEN_ADDR=127.0.0.1:$port AWS_REGION=us-east-1 \
+  AWS_EC2_METADATA_DISABLED=true RUST_LOG=warn "$bin" serve 2>/dev/null &
+pid=$!
+trap 'kill $pid 2>/dev/null || true' EXIT
+for _ in $(seq 50); do curl -fs "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
+
+export BODY="token=x&team_id=T1DC2JH3J&channel_id=C0123ABC&user_id=U2CERLKJA&command=%2Fthrottle&text=help&response_url=https%3A%2F%2Fhooks.slack.com%2Fcommands%2FT1%2F1%2Fx"
+export TIMESTAMP=$(date +%s)
+export SIGNATURE="v0=$(printf 'v0:%s:%s' "$TIMESTAMP" "$BODY" | openssl dgst -sha256 -hmac "$secret" -r | cut -d' ' -f1)"
+code=$(curl -s -o /dev/null -w '%{http_code}' -X POST "http://127.0.0.1:$port/slack/commands" \
+  -H "X-Slack-Request-Timestamp: $TIMESTAMP" -H "X-Slack-Signature: $SIGNATURE" --data "$BODY")
+[ "$code" = 200 ] || { echo "signed request answered $code, expected 200" >&2; exit 1; }
+
+threads=${THREADS:-2} connections=${CONNECTIONS:-64} duration=${DURATION:-10s}
+rss() { grep -E "^$1:" "/proc/$pid/status" | awk '{print $2}'; }
+echo "idle: VmRSS $(rss VmRSS) KiB"
+for run in healthz signed; do
+  if [ $run = healthz ]; then
+    out=$(wrk --latency -t"$threads" -c"$connections" -d"$duration" "http://127.0.0.1:$port/healthz")
+  else
+    out=$(wrk --latency -t"$threads" -c"$connections" -d"$duration" -s benches/signed_help.lua "http://127.0.0.1:$port/slack/commands")
+  fi
+  non2xx=$(echo "$out" | awk '/Non-2xx/ {print $NF}')
+  printf '%-8s %s req/s  p50 %s  p99 %s  non-2xx %s\n' "$run" \
+    "$(echo "$out" | awk '/Requests\/sec/ {print $2}')" \
+    "$(echo "$out" | awk '$1=="50%" {print $2}')" \
+    "$(echo "$out" | awk '$1=="99%" {print $2}')" \
+    "${non2xx:-0}"
+done
+echo "after load: VmRSS $(rss VmRSS) KiB, peak VmHWM $(rss VmHWM) KiB"
