@@ -1,3 +1,4 @@
+use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -469,29 +470,26 @@ struct StageSettings {
 
 impl From<GetStageOutput> for StageSettings {
     fn from(stage: GetStageOutput) -> Self {
-        Self {
-            name: stage.stage_name().unwrap_or_default().to_owned(),
-            settings: stage
-                .method_settings()
-                .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
-                .unwrap_or_default(),
-        }
+        Self::new(stage.stage_name(), stage.method_settings())
     }
 }
 
 impl From<Stage> for StageSettings {
     fn from(stage: Stage) -> Self {
-        Self {
-            name: stage.stage_name().unwrap_or_default().to_owned(),
-            settings: stage
-                .method_settings()
-                .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
-                .unwrap_or_default(),
-        }
+        Self::new(stage.stage_name(), stage.method_settings())
     }
 }
 
 impl StageSettings {
+    fn new(name: Option<&str>, settings: Option<&HashMap<String, MethodSetting>>) -> Self {
+        Self {
+            name: name.unwrap_or_default().to_owned(),
+            settings: settings
+                .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+                .unwrap_or_default(),
+        }
+    }
+
     fn view(&self) -> StageView {
         let mut methods: Vec<(Level, Configured)> = self
             .settings

@@ -83,16 +83,10 @@ fn target(change: &ThrottleChange) -> String {
 
 /// The immediate acknowledgement of a valid change.
 pub fn accepted(change: &ThrottleChange) -> Value {
-    let what = match change.action {
-        Action::Set(limits) => format!(
-            "Setting {} to rate {} req/s, burst {}…",
-            target(change),
-            limits.rate,
-            limits.burst
-        ),
-        Action::Reset => format!("Resetting {}…", target(change)),
-    };
-    ephemeral(format!(":hourglass_flowing_sand: {what}"))
+    ephemeral(format!(
+        ":hourglass_flowing_sand: {}…",
+        capitalise(&describe_request(change))
+    ))
 }
 
 /// The immediate acknowledgement of `show`.
