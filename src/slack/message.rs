@@ -120,47 +120,29 @@ fn limits(c: &Configured) -> String {
     }
 }
 
-/// `before → after`, saying what a cleared level now inherits.
-fn transition(before: String, after: String, inherited: Option<String>) -> String {
-    match inherited {
-        Some(from) if after == "not set" => format!("{before} → not set (inherits {from})"),
-        _ => format!("{before} → {after}"),
-    }
-}
-
-fn inherits_from(
-    change: &ThrottleChange,
-    applied: &Applied,
-) -> (Option<String>, Option<String>, &'static str) {
+/// Rate and burst as `before → after`; a cleared level says what it now inherits.
+fn transitions(change: &ThrottleChange, applied: &Applied) -> (String, String) {
     let source = match change.level {
         Level::Stage => "the account",
         Level::Method { .. } => "the stage",
     };
-    match &applied.inherited {
-        Some(c) => (
-            Some(format!("{} from {source}", rate(c.rate))),
-            Some(format!("{} from {source}", burst(c.burst))),
-            source,
+    let step = |before: String, after: String, inherited: Option<String>| match inherited {
+        _ if after != "not set" => format!("{before} → {after}"),
+        Some(value) => format!("{before} → not set (inherits {value} from {source})"),
+        None => format!("{before} → not set (inherits from {source})"),
+    };
+    let inherited = applied.inherited;
+    (
+        step(
+            rate(applied.before.rate),
+            rate(applied.after.rate),
+            inherited.map(|c| rate(c.rate)),
         ),
-        None => (Some(source.to_owned()), Some(source.to_owned()), source),
-    }
-}
-
-fn rate_line(change: &ThrottleChange, applied: &Applied) -> String {
-    let (inherited, _, _) = inherits_from(change, applied);
-    transition(
-        rate(applied.before.rate),
-        rate(applied.after.rate),
-        inherited,
-    )
-}
-
-fn burst_line(change: &ThrottleChange, applied: &Applied) -> String {
-    let (_, inherited, _) = inherits_from(change, applied);
-    transition(
-        burst(applied.before.burst),
-        burst(applied.after.burst),
-        inherited,
+        step(
+            burst(applied.before.burst),
+            burst(applied.after.burst),
+            inherited.map(|c| burst(c.burst)),
+        ),
     )
 }
 
@@ -195,8 +177,7 @@ pub fn applied(change: &ThrottleChange, applied: &Applied, who: &Invocation) -> 
         Action::Set(_) => "changed",
         Action::Reset => "reset",
     };
-    let rate_line = rate_line(change, applied);
-    let burst_line = burst_line(change, applied);
+    let (rate_line, burst_line) = transitions(change, applied);
     let text = format!(
         ":white_check_mark: <@{}> {verb} throttling on {api} / {stage} ({}): rate {rate_line}; burst {burst_line}",
         who.user_id.as_str(),
@@ -360,14 +341,15 @@ pub fn audit_notice(
     outcome: &Result<Applied, ApplyError>,
 ) -> Value {
     let headline = match outcome {
-        Ok(applied) if applied.changed => format!(
-            ":white_check_mark: Updated throttling on {} / {} ({}): rate {}; burst {}",
-            api_label(&applied.api),
-            code(change.stage.as_str()),
-            level_label(&change.level),
-            rate_line(change, applied),
-            burst_line(change, applied),
-        ),
+        Ok(applied) if applied.changed => {
+            let (rate_line, burst_line) = transitions(change, applied);
+            format!(
+                ":white_check_mark: Updated throttling on {} / {} ({}): rate {rate_line}; burst {burst_line}",
+                api_label(&applied.api),
+                code(change.stage.as_str()),
+                level_label(&change.level),
+            )
+        }
         Ok(applied) => format!(
             ":information_source: No change needed on {} / {} ({}): already rate {}, burst {}",
             api_label(&applied.api),

@@ -21,10 +21,6 @@ impl WebhookUrl {
         let url = Url::parse(raw.trim()).ok()?;
         matches!(url.scheme(), "https" | "http").then_some(Self(url))
     }
-
-    pub fn expose(&self) -> &str {
-        self.0.as_str()
-    }
 }
 
 impl std::fmt::Debug for WebhookUrl {

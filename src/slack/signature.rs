@@ -28,11 +28,6 @@ impl SigningSecret {
         mac.update(body);
         mac
     }
-
-    /// The exact bytes of the signing secret, for checks that it never leaks.
-    pub fn expose(&self) -> &[u8] {
-        &self.0
-    }
 }
 
 impl fmt::Debug for SigningSecret {
