@@ -5,7 +5,9 @@
 //! - On Lambda, nothing may run after the response: the change is made inline when it fits
 //!   Slack's 3 s; otherwise the Lambda invokes itself asynchronously with the job.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
@@ -13,7 +15,10 @@ use tokio_util::task::TaskTracker;
 
 use crate::aws::SelfInvoker;
 use crate::slack::command::{Invocation, Request, ResponseUrl, SlackId, parse_text};
-use crate::throttler::{Throttler, Work};
+use crate::throttler::{ReplyOnce, Throttler, Work};
+
+/// How long shutdown may spend telling the users of interrupted commands.
+const INTERRUPTED_REPLY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// How long a Lambda waits for AWS before handing the job to an asynchronous invocation.
 pub const INLINE_BUDGET: Duration = Duration::from_millis(2000);
@@ -34,10 +39,19 @@ pub enum Submitted {
     Deferred,
 }
 
+/// A background command not finished yet: enough to tell its user if shutdown cuts it short.
+struct Pending {
+    text: String,
+    who: Invocation,
+    once: Arc<ReplyOnce>,
+}
+
 pub struct Jobs {
     tracker: TaskTracker,
     throttler: Arc<Throttler>,
     mode: Mode,
+    pending: Arc<Mutex<HashMap<u64, Pending>>>,
+    next_id: AtomicU64,
 }
 
 impl Jobs {
@@ -46,6 +60,8 @@ impl Jobs {
             tracker: TaskTracker::new(),
             throttler,
             mode,
+            pending: Arc::default(),
+            next_id: AtomicU64::new(0),
         }
     }
 
@@ -57,9 +73,23 @@ impl Jobs {
     pub async fn submit(&self, work: Work, who: Invocation, text: &str) -> Submitted {
         match &self.mode {
             Mode::Background => {
+                let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+                let once = Arc::new(ReplyOnce::default());
+                let pending = Pending {
+                    text: text.to_owned(),
+                    who: who.clone(),
+                    once: Arc::clone(&once),
+                };
+                self.pending
+                    .lock()
+                    .expect("pending jobs")
+                    .insert(id, pending);
                 let throttler = Arc::clone(&self.throttler);
-                self.tracker
-                    .spawn(async move { throttler.run_command(&work, &who).await });
+                let registry = Arc::clone(&self.pending);
+                self.tracker.spawn(async move {
+                    throttler.run_command(&work, &who, &once).await;
+                    registry.lock().expect("pending jobs").remove(&id);
+                });
                 Submitted::Running
             }
             Mode::Lambda(invoker) => self.run_or_defer(invoker, work, who, text).await,
@@ -74,12 +104,13 @@ impl Jobs {
         text: &str,
     ) -> Submitted {
         let started = Instant::now();
+        let once = ReplyOnce::default();
         // Changes are `replace`s, so an attempt cut short here is safe to redo.
         if let Ok(done) =
             tokio::time::timeout(INLINE_BUDGET, self.throttler.perform(&work, &who)).await
         {
             self.throttler
-                .report_command(&work, &who, done, started.elapsed())
+                .report_command(&work, &who, done, started.elapsed(), &once)
                 .await;
             return Submitted::Finished;
         }
@@ -91,7 +122,7 @@ impl Jobs {
             }
             Err(error) => {
                 tracing::error!(%error, "could not invoke this function asynchronously; finishing the command inline");
-                self.throttler.run_command(&work, &who).await;
+                self.throttler.run_command(&work, &who, &once).await;
                 Submitted::Finished
             }
         }
@@ -115,12 +146,36 @@ impl Jobs {
         self.tracker.len()
     }
 
-    /// Stops taking jobs and waits for those running, up to `deadline`. True when all finished.
-    pub async fn drain(&self, deadline: Duration) -> bool {
+    /// Stops taking jobs and waits for those running, up to `deadline`. Commands still
+    /// running then get their final message now, saying they were interrupted. Returns how
+    /// many were.
+    pub async fn drain(&self, deadline: Duration) -> usize {
         self.tracker.close();
-        tokio::time::timeout(deadline, self.tracker.wait())
+        if tokio::time::timeout(deadline, self.tracker.wait())
             .await
             .is_ok()
+        {
+            return 0;
+        }
+        let unfinished: Vec<Pending> = self
+            .pending
+            .lock()
+            .expect("pending jobs")
+            .drain()
+            .map(|(_, pending)| pending)
+            .collect();
+        let count = unfinished.len();
+        let mut replies = tokio::task::JoinSet::new();
+        for pending in unfinished {
+            let throttler = Arc::clone(&self.throttler);
+            replies.spawn(async move {
+                let report =
+                    throttler.report_interrupted(&pending.text, &pending.who, &pending.once);
+                let _ = tokio::time::timeout(INTERRUPTED_REPLY_TIMEOUT, report).await;
+            });
+        }
+        replies.join_all().await;
+        count
     }
 }
 

@@ -82,10 +82,11 @@ impl Application {
         if running > 0 {
             tracing::info!(running, "stopped accepting; finishing commands in flight");
         }
-        if !jobs.drain(self.config.shutdown_grace).await {
+        let interrupted = jobs.drain(self.config.shutdown_grace).await;
+        if interrupted > 0 {
             tracing::error!(
-                unfinished = jobs.in_flight(),
-                "shutdown grace period ended with commands still running"
+                interrupted,
+                "shutdown grace period ended with commands still running; their users were told"
             );
         }
         tracing::info!("stopped");

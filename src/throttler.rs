@@ -2,6 +2,7 @@
 //! and report it to the user (for Slack commands) and to the audit webhook.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::aws::ApiGateway;
@@ -11,6 +12,18 @@ use crate::policy::{Decision, Policy, PolicyHandle, Subject};
 use crate::slack::command::{Invocation, ShowRequest};
 use crate::slack::message::{self, Actor};
 use crate::slack::poster::SlackPoster;
+
+/// Makes sure a command gets one final message, whoever sends it first: its job, or the
+/// shutdown that interrupted it.
+#[derive(Debug, Default)]
+pub struct ReplyOnce(AtomicBool);
+
+impl ReplyOnce {
+    /// True for the first caller only.
+    pub fn claim(&self) -> bool {
+        !self.0.swap(true, Ordering::SeqCst)
+    }
+}
 
 /// Slack work that needs AWS, so it runs after the acknowledgement.
 #[derive(Debug, Clone, PartialEq)]
@@ -88,10 +101,10 @@ impl Throttler {
     }
 
     /// A Slack command from start to end: do it, then its one final reply (and the notice).
-    pub async fn run_command(&self, work: &Work, who: &Invocation) {
+    pub async fn run_command(&self, work: &Work, who: &Invocation, once: &ReplyOnce) {
         let started = Instant::now();
         let done = self.perform(work, who).await;
-        self.report_command(work, who, done, started.elapsed())
+        self.report_command(work, who, done, started.elapsed(), once)
             .await;
     }
 
@@ -112,7 +125,14 @@ impl Throttler {
 
     /// Reports a Slack command's outcome: the final reply on `response_url`; for changes,
     /// also the audit notice.
-    pub async fn report_command(&self, work: &Work, who: &Invocation, done: Done, took: Duration) {
+    pub async fn report_command(
+        &self,
+        work: &Work,
+        who: &Invocation,
+        done: Done,
+        took: Duration,
+        once: &ReplyOnce,
+    ) {
         let (reply, notice) = match (work, &done) {
             (Work::Change(change), Done::Denied(reason)) => {
                 self.record_denial(change, who, reason);
@@ -146,12 +166,41 @@ impl Throttler {
             }
             _ => unreachable!("perform returns the outcome of the work it was given"),
         };
+        if !once.claim() {
+            tracing::warn!(
+                user = who.user_id.as_str(),
+                "the command finished after shutdown had already told its user it was interrupted"
+            );
+            return;
+        }
         let audit = async {
             if let Some(notice) = &notice {
                 self.audit(notice).await;
             }
         };
         let (replied, ()) = tokio::join!(self.slack.respond(&who.response_url, &reply), audit);
+        if let Err(error) = replied {
+            tracing::error!(user = who.user_id.as_str(), %error, "could not deliver the final reply to response_url");
+        }
+    }
+
+    /// The final message of a command that shutdown interrupted, unless it already had one.
+    pub async fn report_interrupted(&self, text: &str, who: &Invocation, once: &ReplyOnce) {
+        if !once.claim() {
+            return;
+        }
+        self.metrics.command("interrupted");
+        tracing::error!(
+            user = who.user_id.as_str(),
+            outcome = "interrupted",
+            "shutdown interrupted a command before it finished"
+        );
+        let reply = message::interrupted(&who.command, text);
+        let notice = message::audit_interrupted(&who.command, text, who);
+        let (replied, ()) = tokio::join!(
+            self.slack.respond(&who.response_url, &reply),
+            self.audit(&notice)
+        );
         if let Err(error) = replied {
             tracing::error!(user = who.user_id.as_str(), %error, "could not deliver the final reply to response_url");
         }

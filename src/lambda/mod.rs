@@ -19,7 +19,7 @@ use crate::scheduled::{JobError, JobParams};
 use crate::slack::message::Actor;
 use crate::slack::poster::SlackPoster;
 use crate::slack::signature::SigningSecret;
-use crate::throttler::Throttler;
+use crate::throttler::{ReplyOnce, Throttler};
 use events::Event;
 
 /// A failed invocation, reported to Lambda as a function error with this text.
@@ -140,7 +140,9 @@ impl Function {
 
     async fn deferred(&self, job: DeferredJob) -> Result<Value, FunctionError> {
         let (work, who) = job.into_parts().map_err(FunctionError)?;
-        self.throttler.run_command(&work, &who).await;
+        self.throttler
+            .run_command(&work, &who, &ReplyOnce::default())
+            .await;
         Ok(json!({ "statusCode": 200 }))
     }
 }

@@ -259,6 +259,24 @@ fn describe_request(change: &ThrottleChange) -> String {
     }
 }
 
+/// The final reply of a command that shutdown cut short.
+pub fn interrupted(command: &str, text: &str) -> Value {
+    ephemeral(format!(
+        ":warning: throttle-bot was restarting and could not finish {} in time. The change may or may not have been applied: check with `{} show`, and run it again if needed.",
+        code(&format!("{command} {text}")),
+        escape(command)
+    ))
+}
+
+/// The audit channel's notice of a command that shutdown cut short.
+pub fn audit_interrupted(command: &str, text: &str, who: &Invocation) -> Value {
+    notice(format!(
+        ":warning: Interrupted by shutdown, outcome unknown: {} ({})",
+        code(&format!("{command} {text}")),
+        Actor::Slack(who).describe()
+    ))
+}
+
 /// The answer to `show`: one section per stage, methods listed under it.
 pub fn view(view: &ApiView) -> Value {
     let api = api_label(&view.api);

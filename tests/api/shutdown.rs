@@ -42,3 +42,33 @@ async fn after_sigterm_new_connections_are_refused() {
     assert!(status.success());
     assert!(tokio::net::TcpStream::connect(addr).await.is_err());
 }
+
+#[tokio::test]
+async fn a_command_still_running_when_the_grace_period_ends_is_told_it_was_interrupted() {
+    let app = TestApp::spawn_with(Options {
+        aws_delay: Some(Duration::from_secs(6)),
+        extra_env: vec![("SHUTDOWN_GRACE_SECS", "1".to_owned())],
+        ..Options::default()
+    })
+    .await;
+    let api = create_api(&unique("interrupted"), "prod").await;
+
+    app.command(&format!("{api} prod 44 88")).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    app.terminate();
+
+    let (status, app) = app.wait_for_exit().await;
+    assert!(status.success(), "{status:?}");
+    let replies = app.slack.posts_to("/reply");
+    assert_eq!(replies.len(), 1, "exactly one final message: {replies:?}");
+    assert_eq!(replies[0]["response_type"], "ephemeral");
+    let text = shown(&replies[0]);
+    assert!(text.contains("could not finish"), "{text}");
+    assert!(
+        text.contains(&format!("/throttle {api} prod 44 88")),
+        "{text}"
+    );
+    assert!(text.contains("may or may not have been applied"), "{text}");
+    let notice = shown(&app.slack.wait_for("/webhook", 1).await[0]);
+    assert!(notice.contains("Interrupted by shutdown"), "{notice}");
+}
