@@ -337,3 +337,29 @@ async fn an_unrecognised_event_is_a_function_error() {
         "{error}"
     );
 }
+
+#[tokio::test]
+async fn an_inline_policy_applies_to_slash_commands_on_lambda() {
+    let api = create_api(&unique("lambdapolicy"), "prod").await;
+    let policy =
+        format!("[[rule]]\nusers = [\"U0SOMEONEELSE\"]\napis = [\"{api}\"]\nstages = [\"prod\"]\n");
+    let function = lambda(vec![("THROTTLE_POLICY_TOML", policy)]).await;
+
+    let response = function
+        .invoke(function_url_event(
+            &format!("{api} prod 3 3"),
+            &function.slack.url("/reply"),
+        ))
+        .await
+        .unwrap();
+
+    assert_eq!(response["statusCode"], 200);
+    let reply: Value = serde_json::from_str(response["body"].as_str().unwrap()).unwrap();
+    assert!(shown(&reply).contains("Not allowed"), "{reply}");
+    assert_eq!(stage_limits(&api, "prod").await, None);
+    let notice = shown(&function.slack.wait_for("/webhook", 1).await[0]);
+    assert!(
+        notice.contains("Denied"),
+        "the denial reached the audit channel before the response: {notice}"
+    );
+}
