@@ -203,6 +203,7 @@ pub struct Captured {
 struct CaptureState {
     posts: Arc<Mutex<Vec<Captured>>>,
     webhook_status: Arc<Mutex<Option<StatusCode>>>,
+    webhook_delay: Arc<Mutex<Duration>>,
 }
 
 /// A local HTTP server that records every JSON POST: `/reply` stands in for `response_url`,
@@ -231,6 +232,11 @@ impl SlackStandIn {
     /// Makes the webhook answer with this status from now on.
     pub fn webhook_answers(&self, status: StatusCode) {
         *self.state.webhook_status.lock().unwrap() = Some(status);
+    }
+
+    /// Makes the webhook take this long to answer from now on.
+    pub fn webhook_takes(&self, delay: Duration) {
+        *self.state.webhook_delay.lock().unwrap() = delay;
     }
 
     pub fn posts_to(&self, path: &str) -> Vec<Value> {
@@ -273,6 +279,10 @@ async fn capture(
         path: path.clone(),
         body,
     });
+    if path == "/webhook" {
+        let delay = *state.webhook_delay.lock().unwrap();
+        tokio::time::sleep(delay).await;
+    }
     match (*state.webhook_status.lock().unwrap(), path.as_str()) {
         (Some(status), "/webhook") => (status, "rollup_error"),
         _ => (StatusCode::OK, "ok"),

@@ -223,3 +223,49 @@ async fn user_text_is_escaped_when_echoed() {
     assert!(shown.contains("&lt;!channel&gt;"), "{shown}");
     assert!(!shown.contains("<!channel>"), "{shown}");
 }
+
+#[tokio::test]
+async fn a_slow_webhook_does_not_delay_the_users_reply() {
+    let app = TestApp::spawn().await;
+    app.slack.webhook_takes(Duration::from_secs(8));
+    let api = create_api(&unique("slowhook"), "prod").await;
+
+    let sent = Instant::now();
+    app.command(&format!("{api} prod 6 12")).await;
+    app.slack.wait_for("/reply", 1).await;
+
+    assert!(
+        sent.elapsed() < Duration::from_secs(5),
+        "the reply waited for the webhook: {:?}",
+        sent.elapsed()
+    );
+    assert_eq!(stage_limits(&api, "prod").await, Some((6.0, 12)));
+}
+
+#[tokio::test]
+async fn the_acknowledgement_does_not_wait_for_a_slow_aws() {
+    let app = TestApp::spawn_with(Options {
+        aws_delay: Some(Duration::from_secs(4)),
+        ..Options::default()
+    })
+    .await;
+    let api = create_api(&unique("slowaws"), "prod").await;
+
+    let sent = Instant::now();
+    let ack = app.command(&format!("{api} prod 6 12")).await;
+    let acknowledged_in = sent.elapsed();
+
+    assert_eq!(ack.status(), StatusCode::OK);
+    assert!(
+        acknowledged_in < Duration::from_secs(3),
+        "Slack's 3 s limit: {acknowledged_in:?}"
+    );
+    assert!(
+        app.slack.posts_to("/reply").is_empty(),
+        "AWS has not answered yet"
+    );
+    assert_eq!(
+        app.slack.wait_for("/reply", 1).await[0]["response_type"],
+        "in_channel"
+    );
+}
