@@ -6,7 +6,7 @@ use std::time::Duration;
 use std::sync::Arc;
 
 use crate::cli::{PolicyArgs, ServeArgs};
-use crate::policy::{PolicyHandle, PolicySource};
+use crate::policy::{PolicyError, PolicyHandle, PolicySource};
 use crate::slack::poster::WebhookUrl;
 use crate::slack::signature::SigningSecret;
 
@@ -27,14 +27,13 @@ pub enum ConfigError {
     #[error("SLACK_WEBHOOK_URL is not an http(s) URL")]
     BadWebhookUrl,
     #[error("access policy refused: {0}")]
-    Policy(String),
+    Policy(#[from] PolicyError),
 }
 
 /// Loads the access policy named by the arguments, if any; a bad one is an error.
 pub fn policy(args: &PolicyArgs) -> Result<PolicyHandle, ConfigError> {
-    let source = PolicySource::from_settings(args.file.clone(), args.inline.clone())
-        .map_err(ConfigError::Policy)?;
-    PolicyHandle::load(source).map_err(|e| ConfigError::Policy(e.to_string()))
+    let source = PolicySource::from_settings(args.file.clone(), args.inline.clone())?;
+    Ok(PolicyHandle::load(source)?)
 }
 
 /// The optional webhook URL, checked.

@@ -1,9 +1,10 @@
-//! Accepted Slack commands run here, after (or, on Lambda, before) the acknowledgement.
+//! Where accepted requests run: after the acknowledgement as a server, or, on Lambda, before it
+//! (nothing may run after a Lambda's response) or in an asynchronous invocation of itself.
 //!
-//! Every accepted command ends with exactly one final message on its `response_url`.
+//! Every accepted command ends with exactly one final message on its reply address.
 //! - As a server, a command runs in a tracked background task, so shutdown can wait for it.
-//! - On Lambda, nothing may run after the response: the change is made inline when it fits
-//!   Slack's 3 s; otherwise the Lambda invokes itself asynchronously with the job.
+//! - On Lambda, the change is made inline when it fits Slack's 3 s; otherwise the Lambda
+//!   invokes itself asynchronously with the job.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -12,10 +13,34 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 use tokio_util::task::TaskTracker;
+use tracing::Instrument;
 
-use crate::aws::SelfInvoker;
-use crate::slack::command::{Invocation, Request, ResponseUrl, SlackId, parse_text};
-use crate::throttler::{ReplyOnce, Throttler, Work};
+use crate::aws::{ApiGateway, SelfInvoker};
+use crate::core::grammar::{Request, parse_text};
+use crate::core::outcome::{News, Outcome};
+use crate::core::requester::{ChatId, ChatUser, ReplyTo, RequestId, Requester};
+use crate::core::runner::{Ask, Origin, ReplyOnce, Runner, Work};
+use crate::metrics::Metrics;
+use crate::policy::PolicyHandle;
+use crate::slack::SlackPoster;
+use crate::slack::poster::WebhookUrl;
+
+/// The pipeline with its production adapters.
+pub type AppRunner = Runner<ApiGateway, SlackPoster>;
+
+/// The pipeline for one process: API Gateway through the SDK, people through Slack.
+pub fn app_runner(
+    webhook: Option<WebhookUrl>,
+    policy: Arc<PolicyHandle>,
+    metrics: Arc<Metrics>,
+) -> Arc<AppRunner> {
+    Arc::new(Runner::new(
+        ApiGateway::new(),
+        SlackPoster::new(webhook),
+        policy,
+        metrics,
+    ))
+}
 
 /// How long shutdown may spend telling the users of interrupted commands.
 const INTERRUPTED_REPLY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -39,105 +64,115 @@ pub enum Submitted {
     Deferred,
 }
 
-/// A background command not finished yet: enough to tell its user if shutdown cuts it short.
-struct Pending {
-    text: String,
-    who: Invocation,
-    once: Arc<ReplyOnce>,
+/// The span that ties a request's log lines together, from acknowledgement to final message.
+pub fn span(id: &RequestId) -> tracing::Span {
+    tracing::info_span!("request", request_id = %id)
 }
+
+/// A background request and the flag that keeps it to one final message.
+type Pending = (Ask, Arc<ReplyOnce>);
 
 pub struct Jobs {
     tracker: TaskTracker,
-    throttler: Arc<Throttler>,
+    runner: Arc<AppRunner>,
     mode: Mode,
+    /// Background commands not finished yet: enough to tell their users if shutdown cuts them short.
     pending: Arc<Mutex<HashMap<u64, Pending>>>,
     next_id: AtomicU64,
 }
 
 impl Jobs {
-    pub fn new(throttler: Arc<Throttler>, mode: Mode) -> Self {
+    pub fn new(runner: Arc<AppRunner>, mode: Mode) -> Self {
         Self {
             tracker: TaskTracker::new(),
-            throttler,
+            runner,
             mode,
             pending: Arc::default(),
             next_id: AtomicU64::new(0),
         }
     }
 
-    pub fn throttler(&self) -> &Throttler {
-        &self.throttler
+    pub fn runner(&self) -> &AppRunner {
+        &self.runner
     }
 
-    /// Starts a command. As a server it returns at once; on Lambda it may run the command.
-    pub async fn submit(&self, work: Work, who: Invocation, text: &str) -> Submitted {
+    /// Starts a request. As a server it returns at once; on Lambda it may run the request.
+    pub async fn submit(&self, ask: Ask) -> Submitted {
         match &self.mode {
             Mode::Background => {
                 let id = self.next_id.fetch_add(1, Ordering::Relaxed);
                 let once = Arc::new(ReplyOnce::default());
-                let pending = Pending {
-                    text: text.to_owned(),
-                    who: who.clone(),
-                    once: Arc::clone(&once),
-                };
                 self.pending
                     .lock()
                     .expect("pending jobs")
-                    .insert(id, pending);
-                let throttler = Arc::clone(&self.throttler);
+                    .insert(id, (ask.clone(), Arc::clone(&once)));
+                let runner = Arc::clone(&self.runner);
                 let registry = Arc::clone(&self.pending);
-                self.tracker.spawn(async move {
-                    throttler.run_command(&work, &who, &once).await;
-                    registry.lock().expect("pending jobs").remove(&id);
-                });
+                let span = span(&ask.id);
+                self.tracker.spawn(
+                    async move {
+                        runner.run(&ask, &once).await;
+                        registry.lock().expect("pending jobs").remove(&id);
+                    }
+                    .instrument(span),
+                );
                 Submitted::Running
             }
-            Mode::Lambda(invoker) => self.run_or_defer(invoker, work, who, text).await,
+            Mode::Lambda(invoker) => {
+                let span = span(&ask.id);
+                self.run_or_defer(invoker, ask).instrument(span).await
+            }
         }
     }
 
-    async fn run_or_defer(
-        &self,
-        invoker: &SelfInvoker,
-        work: Work,
-        who: Invocation,
-        text: &str,
-    ) -> Submitted {
+    async fn run_or_defer(&self, invoker: &SelfInvoker, ask: Ask) -> Submitted {
         let started = Instant::now();
         let once = ReplyOnce::default();
         // Changes are `replace`s, so an attempt cut short here is safe to redo.
-        if let Ok(done) =
-            tokio::time::timeout(INLINE_BUDGET, self.throttler.perform(&work, &who)).await
-        {
-            self.throttler
-                .report_command(&work, &who, done, started.elapsed(), &once)
+        if let Ok(outcome) = tokio::time::timeout(INLINE_BUDGET, self.runner.perform(&ask)).await {
+            self.runner
+                .conclude(&ask.origin, &outcome, started.elapsed(), &once)
                 .await;
             return Submitted::Finished;
         }
-        let job = DeferredJob::new(text, &who);
-        match invoker.invoke_async(job.to_payload()).await {
-            Ok(()) => {
-                tracing::info!("AWS is slow: the command continues in an asynchronous invocation");
-                Submitted::Deferred
-            }
-            Err(error) => {
-                tracing::error!(%error, "could not invoke this function asynchronously; finishing the command inline");
-                self.throttler.run_command(&work, &who, &once).await;
-                Submitted::Finished
-            }
+        match DeferredJob::new(&ask) {
+            Some(job) => match invoker.invoke_async(job.to_payload()).await {
+                Ok(()) => {
+                    tracing::info!(
+                        "AWS is slow: the command continues in an asynchronous invocation"
+                    );
+                    return Submitted::Deferred;
+                }
+                Err(error) => {
+                    tracing::error!(%error, "could not invoke this function asynchronously; finishing the command inline");
+                }
+            },
+            None => tracing::error!("this request cannot be deferred; finishing it inline"),
         }
+        self.runner.run(&ask, &once).await;
+        Submitted::Finished
     }
 
-    /// Sends an audit notice without delaying the reply: in the background as a server, before
-    /// the response on Lambda (nothing may run after it).
-    pub async fn audit(&self, notice: serde_json::Value) {
+    /// Ends a request that was refused before any work: counts and logs it now, and sends the
+    /// audit notice without delaying the reply (in the background as a server, before the
+    /// response on Lambda, where nothing may run after it).
+    pub async fn refused(&self, id: RequestId, requester: Requester, outcome: Outcome) {
+        let span = span(&id);
+        span.in_scope(|| self.runner.record(&requester, &outcome, Duration::ZERO));
+        let runner = Arc::clone(&self.runner);
+        let audit = async move {
+            let news = News {
+                requester: &requester,
+                outcome: &outcome,
+            };
+            runner.audit(&news).await;
+        }
+        .instrument(span);
         match &self.mode {
             Mode::Background => {
-                let throttler = Arc::clone(&self.throttler);
-                self.tracker
-                    .spawn(async move { throttler.audit(&notice).await });
+                self.tracker.spawn(audit);
             }
-            Mode::Lambda(_) => self.throttler.audit(&notice).await,
+            Mode::Lambda(_) => audit.await,
         }
     }
 
@@ -166,13 +201,19 @@ impl Jobs {
             .collect();
         let count = unfinished.len();
         let mut replies = tokio::task::JoinSet::new();
-        for pending in unfinished {
-            let throttler = Arc::clone(&self.throttler);
-            replies.spawn(async move {
-                let report =
-                    throttler.report_interrupted(&pending.text, &pending.who, &pending.once);
-                let _ = tokio::time::timeout(INTERRUPTED_REPLY_TIMEOUT, report).await;
-            });
+        for (ask, once) in unfinished {
+            let runner = Arc::clone(&self.runner);
+            let span = span(&ask.id);
+            replies.spawn(
+                async move {
+                    let outcome = Outcome::Interrupted {
+                        text: ask.text.clone(),
+                    };
+                    let report = runner.conclude(&ask.origin, &outcome, Duration::ZERO, &once);
+                    let _ = tokio::time::timeout(INTERRUPTED_REPLY_TIMEOUT, report).await;
+                }
+                .instrument(span),
+            );
         }
         replies.join_all().await;
         count
@@ -189,21 +230,33 @@ pub struct DeferredJob {
     team_id: Option<String>,
     command: String,
     response_url: String,
+    #[serde(default)]
+    request_id: Option<String>,
 }
 
 /// The key that marks an invocation's payload as a deferred job.
 pub const DEFERRED_JOB_KEY: &str = "throttle_bot_job";
 
+/// Why a deferred job's payload was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum DeferredJobError {
+    #[error("deferred job has an invalid {0}")]
+    Invalid(&'static str),
+}
+
 impl DeferredJob {
-    pub fn new(text: &str, who: &Invocation) -> Self {
-        Self {
-            text: text.to_owned(),
-            user_id: who.user_id.as_str().to_owned(),
-            channel_id: who.channel_id.as_ref().map(|c| c.as_str().to_owned()),
-            team_id: who.team_id.as_ref().map(|t| t.as_str().to_owned()),
+    /// The job for a person's request; `None` for requesters nobody waits on.
+    pub fn new(ask: &Ask) -> Option<Self> {
+        let who = ask.origin.requester.user()?;
+        Some(Self {
+            text: ask.text.clone(),
+            user_id: who.user.to_string(),
+            channel_id: who.channel.as_ref().map(ToString::to_string),
+            team_id: who.team.as_ref().map(ToString::to_string),
             command: who.command.clone(),
-            response_url: who.response_url.url().to_string(),
-        }
+            response_url: ask.origin.reply_to.as_ref()?.as_str().to_owned(),
+            request_id: Some(ask.id.to_string()),
+        })
     }
 
     pub fn to_payload(&self) -> Vec<u8> {
@@ -211,22 +264,33 @@ impl DeferredJob {
             .expect("a job serialises to JSON")
     }
 
-    /// The work and invocation again, validated as when they first arrived.
-    pub fn into_parts(self) -> Result<(Work, Invocation), String> {
-        let bad = |what: &str| format!("deferred job has an invalid {what}");
-        let work = match parse_text(&self.text).map_err(|e| e.to_string())? {
-            Request::Change(change) => Work::Change(change),
-            Request::Show(show) => Work::Show(show),
-            Request::Help => return Err(bad("text")),
+    /// The request again, validated as when it first arrived.
+    pub fn into_ask(self) -> Result<Ask, DeferredJobError> {
+        let work = match parse_text(&self.text) {
+            Ok(Request::Change(change)) => Work::Change(change),
+            Ok(Request::Show(show)) => Work::Show(show),
+            Ok(Request::Help) | Err(_) => return Err(DeferredJobError::Invalid("text")),
         };
-        let who = Invocation {
-            user_id: SlackId::parse(&self.user_id).ok_or_else(|| bad("user_id"))?,
-            channel_id: self.channel_id.as_deref().and_then(SlackId::parse),
-            team_id: self.team_id.as_deref().and_then(SlackId::parse),
+        let who = ChatUser {
+            user: ChatId::parse(&self.user_id).ok_or(DeferredJobError::Invalid("user_id"))?,
+            channel: self.channel_id.as_deref().and_then(ChatId::parse),
+            team: self.team_id.as_deref().and_then(ChatId::parse),
             command: self.command,
-            response_url: ResponseUrl::parse(&self.response_url)
-                .ok_or_else(|| bad("response_url"))?,
         };
-        Ok((work, who))
+        let reply_to = crate::slack::form::ResponseUrl::parse(&self.response_url)
+            .ok_or(DeferredJobError::Invalid("response_url"))?;
+        Ok(Ask {
+            id: self
+                .request_id
+                .as_deref()
+                .and_then(RequestId::parse)
+                .unwrap_or_default(),
+            origin: Origin {
+                requester: Requester::User(who),
+                reply_to: Some(ReplyTo::new(reply_to.url().as_str())),
+            },
+            text: self.text,
+            work,
+        })
     }
 }

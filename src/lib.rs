@@ -1,19 +1,24 @@
-//! throttle-bot: change AWS API Gateway stage throttling from a Slack slash command.
+//! throttle-bot: change AWS API Gateway stage throttling from Slack.
+//!
+//! - `core` — the request pipeline (grammar, requester, planning, ports, runner); no Slack,
+//!   HTTP, Lambda or AWS SDK in it.
+//! - `domain` — validated throttling types; `policy` — who may change what.
+//! - adapters: `aws` (API Gateway through the SDK), `slack` (signatures, forms, messages,
+//!   posting), `http` (the axum routes), `lambda` (the Lambda runtime loop), `cli` (operator
+//!   subcommands), `scheduled` (the RateLimitCanary job).
+//! - wiring: `config`, `startup`, `jobs` (where requests run), `metrics`, `telemetry`.
 
-pub mod apply;
 pub mod aws;
 pub mod cli;
 pub mod config;
+pub mod core;
 pub mod domain;
-pub mod healthcheck;
 pub mod http;
 pub mod jobs;
 pub mod lambda;
-pub mod manifest;
 pub mod metrics;
 pub mod policy;
 pub mod scheduled;
 pub mod slack;
 pub mod startup;
 pub mod telemetry;
-pub mod throttler;

@@ -1,10 +1,11 @@
 use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser};
-use throttle_bot::cli::{ApplyArgs, Cli, Command, LambdaArgs, PolicyCommand};
+use throttle_bot::cli::{self, ApplyArgs, Cli, Command, LambdaArgs, PolicyCommand};
 use throttle_bot::config::ServeConfig;
+use throttle_bot::slack::manifest;
 use throttle_bot::startup::{Application, shutdown_signal};
-use throttle_bot::{apply, healthcheck, manifest, telemetry};
+use throttle_bot::telemetry;
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -32,7 +33,7 @@ async fn main() -> ExitCode {
             }
             Err(error) => fail(&error),
         },
-        Some(Command::Healthcheck(args)) => match healthcheck::probe(args.listen_addr).await {
+        Some(Command::Healthcheck(args)) => match cli::healthcheck::probe(args.listen_addr).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(error) => fail(&error),
         },
@@ -59,7 +60,7 @@ async fn serve(args: throttle_bot::cli::ServeArgs) -> ExitCode {
 }
 
 async fn apply(args: ApplyArgs) -> ExitCode {
-    match apply::run(args).await {
+    match cli::apply::run(args).await {
         Ok(done) => {
             println!("{done}");
             ExitCode::SUCCESS
@@ -69,7 +70,7 @@ async fn apply(args: ApplyArgs) -> ExitCode {
 }
 
 fn policy_command(command: PolicyCommand) -> ExitCode {
-    match throttle_bot::policy::cli::run(command) {
+    match cli::policy::run(command) {
         Ok((text, allowed)) => {
             println!("{text}");
             if allowed {
@@ -88,7 +89,7 @@ fn policy_command(command: PolicyCommand) -> ExitCode {
 async fn lambda(args: LambdaArgs) -> ExitCode {
     match throttle_bot::lambda::run(args).await {
         Ok(()) => ExitCode::SUCCESS,
-        Err(error) => fail(&format!("Lambda runtime: {error}")),
+        Err(error) => fail(&error),
     }
 }
 

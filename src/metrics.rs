@@ -1,19 +1,57 @@
 //! Prometheus metrics: what operators watch on `/metrics`.
 
-use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue, LabelValueEncoder};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
+use crate::core::outcome::Label;
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct Outcome {
-    outcome: &'static str,
+    outcome: Label,
+}
+
+impl EncodeLabelValue for Label {
+    fn encode(&self, encoder: &mut LabelValueEncoder) -> Result<(), std::fmt::Error> {
+        EncodeLabelValue::encode(&self.as_str(), encoder)
+    }
+}
+
+/// Why a request was refused before it was read as a command.
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
+pub enum Rejection {
+    MissingHeader,
+    MalformedHeader,
+    StaleTimestamp,
+    BadSignature,
+    TooLarge,
+    NotACommand,
+}
+
+impl Rejection {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::MissingHeader => "missing_header",
+            Self::MalformedHeader => "malformed_header",
+            Self::StaleTimestamp => "stale_timestamp",
+            Self::BadSignature => "bad_signature",
+            Self::TooLarge => "too_large",
+            Self::NotACommand => "not_a_command",
+        }
+    }
+}
+
+impl EncodeLabelValue for Rejection {
+    fn encode(&self, encoder: &mut LabelValueEncoder) -> Result<(), std::fmt::Error> {
+        EncodeLabelValue::encode(&self.as_str(), encoder)
+    }
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct Reason {
-    reason: &'static str,
+    reason: Rejection,
 }
 
 /// The service's counters and histograms, and the registry that renders them.
@@ -67,11 +105,11 @@ impl Metrics {
         }
     }
 
-    pub fn command(&self, outcome: &'static str) {
+    pub fn command(&self, outcome: Label) {
         self.commands.get_or_create(&Outcome { outcome }).inc();
     }
 
-    pub fn rejected(&self, reason: &'static str) {
+    pub fn rejected(&self, reason: Rejection) {
         self.rejected.get_or_create(&Reason { reason }).inc();
     }
 

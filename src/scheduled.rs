@@ -1,11 +1,19 @@
-//! The original RateLimitCanary job's parameters: each taken from a flag, else the event, else the
-//! environment variable of the same name, else the defaults (rate 100, burst 200).
+//! The original RateLimitCanary job: its parameters (each taken from a flag, else the event, else
+//! the environment variable of the same name, else the defaults rate 100, burst 200), and running
+//! it through the pipeline for `apply`, the schedule and alarms.
+
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
+use tracing::Instrument;
 
+use crate::core::outcome::{Failure, Outcome};
+use crate::core::requester::{RequestId, Requester};
+use crate::core::runner::{Ask, Origin, ReplyOnce, Work};
 use crate::domain::{
     Action, ApiRef, BurstLimit, Level, RateLimit, StageName, ThrottleChange, ThrottleLimits,
 };
+use crate::jobs::{AppRunner, span};
 
 pub const DEFAULT_RATE: &str = "100";
 pub const DEFAULT_BURST: &str = "200";
@@ -112,6 +120,65 @@ impl JobParams {
                     .map_err(|e| invalid("BURST_LIMIT")(&e))?,
             }),
         })
+    }
+}
+
+/// Why a job did not set the throttling. Its text is what stderr or the Lambda error shows.
+#[derive(Debug, thiserror::Error)]
+pub enum JobFailed {
+    #[error(transparent)]
+    Params(#[from] JobError),
+    #[error(transparent)]
+    Change(#[from] Failure),
+    #[error("the change was not applied ({0})")]
+    NotApplied(&'static str),
+}
+
+/// Runs one job: resolve and validate its parameters, apply the change, notify the webhook.
+/// Every outcome, including bad parameters, reaches the webhook. Returns the original's text.
+pub async fn run_job(
+    runner: &AppRunner,
+    params: Result<JobParams, JobError>,
+    requester: Requester,
+) -> Result<String, JobFailed> {
+    let id = RequestId::new();
+    let origin = Origin {
+        requester,
+        reply_to: None,
+    };
+    let once = ReplyOnce::default();
+    let change = match params.and_then(JobParams::into_change) {
+        Ok(change) => change,
+        Err(error) => {
+            let outcome = Outcome::Invalid {
+                reason: error.to_string(),
+            };
+            runner
+                .conclude(&origin, &outcome, Duration::ZERO, &once)
+                .instrument(span(&id))
+                .await;
+            return Err(error.into());
+        }
+    };
+    let ask = Ask {
+        id,
+        origin,
+        text: String::new(),
+        work: Work::Change(change.clone()),
+    };
+    let started = Instant::now();
+    let outcome = runner.perform(&ask).instrument(span(&ask.id)).await;
+    runner
+        .conclude(&ask.origin, &outcome, started.elapsed(), &once)
+        .instrument(span(&ask.id))
+        .await;
+    match outcome {
+        Outcome::Change { result: Ok(_), .. } => Ok(success_text(&change)),
+        Outcome::Change {
+            result: Err(failure),
+            ..
+        } => Err(failure.into()),
+        other => Err(JobFailed::NotApplied(other.label().as_str())),
     }
 }
 

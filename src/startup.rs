@@ -6,19 +6,15 @@ use std::sync::Arc;
 
 use tokio::net::TcpListener;
 
-use crate::aws::ApiGateway;
 use crate::config::ServeConfig;
 use crate::http::{AppState, router};
-use crate::jobs::{Jobs, Mode};
+use crate::jobs::{Jobs, Mode, app_runner};
 use crate::metrics::Metrics;
 use crate::policy::PolicyHandle;
-use crate::slack::poster::SlackPoster;
-use crate::throttler::Throttler;
 
 pub struct Application {
     listener: TcpListener,
     state: AppState,
-    gateway: Arc<ApiGateway>,
     config: ServeConfig,
 }
 
@@ -26,24 +22,10 @@ impl Application {
     /// Binds the listener; makes no network call.
     pub async fn build(config: ServeConfig) -> std::io::Result<Self> {
         let listener = TcpListener::bind(config.listen_addr).await?;
-        let gateway = Arc::new(ApiGateway::new());
-        let metrics = Arc::new(Metrics::new());
-        let throttler = Throttler::new(
-            Arc::clone(&gateway),
-            SlackPoster::new(config.webhook.clone()),
-            Arc::clone(&metrics),
-            Arc::clone(&config.policy),
-        );
-        let state = AppState {
-            secret: Arc::new(config.signing_secret.clone()),
-            jobs: Arc::new(Jobs::new(Arc::new(throttler), Mode::Background)),
-            metrics,
-            policy: Arc::clone(&config.policy),
-        };
+        let state = state(&config, Mode::Background);
         Ok(Self {
             listener,
             state,
-            gateway,
             config,
         })
     }
@@ -70,8 +52,8 @@ impl Application {
         reload_policy_on_sighup(Arc::clone(&self.config.policy));
         tracing::info!("listening on http://{addr}");
 
-        let gateway = Arc::clone(&self.gateway);
-        tokio::spawn(async move { gateway.warm_up().await });
+        let jobs = Arc::clone(&self.state.jobs);
+        tokio::spawn(async move { jobs.runner().gateway().warm_up().await });
 
         let jobs = Arc::clone(&self.state.jobs);
         axum::serve(self.listener, router(self.state))
@@ -91,6 +73,21 @@ impl Application {
         }
         tracing::info!("stopped");
         Ok(())
+    }
+}
+
+/// Everything the handlers share, for a server or a Lambda function.
+pub fn state(config: &ServeConfig, mode: Mode) -> AppState {
+    let metrics = Arc::new(Metrics::new());
+    let runner = app_runner(
+        config.webhook.clone(),
+        Arc::clone(&config.policy),
+        Arc::clone(&metrics),
+    );
+    AppState {
+        secret: Arc::new(config.signing_secret.clone()),
+        jobs: Arc::new(Jobs::new(runner, mode)),
+        metrics,
     }
 }
 

@@ -1,35 +1,41 @@
+//! API Gateway through the AWS SDK: the core's gateway port. Thin: SDK calls, caches of the API
+//! list and the account quota, and errors translated into terms an operator can act on.
+
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use aws_config::BehaviorVersion;
-use aws_config::retry::RetryConfig;
-use aws_config::timeout::TimeoutConfig;
 use aws_sdk_apigateway::Client;
 use aws_sdk_apigateway::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_apigateway::operation::get_stage::GetStageOutput;
 use aws_sdk_apigateway::types::{MethodSetting, Op, PatchOperation, Stage};
 use tokio::sync::OnceCell;
 
+use super::connection::{Connection, OPERATION_TIMEOUT};
 use super::settings::{parse_setting_key, setting_key};
+use crate::core::ports::{Gateway, GatewayError};
 use crate::domain::{
-    AccountLimits, Action, ApiId, ApiRef, ApiView, Applied, ApplyError, Configured, Level,
-    ResolvedApi, StageName, StageView, ThrottleChange,
+    AccountLimits, Action, ApiId, Configured, Level, ResolvedApi, StageName, StageView,
 };
-
-const OPERATION_TIMEOUT: Duration = Duration::from_secs(20);
-const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(6);
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
-const MAX_ATTEMPTS: u32 = 4;
 
 /// How long the list of API names and the account quota are reused.
 const NAMES_TTL: Duration = Duration::from_secs(60);
 const ACCOUNT_TTL: Duration = Duration::from_secs(300);
+/// A name missing from the cached list refreshes it, at most this often.
+const MISS_REFRESH: Duration = Duration::from_secs(5);
 
 /// The value API Gateway reads as "not set at this level".
 const NOT_SET: &str = "-1";
 
-type ApiList = Vec<(String, String)>;
+type ApiList = Arc<Vec<(String, String)>>;
+
+/// Whether the AWS setup is known, for `/readyz`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Readiness {
+    Starting,
+    Ready,
+    NotReady(String),
+}
 
 /// API Gateway, reached through one SDK client built on first use (or by [`ApiGateway::warm_up`]).
 ///
@@ -37,8 +43,9 @@ type ApiList = Vec<(String, String)>;
 /// before the server listens.
 #[derive(Default)]
 pub struct ApiGateway {
-    client: OnceCell<Client>,
-    names: Mutex<Option<(Instant, ApiList)>>,
+    connection: OnceCell<(Connection, Client)>,
+    /// Held across a listing, so concurrent lookups share one GetRestApis (single flight).
+    names: tokio::sync::Mutex<Option<(Instant, ApiList)>>,
     account: Mutex<Option<(Instant, AccountLimits)>>,
 }
 
@@ -47,263 +54,59 @@ impl ApiGateway {
         Self::default()
     }
 
-    /// Builds the client now, so that the first command does not wait for it.
+    /// Resolves the AWS setup now, so that the first command does not wait for it.
     pub async fn warm_up(&self) {
-        self.client().await;
+        self.connection().await;
     }
 
-    /// Whether the client has been built.
-    pub fn is_ready(&self) -> bool {
-        self.client.initialized()
+    pub fn readiness(&self) -> Readiness {
+        match self.connection.get() {
+            None => Readiness::Starting,
+            Some((connection, _)) => match &connection.setup {
+                Ok(()) => Readiness::Ready,
+                Err(error) => Readiness::NotReady(error.to_string()),
+            },
+        }
     }
 
-    async fn client(&self) -> &Client {
-        self.client
+    async fn connection(&self) -> &(Connection, Client) {
+        self.connection
             .get_or_init(|| async {
-                let config = aws_config::defaults(BehaviorVersion::latest())
-                    .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS))
-                    .timeout_config(
-                        TimeoutConfig::builder()
-                            .operation_timeout(OPERATION_TIMEOUT)
-                            .operation_attempt_timeout(ATTEMPT_TIMEOUT)
-                            .connect_timeout(CONNECT_TIMEOUT)
-                            .build(),
-                    )
-                    .load()
-                    .await;
-                Client::new(&config)
+                let connection = Connection::resolve().await;
+                let client = Client::new(&connection.config);
+                (connection, client)
             })
             .await
+    }
+
+    /// The client, or why AWS cannot be called at all (no region).
+    async fn client(&self) -> Result<&Client, GatewayError> {
+        let (connection, client) = self.connection().await;
+        match &connection.setup {
+            Err(GatewayError::NoRegion) => Err(GatewayError::NoRegion),
+            _ => Ok(client),
+        }
     }
 
     fn region(&self) -> String {
-        self.client
+        self.connection
             .get()
-            .and_then(|c| c.config().region().map(|r| r.to_string()))
+            .and_then(|(c, _)| c.config.region().map(ToString::to_string))
             .unwrap_or_else(|| "REGION".to_owned())
     }
 
-    /// Applies a change: reads the level's values (GetStage), checks the account quota, and
-    /// calls UpdateStage only when the values differ.
-    pub async fn apply(&self, change: &ThrottleChange) -> Result<Applied, ApplyError> {
-        if let Action::Set(limits) = &change.action
-            && let Some(account) = self.account_limits().await
+    /// Every REST API's (id, name), all pages, reused while younger than `max_age`.
+    async fn api_list(&self, max_age: Duration) -> Result<ApiList, GatewayError> {
+        let mut cached = self.names.lock().await;
+        if let Some((at, list)) = cached.as_ref()
+            && at.elapsed() < max_age
         {
-            account
-                .check(limits)
-                .map_err(ApplyError::AboveAccountLimit)?;
-        }
-        let (api, stage) = self.find_stage(&change.api, &change.stage).await?;
-        let before = configured_at(&stage, &change.level);
-        let after = change.after();
-        let inherited = match (&change.action, &change.level) {
-            (Action::Set(_), _) => None,
-            (Action::Reset, Level::Method { .. }) => Some(configured_at(&stage, &Level::Stage))
-                .filter(Configured::is_set)
-                .or(self.account_configured().await),
-            (Action::Reset, Level::Stage) => self.account_configured().await,
-        };
-        let mut applied = Applied {
-            api,
-            before,
-            after,
-            changed: false,
-            inherited,
-        };
-        if before == after {
-            return Ok(applied);
-        }
-        let (rate, burst) = match &change.action {
-            Action::Set(limits) => (limits.rate.to_string(), limits.burst.to_string()),
-            Action::Reset => (NOT_SET.to_owned(), NOT_SET.to_owned()),
-        };
-        let key = setting_key(&change.level);
-        let replace = |field: &str, value: String| {
-            PatchOperation::builder()
-                .op(Op::Replace)
-                .path(format!("/{key}/throttling/{field}"))
-                .value(value)
-                .build()
-        };
-        self.client()
-            .await
-            .update_stage()
-            .rest_api_id(applied.api.id.as_str())
-            .stage_name(change.stage.as_str())
-            .patch_operations(replace("rateLimit", rate))
-            .patch_operations(replace("burstLimit", burst))
-            .send()
-            .await
-            .map_err(|err| {
-                self.explain(
-                    err,
-                    "apigateway:PATCH",
-                    &stage_arn(&self.region(), &applied.api.id, &change.stage),
-                    &applied.api.id,
-                    &change.stage,
-                )
-            })?;
-        applied.changed = true;
-        Ok(applied)
-    }
-
-    /// The throttling of one stage, or of every stage, of an API.
-    pub async fn view(
-        &self,
-        api: &ApiRef,
-        stage: Option<&StageName>,
-    ) -> Result<ApiView, ApplyError> {
-        let account = self.account_limits().await;
-        let (api, stages) = match stage {
-            Some(stage) => {
-                let (api, found) = self.find_stage(api, stage).await?;
-                (api, vec![found])
-            }
-            None => {
-                let api = self.resolve(api).await?;
-                let stages = self
-                    .client()
-                    .await
-                    .get_stages()
-                    .rest_api_id(api.id.as_str())
-                    .send()
-                    .await
-                    .map_err(|err| {
-                        let resource = format!(
-                            "arn:aws:apigateway:{}::/restapis/{}/stages",
-                            self.region(),
-                            api.id
-                        );
-                        self.explain(err, "apigateway:GET", &resource, &api.id, &any_stage())
-                    })?
-                    .item()
-                    .to_vec();
-                (api, stages.into_iter().map(StageSettings::from).collect())
-            }
-        };
-        let mut stages: Vec<StageView> = stages.iter().map(StageSettings::view).collect();
-        stages.sort_by(|a, b| a.stage.cmp(&b.stage));
-        Ok(ApiView {
-            api,
-            account,
-            stages,
-        })
-    }
-
-    /// GetStage for the API as the user named it. An id-shaped reference that is not an id
-    /// is tried once more as a name (names like `production` look like ids).
-    async fn find_stage(
-        &self,
-        api: &ApiRef,
-        stage: &StageName,
-    ) -> Result<(ResolvedApi, StageSettings), ApplyError> {
-        let resolved = self.resolve(api).await?;
-        match self.get_stage(&resolved.id, stage).await {
-            Err(ApplyError::NotFound { .. }) if matches!(api, ApiRef::Id(_)) => {
-                let by_name = self.lookup_name(api.as_str()).await;
-                match by_name {
-                    Ok(named) if named.id != resolved.id => {
-                        let found = self.get_stage(&named.id, stage).await?;
-                        Ok((named, found))
-                    }
-                    _ => Err(ApplyError::NotFound {
-                        api: api.to_string(),
-                        stage: stage.to_string(),
-                    }),
-                }
-            }
-            result => result.map(|found| (resolved, found)),
-        }
-    }
-
-    async fn get_stage(&self, api: &ApiId, stage: &StageName) -> Result<StageSettings, ApplyError> {
-        self.client()
-            .await
-            .get_stage()
-            .rest_api_id(api.as_str())
-            .stage_name(stage.as_str())
-            .send()
-            .await
-            .map(StageSettings::from)
-            .map_err(|err| {
-                self.explain(
-                    err,
-                    "apigateway:GET",
-                    &stage_arn(&self.region(), api, stage),
-                    api,
-                    stage,
-                )
-            })
-    }
-
-    /// An id is used as given (no GetRestApis); a name is looked up.
-    async fn resolve(&self, api: &ApiRef) -> Result<ResolvedApi, ApplyError> {
-        match api {
-            ApiRef::Id(id) => Ok(ResolvedApi {
-                id: id.clone(),
-                name: self.cached_name_of(id),
-            }),
-            ApiRef::Name(name) => self.lookup_name(name.as_str()).await,
-        }
-    }
-
-    /// The API's id and name, for matching a policy: a name is looked up as for a change;
-    /// an id's name comes from the (cached) list of APIs.
-    pub async fn identify(&self, api: &ApiRef) -> Result<ResolvedApi, ApplyError> {
-        match api {
-            ApiRef::Id(id) => {
-                let list = self.api_names().await?;
-                let name = list
-                    .iter()
-                    .find(|(candidate, _)| candidate == id.as_str())
-                    .map(|(_, name)| name.clone());
-                Ok(ResolvedApi {
-                    id: id.clone(),
-                    name,
-                })
-            }
-            ApiRef::Name(name) => self.lookup_name(name.as_str()).await,
-        }
-    }
-
-    fn cached_name_of(&self, id: &ApiId) -> Option<String> {
-        let names = self.names.lock().expect("names cache");
-        let (_, list) = names.as_ref()?;
-        list.iter()
-            .find(|(candidate, _)| candidate == id.as_str())
-            .map(|(_, name)| name.clone())
-    }
-
-    async fn lookup_name(&self, name: &str) -> Result<ResolvedApi, ApplyError> {
-        let list = self.api_names().await?;
-        let matches: Vec<&(String, String)> = list.iter().filter(|(_, n)| n == name).collect();
-        match matches.as_slice() {
-            [(id, found)] => Ok(ResolvedApi {
-                id: ApiId::parse(id).map_err(|e| ApplyError::Rejected(e.to_string()))?,
-                name: Some(found.clone()),
-            }),
-            [] => Err(ApplyError::UnknownApiName {
-                name: name.to_owned(),
-                suggestions: close_names(name, &list),
-            }),
-            several => Err(ApplyError::AmbiguousApiName {
-                name: name.to_owned(),
-                candidates: several.iter().map(|(id, _)| id.clone()).collect(),
-            }),
-        }
-    }
-
-    /// Every REST API's (id, name), all pages, reused for a minute.
-    async fn api_names(&self) -> Result<ApiList, ApplyError> {
-        if let Some((at, list)) = self.names.lock().expect("names cache").as_ref()
-            && at.elapsed() < NAMES_TTL
-        {
-            return Ok(list.clone());
+            return Ok(Arc::clone(list));
         }
         let mut list = Vec::new();
         let mut pages = self
             .client()
-            .await
+            .await?
             .get_rest_apis()
             .limit(500)
             .into_paginator()
@@ -311,8 +114,12 @@ impl ApiGateway {
         while let Some(page) = pages.next().await {
             let page = page.map_err(|err| {
                 let resource = format!("arn:aws:apigateway:{}::/restapis", self.region());
-                self.explain(err, "apigateway:GET", &resource, &any_api(), &any_stage())
-            })?;
+                self.explain(err, "apigateway:GET", &resource, None)
+            });
+            let page = match page {
+                Ok(page) => page,
+                Err(error) => return Err(self.named(error).await),
+            };
             list.extend(page.items().iter().filter_map(|api| {
                 Some((
                     api.id()?.to_owned(),
@@ -320,43 +127,58 @@ impl ApiGateway {
                 ))
             }));
         }
-        *self.names.lock().expect("names cache") = Some((Instant::now(), list.clone()));
+        let list = Arc::new(list);
+        *cached = Some((Instant::now(), Arc::clone(&list)));
         Ok(list)
     }
 
-    /// The account's regional quota (GetAccount), reused for five minutes. `None` when it
-    /// cannot be read: the quota check is a safety net, not a reason to refuse every change.
-    pub async fn account_limits(&self) -> Option<AccountLimits> {
-        if let Some((at, limits)) = *self.account.lock().expect("account cache")
-            && at.elapsed() < ACCOUNT_TTL
-        {
-            return Some(limits);
+    /// The cached list, refreshed once if `found` finds nothing in it and it is not brand new
+    /// (an API created a minute ago is then found at once).
+    async fn search<T>(
+        &self,
+        found: impl Fn(&[(String, String)]) -> Option<T>,
+    ) -> Result<(Option<T>, ApiList), GatewayError> {
+        let list = self.api_list(NAMES_TTL).await?;
+        if let Some(hit) = found(&list) {
+            return Ok((Some(hit), list));
         }
-        match self.client().await.get_account().send().await {
-            Ok(account) => {
-                let settings = account.throttle_settings()?;
-                let limits = AccountLimits {
-                    rate: settings.rate_limit(),
-                    burst: settings.burst_limit(),
-                };
-                *self.account.lock().expect("account cache") = Some((Instant::now(), limits));
-                Some(limits)
-            }
+        let list = self.api_list(MISS_REFRESH).await?;
+        Ok((found(&list), list))
+    }
+
+    async fn get_stage(&self, api: &ApiId, stage: &StageName) -> Result<StageView, GatewayError> {
+        let result = self
+            .client()
+            .await?
+            .get_stage()
+            .rest_api_id(api.as_str())
+            .stage_name(stage.as_str())
+            .send()
+            .await;
+        match result {
+            Ok(found) => Ok(StageSettings::from(found).view()),
             Err(err) => {
-                tracing::warn!(
-                    code = err.code().unwrap_or("no answer"),
-                    "could not read the account's throttling quota (GetAccount needs apigateway:GET on /account); not checking against it"
-                );
-                None
+                let not_found = GatewayError::NotFound {
+                    api: api.to_string(),
+                    stage: stage.to_string(),
+                };
+                let resource = stage_arn(&self.region(), api, stage);
+                let error = self.explain(err, "apigateway:GET", &resource, Some(not_found));
+                Err(self.named(error).await)
             }
         }
     }
 
-    async fn account_configured(&self) -> Option<Configured> {
-        self.account_limits().await.map(|a| Configured {
-            rate: Some(a.rate),
-            burst: Some(a.burst),
-        })
+    /// A failure before AWS answered may be a setup problem: name it if it is.
+    async fn named(&self, error: GatewayError) -> GatewayError {
+        if !matches!(error, GatewayError::Unreachable { .. }) {
+            return error;
+        }
+        let (connection, _) = self.connection().await;
+        match connection.recheck().await {
+            Err(setup) => setup,
+            Ok(()) => error,
+        }
     }
 
     fn explain<E, R>(
@@ -364,16 +186,20 @@ impl ApiGateway {
         err: SdkError<E, R>,
         action: &str,
         resource: &str,
-        api: &ApiId,
-        stage: &StageName,
-    ) -> ApplyError
+        not_found: Option<GatewayError>,
+    ) -> GatewayError
     where
         E: ProvideErrorMetadata + std::error::Error + 'static,
         R: std::fmt::Debug,
     {
+        let endpoint = || {
+            self.connection
+                .get()
+                .map_or_else(String::new, |(c, _)| c.endpoint.clone())
+        };
         match &err {
             SdkError::TimeoutError(_) => {
-                return ApplyError::Timeout {
+                return GatewayError::Timeout {
                     seconds: OPERATION_TIMEOUT.as_secs(),
                 };
             }
@@ -385,41 +211,44 @@ impl ApiGateway {
                 } else {
                     "could not send the request"
                 };
-                return ApplyError::Unavailable(why.to_owned());
+                return GatewayError::Unreachable {
+                    endpoint: endpoint(),
+                    why: why.to_owned(),
+                };
             }
             SdkError::ConstructionFailure(_) => {
-                return ApplyError::Unavailable(
-                    "no AWS credentials or region configured".to_owned(),
-                );
+                return GatewayError::Unreachable {
+                    endpoint: endpoint(),
+                    why: "could not build the request".to_owned(),
+                };
             }
             _ => {}
         }
         let code = err.code().unwrap_or_default();
         match code {
-            "NotFoundException" => ApplyError::NotFound {
-                api: api.to_string(),
-                stage: stage.to_string(),
-            },
+            "NotFoundException" => not_found.unwrap_or_else(|| {
+                GatewayError::Unexpected("NotFoundException on a listing".to_owned())
+            }),
             "AccessDeniedException"
             | "UnauthorizedException"
             | "UnrecognizedClientException"
             | "InvalidSignatureException"
             | "ExpiredTokenException"
-            | "MissingAuthenticationTokenException" => ApplyError::AccessDenied {
+            | "MissingAuthenticationTokenException" => GatewayError::AccessDenied {
                 action: action.to_owned(),
                 resource: resource.to_owned(),
             },
             "TooManyRequestsException" | "LimitExceededException" | "ThrottlingException" => {
-                ApplyError::Throttled
+                GatewayError::Throttled
             }
-            "ConflictException" => ApplyError::Conflict,
+            "ConflictException" => GatewayError::Conflict,
             "BadRequestException" => {
-                ApplyError::Rejected(err.message().unwrap_or("bad request").to_owned())
+                GatewayError::Rejected(err.message().unwrap_or("bad request").to_owned())
             }
             _ => {
                 tracing::warn!(code, error = %aws_sdk_apigateway::error::DisplayErrorContext(&err), "unexpected API Gateway error");
-                ApplyError::Unavailable(if code.is_empty() {
-                    "unexpected response".to_owned()
+                GatewayError::Unexpected(if code.is_empty() {
+                    "no error code".to_owned()
                 } else {
                     code.to_owned()
                 })
@@ -428,16 +257,166 @@ impl ApiGateway {
     }
 }
 
+impl Gateway for ApiGateway {
+    async fn find_by_name(&self, name: &str) -> Result<ResolvedApi, GatewayError> {
+        let (hits, list) = self
+            .search(|list| {
+                let ids: Vec<String> = list
+                    .iter()
+                    .filter(|(_, n)| n == name)
+                    .map(|(id, _)| id.clone())
+                    .collect();
+                (!ids.is_empty()).then_some(ids)
+            })
+            .await?;
+        match hits.as_deref() {
+            Some([id]) => Ok(ResolvedApi {
+                id: ApiId::parse(id).map_err(|e| GatewayError::Unexpected(e.to_string()))?,
+                name: Some(name.to_owned()),
+            }),
+            Some(several) => Err(GatewayError::AmbiguousApiName {
+                name: name.to_owned(),
+                candidates: several.to_vec(),
+            }),
+            None => Err(GatewayError::UnknownApiName {
+                name: name.to_owned(),
+                suggestions: close_names(name, &list),
+            }),
+        }
+    }
+
+    async fn name_of(&self, id: &ApiId) -> Result<Option<String>, GatewayError> {
+        let (name, _) = self
+            .search(|list| {
+                list.iter()
+                    .find(|(candidate, _)| candidate == id.as_str())
+                    .map(|(_, name)| name.clone())
+            })
+            .await?;
+        Ok(name)
+    }
+
+    fn known_name(&self, id: &ApiId) -> Option<String> {
+        let cached = self.names.try_lock().ok()?;
+        let (_, list) = cached.as_ref()?;
+        list.iter()
+            .find(|(candidate, _)| candidate == id.as_str())
+            .map(|(_, name)| name.clone())
+    }
+
+    async fn read_stage(&self, api: &ApiId, stage: &StageName) -> Result<StageView, GatewayError> {
+        self.get_stage(api, stage).await
+    }
+
+    async fn read_stages(&self, api: &ApiId) -> Result<Vec<StageView>, GatewayError> {
+        let result = self
+            .client()
+            .await?
+            .get_stages()
+            .rest_api_id(api.as_str())
+            .send()
+            .await;
+        match result {
+            Ok(found) => Ok(found
+                .item()
+                .iter()
+                .cloned()
+                .map(|stage| StageSettings::from(stage).view())
+                .collect()),
+            Err(err) => {
+                let resource = format!(
+                    "arn:aws:apigateway:{}::/restapis/{api}/stages",
+                    self.region()
+                );
+                let not_found = GatewayError::ApiNotFound {
+                    api: api.to_string(),
+                };
+                let error = self.explain(err, "apigateway:GET", &resource, Some(not_found));
+                Err(self.named(error).await)
+            }
+        }
+    }
+
+    async fn write(
+        &self,
+        api: &ApiId,
+        stage: &StageName,
+        level: &Level,
+        action: &Action,
+    ) -> Result<(), GatewayError> {
+        let (rate, burst) = match action {
+            Action::Set(limits) => (limits.rate.to_string(), limits.burst.to_string()),
+            Action::Reset => (NOT_SET.to_owned(), NOT_SET.to_owned()),
+        };
+        let key = setting_key(level);
+        let replace = |field: &str, value: String| {
+            PatchOperation::builder()
+                .op(Op::Replace)
+                .path(format!("/{key}/throttling/{field}"))
+                .value(value)
+                .build()
+        };
+        let result = self
+            .client()
+            .await?
+            .update_stage()
+            .rest_api_id(api.as_str())
+            .stage_name(stage.as_str())
+            .patch_operations(replace("rateLimit", rate))
+            .patch_operations(replace("burstLimit", burst))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(err) => {
+                let not_found = GatewayError::NotFound {
+                    api: api.to_string(),
+                    stage: stage.to_string(),
+                };
+                let resource = stage_arn(&self.region(), api, stage);
+                let error = self.explain(err, "apigateway:PATCH", &resource, Some(not_found));
+                Err(self.named(error).await)
+            }
+        }
+    }
+
+    /// The account's regional quota (GetAccount), reused for five minutes. `None` when it
+    /// cannot be read: the quota check is a safety net, not a reason to refuse every change.
+    async fn account_limits(&self) -> Option<AccountLimits> {
+        if let Some((at, limits)) = *self.account.lock().expect("account cache")
+            && at.elapsed() < ACCOUNT_TTL
+        {
+            return Some(limits);
+        }
+        let client = self.client().await.ok()?;
+        match client.get_account().send().await {
+            Ok(account) => {
+                let settings = account.throttle_settings()?;
+                let limits = AccountLimits {
+                    rate: settings.rate_limit(),
+                    burst: settings.burst_limit(),
+                };
+                *self.account.lock().expect("account cache") = Some((Instant::now(), limits));
+                Some(limits)
+            }
+            Err(err) if err.code().is_some() => {
+                tracing::warn!(
+                    code = err.code().unwrap_or_default(),
+                    "could not read the account's throttling quota (GetAccount needs apigateway:GET on /account); not checking against it"
+                );
+                None
+            }
+            Err(_) => {
+                // No answer at all: the call that follows names the cause (region, credentials,
+                // network); GetAccount permissions are not to blame.
+                None
+            }
+        }
+    }
+}
+
 fn stage_arn(region: &str, api: &ApiId, stage: &StageName) -> String {
     format!("arn:aws:apigateway:{region}::/restapis/{api}/stages/{stage}")
-}
-
-fn any_api() -> ApiId {
-    ApiId::parse("0000000000").expect("a valid placeholder id")
-}
-
-fn any_stage() -> StageName {
-    StageName::parse("all").expect("a valid placeholder stage")
 }
 
 /// Up to three names close to `name`, best first.
@@ -490,38 +469,26 @@ impl StageSettings {
         }
     }
 
+    /// The SDK reads absent limits as 0, so the presence of a setting's key decides.
     fn view(&self) -> StageView {
-        let mut methods: Vec<(Level, Configured)> = self
-            .settings
-            .iter()
-            .filter_map(|(key, setting)| match parse_setting_key(key)? {
-                Level::Stage => None,
-                level => Some((level, configured(setting))),
-            })
-            .collect();
+        let mut stage_wide = Configured::default();
+        let mut methods = Vec::new();
+        for (key, setting) in &self.settings {
+            let configured = Configured::from_reported(
+                Some(setting.throttling_rate_limit()),
+                Some(setting.throttling_burst_limit()),
+            );
+            match parse_setting_key(key) {
+                Some(Level::Stage) => stage_wide = configured,
+                Some(level) => methods.push((level, configured)),
+                None => {}
+            }
+        }
         methods.sort_by_key(|(level, _)| level.to_string());
         StageView {
             stage: self.name.clone(),
-            stage_wide: configured_at(self, &Level::Stage),
+            stage_wide,
             methods,
         }
     }
-}
-
-/// The values configured at a level. The SDK reads absent limits as 0, so the key decides.
-fn configured_at(stage: &StageSettings, level: &Level) -> Configured {
-    let key = setting_key(level);
-    stage
-        .settings
-        .iter()
-        .find(|(k, _)| *k == key)
-        .map(|(_, setting)| configured(setting))
-        .unwrap_or_default()
-}
-
-fn configured(setting: &MethodSetting) -> Configured {
-    Configured::from_reported(
-        Some(setting.throttling_rate_limit()),
-        Some(setting.throttling_burst_limit()),
-    )
 }

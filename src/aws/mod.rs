@@ -1,9 +1,10 @@
 //! The AWS adapter: API Gateway (and, on Lambda, Lambda itself) through the AWS SDK,
 //! configured by the standard aws-config chain.
 
+mod connection;
 mod gateway;
 mod invoker;
 mod settings;
 
-pub use gateway::ApiGateway;
+pub use gateway::{ApiGateway, Readiness};
 pub use invoker::SelfInvoker;

@@ -162,20 +162,29 @@ pub struct AccountLimits {
     pub burst: i32,
 }
 
+/// A value the account's regional quota cannot honour.
+#[derive(Debug, Clone, Copy, PartialEq, thiserror::Error)]
+pub enum QuotaExceeded {
+    #[error("rate {asked} req/s is above the account's regional limit of {limit} req/s")]
+    Rate { asked: RateLimit, limit: f64 },
+    #[error("burst {asked} is above the account's regional limit of {limit}")]
+    Burst { asked: BurstLimit, limit: i32 },
+}
+
 impl AccountLimits {
-    /// Why `limits` cannot be honoured under this quota, if they cannot.
-    pub fn check(&self, limits: &ThrottleLimits) -> Result<(), String> {
+    /// Why `limits` cannot be honoured under this quota, if they cannot. At the quota is fine.
+    pub fn check(&self, limits: &ThrottleLimits) -> Result<(), QuotaExceeded> {
         if limits.rate.value() > self.rate {
-            return Err(format!(
-                "rate {} req/s is above the account's regional limit of {} req/s",
-                limits.rate, self.rate
-            ));
+            return Err(QuotaExceeded::Rate {
+                asked: limits.rate,
+                limit: self.rate,
+            });
         }
         if limits.burst.value() > self.burst {
-            return Err(format!(
-                "burst {} is above the account's regional limit of {}",
-                limits.burst, self.burst
-            ));
+            return Err(QuotaExceeded::Burst {
+                asked: limits.burst,
+                limit: self.burst,
+            });
         }
         Ok(())
     }

@@ -4,6 +4,8 @@ mod change;
 mod limits;
 mod target;
 
-pub use change::{Action, ApiView, Applied, ApplyError, ResolvedApi, StageView, ThrottleChange};
-pub use limits::{AccountLimits, BurstLimit, Configured, LimitError, RateLimit, ThrottleLimits};
+pub use change::{Action, ApiView, Applied, ResolvedApi, StageView, ThrottleChange};
+pub use limits::{
+    AccountLimits, BurstLimit, Configured, LimitError, QuotaExceeded, RateLimit, ThrottleLimits,
+};
 pub use target::{ApiId, ApiName, ApiRef, HttpMethod, Level, ResourcePath, StageName, TargetError};

@@ -1,4 +1,5 @@
-//! `POST /slack/commands`: verify, parse, acknowledge, and hand the change to a job.
+//! `POST /slack/commands`: verified by the extractor; here parsed, handed to the pipeline, and
+//! acknowledged.
 
 use axum::Json;
 use axum::extract::State;
@@ -7,11 +8,15 @@ use axum::response::{IntoResponse, Response};
 
 use super::AppState;
 use super::signed::SlackBody;
-use crate::jobs::Submitted;
-use crate::policy::Decision;
-use crate::slack::command::{Invocation, Request, SlashCommandForm, parse_text};
-use crate::slack::message;
-use crate::throttler::Work;
+use crate::core::grammar::{Request, parse_text};
+use crate::core::outcome::{Label, News, Outcome};
+use crate::core::requester::{RequestId, Requester};
+use crate::core::runner::{Ask, Origin, Work};
+use crate::jobs::{Submitted, span};
+use crate::metrics::Rejection;
+use crate::policy::Denial;
+use crate::slack::form::SlashCommandForm;
+use crate::slack::render;
 
 pub async fn slash_command(State(state): State<AppState>, body: SlackBody) -> Response {
     let body = match body {
@@ -19,83 +24,79 @@ pub async fn slash_command(State(state): State<AppState>, body: SlackBody) -> Re
         SlackBody::Signed(body) => body,
     };
     let form = match SlashCommandForm::from_body(&body) {
+        Ok(form) if form.is_ssl_check() => return StatusCode::OK.into_response(),
         Ok(form) => form,
         Err(error) => return malformed(&state, error),
     };
-    if form.is_ssl_check() {
-        return StatusCode::OK.into_response();
-    }
-    let who = match form.invocation() {
-        Ok(who) => who,
+    let (who, reply_to) = match form.requester() {
+        Ok(found) => found,
         Err(error) => return malformed(&state, error),
     };
-    let policy = state.policy.current();
-    if let Some(Err(reason)) = policy
-        .as_ref()
-        .map(|p| p.admits_team(who.team_id.as_ref().map(|t| t.as_str())))
-    {
-        state.metrics.command("denied");
-        tracing::warn!(
-            user = who.user_id.as_str(),
-            team = who.team_id.as_ref().map_or("", |t| t.as_str()),
-            outcome = "denied",
-            "refused a command from another workspace"
-        );
+    let command = who.command.clone();
+    let requester = Requester::User(who);
+    let request = parse_text(&form.text);
+    let change = match &request {
+        Ok(Request::Change(change)) => Some(change),
+        _ => None,
+    };
+    if let Err(denial) = state.jobs.runner().screen(&requester, change) {
+        // Another workspace learns nothing about its text, not even whether it parsed.
+        let change = change
+            .filter(|_| !matches!(denial, Denial::ForeignWorkspace { .. }))
+            .cloned();
+        let outcome = Outcome::Refused {
+            text: form.text,
+            change,
+            denial,
+        };
+        let news = News {
+            requester: &requester,
+            outcome: &outcome,
+        };
+        let reply = render::reply(&news);
         state
             .jobs
-            .audit(message::audit_foreign(&who, &form.text, &reason))
+            .refused(RequestId::new(), requester, outcome)
             .await;
-        return Json(message::foreign_workspace(&reason)).into_response();
+        return Json(reply).into_response();
     }
-    match parse_text(&form.text) {
+    let (work, ack) = match request {
         Ok(Request::Help) => {
-            state.metrics.command("help");
-            Json(message::usage(&who.command)).into_response()
+            state.jobs.runner().count(Label::Help);
+            return Json(render::usage(&command)).into_response();
         }
         Err(error) => {
-            state.metrics.command("invalid");
-            tracing::info!(user = who.user_id.as_str(), %error, "refused a command that does not parse");
-            Json(message::invalid(&who.command, &error)).into_response()
+            state.jobs.runner().count(Label::Invalid);
+            tracing::info!(error = ?error.to_string(), "refused a command that does not parse");
+            return Json(render::invalid(&command, &error)).into_response();
         }
         Ok(Request::Change(change)) => {
-            // Refuse at once what the policy refuses on what was typed; a decision that needs
-            // the API's other name is made in the job, where AWS may be called.
-            if let Some(Decision::Deny { reason }) = policy
-                .as_ref()
-                .map(|p| p.decide(who.subject(), &change, &[change.api.as_str()], false))
-            {
-                state.jobs.throttler().record_denial(&change, &who, &reason);
-                state
-                    .jobs
-                    .audit(message::audit_denied(&change, &who, &reason))
-                    .await;
-                return Json(message::denied(&change, &reason)).into_response();
-            }
-            let ack = message::accepted(&change);
-            submit(&state, Work::Change(change), who, &form.text, ack).await
+            let ack = render::accepted(&change);
+            (Work::Change(change), ack)
         }
-        Ok(Request::Show(request)) => {
-            let ack = message::looking_up(&request);
-            submit(&state, Work::Show(request), who, &form.text, ack).await
+        Ok(Request::Show(show)) => {
+            let ack = render::looking_up(&show);
+            (Work::Show(show), ack)
         }
-    }
-}
-
-async fn submit(
-    state: &AppState,
-    work: Work,
-    who: Invocation,
-    text: &str,
-    ack: serde_json::Value,
-) -> Response {
-    match state.jobs.submit(work, who, text).await {
+    };
+    let ask = Ask {
+        id: RequestId::new(),
+        origin: Origin {
+            requester,
+            reply_to: Some(reply_to),
+        },
+        text: form.text,
+        work,
+    };
+    span(&ask.id).in_scope(|| tracing::debug!("command accepted"));
+    match state.jobs.submit(ask).await {
         Submitted::Finished => StatusCode::OK.into_response(),
         Submitted::Running | Submitted::Deferred => Json(ack).into_response(),
     }
 }
 
 fn malformed(state: &AppState, error: impl std::fmt::Display) -> Response {
-    state.metrics.rejected("not_a_command");
+    state.metrics.rejected(Rejection::NotACommand);
     tracing::warn!(%error, "signed request is not a usable slash command");
     (StatusCode::BAD_REQUEST, error.to_string()).into_response()
 }

@@ -2,20 +2,21 @@ use axum::extract::State;
 use axum::http::StatusCode;
 
 use super::AppState;
+use crate::aws::Readiness;
 
 /// Liveness: the process is up and serving.
 pub async fn live() -> &'static str {
     "ok"
 }
 
-/// Readiness: configuration loaded and the AWS client built.
-pub async fn ready(State(state): State<AppState>) -> (StatusCode, &'static str) {
-    if state.jobs.throttler().gateway().is_ready() {
-        (StatusCode::OK, "ready")
-    } else {
-        (
+/// Readiness: the AWS region and credentials were found. Otherwise 503, with the reason.
+pub async fn ready(State(state): State<AppState>) -> (StatusCode, String) {
+    match state.jobs.runner().gateway().readiness() {
+        Readiness::Ready => (StatusCode::OK, "ready".to_owned()),
+        Readiness::Starting => (
             StatusCode::SERVICE_UNAVAILABLE,
-            "starting: AWS client not built yet",
-        )
+            "starting: resolving the AWS region and credentials".to_owned(),
+        ),
+        Readiness::NotReady(reason) => (StatusCode::SERVICE_UNAVAILABLE, reason),
     }
 }

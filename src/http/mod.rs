@@ -13,7 +13,6 @@ use axum::routing::{get, post};
 
 use crate::jobs::Jobs;
 use crate::metrics::Metrics;
-use crate::policy::PolicyHandle;
 use crate::slack::signature::SigningSecret;
 
 /// The path Slack posts slash commands to; the manifest's command URL must end with it.
@@ -28,7 +27,6 @@ pub struct AppState {
     pub secret: Arc<SigningSecret>,
     pub jobs: Arc<Jobs>,
     pub metrics: Arc<Metrics>,
-    pub policy: Arc<PolicyHandle>,
 }
 
 pub fn router(state: AppState) -> Router {

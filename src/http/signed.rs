@@ -8,7 +8,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
 use super::AppState;
-use crate::slack::command::SlashCommandForm;
+use crate::metrics::Rejection;
+use crate::slack::form::SlashCommandForm;
 use crate::slack::signature;
 
 const TIMESTAMP_HEADER: &str = "x-slack-request-timestamp";
@@ -39,7 +40,7 @@ impl FromRequest<AppState> for SlackBody {
             .await
             .map_err(|rejection| {
                 if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                    state.metrics.rejected("too_large");
+                    state.metrics.rejected(Rejection::TooLarge);
                 }
                 rejection.into_response()
             })?;
@@ -56,7 +57,7 @@ impl FromRequest<AppState> for SlackBody {
             Err(_) if is_ssl_check(&body) => Ok(Self::SslCheck),
             Err(error) => {
                 state.metrics.rejected(error.reason());
-                tracing::warn!(reason = error.reason(), %error, "rejected a request that Slack did not sign");
+                tracing::warn!(reason = error.reason().as_str(), %error, "rejected a request that Slack did not sign");
                 Err(StatusCode::UNAUTHORIZED.into_response())
             }
         }

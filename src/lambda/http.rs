@@ -1,16 +1,20 @@
-//! Slack requests arriving as API Gateway or function URL events, answered by the same router.
+//! Slack requests arriving as API Gateway or function URL events, answered by the same router,
+//! in the response shape of the event that asked.
 
 use axum::body::Body;
 use lambda_http::RequestExt;
-use lambda_http::request::LambdaRequest;
+use lambda_http::aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayV2httpResponse};
+use lambda_http::request::{LambdaRequest, RequestOrigin};
 use lambda_http::tower::ServiceExt;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use crate::http::MAX_BODY_BYTES;
 
-/// Runs the request through the router; returns the proxy-integration response.
-/// API Gateway REST (payload 1.0), HTTP APIs and function URLs (2.0) all accept this shape.
+/// Runs the request through the router; returns the proxy-integration response in the shape
+/// its origin expects: payload 1.0 (with `multiValueHeaders`) for REST APIs, 2.0 for HTTP APIs
+/// and function URLs, as `lambda_http`'s own response types do.
 pub async fn handle(router: axum::Router, request: LambdaRequest) -> Value {
+    let origin = request.request_origin();
     let (mut parts, body) = lambda_http::Request::from(request).into_parts();
     // Route on the path the client asked for, without a REST API's `/{stage}` prefix.
     let raw_path = parts.raw_http_path().to_owned();
@@ -25,19 +29,36 @@ pub async fn handle(router: axum::Router, request: LambdaRequest) -> Value {
         Err(never) => match never {},
     };
     let (parts, body) = response.into_parts();
-    let body = axum::body::to_bytes(body, MAX_BODY_BYTES)
-        .await
-        .unwrap_or_default();
-    let headers: Map<String, Value> = parts
-        .headers
-        .iter()
-        .filter_map(|(name, value)| Some((name.to_string(), Value::from(value.to_str().ok()?))))
-        .collect();
-    json!({
-        "statusCode": parts.status.as_u16(),
-        "headers": headers,
-        "body": String::from_utf8_lossy(&body),
-        "isBase64Encoded": false,
+    let body = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
+        Ok(body) => body,
+        Err(error) => {
+            tracing::error!(%error, limit = MAX_BODY_BYTES, "the answer was larger than the limit; sending it without a body");
+            Default::default()
+        }
+    };
+    let text = String::from_utf8_lossy(&body).into_owned();
+    let body = (!text.is_empty()).then_some(lambda_http::Body::Text(text));
+    let status_code = i64::from(parts.status.as_u16());
+    let answer = match origin {
+        RequestOrigin::ApiGatewayV1 => {
+            let mut answer = ApiGatewayProxyResponse::default();
+            answer.status_code = status_code;
+            // REST APIs merge `headers` into `multiValueHeaders`; give each once.
+            answer.multi_value_headers = parts.headers;
+            answer.body = body;
+            serde_json::to_value(answer)
+        }
+        _ => {
+            let mut answer = ApiGatewayV2httpResponse::default();
+            answer.status_code = status_code;
+            answer.headers = parts.headers;
+            answer.body = body;
+            serde_json::to_value(answer)
+        }
+    };
+    answer.unwrap_or_else(|error| {
+        tracing::error!(%error, "could not encode the Lambda HTTP answer");
+        json!({ "statusCode": 500 })
     })
 }
 

@@ -8,19 +8,18 @@ use std::sync::Arc;
 use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
 use serde_json::{Value, json};
 
-use crate::apply::run_job;
-use crate::aws::{ApiGateway, SelfInvoker};
+use crate::aws::SelfInvoker;
 use crate::cli::LambdaArgs;
 use crate::config::{self, ConfigError, webhook};
+use crate::core::requester::Requester;
+use crate::core::runner::ReplyOnce;
 use crate::http::AppState;
-use crate::jobs::{DeferredJob, Jobs, Mode};
+use crate::jobs::{AppRunner, DeferredJob, Jobs, Mode, app_runner, span};
 use crate::metrics::Metrics;
-use crate::scheduled::{JobError, JobParams};
-use crate::slack::message::Actor;
-use crate::slack::poster::SlackPoster;
+use crate::scheduled::{JobError, JobParams, run_job};
 use crate::slack::signature::SigningSecret;
-use crate::throttler::{ReplyOnce, Throttler};
 use events::Event;
+use tracing::Instrument;
 
 /// A failed invocation, reported to Lambda as a function error with this text.
 #[derive(Debug)]
@@ -36,15 +35,24 @@ impl From<FunctionError> for Diagnostic {
 }
 
 struct Function {
-    throttler: Arc<Throttler>,
+    runner: Arc<AppRunner>,
     /// The axum router for Slack requests; `None` when no signing secret is configured.
     slack: Option<axum::Router>,
 }
 
+/// Why the Lambda runtime loop could not start or stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum LambdaError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("Lambda runtime: {0}")]
+    Runtime(String),
+}
+
 /// Runs the Lambda runtime loop until the runtime stops it.
-pub async fn run(args: LambdaArgs) -> Result<(), String> {
-    let webhook = webhook(args.webhook_url.as_deref()).map_err(|e: ConfigError| e.to_string())?;
-    let policy = Arc::new(config::policy(&args.policy).map_err(|e| e.to_string())?);
+pub async fn run(args: LambdaArgs) -> Result<(), LambdaError> {
+    let webhook = webhook(args.webhook_url.as_deref())?;
+    let policy = Arc::new(config::policy(&args.policy)?);
     if policy.current().is_none() {
         tracing::warn!(
             "no access policy is configured (THROTTLE_POLICY or THROTTLE_POLICY_TOML): anyone in the workspace can change any stage within the account's limits"
@@ -54,22 +62,16 @@ pub async fn run(args: LambdaArgs) -> Result<(), String> {
         tracing::warn!("SLACK_WEBHOOK_URL is not set: audit notices are off");
     }
     let metrics = Arc::new(Metrics::new());
-    let throttler = Arc::new(Throttler::new(
-        Arc::new(ApiGateway::new()),
-        SlackPoster::new(webhook),
-        Arc::clone(&metrics),
-        Arc::clone(&policy),
-    ));
+    let runner = app_runner(webhook, policy, Arc::clone(&metrics));
     let slack = match args.signing_secret.and_then(SigningSecret::new) {
         Some(secret) => {
             let function_name = std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_default();
             let invoker = Arc::new(SelfInvoker::new(function_name));
-            let jobs = Jobs::new(Arc::clone(&throttler), Mode::Lambda(invoker));
+            let jobs = Jobs::new(Arc::clone(&runner), Mode::Lambda(invoker));
             Some(crate::http::router(AppState {
                 secret: Arc::new(secret),
                 jobs: Arc::new(jobs),
                 metrics,
-                policy,
             }))
         }
         None => {
@@ -77,13 +79,13 @@ pub async fn run(args: LambdaArgs) -> Result<(), String> {
             None
         }
     };
-    let function = Arc::new(Function { throttler, slack });
+    let function = Arc::new(Function { runner, slack });
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let function = Arc::clone(&function);
         async move { function.handle(event.payload).await }
     }))
     .await
-    .map_err(|e| e.to_string())
+    .map_err(|e| LambdaError::Runtime(e.to_string()))
 }
 
 impl Function {
@@ -107,9 +109,9 @@ impl Function {
 
     async fn scheduled(&self, event: Result<JobParams, JobError>) -> Result<Value, FunctionError> {
         let params = event.map(|e| e.or(JobParams::from_env(env)));
-        let body = run_job(&self.throttler, params, Actor::Schedule)
+        let body = run_job(&self.runner, params, Requester::Schedule)
             .await
-            .map_err(FunctionError)?;
+            .map_err(|e| FunctionError(e.to_string()))?;
         Ok(json!({ "statusCode": 200, "body": body }))
     }
 
@@ -132,16 +134,17 @@ impl Function {
                 reason: "both must be set to handle alarm events".to_owned(),
             }),
         };
-        let body = run_job(&self.throttler, params, Actor::Alarm(name))
+        let body = run_job(&self.runner, params, Requester::Alarm(name.to_owned()))
             .await
-            .map_err(FunctionError)?;
+            .map_err(|e| FunctionError(e.to_string()))?;
         Ok(json!({ "statusCode": 200, "body": body }))
     }
 
     async fn deferred(&self, job: DeferredJob) -> Result<Value, FunctionError> {
-        let (work, who) = job.into_parts().map_err(FunctionError)?;
-        self.throttler
-            .run_command(&work, &who, &ReplyOnce::default())
+        let ask = job.into_ask().map_err(|e| FunctionError(e.to_string()))?;
+        self.runner
+            .run(&ask, &ReplyOnce::default())
+            .instrument(span(&ask.id))
             .await;
         Ok(json!({ "statusCode": 200 }))
     }

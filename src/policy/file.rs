@@ -5,6 +5,8 @@ use toml::Spanned;
 
 use super::pattern::Pattern;
 use super::{Bounds, Policy, Rule};
+use crate::core::requester::ChatId;
+use crate::domain::{BurstLimit, RateLimit};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -47,6 +49,17 @@ impl std::fmt::Display for PolicyError {
 
 impl std::error::Error for PolicyError {}
 
+impl PolicyError {
+    /// An error about the policy as a whole (no line).
+    pub fn whole(origin: &str, reason: impl Into<String>) -> Self {
+        Self {
+            origin: origin.to_owned(),
+            line: 0,
+            reason: reason.into(),
+        }
+    }
+}
+
 /// Parses and checks a policy. `source` names it in errors (a path, or the variable's name).
 pub fn parse(source: &str, text: &str) -> Result<Policy, PolicyError> {
     let fail = |offset: usize, reason: String| PolicyError {
@@ -59,13 +72,16 @@ pub fn parse(source: &str, text: &str) -> Result<Policy, PolicyError> {
         fail(offset, e.message().trim().to_owned())
     })?;
     let team_id = match file.team_id {
-        Some(team) if !is_slack_id(&team, &['T', 'E']) => {
-            return Err(fail(
-                text.find("team_id").unwrap_or(0),
-                format!("team_id `{team}` is not a Slack workspace id (like T1DC2JH3J)"),
-            ));
-        }
-        team => team,
+        Some(team) => match ChatId::parse(&team).filter(|_| team.starts_with(['T', 'E'])) {
+            Some(id) => Some(id),
+            None => {
+                return Err(fail(
+                    text.find("team_id").unwrap_or(0),
+                    format!("team_id `{team}` is not a Slack workspace id (like T1DC2JH3J)"),
+                ));
+            }
+        },
+        None => None,
     };
     let mut rules = Vec::new();
     for (index, spanned) in file.rule.into_iter().enumerate() {
@@ -94,27 +110,20 @@ fn check_rule(name: String, raw: RuleFile) -> Result<Rule, String> {
     if empty {
         return Err("empty rule: give at least users, apis and stages".to_owned());
     }
-    let users = required("users", raw.users)?;
-    for user in &users {
-        if user != "*" && !is_slack_id(user, &['U', 'W']) {
-            return Err(format!(
-                "`{user}` in users is not a Slack user id (like U2CERLKJA) or \"*\""
-            ));
-        }
-    }
+    let users = ids(
+        "users",
+        raw.users,
+        &['U', 'W'],
+        "a Slack user id (like U2CERLKJA)",
+    )?;
     let channels = match raw.channels {
         None => None,
-        Some(channels) => {
-            let channels = required("channels", Some(channels))?;
-            for channel in &channels {
-                if channel != "*" && !is_slack_id(channel, &['C', 'G', 'D']) {
-                    return Err(format!(
-                        "`{channel}` in channels is not a Slack channel id (like C0123ABC) or \"*\""
-                    ));
-                }
-            }
-            Some(channels)
-        }
+        Some(channels) => Some(ids(
+            "channels",
+            Some(channels),
+            &['C', 'G', 'D'],
+            "a Slack channel id (like C0123ABC)",
+        )?),
     };
     let patterns = |key: &str, values: Option<Vec<String>>| -> Result<Vec<Pattern>, String> {
         required(key, values)?
@@ -122,28 +131,26 @@ fn check_rule(name: String, raw: RuleFile) -> Result<Rule, String> {
             .map(|v| Pattern::parse(v).map_err(|e| format!("in {key}: {e}")))
             .collect()
     };
-    let bounds = Bounds {
-        min_rate: raw.min_rate,
-        max_rate: raw.max_rate,
-        min_burst: raw.min_burst,
-        max_burst: raw.max_burst,
+    let rate = |key: &str, value: Option<f64>| {
+        value
+            .map(|v| RateLimit::new(v).map_err(|_| format!("{key} must be a number ≥ 0")))
+            .transpose()
     };
-    for (key, value) in [("min_rate", bounds.min_rate), ("max_rate", bounds.max_rate)] {
-        if value.is_some_and(|v| !v.is_finite() || v < 0.0) {
-            return Err(format!("{key} must be a number ≥ 0"));
-        }
-    }
-    for (key, value) in [
-        ("min_burst", bounds.min_burst),
-        ("max_burst", bounds.max_burst),
-    ] {
-        if value.is_some_and(|v| !(0..=i64::from(i32::MAX)).contains(&v)) {
-            return Err(format!(
-                "{key} must be a whole number from 0 to {}",
-                i32::MAX
-            ));
-        }
-    }
+    let burst = |key: &str, value: Option<i64>| {
+        value
+            .map(|v| {
+                BurstLimit::new(v).map_err(|_| {
+                    format!("{key} must be a whole number from 0 to {}", BurstLimit::MAX)
+                })
+            })
+            .transpose()
+    };
+    let bounds = Bounds {
+        min_rate: rate("min_rate", raw.min_rate)?,
+        max_rate: rate("max_rate", raw.max_rate)?,
+        min_burst: burst("min_burst", raw.min_burst)?,
+        max_burst: burst("max_burst", raw.max_burst)?,
+    };
     if let (Some(min), Some(max)) = (bounds.min_rate, bounds.max_rate)
         && min > max
     {
@@ -172,12 +179,27 @@ fn required(key: &str, values: Option<Vec<String>>) -> Result<Vec<String>, Strin
     }
 }
 
-fn is_slack_id(value: &str, prefixes: &[char]) -> bool {
-    value.len() >= 2
-        && value.starts_with(prefixes)
-        && value
-            .bytes()
-            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+/// A list of ids, each exact or `*`: one wildcard mechanism, the same [`Pattern`] as names.
+fn ids(
+    key: &str,
+    values: Option<Vec<String>>,
+    prefixes: &[char],
+    what: &str,
+) -> Result<Vec<Pattern>, String> {
+    required(key, values)?
+        .into_iter()
+        .map(|value| {
+            let valid = value == "*"
+                || (value.len() >= 2
+                    && value.starts_with(prefixes)
+                    && ChatId::parse(&value).is_some());
+            if valid {
+                Pattern::parse(&value).map_err(|e| format!("in {key}: {e}"))
+            } else {
+                Err(format!("`{value}` in {key} is not {what} or \"*\""))
+            }
+        })
+        .collect()
 }
 
 fn line_of(text: &str, offset: usize) -> usize {
@@ -219,9 +241,12 @@ max_burst = 5000
     #[test]
     fn the_documented_example_parses() {
         let policy = parse("policy.toml", EXAMPLE).unwrap();
-        assert_eq!(policy.team_id.as_deref(), Some("T1DC2JH3J"));
+        assert_eq!(
+            policy.team_id.as_ref().map(ChatId::as_str),
+            Some("T1DC2JH3J")
+        );
         assert_eq!(policy.rules.len(), 2);
-        assert_eq!(policy.rules[1].bounds.min_rate, Some(1.0));
+        assert_eq!(policy.rules[1].bounds.min_rate, RateLimit::new(1.0).ok());
     }
 
     #[test]

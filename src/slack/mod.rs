@@ -1,6 +1,10 @@
-//! Slack plumbing: request signatures, the slash-command form, messages and posting them.
+//! Slack plumbing: request signatures, the slash-command form, rendering outcomes as messages,
+//! and posting them (the core's telling port).
 
-pub mod command;
-pub mod message;
+pub mod form;
+pub mod manifest;
 pub mod poster;
+pub mod render;
 pub mod signature;
+
+pub use poster::SlackPoster;

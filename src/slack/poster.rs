@@ -1,11 +1,16 @@
-//! Posting JSON to Slack: a command's `response_url` and the audit incoming webhook.
+//! Posting JSON to Slack: a command's `response_url` and the audit incoming webhook. This is the
+//! core's telling port for Slack.
 
 use std::time::Duration;
 
 use reqwest::{StatusCode, Url};
 use serde_json::Value;
 
-use super::command::ResponseUrl;
+use super::form::ResponseUrl;
+use super::render;
+use crate::core::outcome::News;
+use crate::core::ports::{TellError, Teller};
+use crate::core::requester::ReplyTo;
 
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
@@ -29,15 +34,6 @@ impl std::fmt::Debug for WebhookUrl {
     }
 }
 
-/// Why a post did not get a 2xx. The text never contains the URL.
-#[derive(Debug, Clone, thiserror::Error)]
-pub enum PostError {
-    #[error("Slack answered HTTP {0}")]
-    Status(u16),
-    #[error("{0}")]
-    Transport(&'static str),
-}
-
 /// Posts messages to Slack over one shared HTTP client.
 #[derive(Clone)]
 pub struct SlackPoster {
@@ -56,20 +52,29 @@ impl SlackPoster {
         Self { http, webhook }
     }
 
-    /// Answers a command on its `response_url`.
-    pub async fn respond(&self, to: &ResponseUrl, message: &Value) -> Result<(), PostError> {
-        self.post(to.url(), message).await
+    pub fn has_webhook(&self) -> bool {
+        self.webhook.is_some()
+    }
+
+    /// Answers on a `response_url`.
+    pub async fn respond(&self, to: &ReplyTo, message: &Value) -> Result<(), TellError> {
+        let url = ResponseUrl::parse(to.as_str())
+            .ok_or(TellError::Address("not an https URL (or http on loopback)"))?;
+        self.post(url.url(), message).await
     }
 
     /// Sends a notice to the audit webhook. `Ok(false)` when no webhook is configured.
-    pub async fn audit(&self, notice: &Value) -> Result<bool, PostError> {
+    pub async fn notify(&self, notice: &Value) -> Result<bool, TellError> {
         match &self.webhook {
             Some(webhook) => self.post(&webhook.0, notice).await.map(|()| true),
             None => Ok(false),
         }
     }
 
-    async fn post(&self, url: &Url, body: &Value) -> Result<(), PostError> {
+    /// Posts, retrying only when Slack cannot have acted on the request: it could not be sent
+    /// (connection refused), or Slack said so (429, 5xx). A timeout after sending is not retried:
+    /// the message may have been posted, and a retry could post it twice in the channel.
+    async fn post(&self, url: &Url, body: &Value) -> Result<(), TellError> {
         let mut attempt = 1;
         loop {
             let (error, wait) = match self.http.post(url.clone()).json(body).send().await {
@@ -79,11 +84,12 @@ impl SlackPoster {
                     let retryable =
                         status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error();
                     if !retryable {
-                        return Err(PostError::Status(status.as_u16()));
+                        return Err(TellError::Status(status.as_u16()));
                     }
-                    (PostError::Status(status.as_u16()), retry_after(&response))
+                    (TellError::Status(status.as_u16()), retry_after(&response))
                 }
-                Err(err) => (PostError::Transport(transport_reason(&err)), None),
+                Err(err) if err.is_connect() => (TellError::Transport("could not connect"), None),
+                Err(err) => return Err(TellError::Transport(transport_reason(&err))),
             };
             if attempt >= MAX_ATTEMPTS {
                 return Err(error);
@@ -91,6 +97,22 @@ impl SlackPoster {
             let backoff = Duration::from_millis(200 * u64::from(attempt));
             tokio::time::sleep(wait.unwrap_or(backoff).min(MAX_RETRY_WAIT)).await;
             attempt += 1;
+        }
+    }
+}
+
+impl Teller for SlackPoster {
+    async fn reply(&self, to: &ReplyTo, news: &News<'_>) -> Result<(), TellError> {
+        match render::reply(news) {
+            Some(message) => self.respond(to, &message).await,
+            None => Ok(()),
+        }
+    }
+
+    async fn audit(&self, news: &News<'_>) -> Result<bool, TellError> {
+        match render::notice(news) {
+            Some(notice) => self.notify(&notice).await,
+            None => Ok(false),
         }
     }
 }
@@ -109,9 +131,7 @@ fn retry_after(response: &reqwest::Response) -> Option<Duration> {
 
 fn transport_reason(err: &reqwest::Error) -> &'static str {
     if err.is_timeout() {
-        "timed out"
-    } else if err.is_connect() {
-        "could not connect"
+        "timed out (not retried: Slack may have posted it)"
     } else {
         "request failed"
     }

@@ -5,6 +5,8 @@ use std::fmt;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
+use crate::metrics::Rejection;
+
 /// How far a request's timestamp may be from our clock, either way.
 pub const MAX_CLOCK_SKEW_SECS: i64 = 300;
 
@@ -55,12 +57,12 @@ pub enum SignatureError {
 
 impl SignatureError {
     /// A short label for metrics.
-    pub fn reason(self) -> &'static str {
+    pub fn reason(self) -> Rejection {
         match self {
-            Self::MissingTimestamp | Self::MissingSignature => "missing_header",
-            Self::MalformedTimestamp | Self::MalformedSignature => "malformed_header",
-            Self::Stale => "stale_timestamp",
-            Self::Mismatch => "bad_signature",
+            Self::MissingTimestamp | Self::MissingSignature => Rejection::MissingHeader,
+            Self::MalformedTimestamp | Self::MalformedSignature => Rejection::MalformedHeader,
+            Self::Stale => Rejection::StaleTimestamp,
+            Self::Mismatch => Rejection::BadSignature,
         }
     }
 }

@@ -1,11 +1,98 @@
-//! What we say in Slack: replies to the user and notices to the audit channel.
+//! What we say in Slack: replies to the user and notices to the audit channel, rendered from
+//! the core's typed outcomes.
 //!
 //! Every piece of text that came from a user or from AWS goes through [`escape`].
 
 use serde_json::{Value, json};
 
-use super::command::{Invocation, ShowRequest, TextError};
-use crate::domain::{Action, ApiView, Applied, ApplyError, Configured, Level, ThrottleChange};
+use crate::core::grammar::{ShowRequest, TextError};
+use crate::core::outcome::{Failure, News, Outcome};
+use crate::core::ports::GatewayError;
+use crate::core::requester::{ChatUser, Requester};
+use crate::domain::{Action, ApiView, Applied, Configured, Level, ThrottleChange};
+use crate::policy::{Denial, place};
+
+/// The final reply to the person who asked, if the outcome has one.
+pub fn reply(news: &News<'_>) -> Option<Value> {
+    let who = news.requester.user();
+    Some(match news.outcome {
+        Outcome::Change {
+            change,
+            result: Ok(done),
+        } => applied(change, done, who),
+        Outcome::Change {
+            change,
+            result: Err(error),
+        } => failed(change, error),
+        Outcome::Refused {
+            change: Some(change),
+            denial,
+            ..
+        } => denied(change, denial),
+        Outcome::Refused {
+            change: None,
+            denial,
+            ..
+        } => foreign_workspace(denial),
+        Outcome::Show {
+            result: Ok(view), ..
+        } => self::view(view),
+        Outcome::Show {
+            request,
+            result: Err(error),
+        } => view_failed(request, error),
+        Outcome::Interrupted { text } => interrupted(&who?.command, text),
+        Outcome::Invalid { .. } => return None,
+    })
+}
+
+/// The audit channel's notice of an outcome, if it gets one.
+pub fn notice(news: &News<'_>) -> Option<Value> {
+    let actor = news.requester;
+    Some(match news.outcome {
+        Outcome::Change { change, result } => audit_notice(change, actor, result),
+        Outcome::Refused {
+            change: Some(change),
+            denial,
+            ..
+        } => audit_denied(change, actor, denial),
+        Outcome::Refused {
+            change: None,
+            denial,
+            text,
+        } => audit_foreign(actor, text, denial),
+        Outcome::Interrupted { text } => audit_interrupted(actor, text),
+        Outcome::Invalid { reason } => audit_failure(actor, reason),
+        Outcome::Show { .. } => return None,
+    })
+}
+
+/// A denial in words, with names as inline code (already escaped).
+fn reason(denial: &Denial) -> String {
+    match denial {
+        Denial::NoRuleForStage {
+            user,
+            channel,
+            stage,
+        } => format!(
+            "no rule lets {} change stage {}",
+            place(user, channel.as_ref()),
+            code(stage.as_str())
+        ),
+        Denial::NoRuleForApi {
+            user,
+            channel,
+            api,
+            stage,
+        } => format!(
+            "no rule lets {} change API {} stage {}",
+            place(user, channel.as_ref()),
+            code(api),
+            code(stage.as_str())
+        ),
+        Denial::ForeignWorkspace { .. } | Denial::OutOfBounds(_) => escape(&denial.to_string()),
+    }
+}
 
 /// Escapes text for Slack `mrkdwn`, so `<!channel>` in user text is shown, not sent.
 pub fn escape(text: &str) -> String {
@@ -146,10 +233,10 @@ fn transitions(change: &ThrottleChange, applied: &Applied) -> (String, String) {
     )
 }
 
-fn by_whom(who: &Invocation) -> String {
-    match &who.channel_id {
-        Some(channel) => format!("by <@{}> in <#{}>", who.user_id.as_str(), channel.as_str()),
-        None => format!("by <@{}>", who.user_id.as_str()),
+fn by_whom(who: &ChatUser) -> String {
+    match &who.channel {
+        Some(channel) => format!("by <@{}> in <#{}>", who.user.as_str(), channel.as_str()),
+        None => format!("by <@{}>", who.user.as_str()),
     }
 }
 
@@ -162,7 +249,7 @@ fn level_label(level: &Level) -> String {
 
 /// The final reply on `response_url` for a change that succeeded. A change that altered the
 /// stage is shown to the channel; one that found nothing to do only to the user.
-pub fn applied(change: &ThrottleChange, applied: &Applied, who: &Invocation) -> Value {
+fn applied(change: &ThrottleChange, applied: &Applied, who: Option<&ChatUser>) -> Value {
     let api = api_label(&applied.api);
     let stage = code(change.stage.as_str());
     if !applied.changed {
@@ -178,9 +265,12 @@ pub fn applied(change: &ThrottleChange, applied: &Applied, who: &Invocation) -> 
         Action::Reset => "reset",
     };
     let (rate_line, burst_line) = transitions(change, applied);
+    let (actor, by) = match who {
+        Some(who) => (format!("<@{}>", who.user.as_str()), by_whom(who)),
+        None => ("throttle-bot".to_owned(), "by throttle-bot".to_owned()),
+    };
     let text = format!(
-        ":white_check_mark: <@{}> {verb} throttling on {api} / {stage} ({}): rate {rate_line}; burst {burst_line}",
-        who.user_id.as_str(),
+        ":white_check_mark: {actor} {verb} throttling on {api} / {stage} ({}): rate {rate_line}; burst {burst_line}",
         level_label(&change.level),
     );
     json!({
@@ -197,14 +287,14 @@ pub fn applied(change: &ThrottleChange, applied: &Applied, who: &Invocation) -> 
                 { "type": "mrkdwn", "text": format!("*Burst*\n{burst_line}") },
             ]},
             { "type": "context", "elements": [
-                { "type": "mrkdwn", "text": format!("Changed {}", by_whom(who)) },
+                { "type": "mrkdwn", "text": format!("Changed {by}") },
             ]},
         ],
     })
 }
 
 /// The final reply on `response_url` for a change that failed: only the user sees it.
-pub fn failed(change: &ThrottleChange, error: &ApplyError) -> Value {
+fn failed(change: &ThrottleChange, error: &Failure) -> Value {
     ephemeral(format!(
         ":x: Could not change the throttling of {}. Nothing was changed.\n{}.",
         target(change),
@@ -213,37 +303,41 @@ pub fn failed(change: &ThrottleChange, error: &ApplyError) -> Value {
 }
 
 /// The reply to a change the access policy refused: only the user sees it.
-pub fn denied(change: &ThrottleChange, reason: &str) -> Value {
+pub fn denied(change: &ThrottleChange, denial: &Denial) -> Value {
     ephemeral(format!(
         ":no_entry: Not allowed: {}. Nothing was changed.\n{}.",
         describe_request(change),
-        escape(&capitalise(reason))
+        capitalise(&reason(denial))
     ))
 }
 
 /// The reply to a command from a workspace the policy does not accept.
-pub fn foreign_workspace(reason: &str) -> Value {
-    ephemeral(format!(":no_entry: {}.", escape(&capitalise(reason))))
+pub fn foreign_workspace(denial: &Denial) -> Value {
+    ephemeral(format!(":no_entry: {}.", capitalise(&reason(denial))))
 }
 
 /// The audit channel's notice of a command from a workspace the policy does not accept.
-pub fn audit_foreign(who: &Invocation, text: &str, reason: &str) -> Value {
-    let team = who.team_id.as_ref().map_or("unknown", |t| t.as_str());
-    notice(format!(
+fn audit_foreign(actor: &Requester, text: &str, denial: &Denial) -> Value {
+    let who = actor.user();
+    let team = who
+        .and_then(|w| w.team.as_ref())
+        .map_or("unknown", |t| t.as_str());
+    let command = who.map_or("/throttle", |w| w.command.as_str());
+    notice_of(format!(
         ":no_entry: Denied: {} from workspace {team} ({}): {}",
-        code(&format!("{} {text}", who.command)),
-        Actor::Slack(who).describe(),
-        escape(reason)
+        code(&format!("{command} {text}")),
+        describe(actor),
+        reason(denial)
     ))
 }
 
 /// The audit channel's notice of a refused attempt: who, where, what and why.
-pub fn audit_denied(change: &ThrottleChange, who: &Invocation, reason: &str) -> Value {
-    notice(format!(
+fn audit_denied(change: &ThrottleChange, actor: &Requester, denial: &Denial) -> Value {
+    notice_of(format!(
         ":no_entry: Denied: {} ({}): {}",
         describe_request(change),
-        Actor::Slack(who).describe(),
-        escape(reason)
+        describe(actor),
+        reason(denial)
     ))
 }
 
@@ -260,7 +354,7 @@ fn describe_request(change: &ThrottleChange) -> String {
 }
 
 /// The final reply of a command that shutdown cut short.
-pub fn interrupted(command: &str, text: &str) -> Value {
+fn interrupted(command: &str, text: &str) -> Value {
     ephemeral(format!(
         ":warning: throttle-bot was restarting and could not finish {} in time. The change may or may not have been applied: check with `{} show`, and run it again if needed.",
         code(&format!("{command} {text}")),
@@ -269,16 +363,17 @@ pub fn interrupted(command: &str, text: &str) -> Value {
 }
 
 /// The audit channel's notice of a command that shutdown cut short.
-pub fn audit_interrupted(command: &str, text: &str, who: &Invocation) -> Value {
-    notice(format!(
+fn audit_interrupted(actor: &Requester, text: &str) -> Value {
+    let command = actor.user().map_or("/throttle", |w| w.command.as_str());
+    notice_of(format!(
         ":warning: Interrupted by shutdown, outcome unknown: {} ({})",
         code(&format!("{command} {text}")),
-        Actor::Slack(who).describe()
+        describe(actor)
     ))
 }
 
 /// The answer to `show`: one section per stage, methods listed under it.
-pub fn view(view: &ApiView) -> Value {
+fn view(view: &ApiView) -> Value {
     let api = api_label(&view.api);
     let account = match &view.account {
         Some(a) => format!(
@@ -326,7 +421,7 @@ pub fn view(view: &ApiView) -> Value {
 }
 
 /// The answer to `show` when it failed.
-pub fn view_failed(request: &ShowRequest, error: &ApplyError) -> Value {
+fn view_failed(request: &ShowRequest, error: &GatewayError) -> Value {
     ephemeral(format!(
         ":x: Could not read the throttling of {}.\n{}.",
         code(request.api.as_str()),
@@ -334,29 +429,20 @@ pub fn view_failed(request: &ShowRequest, error: &ApplyError) -> Value {
     ))
 }
 
-/// Who or what asked for a change, as the audit notice names it.
-#[derive(Debug, Clone, Copy)]
-pub enum Actor<'a> {
-    Slack(&'a Invocation),
-    Schedule,
-    Alarm(&'a str),
-}
-
-impl Actor<'_> {
-    fn describe(self) -> String {
-        match self {
-            Actor::Slack(who) => format!("{}, via {}", by_whom(who), code(&who.command)),
-            Actor::Schedule => "scheduled job".to_owned(),
-            Actor::Alarm(name) => format!("CloudWatch alarm {}", code(name)),
-        }
+/// Who or what asked, as the audit notice names it.
+fn describe(actor: &Requester) -> String {
+    match actor {
+        Requester::User(who) => format!("{}, via {}", by_whom(who), code(&who.command)),
+        Requester::Schedule => "scheduled job".to_owned(),
+        Requester::Alarm(name) => format!("CloudWatch alarm {}", code(name)),
     }
 }
 
 /// The audit channel's notice of an attempted change: applied, found unnecessary, or failed.
-pub fn audit_notice(
+fn audit_notice(
     change: &ThrottleChange,
-    actor: Actor<'_>,
-    outcome: &Result<Applied, ApplyError>,
+    actor: &Requester,
+    outcome: &Result<Applied, Failure>,
 ) -> Value {
     let headline = match outcome {
         Ok(applied) if applied.changed => {
@@ -382,19 +468,19 @@ pub fn audit_notice(
             escape(&error.to_string())
         ),
     };
-    notice(format!("{headline} ({})", actor.describe()))
+    notice_of(format!("{headline} ({})", describe(actor)))
 }
 
 /// The audit channel's notice of a job that failed before it had a valid change to make.
-pub fn audit_failure(actor: Actor<'_>, reason: &str) -> Value {
-    notice(format!(
+fn audit_failure(actor: &Requester, reason: &str) -> Value {
+    notice_of(format!(
         ":x: Throttling job failed: {} ({})",
         escape(reason),
-        actor.describe()
+        describe(actor)
     ))
 }
 
-fn notice(text: String) -> Value {
+fn notice_of(text: String) -> Value {
     json!({
         "text": text,
         "blocks": [{ "type": "section", "text": { "type": "mrkdwn", "text": truncate(&text, 3000) } }],
@@ -422,8 +508,8 @@ fn capitalise(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::grammar::{Request, parse_text};
     use crate::domain::LimitError;
-    use crate::slack::command::{Request, parse_text};
 
     fn change(text: &str) -> ThrottleChange {
         let Ok(Request::Change(change)) = parse_text(text) else {
@@ -456,7 +542,7 @@ mod tests {
     fn aws_messages_are_escaped_too() {
         let reply = failed(
             &change("a1b2c3d4e5 prod 1 2"),
-            &ApplyError::Rejected("<!everyone> bad".to_owned()),
+            &Failure::Gateway(GatewayError::Rejected("<!everyone> bad".to_owned())),
         );
         assert!(
             reply["text"]

@@ -5,7 +5,7 @@ use reqwest::Url;
 use crate::http::COMMANDS_PATH;
 
 /// The manifest in `manifest/manifest.yml`, built into the binary.
-pub const TEMPLATE: &str = include_str!("../manifest/manifest.yml");
+pub const TEMPLATE: &str = include_str!("../../manifest/manifest.yml");
 
 /// The request URL in [`TEMPLATE`]; replaced by the real one.
 const PLACEHOLDER: &str = "https://throttle-bot.example.com/slack/commands";

@@ -1,4 +1,9 @@
-//! The command line. Every flag can also be set from its environment variable.
+//! The command line and the operator's subcommands. Every flag can also be set from its
+//! environment variable.
+
+pub mod apply;
+pub mod healthcheck;
+pub mod policy;
 
 use std::net::SocketAddr;
 use std::time::Duration;

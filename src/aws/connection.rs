@@ -1,0 +1,120 @@
+//! The AWS setup: region, credentials and endpoint, resolved once in the background after the
+//! server listens, and named plainly when something is missing.
+
+use std::time::Duration;
+
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, SdkConfig};
+use aws_sdk_apigateway::config::{Credentials, ProvideCredentials};
+
+use crate::core::ports::GatewayError;
+
+pub const OPERATION_TIMEOUT: Duration = Duration::from_secs(20);
+const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(6);
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+const MAX_ATTEMPTS: u32 = 4;
+
+/// The shared SDK configuration and what is known about it.
+pub struct Connection {
+    pub config: SdkConfig,
+    /// Where API Gateway calls go, for "could not reach" messages (never holds a secret).
+    pub endpoint: String,
+    /// `Err` when the region or the credentials could not be found.
+    pub setup: Result<(), GatewayError>,
+}
+
+impl Connection {
+    /// Loads the standard aws-config chain, then checks that it yields a region and credentials,
+    /// logging where each came from (never the keys).
+    pub async fn resolve() -> Self {
+        let config = aws_config::defaults(BehaviorVersion::latest())
+            .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS))
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .operation_timeout(OPERATION_TIMEOUT)
+                    .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+                    .connect_timeout(CONNECT_TIMEOUT)
+                    .build(),
+            )
+            .load()
+            .await;
+        let endpoint = endpoint(&config);
+        let setup = check(&config).await;
+        match &setup {
+            Ok(()) => {}
+            Err(error) => tracing::error!(%error, "AWS is not set up; commands will say so"),
+        }
+        Self {
+            config,
+            endpoint,
+            setup,
+        }
+    }
+
+    /// Checks the credentials again (after a call failed before reaching AWS).
+    pub async fn recheck(&self) -> Result<(), GatewayError> {
+        check(&self.config).await
+    }
+}
+
+async fn check(config: &SdkConfig) -> Result<(), GatewayError> {
+    let Some(region) = config.region() else {
+        return Err(GatewayError::NoRegion);
+    };
+    let region_source = if env_set("AWS_REGION") || env_set("AWS_DEFAULT_REGION") {
+        "environment"
+    } else {
+        "profile or instance metadata"
+    };
+    let Some(provider) = config.credentials_provider() else {
+        return Err(GatewayError::NoCredentials(
+            "no credentials provider is configured".to_owned(),
+        ));
+    };
+    match provider.provide_credentials().await {
+        Ok(credentials) => {
+            tracing::info!(
+                region = %region,
+                region_source,
+                credentials_source = credentials_source(&credentials),
+                endpoint = %endpoint(config),
+                "AWS set up"
+            );
+            Ok(())
+        }
+        Err(error) => Err(GatewayError::NoCredentials(format!(
+            "{error} (set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE, or give the service an IAM role)"
+        ))),
+    }
+}
+
+fn credentials_source(credentials: &Credentials) -> String {
+    // `Credentials` has no getter for the provider's name, but its `Debug` (which redacts the
+    // secret) starts with it: take that field only, never the rest.
+    let debug = format!("{credentials:?}");
+    debug
+        .split("provider_name: \"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or("unknown")
+        .to_owned()
+}
+
+fn env_set(key: &str) -> bool {
+    std::env::var(key).is_ok_and(|v| !v.trim().is_empty())
+}
+
+fn endpoint(config: &SdkConfig) -> String {
+    if let Some(url) = std::env::var("AWS_ENDPOINT_URL_API_GATEWAY")
+        .ok()
+        .filter(|v| !v.is_empty())
+    {
+        return url;
+    }
+    match (config.endpoint_url(), config.region()) {
+        (Some(url), _) => url.to_owned(),
+        (None, Some(region)) => format!("https://apigateway.{region}.amazonaws.com"),
+        (None, None) => "API Gateway (no region)".to_owned(),
+    }
+}

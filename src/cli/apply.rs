@@ -1,0 +1,67 @@
+//! `throttle-bot apply`: the original RateLimitCanary job, run once from the command line.
+
+use std::io::Read;
+use std::sync::Arc;
+
+use super::ApplyArgs;
+use crate::config::{self, ConfigError};
+use crate::core::requester::Requester;
+use crate::jobs::app_runner;
+use crate::metrics::Metrics;
+use crate::policy::PolicyHandle;
+use crate::scheduled::{JobError, JobFailed, JobParams, run_job};
+
+/// Why `apply` failed; printed on stderr.
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Job(#[from] JobFailed),
+}
+
+/// `throttle-bot apply`: flags, then `--event`, then the environment; notices to the webhook.
+pub async fn run(args: ApplyArgs) -> Result<String, ApplyError> {
+    let webhook = config::webhook(args.webhook_url.as_deref())?;
+    // Scheduled jobs are authorised by IAM (who may run them), not the Slack policy.
+    let runner = app_runner(
+        webhook,
+        Arc::new(PolicyHandle::none()),
+        Arc::new(Metrics::new()),
+    );
+    let flags = JobParams {
+        api_id: args.api_id,
+        stage: args.stage,
+        rate: args.rate,
+        burst: args.burst,
+    };
+    let params = resolve(flags, args.event.as_deref(), |key| std::env::var(key).ok());
+    Ok(run_job(&runner, params, Requester::Schedule).await?)
+}
+
+/// Reads `--event`: JSON text, `-` for standard input, or `@FILE`.
+pub fn read_event(arg: &str) -> Result<JobParams, JobError> {
+    let text = if arg == "-" {
+        let mut text = String::new();
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .map_err(|e| JobError::BadEvent(format!("cannot read standard input ({e})")))?;
+        text
+    } else if let Some(path) = arg.strip_prefix('@') {
+        std::fs::read_to_string(path)
+            .map_err(|e| JobError::BadEvent(format!("cannot read {path} ({e})")))?
+    } else {
+        arg.to_owned()
+    };
+    JobParams::from_event_text(&text)
+}
+
+/// Flags, then the event, then the environment.
+pub fn resolve(
+    flags: JobParams,
+    event: Option<&str>,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<JobParams, JobError> {
+    let event = event.map(read_event).transpose()?.unwrap_or_default();
+    Ok(flags.or(event).or(JobParams::from_env(env)))
+}

@@ -1,0 +1,84 @@
+//! `throttle-bot policy check` and `policy explain`: test a policy before deploying it.
+
+use std::path::PathBuf;
+
+use super::PolicyCommand;
+use crate::core::grammar::{Request, TextError, parse_text};
+use crate::core::requester::{ChatId, ChatUser};
+use crate::policy::{ApiIdentity, Denial, Policy, PolicyError, PolicySource};
+
+/// Why the policy command could not answer (exit code 2).
+#[derive(Debug, thiserror::Error)]
+pub enum PolicyToolError {
+    #[error(transparent)]
+    Policy(#[from] PolicyError),
+    #[error("`{text}`: {error}")]
+    Text { text: String, error: TextError },
+    #[error("`{0}` is not a Slack id (like U2CERLKJA)")]
+    Id(String),
+}
+
+/// The text to print, and whether the answer is "valid" / "allowed".
+pub fn run(command: PolicyCommand) -> Result<(String, bool), PolicyToolError> {
+    match command {
+        PolicyCommand::Check { file } => {
+            let policy = load(&file)?;
+            let mut lines = vec![format!("{file}: valid, {} rules.", policy.rules.len())];
+            lines.extend(policy.describe());
+            Ok((lines.join("\n"), true))
+        }
+        PolicyCommand::Explain {
+            file,
+            user,
+            channel,
+            team,
+            words,
+        } => {
+            let policy = load(&file)?;
+            let text = words.join(" ");
+            let id =
+                |raw: &str| ChatId::parse(raw).ok_or_else(|| PolicyToolError::Id(raw.to_owned()));
+            let who = ChatUser {
+                user: id(&user)?,
+                channel: channel.as_deref().map(id).transpose()?,
+                team: team.as_deref().map(id).transpose()?,
+                command: "/throttle".to_owned(),
+            };
+            let request = parse_text(&text).map_err(|error| PolicyToolError::Text {
+                text: text.clone(),
+                error,
+            })?;
+            let change = match request {
+                Request::Help | Request::Show(_) => {
+                    return Ok(match policy.admits_team(who.team.as_ref()) {
+                        Ok(()) => (
+                            "ALLOWED: `help` and `show` are open to everyone in the workspace."
+                                .to_owned(),
+                            true,
+                        ),
+                        Err(denial) => (format!("DENIED: {denial}"), false),
+                    });
+                }
+                Request::Change(change) => change,
+            };
+            // No AWS call here: the API is judged by the text as typed. The service also
+            // knows its other identity (id or name) and decides on both.
+            Ok(
+                match policy.decide(&who, ApiIdentity::AsTyped(&change.api), &change) {
+                    Ok(rule) => (format!("ALLOWED by rule \"{rule}\"."), true),
+                    Err(denial @ Denial::NoRuleForApi { .. }) => (
+                        format!(
+                            "DENIED as typed: {denial}. A rule that names this API by its other identity (id or name) would still allow it; the service looks that up."
+                        ),
+                        false,
+                    ),
+                    Err(denial) => (format!("DENIED: {denial}."), false),
+                },
+            )
+        }
+    }
+}
+
+fn load(file: &str) -> Result<Policy, PolicyError> {
+    PolicySource::File(PathBuf::from(file)).load()
+}

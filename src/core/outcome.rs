@@ -1,0 +1,148 @@
+//! What became of a request, typed, before anyone renders it for people, logs or metrics.
+
+use super::grammar::ShowRequest;
+use super::ports::GatewayError;
+use super::requester::Requester;
+use crate::domain::{ApiView, Applied, QuotaExceeded, ThrottleChange};
+use crate::policy::Denial;
+
+/// Why a change that was allowed could not be made.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum Failure {
+    #[error(transparent)]
+    Gateway(#[from] GatewayError),
+    #[error("refused: {0}; API Gateway would silently cap it")]
+    AboveAccountLimit(#[from] QuotaExceeded),
+    #[error("too many commands are running; nothing was changed, try again in a moment")]
+    Busy,
+}
+
+/// The end of one request.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// A change was attempted: made, found unnecessary, or failed.
+    Change {
+        change: ThrottleChange,
+        result: Result<Applied, Failure>,
+    },
+    /// The access policy refused; `change` is `None` when the whole workspace is refused.
+    Refused {
+        text: String,
+        change: Option<ThrottleChange>,
+        denial: Denial,
+    },
+    /// `show`: the throttling read, or why it could not be.
+    Show {
+        request: ShowRequest,
+        result: Result<ApiView, GatewayError>,
+    },
+    /// Shutdown cut the request short; `text` is what was typed.
+    Interrupted { text: String },
+    /// A scheduled or alarm job whose parameters do not make a change.
+    Invalid { reason: String },
+}
+
+/// An outcome with who asked, as the telling port receives it.
+#[derive(Debug, Clone, Copy)]
+pub struct News<'a> {
+    pub requester: &'a Requester,
+    pub outcome: &'a Outcome,
+}
+
+/// The `outcome` label of the commands counter; a closed set, never free text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Label {
+    Applied,
+    Unchanged,
+    Denied,
+    Invalid,
+    Help,
+    Show,
+    Interrupted,
+    Busy,
+    NotFound,
+    Ambiguous,
+    AboveAccountLimit,
+    AccessDenied,
+    Throttled,
+    Timeout,
+    Rejected,
+    Conflict,
+    NoRegion,
+    NoCredentials,
+    Unreachable,
+    Unexpected,
+}
+
+impl Label {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Applied => "applied",
+            Self::Unchanged => "unchanged",
+            Self::Denied => "denied",
+            Self::Invalid => "invalid",
+            Self::Help => "help",
+            Self::Show => "show",
+            Self::Interrupted => "interrupted",
+            Self::Busy => "busy",
+            Self::NotFound => "not_found",
+            Self::Ambiguous => "ambiguous",
+            Self::AboveAccountLimit => "above_account_limit",
+            Self::AccessDenied => "access_denied",
+            Self::Throttled => "throttled",
+            Self::Timeout => "timeout",
+            Self::Rejected => "rejected",
+            Self::Conflict => "conflict",
+            Self::NoRegion => "no_region",
+            Self::NoCredentials => "no_credentials",
+            Self::Unreachable => "unreachable",
+            Self::Unexpected => "unexpected",
+        }
+    }
+
+    pub fn of_gateway(error: &GatewayError) -> Self {
+        match error {
+            GatewayError::NotFound { .. }
+            | GatewayError::ApiNotFound { .. }
+            | GatewayError::UnknownApiName { .. } => Self::NotFound,
+            GatewayError::AmbiguousApiName { .. } => Self::Ambiguous,
+            GatewayError::AccessDenied { .. } => Self::AccessDenied,
+            GatewayError::Throttled => Self::Throttled,
+            GatewayError::Timeout { .. } => Self::Timeout,
+            GatewayError::Rejected(_) => Self::Rejected,
+            GatewayError::Conflict => Self::Conflict,
+            GatewayError::NoRegion => Self::NoRegion,
+            GatewayError::NoCredentials(_) => Self::NoCredentials,
+            GatewayError::Unreachable { .. } => Self::Unreachable,
+            GatewayError::Unexpected(_) => Self::Unexpected,
+        }
+    }
+
+    fn of_failure(failure: &Failure) -> Self {
+        match failure {
+            Failure::Gateway(error) => Self::of_gateway(error),
+            Failure::AboveAccountLimit(_) => Self::AboveAccountLimit,
+            Failure::Busy => Self::Busy,
+        }
+    }
+}
+
+impl Outcome {
+    pub fn label(&self) -> Label {
+        match self {
+            Self::Change { result: Ok(a), .. } if a.changed => Label::Applied,
+            Self::Change { result: Ok(_), .. } => Label::Unchanged,
+            Self::Change { result: Err(e), .. } => Label::of_failure(e),
+            Self::Refused { .. } => Label::Denied,
+            Self::Show { result: Ok(_), .. } => Label::Show,
+            Self::Show { result: Err(e), .. } => Label::of_gateway(e),
+            Self::Interrupted { .. } => Label::Interrupted,
+            Self::Invalid { .. } => Label::Invalid,
+        }
+    }
+
+    /// Whether the audit channel hears of it: every change attempt and refusal, not reads.
+    pub fn is_audited(&self) -> bool {
+        !matches!(self, Self::Show { .. })
+    }
+}

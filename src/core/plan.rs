@@ -1,0 +1,290 @@
+//! Planning a change: given what was asked, the stage as it is and the account's quota, what
+//! the level holds before and after, what a reset inherits, and whether anything changes at all.
+//! Pure: no I/O, so every rule here is unit-tested with tables.
+
+use crate::domain::{
+    AccountLimits, Action, Configured, Level, QuotaExceeded, StageView, ThrottleChange,
+};
+
+/// What a change will do at its level.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Plan {
+    pub before: Configured,
+    pub after: Configured,
+    /// For a reset: what the level inherits once its override is gone (the stage's values for a
+    /// method, the account's for the stage), when known.
+    pub inherited: Option<Configured>,
+}
+
+impl Plan {
+    /// False when the level already holds the values asked for: no UpdateStage call is needed.
+    pub fn changes_anything(&self) -> bool {
+        self.before != self.after
+    }
+}
+
+/// Plans `change` against `stage` as read now. Values above the account's quota are refused,
+/// because API Gateway would silently cap them; without a known quota nothing is refused.
+pub fn plan(
+    change: &ThrottleChange,
+    stage: &StageView,
+    account: Option<AccountLimits>,
+) -> Result<Plan, QuotaExceeded> {
+    let account_values = account.map(|a| Configured {
+        rate: Some(a.rate),
+        burst: Some(a.burst),
+    });
+    let inherited = match (&change.action, &change.level) {
+        (Action::Set(limits), _) => {
+            if let Some(account) = account {
+                account.check(limits)?;
+            }
+            None
+        }
+        (Action::Reset, Level::Method { .. }) => Some(stage.stage_wide)
+            .filter(Configured::is_set)
+            .or(account_values),
+        (Action::Reset, Level::Stage) => account_values,
+    };
+    Ok(Plan {
+        before: stage.at(&change.level),
+        after: change.after(),
+        inherited,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::grammar::{Request, parse_text};
+
+    fn change(text: &str) -> ThrottleChange {
+        match parse_text(text) {
+            Ok(Request::Change(change)) => change,
+            other => panic!("{text}: {other:?}"),
+        }
+    }
+
+    fn set(rate: f64, burst: i32) -> Configured {
+        Configured {
+            rate: Some(rate),
+            burst: Some(burst),
+        }
+    }
+
+    const UNSET: Configured = Configured {
+        rate: None,
+        burst: None,
+    };
+
+    fn stage(stage_wide: Configured, pets_get: Option<Configured>) -> StageView {
+        let change = change("a1b2c3d4e5 prod 1 1 GET /pets");
+        StageView {
+            stage: "prod".to_owned(),
+            stage_wide,
+            methods: pets_get.map(|c| (change.level, c)).into_iter().collect(),
+        }
+    }
+
+    const ACCOUNT: AccountLimits = AccountLimits {
+        rate: 10_000.0,
+        burst: 5_000,
+    };
+
+    #[test]
+    fn before_after_and_inheritance_follow_the_level() {
+        // (command, stage-wide now, GET /pets now, account, before, after, inherited, changes)
+        type Case = (
+            &'static str,
+            Configured,
+            Option<Configured>,
+            Option<AccountLimits>,
+            Configured,
+            Configured,
+            Option<Configured>,
+            bool,
+        );
+        let cases: Vec<Case> = vec![
+            (
+                "api0000000 prod 50 100",
+                UNSET,
+                None,
+                Some(ACCOUNT),
+                UNSET,
+                set(50.0, 100),
+                None,
+                true,
+            ),
+            (
+                "api0000000 prod 50 100",
+                set(50.0, 100),
+                None,
+                Some(ACCOUNT),
+                set(50.0, 100),
+                set(50.0, 100),
+                None,
+                false,
+            ),
+            (
+                "api0000000 prod 50 101",
+                set(50.0, 100),
+                None,
+                Some(ACCOUNT),
+                set(50.0, 100),
+                set(50.0, 101),
+                None,
+                true,
+            ),
+            (
+                "api0000000 prod 51 100",
+                set(50.0, 100),
+                None,
+                Some(ACCOUNT),
+                set(50.0, 100),
+                set(51.0, 100),
+                None,
+                true,
+            ),
+            (
+                "api0000000 prod 5 10 GET /pets",
+                set(50.0, 100),
+                None,
+                Some(ACCOUNT),
+                UNSET,
+                set(5.0, 10),
+                None,
+                true,
+            ),
+            (
+                "api0000000 prod 5 10 GET /pets",
+                UNSET,
+                Some(set(5.0, 10)),
+                None,
+                set(5.0, 10),
+                set(5.0, 10),
+                None,
+                false,
+            ),
+            // A method reset inherits the stage's override when there is one…
+            (
+                "reset api0000000 prod GET /pets",
+                set(50.0, 100),
+                Some(set(5.0, 10)),
+                Some(ACCOUNT),
+                set(5.0, 10),
+                UNSET,
+                Some(set(50.0, 100)),
+                true,
+            ),
+            // …and the account's quota when the stage has none.
+            (
+                "reset api0000000 prod GET /pets",
+                UNSET,
+                Some(set(5.0, 10)),
+                Some(ACCOUNT),
+                set(5.0, 10),
+                UNSET,
+                Some(set(10_000.0, 5_000)),
+                true,
+            ),
+            (
+                "reset api0000000 prod GET /pets",
+                UNSET,
+                Some(set(5.0, 10)),
+                None,
+                set(5.0, 10),
+                UNSET,
+                None,
+                true,
+            ),
+            // A stage reset inherits the account's quota.
+            (
+                "reset api0000000 prod",
+                set(50.0, 100),
+                Some(set(5.0, 10)),
+                Some(ACCOUNT),
+                set(50.0, 100),
+                UNSET,
+                Some(set(10_000.0, 5_000)),
+                true,
+            ),
+            (
+                "reset api0000000 prod",
+                set(50.0, 100),
+                None,
+                None,
+                set(50.0, 100),
+                UNSET,
+                None,
+                true,
+            ),
+            // Resetting what is not set changes nothing.
+            (
+                "reset api0000000 prod",
+                UNSET,
+                None,
+                Some(ACCOUNT),
+                UNSET,
+                UNSET,
+                Some(set(10_000.0, 5_000)),
+                false,
+            ),
+            (
+                "reset api0000000 prod GET /pets",
+                set(50.0, 100),
+                None,
+                None,
+                UNSET,
+                UNSET,
+                Some(set(50.0, 100)),
+                false,
+            ),
+        ];
+        for (text, stage_wide, pets, account, before, after, inherited, changes) in cases {
+            let plan = plan(&change(text), &stage(stage_wide, pets), account).unwrap();
+            assert_eq!(plan.before, before, "{text}: before");
+            assert_eq!(plan.after, after, "{text}: after");
+            assert_eq!(plan.inherited, inherited, "{text}: inherited");
+            assert_eq!(plan.changes_anything(), changes, "{text}: changes");
+        }
+    }
+
+    #[test]
+    fn values_above_the_account_quota_are_refused_and_at_it_allowed() {
+        let quota = Some(AccountLimits {
+            rate: 100.0,
+            burst: 50,
+        });
+        for (text, refused) in [
+            ("api0000000 prod 100 50", None),
+            (
+                "api0000000 prod 100.5 50",
+                Some("rate 100.5 req/s is above the account's regional limit of 100 req/s"),
+            ),
+            (
+                "api0000000 prod 100 51",
+                Some("burst 51 is above the account's regional limit of 50"),
+            ),
+            (
+                "api0000000 prod 1000 5000 GET /pets",
+                Some("rate 1000 req/s is above the account's regional limit of 100 req/s"),
+            ),
+            ("reset api0000000 prod", None),
+        ] {
+            let result = plan(&change(text), &stage(UNSET, None), quota);
+            assert_eq!(
+                result.as_ref().err().map(ToString::to_string).as_deref(),
+                refused,
+                "{text}"
+            );
+        }
+        assert!(
+            plan(
+                &change("api0000000 prod 1000000 9999999"),
+                &stage(UNSET, None),
+                None
+            )
+            .is_ok()
+        );
+    }
+}

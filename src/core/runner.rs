@@ -1,0 +1,381 @@
+//! The one path every request takes, whatever brought it in (a slash command over HTTP or
+//! Lambda, a deferred Lambda job, `apply`, a schedule, an alarm): who asks → what → allowed? →
+//! what is there now → plan → apply → count, log, tell.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use super::grammar::ShowRequest;
+use super::outcome::{Failure, Label, News, Outcome};
+use super::plan::plan;
+use super::ports::{Gateway, GatewayError, Teller};
+use super::requester::{ReplyTo, RequestId, Requester};
+use crate::domain::{ApiRef, ApiView, Applied, ResolvedApi, StageName, StageView, ThrottleChange};
+use crate::metrics::Metrics;
+use crate::policy::{ApiIdentity, Denial, PolicyHandle};
+
+/// Work that needs AWS, so it runs after the acknowledgement.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Work {
+    Change(ThrottleChange),
+    Show(ShowRequest),
+}
+
+/// Who asked, and where their final answer goes.
+#[derive(Debug, Clone)]
+pub struct Origin {
+    pub requester: Requester,
+    /// `None` for requesters nobody waits on (schedule, alarm): they are told via the audit.
+    pub reply_to: Option<ReplyTo>,
+}
+
+/// One request, from whoever asked, ready to run.
+#[derive(Debug, Clone)]
+pub struct Ask {
+    pub id: RequestId,
+    pub origin: Origin,
+    /// What was typed, for messages that must quote it (an interrupted command).
+    pub text: String,
+    pub work: Work,
+}
+
+/// Makes sure a request gets one final message, whoever sends it first: its job, or the
+/// shutdown that interrupted it.
+#[derive(Debug, Default)]
+pub struct ReplyOnce(AtomicBool);
+
+impl ReplyOnce {
+    /// True for the first caller only.
+    pub fn claim(&self) -> bool {
+        !self.0.swap(true, Ordering::SeqCst)
+    }
+}
+
+pub struct Runner<G, T> {
+    gateway: G,
+    teller: T,
+    policy: Arc<PolicyHandle>,
+    metrics: Arc<Metrics>,
+}
+
+impl<G: Gateway, T: Teller> Runner<G, T> {
+    pub fn new(gateway: G, teller: T, policy: Arc<PolicyHandle>, metrics: Arc<Metrics>) -> Self {
+        Self {
+            gateway,
+            teller,
+            policy,
+            metrics,
+        }
+    }
+
+    pub fn gateway(&self) -> &G {
+        &self.gateway
+    }
+
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    /// What can be refused at once, with no AWS call: another workspace, or a change no rule
+    /// could allow this person whatever the API. Schedules and alarms are never screened.
+    pub fn screen(
+        &self,
+        requester: &Requester,
+        change: Option<&ThrottleChange>,
+    ) -> Result<(), Denial> {
+        let (Some(who), Some(policy)) = (requester.user(), self.policy.current()) else {
+            return Ok(());
+        };
+        match change {
+            Some(change) => policy.screen(who, change),
+            None => policy.admits_team(who.team.as_ref()),
+        }
+    }
+
+    /// A request from start to end: its work, then its one final message and audit notice.
+    pub async fn run(&self, ask: &Ask, once: &ReplyOnce) {
+        let started = Instant::now();
+        let outcome = self.perform(ask).await;
+        self.conclude(&ask.origin, &outcome, started.elapsed(), once)
+            .await;
+    }
+
+    /// Does the AWS part. Cancelling it part-way is safe: every write is a `replace`.
+    pub async fn perform(&self, ask: &Ask) -> Outcome {
+        match &ask.work {
+            Work::Change(change) => self.change(&ask.origin.requester, &ask.text, change).await,
+            Work::Show(request) => Outcome::Show {
+                request: request.clone(),
+                result: self.show(request).await,
+            },
+        }
+    }
+
+    async fn change(&self, requester: &Requester, text: &str, change: &ThrottleChange) -> Outcome {
+        let policy = requester.user().and(self.policy.current());
+        let names_needed = policy.as_ref().is_some_and(|p| p.names_apis());
+        let located = self.locate(&change.api, &change.stage, names_needed).await;
+        let (api, stage) = match located {
+            Ok(found) => found,
+            Err(error) => return changed(change, Err(error.into())),
+        };
+        // The one decision, on exactly the API that will be written.
+        if let (Some(policy), Some(who)) = (&policy, requester.user())
+            && let Err(denial) = policy.decide(who, ApiIdentity::Resolved(&api), change)
+        {
+            return Outcome::Refused {
+                text: text.to_owned(),
+                change: Some(change.clone()),
+                denial,
+            };
+        }
+        let account = self.gateway.account_limits().await;
+        let plan = match plan(change, &stage, account) {
+            Ok(plan) => plan,
+            Err(exceeded) => return changed(change, Err(exceeded.into())),
+        };
+        let mut applied = Applied {
+            api,
+            before: plan.before,
+            after: plan.after,
+            changed: false,
+            inherited: plan.inherited,
+        };
+        if plan.changes_anything() {
+            let written = self
+                .gateway
+                .write(
+                    &applied.api.id,
+                    &change.stage,
+                    &change.level,
+                    &change.action,
+                )
+                .await;
+            if let Err(error) = written {
+                return changed(change, Err(error.into()));
+            }
+            applied.changed = true;
+        }
+        changed(change, Ok(applied))
+    }
+
+    /// Resolves the API as the user named it and reads the stage. An id-shaped reference that
+    /// is not an id is tried once as a name (names like `production` look like ids). Done before
+    /// the policy decides, so the decision is on the API that will be written.
+    async fn locate(
+        &self,
+        api: &ApiRef,
+        stage: &StageName,
+        names_needed: bool,
+    ) -> Result<(ResolvedApi, StageView), GatewayError> {
+        let id = match api {
+            ApiRef::Name(name) => {
+                let found = self.gateway.find_by_name(name.as_str()).await?;
+                let read = self.gateway.read_stage(&found.id, stage).await?;
+                return Ok((found, read));
+            }
+            ApiRef::Id(id) => id,
+        };
+        match self.gateway.read_stage(id, stage).await {
+            Ok(read) => {
+                let name = if names_needed {
+                    self.gateway.name_of(id).await?
+                } else {
+                    self.gateway.known_name(id)
+                };
+                let api = ResolvedApi {
+                    id: id.clone(),
+                    name,
+                };
+                Ok((api, read))
+            }
+            Err(error) if error.is_not_found() => {
+                match self.gateway.find_by_name(id.as_str()).await {
+                    Ok(named) if named.id != *id => {
+                        let read = self.gateway.read_stage(&named.id, stage).await?;
+                        Ok((named, read))
+                    }
+                    _ => Err(error),
+                }
+            }
+            Err(error) => Err(error),
+        }
+    }
+
+    async fn show(&self, request: &ShowRequest) -> Result<ApiView, GatewayError> {
+        let account = self.gateway.account_limits().await;
+        let (api, mut stages) = match &request.stage {
+            Some(stage) => {
+                let (api, read) = self.locate(&request.api, stage, false).await?;
+                (api, vec![read])
+            }
+            None => {
+                let api = match &request.api {
+                    ApiRef::Id(id) => ResolvedApi {
+                        id: id.clone(),
+                        name: self.gateway.known_name(id),
+                    },
+                    ApiRef::Name(name) => self.gateway.find_by_name(name.as_str()).await?,
+                };
+                let stages = self.gateway.read_stages(&api.id).await?;
+                (api, stages)
+            }
+        };
+        stages.sort_by(|a, b| a.stage.cmp(&b.stage));
+        Ok(ApiView {
+            api,
+            account,
+            stages,
+        })
+    }
+
+    /// Counts, logs and tells: the final reply (if anyone waits for one, and nobody has sent it
+    /// yet) and the audit notice, together.
+    pub async fn conclude(
+        &self,
+        origin: &Origin,
+        outcome: &Outcome,
+        took: Duration,
+        once: &ReplyOnce,
+    ) {
+        self.record(&origin.requester, outcome, took);
+        if !once.claim() {
+            tracing::warn!(
+                "the command finished after shutdown had already told its user it was interrupted"
+            );
+            return;
+        }
+        let news = News {
+            requester: &origin.requester,
+            outcome,
+        };
+        let reply = async {
+            if let Some(to) = &origin.reply_to
+                && let Err(error) = self.teller.reply(to, &news).await
+            {
+                tracing::error!(%error, "could not deliver the final reply");
+            }
+        };
+        tokio::join!(reply, self.audit(&news));
+    }
+
+    /// Tells the audit channel only (for outcomes whose reply went out another way).
+    pub async fn audit(&self, news: &News<'_>) {
+        if !news.outcome.is_audited() {
+            return;
+        }
+        if let Err(error) = self.teller.audit(news).await {
+            self.metrics.webhook_failed();
+            tracing::warn!(%error, "could not deliver the audit notice");
+        }
+    }
+
+    /// Counts the outcome and writes the request's one log line.
+    pub fn record(&self, requester: &Requester, outcome: &Outcome, took: Duration) {
+        let label = outcome.label();
+        self.metrics.command(label);
+        if matches!(outcome, Outcome::Change { .. }) {
+            self.metrics.aws_call(took.as_secs_f64());
+        }
+        log_line(requester, outcome, label, took);
+    }
+
+    /// Counts a request that ended before any work (help, text that does not parse).
+    pub fn count(&self, label: Label) {
+        self.metrics.command(label);
+    }
+}
+
+fn changed(change: &ThrottleChange, result: Result<Applied, Failure>) -> Outcome {
+    Outcome::Change {
+        change: change.clone(),
+        result,
+    }
+}
+
+/// One line per request, with who, what and how it ended. User text is debug-escaped.
+fn log_line(requester: &Requester, outcome: &Outcome, label: Label, took: Duration) {
+    let source = requester.source();
+    let (user, channel) = match requester.user() {
+        Some(who) => (
+            who.user.as_str(),
+            who.channel.as_ref().map_or("", |c| c.as_str()),
+        ),
+        None => ("", ""),
+    };
+    let alarm = match requester {
+        Requester::Alarm(name) => name.as_str(),
+        _ => "",
+    };
+    let outcome_label = label.as_str();
+    let latency_ms = took.as_millis() as u64;
+    match outcome {
+        Outcome::Change { change, result } => {
+            let after = change.after();
+            let (api, stage, level) = (
+                change.api.as_str(),
+                change.stage.as_str(),
+                change.level.to_string(),
+            );
+            let rate = after.rate.unwrap_or(-1.0);
+            let burst = after.burst.unwrap_or(-1);
+            match result {
+                Ok(_) => tracing::info!(
+                    source,
+                    user,
+                    channel,
+                    alarm,
+                    api,
+                    stage,
+                    level,
+                    rate,
+                    burst,
+                    outcome = outcome_label,
+                    latency_ms,
+                    "throttling command done"
+                ),
+                Err(error) => {
+                    tracing::warn!(source, user, channel, alarm, api, stage, level, rate, burst, outcome = outcome_label, %error, latency_ms, "throttling command failed")
+                }
+            }
+        }
+        Outcome::Refused { change, denial, .. } => {
+            let (api, stage, level) = change.as_ref().map_or(("", "", String::new()), |c| {
+                (c.api.as_str(), c.stage.as_str(), c.level.to_string())
+            });
+            tracing::warn!(source, user, channel, api, stage, level, outcome = outcome_label, reason = %denial, "throttling command denied by the access policy");
+        }
+        Outcome::Show { request, result } => match result {
+            Ok(_) => tracing::info!(
+                source,
+                user,
+                channel,
+                api = request.api.as_str(),
+                outcome = outcome_label,
+                latency_ms,
+                "show done"
+            ),
+            Err(error) => {
+                tracing::warn!(source, user, channel, api = request.api.as_str(), outcome = outcome_label, %error, latency_ms, "show failed")
+            }
+        },
+        Outcome::Interrupted { .. } => tracing::error!(
+            source,
+            user,
+            channel,
+            outcome = outcome_label,
+            "shutdown interrupted a command before it finished"
+        ),
+        Outcome::Invalid { reason } => tracing::warn!(
+            source,
+            alarm,
+            outcome = outcome_label,
+            reason,
+            "throttling job failed"
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests;

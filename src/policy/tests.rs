@@ -1,0 +1,372 @@
+use super::*;
+use crate::core::grammar::{Request, parse_text};
+use crate::domain::{ApiId, ApiRef, ResolvedApi};
+
+const POLICY: &str = r#"
+team_id = "T1DC2JH3J"
+
+[[rule]]
+name = "ops tune test"
+users = ["*"]
+channels = ["C0123ABC"]
+apis = ["*"]
+stages = ["test", "dev-*"]
+max_rate = 1000
+max_burst = 2000
+
+[[rule]]
+name = "SRE prod"
+users = ["U2CERLKJA"]
+apis = ["petstore", "a1b2c3d4e5"]
+stages = ["prod"]
+min_rate = 1
+max_rate = 5000
+max_burst = 5000
+"#;
+
+fn policy() -> Policy {
+    parse("test", POLICY).unwrap()
+}
+
+fn change(text: &str) -> ThrottleChange {
+    let Ok(Request::Change(change)) = parse_text(text) else {
+        panic!("{text}")
+    };
+    change
+}
+
+fn user(user: &str, channel: Option<&str>, team: &str) -> ChatUser {
+    ChatUser {
+        user: ChatId::parse(user).unwrap(),
+        channel: channel.map(|c| ChatId::parse(c).unwrap()),
+        team: ChatId::parse(team),
+        command: "/throttle".to_owned(),
+    }
+}
+
+fn resolved(id: &str, name: Option<&str>) -> ResolvedApi {
+    ResolvedApi {
+        id: ApiId::parse(id).unwrap(),
+        name: name.map(str::to_owned),
+    }
+}
+
+/// The decision as the service makes it: on the resolved API.
+fn decide(who: &str, channel: &str, api: &ResolvedApi, text: &str) -> Result<String, String> {
+    policy()
+        .decide(
+            &user(who, Some(channel), "T1DC2JH3J"),
+            ApiIdentity::Resolved(api),
+            &change(text),
+        )
+        .map_err(|denial| denial.to_string())
+}
+
+#[test]
+fn decisions_on_a_resolved_api() {
+    let petstore = resolved("a1b2c3d4e5", Some("petstore"));
+    let orders = resolved("zzzzzzzzzz", Some("orders"));
+    let unnamed = resolved("zzzzzzzzzz", None);
+    let petstore_elsewhere = resolved("bbbbbbbbbb", Some("petstore"));
+    let petstore_unnamed = resolved("a1b2c3d4e5", None);
+    // (user, channel, api, command, rule that allows it, or a piece of the reason)
+    type Case<'a> = (
+        &'a str,
+        &'a str,
+        &'a ResolvedApi,
+        &'a str,
+        Result<&'a str, &'a str>,
+    );
+    let cases: Vec<Case> = vec![
+        (
+            "U999",
+            "C0123ABC",
+            &orders,
+            "x prod0 0 0",
+            Err("no rule lets user U999 in channel C0123ABC change stage prod0"),
+        ),
+        (
+            "U999",
+            "C0123ABC",
+            &orders,
+            "x dev-2 500 1000",
+            Ok("ops tune test"),
+        ),
+        (
+            "U999",
+            "C0123ABC",
+            &orders,
+            "x dev- 1000 2000",
+            Ok("ops tune test"),
+        ),
+        (
+            "U999",
+            "C0123ABC",
+            &orders,
+            "x development 1 1",
+            Err("change stage development"),
+        ),
+        (
+            "U999",
+            "C9",
+            &orders,
+            "x test 5 5",
+            Err("no rule lets user U999 in channel C9 change stage test"),
+        ),
+        (
+            "U999",
+            "C0123ABC",
+            &petstore,
+            "x prod 5 5",
+            Err("change stage prod"),
+        ),
+        ("U2CERLKJA", "C9", &petstore, "x prod 1 10", Ok("SRE prod")),
+        (
+            "U2CERLKJA",
+            "C9",
+            &petstore,
+            "x prod 5000 5000",
+            Ok("SRE prod"),
+        ),
+        // Matched by name when the rule names it, by id when the rule gives the id.
+        (
+            "U2CERLKJA",
+            "C9",
+            &petstore_elsewhere,
+            "x prod 5 5",
+            Ok("SRE prod"),
+        ),
+        (
+            "U2CERLKJA",
+            "C9",
+            &petstore_unnamed,
+            "x prod 5 5",
+            Ok("SRE prod"),
+        ),
+        (
+            "U2CERLKJA",
+            "C9",
+            &orders,
+            "x prod 5 5",
+            Err("no rule lets user U2CERLKJA in channel C9 change API zzzzzzzzzz stage prod"),
+        ),
+        (
+            "U2CERLKJA",
+            "C9",
+            &unnamed,
+            "x prod 5 5",
+            Err("change API zzzzzzzzzz stage prod"),
+        ),
+        (
+            "U2CERLKJA",
+            "C9",
+            &petstore,
+            "x prod 0 10",
+            Err("rate 0 is below the minimum (allowed 1–5000 req/s) (rule \"SRE prod\")"),
+        ),
+        (
+            "U2CERLKJA",
+            "C9",
+            &petstore,
+            "x prod 5000.5 10",
+            Err("rate 5000.5 is above the maximum (allowed 1–5000 req/s)"),
+        ),
+        (
+            "U2CERLKJA",
+            "C9",
+            &petstore,
+            "x prod 10 5001",
+            Err("burst 5001 is above the maximum (allowed 0–5000)"),
+        ),
+        (
+            "U999",
+            "C0123ABC",
+            &orders,
+            "x test 1000.1 1",
+            Err("rate 1000.1 is above the maximum (allowed 0–1000 req/s)"),
+        ),
+        (
+            "U999",
+            "C0123ABC",
+            &orders,
+            "x test 1 2001",
+            Err("burst 2001 is above the maximum (allowed 0–2000)"),
+        ),
+        (
+            "U2CERLKJA",
+            "C9",
+            &petstore,
+            "reset x prod",
+            Err("reset removes the limit, but the rule caps it (rate 1–5000, burst at most 5000)"),
+        ),
+        (
+            "U2CERLKJA",
+            "C9",
+            &petstore,
+            "x prod 10 10 GET /pets",
+            Ok("SRE prod"),
+        ),
+    ];
+    for (who, channel, api, text, expected) in cases {
+        let got = decide(who, channel, api, text);
+        match (expected, &got) {
+            (Ok(rule), Ok(allowed)) => assert_eq!(allowed, rule, "{who} {text}"),
+            (Err(piece), Err(reason)) => assert!(reason.contains(piece), "{who} {text}: {reason}"),
+            _ => panic!("{who} {channel} {text}: expected {expected:?}, got {got:?}"),
+        }
+    }
+}
+
+#[test]
+fn every_rule_that_refuses_the_values_is_named() {
+    let policy = parse(
+        "t",
+        r#"
+[[rule]]
+name = "low"
+users = ["*"]
+apis = ["*"]
+stages = ["prod"]
+max_rate = 10
+[[rule]]
+name = "high"
+users = ["*"]
+apis = ["*"]
+stages = ["prod"]
+min_rate = 100
+"#,
+    )
+    .unwrap();
+    let who = user("U1", None, "T1");
+    let Err(Denial::OutOfBounds(breaches)) = policy.decide(
+        &who,
+        ApiIdentity::Resolved(&resolved("a1b2c3d4e5", None)),
+        &change("x prod 50 1"),
+    ) else {
+        panic!("expected a bounds refusal")
+    };
+    let rules: Vec<&str> = breaches.iter().map(|b| b.rule.as_str()).collect();
+    assert_eq!(rules, ["low", "high"]);
+    assert!(matches!(breaches[0].bound, Bound::RateAbove { .. }));
+    assert!(matches!(breaches[1].bound, Bound::RateBelow { .. }));
+}
+
+#[test]
+fn screening_refuses_only_what_no_api_could_allow() {
+    // (user, channel, command, refused at once?)
+    for (who, channel, text, refused) in [
+        ("U999", "C9", "x test 5 5", true),
+        ("U999", "C0123ABC", "x test 5 5", false),
+        ("U999", "C0123ABC", "x test 1001 5", true),
+        ("U2CERLKJA", "C9", "orders prod 5 5", false),
+        ("U2CERLKJA", "C9", "petstore prod 0 5", true),
+        ("U2CERLKJA", "C9", "reset petstore prod", true),
+    ] {
+        let result = policy().screen(&user(who, Some(channel), "T1DC2JH3J"), &change(text));
+        assert_eq!(
+            result.is_err(),
+            refused,
+            "{who} {channel} {text}: {result:?}"
+        );
+    }
+}
+
+#[test]
+fn another_workspace_or_none_is_refused_when_a_team_is_set() {
+    let policy = policy();
+    for team in ["TOTHER", ""] {
+        let who = user("U2CERLKJA", Some("C0123ABC"), team);
+        let denial = policy
+            .screen(&who, &change("petstore test 5 5"))
+            .unwrap_err();
+        assert_eq!(
+            denial,
+            Denial::ForeignWorkspace {
+                allowed: ChatId::parse("T1DC2JH3J").unwrap()
+            }
+        );
+        assert!(denial.to_string().contains("workspace T1DC2JH3J"));
+    }
+    let open = parse(
+        "t",
+        "[[rule]]\nusers=[\"*\"]\napis=[\"*\"]\nstages=[\"*\"]\n",
+    )
+    .unwrap();
+    assert!(open.admits_team(None).is_ok());
+}
+
+#[test]
+fn a_rule_without_channels_admits_direct_messages_and_one_with_channels_does_not() {
+    let who = user("U999", None, "T1DC2JH3J");
+    assert!(policy().screen(&who, &change("x test 1 1")).is_err());
+    let open = parse(
+        "t",
+        "[[rule]]\nusers=[\"U999\"]\napis=[\"*\"]\nstages=[\"*\"]\n",
+    )
+    .unwrap();
+    assert!(open.screen(&who, &change("x test 1 1")).is_ok());
+    let any = parse(
+        "t",
+        "[[rule]]\nusers=[\"U999\"]\nchannels=[\"*\"]\napis=[\"*\"]\nstages=[\"*\"]\n",
+    )
+    .unwrap();
+    assert!(any.screen(&who, &change("x test 1 1")).is_ok());
+}
+
+#[test]
+fn names_are_needed_only_when_a_rule_names_apis() {
+    assert!(policy().names_apis());
+    let any = parse(
+        "t",
+        "[[rule]]\nusers=[\"*\"]\napis=[\"*\"]\nstages=[\"*\"]\n",
+    )
+    .unwrap();
+    assert!(!any.names_apis());
+}
+
+#[test]
+fn as_typed_the_api_is_judged_by_its_text_only() {
+    let who = user("U2CERLKJA", Some("C9"), "T1DC2JH3J");
+    let typed = ApiRef::parse("petstore").unwrap();
+    assert_eq!(
+        policy().decide(
+            &who,
+            ApiIdentity::AsTyped(&typed),
+            &change("petstore prod 5 5")
+        ),
+        Ok("SRE prod".to_owned())
+    );
+    let other = ApiRef::parse("orders").unwrap();
+    assert!(
+        policy()
+            .decide(
+                &who,
+                ApiIdentity::AsTyped(&other),
+                &change("orders prod 5 5")
+            )
+            .is_err()
+    );
+}
+
+#[test]
+fn the_policy_reads_as_plain_words() {
+    let lines = policy().describe();
+    assert_eq!(
+        lines[0],
+        "Only commands from workspace T1DC2JH3J are accepted."
+    );
+    assert_eq!(
+        lines[1],
+        "Rule 1 \"ops tune test\": anyone in C0123ABC may change any API, test or dev-*; rate at most 1000, burst at most 2000"
+    );
+    assert_eq!(
+        lines[2],
+        "Rule 2 \"SRE prod\": U2CERLKJA in any channel may change petstore or a1b2c3d4e5, prod; rate 1–5000, burst at most 5000"
+    );
+    assert!(
+        lines
+            .last()
+            .unwrap()
+            .starts_with("Any other change is denied")
+    );
+}
