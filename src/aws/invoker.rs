@@ -4,6 +4,11 @@ use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::InvocationType;
 use tokio::sync::OnceCell;
 
+/// Why the asynchronous invocation failed: AWS's error code, or "no answer".
+#[derive(Debug, thiserror::Error)]
+#[error("lambda:InvokeFunction failed: {0}")]
+pub struct InvokeError(String);
+
 /// Invokes this Lambda function again, asynchronously (`InvocationType::Event`).
 pub struct SelfInvoker {
     function_name: String,
@@ -18,7 +23,7 @@ impl SelfInvoker {
         }
     }
 
-    pub async fn invoke_async(&self, payload: Vec<u8>) -> Result<(), String> {
+    pub async fn invoke_async(&self, payload: Vec<u8>) -> Result<(), InvokeError> {
         let client = self
             .client
             .get_or_init(|| async {
@@ -35,10 +40,7 @@ impl SelfInvoker {
             .map(|_| ())
             .map_err(|err| {
                 use aws_sdk_lambda::error::ProvideErrorMetadata;
-                format!(
-                    "lambda:InvokeFunction failed: {}",
-                    err.code().unwrap_or("no answer")
-                )
+                InvokeError(err.code().unwrap_or("no answer").to_owned())
             })
     }
 }

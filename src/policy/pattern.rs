@@ -2,6 +2,17 @@
 
 use std::fmt;
 
+/// Why a pattern was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PatternError {
+    #[error("an empty pattern")]
+    Empty,
+    #[error(
+        "`{0}` has a `*` that is not at the end (only `*` and trailing `*` globs are supported)"
+    )]
+    InnerStar(String),
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Pattern {
     Any,
@@ -10,10 +21,10 @@ pub enum Pattern {
 }
 
 impl Pattern {
-    pub fn parse(raw: &str) -> Result<Self, String> {
+    pub fn parse(raw: &str) -> Result<Self, PatternError> {
         let trimmed = raw.trim();
         if trimmed.is_empty() {
-            return Err("an empty pattern".to_owned());
+            return Err(PatternError::Empty);
         }
         if trimmed == "*" {
             return Ok(Self::Any);
@@ -21,9 +32,7 @@ impl Pattern {
         match trimmed.strip_suffix('*') {
             Some(prefix) if !prefix.contains('*') => Ok(Self::Prefix(prefix.to_owned())),
             None if !trimmed.contains('*') => Ok(Self::Exact(trimmed.to_owned())),
-            _ => Err(format!(
-                "`{raw}` has a `*` that is not at the end (only `*` and trailing `*` globs are supported)"
-            )),
+            _ => Err(PatternError::InnerStar(raw.to_owned())),
         }
     }
 

@@ -93,7 +93,7 @@ async fn json_logs_parse_name_the_command_and_hold_no_secret() {
     app.post_with(b"x=1".to_vec(), Some(&timestamp), Some(&signature))
         .await;
     app.slack.wait_for("/reply", 1).await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    app.wait_for_log("throttling command done", 1).await;
 
     let logs = app.logs();
     let lines: Vec<serde_json::Value> = logs

@@ -1,7 +1,5 @@
 //! Operator-grade commands: API names, per-method limits, show, reset, before → after.
 
-use std::time::Duration;
-
 use serde_json::Value;
 
 use crate::helpers::*;
@@ -13,7 +11,7 @@ async fn reply_to(app: &TestApp, text: &str, nth: usize) -> Value {
 
 fn recording() -> Options {
     Options {
-        aws_delay: Some(Duration::ZERO),
+        record_aws: true,
         ..Options::default()
     }
 }

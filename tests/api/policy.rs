@@ -2,13 +2,12 @@
 
 use std::path::PathBuf;
 use std::process::Stdio;
-use std::time::Duration;
 
 use serde_json::Value;
 
 use crate::helpers::*;
 
-const STRANGER: From<'static> = From {
+const STRANGER: Sender<'static> = Sender {
     user: "U0STRANGER",
     channel: "C0ELSEWHERE",
     team: TEAM,
@@ -52,7 +51,7 @@ max_burst = 5000
 async fn app_with_policy(text: &str) -> TestApp {
     let path = policy_file(text);
     TestApp::spawn_with(Options {
-        aws_delay: Some(Duration::ZERO),
+        record_aws: true,
         extra_env: vec![("THROTTLE_POLICY", path.display().to_string())],
         ..Options::default()
     })
@@ -73,7 +72,7 @@ async fn a_channel_rule_allows_anyone_there_and_no_one_elsewhere() {
     let name = unique("policyapi");
     let api = create_api_with_stages(&name, &["dev-1", "prod"]).await;
     let app = app_with_policy(&sample_policy(&name)).await;
-    let in_ops = From {
+    let in_ops = Sender {
         user: "U0ANYONE",
         ..ME
     };
@@ -124,7 +123,7 @@ async fn a_user_rule_allows_its_users_on_the_named_api_and_stage_only() {
     app.slack.wait_for("/reply", 1).await;
     assert_eq!(stage_limits(&api, "prod").await, Some((50.0, 100)));
 
-    let other_user = From {
+    let other_user = Sender {
         user: "U0NOTSRE",
         ..ME
     };
@@ -238,7 +237,7 @@ async fn a_denial_makes_no_aws_call_at_all() {
 async fn another_workspace_is_refused_even_for_show() {
     let api = create_api(&unique("foreign"), "test").await;
     let app = app_with_policy(&sample_policy("petstore")).await;
-    let foreign = From {
+    let foreign = Sender {
         team: "T0OTHERTEAM",
         ..ME
     };
@@ -336,14 +335,14 @@ async fn sighup_reloads_a_good_policy_and_keeps_the_old_one_when_the_new_is_bad(
 
     std::fs::write(&path, sample_policy(&api)).unwrap();
     app.hangup();
-    wait_for_log(&app, "access policy reloaded", 1).await;
+    app.wait_for_log("access policy reloaded", 1).await;
     app.command(&format!("{api} prod 9 9")).await;
     app.slack.wait_for("/reply", 2).await;
     assert_eq!(stage_limits(&api, "prod").await, Some((9.0, 9)));
 
     std::fs::write(&path, "[[rule]]\nnot toml at all").unwrap();
     app.hangup();
-    wait_for_log(&app, "policy reload rejected", 1).await;
+    app.wait_for_log("policy reload rejected", 1).await;
     app.command(&format!("{api} prod 8 8")).await;
     app.slack.wait_for("/reply", 3).await;
     assert_eq!(
@@ -351,17 +350,6 @@ async fn sighup_reloads_a_good_policy_and_keeps_the_old_one_when_the_new_is_bad(
         Some((8.0, 8)),
         "the old policy still allows it"
     );
-}
-
-async fn wait_for_log(app: &TestApp, needle: &str, count: usize) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while app.logs().iter().filter(|l| l.contains(needle)).count() < count {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "no log line {needle:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 fn policy_cli(args: &[&str]) -> std::process::Output {

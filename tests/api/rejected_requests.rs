@@ -1,11 +1,10 @@
-use std::time::Duration;
-
 use axum::http::StatusCode;
 
 use crate::helpers::*;
 
-async fn assert_nothing_happened(app: &TestApp, api: &str) {
-    tokio::time::sleep(Duration::from_millis(300)).await;
+/// Stops the service (so every job it accepted has ended), then checks nothing happened.
+async fn assert_nothing_happened(app: TestApp, api: &str) -> TestApp {
+    let app = app.stop().await;
     assert_eq!(
         stage_limits(api, "prod").await,
         None,
@@ -19,6 +18,7 @@ async fn assert_nothing_happened(app: &TestApp, api: &str) {
         app.slack.posts_to("/webhook").is_empty(),
         "no notice was posted"
     );
+    app
 }
 
 #[tokio::test]
@@ -88,7 +88,7 @@ async fn requests_slack_did_not_sign_get_401_and_change_nothing() {
             "{case}: no detail in the body"
         );
     }
-    assert_nothing_happened(&app, &api).await;
+    let app = assert_nothing_happened(app, &api).await;
     let logs = app.logs().join("\n");
     assert!(logs.contains("rejected a request"), "{logs}");
     assert!(!logs.contains(&good[3..]), "the signature is never logged");
@@ -102,7 +102,7 @@ async fn bodies_over_64_kib_get_413() {
     body.extend(std::iter::repeat_n(b'a', 65 * 1024));
     let response = app.post_signed(body).await;
     assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
-    assert_nothing_happened(&app, &api).await;
+    assert_nothing_happened(app, &api).await;
 }
 
 #[tokio::test]
@@ -119,7 +119,7 @@ async fn slacks_ssl_check_gets_an_empty_200_and_nothing_else() {
     }
     let not_a_probe = app.post_with(b"ssl_check=2".to_vec(), None, None).await;
     assert_eq!(not_a_probe.status(), StatusCode::UNAUTHORIZED);
-    assert_nothing_happened(&app, &api).await;
+    assert_nothing_happened(app, &api).await;
 }
 
 #[tokio::test]

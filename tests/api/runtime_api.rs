@@ -15,7 +15,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::Value;
 
-use crate::helpers::{Options, SlackStandIn, aws_proxy, service_command};
+use crate::helpers::{AwsProxy, Options, SlackStandIn, aws_proxy, service_command};
 
 #[derive(Default)]
 struct Inner {
@@ -41,6 +41,8 @@ impl Shared {
 /// The binary in Lambda mode, its Runtime API, and the Slack stand-ins.
 pub struct LambdaHarness {
     pub slack: SlackStandIn,
+    /// The recording proxy to moto, when `Options::record_aws` asked for one.
+    pub aws: Option<AwsProxy>,
     shared: Shared,
     child: Child,
 }
@@ -71,9 +73,14 @@ impl LambdaHarness {
             .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
             .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
             .env("AWS_ENDPOINT_URL_LAMBDA", format!("http://{addr}"));
-        if let Some(delay) = options.aws_delay {
-            command.env("AWS_ENDPOINT_URL_API_GATEWAY", aws_proxy(delay).await.url);
-        }
+        let aws = match options.record_aws {
+            true => {
+                let proxy = aws_proxy().await;
+                command.env("AWS_ENDPOINT_URL_API_GATEWAY", &proxy.url);
+                Some(proxy)
+            }
+            false => None,
+        };
         for (key, value) in &options.extra_env {
             command.env(key, value);
         }
@@ -85,6 +92,7 @@ impl LambdaHarness {
             .expect("start throttle-bot in Lambda mode");
         Self {
             slack,
+            aws,
             shared,
             child,
         }

@@ -1,5 +1,3 @@
-use std::time::Duration;
-
 use axum::http::StatusCode;
 
 use crate::helpers::*;
@@ -7,20 +5,23 @@ use crate::helpers::*;
 #[tokio::test]
 async fn a_command_in_flight_at_sigterm_still_gets_its_final_message() {
     let app = TestApp::spawn_with(Options {
-        aws_delay: Some(Duration::from_millis(1500)),
+        record_aws: true,
         ..Options::default()
     })
     .await;
     let api = create_api(&unique("shutdown"), "prod").await;
+    app.aws().hold();
 
     let ack = app.command(&format!("{api} prod 33 66")).await;
     assert_eq!(ack.status(), StatusCode::OK);
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    app.aws().wait_for_calls(1).await;
     assert!(
         app.slack.posts_to("/reply").is_empty(),
         "the change is still in flight"
     );
     app.terminate();
+    app.wait_for_log("shutdown requested", 1).await;
+    app.aws().release();
 
     let (status, app) = app.wait_for_exit().await;
     assert!(
@@ -46,15 +47,17 @@ async fn after_sigterm_new_connections_are_refused() {
 #[tokio::test]
 async fn a_command_still_running_when_the_grace_period_ends_is_told_it_was_interrupted() {
     let app = TestApp::spawn_with(Options {
-        aws_delay: Some(Duration::from_secs(6)),
+        record_aws: true,
         extra_env: vec![("SHUTDOWN_GRACE_SECS", "1".to_owned())],
         ..Options::default()
     })
     .await;
     let api = create_api(&unique("interrupted"), "prod").await;
+    // AWS never answers: the command is still running when the grace period ends.
+    app.aws().hold();
 
     app.command(&format!("{api} prod 44 88")).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    app.aws().wait_for_calls(1).await;
     app.terminate();
 
     let (status, app) = app.wait_for_exit().await;

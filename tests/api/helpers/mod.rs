@@ -1,0 +1,19 @@
+//! What the black-box tests share, one job a module: the AWS stand-in (moto), the Slack
+//! stand-in, the recording proxy, spawning the service, and signing like Slack.
+
+mod app;
+mod moto;
+mod proxy;
+mod signing;
+mod slack;
+
+use std::time::Duration;
+
+pub use app::*;
+pub use moto::*;
+pub use proxy::*;
+pub use signing::*;
+pub use slack::*;
+
+/// How long a test waits for something to happen before it fails.
+pub const WAIT: Duration = Duration::from_secs(20);

@@ -1,0 +1,71 @@
+//! Signing requests the way Slack does, and the forms Slack sends.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+
+pub const SIGNING_SECRET: &str = "test-signing-secret-8f742231b10e";
+pub const USER: &str = "U2CERLKJA";
+pub const CHANNEL: &str = "C0123ABC";
+pub const TEAM: &str = "T1DC2JH3J";
+
+/// Who sends a command.
+#[derive(Clone, Copy)]
+pub struct Sender<'a> {
+    pub user: &'a str,
+    pub channel: &'a str,
+    pub team: &'a str,
+}
+
+/// The default sender of [`TestApp::command`].
+pub const ME: Sender<'static> = Sender {
+    user: USER,
+    channel: CHANNEL,
+    team: TEAM,
+};
+
+/// The form Slack sends for `/throttle <text>`.
+pub fn slack_form(text: &str, response_url: &str) -> String {
+    serde_urlencoded::to_string([
+        ("token", "deprecated"),
+        ("team_id", TEAM),
+        ("team_domain", "testteam"),
+        ("channel_id", CHANNEL),
+        ("channel_name", "ops"),
+        ("user_id", USER),
+        ("user_name", "roadrunner"),
+        ("command", "/throttle"),
+        ("text", text),
+        ("response_url", response_url),
+        (
+            "trigger_id",
+            "398738663015.47445629121.803a0bc887a14d10d2c447fce8b6703c",
+        ),
+    ])
+    .unwrap()
+}
+
+pub fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+pub fn sign(secret: &str, timestamp: &str, body: &[u8]) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(format!("v0:{timestamp}:").as_bytes());
+    mac.update(body);
+    format!("v0={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+/// Unique names so tests can share one moto server.
+pub fn unique(prefix: &str) -> String {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    format!(
+        "{prefix}-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    )
+}
