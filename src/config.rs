@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use std::sync::Arc;
 
+use crate::aws::GatewaySettings;
 use crate::cli::{PolicyArgs, ServeArgs};
 use crate::policy::{PolicyError, PolicyHandle, PolicySource};
 use crate::slack::poster::WebhookUrl;
@@ -17,6 +18,7 @@ pub struct ServeConfig {
     pub listen_addr: SocketAddr,
     pub shutdown_grace: Duration,
     pub policy: Arc<PolicyHandle>,
+    pub aws: GatewaySettings,
 }
 
 /// A setting that stops the service from starting. The text never repeats a secret's value.
@@ -61,6 +63,7 @@ impl TryFrom<ServeArgs> for ServeConfig {
             listen_addr: args.listen_addr,
             shutdown_grace: args.shutdown_grace,
             policy: Arc::new(policy(&args.policy)?),
+            aws: (&args.aws).into(),
         })
     }
 }

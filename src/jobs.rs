@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
-use crate::aws::{ApiGateway, SelfInvoker};
+use crate::aws::{ApiGateway, GatewaySettings, SelfInvoker};
 use crate::core::grammar::{Request, parse_text};
 use crate::core::outcome::{News, Outcome};
 use crate::core::requester::{ChatId, ChatUser, ReplyTo, RequestId, Requester};
@@ -30,12 +30,13 @@ pub type AppRunner = Runner<ApiGateway, SlackPoster>;
 
 /// The pipeline for one process: API Gateway through the SDK, people through Slack.
 pub fn app_runner(
+    aws: GatewaySettings,
     webhook: Option<WebhookUrl>,
     policy: Arc<PolicyHandle>,
     metrics: Arc<Metrics>,
 ) -> Arc<AppRunner> {
     Arc::new(Runner::new(
-        ApiGateway::new(),
+        ApiGateway::new(aws),
         SlackPoster::new(webhook),
         policy,
         metrics,

@@ -80,6 +80,7 @@ impl Application {
 pub fn state(config: &ServeConfig, mode: Mode) -> AppState {
     let metrics = Arc::new(Metrics::new());
     let runner = app_runner(
+        config.aws,
         config.webhook.clone(),
         Arc::clone(&config.policy),
         Arc::clone(&metrics),

@@ -5,6 +5,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
 use aws_sdk_apigateway::Client;
 use aws_sdk_apigateway::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_apigateway::operation::get_stage::GetStageOutput;
@@ -12,6 +14,7 @@ use aws_sdk_apigateway::types::{MethodSetting, Op, PatchOperation, Stage};
 use tokio::sync::OnceCell;
 
 use super::connection::{Connection, OPERATION_TIMEOUT};
+use super::pacer::Pacer;
 use super::settings::{parse_setting_key, setting_key};
 use crate::core::ports::{Gateway, GatewayError};
 use crate::domain::{
@@ -21,8 +24,28 @@ use crate::domain::{
 /// How long the list of API names and the account quota are reused.
 const NAMES_TTL: Duration = Duration::from_secs(60);
 const ACCOUNT_TTL: Duration = Duration::from_secs(300);
-/// A name missing from the cached list refreshes it, at most this often.
-const MISS_REFRESH: Duration = Duration::from_secs(5);
+
+/// How this process uses the management API.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct GatewaySettings {
+    /// At most this many management calls per second from this process.
+    pub calls_per_second: f64,
+    /// A name missing from the cached list of APIs refreshes it at most this often.
+    pub list_refresh: Duration,
+}
+
+impl Default for GatewaySettings {
+    fn default() -> Self {
+        Self {
+            calls_per_second: 5.0,
+            list_refresh: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Writes retry throttling this many times at most, within this long.
+const WRITE_ATTEMPTS: u32 = 8;
+pub const WRITE_TIMEOUT: Duration = Duration::from_secs(45);
 
 /// The value API Gateway reads as "not set at this level".
 const NOT_SET: &str = "-1";
@@ -41,8 +64,9 @@ pub enum Readiness {
 ///
 /// Building the client may probe the network (IMDS for the region), so it never runs
 /// before the server listens.
-#[derive(Default)]
 pub struct ApiGateway {
+    settings: GatewaySettings,
+    pacer: Pacer,
     connection: OnceCell<(Connection, Client)>,
     /// Held across a listing, so concurrent lookups share one GetRestApis (single flight).
     names: tokio::sync::Mutex<Option<(Instant, ApiList)>>,
@@ -50,8 +74,14 @@ pub struct ApiGateway {
 }
 
 impl ApiGateway {
-    pub fn new() -> Self {
-        Self::default()
+    pub fn new(settings: GatewaySettings) -> Self {
+        Self {
+            settings,
+            pacer: Pacer::per_second(settings.calls_per_second),
+            connection: OnceCell::new(),
+            names: tokio::sync::Mutex::new(None),
+            account: Mutex::new(None),
+        }
     }
 
     /// Resolves the AWS setup now, so that the first command does not wait for it.
@@ -79,9 +109,11 @@ impl ApiGateway {
             .await
     }
 
-    /// The client, or why AWS cannot be called at all (no region).
+    /// The client, once this call's turn under the process's pace has come; or why AWS
+    /// cannot be called at all (no region).
     async fn client(&self) -> Result<&Client, GatewayError> {
         let (connection, client) = self.connection().await;
+        self.pacer.wait().await;
         match &connection.setup {
             Err(GatewayError::NoRegion) => Err(GatewayError::NoRegion),
             _ => Ok(client),
@@ -142,7 +174,7 @@ impl ApiGateway {
         if let Some(hit) = found(&list) {
             return Ok((Some(hit), list));
         }
-        let list = self.api_list(MISS_REFRESH).await?;
+        let list = self.api_list(self.settings.list_refresh).await?;
         Ok((found(&list), list))
     }
 
@@ -364,6 +396,8 @@ impl Gateway for ApiGateway {
             .stage_name(stage.as_str())
             .patch_operations(replace("rateLimit", rate))
             .patch_operations(replace("burstLimit", burst))
+            .customize()
+            .config_override(write_retries())
             .send()
             .await;
         match result {
@@ -374,7 +408,13 @@ impl Gateway for ApiGateway {
                     stage: stage.to_string(),
                 };
                 let resource = stage_arn(&self.region(), api, stage);
-                let error = self.explain(err, "apigateway:PATCH", &resource, Some(not_found));
+                let error = match self.explain(err, "apigateway:PATCH", &resource, Some(not_found))
+                {
+                    GatewayError::Timeout { .. } => GatewayError::Timeout {
+                        seconds: WRITE_TIMEOUT.as_secs(),
+                    },
+                    error => error,
+                };
                 Err(self.named(error).await)
             }
         }
@@ -413,6 +453,18 @@ impl Gateway for ApiGateway {
             }
         }
     }
+}
+
+/// A write someone is waiting for rides out a busy account longer than a read: more attempts,
+/// with the SDK's exponential backoff, bounded by [`WRITE_TIMEOUT`]; then the user is told.
+fn write_retries() -> aws_sdk_apigateway::config::Builder {
+    aws_sdk_apigateway::config::Builder::default()
+        .retry_config(RetryConfig::standard().with_max_attempts(WRITE_ATTEMPTS))
+        .timeout_config(
+            TimeoutConfig::builder()
+                .operation_timeout(WRITE_TIMEOUT)
+                .build(),
+        )
 }
 
 fn stage_arn(region: &str, api: &ApiId, stage: &StageName) -> String {

@@ -4,7 +4,8 @@
 mod connection;
 mod gateway;
 mod invoker;
+mod pacer;
 mod settings;
 
-pub use gateway::{ApiGateway, Readiness};
+pub use gateway::{ApiGateway, GatewaySettings, Readiness};
 pub use invoker::SelfInvoker;

@@ -25,6 +25,7 @@ pub async fn run(args: ApplyArgs) -> Result<String, ApplyError> {
     let webhook = config::webhook(args.webhook_url.as_deref())?;
     // Scheduled jobs are authorised by IAM (who may run them), not the Slack policy.
     let runner = app_runner(
+        (&args.aws).into(),
         webhook,
         Arc::new(PolicyHandle::none()),
         Arc::new(Metrics::new()),

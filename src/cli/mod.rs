@@ -10,6 +10,8 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::aws::GatewaySettings;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "throttle-bot",
@@ -71,6 +73,9 @@ pub struct ApplyArgs {
     /// Incoming-webhook URL for notices on success and failure.
     #[arg(long, env = "SLACK_WEBHOOK_URL", hide_env_values = true)]
     pub webhook_url: Option<String>,
+
+    #[command(flatten)]
+    pub aws: AwsArgs,
 }
 
 #[derive(Debug, Args)]
@@ -84,6 +89,9 @@ pub struct LambdaArgs {
 
     #[command(flatten)]
     pub policy: PolicyArgs,
+
+    #[command(flatten)]
+    pub aws: AwsArgs,
 }
 
 /// Where the access policy comes from.
@@ -99,6 +107,27 @@ pub struct PolicyArgs {
         hide_env_values = true
     )]
     pub inline: Option<String>,
+}
+
+/// How this process uses API Gateway's management API.
+#[derive(Debug, Clone, Args)]
+pub struct AwsArgs {
+    /// Management API calls per second this process makes at most. The account's budget,
+    /// about 10 per second, is shared with every deploy pipeline in the account.
+    #[arg(long, env = "AWS_CALLS_PER_SECOND", default_value_t = 5.0, value_parser = parse_rate)]
+    pub calls_per_second: f64,
+    /// Seconds before a name missing from the cached list of APIs may refresh it again.
+    #[arg(long, env = "API_LIST_REFRESH_SECS", default_value = "5", value_parser = parse_secs)]
+    pub api_list_refresh: Duration,
+}
+
+impl From<&AwsArgs> for GatewaySettings {
+    fn from(args: &AwsArgs) -> Self {
+        Self {
+            calls_per_second: args.calls_per_second,
+            list_refresh: args.api_list_refresh,
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -160,9 +189,21 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub policy: PolicyArgs,
 
+    #[command(flatten)]
+    pub aws: AwsArgs,
+
     /// Seconds to let running commands finish after SIGTERM or Ctrl-C.
     #[arg(long, env = "SHUTDOWN_GRACE_SECS", default_value = "25", value_parser = parse_secs)]
     pub shutdown_grace: Duration,
+}
+
+fn parse_rate(raw: &str) -> Result<f64, String> {
+    match raw.parse::<f64>() {
+        Ok(rate) if rate.is_finite() && rate > 0.0 => Ok(rate),
+        _ => Err(format!(
+            "`{raw}` is not a number of calls per second above 0"
+        )),
+    }
 }
 
 fn parse_secs(raw: &str) -> Result<Duration, String> {

@@ -88,7 +88,10 @@ pub async fn slash_command(State(state): State<AppState>, body: SlackBody) -> Re
         text: form.text,
         work,
     };
-    span(&ask.id).in_scope(|| tracing::debug!("command accepted"));
+    span(&ask.id).in_scope(|| {
+        let user = ask.origin.requester.user().map_or("", |u| u.user.as_str());
+        tracing::info!(user, "command accepted");
+    });
     match state.jobs.submit(ask).await {
         Submitted::Finished => StatusCode::OK.into_response(),
         Submitted::Running | Submitted::Deferred => Json(ack).into_response(),

@@ -62,7 +62,7 @@ pub async fn run(args: LambdaArgs) -> Result<(), LambdaError> {
         tracing::warn!("SLACK_WEBHOOK_URL is not set: audit notices are off");
     }
     let metrics = Arc::new(Metrics::new());
-    let runner = app_runner(webhook, policy, Arc::clone(&metrics));
+    let runner = app_runner((&args.aws).into(), webhook, policy, Arc::clone(&metrics));
     let slack = match args.signing_secret.and_then(SigningSecret::new) {
         Some(secret) => {
             let function_name = std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_default();

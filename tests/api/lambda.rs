@@ -359,3 +359,39 @@ async fn an_inline_policy_applies_to_slash_commands_on_lambda() {
         "the denial reached the audit channel before the response: {notice}"
     );
 }
+
+#[tokio::test]
+async fn http_answers_take_the_shape_of_the_event_that_asked() {
+    let function = lambda(vec![]).await;
+
+    // Payload 1.0 (REST APIs): headers in `multiValueHeaders`, as API Gateway expects.
+    let body = slack_form("help", &function.slack.url("/reply"));
+    let timestamp = now().to_string();
+    let signature = sign(SIGNING_SECRET, &timestamp, body.as_bytes());
+    let rest = function
+        .invoke(rest_event(&body, &timestamp, &signature))
+        .await
+        .unwrap();
+    assert_eq!(rest["statusCode"], 200);
+    assert_eq!(
+        rest["multiValueHeaders"]["content-type"],
+        json!(["application/json"]),
+        "{rest}"
+    );
+    assert!(
+        shown(&serde_json::from_str(rest["body"].as_str().unwrap()).unwrap()).contains("Usage")
+    );
+
+    // Payload 2.0 (function URLs, HTTP APIs): single-valued `headers`.
+    let url = function
+        .invoke(function_url_event("help", &function.slack.url("/reply")))
+        .await
+        .unwrap();
+    assert_eq!(url["statusCode"], 200);
+    assert_eq!(url["headers"]["content-type"], "application/json", "{url}");
+    assert!(
+        url.get("multiValueHeaders")
+            .is_none_or(|h| h.as_object().is_some_and(|h| h.is_empty())),
+        "{url}"
+    );
+}

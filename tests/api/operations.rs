@@ -143,3 +143,47 @@ async fn the_healthcheck_command_reports_a_running_service() {
     assert!(!down.status.success());
     assert!(String::from_utf8_lossy(&down.stderr).contains("no answer"));
 }
+
+#[tokio::test]
+async fn a_jobs_log_lines_carry_the_request_id_of_the_command_that_started_it() {
+    let app = TestApp::spawn().await;
+    let api = create_api(&unique("span"), "prod").await;
+
+    app.command(&format!("{api} prod 7 14")).await;
+    app.command(&format!("{api} prod 8 16")).await;
+    app.wait_for_log("throttling command done", 2).await;
+
+    let lines: Vec<serde_json::Value> = app
+        .logs()
+        .iter()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    let id_of = |message: &str, rate: Option<f64>| -> Vec<String> {
+        lines
+            .iter()
+            .filter(|l| l["message"] == message && rate.is_none_or(|r| l["rate"] == r))
+            .map(|l| {
+                l["span"]["request_id"]
+                    .as_str()
+                    .expect("a request id")
+                    .to_owned()
+            })
+            .collect()
+    };
+    let accepted = id_of("command accepted", None);
+    assert_eq!(accepted.len(), 2);
+    assert_ne!(accepted[0], accepted[1], "each request has its own id");
+    let done = [
+        id_of("throttling command done", Some(7.0)),
+        id_of("throttling command done", Some(8.0)),
+    ]
+    .concat();
+    assert_eq!(done.len(), 2);
+    assert_ne!(done[0], done[1]);
+    for id in &done {
+        assert!(
+            accepted.contains(id),
+            "{id} was never acknowledged: {accepted:?}"
+        );
+    }
+}

@@ -255,3 +255,50 @@ async fn show_of_an_unknown_api_says_so() {
     let text = shown(&reply_to(&app, "show zzzzzzzzzz", 1).await);
     assert!(text.contains("Could not read the throttling"), "{text}");
 }
+
+#[tokio::test]
+async fn an_api_created_after_the_list_was_cached_is_found_at_once() {
+    let app = TestApp::spawn_with(Options {
+        record_aws: true,
+        extra_env: vec![("API_LIST_REFRESH_SECS", "0".to_owned())],
+        ..Options::default()
+    })
+    .await;
+    let early = unique("early");
+    create_api(&early, "prod").await;
+    reply_to(&app, &format!("{early} prod 1 2"), 1).await;
+
+    let late = unique("late");
+    let api = create_api(&late, "prod").await;
+    let reply = shown(&reply_to(&app, &format!("{late} prod 3 4"), 2).await);
+
+    assert!(!reply.contains("No REST API is named"), "{reply}");
+    assert_eq!(stage_limits(&api, "prod").await, Some((3.0, 4)));
+    let listings = app
+        .aws()
+        .calls()
+        .iter()
+        .filter(|c| *c == "GET /restapis")
+        .count();
+    assert_eq!(listings, 2, "one listing, and one refresh for the new name");
+}
+
+#[tokio::test]
+async fn concurrent_lookups_of_names_share_one_listing() {
+    let app = TestApp::spawn_with(recording()).await;
+    let names: Vec<String> = (0..4).map(|_| unique("shared")).collect();
+    for name in &names {
+        create_api(name, "prod").await;
+    }
+    app.aws().hold();
+    for name in &names {
+        app.command(&format!("show {name} prod")).await;
+    }
+    app.aws().wait_for_calls(1).await;
+    app.aws().release();
+    app.slack.wait_for("/reply", names.len()).await;
+
+    let calls = app.aws().calls();
+    let listings = calls.iter().filter(|c| *c == "GET /restapis").count();
+    assert_eq!(listings, 1, "{calls:?}");
+}

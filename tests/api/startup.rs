@@ -30,3 +30,81 @@ async fn a_bad_webhook_url_stops_start_up_without_echoing_it() {
     assert!(stderr.contains("SLACK_WEBHOOK_URL"), "{stderr}");
     assert!(!stderr.contains("secret-part"), "{stderr}");
 }
+
+/// Runs one change and returns the text of its final reply.
+async fn reply_to_a_change(app: &TestApp) -> String {
+    app.command("a1b2c3d4e5 prod 5 10").await;
+    shown(&app.slack.wait_for("/reply", 1).await[0])
+}
+
+#[tokio::test]
+async fn without_a_region_readyz_and_replies_say_to_set_aws_region() {
+    let app = TestApp::spawn_with(Options {
+        removed_env: vec!["AWS_REGION"],
+        ..Options::default()
+    })
+    .await;
+
+    let (status, reason) = app.readiness().await;
+    assert_eq!(
+        (status, reason.as_str()),
+        (503, "no AWS region: set AWS_REGION")
+    );
+    let reply = reply_to_a_change(&app).await;
+    assert!(reply.contains("No AWS region: set AWS_REGION"), "{reply}");
+    let logs = app.logs().join("\n");
+    assert!(
+        !logs.contains("GetAccount"),
+        "GetAccount is not to blame: {logs}"
+    );
+}
+
+#[tokio::test]
+async fn without_credentials_readyz_and_replies_say_none_were_found() {
+    let app = TestApp::spawn_with(Options {
+        removed_env: vec!["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"],
+        ..Options::default()
+    })
+    .await;
+
+    let (status, reason) = app.readiness().await;
+    assert_eq!(status, 503);
+    assert!(reason.starts_with("no AWS credentials found: "), "{reason}");
+    let reply = reply_to_a_change(&app).await;
+    assert!(reply.contains("No AWS credentials found"), "{reply}");
+    assert!(!app.logs().join("\n").contains("GetAccount"));
+}
+
+#[tokio::test]
+async fn an_unreachable_endpoint_is_named_in_the_reply() {
+    let app = TestApp::spawn_with(Options {
+        extra_env: vec![("AWS_ENDPOINT_URL", "http://127.0.0.1:9".to_owned())],
+        ..Options::default()
+    })
+    .await;
+
+    let (status, _) = app.readiness().await;
+    assert_eq!(status, 200, "region and credentials are there");
+    let reply = reply_to_a_change(&app).await;
+    assert!(
+        reply.contains("Could not reach API Gateway at http://127.0.0.1:9"),
+        "{reply}"
+    );
+}
+
+#[tokio::test]
+async fn start_up_logs_where_the_region_and_credentials_came_from_but_never_the_keys() {
+    let app = TestApp::spawn().await;
+    app.readiness().await;
+    app.wait_for_log("AWS set up", 1).await;
+    let line = app
+        .logs()
+        .into_iter()
+        .find(|l| l.contains("AWS set up"))
+        .unwrap();
+    let line: serde_json::Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(line["region"], "us-east-1");
+    assert_eq!(line["region_source"], "environment");
+    assert_eq!(line["credentials_source"], "EnvironmentVariable");
+    assert!(!app.logs().join("\n").contains("\"testing\""));
+}

@@ -26,6 +26,8 @@ pub struct Options {
     /// Puts a proxy in front of moto that records every AWS call (and can hold them).
     pub record_aws: bool,
     pub extra_env: Vec<(&'static str, String)>,
+    /// Settings the test removes from the service's usual environment.
+    pub removed_env: Vec<&'static str>,
 }
 
 impl Default for Options {
@@ -34,6 +36,7 @@ impl Default for Options {
             webhook: true,
             record_aws: false,
             extra_env: Vec::new(),
+            removed_env: Vec::new(),
         }
     }
 }
@@ -76,6 +79,9 @@ impl TestApp {
         };
         for (key, value) in &options.extra_env {
             command.env(key, value);
+        }
+        for key in &options.removed_env {
+            command.env_remove(key);
         }
         let mut child = command
             .stdin(Stdio::null())
@@ -142,6 +148,21 @@ impl TestApp {
                 "{needle:?} was not logged {count} times: {:?}",
                 self.logs()
             );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Polls `/readyz` until it has decided (no longer "starting"); returns status and reason.
+    pub async fn readiness(&self) -> (u16, String) {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let answer = self.http.get(self.url("/readyz")).send().await.unwrap();
+            let status = answer.status().as_u16();
+            let body = answer.text().await.unwrap();
+            if !body.starts_with("starting") {
+                return (status, body);
+            }
+            assert!(tokio::time::Instant::now() < deadline, "/readyz: {body}");
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }

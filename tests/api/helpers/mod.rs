@@ -4,6 +4,7 @@
 mod app;
 mod moto;
 mod proxy;
+mod router;
 mod signing;
 mod slack;
 
@@ -12,6 +13,7 @@ use std::time::Duration;
 pub use app::*;
 pub use moto::*;
 pub use proxy::*;
+pub use router::*;
 pub use signing::*;
 pub use slack::*;
 

@@ -1,0 +1,96 @@
+//! Cheap cases through the router in this process: no AWS, no socket, no Slack.
+
+use axum::http::StatusCode;
+
+use crate::helpers::*;
+
+#[tokio::test]
+async fn bodies_over_64_kib_get_413() {
+    let app = InProcess::new();
+    let mut body = slack_form("a1b2c3d4e5 prod 1 1", "https://hooks.slack.com/x").into_bytes();
+    body.extend(std::iter::repeat_n(b'a', 65 * 1024));
+    assert_eq!(
+        app.post_signed(body).await.status,
+        StatusCode::PAYLOAD_TOO_LARGE
+    );
+}
+
+#[tokio::test]
+async fn slacks_ssl_check_gets_an_empty_200_and_nothing_else() {
+    let app = InProcess::new();
+    let probe = "ssl_check=1&token=x&text=a1b2c3d4e5+prod+1+1";
+    for answer in [
+        app.post(probe.into(), None, None).await,
+        app.post_signed(probe.into()).await,
+    ] {
+        assert_eq!(answer.status, StatusCode::OK);
+        assert!(answer.body.is_empty());
+    }
+    let not_a_probe = app.post(b"ssl_check=2".to_vec(), None, None).await;
+    assert_eq!(not_a_probe.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn a_signed_request_that_is_not_a_slash_command_gets_400() {
+    let app = InProcess::new();
+    let answer = app.post_signed(b"hello=world".to_vec()).await;
+    assert_eq!(answer.status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn health_answers_ok() {
+    let answer = InProcess::new().get("/healthz").await;
+    assert_eq!(
+        (answer.status, answer.body.as_slice()),
+        (StatusCode::OK, &b"ok"[..])
+    );
+}
+
+#[tokio::test]
+async fn help_and_empty_text_show_the_usage() {
+    let app = InProcess::new();
+    for text in ["", "help"] {
+        let answer = app.command(text).await;
+        assert_eq!(answer.status, StatusCode::OK);
+        let body = answer.json();
+        assert_eq!(body["response_type"], "ephemeral");
+        let usage = shown(&body);
+        assert!(usage.contains("Usage"), "{body}");
+        for form in [
+            "/throttle <api> <stage> <rate> <burst>",
+            "/throttle <api> <stage> <rate> <burst> <METHOD> <path>",
+            "/throttle show <api> [<stage>]",
+            "/throttle reset <api> <stage> [<METHOD> <path>]",
+        ] {
+            assert!(usage.contains(form), "{form} missing from {usage}");
+        }
+        assert!(
+            !text_of(&body).contains("<api>"),
+            "angle brackets are escaped for Slack"
+        );
+    }
+}
+
+#[tokio::test]
+async fn user_text_is_escaped_when_echoed() {
+    let answer = InProcess::new()
+        .command("a1b2c3d4e5 prod <!channel> 100")
+        .await;
+    let shown = text_of(&answer.json());
+    assert!(shown.contains("&lt;!channel&gt;"), "{shown}");
+    assert!(!shown.contains("<!channel>"), "{shown}");
+}
+
+#[tokio::test]
+async fn a_signature_for_other_bytes_gets_401() {
+    let app = InProcess::new();
+    let body = slack_form("help", "https://hooks.slack.com/x");
+    let timestamp = now().to_string();
+    let signature = sign(SIGNING_SECRET, &timestamp, body.as_bytes());
+    let tampered = body.replace("help", "a1b2c3d4e5+prod+0+0");
+    let answer = app
+        .post(tampered.into_bytes(), Some(&timestamp), Some(&signature))
+        .await;
+    assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
+    assert!(answer.body.is_empty());
+}
