@@ -35,8 +35,8 @@ impl RateLimit {
             Ok(v) if looks_decimal => v,
             _ => return Err(LimitError::RateNotNumber(raw.to_owned())),
         };
+        // `value` is finite here, so `new` can only find it negative or too large.
         Self::new(value).map_err(|e| match e {
-            LimitError::RateNotNumber(_) => LimitError::RateNotNumber(raw.to_owned()),
             LimitError::RateNegative(_) => LimitError::RateNegative(raw.to_owned()),
             _ => LimitError::RateTooLarge(raw.to_owned()),
         })
@@ -249,6 +249,68 @@ mod tests {
         assert!(matches!(
             BurstLimit::new(-1),
             Err(LimitError::BurstNegative(_))
+        ));
+        for sign_only in ["-", "+", "+-", ""] {
+            assert!(
+                matches!(BurstLimit::parse(sign_only), Err(LimitError::BurstNotWhole(_))),
+                "{sign_only:?}"
+            );
+        }
+        assert_eq!(BurstLimit::parse("-0").unwrap().value(), 0);
+        assert_eq!(BurstLimit::parse("+7").unwrap().value(), 7);
+    }
+
+    #[test]
+    fn reported_minus_one_means_not_set_and_zero_is_a_value() {
+        // (rate reported, burst reported, rate kept, burst kept)
+        for (rate, burst, kept_rate, kept_burst) in [
+            (Some(-1.0), Some(-1), None, None),
+            (Some(0.0), Some(0), Some(0.0), Some(0)),
+            (Some(5.5), Some(10), Some(5.5), Some(10)),
+            (None, Some(3), None, Some(3)),
+            (Some(2.0), None, Some(2.0), None),
+        ] {
+            let configured = Configured::from_reported(rate, burst);
+            assert_eq!(
+                (configured.rate, configured.burst),
+                (kept_rate, kept_burst),
+                "{rate:?} {burst:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_level_is_set_when_either_value_is() {
+        let only_rate = Configured {
+            rate: Some(1.0),
+            burst: None,
+        };
+        let only_burst = Configured {
+            rate: None,
+            burst: Some(1),
+        };
+        assert!(only_rate.is_set() && only_burst.is_set());
+        assert!(!Configured::default().is_set());
+    }
+
+    #[test]
+    fn the_account_quota_allows_values_up_to_it() {
+        let quota = AccountLimits {
+            rate: 100.0,
+            burst: 50,
+        };
+        let limits = |rate: f64, burst: i64| ThrottleLimits {
+            rate: RateLimit::new(rate).unwrap(),
+            burst: BurstLimit::new(burst).unwrap(),
+        };
+        assert_eq!(quota.check(&limits(100.0, 50)), Ok(()));
+        assert!(matches!(
+            quota.check(&limits(100.5, 50)),
+            Err(QuotaExceeded::Rate { limit, .. }) if limit == 100.0
+        ));
+        assert!(matches!(
+            quota.check(&limits(1.0, 51)),
+            Err(QuotaExceeded::Burst { limit: 50, .. })
         ));
     }
 }

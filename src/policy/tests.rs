@@ -370,3 +370,96 @@ fn the_policy_reads_as_plain_words() {
             .starts_with("Any other change is denied")
     );
 }
+
+#[test]
+fn bounds_for_each_value_and_resets() {
+    let policy = parse(
+        "t",
+        r#"
+[[rule]]
+name = "floors"
+users = ["*"]
+apis = ["*"]
+stages = ["floors"]
+min_rate = 2
+min_burst = 3
+[[rule]]
+name = "burst cap"
+users = ["*"]
+apis = ["*"]
+stages = ["capped"]
+max_burst = 10
+[[rule]]
+name = "open"
+users = ["*"]
+apis = ["*"]
+stages = ["open"]
+"#,
+    )
+    .unwrap();
+    let who = user("U1", None, "T1");
+    let api = resolved("a1b2c3d4e5", None);
+    let decide = |text: &str| {
+        policy
+            .decide(&who, ApiIdentity::Resolved(&api), &change(text))
+            .map_err(|d| d.to_string())
+    };
+    // (command, allowed, or a piece of the reason)
+    for (text, expected) in [
+        ("x floors 2 3", Ok("floors")),
+        ("x floors 1.9 3", Err("rate 1.9 is below the minimum (allowed 2–any req/s)")),
+        ("x floors 2 2", Err("burst 2 is below the minimum (allowed 3–any)")),
+        ("x floors 100 100", Ok("floors")),
+        ("reset x floors", Ok("floors")),
+        ("x capped 1000 10", Ok("burst cap")),
+        ("x capped 1 11", Err("burst 11 is above the maximum (allowed 0–10)")),
+        ("reset x capped", Err("reset removes the limit, but the rule caps it (any rate, burst at most 10)")),
+        ("reset x open", Ok("open")),
+        ("reset x open GET /pets", Ok("open")),
+    ] {
+        match (expected, decide(text)) {
+            (Ok(rule), Ok(got)) => assert_eq!(got, rule, "{text}"),
+            (Err(piece), Err(reason)) => assert!(reason.contains(piece), "{text}: {reason}"),
+            (expected, got) => panic!("{text}: expected {expected:?}, got {got:?}"),
+        }
+    }
+}
+
+#[test]
+fn the_policy_comes_from_a_file_or_inline_text_but_not_both() {
+    let some = |s: &str| Some(s.to_owned());
+    assert_eq!(PolicySource::from_settings(None, None).unwrap(), None);
+    assert_eq!(PolicySource::from_settings(some(" "), some("")).unwrap(), None);
+    assert_eq!(
+        PolicySource::from_settings(some("p.toml"), None).unwrap(),
+        Some(PolicySource::File("p.toml".into()))
+    );
+    assert_eq!(
+        PolicySource::from_settings(None, some("[[rule]]")).unwrap(),
+        Some(PolicySource::Inline("[[rule]]".to_owned()))
+    );
+    let both = PolicySource::from_settings(some("p.toml"), some("[[rule]]")).unwrap_err();
+    assert!(both.to_string().contains("not both"), "{both}");
+}
+
+#[test]
+fn a_reload_swaps_in_a_good_file_and_keeps_the_old_policy_for_a_bad_one() {
+    let path = std::env::temp_dir().join(format!("policy-reload-{}.toml", std::process::id()));
+    let rule = "[[rule]]\nusers=[\"*\"]\napis=[\"*\"]\nstages=[\"*\"]\n";
+    std::fs::write(&path, rule).unwrap();
+    let handle = PolicyHandle::load(Some(PolicySource::File(path.clone()))).unwrap();
+    assert_eq!(handle.current().unwrap().rules.len(), 1);
+
+    std::fs::write(&path, format!("{rule}{rule}")).unwrap();
+    assert_eq!(handle.reload().unwrap(), 2);
+    assert_eq!(handle.current().unwrap().rules.len(), 2);
+
+    std::fs::write(&path, "[[rule]]\n").unwrap();
+    assert!(matches!(handle.reload(), Err(ReloadError::Invalid(_))));
+    assert_eq!(handle.current().unwrap().rules.len(), 2, "the old policy stays");
+    std::fs::remove_file(&path).unwrap();
+
+    let inline = PolicyHandle::load(Some(PolicySource::Inline(rule.to_owned()))).unwrap();
+    assert!(matches!(inline.reload(), Err(ReloadError::Inline)));
+    assert!(matches!(PolicyHandle::none().reload(), Err(ReloadError::NoFile)));
+}
