@@ -15,7 +15,7 @@ bin=target/release/throttle-bot
 secret="bench-signing-secret"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 SLACK_SIGNING_SECRET=$secret LISTEN_ADDR=127.0.0.1:$port AWS_REGION=us-east-1 \
-  AWS_EC2_METADATA_DISABLED=true RUST_LOG=warn "$bin" serve 2>/dev/null &
+  AWS_EC2_METADATA_DISABLED=true RUST_LOG=warn THROTTLE_POLICY=allow-all "$bin" serve 2>/dev/null &
 pid=$!
 trap 'kill $pid 2>/dev/null || true' EXIT
 for _ in $(seq 50); do curl -fs "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done

@@ -30,12 +30,32 @@ pub enum ConfigError {
     BadWebhookUrl,
     #[error("access policy refused: {0}")]
     Policy(#[from] PolicyError),
+    #[error(
+        "no access policy: set THROTTLE_POLICY to a policy file (or THROTTLE_POLICY_TOML to its text), or THROTTLE_POLICY=allow-all to let everyone in the workspace change every stage"
+    )]
+    NoPolicy,
 }
 
-/// Loads the access policy named by the arguments, if any; a bad one is an error.
+/// Loads the access policy the arguments name; a bad one, or none at all, is an error: a typo
+/// in the variable's name must not open every stage to everyone.
 pub fn policy(args: &PolicyArgs) -> Result<PolicyHandle, ConfigError> {
     let source = PolicySource::from_settings(args.file.clone(), args.inline.clone())?;
-    Ok(PolicyHandle::load(source)?)
+    let handle = PolicyHandle::load(source)?;
+    if handle.is_configured() {
+        Ok(handle)
+    } else {
+        Err(ConfigError::NoPolicy)
+    }
+}
+
+/// Says at start-up which access policy is in force.
+pub fn announce_policy(policy: &PolicyHandle) {
+    match policy.current() {
+        Some(policy) => tracing::info!(rules = policy.rules.len(), "access policy loaded"),
+        None => tracing::warn!(
+            "THROTTLE_POLICY=allow-all: anyone in the workspace may change any stage within the account's limits"
+        ),
+    }
 }
 
 /// The optional webhook URL, checked.

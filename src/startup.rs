@@ -43,12 +43,7 @@ impl Application {
         if self.config.webhook.is_none() {
             tracing::warn!("SLACK_WEBHOOK_URL is not set: audit notices are off");
         }
-        match self.config.policy.current() {
-            Some(policy) => tracing::info!(rules = policy.rules.len(), "access policy loaded"),
-            None => tracing::warn!(
-                "no access policy is configured (THROTTLE_POLICY): anyone in the workspace can change any stage within the account's limits"
-            ),
-        }
+        crate::config::announce_policy(&self.config.policy);
         reload_policy_on_sighup(Arc::clone(&self.config.policy));
         tracing::info!("listening on http://{addr}");
 

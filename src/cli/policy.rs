@@ -80,5 +80,7 @@ pub fn run(command: PolicyCommand) -> Result<(String, bool), PolicyToolError> {
 }
 
 fn load(file: &str) -> Result<Policy, PolicyError> {
-    PolicySource::File(PathBuf::from(file)).load()
+    PolicySource::File(PathBuf::from(file))
+        .load()?
+        .ok_or_else(|| PolicyError::whole(file, "not a policy file"))
 }

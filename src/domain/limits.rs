@@ -252,7 +252,10 @@ mod tests {
         ));
         for sign_only in ["-", "+", "+-", ""] {
             assert!(
-                matches!(BurstLimit::parse(sign_only), Err(LimitError::BurstNotWhole(_))),
+                matches!(
+                    BurstLimit::parse(sign_only),
+                    Err(LimitError::BurstNotWhole(_))
+                ),
                 "{sign_only:?}"
             );
         }

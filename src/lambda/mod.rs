@@ -16,6 +16,7 @@ use crate::core::runner::ReplyOnce;
 use crate::http::AppState;
 use crate::jobs::{AppRunner, DeferredJob, Jobs, Mode, app_runner, span};
 use crate::metrics::Metrics;
+use crate::policy::PolicyHandle;
 use crate::scheduled::{JobError, JobParams, run_job};
 use crate::slack::signature::SigningSecret;
 use events::Event;
@@ -52,18 +53,23 @@ pub enum LambdaError {
 /// Runs the Lambda runtime loop until the runtime stops it.
 pub async fn run(args: LambdaArgs) -> Result<(), LambdaError> {
     let webhook = webhook(args.webhook_url.as_deref())?;
-    let policy = Arc::new(config::policy(&args.policy)?);
-    if policy.current().is_none() {
-        tracing::warn!(
-            "no access policy is configured (THROTTLE_POLICY or THROTTLE_POLICY_TOML): anyone in the workspace can change any stage within the account's limits"
-        );
-    }
+    let secret = args.signing_secret.and_then(SigningSecret::new);
+    // Schedules and alarms are authorised by whoever wired them; Slack commands need a policy.
+    let policy = match config::policy(&args.policy) {
+        Ok(policy) => {
+            config::announce_policy(&policy);
+            policy
+        }
+        Err(ConfigError::NoPolicy) if secret.is_none() => PolicyHandle::none(),
+        Err(error) => return Err(error.into()),
+    };
+    let policy = Arc::new(policy);
     if webhook.is_none() {
         tracing::warn!("SLACK_WEBHOOK_URL is not set: audit notices are off");
     }
     let metrics = Arc::new(Metrics::new());
     let runner = app_runner((&args.aws).into(), webhook, policy, Arc::clone(&metrics));
-    let slack = match args.signing_secret.and_then(SigningSecret::new) {
+    let slack = match secret {
         Some(secret) => {
             let function_name = std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_default();
             let invoker = Arc::new(SelfInvoker::new(function_name));

@@ -236,15 +236,22 @@ impl Bounds {
     }
 }
 
+/// The `THROTTLE_POLICY` value that lets everyone in the workspace change every stage. Without
+/// a policy the service refuses to start, so this is always a deliberate choice.
+pub const ALLOW_ALL: &str = "allow-all";
+
 /// Where the policy comes from.
 #[derive(Debug, Clone, PartialEq)]
 pub enum PolicySource {
     File(PathBuf),
     Inline(String),
+    /// `THROTTLE_POLICY=allow-all`: no rules, every change allowed within the account's limits.
+    AllowAll,
 }
 
 impl PolicySource {
-    /// From `THROTTLE_POLICY` (a file) or `THROTTLE_POLICY_TOML` (the text); not both.
+    /// From `THROTTLE_POLICY` (a file, or `allow-all`) or `THROTTLE_POLICY_TOML` (the text);
+    /// not both. `None` when neither is set.
     pub fn from_settings(
         file: Option<String>,
         inline: Option<String>,
@@ -256,14 +263,24 @@ impl PolicySource {
                 "settings",
                 "set THROTTLE_POLICY or THROTTLE_POLICY_TOML, not both",
             )),
+            (Some(file), None) if file.trim() == ALLOW_ALL => Ok(Some(Self::AllowAll)),
             (Some(file), None) => Ok(Some(Self::File(PathBuf::from(file)))),
             (None, Some(text)) => Ok(Some(Self::Inline(text))),
             (None, None) => Ok(None),
         }
     }
 
-    pub fn load(&self) -> Result<Policy, PolicyError> {
+    /// The policy; `None` for allow-all.
+    pub fn load(&self) -> Result<Option<Policy>, PolicyError> {
         match self {
+            Self::AllowAll => Ok(None),
+            source => source.load_rules().map(Some),
+        }
+    }
+
+    fn load_rules(&self) -> Result<Policy, PolicyError> {
+        match self {
+            Self::AllowAll => unreachable!("allow-all has no rules to load"),
             Self::File(path) => {
                 let name = path.display().to_string();
                 let text = std::fs::read_to_string(path)
@@ -282,6 +299,8 @@ pub enum ReloadError {
     Invalid(#[from] PolicyError),
     #[error("THROTTLE_POLICY_TOML cannot be reloaded; restart to change it")]
     Inline,
+    #[error("THROTTLE_POLICY=allow-all has nothing to reload; point it at a policy file")]
+    AllowAll,
     #[error("no THROTTLE_POLICY file is configured")]
     NoFile,
 }
@@ -296,11 +315,19 @@ pub struct PolicyHandle {
 impl PolicyHandle {
     /// Loads the policy once; a bad one is an error (the service must not start).
     pub fn load(source: Option<PolicySource>) -> Result<Self, PolicyError> {
-        let current = source.as_ref().map(PolicySource::load).transpose()?;
+        let current = match &source {
+            Some(source) => source.load()?,
+            None => None,
+        };
         Ok(Self {
             source,
             current: RwLock::new(current.map(Arc::new)),
         })
+    }
+
+    /// Whether any policy was configured, `allow-all` included.
+    pub fn is_configured(&self) -> bool {
+        self.source.is_some()
     }
 
     /// No policy: every change is allowed within the account's limits.
@@ -319,12 +346,13 @@ impl PolicyHandle {
     pub fn reload(&self) -> Result<usize, ReloadError> {
         match &self.source {
             Some(source @ PolicySource::File(_)) => {
-                let policy = source.load()?;
+                let policy = source.load_rules()?;
                 let rules = policy.rules.len();
                 *self.current.write().expect("policy lock") = Some(Arc::new(policy));
                 Ok(rules)
             }
             Some(PolicySource::Inline(_)) => Err(ReloadError::Inline),
+            Some(PolicySource::AllowAll) => Err(ReloadError::AllowAll),
             None => Err(ReloadError::NoFile),
         }
     }

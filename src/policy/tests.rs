@@ -407,13 +407,25 @@ stages = ["open"]
     // (command, allowed, or a piece of the reason)
     for (text, expected) in [
         ("x floors 2 3", Ok("floors")),
-        ("x floors 1.9 3", Err("rate 1.9 is below the minimum (allowed 2–any req/s)")),
-        ("x floors 2 2", Err("burst 2 is below the minimum (allowed 3–any)")),
+        (
+            "x floors 1.9 3",
+            Err("rate 1.9 is below the minimum (allowed 2–any req/s)"),
+        ),
+        (
+            "x floors 2 2",
+            Err("burst 2 is below the minimum (allowed 3–any)"),
+        ),
         ("x floors 100 100", Ok("floors")),
         ("reset x floors", Ok("floors")),
         ("x capped 1000 10", Ok("burst cap")),
-        ("x capped 1 11", Err("burst 11 is above the maximum (allowed 0–10)")),
-        ("reset x capped", Err("reset removes the limit, but the rule caps it (any rate, burst at most 10)")),
+        (
+            "x capped 1 11",
+            Err("burst 11 is above the maximum (allowed 0–10)"),
+        ),
+        (
+            "reset x capped",
+            Err("reset removes the limit, but the rule caps it (any rate, burst at most 10)"),
+        ),
         ("reset x open", Ok("open")),
         ("reset x open GET /pets", Ok("open")),
     ] {
@@ -429,7 +441,10 @@ stages = ["open"]
 fn the_policy_comes_from_a_file_or_inline_text_but_not_both() {
     let some = |s: &str| Some(s.to_owned());
     assert_eq!(PolicySource::from_settings(None, None).unwrap(), None);
-    assert_eq!(PolicySource::from_settings(some(" "), some("")).unwrap(), None);
+    assert_eq!(
+        PolicySource::from_settings(some(" "), some("")).unwrap(),
+        None
+    );
     assert_eq!(
         PolicySource::from_settings(some("p.toml"), None).unwrap(),
         Some(PolicySource::File("p.toml".into()))
@@ -437,6 +452,10 @@ fn the_policy_comes_from_a_file_or_inline_text_but_not_both() {
     assert_eq!(
         PolicySource::from_settings(None, some("[[rule]]")).unwrap(),
         Some(PolicySource::Inline("[[rule]]".to_owned()))
+    );
+    assert_eq!(
+        PolicySource::from_settings(some("allow-all"), None).unwrap(),
+        Some(PolicySource::AllowAll)
     );
     let both = PolicySource::from_settings(some("p.toml"), some("[[rule]]")).unwrap_err();
     assert!(both.to_string().contains("not both"), "{both}");
@@ -456,10 +475,20 @@ fn a_reload_swaps_in_a_good_file_and_keeps_the_old_policy_for_a_bad_one() {
 
     std::fs::write(&path, "[[rule]]\n").unwrap();
     assert!(matches!(handle.reload(), Err(ReloadError::Invalid(_))));
-    assert_eq!(handle.current().unwrap().rules.len(), 2, "the old policy stays");
+    assert_eq!(
+        handle.current().unwrap().rules.len(),
+        2,
+        "the old policy stays"
+    );
     std::fs::remove_file(&path).unwrap();
 
     let inline = PolicyHandle::load(Some(PolicySource::Inline(rule.to_owned()))).unwrap();
     assert!(matches!(inline.reload(), Err(ReloadError::Inline)));
-    assert!(matches!(PolicyHandle::none().reload(), Err(ReloadError::NoFile)));
+    assert!(matches!(
+        PolicyHandle::none().reload(),
+        Err(ReloadError::NoFile)
+    ));
+    let open = PolicyHandle::load(Some(PolicySource::AllowAll)).unwrap();
+    assert!(open.current().is_none() && open.is_configured());
+    assert!(matches!(open.reload(), Err(ReloadError::AllowAll)));
 }

@@ -339,7 +339,15 @@ async fn an_inline_policy_applies_to_slash_commands_on_lambda() {
     let api = create_api(&unique("lambdapolicy"), "prod").await;
     let policy =
         format!("[[rule]]\nusers = [\"U0SOMEONEELSE\"]\napis = [\"{api}\"]\nstages = [\"prod\"]\n");
-    let function = lambda(vec![("THROTTLE_POLICY_TOML", policy)]).await;
+    let function = LambdaHarness::start(
+        Options {
+            extra_env: vec![("THROTTLE_POLICY_TOML", policy)],
+            removed_env: vec!["THROTTLE_POLICY"],
+            ..Options::default()
+        },
+        &[],
+    )
+    .await;
 
     let response = function
         .invoke(function_url_event(

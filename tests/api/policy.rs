@@ -6,6 +6,7 @@ use std::process::Stdio;
 use serde_json::Value;
 
 use crate::helpers::*;
+use crate::runtime_api::LambdaHarness;
 
 const STRANGER: Sender<'static> = Sender {
     user: "U0STRANGER",
@@ -267,10 +268,63 @@ async fn show_and_help_are_open_to_everyone_in_the_workspace() {
 }
 
 #[tokio::test]
-async fn without_a_policy_the_service_warns_at_start_up() {
+async fn without_a_policy_the_service_refuses_to_start_and_says_how_to_open_it() {
+    let output = service_command(None, false)
+        .env_remove("THROTTLE_POLICY")
+        .arg("serve")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("no access policy"), "{stderr}");
+    assert!(stderr.contains("THROTTLE_POLICY=allow-all"), "{stderr}");
+}
+
+#[tokio::test]
+async fn a_misspelt_policy_variable_does_not_open_every_stage() {
+    let output = service_command(None, false)
+        .env_remove("THROTTLE_POLICY")
+        .env("THROTTLE_POLICIES", "/etc/throttle-bot/policy.toml")
+        .arg("serve")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!output.status.success(), "refused to start");
+}
+
+#[tokio::test]
+async fn allow_all_is_said_aloud_at_start_up() {
     let app = TestApp::spawn().await;
-    let logs = app.logs().join("\n");
-    assert!(logs.contains("no access policy is configured"), "{logs}");
+    app.wait_for_log("THROTTLE_POLICY=allow-all", 1).await;
+}
+
+#[tokio::test]
+async fn a_lambda_for_slack_needs_a_policy_but_one_for_schedules_does_not() {
+    let api = create_api(&unique("nopolicyjob"), "prod").await;
+    let schedules_only = LambdaHarness::start(
+        Options {
+            removed_env: vec!["THROTTLE_POLICY", "SLACK_SIGNING_SECRET"],
+            ..Options::default()
+        },
+        &[],
+    )
+    .await;
+    let result = schedules_only
+        .invoke(serde_json::json!({"API_ID": api, "STAGE_NAME": "prod", "RATE_LIMIT": 7, "BURST_LIMIT": 9}))
+        .await
+        .unwrap();
+    assert_eq!(result["body"], "Updated throttling: rate=7, burst=9");
+
+    let for_slack = service_command(None, false)
+        .env_remove("THROTTLE_POLICY")
+        .arg("lambda")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!for_slack.status.success());
+    let stderr = String::from_utf8_lossy(&for_slack.stderr);
+    assert!(stderr.contains("no access policy"), "{stderr}");
 }
 
 fn start_with_policy(text: &str) -> (std::process::Output, PathBuf) {

@@ -84,6 +84,9 @@ impl LambdaHarness {
         for (key, value) in &options.extra_env {
             command.env(key, value);
         }
+        for key in &options.removed_env {
+            command.env_remove(key);
+        }
         let child = command
             .stdin(Stdio::null())
             .stdout(Stdio::null())

@@ -53,7 +53,8 @@ pub fn service_command(slack: Option<&SlackStandIn>, webhook: bool) -> Command {
         .env("AWS_ACCESS_KEY_ID", "testing")
         .env("AWS_SECRET_ACCESS_KEY", "testing")
         .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("LOG_FORMAT", "json");
+        .env("LOG_FORMAT", "json")
+        .env("THROTTLE_POLICY", "allow-all");
     if let (Some(slack), true) = (slack, webhook) {
         command.env("SLACK_WEBHOOK_URL", slack.url("/webhook"));
     }
