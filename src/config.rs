@@ -8,6 +8,7 @@ use std::sync::Arc;
 use crate::aws::GatewaySettings;
 use crate::cli::{PolicyArgs, ServeArgs};
 use crate::policy::{PolicyError, PolicyHandle, PolicySource};
+use crate::slack::hosts::{HostError, SlackHosts};
 use crate::slack::poster::WebhookUrl;
 use crate::slack::signature::SigningSecret;
 
@@ -19,6 +20,7 @@ pub struct ServeConfig {
     pub shutdown_grace: Duration,
     pub policy: Arc<PolicyHandle>,
     pub aws: GatewaySettings,
+    pub slack_hosts: SlackHosts,
 }
 
 /// A setting that stops the service from starting. The text never repeats a secret's value.
@@ -26,8 +28,10 @@ pub struct ServeConfig {
 pub enum ConfigError {
     #[error("SLACK_SIGNING_SECRET is not set; it is required to verify requests from Slack")]
     MissingSigningSecret,
-    #[error("SLACK_WEBHOOK_URL is not an http(s) URL")]
-    BadWebhookUrl,
+    #[error(
+        "SLACK_WEBHOOK_URL is not a Slack incoming-webhook URL (https://hooks.slack.com/services/…): {0}"
+    )]
+    BadWebhookUrl(HostError),
     #[error("access policy refused: {0}")]
     Policy(#[from] PolicyError),
     #[error(
@@ -59,12 +63,22 @@ pub fn announce_policy(policy: &PolicyHandle) {
 }
 
 /// The optional webhook URL, checked.
-pub fn webhook(raw: Option<&str>) -> Result<Option<WebhookUrl>, ConfigError> {
+pub fn webhook(raw: Option<&str>, hosts: &SlackHosts) -> Result<Option<WebhookUrl>, ConfigError> {
     match raw.map(str::trim) {
         None | Some("") => Ok(None),
-        Some(raw) => WebhookUrl::parse(raw)
+        Some(raw) => WebhookUrl::parse(raw, hosts)
             .map(Some)
-            .ok_or(ConfigError::BadWebhookUrl),
+            .map_err(ConfigError::BadWebhookUrl),
+    }
+}
+
+/// Warns, naming the setting, when local stand-ins may be reached over plain http.
+pub fn announce_hosts(hosts: &SlackHosts) {
+    if !hosts.insecure().is_empty() {
+        tracing::warn!(
+            hosts = hosts.insecure().join(","),
+            "INSECURE_TEST_HOSTS is set: Slack messages may go over plain http to these hosts; never set it in production"
+        );
     }
 }
 
@@ -76,7 +90,8 @@ impl TryFrom<ServeArgs> for ServeConfig {
             .signing_secret
             .and_then(SigningSecret::new)
             .ok_or(ConfigError::MissingSigningSecret)?;
-        let webhook = webhook(args.webhook_url.as_deref())?;
+        let slack_hosts = SlackHosts::from(&args.slack_hosts);
+        let webhook = webhook(args.webhook_url.as_deref(), &slack_hosts)?;
         Ok(Self {
             signing_secret,
             webhook,
@@ -84,6 +99,7 @@ impl TryFrom<ServeArgs> for ServeConfig {
             shutdown_grace: args.shutdown_grace,
             policy: Arc::new(policy(&args.policy)?),
             aws: (&args.aws).into(),
+            slack_hosts,
         })
     }
 }

@@ -23,7 +23,7 @@ use crate::core::runner::{Ask, Origin, ReplyOnce, Runner, Work};
 use crate::metrics::Metrics;
 use crate::policy::PolicyHandle;
 use crate::slack::SlackPoster;
-use crate::slack::poster::WebhookUrl;
+use crate::slack::hosts::SlackHosts;
 
 /// The pipeline with its production adapters.
 pub type AppRunner = Runner<ApiGateway, SlackPoster>;
@@ -31,16 +31,11 @@ pub type AppRunner = Runner<ApiGateway, SlackPoster>;
 /// The pipeline for one process: API Gateway through the SDK, people through Slack.
 pub fn app_runner(
     aws: GatewaySettings,
-    webhook: Option<WebhookUrl>,
+    slack: SlackPoster,
     policy: Arc<PolicyHandle>,
     metrics: Arc<Metrics>,
 ) -> Arc<AppRunner> {
-    Arc::new(Runner::new(
-        ApiGateway::new(aws),
-        SlackPoster::new(webhook),
-        policy,
-        metrics,
-    ))
+    Arc::new(Runner::new(ApiGateway::new(aws), slack, policy, metrics))
 }
 
 /// How long shutdown may spend telling the users of interrupted commands.
@@ -266,7 +261,7 @@ impl DeferredJob {
     }
 
     /// The request again, validated as when it first arrived.
-    pub fn into_ask(self) -> Result<Ask, DeferredJobError> {
+    pub fn into_ask(self, hosts: &SlackHosts) -> Result<Ask, DeferredJobError> {
         let work = match parse_text(&self.text) {
             Ok(Request::Change(change)) => Work::Change(change),
             Ok(Request::Show(show)) => Work::Show(show),
@@ -278,8 +273,9 @@ impl DeferredJob {
             team: self.team_id.as_deref().and_then(ChatId::parse),
             command: self.command,
         };
-        let reply_to = crate::slack::form::ResponseUrl::parse(&self.response_url)
-            .ok_or(DeferredJobError::Invalid("response_url"))?;
+        let reply_to = hosts
+            .check_hook(&self.response_url)
+            .map_err(|_| DeferredJobError::Invalid("response_url"))?;
         Ok(Ask {
             id: self
                 .request_id
@@ -288,7 +284,7 @@ impl DeferredJob {
                 .unwrap_or_default(),
             origin: Origin {
                 requester: Requester::User(who),
-                reply_to: Some(ReplyTo::new(reply_to.url().as_str())),
+                reply_to: Some(ReplyTo::new(reply_to.as_str())),
             },
             text: self.text,
             work,

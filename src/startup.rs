@@ -11,6 +11,7 @@ use crate::http::{AppState, router};
 use crate::jobs::{Jobs, Mode, app_runner};
 use crate::metrics::Metrics;
 use crate::policy::PolicyHandle;
+use crate::slack::SlackPoster;
 
 pub struct Application {
     listener: TcpListener,
@@ -44,6 +45,7 @@ impl Application {
             tracing::warn!("SLACK_WEBHOOK_URL is not set: audit notices are off");
         }
         crate::config::announce_policy(&self.config.policy);
+        crate::config::announce_hosts(&self.config.slack_hosts);
         reload_policy_on_sighup(Arc::clone(&self.config.policy));
         tracing::info!("listening on http://{addr}");
 
@@ -76,7 +78,7 @@ pub fn state(config: &ServeConfig, mode: Mode) -> AppState {
     let metrics = Arc::new(Metrics::new());
     let runner = app_runner(
         config.aws,
-        config.webhook.clone(),
+        SlackPoster::new(config.webhook.clone(), config.slack_hosts.clone()),
         Arc::clone(&config.policy),
         Arc::clone(&metrics),
     );

@@ -10,6 +10,8 @@ use crate::jobs::app_runner;
 use crate::metrics::Metrics;
 use crate::policy::PolicyHandle;
 use crate::scheduled::{JobError, JobFailed, JobParams, run_job};
+use crate::slack::SlackPoster;
+use crate::slack::hosts::SlackHosts;
 
 /// Why `apply` failed; printed on stderr.
 #[derive(Debug, thiserror::Error)]
@@ -22,11 +24,13 @@ pub enum ApplyError {
 
 /// `throttle-bot apply`: flags, then `--event`, then the environment; notices to the webhook.
 pub async fn run(args: ApplyArgs) -> Result<String, ApplyError> {
-    let webhook = config::webhook(args.webhook_url.as_deref())?;
+    let hosts = SlackHosts::from(&args.slack_hosts);
+    config::announce_hosts(&hosts);
+    let webhook = config::webhook(args.webhook_url.as_deref(), &hosts)?;
     // Scheduled jobs are authorised by IAM (who may run them), not the Slack policy.
     let runner = app_runner(
         (&args.aws).into(),
-        webhook,
+        SlackPoster::new(webhook, hosts),
         Arc::new(PolicyHandle::none()),
         Arc::new(Metrics::new()),
     );

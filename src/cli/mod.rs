@@ -11,6 +11,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::aws::GatewaySettings;
+use crate::slack::hosts::SlackHosts;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -76,6 +77,9 @@ pub struct ApplyArgs {
 
     #[command(flatten)]
     pub aws: AwsArgs,
+
+    #[command(flatten)]
+    pub slack_hosts: SlackHostArgs,
 }
 
 #[derive(Debug, Args)]
@@ -92,6 +96,9 @@ pub struct LambdaArgs {
 
     #[command(flatten)]
     pub aws: AwsArgs,
+
+    #[command(flatten)]
+    pub slack_hosts: SlackHostArgs,
 }
 
 /// Where the access policy comes from.
@@ -107,6 +114,21 @@ pub struct PolicyArgs {
         hide_env_values = true
     )]
     pub inline: Option<String>,
+}
+
+/// Where Slack messages may go besides Slack's own hosts: nowhere, except in tests.
+#[derive(Debug, Clone, Args)]
+pub struct SlackHostArgs {
+    /// Comma-separated `host` or `host:port` entries allowed over plain http for response URLs,
+    /// the webhook and the Web API: local stand-ins in tests. Never set it in production.
+    #[arg(long, env = "INSECURE_TEST_HOSTS")]
+    pub insecure_test_hosts: Option<String>,
+}
+
+impl From<&SlackHostArgs> for SlackHosts {
+    fn from(args: &SlackHostArgs) -> Self {
+        SlackHosts::from_setting(args.insecure_test_hosts.as_deref())
+    }
 }
 
 /// How this process uses API Gateway's management API.
@@ -191,6 +213,9 @@ pub struct ServeArgs {
 
     #[command(flatten)]
     pub aws: AwsArgs,
+
+    #[command(flatten)]
+    pub slack_hosts: SlackHostArgs,
 
     /// Seconds to let running commands finish after SIGTERM or Ctrl-C.
     #[arg(long, env = "SHUTDOWN_GRACE_SECS", default_value = "25", value_parser = parse_secs)]

@@ -73,6 +73,10 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
         &self.gateway
     }
 
+    pub fn teller(&self) -> &T {
+        &self.teller
+    }
+
     pub fn metrics(&self) -> &Metrics {
         &self.metrics
     }

@@ -28,7 +28,8 @@ pub async fn slash_command(State(state): State<AppState>, body: SlackBody) -> Re
         Ok(form) => form,
         Err(error) => return malformed(&state, error),
     };
-    let (who, reply_to) = match form.requester() {
+    let hosts = state.jobs.runner().teller().hosts();
+    let (who, reply_to) = match form.requester(hosts) {
         Ok(found) => found,
         Err(error) => return malformed(&state, error),
     };

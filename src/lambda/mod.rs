@@ -18,6 +18,8 @@ use crate::jobs::{AppRunner, DeferredJob, Jobs, Mode, app_runner, span};
 use crate::metrics::Metrics;
 use crate::policy::PolicyHandle;
 use crate::scheduled::{JobError, JobParams, run_job};
+use crate::slack::SlackPoster;
+use crate::slack::hosts::SlackHosts;
 use crate::slack::signature::SigningSecret;
 use events::Event;
 use tracing::Instrument;
@@ -52,7 +54,9 @@ pub enum LambdaError {
 
 /// Runs the Lambda runtime loop until the runtime stops it.
 pub async fn run(args: LambdaArgs) -> Result<(), LambdaError> {
-    let webhook = webhook(args.webhook_url.as_deref())?;
+    let hosts = SlackHosts::from(&args.slack_hosts);
+    config::announce_hosts(&hosts);
+    let webhook = webhook(args.webhook_url.as_deref(), &hosts)?;
     let secret = args.signing_secret.and_then(SigningSecret::new);
     // Schedules and alarms are authorised by whoever wired them; Slack commands need a policy.
     let policy = match config::policy(&args.policy) {
@@ -68,7 +72,8 @@ pub async fn run(args: LambdaArgs) -> Result<(), LambdaError> {
         tracing::warn!("SLACK_WEBHOOK_URL is not set: audit notices are off");
     }
     let metrics = Arc::new(Metrics::new());
-    let runner = app_runner((&args.aws).into(), webhook, policy, Arc::clone(&metrics));
+    let slack = SlackPoster::new(webhook, hosts);
+    let runner = app_runner((&args.aws).into(), slack, policy, Arc::clone(&metrics));
     let slack = match secret {
         Some(secret) => {
             let function_name = std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_default();
@@ -147,7 +152,9 @@ impl Function {
     }
 
     async fn deferred(&self, job: DeferredJob) -> Result<Value, FunctionError> {
-        let ask = job.into_ask().map_err(|e| FunctionError(e.to_string()))?;
+        let ask = job
+            .into_ask(self.runner.teller().hosts())
+            .map_err(|e| FunctionError(e.to_string()))?;
         self.runner
             .run(&ask, &ReplyOnce::default())
             .instrument(span(&ask.id))

@@ -1,8 +1,8 @@
 //! The slash command as Slack sends it: the form's fields, and who asked and where to answer.
 
-use reqwest::Url;
 use serde::Deserialize;
 
+use super::hosts::SlackHosts;
 use crate::core::requester::{ChatId, ChatUser, ReplyTo};
 
 /// The fields of Slack's slash-command form that we use; the rest are ignored.
@@ -20,30 +20,6 @@ pub struct SlashCommandForm {
     pub response_url: String,
 }
 
-/// The URL Slack gave for answering this command: HTTPS, or HTTP on a loopback address.
-#[derive(Clone)]
-pub struct ResponseUrl(Url);
-
-impl ResponseUrl {
-    pub fn parse(raw: &str) -> Option<Self> {
-        let url = Url::parse(raw).ok()?;
-        let loopback = matches!(url.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"));
-        let allowed = url.scheme() == "https" || (url.scheme() == "http" && loopback);
-        allowed.then_some(Self(url))
-    }
-
-    pub fn url(&self) -> &Url {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for ResponseUrl {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // A response_url lets anyone post into the channel for 30 minutes: never print it.
-        f.write_str("ResponseUrl(..)")
-    }
-}
-
 /// A signed form that is not a usable slash command.
 #[derive(Debug, thiserror::Error)]
 pub enum FormError {
@@ -51,8 +27,8 @@ pub enum FormError {
     NotAForm,
     #[error("the slash command has no valid user_id")]
     UserId,
-    #[error("the slash command has no valid response_url")]
-    ResponseUrl,
+    #[error("the slash command's response_url is not Slack's ({0})")]
+    ResponseUrl(super::hosts::HostError),
 }
 
 impl SlashCommandForm {
@@ -65,8 +41,8 @@ impl SlashCommandForm {
         self.ssl_check.as_deref() == Some("1")
     }
 
-    /// Who asked, and where the answer goes.
-    pub fn requester(&self) -> Result<(ChatUser, ReplyTo), FormError> {
+    /// Who asked, and where the answer goes (only ever one of Slack's hosts).
+    pub fn requester(&self, hosts: &SlackHosts) -> Result<(ChatUser, ReplyTo), FormError> {
         let who = ChatUser {
             user: ChatId::parse(&self.user_id).ok_or(FormError::UserId)?,
             channel: self.channel_id.as_deref().and_then(ChatId::parse),
@@ -78,8 +54,10 @@ impl SlashCommandForm {
                 .unwrap_or("/throttle")
                 .to_owned(),
         };
-        let reply_to = ResponseUrl::parse(&self.response_url).ok_or(FormError::ResponseUrl)?;
-        Ok((who, ReplyTo::new(reply_to.url().as_str())))
+        let reply_to = hosts
+            .check_hook(&self.response_url)
+            .map_err(FormError::ResponseUrl)?;
+        Ok((who, ReplyTo::new(reply_to.as_str())))
     }
 }
 
@@ -88,19 +66,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn response_urls_must_be_https_or_local_http() {
-        assert!(ResponseUrl::parse("https://hooks.slack.com/commands/T1/2/3").is_some());
-        assert!(ResponseUrl::parse("http://127.0.0.1:8080/reply").is_some());
-        assert!(ResponseUrl::parse("http://hooks.slack.com/commands/T1/2/3").is_none());
-        assert!(ResponseUrl::parse("file:///etc/passwd").is_none());
-        assert!(ResponseUrl::parse("not a url").is_none());
-    }
-
-    #[test]
     fn slacks_documented_form_reads_as_a_requester() {
         let body = b"token=xyzz0WbapA4vBCDEFasx0q6G&team_id=T1DC2JH3J&team_domain=testteamnow&channel_id=G8PSS9T3V&channel_name=foobar&user_id=U2CERLKJA&user_name=roadrunner&command=%2Fwebhook-collect&text=&response_url=https%3A%2F%2Fhooks.slack.com%2Fcommands%2FT1DC2JH3J%2F397700885554%2F96rGlfmibIGlgcZRskXaIFfN&trigger_id=398738663015.47445629121.803a0bc887a14d10d2c447fce8b6703c";
         let form = SlashCommandForm::from_body(body).unwrap();
-        let (who, reply_to) = form.requester().unwrap();
+        let (who, reply_to) = form.requester(&SlackHosts::default()).unwrap();
         assert_eq!(who.user.as_str(), "U2CERLKJA");
         assert_eq!(who.channel.unwrap().as_str(), "G8PSS9T3V");
         assert_eq!(who.command, "/webhook-collect");

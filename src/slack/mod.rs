@@ -2,6 +2,7 @@
 //! and posting them (the core's telling port).
 
 pub mod form;
+pub mod hosts;
 pub mod manifest;
 pub mod poster;
 pub mod render;

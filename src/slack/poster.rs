@@ -6,7 +6,7 @@ use std::time::Duration;
 use reqwest::{StatusCode, Url};
 use serde_json::Value;
 
-use super::form::ResponseUrl;
+use super::hosts::{HostError, SlackHosts};
 use super::render;
 use crate::core::outcome::News;
 use crate::core::ports::{TellError, Teller};
@@ -22,9 +22,9 @@ const MAX_RETRY_WAIT: Duration = Duration::from_secs(5);
 pub struct WebhookUrl(Url);
 
 impl WebhookUrl {
-    pub fn parse(raw: &str) -> Option<Self> {
-        let url = Url::parse(raw.trim()).ok()?;
-        matches!(url.scheme(), "https" | "http").then_some(Self(url))
+    /// Only Slack's hooks hosts, over https.
+    pub fn parse(raw: &str, hosts: &SlackHosts) -> Result<Self, HostError> {
+        hosts.check_hook(raw).map(Self)
     }
 }
 
@@ -39,17 +39,28 @@ impl std::fmt::Debug for WebhookUrl {
 pub struct SlackPoster {
     http: reqwest::Client,
     webhook: Option<WebhookUrl>,
+    hosts: SlackHosts,
 }
 
 impl SlackPoster {
-    pub fn new(webhook: Option<WebhookUrl>) -> Self {
+    pub fn new(webhook: Option<WebhookUrl>, hosts: SlackHosts) -> Self {
         let http = reqwest::Client::builder()
             .timeout(REQUEST_TIMEOUT)
             .connect_timeout(CONNECT_TIMEOUT)
+            // A redirect could take a message (and its URL's secret) off Slack's hosts.
+            .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("throttle-bot/", env!("CARGO_PKG_VERSION")))
             .build()
             .expect("the HTTP client's settings are valid");
-        Self { http, webhook }
+        Self {
+            http,
+            webhook,
+            hosts,
+        }
+    }
+
+    pub fn hosts(&self) -> &SlackHosts {
+        &self.hosts
     }
 
     pub fn has_webhook(&self) -> bool {
@@ -58,9 +69,11 @@ impl SlackPoster {
 
     /// Answers on a `response_url`.
     pub async fn respond(&self, to: &ReplyTo, message: &Value) -> Result<(), TellError> {
-        let url = ResponseUrl::parse(to.as_str())
-            .ok_or(TellError::Address("not an https URL (or http on loopback)"))?;
-        self.post(url.url(), message).await
+        let url = self
+            .hosts
+            .check_hook(to.as_str())
+            .map_err(|_| TellError::Address("not one of Slack's hosts"))?;
+        self.post(&url, message).await
     }
 
     /// Sends a notice to the audit webhook. `Ok(false)` when no webhook is configured.

@@ -94,3 +94,28 @@ async fn a_signature_for_other_bytes_gets_401() {
     assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
     assert!(answer.body.is_empty());
 }
+
+#[tokio::test]
+async fn a_response_url_off_slacks_hosts_is_refused() {
+    let app = InProcess::new();
+    for url in [
+        "https://evil.example/commands/T1/1/x",
+        "https://hooks.slack.com.evil.example/x",
+        "http://hooks.slack.com/commands/T1/1/x",
+        // Plain http to a local stand-in only with INSECURE_TEST_HOSTS.
+        "http://127.0.0.1:8080/reply",
+    ] {
+        let answer = app.command_answering_to("a1b2c3d4e5 prod 1 1", url).await;
+        assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{url}");
+        let body = String::from_utf8_lossy(&answer.body).into_owned();
+        assert!(
+            body.contains("response_url is not Slack's"),
+            "{url}: {body}"
+        );
+        assert!(!body.contains("evil"), "the URL is not echoed: {body}");
+    }
+    let gov = app
+        .command_answering_to("help", "https://hooks.slack-gov.com/commands/T1/1/x")
+        .await;
+    assert_eq!(gov.status, StatusCode::OK);
+}

@@ -108,3 +108,59 @@ async fn start_up_logs_where_the_region_and_credentials_came_from_but_never_the_
     assert_eq!(line["credentials_source"], "EnvironmentVariable");
     assert!(!app.logs().join("\n").contains("\"testing\""));
 }
+
+#[tokio::test]
+async fn a_webhook_off_slacks_hosts_stops_start_up_without_echoing_it() {
+    for url in [
+        "https://example.com/secret-part",
+        "http://hooks.slack.com/services/secret-part",
+    ] {
+        let output = service_command(None, false)
+            .env_remove("INSECURE_TEST_HOSTS")
+            .env("SLACK_WEBHOOK_URL", url)
+            .arg("serve")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert!(!output.status.success(), "{url}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains("not a Slack incoming-webhook URL"),
+            "{stderr}"
+        );
+        assert!(!stderr.contains("secret-part"), "{stderr}");
+    }
+}
+
+#[tokio::test]
+async fn insecure_test_hosts_are_named_in_a_start_up_warning() {
+    let app = TestApp::spawn().await;
+    app.wait_for_log("INSECURE_TEST_HOSTS is set", 1).await;
+    let line = app
+        .logs()
+        .into_iter()
+        .find(|l| l.contains("INSECURE_TEST_HOSTS is set"))
+        .unwrap();
+    assert!(
+        line.contains("WARN") && line.contains("127.0.0.1"),
+        "{line}"
+    );
+}
+
+#[tokio::test]
+async fn redirects_from_a_reply_address_are_not_followed() {
+    let app = TestApp::spawn().await;
+    let api = create_api(&unique("redirect"), "prod").await;
+    let body = slack_form(&format!("{api} prod 2 4"), &app.slack.url("/redirect"));
+
+    app.post_signed(body.into_bytes()).await;
+    app.wait_for_log("could not deliver the final reply", 1)
+        .await;
+
+    assert_eq!(app.slack.posts_to("/redirect").len(), 1);
+    assert!(
+        app.slack.posts_to("/reply").is_empty(),
+        "the redirect was not followed"
+    );
+    assert!(app.logs().join("\n").contains("302"));
+}

@@ -54,7 +54,9 @@ pub fn service_command(slack: Option<&SlackStandIn>, webhook: bool) -> Command {
         .env("AWS_SECRET_ACCESS_KEY", "testing")
         .env("AWS_EC2_METADATA_DISABLED", "true")
         .env("LOG_FORMAT", "json")
-        .env("THROTTLE_POLICY", "allow-all");
+        .env("THROTTLE_POLICY", "allow-all")
+        // The Slack stand-ins listen on plain http here.
+        .env("INSECURE_TEST_HOSTS", "127.0.0.1");
     if let (Some(slack), true) = (slack, webhook) {
         command.env("SLACK_WEBHOOK_URL", slack.url("/webhook"));
     }

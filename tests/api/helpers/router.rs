@@ -11,6 +11,7 @@ use throttle_bot::aws::GatewaySettings;
 use throttle_bot::config::ServeConfig;
 use throttle_bot::jobs::Mode;
 use throttle_bot::policy::PolicyHandle;
+use throttle_bot::slack::hosts::SlackHosts;
 use throttle_bot::slack::signature::SigningSecret;
 use tower::ServiceExt;
 
@@ -42,6 +43,7 @@ impl InProcess {
             shutdown_grace: Duration::from_secs(1),
             policy: Arc::new(PolicyHandle::none()),
             aws: GatewaySettings::default(),
+            slack_hosts: SlackHosts::default(),
         };
         Self {
             router: throttle_bot::http::router(throttle_bot::startup::state(
@@ -92,7 +94,12 @@ impl InProcess {
 
     /// `/throttle <text>`, signed, from the default sender.
     pub async fn command(&self, text: &str) -> Answer {
-        self.post_signed(slack_form(text, "https://hooks.slack.com/commands/T1/1/x").into_bytes())
+        self.command_answering_to(text, "https://hooks.slack.com/commands/T1/1/x")
+            .await
+    }
+
+    pub async fn command_answering_to(&self, text: &str, response_url: &str) -> Answer {
+        self.post_signed(slack_form(text, response_url).into_bytes())
             .await
     }
 }

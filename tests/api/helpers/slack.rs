@@ -110,8 +110,10 @@ async fn capture(
         let _ = state.webhook_open.subscribe().wait_for(|open| *open).await;
     }
     match (*state.webhook_status.lock().unwrap(), path.as_str()) {
-        (Some(status), "/webhook") => (status, "rollup_error"),
-        _ => (StatusCode::OK, "ok"),
+        (Some(status), "/webhook") => (status, [("location", "/webhook")], "rollup_error"),
+        // Stands in for a host that sends its callers elsewhere.
+        (_, "/redirect") => (StatusCode::FOUND, [("location", "/reply")], ""),
+        _ => (StatusCode::OK, [("location", "")], "ok"),
     }
 }
 

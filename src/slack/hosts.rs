@@ -1,0 +1,136 @@
+//! Where we may send things: Slack's own hosts over https, and nothing else. Local stand-ins
+//! for tests are reached over plain http only when `INSECURE_TEST_HOSTS` names them.
+
+use reqwest::Url;
+
+/// Slack's hosts for `response_url`s and incoming webhooks (GovSlack has its own).
+pub const HOOK_HOSTS: [&str; 2] = ["hooks.slack.com", "hooks.slack-gov.com"];
+
+/// The interface's setting name: hosts allowed over plain http, for tests only.
+pub const INSECURE_TEST_HOSTS: &str = "INSECURE_TEST_HOSTS";
+
+/// The hosts a URL from Slack (or for Slack) may point at.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SlackHosts {
+    /// `host` or `host:port` entries allowed over plain http.
+    insecure: Vec<String>,
+}
+
+/// Why a URL was refused. Never contains the URL (it may be a secret).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum HostError {
+    #[error("not a URL")]
+    NotAUrl,
+    #[error("not https")]
+    NotHttps,
+    #[error("not one of Slack's hosts")]
+    NotSlack,
+    #[error("carries a user name or password")]
+    Credentials,
+}
+
+impl SlackHosts {
+    /// From the comma-separated `INSECURE_TEST_HOSTS` setting; unset or empty allows none.
+    pub fn from_setting(raw: Option<&str>) -> Self {
+        let insecure = raw
+            .unwrap_or_default()
+            .split(',')
+            .map(|h| h.trim().to_ascii_lowercase())
+            .filter(|h| !h.is_empty())
+            .collect();
+        Self { insecure }
+    }
+
+    /// The hosts allowed over plain http, for the start-up warning.
+    pub fn insecure(&self) -> &[String] {
+        &self.insecure
+    }
+
+    /// The URL, if it is https to one of `hosts`, or http to a host the setting allows.
+    pub fn check(&self, raw: &str, hosts: &[&str]) -> Result<Url, HostError> {
+        let url = Url::parse(raw.trim()).map_err(|_| HostError::NotAUrl)?;
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(HostError::Credentials);
+        }
+        let host = url
+            .host_str()
+            .ok_or(HostError::NotAUrl)?
+            .to_ascii_lowercase();
+        match url.scheme() {
+            "https" if hosts.contains(&host.as_str()) => Ok(url),
+            "https" | "http" if self.allows_insecure(&url, &host) => Ok(url),
+            "https" => Err(HostError::NotSlack),
+            _ => Err(HostError::NotHttps),
+        }
+    }
+
+    /// A `response_url` or webhook: https to Slack's hooks hosts.
+    pub fn check_hook(&self, raw: &str) -> Result<Url, HostError> {
+        self.check(raw, &HOOK_HOSTS)
+    }
+
+    fn allows_insecure(&self, url: &Url, host: &str) -> bool {
+        let with_port = url.port().map(|port| format!("{host}:{port}"));
+        self.insecure
+            .iter()
+            .any(|allowed| allowed == host || Some(allowed) == with_port.as_ref())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_slacks_hosts_over_https_by_default() {
+        let hosts = SlackHosts::default();
+        // (url, accepted, or why not)
+        for (raw, expected) in [
+            ("https://hooks.slack.com/commands/T1/2/3", Ok(())),
+            ("https://hooks.slack-gov.com/commands/T1/2/3", Ok(())),
+            ("https://HOOKS.SLACK.COM/services/T/B/x", Ok(())),
+            (
+                "http://hooks.slack.com/commands/T1/2/3",
+                Err(HostError::NotHttps),
+            ),
+            (
+                "https://hooks.slack.com.evil.example/x",
+                Err(HostError::NotSlack),
+            ),
+            (
+                "https://evil.example/hooks.slack.com",
+                Err(HostError::NotSlack),
+            ),
+            (
+                "https://slack.com/api/chat.postMessage",
+                Err(HostError::NotSlack),
+            ),
+            (
+                "https://user:pw@hooks.slack.com/x",
+                Err(HostError::Credentials),
+            ),
+            ("http://127.0.0.1:8080/reply", Err(HostError::NotHttps)),
+            ("file:///etc/passwd", Err(HostError::NotAUrl)),
+            ("not a url", Err(HostError::NotAUrl)),
+        ] {
+            assert_eq!(hosts.check_hook(raw).map(|_| ()), expected, "{raw}");
+        }
+    }
+
+    #[test]
+    fn insecure_test_hosts_allow_exactly_those_hosts_over_http() {
+        let hosts = SlackHosts::from_setting(Some(" 127.0.0.1 , localhost:9000,"));
+        assert_eq!(hosts.insecure(), ["127.0.0.1", "localhost:9000"]);
+        for (raw, ok) in [
+            ("http://127.0.0.1:8080/reply", true),
+            ("http://127.0.0.1/reply", true),
+            ("http://localhost:9000/hook", true),
+            ("http://localhost:9001/hook", false),
+            ("http://localhost/hook", false),
+            ("http://10.0.0.1/hook", false),
+            ("https://hooks.slack.com/x", true),
+        ] {
+            assert_eq!(hosts.check_hook(raw).is_ok(), ok, "{raw}");
+        }
+    }
+}
