@@ -12,6 +12,7 @@ use crate::jobs::{Jobs, Mode, app_runner};
 use crate::metrics::Metrics;
 use crate::policy::PolicyHandle;
 use crate::slack::SlackPoster;
+use crate::telemetry::LogBudget;
 
 pub struct Application {
     listener: TcpListener,
@@ -86,7 +87,13 @@ pub fn state(config: &ServeConfig, mode: Mode) -> AppState {
         secret: Arc::new(config.signing_secret.clone()),
         jobs: Arc::new(Jobs::new(runner, mode)),
         metrics,
+        rejection_log: Arc::new(rejection_log()),
     }
+}
+
+/// At most 5 lines a minute for requests anyone can send at will (unsigned, malformed).
+pub fn rejection_log() -> LogBudget {
+    LogBudget::new(5, std::time::Duration::from_secs(60))
 }
 
 /// Re-reads the policy file on each SIGHUP; a bad file is logged and the old policy stays.

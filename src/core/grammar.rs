@@ -1,5 +1,6 @@
 //! The `/throttle` grammar: command text to a request. Knows text and domain types only.
 
+use crate::domain::text::first_forbidden;
 use crate::domain::{
     Action, ApiRef, BurstLimit, HttpMethod, Level, LimitError, RateLimit, ResourcePath, StageName,
     TargetError, ThrottleChange, ThrottleLimits,
@@ -29,6 +30,11 @@ pub enum TextError {
     ShowUsage,
     #[error("`reset` takes `<api> <stage> [<METHOD> <path>]`")]
     ResetUsage,
+    #[error(
+        "the command contains {}; type it again without it",
+        describe_forbidden(*.0)
+    )]
+    Forbidden(char),
     #[error(transparent)]
     Target(#[from] TargetError),
     #[error(transparent)]
@@ -37,6 +43,9 @@ pub enum TextError {
 
 /// Reads the command text. The words `help`, `show` and `reset` come first when used.
 pub fn parse_text(text: &str) -> Result<Request, TextError> {
+    if let Some(c) = first_forbidden(text) {
+        return Err(TextError::Forbidden(c));
+    }
     let words: Vec<&str> = text.split_whitespace().collect();
     let keyword = words.first().map(|w| w.to_ascii_lowercase());
     match (keyword.as_deref(), words.as_slice()) {
@@ -72,6 +81,14 @@ pub fn parse_text(text: &str) -> Result<Request, TextError> {
             }))
         }
         (_, other) => Err(TextError::WrongCount(other.len())),
+    }
+}
+
+/// Names a forbidden character without showing it.
+fn describe_forbidden(c: char) -> String {
+    match c {
+        '`' => "a backtick (`)".to_owned(),
+        c => format!("an invisible or control character (U+{:04X})", c as u32),
     }
 }
 
@@ -185,5 +202,31 @@ mod tests {
             parse_text("a1b2c3d4e5 prod 50 1 GET pets"),
             Err(TextError::Target(TargetError::Path(_)))
         ));
+    }
+
+    #[test]
+    fn hidden_characters_and_backticks_are_refused_by_name_not_shown() {
+        for (text, named) in [
+            ("pet\u{202E}store prod 1 1", "U+202E"),
+            ("pet\u{200B}store prod 1 1", "U+200B"),
+            ("\u{2800} prod 1 1", "U+2800"),
+            ("petstore prod 1 1\u{1b}[2J", "U+001B"),
+            ("`*APPROVED*` prod 1 1", "a backtick"),
+        ] {
+            let error = parse_text(text).unwrap_err();
+            let message = error.to_string();
+            assert!(message.contains(named), "{text:?}: {message}");
+            assert!(
+                !message.contains(['\u{202E}', '\u{200B}', '\u{2800}', '\u{1b}']),
+                "{message:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_huge_value_is_echoed_short() {
+        let error = parse_text(&format!("petstore prod {} 1", "9".repeat(5000))).unwrap_err();
+        assert!(error.to_string().chars().count() < 200, "{error}");
+        assert!(error.to_string().contains("too large"), "{error}");
     }
 }

@@ -1,5 +1,7 @@
 use std::fmt;
 
+use super::text::echo;
+
 /// Why a rate or burst value was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum LimitError {
@@ -33,24 +35,24 @@ impl RateLimit {
                 .all(|c| c.is_ascii_digit() || matches!(c, '.' | '-' | '+'));
         let value: f64 = match trimmed.parse() {
             Ok(v) if looks_decimal => v,
-            _ => return Err(LimitError::RateNotNumber(raw.to_owned())),
+            _ => return Err(LimitError::RateNotNumber(echo(raw))),
         };
         // `value` is finite here, so `new` can only find it negative or too large.
         Self::new(value).map_err(|e| match e {
-            LimitError::RateNegative(_) => LimitError::RateNegative(raw.to_owned()),
-            _ => LimitError::RateTooLarge(raw.to_owned()),
+            LimitError::RateNegative(_) => LimitError::RateNegative(echo(raw)),
+            _ => LimitError::RateTooLarge(echo(raw)),
         })
     }
 
     pub fn new(value: f64) -> Result<Self, LimitError> {
         if !value.is_finite() {
-            return Err(LimitError::RateNotNumber(value.to_string()));
+            return Err(LimitError::RateNotNumber(echo(&value.to_string())));
         }
         if value < 0.0 {
-            return Err(LimitError::RateNegative(value.to_string()));
+            return Err(LimitError::RateNegative(echo(&value.to_string())));
         }
         if value > Self::MAX {
-            return Err(LimitError::RateTooLarge(value.to_string()));
+            return Err(LimitError::RateTooLarge(echo(&value.to_string())));
         }
         // Normalise -0.0 so it prints as `0`.
         Ok(Self(value + 0.0))
@@ -83,28 +85,28 @@ impl BurstLimit {
                 if rest.chars().all(|c| c == '0') {
                     Ok(Self(0))
                 } else {
-                    Err(LimitError::BurstNegative(raw.to_owned()))
+                    Err(LimitError::BurstNegative(echo(raw)))
                 }
             } else {
-                Err(LimitError::BurstNotWhole(raw.to_owned()))
+                Err(LimitError::BurstNotWhole(echo(raw)))
             };
         }
         if digits.is_empty() || !digits.chars().all(|c| c.is_ascii_digit()) {
-            return Err(LimitError::BurstNotWhole(raw.to_owned()));
+            return Err(LimitError::BurstNotWhole(echo(raw)));
         }
         digits
             .parse::<i32>()
             .map(Self)
-            .map_err(|_| LimitError::BurstTooLarge(raw.to_owned()))
+            .map_err(|_| LimitError::BurstTooLarge(echo(raw)))
     }
 
     pub fn new(value: i64) -> Result<Self, LimitError> {
         if value < 0 {
-            return Err(LimitError::BurstNegative(value.to_string()));
+            return Err(LimitError::BurstNegative(echo(&value.to_string())));
         }
         i32::try_from(value)
             .map(Self)
-            .map_err(|_| LimitError::BurstTooLarge(value.to_string()))
+            .map_err(|_| LimitError::BurstTooLarge(echo(&value.to_string())))
     }
 
     pub fn value(self) -> i32 {

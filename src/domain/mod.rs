@@ -3,6 +3,7 @@
 mod change;
 mod limits;
 mod target;
+pub mod text;
 
 pub use change::{Action, ApiView, Applied, ResolvedApi, StageView, ThrottleChange};
 pub use limits::{

@@ -1,5 +1,7 @@
 use std::fmt;
 
+use super::text::echo;
+
 /// Why an API, stage, method or resource path was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TargetError {
@@ -37,7 +39,7 @@ impl ApiId {
         if valid {
             Ok(Self(raw.to_owned()))
         } else {
-            Err(TargetError::ApiId(raw.to_owned()))
+            Err(TargetError::ApiId(echo(raw)))
         }
     }
 
@@ -68,7 +70,7 @@ impl StageName {
         if valid {
             Ok(Self(raw.to_owned()))
         } else {
-            Err(TargetError::Stage(raw.to_owned()))
+            Err(TargetError::Stage(echo(raw)))
         }
     }
 
@@ -97,7 +99,7 @@ impl ApiName {
         if valid {
             Ok(Self(raw.to_owned()))
         } else {
-            Err(TargetError::ApiName(raw.to_owned()))
+            Err(TargetError::ApiName(echo(raw)))
         }
     }
 
@@ -150,7 +152,7 @@ impl HttpMethod {
         if Self::KNOWN.contains(&upper.as_str()) {
             Ok(Self(upper))
         } else {
-            Err(TargetError::Method(raw.to_owned()))
+            Err(TargetError::Method(echo(raw)))
         }
     }
 
@@ -183,7 +185,7 @@ impl ResourcePath {
         if valid {
             Ok(Self(raw.to_owned()))
         } else {
-            Err(TargetError::Path(raw.to_owned()))
+            Err(TargetError::Path(echo(raw)))
         }
     }
 

@@ -101,6 +101,8 @@ pub async fn slash_command(State(state): State<AppState>, body: SlackBody) -> Re
 
 fn malformed(state: &AppState, error: impl std::fmt::Display) -> Response {
     state.metrics.rejected(Rejection::NotACommand);
-    tracing::warn!(%error, "signed request is not a usable slash command");
+    if let Some(suppressed) = state.rejection_log.admit() {
+        tracing::warn!(%error, suppressed, "signed request is not a usable slash command");
+    }
     (StatusCode::BAD_REQUEST, error.to_string()).into_response()
 }

@@ -5,6 +5,8 @@ mod health;
 mod metrics;
 mod signed;
 
+pub use signed::SIGNING_HEADERS;
+
 use std::sync::Arc;
 
 use axum::Router;
@@ -14,6 +16,7 @@ use axum::routing::{get, post};
 use crate::jobs::Jobs;
 use crate::metrics::Metrics;
 use crate::slack::signature::SigningSecret;
+use crate::telemetry::LogBudget;
 
 /// The path Slack posts slash commands to; the manifest's command URL must end with it.
 pub const COMMANDS_PATH: &str = "/slack/commands";
@@ -27,6 +30,8 @@ pub struct AppState {
     pub secret: Arc<SigningSecret>,
     pub jobs: Arc<Jobs>,
     pub metrics: Arc<Metrics>,
+    /// Log lines for rejected requests, bounded.
+    pub rejection_log: Arc<LogBudget>,
 }
 
 pub fn router(state: AppState) -> Router {

@@ -15,6 +15,9 @@ use crate::slack::signature;
 const TIMESTAMP_HEADER: &str = "x-slack-request-timestamp";
 const SIGNATURE_HEADER: &str = "x-slack-signature";
 
+/// The headers a signature check reads; each must appear exactly once.
+pub const SIGNING_HEADERS: [&str; 2] = [TIMESTAMP_HEADER, SIGNATURE_HEADER];
+
 /// A request body, as received, that Slack signed; or Slack's unsigned SSL probe.
 pub enum SlackBody {
     Signed(Bytes),
@@ -44,20 +47,29 @@ impl FromRequest<AppState> for SlackBody {
                 }
                 rejection.into_response()
             })?;
-        let header = |name| parts.headers.get(name).map(|v| v.as_bytes());
-        match signature::verify(
-            &state.secret,
-            header(TIMESTAMP_HEADER),
-            header(SIGNATURE_HEADER),
-            &body,
-            now(),
-        ) {
+        // Exactly one of each: two signatures or timestamps are refused (as on Lambda, where
+        // `multiValueHeaders` may carry several), never resolved by picking one.
+        let header = |name| {
+            let mut values = parts.headers.get_all(name).iter();
+            match (values.next(), values.next()) {
+                (first, None) => Ok(first.map(|v| v.as_bytes())),
+                _ => Err(signature::SignatureError::Duplicated),
+            }
+        };
+        let verified = header(TIMESTAMP_HEADER).and_then(|timestamp| {
+            let signature = header(SIGNATURE_HEADER)?;
+            signature::verify(&state.secret, timestamp, signature, &body, now())
+        });
+        match verified {
             Ok(()) => Ok(Self::Signed(body)),
             // Slack's certificate probe; like Bolt, answer it and read nothing else from it.
             Err(_) if is_ssl_check(&body) => Ok(Self::SslCheck),
             Err(error) => {
                 state.metrics.rejected(error.reason());
-                tracing::warn!(reason = error.reason().as_str(), %error, "rejected a request that Slack did not sign");
+                // Anyone can send these at will: a flood must not become as many log lines.
+                if let Some(suppressed) = state.rejection_log.admit() {
+                    tracing::warn!(reason = error.reason().as_str(), %error, suppressed, "rejected a request that Slack did not sign");
+                }
                 Err(StatusCode::UNAUTHORIZED.into_response())
             }
         }

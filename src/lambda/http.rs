@@ -8,14 +8,24 @@ use lambda_http::request::{LambdaRequest, RequestOrigin};
 use lambda_http::tower::ServiceExt;
 use serde_json::{Value, json};
 
-use crate::http::MAX_BODY_BYTES;
+use crate::http::{MAX_BODY_BYTES, SIGNING_HEADERS};
+use axum::http::HeaderValue;
 
 /// Runs the request through the router; returns the proxy-integration response in the shape
 /// its origin expects: payload 1.0 (with `multiValueHeaders`) for REST APIs, 2.0 for HTTP APIs
 /// and function URLs, as `lambda_http`'s own response types do.
 pub async fn handle(router: axum::Router, request: LambdaRequest) -> Value {
     let origin = request.request_origin();
+    let signing = every_signing_header(&request);
     let (mut parts, body) = lambda_http::Request::from(request).into_parts();
+    // lambda_http keeps one value of a header that `multiValueHeaders` repeats; put them all
+    // back, so the signature check refuses duplicates exactly as it does for `serve`.
+    for (name, values) in signing {
+        parts.headers.remove(name);
+        for value in values {
+            parts.headers.append(name, value);
+        }
+    }
     // Route on the path the client asked for, without a REST API's `/{stage}` prefix.
     let raw_path = parts.raw_http_path().to_owned();
     if !raw_path.is_empty()
@@ -60,6 +70,26 @@ pub async fn handle(router: axum::Router, request: LambdaRequest) -> Value {
         tracing::error!(%error, "could not encode the Lambda HTTP answer");
         json!({ "statusCode": 500 })
     })
+}
+
+/// Every value a REST API event carries for each signing header.
+fn every_signing_header(request: &LambdaRequest) -> Vec<(&'static str, Vec<HeaderValue>)> {
+    let LambdaRequest::ApiGatewayV1(event) = request else {
+        return Vec::new();
+    };
+    SIGNING_HEADERS
+        .iter()
+        .map(|name| {
+            let values = event
+                .multi_value_headers
+                .get_all(*name)
+                .iter()
+                .cloned()
+                .collect();
+            (*name, values)
+        })
+        .filter(|(_, values): &(_, Vec<HeaderValue>)| values.len() > 1)
+        .collect()
 }
 
 /// The answer to a Slack request when the function has no signing secret.

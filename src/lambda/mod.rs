@@ -83,6 +83,7 @@ pub async fn run(args: LambdaArgs) -> Result<(), LambdaError> {
                 secret: Arc::new(secret),
                 jobs: Arc::new(jobs),
                 metrics,
+                rejection_log: Arc::new(crate::startup::rejection_log()),
             }))
         }
         None => {

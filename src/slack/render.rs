@@ -9,6 +9,7 @@ use crate::core::grammar::{ShowRequest, TextError};
 use crate::core::outcome::{Failure, News, Outcome};
 use crate::core::ports::GatewayError;
 use crate::core::requester::{ChatUser, Requester};
+use crate::domain::text::is_hidden;
 use crate::domain::{Action, ApiView, Applied, Configured, Level, ThrottleChange};
 use crate::policy::{Denial, place};
 
@@ -108,9 +109,18 @@ pub fn escape(text: &str) -> String {
     out
 }
 
-/// Inline code: escaped, with backticks that would end it removed.
+/// Inline code: escaped; a backtick that would end it, or a character others could not see
+/// (a name AWS returned may hold anything), is replaced.
 fn code(text: &str) -> String {
-    format!("`{}`", escape(&text.replace('`', "'")))
+    let visible: String = text
+        .chars()
+        .map(|c| match c {
+            '`' => '\'',
+            c if is_hidden(c) => '\u{FFFD}',
+            c => c,
+        })
+        .collect();
+    format!("`{}`", escape(&visible))
 }
 
 fn usage_text(command: &str) -> String {
@@ -137,10 +147,13 @@ fn usage_text(command: &str) -> String {
 fn ephemeral(text: String) -> Value {
     json!({
         "response_type": "ephemeral",
+        "blocks": [{ "type": "section", "text": { "type": "mrkdwn", "text": truncate(&text, SECTION_MAX) } }],
         "text": text,
-        "blocks": [{ "type": "section", "text": { "type": "mrkdwn", "text": text } }],
     })
 }
+
+/// Slack refuses a section whose text is longer.
+const SECTION_MAX: usize = 3000;
 
 /// The answer to `help` or empty text.
 pub fn usage(command: &str) -> Value {
@@ -411,7 +424,7 @@ fn view(view: &ApiView) -> Value {
         }
         text.push_str(&format!(" Stage {}: {stage_wide}.", stage.stage));
         blocks.push(json!({ "type": "divider" }));
-        blocks.push(json!({ "type": "section", "text": { "type": "mrkdwn", "text": truncate(&lines, 3000) } }));
+        blocks.push(json!({ "type": "section", "text": { "type": "mrkdwn", "text": truncate(&lines, SECTION_MAX) } }));
     }
     if view.stages.len() > MAX_STAGES {
         blocks.push(json!({ "type": "context", "elements": [{ "type": "mrkdwn",
@@ -483,7 +496,7 @@ fn audit_failure(actor: &Requester, reason: &str) -> Value {
 fn notice_of(text: String) -> Value {
     json!({
         "text": text,
-        "blocks": [{ "type": "section", "text": { "type": "mrkdwn", "text": truncate(&text, 3000) } }],
+        "blocks": [{ "type": "section", "text": { "type": "mrkdwn", "text": truncate(&text, SECTION_MAX) } }],
     })
 }
 
@@ -560,5 +573,20 @@ mod tests {
             text.contains("&lt;!here&gt;") && !text.contains("<!here>"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn names_from_aws_cannot_break_out_of_their_code_span_or_hide_text() {
+        assert_eq!(code("a`b"), "`a'b`");
+        assert_eq!(code("pay\u{202E}lno"), "`pay\u{FFFD}lno`");
+        assert_eq!(code("<!here>"), "`&lt;!here&gt;`");
+    }
+
+    #[test]
+    fn every_section_fits_slacks_limit() {
+        let error = TextError::Limit(LimitError::RateNotNumber("9".repeat(5000)));
+        let reply = invalid(&"/x".repeat(2000), &error);
+        let section = reply["blocks"][0]["text"]["text"].as_str().unwrap();
+        assert!(section.chars().count() <= SECTION_MAX);
     }
 }

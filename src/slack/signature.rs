@@ -53,6 +53,8 @@ pub enum SignatureError {
     MalformedSignature,
     #[error("signature does not match")]
     Mismatch,
+    #[error("a signing header appears more than once")]
+    Duplicated,
 }
 
 impl SignatureError {
@@ -60,7 +62,9 @@ impl SignatureError {
     pub fn reason(self) -> Rejection {
         match self {
             Self::MissingTimestamp | Self::MissingSignature => Rejection::MissingHeader,
-            Self::MalformedTimestamp | Self::MalformedSignature => Rejection::MalformedHeader,
+            Self::MalformedTimestamp | Self::MalformedSignature | Self::Duplicated => {
+                Rejection::MalformedHeader
+            }
             Self::Stale => Rejection::StaleTimestamp,
             Self::Mismatch => Rejection::BadSignature,
         }

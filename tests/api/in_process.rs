@@ -119,3 +119,75 @@ async fn a_response_url_off_slacks_hosts_is_refused() {
         .await;
     assert_eq!(gov.status, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn two_signatures_or_two_timestamps_are_refused() {
+    let app = InProcess::new();
+    let body = slack_form("help", "https://hooks.slack.com/x");
+    let timestamp = now().to_string();
+    let good = sign(SIGNING_SECRET, &timestamp, body.as_bytes());
+    for (timestamps, signatures) in [
+        (vec![timestamp.as_str()], vec![good.as_str(), "v0=00"]),
+        (vec![timestamp.as_str()], vec![good.as_str(), good.as_str()]),
+        (
+            vec![timestamp.as_str(), timestamp.as_str()],
+            vec![good.as_str()],
+        ),
+    ] {
+        let mut request = axum::http::Request::post("/slack/commands");
+        for t in &timestamps {
+            request = request.header("x-slack-request-timestamp", *t);
+        }
+        for s in &signatures {
+            request = request.header("x-slack-signature", *s);
+        }
+        let answer = app
+            .send(request.body(axum::body::Body::from(body.clone())).unwrap())
+            .await;
+        assert_eq!(
+            answer.status,
+            StatusCode::UNAUTHORIZED,
+            "{timestamps:?} {signatures:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_5000_digit_rate_gets_a_short_answer_slack_accepts() {
+    let answer = InProcess::new()
+        .command(&format!("a1b2c3d4e5 prod {} 100", "9".repeat(5000)))
+        .await;
+    let reply = answer.json();
+    let section = reply["blocks"][0]["text"]["text"].as_str().unwrap();
+    assert!(
+        section.chars().count() <= 3000,
+        "{} characters",
+        section.chars().count()
+    );
+    assert!(
+        section.contains("too large"),
+        "the reason survives: {section}"
+    );
+    assert!(section.contains("Usage"), "{section}");
+}
+
+#[tokio::test]
+async fn hidden_characters_and_backticks_in_a_command_are_refused_without_echoing_them() {
+    let app = InProcess::new();
+    for (text, named) in [
+        ("`*APPROVED*` prod 1 1", "a backtick"),
+        ("pet\u{202E}store prod 1 1", "U+202E"),
+        ("pet\u{200B}store prod 1 1", "U+200B"),
+        ("\u{2800} prod 1 1", "U+2800"),
+    ] {
+        let reply = app.command(text).await.json();
+        let shown = text_of(&reply);
+        assert!(shown.contains(named), "{text:?}: {shown}");
+        assert!(shown.contains("Nothing was changed"), "{shown}");
+        assert!(!shown.contains("APPROVED"), "{shown}");
+        assert!(
+            !shown.contains(['\u{202E}', '\u{200B}', '\u{2800}']),
+            "{shown:?}"
+        );
+    }
+}

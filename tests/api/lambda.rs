@@ -403,3 +403,19 @@ async fn http_answers_take_the_shape_of_the_event_that_asked() {
         "{url}"
     );
 }
+
+#[tokio::test]
+async fn two_signatures_in_multi_value_headers_are_refused_as_serve_refuses_them() {
+    let function = lambda(vec![]).await;
+    let api = create_api(&unique("dupheaders"), "prod").await;
+    let body = slack_form(&format!("{api} prod 3 6"), &function.slack.url("/reply"));
+    let timestamp = now().to_string();
+    let good = sign(SIGNING_SECRET, &timestamp, body.as_bytes());
+    let mut event = rest_event(&body, &timestamp, &good);
+    event["multiValueHeaders"]["X-Slack-Signature"] = json!([good, "v0=00"]);
+
+    let response = function.invoke(event).await.unwrap();
+
+    assert_eq!(response["statusCode"], 401);
+    assert_eq!(stage_limits(&api, "prod").await, None);
+}

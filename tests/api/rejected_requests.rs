@@ -93,3 +93,56 @@ async fn requests_slack_did_not_sign_get_401_and_change_nothing() {
     assert!(logs.contains("rejected a request"), "{logs}");
     assert!(!logs.contains(&good[3..]), "the signature is never logged");
 }
+
+#[tokio::test]
+async fn a_flood_of_unsigned_requests_leaves_a_few_log_lines_and_a_count() {
+    let app = TestApp::spawn().await;
+    for _ in 0..200 {
+        let response = app.post_with(b"text=x".to_vec(), None, None).await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    }
+    // A line logged after the flood: every rejection's line (if any) is in the log before it.
+    app.command("a1b2c3d4e5 prod 1 1").await;
+    app.wait_for_log("command accepted", 1).await;
+
+    let lines = app
+        .logs()
+        .iter()
+        .filter(|l| l.contains("rejected a request"))
+        .count();
+    assert!((1..=5).contains(&lines), "{lines} lines for 200 rejections");
+    let metrics = app
+        .http
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(r#"throttle_bot_rejected_requests_total{reason="missing_header"} 200"#),
+        "{metrics}"
+    );
+}
+
+#[tokio::test]
+async fn text_logs_carry_no_raw_control_characters_from_users() {
+    let app = TestApp::spawn_with(Options {
+        extra_env: vec![("LOG_FORMAT", "text".to_owned())],
+        ..Options::default()
+    })
+    .await;
+    app.command("pet\u{1b}[2Jstore\u{7} prod 1 1").await;
+    app.command("a1b2c3d4e5 prod lots\u{1b}[31m 1").await;
+    app.command("help").await;
+    app.post_signed(b"hello=world".to_vec()).await;
+    app.wait_for_log("not a usable slash command", 1).await;
+
+    let logs = app.logs().join("\n");
+    assert!(
+        logs.contains("refused a command that does not parse"),
+        "{logs}"
+    );
+    assert!(!logs.contains(['\u{1b}', '\u{7}']), "{logs:?}");
+}
