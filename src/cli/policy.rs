@@ -49,14 +49,21 @@ pub fn run(command: PolicyCommand) -> Result<(String, bool), PolicyToolError> {
                 error,
             })?;
             let change = match request {
-                Request::Help | Request::Show(_) => {
+                Request::Help => {
                     return Ok(match policy.admits_team(who.team.as_ref()) {
-                        Ok(()) => (
-                            "ALLOWED: `help` and `show` are open to everyone in the workspace."
+                        Ok(()) => ("ALLOWED: `help` is open to everyone.".to_owned(), true),
+                        Err(denial) => (format!("DENIED: {denial}"), false),
+                    });
+                }
+                Request::Show(_) => {
+                    return Ok(match policy.may_read(&who) {
+                        Ok(()) if policy.readers.is_none() => (
+                            "ALLOWED: `show` is open to everyone in the workspace (no `readers`)."
                                 .to_owned(),
                             true,
                         ),
-                        Err(denial) => (format!("DENIED: {denial}"), false),
+                        Ok(()) => ("ALLOWED: listed in `readers`.".to_owned(), true),
+                        Err(denial) => (format!("DENIED: {denial}."), false),
                     });
                 }
                 Request::Change(change) => change,

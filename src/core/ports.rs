@@ -63,7 +63,7 @@ pub enum GatewayError {
         name: String,
         suggestions: Vec<String>,
     },
-    #[error("{} REST APIs are named `{name}`; use one of their ids: {}", .candidates.len(), .candidates.join(", "))]
+    #[error("{}", ambiguous(name, candidates))]
     AmbiguousApiName {
         name: String,
         candidates: Vec<String>,
@@ -88,6 +88,18 @@ pub enum GatewayError {
     Unexpected(String),
 }
 
+fn ambiguous(name: &str, candidates: &[String]) -> String {
+    if candidates.is_empty() {
+        format!("several REST APIs are named `{name}`; use the API's id")
+    } else {
+        format!(
+            "{} REST APIs are named `{name}`; use one of their ids: {}",
+            candidates.len(),
+            candidates.join(", ")
+        )
+    }
+}
+
 fn suggest(names: &[String]) -> String {
     if names.is_empty() {
         String::new()
@@ -98,6 +110,21 @@ fn suggest(names: &[String]) -> String {
 }
 
 impl GatewayError {
+    /// The same error without other APIs' names or ids (for someone who may not read them).
+    pub fn without_other_apis(self) -> Self {
+        match self {
+            Self::UnknownApiName { name, .. } => Self::UnknownApiName {
+                name,
+                suggestions: Vec::new(),
+            },
+            Self::AmbiguousApiName { name, .. } => Self::AmbiguousApiName {
+                name,
+                candidates: Vec::new(),
+            },
+            other => other,
+        }
+    }
+
     /// Whether the API or stage does not exist (as opposed to a failure to find out).
     pub fn is_not_found(&self) -> bool {
         matches!(

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use super::grammar::ShowRequest;
+use super::grammar::{Request, ShowRequest};
 use super::outcome::{Failure, Label, News, Outcome};
 use super::plan::plan;
 use super::ports::{Gateway, GatewayError, Teller};
@@ -83,17 +83,14 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
 
     /// What can be refused at once, with no AWS call: another workspace, or a change no rule
     /// could allow this person whatever the API. Schedules and alarms are never screened.
-    pub fn screen(
-        &self,
-        requester: &Requester,
-        change: Option<&ThrottleChange>,
-    ) -> Result<(), Denial> {
+    pub fn screen(&self, requester: &Requester, request: Option<&Request>) -> Result<(), Denial> {
         let (Some(who), Some(policy)) = (requester.user(), self.policy.current()) else {
             return Ok(());
         };
-        match change {
-            Some(change) => policy.screen(who, change),
-            None => policy.admits_team(who.team.as_ref()),
+        match request {
+            Some(Request::Change(change)) => policy.screen(who, change),
+            Some(Request::Show(_)) => policy.may_read(who),
+            Some(Request::Help) | None => policy.admits_team(who.team.as_ref()),
         }
     }
 
@@ -122,7 +119,15 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
         let located = self.locate(&change.api, &change.stage, names_needed).await;
         let (api, stage) = match located {
             Ok(found) => found,
-            Err(error) => return changed(change, Err(error.into())),
+            Err(error) => {
+                // Other APIs' names and ids are for readers only.
+                let may_read = match (&policy, requester.user()) {
+                    (Some(policy), Some(who)) => policy.may_read(who).is_ok(),
+                    _ => true,
+                };
+                let error = if may_read { error } else { error.without_other_apis() };
+                return changed(change, Err(error.into()));
+            }
         };
         // The one decision, on exactly the API that will be written.
         if let (Some(policy), Some(who)) = (&policy, requester.user())

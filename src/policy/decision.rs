@@ -53,6 +53,11 @@ pub enum Denial {
     },
     /// Rules match, but each refuses the values; one breach per rule.
     OutOfBounds(Vec<Breach>),
+    /// `readers` is set and names neither this user nor this channel.
+    NotAReader {
+        user: ChatId,
+        channel: Option<ChatId>,
+    },
 }
 
 /// One rule's reason for refusing the values asked for.
@@ -82,6 +87,9 @@ pub enum Bound {
     },
     /// A reset lifts the limit, which a rule with a maximum does not allow.
     ResetCapped { bounds: Bounds },
+    /// A burst of 0 lets no request through whatever the rate: a rule that keeps the rate above
+    /// zero keeps the burst at 1 or more too.
+    BurstBlocksAll { min_rate: RateLimit },
 }
 
 /// An inclusive range; an open end reads `0` or `any`.
@@ -119,6 +127,10 @@ impl fmt::Display for Bound {
             Self::BurstAbove { burst, bursts } => {
                 write!(f, "burst {burst} is above the maximum ({bursts})")
             }
+            Self::BurstBlocksAll { min_rate } => write!(
+                f,
+                "burst 0 lets no request through, and the rule's minimum rate ({min_rate} req/s) implies a burst of at least 1"
+            ),
             Self::ResetCapped { bounds } => write!(
                 f,
                 "reset removes the limit, but the rule caps it ({})",
@@ -159,6 +171,11 @@ impl fmt::Display for Denial {
             } => write!(
                 f,
                 "no rule lets {} change API {api} stage {stage}",
+                place(user, channel.as_ref())
+            ),
+            Self::NotAReader { user, channel } => write!(
+                f,
+                "{} may not read API names or throttling (not in the policy's readers)",
                 place(user, channel.as_ref())
             ),
             Self::OutOfBounds(breaches) => {

@@ -12,6 +12,7 @@ use crate::domain::{BurstLimit, RateLimit};
 #[serde(deny_unknown_fields)]
 struct PolicyFile {
     team_id: Option<String>,
+    readers: Option<Spanned<Vec<String>>>,
     #[serde(default)]
     rule: Vec<Spanned<RuleFile>>,
 }
@@ -95,7 +96,25 @@ pub fn parse(source: &str, text: &str) -> Result<Policy, PolicyError> {
             .map_err(|reason| fail(offset, format!("rule \"{name}\": {reason}")))?;
         rules.push(rule);
     }
-    Ok(Policy { team_id, rules })
+    let readers = match file.readers {
+        None => None,
+        Some(spanned) => {
+            let offset = spanned.span().start;
+            let readers = ids(
+                "readers",
+                Some(spanned.into_inner()),
+                &['U', 'W', 'C', 'G', 'D'],
+                "a Slack user or channel id (like U2CERLKJA or C0123ABC)",
+            )
+            .map_err(|reason| fail(offset, reason))?;
+            Some(readers)
+        }
+    };
+    Ok(Policy {
+        team_id,
+        readers,
+        rules,
+    })
 }
 
 fn check_rule(name: String, raw: RuleFile) -> Result<Rule, String> {

@@ -21,6 +21,9 @@ use crate::domain::{Action, BurstLimit, RateLimit, ThrottleChange};
 #[derive(Debug, Clone, PartialEq)]
 pub struct Policy {
     pub team_id: Option<ChatId>,
+    /// Who may read API names and throttling (`show`, name suggestions): these users, or anyone
+    /// in these channels. `None`: everyone in the workspace.
+    pub readers: Option<Vec<Pattern>>,
     pub rules: Vec<Rule>,
 }
 
@@ -52,6 +55,25 @@ impl Policy {
                 allowed: allowed.clone(),
             }),
             _ => Ok(()),
+        }
+    }
+
+    /// Whether this person may read API names and throttling (`show`, name suggestions).
+    pub fn may_read(&self, who: &ChatUser) -> Result<(), Denial> {
+        self.admits_team(who.team.as_ref())?;
+        let Some(readers) = &self.readers else {
+            return Ok(());
+        };
+        let listed = |id: Option<&ChatId>| {
+            id.is_some_and(|id| readers.iter().any(|p| p.matches(id.as_str())))
+        };
+        if listed(Some(&who.user)) || listed(who.channel.as_ref()) {
+            Ok(())
+        } else {
+            Err(Denial::NotAReader {
+                user: who.user.clone(),
+                channel: who.channel.clone(),
+            })
         }
     }
 
@@ -121,6 +143,19 @@ impl Policy {
             Some(team) => lines.push(format!("Only commands from workspace {team} are accepted.")),
             None => lines.push("Commands from any workspace are accepted.".to_owned()),
         }
+        match &self.readers {
+            Some(readers) => {
+                let list: Vec<String> = readers.iter().map(ToString::to_string).collect();
+                lines.push(format!(
+                    "`show` and API names are open to {} only.",
+                    list.join(" or ")
+                ));
+            }
+            None => lines.push(
+                "`show` and API names are open to everyone in the workspace (no `readers`)."
+                    .to_owned(),
+            ),
+        }
         for (i, rule) in self.rules.iter().enumerate() {
             lines.push(format!(
                 "Rule {} \"{}\": {}",
@@ -129,10 +164,7 @@ impl Policy {
                 rule.describe()
             ));
         }
-        lines.push(
-            "Any other change is denied. `help` and `show` are open to everyone in the workspace."
-                .to_owned(),
-        );
+        lines.push("Any other change is denied. `help` is open to everyone.".to_owned());
         lines
     }
 }
@@ -215,6 +247,11 @@ impl Bounds {
         }
         if self.max_burst.is_some_and(|max| burst > max) {
             return Err(Bound::BurstAbove { burst, bursts });
+        }
+        if let Some(min_rate) = self.min_rate.filter(|m| m.value() > 0.0)
+            && burst.value() == 0
+        {
+            return Err(Bound::BurstBlocksAll { min_rate });
         }
         Ok(())
     }

@@ -357,10 +357,14 @@ fn the_policy_reads_as_plain_words() {
     );
     assert_eq!(
         lines[1],
-        "Rule 1 \"ops tune test\": anyone in C0123ABC may change any API, test or dev-*; rate at most 1000, burst at most 2000"
+        "`show` and API names are open to everyone in the workspace (no `readers`)."
     );
     assert_eq!(
         lines[2],
+        "Rule 1 \"ops tune test\": anyone in C0123ABC may change any API, test or dev-*; rate at most 1000, burst at most 2000"
+    );
+    assert_eq!(
+        lines[3],
         "Rule 2 \"SRE prod\": U2CERLKJA in any channel may change petstore or a1b2c3d4e5, prod; rate 1–5000, burst at most 5000"
     );
     assert!(
@@ -416,6 +420,7 @@ stages = ["open"]
             Err("burst 2 is below the minimum (allowed 3–any)"),
         ),
         ("x floors 100 100", Ok("floors")),
+        ("x capped 5 0", Ok("burst cap")),
         ("reset x floors", Ok("floors")),
         ("x capped 1000 10", Ok("burst cap")),
         (
@@ -491,4 +496,30 @@ fn a_reload_swaps_in_a_good_file_and_keeps_the_old_policy_for_a_bad_one() {
     let open = PolicyHandle::load(Some(PolicySource::AllowAll)).unwrap();
     assert!(open.current().is_none() && open.is_configured());
     assert!(matches!(open.reload(), Err(ReloadError::AllowAll)));
+}
+
+#[test]
+fn readers_are_users_or_channels_and_everyone_without_the_key() {
+    let policy = parse(
+        "t",
+        "readers = [\"U0READER\", \"C0OPS\"]\n[[rule]]\nusers=[\"*\"]\napis=[\"*\"]\nstages=[\"*\"]\n",
+    )
+    .unwrap();
+    // (user, channel, may read)
+    for (who, channel, allowed) in [
+        ("U0READER", Some("C9"), true),
+        ("U0READER", None, true),
+        ("U0OTHER", Some("C0OPS"), true),
+        ("U0OTHER", Some("C9"), false),
+        ("U0OTHER", None, false),
+    ] {
+        let result = policy.may_read(&user(who, channel, "T1"));
+        assert_eq!(result.is_ok(), allowed, "{who} {channel:?}");
+    }
+    let denial = policy.may_read(&user("U0OTHER", Some("C9"), "T1")).unwrap_err();
+    assert!(denial.to_string().contains("not in the policy's readers"), "{denial}");
+    assert!(self::policy().may_read(&user("U0ANY", None, "T1DC2JH3J")).is_ok());
+    let bad = parse("t", "readers = [\"alice\"]\n").unwrap_err();
+    assert!(bad.reason.contains("not a Slack user or channel id"), "{bad}");
+    assert_eq!(bad.line, 1);
 }

@@ -91,7 +91,9 @@ fn reason(denial: &Denial) -> String {
             code(api),
             code(stage.as_str())
         ),
-        Denial::ForeignWorkspace { .. } | Denial::OutOfBounds(_) => escape(&denial.to_string()),
+        Denial::ForeignWorkspace { .. } | Denial::OutOfBounds(_) | Denial::NotAReader { .. } => {
+            escape(&denial.to_string())
+        }
     }
 }
 

@@ -268,6 +268,36 @@ async fn show_and_help_are_open_to_everyone_in_the_workspace() {
 }
 
 #[tokio::test]
+async fn with_readers_only_they_see_throttling_and_api_names() {
+    let name = unique("readers");
+    let api = create_api(&name, "prod").await;
+    let policy = format!("readers = [\"{USER}\"]\n{}", sample_policy(&name));
+    let app = app_with_policy(&policy).await;
+
+    let refused = shown(&answer(app.command_from(STRANGER, &format!("show {api}")).await).await);
+    assert!(refused.contains("may not read"), "{refused}");
+    assert!(!refused.contains("Stage"), "{refused}");
+
+    // A typo near a real name: a reader is offered the name, anyone else is not.
+    let typo = format!("{name}x");
+    app.command(&format!("{typo} prod 10 20")).await;
+    let for_reader = shown(&app.slack.wait_for("/reply", 1).await[0]);
+    assert!(for_reader.contains(&format!("did you mean `{name}`")), "{for_reader}");
+    let in_ops = Sender {
+        user: "U0NOTREADER",
+        ..ME
+    };
+    app.command_from(in_ops, &format!("{typo} test 10 20")).await;
+    let for_other = shown(&app.slack.wait_for("/reply", 2).await[1]);
+    assert!(for_other.contains("No REST API is named"), "{for_other}");
+    assert!(!for_other.contains("did you mean"), "{for_other}");
+
+    app.command(&format!("show {api}")).await;
+    let view = app.slack.wait_for("/reply", 3).await[2].to_string();
+    assert!(view.contains("Stage `prod`"), "{view}");
+}
+
+#[tokio::test]
 async fn without_a_policy_the_service_refuses_to_start_and_says_how_to_open_it() {
     let output = service_command(None, false)
         .env_remove("THROTTLE_POLICY")

@@ -349,7 +349,8 @@ fn screening_needs_no_gateway_and_spares_schedules() {
         unreachable!()
     };
     let stranger = ask("U2", "petstore prod 5 5").origin.requester;
-    assert!(runner.screen(&stranger, Some(&change)).is_err());
-    assert!(runner.screen(&Requester::Schedule, Some(&change)).is_ok());
+    let request = Request::Change(change);
+    assert!(runner.screen(&stranger, Some(&request)).is_err());
+    assert!(runner.screen(&Requester::Schedule, Some(&request)).is_ok());
     assert!(runner.gateway.calls().is_empty());
 }
