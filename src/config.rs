@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use crate::aws::GatewaySettings;
 use crate::cli::{PolicyArgs, ServeArgs};
+use crate::http::server::Limits;
 use crate::policy::{PolicyError, PolicyHandle, PolicySource};
 use crate::slack::hosts::{HostError, SlackHosts};
 use crate::slack::poster::WebhookUrl;
@@ -21,6 +22,9 @@ pub struct ServeConfig {
     pub policy: Arc<PolicyHandle>,
     pub aws: GatewaySettings,
     pub slack_hosts: SlackHosts,
+    /// Where /healthz, /readyz and /metrics are served apart from Slack's routes, if anywhere.
+    pub metrics_addr: Option<SocketAddr>,
+    pub limits: Limits,
 }
 
 /// A setting that stops the service from starting. The text never repeats a secret's value.
@@ -100,6 +104,12 @@ impl TryFrom<ServeArgs> for ServeConfig {
             policy: Arc::new(policy(&args.policy)?),
             aws: (&args.aws).into(),
             slack_hosts,
+            metrics_addr: args.metrics_addr,
+            limits: Limits {
+                header_read: args.header_read_timeout,
+                max_connections: args.max_connections.max(1),
+                request: args.request_timeout,
+            },
         })
     }
 }

@@ -33,10 +33,12 @@ async fn main() -> ExitCode {
             }
             Err(error) => fail(&error),
         },
-        Some(Command::Healthcheck(args)) => match cli::healthcheck::probe(args.listen_addr).await {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(error) => fail(&error),
-        },
+        Some(Command::Healthcheck(args)) => {
+            match cli::healthcheck::probe(args.metrics_addr.unwrap_or(args.listen_addr)).await {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(error) => fail(&error),
+            }
+        }
         None => {
             let _ = Cli::command().print_help();
             ExitCode::from(2)

@@ -7,7 +7,8 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 
 use crate::config::ServeConfig;
-use crate::http::{AppState, router};
+use crate::http::server::serve;
+use crate::http::{AppState, ops_router, router, slack_router};
 use crate::jobs::{Jobs, Mode, app_runner};
 use crate::metrics::Metrics;
 use crate::policy::PolicyHandle;
@@ -16,6 +17,7 @@ use crate::telemetry::LogBudget;
 
 pub struct Application {
     listener: TcpListener,
+    ops_listener: Option<TcpListener>,
     state: AppState,
     config: ServeConfig,
 }
@@ -24,9 +26,14 @@ impl Application {
     /// Binds the listener; makes no network call.
     pub async fn build(config: ServeConfig) -> std::io::Result<Self> {
         let listener = TcpListener::bind(config.listen_addr).await?;
+        let ops_listener = match config.metrics_addr {
+            Some(addr) => Some(TcpListener::bind(addr).await?),
+            None => None,
+        };
         let state = state(&config, Mode::Background);
         Ok(Self {
             listener,
+            ops_listener,
             state,
             config,
         })
@@ -54,15 +61,42 @@ impl Application {
         tokio::spawn(async move { jobs.runner().gateway().warm_up().await });
 
         let jobs = Arc::clone(&self.state.jobs);
-        axum::serve(self.listener, router(self.state))
-            .with_graceful_shutdown(shutdown)
-            .await?;
+        let grace = self.config.shutdown_grace;
+        let (stopping, stopped) = tokio::sync::watch::channel(false);
+        let slack_routes = match self.ops_listener {
+            Some(ops_listener) => {
+                tracing::info!("ops endpoints on http://{}", ops_listener.local_addr()?);
+                let ops = ops_router(self.state.clone());
+                let mut stopped = stopped.clone();
+                let until = async move {
+                    let _ = stopped.wait_for(|stop| *stop).await;
+                };
+                tokio::spawn(serve(ops_listener, ops, self.config.limits, until, grace));
+                slack_router(self.state)
+            }
+            None => router(self.state),
+        };
+        let signalled = async move {
+            shutdown.await;
+            stopping.send_replace(true);
+        };
+        // The connection drain and the commands in flight share one grace period.
+        let deadline = tokio::time::Instant::now() + grace;
+        serve(
+            self.listener,
+            slack_routes,
+            self.config.limits,
+            signalled,
+            grace,
+        )
+        .await;
 
         let running = jobs.in_flight();
         if running > 0 {
             tracing::info!(running, "stopped accepting; finishing commands in flight");
         }
-        let interrupted = jobs.drain(self.config.shutdown_grace).await;
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        let interrupted = jobs.drain(left).await;
         if interrupted > 0 {
             tracing::error!(
                 interrupted,
@@ -88,6 +122,7 @@ pub fn state(config: &ServeConfig, mode: Mode) -> AppState {
         jobs: Arc::new(Jobs::new(runner, mode)),
         metrics,
         rejection_log: Arc::new(rejection_log()),
+        request_timeout: config.limits.request,
     }
 }
 

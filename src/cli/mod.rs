@@ -192,6 +192,9 @@ pub struct HealthcheckArgs {
     /// The address the service listens on; the probe goes to its port on 127.0.0.1.
     #[arg(long, env = "LISTEN_ADDR", default_value = "0.0.0.0:3000")]
     pub listen_addr: SocketAddr,
+    /// The separate listener for /healthz, when the service has one; probed instead.
+    #[arg(long, env = "METRICS_ADDR")]
+    pub metrics_addr: Option<SocketAddr>,
 }
 
 #[derive(Debug, Args)]
@@ -216,6 +219,23 @@ pub struct ServeArgs {
 
     #[command(flatten)]
     pub slack_hosts: SlackHostArgs,
+
+    /// A separate address for /healthz, /readyz and /metrics; they then leave the Slack-facing
+    /// listener.
+    #[arg(long, env = "METRICS_ADDR")]
+    pub metrics_addr: Option<SocketAddr>,
+
+    /// Seconds a client may take to send a request's headers.
+    #[arg(long, env = "HEADER_READ_TIMEOUT_SECS", default_value = "10", value_parser = parse_secs)]
+    pub header_read_timeout: Duration,
+
+    /// Open connections at once; more are closed as they arrive.
+    #[arg(long, env = "MAX_CONNECTIONS", default_value_t = 1024)]
+    pub max_connections: usize,
+
+    /// Seconds a whole request may take, from its headers to its answer.
+    #[arg(long, env = "REQUEST_TIMEOUT_SECS", default_value = "20", value_parser = parse_secs)]
+    pub request_timeout: Duration,
 
     /// Seconds to let running commands finish after SIGTERM or Ctrl-C.
     #[arg(long, env = "SHUTDOWN_GRACE_SECS", default_value = "25", value_parser = parse_secs)]

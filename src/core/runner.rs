@@ -125,7 +125,11 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
                     (Some(policy), Some(who)) => policy.may_read(who).is_ok(),
                     _ => true,
                 };
-                let error = if may_read { error } else { error.without_other_apis() };
+                let error = if may_read {
+                    error
+                } else {
+                    error.without_other_apis()
+                };
                 return changed(change, Err(error.into()));
             }
         };

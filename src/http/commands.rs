@@ -40,7 +40,11 @@ pub async fn slash_command(State(state): State<AppState>, body: SlackBody) -> Re
         Ok(Request::Change(change)) => Some(change),
         _ => None,
     };
-    if let Err(denial) = state.jobs.runner().screen(&requester, request.as_ref().ok()) {
+    if let Err(denial) = state
+        .jobs
+        .runner()
+        .screen(&requester, request.as_ref().ok())
+    {
         // Another workspace learns nothing about its text, not even whether it parsed.
         let change = change
             .filter(|_| !matches!(denial, Denial::ForeignWorkspace { .. }))

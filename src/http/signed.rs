@@ -7,7 +7,7 @@ use axum::extract::{FromRequest, Request};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
-use super::AppState;
+use super::{AppState, MAX_BODY_BYTES};
 use crate::metrics::Rejection;
 use crate::slack::form::SlashCommandForm;
 use crate::slack::signature;
@@ -28,6 +28,36 @@ fn is_ssl_check(body: &[u8]) -> bool {
     SlashCommandForm::from_body(body).is_ok_and(|form| form.is_ssl_check())
 }
 
+/// Bodies up to this size are read to their end even when too large, so the `413` reaches an
+/// honest client instead of a reset socket; beyond it the connection is simply dropped.
+const DRAIN_LIMIT: usize = 1024 * 1024;
+
+/// The body, if it is at most [`MAX_BODY_BYTES`]; `413` otherwise (read on to its end when that
+/// is cheap, see [`DRAIN_LIMIT`]), `400` when the client breaks off.
+async fn read_limited(body: axum::body::Body) -> Result<Bytes, StatusCode> {
+    use http_body_util::BodyExt;
+    let mut body = body;
+    let mut kept = Vec::new();
+    let mut seen = 0usize;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|_| StatusCode::BAD_REQUEST)?;
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        seen += data.len();
+        if seen > DRAIN_LIMIT {
+            return Err(StatusCode::PAYLOAD_TOO_LARGE);
+        }
+        if seen <= MAX_BODY_BYTES {
+            kept.extend_from_slice(&data);
+        }
+    }
+    if seen > MAX_BODY_BYTES {
+        return Err(StatusCode::PAYLOAD_TOO_LARGE);
+    }
+    Ok(Bytes::from(kept))
+}
+
 fn now() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -39,14 +69,15 @@ impl FromRequest<AppState> for SlackBody {
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
         let (parts, body) = req.into_parts();
-        let body = Bytes::from_request(Request::from_parts(parts.clone(), body), state)
-            .await
-            .map_err(|rejection| {
-                if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        let body = match read_limited(body).await {
+            Ok(body) => body,
+            Err(status) => {
+                if status == StatusCode::PAYLOAD_TOO_LARGE {
                     state.metrics.rejected(Rejection::TooLarge);
                 }
-                rejection.into_response()
-            })?;
+                return Err(status.into_response());
+            }
+        };
         // Exactly one of each: two signatures or timestamps are refused (as on Lambda, where
         // `multiValueHeaders` may carry several), never resolved by picking one.
         let header = |name| {

@@ -79,11 +79,13 @@ pub async fn run(args: LambdaArgs) -> Result<(), LambdaError> {
             let function_name = std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_default();
             let invoker = Arc::new(SelfInvoker::new(function_name));
             let jobs = Jobs::new(Arc::clone(&runner), Mode::Lambda(invoker));
-            Some(crate::http::router(AppState {
+            Some(crate::http::slack_router(AppState {
                 secret: Arc::new(secret),
                 jobs: Arc::new(jobs),
                 metrics,
                 rejection_log: Arc::new(crate::startup::rejection_log()),
+                // A function URL is bounded by the function's own timeout as well.
+                request_timeout: crate::http::server::Limits::default().request,
             }))
         }
         None => {

@@ -516,10 +516,22 @@ fn readers_are_users_or_channels_and_everyone_without_the_key() {
         let result = policy.may_read(&user(who, channel, "T1"));
         assert_eq!(result.is_ok(), allowed, "{who} {channel:?}");
     }
-    let denial = policy.may_read(&user("U0OTHER", Some("C9"), "T1")).unwrap_err();
-    assert!(denial.to_string().contains("not in the policy's readers"), "{denial}");
-    assert!(self::policy().may_read(&user("U0ANY", None, "T1DC2JH3J")).is_ok());
+    let denial = policy
+        .may_read(&user("U0OTHER", Some("C9"), "T1"))
+        .unwrap_err();
+    assert!(
+        denial.to_string().contains("not in the policy's readers"),
+        "{denial}"
+    );
+    assert!(
+        self::policy()
+            .may_read(&user("U0ANY", None, "T1DC2JH3J"))
+            .is_ok()
+    );
     let bad = parse("t", "readers = [\"alice\"]\n").unwrap_err();
-    assert!(bad.reason.contains("not a Slack user or channel id"), "{bad}");
+    assert!(
+        bad.reason.contains("not a Slack user or channel id"),
+        "{bad}"
+    );
     assert_eq!(bad.line, 1);
 }

@@ -419,3 +419,16 @@ async fn two_signatures_in_multi_value_headers_are_refused_as_serve_refuses_them
     assert_eq!(response["statusCode"], 401);
     assert_eq!(stage_limits(&api, "prod").await, None);
 }
+
+#[tokio::test]
+async fn a_function_url_serves_only_slacks_route() {
+    let function = lambda(vec![]).await;
+    for path in ["/metrics", "/healthz", "/readyz"] {
+        let mut event = function_url_event("help", &function.slack.url("/reply"));
+        event["rawPath"] = json!(path);
+        event["requestContext"]["http"]["method"] = json!("GET");
+        event["requestContext"]["http"]["path"] = json!(path);
+        let response = function.invoke(event).await.unwrap();
+        assert_eq!(response["statusCode"], 404, "{path}: {response}");
+    }
+}

@@ -2,6 +2,7 @@
 //! HTTP servers standing in for Slack's response_url and the audit webhook.
 
 mod helpers;
+mod hostile_clients;
 mod in_process;
 mod runtime_api;
 

@@ -282,12 +282,16 @@ async fn with_readers_only_they_see_throttling_and_api_names() {
     let typo = format!("{name}x");
     app.command(&format!("{typo} prod 10 20")).await;
     let for_reader = shown(&app.slack.wait_for("/reply", 1).await[0]);
-    assert!(for_reader.contains(&format!("did you mean `{name}`")), "{for_reader}");
+    assert!(
+        for_reader.contains(&format!("did you mean `{name}`")),
+        "{for_reader}"
+    );
     let in_ops = Sender {
         user: "U0NOTREADER",
         ..ME
     };
-    app.command_from(in_ops, &format!("{typo} test 10 20")).await;
+    app.command_from(in_ops, &format!("{typo} test 10 20"))
+        .await;
     let for_other = shown(&app.slack.wait_for("/reply", 2).await[1]);
     assert!(for_other.contains("No REST API is named"), "{for_other}");
     assert!(!for_other.contains("did you mean"), "{for_other}");

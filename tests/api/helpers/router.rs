@@ -9,6 +9,7 @@ use axum::http::{Request, StatusCode};
 use serde_json::Value;
 use throttle_bot::aws::GatewaySettings;
 use throttle_bot::config::ServeConfig;
+use throttle_bot::http::server::Limits;
 use throttle_bot::jobs::Mode;
 use throttle_bot::policy::PolicyHandle;
 use throttle_bot::slack::hosts::SlackHosts;
@@ -44,6 +45,8 @@ impl InProcess {
             policy: Arc::new(PolicyHandle::none()),
             aws: GatewaySettings::default(),
             slack_hosts: SlackHosts::default(),
+            metrics_addr: None,
+            limits: Limits::default(),
         };
         Self {
             router: throttle_bot::http::router(throttle_bot::startup::state(
