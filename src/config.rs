@@ -25,6 +25,8 @@ pub struct ServeConfig {
     /// Where /healthz, /readyz and /metrics are served apart from Slack's routes, if anywhere.
     pub metrics_addr: Option<SocketAddr>,
     pub limits: Limits,
+    /// Commands running at once; more are told to retry.
+    pub max_jobs: usize,
 }
 
 /// A setting that stops the service from starting. The text never repeats a secret's value.
@@ -105,6 +107,7 @@ impl TryFrom<ServeArgs> for ServeConfig {
             aws: (&args.aws).into(),
             slack_hosts,
             metrics_addr: args.metrics_addr,
+            max_jobs: args.max_jobs.max(1),
             limits: Limits {
                 header_read: args.header_read_timeout,
                 max_connections: args.max_connections.max(1),

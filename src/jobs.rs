@@ -9,7 +9,9 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use serde::{Deserialize, Serialize};
 use tokio_util::task::TaskTracker;
@@ -17,13 +19,17 @@ use tracing::Instrument;
 
 use crate::aws::{ApiGateway, GatewaySettings, SelfInvoker};
 use crate::core::grammar::{Request, parse_text};
-use crate::core::outcome::{News, Outcome};
+use crate::core::outcome::{Label, News, Outcome};
 use crate::core::requester::{ChatId, ChatUser, ReplyTo, RequestId, Requester};
-use crate::core::runner::{Ask, Origin, ReplyOnce, Runner, Work};
+use crate::core::runner::{Ask, Origin, ReplyOnce, Runner, Step, Work};
 use crate::metrics::Metrics;
 use crate::policy::PolicyHandle;
 use crate::slack::SlackPoster;
 use crate::slack::hosts::SlackHosts;
+use crate::slack::render;
+use crate::slack::sealed::SealKey;
+use crate::slack::signature::SigningSecret;
+use crate::telemetry::LogBudget;
 
 /// The pipeline with its production adapters.
 pub type AppRunner = Runner<ApiGateway, SlackPoster>;
@@ -44,10 +50,45 @@ const INTERRUPTED_REPLY_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a Lambda waits for AWS before handing the job to an asynchronous invocation.
 pub const INLINE_BUDGET: Duration = Duration::from_millis(2000);
 
-pub enum Mode {
-    Background,
-    Lambda(Arc<SelfInvoker>),
+/// What a Lambda keeps back from its deadline to send a final message.
+const DEADLINE_MARGIN: Duration = Duration::from_millis(1500);
+
+/// How long a sealed hand-off (a deferred job, an audit notice) stays valid: Lambda may retry
+/// an asynchronous invocation, but a job older than this is refused rather than run late.
+const HAND_OFF_TTL_SECS: i64 = 600;
+
+/// Audit notices of refusals made at once (no AWS call) per person, per minute; a flood of
+/// denied commands must not starve the audit webhook.
+const DENIAL_NOTICES_PER_MINUTE: u32 = 5;
+
+/// What a Lambda needs to hand work to an asynchronous invocation of itself.
+pub struct HandOff {
+    pub invoker: SelfInvoker,
+    pub jobs: SealKey,
+    pub notices: SealKey,
 }
+
+impl HandOff {
+    pub fn new(invoker: SelfInvoker, secret: &SigningSecret) -> Self {
+        Self {
+            invoker,
+            jobs: SealKey::derive(secret, DEFERRED_JOB_KEY),
+            notices: SealKey::derive(secret, DEFERRED_NOTICE_KEY),
+        }
+    }
+}
+
+pub enum Mode {
+    /// As a server: requests run in tracked background tasks, at most this many at once.
+    Background {
+        max_jobs: usize,
+    },
+    Lambda(Arc<HandOff>),
+}
+
+/// When the Lambda invocation carrying a request must have answered.
+#[derive(Debug, Clone, Copy)]
+pub struct InvocationDeadline(pub Instant);
 
 /// What became of a submitted command.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,6 +99,8 @@ pub enum Submitted {
     Finished,
     /// Handed to an asynchronous invocation; its final reply will follow.
     Deferred,
+    /// Too many commands are running: nothing was started; the user must be told to retry.
+    Busy,
 }
 
 /// The span that ties a request's log lines together, from acknowledgement to final message.
@@ -75,6 +118,7 @@ pub struct Jobs {
     /// Background commands not finished yet: enough to tell their users if shutdown cuts them short.
     pending: Arc<Mutex<HashMap<u64, Pending>>>,
     next_id: AtomicU64,
+    denial_notices: Mutex<HashMap<ChatId, LogBudget>>,
 }
 
 impl Jobs {
@@ -85,6 +129,7 @@ impl Jobs {
             mode,
             pending: Arc::default(),
             next_id: AtomicU64::new(0),
+            denial_notices: Mutex::default(),
         }
     }
 
@@ -93,9 +138,19 @@ impl Jobs {
     }
 
     /// Starts a request. As a server it returns at once; on Lambda it may run the request.
-    pub async fn submit(&self, ask: Ask) -> Submitted {
+    pub async fn submit(&self, ask: Ask, deadline: Option<InvocationDeadline>) -> Submitted {
         match &self.mode {
-            Mode::Background => {
+            Mode::Background { max_jobs } => {
+                if self.tracker.len() >= *max_jobs {
+                    self.runner.count(Label::Busy);
+                    span(&ask.id).in_scope(|| {
+                        tracing::warn!(
+                            max_jobs,
+                            "too many commands running; asked the user to retry"
+                        )
+                    });
+                    return Submitted::Busy;
+                }
                 let id = self.next_id.fetch_add(1, Ordering::Relaxed);
                 let once = Arc::new(ReplyOnce::default());
                 self.pending
@@ -114,62 +169,145 @@ impl Jobs {
                 );
                 Submitted::Running
             }
-            Mode::Lambda(invoker) => {
+            Mode::Lambda(hand_off) => {
                 let span = span(&ask.id);
-                self.run_or_defer(invoker, ask).instrument(span).await
+                self.run_or_defer(hand_off, ask, deadline)
+                    .instrument(span)
+                    .await
             }
         }
     }
 
-    async fn run_or_defer(&self, invoker: &SelfInvoker, ask: Ask) -> Submitted {
+    /// On Lambda: prepare within the inline budget (reads only); if that is not enough, hand the
+    /// request on before anything is written. A prepared write is seen through here.
+    async fn run_or_defer(
+        &self,
+        hand_off: &HandOff,
+        ask: Ask,
+        deadline: Option<InvocationDeadline>,
+    ) -> Submitted {
         let started = Instant::now();
-        let once = ReplyOnce::default();
-        // Changes are `replace`s, so an attempt cut short here is safe to redo.
-        if let Ok(outcome) = tokio::time::timeout(INLINE_BUDGET, self.runner.perform(&ask)).await {
-            self.runner
-                .conclude(&ask.origin, &outcome, started.elapsed(), &once)
-                .await;
-            return Submitted::Finished;
-        }
-        match DeferredJob::new(&ask) {
-            Some(job) => match invoker.invoke_async(job.to_payload()).await {
-                Ok(()) => {
-                    tracing::info!(
-                        "AWS is slow: the command continues in an asynchronous invocation"
-                    );
-                    return Submitted::Deferred;
-                }
-                Err(error) => {
-                    tracing::error!(%error, "could not invoke this function asynchronously; finishing the command inline");
-                }
+        let budget = left_before(deadline).map_or(INLINE_BUDGET, |left| left.min(INLINE_BUDGET));
+        let outcome = match tokio::time::timeout(budget, self.runner.prepare(&ask)).await {
+            Ok(Step::Done(outcome)) => outcome,
+            Ok(Step::Write(prepared)) => within(deadline, &ask, self.runner.commit(prepared)).await,
+            Err(_) => match self.defer(hand_off, &ask).await {
+                Ok(()) => return Submitted::Deferred,
+                Err(()) => within(deadline, &ask, self.runner.perform(&ask)).await,
             },
-            None => tracing::error!("this request cannot be deferred; finishing it inline"),
-        }
-        self.runner.run(&ask, &once).await;
+        };
+        self.finish_on_lambda(hand_off, &ask.origin, &outcome, started.elapsed())
+            .await;
         Submitted::Finished
     }
 
+    async fn defer(&self, hand_off: &HandOff, ask: &Ask) -> Result<(), ()> {
+        let Some(job) = DeferredJob::new(ask) else {
+            tracing::error!("this request cannot be deferred; finishing it inline");
+            return Err(());
+        };
+        let sealed = hand_off.jobs.seal(job, unix_now() + HAND_OFF_TTL_SECS);
+        let payload = serde_json::to_vec(&serde_json::json!({ DEFERRED_JOB_KEY: sealed }))
+            .expect("a job serialises to JSON");
+        match hand_off.invoker.invoke_async(payload).await {
+            Ok(()) => {
+                tracing::info!("AWS is slow: the command continues in an asynchronous invocation");
+                Ok(())
+            }
+            Err(error) => {
+                tracing::error!(%error, "could not invoke this function asynchronously; finishing the command inline");
+                Err(())
+            }
+        }
+    }
+
+    /// On Lambda, nothing may run after the answer, and the answer must not wait for the audit
+    /// webhook: count, log and reply here; the notice goes to an asynchronous invocation.
+    async fn finish_on_lambda(
+        &self,
+        hand_off: &HandOff,
+        origin: &Origin,
+        outcome: &Outcome,
+        took: Duration,
+    ) {
+        self.runner.record(&origin.requester, outcome, took);
+        let news = News {
+            requester: &origin.requester,
+            outcome,
+        };
+        self.runner.reply(origin, &news).await;
+        self.hand_off_notice(hand_off, &news).await;
+    }
+
+    async fn hand_off_notice(&self, hand_off: &HandOff, news: &News<'_>) {
+        if !self.runner.teller().has_webhook() || !news.outcome.is_audited() {
+            return;
+        }
+        let Some(notice) = render::notice(news) else {
+            return;
+        };
+        let sealed = hand_off
+            .notices
+            .seal(notice, unix_now() + HAND_OFF_TTL_SECS);
+        let payload = serde_json::to_vec(&serde_json::json!({ DEFERRED_NOTICE_KEY: sealed }))
+            .expect("a notice serialises to JSON");
+        if let Err(error) = hand_off.invoker.invoke_async(payload).await {
+            tracing::warn!(%error, "could not hand the audit notice on; sending it now");
+            self.runner.audit(news).await;
+        }
+    }
+
     /// Ends a request that was refused before any work: counts and logs it now, and sends the
-    /// audit notice without delaying the reply (in the background as a server, before the
-    /// response on Lambda, where nothing may run after it).
+    /// audit notice without delaying the reply (in the background as a server, through an
+    /// asynchronous invocation on Lambda). A person's flood of refusals is audited at a bounded
+    /// rate.
     pub async fn refused(&self, id: RequestId, requester: Requester, outcome: Outcome) {
         let span = span(&id);
         span.in_scope(|| self.runner.record(&requester, &outcome, Duration::ZERO));
-        let runner = Arc::clone(&self.runner);
-        let audit = async move {
-            let news = News {
-                requester: &requester,
-                outcome: &outcome,
-            };
-            runner.audit(&news).await;
+        if let Some(who) = requester.user()
+            && !self.may_audit_denial_of(&who.user)
+        {
+            span.in_scope(|| {
+                tracing::warn!(
+                    user = who.user.as_str(),
+                    "audit notices of this user's refused commands are paused for a minute"
+                )
+            });
+            return;
         }
-        .instrument(span);
         match &self.mode {
-            Mode::Background => {
-                self.tracker.spawn(audit);
+            Mode::Background { .. } => {
+                let runner = Arc::clone(&self.runner);
+                let audit = async move {
+                    let news = News {
+                        requester: &requester,
+                        outcome: &outcome,
+                    };
+                    runner.audit(&news).await;
+                };
+                self.tracker.spawn(audit.instrument(span));
             }
-            Mode::Lambda(_) => audit.await,
+            Mode::Lambda(hand_off) => {
+                let news = News {
+                    requester: &requester,
+                    outcome: &outcome,
+                };
+                self.hand_off_notice(hand_off, &news).instrument(span).await;
+            }
         }
+    }
+
+    fn may_audit_denial_of(&self, user: &ChatId) -> bool {
+        let mut budgets = self.denial_notices.lock().expect("denial budgets");
+        // Bounded memory: a flood of distinct ids resets the books rather than growing them.
+        if budgets.len() > 10_000 {
+            budgets.clear();
+        }
+        budgets
+            .entry(user.clone())
+            .or_insert_with(|| LogBudget::new(DENIAL_NOTICES_PER_MINUTE, Duration::from_secs(60)))
+            .admit()
+            .is_some()
     }
 
     /// How many background commands are still running.
@@ -233,6 +371,40 @@ pub struct DeferredJob {
 /// The key that marks an invocation's payload as a deferred job.
 pub const DEFERRED_JOB_KEY: &str = "throttle_bot_job";
 
+/// The key that marks an invocation's payload as an audit notice to post.
+pub const DEFERRED_NOTICE_KEY: &str = "throttle_bot_notice";
+
+/// Runs `work` within what is left of the invocation (less a margin for the final message);
+/// past that, the request ends as interrupted: its write may or may not have been applied.
+async fn within(
+    deadline: Option<InvocationDeadline>,
+    ask: &Ask,
+    work: impl std::future::Future<Output = Outcome>,
+) -> Outcome {
+    let Some(left) = left_before(deadline) else {
+        return work.await;
+    };
+    tokio::time::timeout(left, work)
+        .await
+        .unwrap_or_else(|_| Outcome::Interrupted {
+            text: ask.text.clone(),
+        })
+}
+
+/// The time left before the deadline's margin, if there is a deadline.
+pub fn left_before(deadline: Option<InvocationDeadline>) -> Option<Duration> {
+    deadline.map(|InvocationDeadline(at)| {
+        at.saturating_duration_since(Instant::now())
+            .saturating_sub(DEADLINE_MARGIN)
+    })
+}
+
+pub fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
 /// Why a deferred job's payload was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum DeferredJobError {
@@ -253,11 +425,6 @@ impl DeferredJob {
             response_url: ask.origin.reply_to.as_ref()?.as_str().to_owned(),
             request_id: Some(ask.id.to_string()),
         })
-    }
-
-    pub fn to_payload(&self) -> Vec<u8> {
-        serde_json::to_vec(&serde_json::json!({ DEFERRED_JOB_KEY: self }))
-            .expect("a job serialises to JSON")
     }
 
     /// The request again, validated as when it first arrived.

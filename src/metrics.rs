@@ -28,6 +28,7 @@ pub enum Rejection {
     BadSignature,
     TooLarge,
     NotACommand,
+    Replay,
 }
 
 impl Rejection {
@@ -39,6 +40,7 @@ impl Rejection {
             Self::BadSignature => "bad_signature",
             Self::TooLarge => "too_large",
             Self::NotACommand => "not_a_command",
+            Self::Replay => "replay",
         }
     }
 }

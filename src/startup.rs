@@ -7,6 +7,7 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 
 use crate::config::ServeConfig;
+use crate::http::replay::ReplayGuard;
 use crate::http::server::serve;
 use crate::http::{AppState, ops_router, router, slack_router};
 use crate::jobs::{Jobs, Mode, app_runner};
@@ -30,7 +31,12 @@ impl Application {
             Some(addr) => Some(TcpListener::bind(addr).await?),
             None => None,
         };
-        let state = state(&config, Mode::Background);
+        let state = state(
+            &config,
+            Mode::Background {
+                max_jobs: config.max_jobs,
+            },
+        );
         Ok(Self {
             listener,
             ops_listener,
@@ -123,8 +129,12 @@ pub fn state(config: &ServeConfig, mode: Mode) -> AppState {
         metrics,
         rejection_log: Arc::new(rejection_log()),
         request_timeout: config.limits.request,
+        replays: Arc::new(ReplayGuard::new(REPLAY_MEMORY)),
     }
 }
+
+/// Signed requests remembered against replays (a few MB at most).
+pub const REPLAY_MEMORY: usize = 50_000;
 
 /// At most 5 lines a minute for requests anyone can send at will (unsigned, malformed).
 pub fn rejection_log() -> LogBudget {

@@ -233,6 +233,10 @@ pub struct ServeArgs {
     #[arg(long, env = "MAX_CONNECTIONS", default_value_t = 1024)]
     pub max_connections: usize,
 
+    /// Commands running at once; more are told to try again.
+    #[arg(long, env = "MAX_JOBS", default_value_t = 64)]
+    pub max_jobs: usize,
+
     /// Seconds a whole request may take, from its headers to its answer.
     #[arg(long, env = "REQUEST_TIMEOUT_SECS", default_value = "20", value_parser = parse_secs)]
     pub request_timeout: Duration,

@@ -40,6 +40,22 @@ pub struct Ask {
     pub work: Work,
 }
 
+/// Where a request stands once prepared.
+#[derive(Debug)]
+pub enum Step {
+    /// Nothing to write: refused, failed, found unnecessary, or a read.
+    Done(Outcome),
+    /// Allowed and planned; the write is next.
+    Write(Prepared),
+}
+
+/// A change resolved, allowed and planned against the stage as read, not yet written.
+#[derive(Debug)]
+pub struct Prepared {
+    change: ThrottleChange,
+    applied: Applied,
+}
+
 /// Makes sure a request gets one final message, whoever sends it first: its job, or the
 /// shutdown that interrupted it.
 #[derive(Debug, Default)]
@@ -102,18 +118,50 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
             .await;
     }
 
-    /// Does the AWS part. Cancelling it part-way is safe: every write is a `replace`.
+    /// Does the AWS part: prepares, then writes if the plan says so.
     pub async fn perform(&self, ask: &Ask) -> Outcome {
-        match &ask.work {
-            Work::Change(change) => self.change(&ask.origin.requester, &ask.text, change).await,
-            Work::Show(request) => Outcome::Show {
-                request: request.clone(),
-                result: self.show(request).await,
-            },
+        match self.prepare(ask).await {
+            Step::Done(outcome) => outcome,
+            Step::Write(prepared) => self.commit(prepared).await,
         }
     }
 
-    async fn change(&self, requester: &Requester, text: &str, change: &ThrottleChange) -> Outcome {
+    /// Everything up to the write: resolve, read, decide, plan. Reads only, so it may be cut
+    /// short and redone at no cost (a Lambda does, to hand a slow request on before writing).
+    pub async fn prepare(&self, ask: &Ask) -> Step {
+        match &ask.work {
+            Work::Change(change) => self.change(&ask.origin.requester, &ask.text, change).await,
+            Work::Show(request) => Step::Done(Outcome::Show {
+                request: request.clone(),
+                result: self.show(request).await,
+            }),
+        }
+    }
+
+    /// The write of a prepared change. Once started it is seen through (bounded by the gateway's
+    /// own timeout): an abandoned write would leave the channel unsure what happened.
+    pub async fn commit(&self, prepared: Prepared) -> Outcome {
+        let Prepared {
+            change,
+            mut applied,
+        } = prepared;
+        let written = self
+            .gateway
+            .write(
+                &applied.api.id,
+                &change.stage,
+                &change.level,
+                &change.action,
+            )
+            .await;
+        if let Err(error) = written {
+            return changed(&change, Err(error.into()));
+        }
+        applied.changed = true;
+        changed(&change, Ok(applied))
+    }
+
+    async fn change(&self, requester: &Requester, text: &str, change: &ThrottleChange) -> Step {
         let policy = requester.user().and(self.policy.current());
         let names_needed = policy.as_ref().is_some_and(|p| p.names_apis());
         let located = self.locate(&change.api, &change.stage, names_needed).await;
@@ -130,25 +178,25 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
                 } else {
                     error.without_other_apis()
                 };
-                return changed(change, Err(error.into()));
+                return Step::Done(changed(change, Err(error.into())));
             }
         };
         // The one decision, on exactly the API that will be written.
         if let (Some(policy), Some(who)) = (&policy, requester.user())
             && let Err(denial) = policy.decide(who, ApiIdentity::Resolved(&api), change)
         {
-            return Outcome::Refused {
+            return Step::Done(Outcome::Refused {
                 text: text.to_owned(),
                 change: Some(change.clone()),
                 denial,
-            };
+            });
         }
         let account = self.gateway.account_limits().await;
         let plan = match plan(change, &stage, account) {
             Ok(plan) => plan,
-            Err(exceeded) => return changed(change, Err(exceeded.into())),
+            Err(exceeded) => return Step::Done(changed(change, Err(exceeded.into()))),
         };
-        let mut applied = Applied {
+        let applied = Applied {
             api,
             before: plan.before,
             after: plan.after,
@@ -156,21 +204,13 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
             inherited: plan.inherited,
         };
         if plan.changes_anything() {
-            let written = self
-                .gateway
-                .write(
-                    &applied.api.id,
-                    &change.stage,
-                    &change.level,
-                    &change.action,
-                )
-                .await;
-            if let Err(error) = written {
-                return changed(change, Err(error.into()));
-            }
-            applied.changed = true;
+            Step::Write(Prepared {
+                change: change.clone(),
+                applied,
+            })
+        } else {
+            Step::Done(changed(change, Ok(applied)))
         }
-        changed(change, Ok(applied))
     }
 
     /// Resolves the API as the user named it and reads the stage. An id-shaped reference that
@@ -263,14 +303,17 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
             requester: &origin.requester,
             outcome,
         };
-        let reply = async {
-            if let Some(to) = &origin.reply_to
-                && let Err(error) = self.teller.reply(to, &news).await
-            {
-                tracing::error!(%error, "could not deliver the final reply");
-            }
-        };
-        tokio::join!(reply, self.audit(&news));
+        tokio::join!(self.reply(origin, &news), self.audit(&news));
+    }
+
+    /// The final reply to whoever asked, if anyone waits for one. The caller holds the
+    /// request's [`ReplyOnce`] claim.
+    pub async fn reply(&self, origin: &Origin, news: &News<'_>) {
+        if let Some(to) = &origin.reply_to
+            && let Err(error) = self.teller.reply(to, news).await
+        {
+            tracing::error!(%error, "could not deliver the final reply");
+        }
     }
 
     /// Tells the audit channel only (for outcomes whose reply went out another way).

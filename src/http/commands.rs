@@ -1,27 +1,31 @@
 //! `POST /slack/commands`: verified by the extractor; here parsed, handed to the pipeline, and
 //! acknowledged.
 
-use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
 
 use super::AppState;
-use super::signed::SlackBody;
+use super::signed::{SlackBody, now};
 use crate::core::grammar::{Request, parse_text};
 use crate::core::outcome::{Label, News, Outcome};
 use crate::core::requester::{RequestId, Requester};
 use crate::core::runner::{Ask, Origin, Work};
-use crate::jobs::{Submitted, span};
+use crate::jobs::{InvocationDeadline, Submitted, span};
 use crate::metrics::Rejection;
 use crate::policy::Denial;
 use crate::slack::form::SlashCommandForm;
 use crate::slack::render;
 
-pub async fn slash_command(State(state): State<AppState>, body: SlackBody) -> Response {
-    let body = match body {
+pub async fn slash_command(
+    State(state): State<AppState>,
+    deadline: Option<Extension<InvocationDeadline>>,
+    body: SlackBody,
+) -> Response {
+    let (body, stamp) = match body {
         SlackBody::SslCheck => return StatusCode::OK.into_response(),
-        SlackBody::Signed(body) => body,
+        SlackBody::Signed { body, stamp } => (body, stamp),
     };
     let form = match SlashCommandForm::from_body(&body) {
         Ok(form) if form.is_ssl_check() => return StatusCode::OK.into_response(),
@@ -40,6 +44,18 @@ pub async fn slash_command(State(state): State<AppState>, body: SlackBody) -> Re
         Ok(Request::Change(change)) => Some(change),
         _ => None,
     };
+    // A change is made once per signed request: a captured one played again changes nothing.
+    if change.is_some()
+        && !state
+            .replays
+            .first_use(stamp.timestamp, &stamp.signature, now())
+    {
+        state.metrics.rejected(Rejection::Replay);
+        if let Some(suppressed) = state.rejection_log.admit() {
+            tracing::warn!(suppressed, "refused a signed request played again");
+        }
+        return Json(render::replayed()).into_response();
+    }
     if let Err(denial) = state
         .jobs
         .runner()
@@ -97,9 +113,10 @@ pub async fn slash_command(State(state): State<AppState>, body: SlackBody) -> Re
         let user = ask.origin.requester.user().map_or("", |u| u.user.as_str());
         tracing::info!(user, "command accepted");
     });
-    match state.jobs.submit(ask).await {
+    match state.jobs.submit(ask, deadline.map(|d| d.0)).await {
         Submitted::Finished => StatusCode::OK.into_response(),
         Submitted::Running | Submitted::Deferred => Json(ack).into_response(),
+        Submitted::Busy => Json(render::busy(&command)).into_response(),
     }
 }
 

@@ -3,6 +3,7 @@
 mod commands;
 mod health;
 mod metrics;
+pub mod replay;
 pub mod server;
 mod signed;
 
@@ -21,6 +22,7 @@ use crate::jobs::Jobs;
 use crate::metrics::Metrics;
 use crate::slack::signature::SigningSecret;
 use crate::telemetry::LogBudget;
+use replay::ReplayGuard;
 
 /// The path Slack posts slash commands to; the manifest's command URL must end with it.
 pub const COMMANDS_PATH: &str = "/slack/commands";
@@ -38,6 +40,8 @@ pub struct AppState {
     pub rejection_log: Arc<LogBudget>,
     /// The longest a whole request may take.
     pub request_timeout: Duration,
+    /// Signed requests that changed something, to refuse them played again.
+    pub replays: Arc<ReplayGuard>,
 }
 
 /// The routes Slack calls: what faces the internet (and all a Lambda function URL serves).

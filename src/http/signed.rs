@@ -18,10 +18,17 @@ const SIGNATURE_HEADER: &str = "x-slack-signature";
 /// The headers a signature check reads; each must appear exactly once.
 pub const SIGNING_HEADERS: [&str; 2] = [TIMESTAMP_HEADER, SIGNATURE_HEADER];
 
-/// A request body, as received, that Slack signed; or Slack's unsigned SSL probe.
+/// A request body, as received, that Slack signed (with its stamp, to spot replays); or Slack's
+/// unsigned SSL probe.
 pub enum SlackBody {
-    Signed(Bytes),
+    Signed { body: Bytes, stamp: Stamp },
     SslCheck,
+}
+
+/// The verified timestamp and signature of a request: together they identify it.
+pub struct Stamp {
+    pub timestamp: i64,
+    pub signature: String,
 }
 
 fn is_ssl_check(body: &[u8]) -> bool {
@@ -58,7 +65,7 @@ async fn read_limited(body: axum::body::Body) -> Result<Bytes, StatusCode> {
     Ok(Bytes::from(kept))
 }
 
-fn now() -> i64 {
+pub fn now() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64)
@@ -89,10 +96,17 @@ impl FromRequest<AppState> for SlackBody {
         };
         let verified = header(TIMESTAMP_HEADER).and_then(|timestamp| {
             let signature = header(SIGNATURE_HEADER)?;
-            signature::verify(&state.secret, timestamp, signature, &body, now())
+            signature::verify(&state.secret, timestamp, signature, &body, now())?;
+            Ok(Stamp {
+                timestamp: std::str::from_utf8(timestamp.unwrap_or_default())
+                    .ok()
+                    .and_then(|t| t.parse().ok())
+                    .unwrap_or_default(),
+                signature: String::from_utf8_lossy(signature.unwrap_or_default()).into_owned(),
+            })
         });
         match verified {
-            Ok(()) => Ok(Self::Signed(body)),
+            Ok(stamp) => Ok(Self::Signed { body, stamp }),
             // Slack's certificate probe; like Bolt, answer it and read nothing else from it.
             Err(_) if is_ssl_check(&body) => Ok(Self::SslCheck),
             Err(error) => {

@@ -3,8 +3,9 @@
 use lambda_http::request::LambdaRequest;
 use serde_json::Value;
 
-use crate::jobs::{DEFERRED_JOB_KEY, DeferredJob};
+use crate::jobs::{DEFERRED_JOB_KEY, DEFERRED_NOTICE_KEY, DeferredJob};
 use crate::scheduled::{JobError, JobParams, KEYS};
+use crate::slack::sealed::Sealed;
 
 pub enum Event {
     /// An API Gateway (REST or HTTP API) or function URL request: a Slack request.
@@ -13,8 +14,10 @@ pub enum Event {
     Scheduled(Result<JobParams, JobError>),
     /// A CloudWatch alarm's state change, from an alarm action or EventBridge.
     Alarm { name: String, state: String },
-    /// A Slack command this function handed to itself.
-    Deferred(DeferredJob),
+    /// A Slack command this function handed to itself, sealed.
+    Deferred(Sealed<DeferredJob>),
+    /// An audit notice this function handed to itself, sealed.
+    Notice(Sealed<Value>),
     /// Anything else; the text describes its shape for the error.
     Unrecognised(String),
 }
@@ -24,6 +27,12 @@ pub fn classify(event: Value) -> Event {
         return match serde_json::from_value(job.clone()) {
             Ok(job) => Event::Deferred(job),
             Err(e) => Event::Unrecognised(format!("a deferred job that does not parse: {e}")),
+        };
+    }
+    if let Some(notice) = event.get(DEFERRED_NOTICE_KEY) {
+        return match serde_json::from_value(notice.clone()) {
+            Ok(notice) => Event::Notice(notice),
+            Err(e) => Event::Unrecognised(format!("a deferred notice that does not parse: {e}")),
         };
     }
     if is_http(&event) {

@@ -9,12 +9,17 @@ use lambda_http::tower::ServiceExt;
 use serde_json::{Value, json};
 
 use crate::http::{MAX_BODY_BYTES, SIGNING_HEADERS};
+use crate::jobs::InvocationDeadline;
 use axum::http::HeaderValue;
 
 /// Runs the request through the router; returns the proxy-integration response in the shape
 /// its origin expects: payload 1.0 (with `multiValueHeaders`) for REST APIs, 2.0 for HTTP APIs
 /// and function URLs, as `lambda_http`'s own response types do.
-pub async fn handle(router: axum::Router, request: LambdaRequest) -> Value {
+pub async fn handle(
+    router: axum::Router,
+    request: LambdaRequest,
+    deadline: InvocationDeadline,
+) -> Value {
     let origin = request.request_origin();
     let signing = every_signing_header(&request);
     let (mut parts, body) = lambda_http::Request::from(request).into_parts();
@@ -33,6 +38,7 @@ pub async fn handle(router: axum::Router, request: LambdaRequest) -> Value {
     {
         parts.uri = uri;
     }
+    parts.extensions.insert(deadline);
     let request = axum::http::Request::from_parts(parts, Body::from(body.to_vec()));
     let response = match router.oneshot(request).await {
         Ok(response) => response,

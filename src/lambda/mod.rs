@@ -11,17 +11,23 @@ use serde_json::{Value, json};
 use crate::aws::SelfInvoker;
 use crate::cli::LambdaArgs;
 use crate::config::{self, ConfigError, webhook};
+use crate::core::outcome::Outcome;
 use crate::core::requester::Requester;
 use crate::core::runner::ReplyOnce;
 use crate::http::AppState;
-use crate::jobs::{AppRunner, DeferredJob, Jobs, Mode, app_runner, span};
+use crate::jobs::{
+    AppRunner, DeferredJob, HandOff, InvocationDeadline, Jobs, Mode, app_runner, left_before, span,
+    unix_now,
+};
 use crate::metrics::Metrics;
 use crate::policy::PolicyHandle;
 use crate::scheduled::{JobError, JobParams, run_job};
 use crate::slack::SlackPoster;
 use crate::slack::hosts::SlackHosts;
+use crate::slack::sealed::{SealKey, Sealed};
 use crate::slack::signature::SigningSecret;
 use events::Event;
+use std::time::Duration;
 use tracing::Instrument;
 
 /// A failed invocation, reported to Lambda as a function error with this text.
@@ -39,6 +45,8 @@ impl From<FunctionError> for Diagnostic {
 
 struct Function {
     runner: Arc<AppRunner>,
+    /// Opens what this function sealed for itself; `None` without a signing secret.
+    hand_off: Option<Arc<HandOff>>,
     /// The axum router for Slack requests; `None` when no signing secret is configured.
     slack: Option<axum::Router>,
 }
@@ -74,11 +82,13 @@ pub async fn run(args: LambdaArgs) -> Result<(), LambdaError> {
     let metrics = Arc::new(Metrics::new());
     let slack = SlackPoster::new(webhook, hosts);
     let runner = app_runner((&args.aws).into(), slack, policy, Arc::clone(&metrics));
-    let slack = match secret {
-        Some(secret) => {
-            let function_name = std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_default();
-            let invoker = Arc::new(SelfInvoker::new(function_name));
-            let jobs = Jobs::new(Arc::clone(&runner), Mode::Lambda(invoker));
+    let hand_off = secret.as_ref().map(|secret| {
+        let function_name = std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_default();
+        Arc::new(HandOff::new(SelfInvoker::new(function_name), secret))
+    });
+    let slack = match (secret, &hand_off) {
+        (Some(secret), Some(hand_off)) => {
+            let jobs = Jobs::new(Arc::clone(&runner), Mode::Lambda(Arc::clone(hand_off)));
             Some(crate::http::slack_router(AppState {
                 secret: Arc::new(secret),
                 jobs: Arc::new(jobs),
@@ -86,32 +96,46 @@ pub async fn run(args: LambdaArgs) -> Result<(), LambdaError> {
                 rejection_log: Arc::new(crate::startup::rejection_log()),
                 // A function URL is bounded by the function's own timeout as well.
                 request_timeout: crate::http::server::Limits::default().request,
+                // Per execution environment: Lambda may run several, see the README.
+                replays: Arc::new(crate::http::replay::ReplayGuard::new(
+                    crate::startup::REPLAY_MEMORY,
+                )),
             }))
         }
-        None => {
+        _ => {
             tracing::warn!("SLACK_SIGNING_SECRET is not set: Slack requests will be refused");
             None
         }
     };
-    let function = Arc::new(Function { runner, slack });
+    let function = Arc::new(Function {
+        runner,
+        hand_off,
+        slack,
+    });
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let function = Arc::clone(&function);
-        async move { function.handle(event.payload).await }
+        let deadline = deadline_of(&event.context);
+        async move { function.handle(event.payload, deadline).await }
     }))
     .await
     .map_err(|e| LambdaError::Runtime(e.to_string()))
 }
 
 impl Function {
-    async fn handle(&self, payload: Value) -> Result<Value, FunctionError> {
+    async fn handle(
+        &self,
+        payload: Value,
+        deadline: InvocationDeadline,
+    ) -> Result<Value, FunctionError> {
         match events::classify(payload) {
             Event::Http(request) => match &self.slack {
-                Some(router) => Ok(http::handle(router.clone(), *request).await),
+                Some(router) => Ok(http::handle(router.clone(), *request, deadline).await),
                 None => Ok(http::not_configured()),
             },
+            Event::Notice(sealed) => self.notice(sealed).await,
             Event::Scheduled(params) => self.scheduled(params).await,
             Event::Alarm { name, state } => self.alarm(&name, &state).await,
-            Event::Deferred(job) => self.deferred(job).await,
+            Event::Deferred(job) => self.deferred(job, deadline).await,
             Event::Unrecognised(shape) => {
                 tracing::warn!(shape, "unrecognised event");
                 Err(FunctionError(format!(
@@ -154,16 +178,67 @@ impl Function {
         Ok(json!({ "statusCode": 200, "body": body }))
     }
 
-    async fn deferred(&self, job: DeferredJob) -> Result<Value, FunctionError> {
+    /// Opens something this function sealed for itself: only a signing secret's holder could
+    /// have made it, and only recently.
+    fn open<T: serde::Serialize + serde::de::DeserializeOwned>(
+        &self,
+        sealed: Sealed<T>,
+        what: &str,
+        key: impl Fn(&HandOff) -> &SealKey,
+    ) -> Result<T, FunctionError> {
+        let Some(hand_off) = &self.hand_off else {
+            return Err(FunctionError(format!(
+                "a {what} arrived but SLACK_SIGNING_SECRET is not set to verify it"
+            )));
+        };
+        key(hand_off).open(sealed, unix_now()).map_err(|error| {
+            tracing::warn!(%error, "refused a {what}");
+            FunctionError(format!("refused a {what}: {error}"))
+        })
+    }
+
+    async fn deferred(
+        &self,
+        sealed: Sealed<DeferredJob>,
+        deadline: InvocationDeadline,
+    ) -> Result<Value, FunctionError> {
+        let job = self.open(sealed, "deferred job", |h| &h.jobs)?;
         let ask = job
             .into_ask(self.runner.teller().hosts())
             .map_err(|e| FunctionError(e.to_string()))?;
-        self.runner
-            .run(&ask, &ReplyOnce::default())
-            .instrument(span(&ask.id))
-            .await;
+        let once = ReplyOnce::default();
+        let run = self.runner.run(&ask, &once).instrument(span(&ask.id));
+        let left = left_before(Some(deadline)).unwrap_or_default();
+        if tokio::time::timeout(left, run).await.is_err() {
+            // Out of time: the one final message says so.
+            let outcome = Outcome::Interrupted {
+                text: ask.text.clone(),
+            };
+            self.runner
+                .conclude(&ask.origin, &outcome, Duration::ZERO, &once)
+                .instrument(span(&ask.id))
+                .await;
+        }
         Ok(json!({ "statusCode": 200 }))
     }
+
+    async fn notice(&self, sealed: Sealed<Value>) -> Result<Value, FunctionError> {
+        let notice = self.open(sealed, "deferred notice", |h| &h.notices)?;
+        if let Err(error) = self.runner.teller().notify(&notice).await {
+            self.runner.metrics().webhook_failed();
+            tracing::warn!(%error, "could not deliver the audit notice");
+        }
+        Ok(json!({ "statusCode": 200 }))
+    }
+}
+
+/// When this invocation must have answered, from the runtime's deadline (Unix milliseconds).
+fn deadline_of(context: &lambda_runtime::Context) -> InvocationDeadline {
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    let left = Duration::from_millis(context.deadline.saturating_sub(now_ms));
+    InvocationDeadline(tokio::time::Instant::now() + left)
 }
 
 fn env(key: &str) -> Option<String> {

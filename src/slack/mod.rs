@@ -6,6 +6,7 @@ pub mod hosts;
 pub mod manifest;
 pub mod poster;
 pub mod render;
+pub mod sealed;
 pub mod signature;
 
 pub use poster::SlackPoster;

@@ -191,6 +191,22 @@ pub fn accepted(change: &ThrottleChange) -> Value {
     ))
 }
 
+/// The answer to a signed request received a second time: nothing is done again.
+pub fn replayed() -> Value {
+    ephemeral(
+        ":no_entry: This exact request was already received once; nothing was changed again. Type the command anew to repeat it."
+            .to_owned(),
+    )
+}
+
+/// The answer when too many commands are already running: nothing was started.
+pub fn busy(command: &str) -> Value {
+    ephemeral(format!(
+        ":hourglass: throttle-bot is busy with other commands right now. Nothing was changed: run {} again in a moment.",
+        code(command)
+    ))
+}
+
 /// The immediate acknowledgement of `show`.
 pub fn looking_up(request: &ShowRequest) -> Value {
     ephemeral(format!(

@@ -21,6 +21,15 @@ impl SigningSecret {
         (!trimmed.is_empty()).then(|| Self(trimmed.as_bytes().to_vec()))
     }
 
+    /// A key for one purpose of our own (sealing payloads), never the secret itself.
+    pub fn derive(&self, purpose: &str) -> [u8; 32] {
+        let mut mac =
+            Hmac::<Sha256>::new_from_slice(&self.0).expect("HMAC accepts keys of any length");
+        mac.update(b"throttle-bot key for ");
+        mac.update(purpose.as_bytes());
+        mac.finalize().into_bytes().into()
+    }
+
     fn mac(&self, timestamp: &[u8], body: &[u8]) -> Hmac<Sha256> {
         let mut mac =
             Hmac::<Sha256>::new_from_slice(&self.0).expect("HMAC accepts keys of any length");

@@ -259,7 +259,7 @@ async fn when_aws_is_slow_the_command_is_acknowledged_and_finished_by_a_self_inv
     assert_eq!(invocations.len(), 1, "one asynchronous self-invocation");
     let (id, payload) = &invocations[0];
     assert_eq!(
-        payload["throttle_bot_job"]["text"],
+        payload["throttle_bot_job"]["body"]["text"],
         format!("{api} prod 8 16")
     );
     function

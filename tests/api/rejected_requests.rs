@@ -146,3 +146,65 @@ async fn text_logs_carry_no_raw_control_characters_from_users() {
     );
     assert!(!logs.contains(['\u{1b}', '\u{7}']), "{logs:?}");
 }
+
+#[tokio::test]
+async fn a_captured_change_played_again_changes_nothing() {
+    let app = TestApp::spawn_with(Options {
+        record_aws: true,
+        ..Options::default()
+    })
+    .await;
+    let api = create_api(&unique("replay"), "prod").await;
+    let capture = |text: &str| {
+        let body = app.command_form(text).into_bytes();
+        let timestamp = now().to_string();
+        let signature = sign(SIGNING_SECRET, &timestamp, &body);
+        (body, timestamp, signature)
+    };
+    let (old, old_at, old_signature) = capture(&format!("{api} prod 10 20"));
+    app.post_with(old.clone(), Some(&old_at), Some(&old_signature))
+        .await;
+    app.slack.wait_for("/reply", 1).await;
+    app.command(&format!("{api} prod 1000 2000")).await;
+    app.slack.wait_for("/reply", 2).await;
+
+    // The old "10 20", replayed after the newer change, must not silently revert it.
+    for _ in 0..3 {
+        let replayed = app
+            .post_with(old.clone(), Some(&old_at), Some(&old_signature))
+            .await;
+        assert_eq!(replayed.status(), StatusCode::OK);
+        let text = shown(&replayed.json().await.unwrap());
+        assert!(text.contains("already received"), "{text}");
+    }
+    let app = app.stop().await;
+    assert_eq!(stage_limits(&api, "prod").await, Some((1000.0, 2000)));
+    assert_eq!(
+        app.slack.posts_to("/reply").len(),
+        2,
+        "no post for a replay"
+    );
+    let patches = app
+        .aws()
+        .calls()
+        .iter()
+        .filter(|c| c.starts_with("PATCH"))
+        .count();
+    assert_eq!(patches, 2);
+    let metrics_line = app.logs().join("\n");
+    assert!(metrics_line.contains("played again"), "{metrics_line}");
+}
+
+#[tokio::test]
+async fn a_read_only_request_needs_no_replay_check() {
+    let app = TestApp::spawn().await;
+    let body = app.command_form("help").into_bytes();
+    let timestamp = now().to_string();
+    let signature = sign(SIGNING_SECRET, &timestamp, &body);
+    for _ in 0..2 {
+        let answer = app
+            .post_with(body.clone(), Some(&timestamp), Some(&signature))
+            .await;
+        assert!(shown(&answer.json().await.unwrap()).contains("Usage"));
+    }
+}

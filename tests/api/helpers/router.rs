@@ -47,11 +47,12 @@ impl InProcess {
             slack_hosts: SlackHosts::default(),
             metrics_addr: None,
             limits: Limits::default(),
+            max_jobs: 8,
         };
         Self {
             router: throttle_bot::http::router(throttle_bot::startup::state(
                 &config,
-                Mode::Background,
+                Mode::Background { max_jobs: 8 },
             )),
         }
     }

@@ -38,10 +38,8 @@ pub fn slack_form(text: &str, response_url: &str) -> String {
         ("command", "/throttle"),
         ("text", text),
         ("response_url", response_url),
-        (
-            "trigger_id",
-            "398738663015.47445629121.803a0bc887a14d10d2c447fce8b6703c",
-        ),
+        // Slack gives every invocation its own trigger_id, so no two forms are alike.
+        ("trigger_id", &unique("398738663015.47445629121")),
     ])
     .unwrap()
 }

@@ -1,0 +1,90 @@
+//! Refusing a captured signed request played again: each (timestamp, signature) that would
+//! change something is accepted once. Per process; see the README for several replicas.
+
+use std::collections::{HashSet, VecDeque};
+use std::sync::Mutex;
+
+use crate::slack::signature::MAX_CLOCK_SKEW_SECS;
+
+/// What a replay guard remembers: signatures still inside Slack's timestamp window.
+pub struct ReplayGuard {
+    capacity: usize,
+    seen: Mutex<Seen>,
+}
+
+#[derive(Default)]
+struct Seen {
+    signatures: HashSet<String>,
+    /// (timestamp, signature), oldest first, to forget them once their window has passed.
+    order: VecDeque<(i64, String)>,
+}
+
+impl ReplayGuard {
+    /// Remembers up to `capacity` signatures. Past that, the oldest are forgotten early (and
+    /// could be replayed once until their window closes): the memory stays bounded under a flood
+    /// of validly signed requests, which only Slack's secret can make.
+    pub fn new(capacity: usize) -> Self {
+        Self {
+            capacity: capacity.max(1),
+            seen: Mutex::default(),
+        }
+    }
+
+    /// True the first time this signed request is seen (as of `now`, Unix seconds).
+    pub fn first_use(&self, timestamp: i64, signature: &str, now: i64) -> bool {
+        let mut seen = self.seen.lock().expect("replay guard");
+        while let Some((at, _)) = seen.order.front() {
+            if at + MAX_CLOCK_SKEW_SECS >= now {
+                break;
+            }
+            if let Some((_, old)) = seen.order.pop_front() {
+                seen.signatures.remove(&old);
+            }
+        }
+        if seen.signatures.contains(signature) {
+            return false;
+        }
+        if seen.order.len() >= self.capacity
+            && let Some((_, old)) = seen.order.pop_front()
+        {
+            seen.signatures.remove(&old);
+        }
+        seen.signatures.insert(signature.to_owned());
+        seen.order.push_back((timestamp, signature.to_owned()));
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_signed_request_is_accepted_once_within_its_window() {
+        let guard = ReplayGuard::new(100);
+        assert!(guard.first_use(1000, "v0=aa", 1000));
+        assert!(!guard.first_use(1000, "v0=aa", 1001));
+        assert!(!guard.first_use(1000, "v0=aa", 1000 + MAX_CLOCK_SKEW_SECS));
+        assert!(guard.first_use(1000, "v0=bb", 1001));
+    }
+
+    #[test]
+    fn signatures_are_forgotten_once_their_window_has_passed() {
+        let guard = ReplayGuard::new(100);
+        assert!(guard.first_use(1000, "v0=aa", 1000));
+        // By then the signature check itself refuses the timestamp as stale.
+        assert!(guard.first_use(1000, "v0=aa", 1001 + MAX_CLOCK_SKEW_SECS));
+        assert_eq!(guard.seen.lock().unwrap().order.len(), 1);
+    }
+
+    #[test]
+    fn memory_stays_bounded() {
+        let guard = ReplayGuard::new(3);
+        for i in 0..10 {
+            assert!(guard.first_use(1000, &format!("v0={i}"), 1000));
+        }
+        let seen = guard.seen.lock().unwrap();
+        assert_eq!((seen.order.len(), seen.signatures.len()), (3, 3));
+        assert!(seen.signatures.contains("v0=9"));
+    }
+}
