@@ -56,7 +56,7 @@ impl SealKey {
     }
 
     pub fn seal<T: Serialize>(&self, body: T, expires_at: i64) -> Sealed<T> {
-        let bytes = serde_json::to_vec(&body).expect("a sealed body serialises");
+        let bytes = canonical(&body).expect("a sealed body serialises");
         let mac = hex::encode(self.mac(&bytes, expires_at).finalize().into_bytes());
         Sealed {
             body,
@@ -66,13 +66,13 @@ impl SealKey {
     }
 
     /// The body, if this key sealed it and it has not expired by `now` (Unix seconds). The MAC
-    /// is checked over the body as re-encoded from its own type, so field order cannot matter.
+    /// is checked over the body's canonical encoding, so field order cannot matter.
     pub fn open<T: Serialize + DeserializeOwned>(
         &self,
         sealed: Sealed<T>,
         now: i64,
     ) -> Result<T, SealError> {
-        let bytes = serde_json::to_vec(&sealed.body).map_err(|_| SealError::Forged)?;
+        let bytes = canonical(&sealed.body).map_err(|_| SealError::Forged)?;
         let tag = hex::decode(&sealed.mac).map_err(|_| SealError::Forged)?;
         self.mac(&bytes, sealed.expires_at)
             .verify_slice(&tag)
@@ -82,6 +82,11 @@ impl SealKey {
         }
         Ok(sealed.body)
     }
+}
+
+/// JSON with object keys sorted (serde_json's map is ordered by key), whatever the type.
+fn canonical<T: Serialize>(body: &T) -> serde_json::Result<Vec<u8>> {
+    serde_json::to_vec(&serde_json::to_value(body)?)
 }
 
 #[cfg(test)]

@@ -166,3 +166,37 @@ async fn with_metrics_addr_ops_endpoints_leave_the_slack_listener() {
     assert_eq!(health.status(), StatusCode::OK);
     assert_eq!(app.command("help").await.status(), StatusCode::OK);
 }
+
+#[tokio::test]
+async fn beyond_the_cap_on_running_commands_users_are_told_to_retry() {
+    let app = TestApp::spawn_with(Options {
+        record_aws: true,
+        extra_env: vec![("MAX_JOBS", "1".to_owned())],
+        ..Options::default()
+    })
+    .await;
+    let api = create_api(&unique("busy"), "prod").await;
+    app.aws().hold();
+    app.command(&format!("{api} prod 1 2")).await;
+    app.aws().wait_for_calls(1).await;
+
+    let busy = shown(
+        &app.command(&format!("{api} prod 3 4"))
+            .await
+            .json()
+            .await
+            .unwrap(),
+    );
+    assert!(busy.contains("busy"), "{busy}");
+    assert!(busy.contains("Nothing was changed"), "{busy}");
+
+    app.aws().release();
+    app.slack.wait_for("/reply", 1).await;
+    let app = app.stop().await;
+    assert_eq!(stage_limits(&api, "prod").await, Some((1.0, 2)));
+    assert_eq!(
+        app.slack.posts_to("/reply").len(),
+        1,
+        "the refused one started nothing"
+    );
+}

@@ -1,6 +1,8 @@
 use base64::Engine;
 use serde_json::{Value, json};
 
+use std::time::Duration;
+
 use crate::helpers::*;
 use crate::runtime_api::LambdaHarness;
 
@@ -431,4 +433,179 @@ async fn a_function_url_serves_only_slacks_route() {
         let response = function.invoke(event).await.unwrap();
         assert_eq!(response["statusCode"], 404, "{path}: {response}");
     }
+}
+
+fn deferred_job(api: &str, response_url: &str) -> Value {
+    json!({
+        "text": format!("{api} prod 8 16"),
+        "user_id": USER,
+        "channel_id": CHANNEL,
+        "team_id": TEAM,
+        "command": "/throttle",
+        "response_url": response_url,
+        "request_id": "0123456789abcdef",
+    })
+}
+
+#[tokio::test]
+async fn unsigned_forged_or_expired_deferred_jobs_are_refused() {
+    use throttle_bot::slack::sealed::SealKey;
+    use throttle_bot::slack::signature::SigningSecret;
+
+    let function = lambda(vec![]).await;
+    let api = create_api(&unique("forged"), "prod").await;
+    let job = deferred_job(&api, &function.slack.url("/reply"));
+    let future = now() + 600;
+    let ours = |expires_at: i64| {
+        let key = SealKey::derive(
+            &SigningSecret::new(SIGNING_SECRET).unwrap(),
+            "throttle_bot_job",
+        );
+        serde_json::to_value(key.seal(job.clone(), expires_at)).unwrap()
+    };
+    let theirs = {
+        let key = SealKey::derive(
+            &SigningSecret::new("someone-else").unwrap(),
+            "throttle_bot_job",
+        );
+        serde_json::to_value(key.seal(job.clone(), future)).unwrap()
+    };
+    let mut retargeted = ours(future);
+    retargeted["body"]["response_url"] = json!("https://hooks.slack.com/commands/T9/9/9");
+
+    for (case, payload) in [
+        ("unsigned", job.clone()),
+        (
+            "forged",
+            json!({"body": job.clone(), "expires_at": future, "mac": "00".repeat(32)}),
+        ),
+        ("another secret", theirs),
+        ("reply elsewhere", retargeted),
+        ("expired", ours(now() - 1)),
+    ] {
+        let error = function
+            .invoke(json!({ "throttle_bot_job": payload }))
+            .await
+            .expect_err(case);
+        assert!(
+            error.to_string().contains("deferred job"),
+            "{case}: {error}"
+        );
+    }
+    assert_eq!(stage_limits(&api, "prod").await, None, "nothing changed");
+    assert!(function.slack.posts_to("/reply").is_empty());
+
+    // The same job, sealed by this function's secret and in time, runs.
+    function
+        .invoke(json!({ "throttle_bot_job": ours(future) }))
+        .await
+        .unwrap();
+    assert_eq!(stage_limits(&api, "prod").await, Some((8.0, 16)));
+}
+
+#[tokio::test]
+async fn a_write_once_sent_is_seen_through_however_long_it_takes() {
+    let function = LambdaHarness::start(
+        Options {
+            record_aws: true,
+            ..Options::default()
+        },
+        &[],
+    )
+    .await;
+    let aws = function.aws.as_ref().unwrap();
+    let api = create_api(&unique("slowwrite"), "prod").await;
+    aws.hold_writes();
+
+    let event = function_url_event(&format!("{api} prod 5 50"), &function.slack.url("/reply"));
+    let invoker = function.invoker();
+    let answer = tokio::spawn(async move { invoker.invoke(event).await });
+    aws.wait_for_calls_matching("PATCH", 1).await;
+    // The inline budget is a span of time: let it run out while the write is held.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    aws.release();
+
+    let response = answer.await.unwrap().unwrap();
+    assert_eq!(response["statusCode"], 200);
+    assert!(
+        function
+            .async_invocations()
+            .iter()
+            .all(|(_, p)| p.get("throttle_bot_job").is_none()),
+        "not deferred"
+    );
+    assert_eq!(stage_limits(&api, "prod").await, Some((5.0, 50)));
+    let replies = function.slack.wait_for("/reply", 1).await;
+    assert!(
+        shown(&replies[0]).contains("rate not set → 5 req/s"),
+        "{replies:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_slow_request_is_handed_on_before_anything_is_written() {
+    let function = LambdaHarness::start(
+        Options {
+            record_aws: true,
+            ..Options::default()
+        },
+        &[],
+    )
+    .await;
+    let aws = function.aws.as_ref().unwrap();
+    let api = create_api(&unique("deferfirst"), "prod").await;
+    aws.hold();
+
+    let response = function
+        .invoke(function_url_event(
+            &format!("{api} prod 6 60"),
+            &function.slack.url("/reply"),
+        ))
+        .await
+        .unwrap();
+
+    assert_eq!(response["statusCode"], 200);
+    assert!(
+        !aws.calls().iter().any(|c| c.starts_with("PATCH")),
+        "{:?}",
+        aws.calls()
+    );
+    let jobs: Vec<_> = function
+        .async_invocations()
+        .into_iter()
+        .filter(|(_, p)| p.get("throttle_bot_job").is_some())
+        .collect();
+    assert_eq!(jobs.len(), 1);
+    aws.release();
+    function.result_of(&jobs[0].0).await.unwrap();
+    assert_eq!(stage_limits(&api, "prod").await, Some((6.0, 60)));
+}
+
+#[tokio::test]
+async fn the_answer_to_slack_never_waits_for_the_audit_webhook() {
+    let function = lambda(vec![]).await;
+    let api = create_api(&unique("noticeoff"), "prod").await;
+    function.slack.hold_webhook();
+
+    let response = function
+        .invoke(function_url_event(
+            &format!("{api} prod 7 70"),
+            &function.slack.url("/reply"),
+        ))
+        .await
+        .unwrap();
+
+    // Answered, and the final reply posted, while the webhook holds everything.
+    assert_eq!(response["statusCode"], 200);
+    assert_eq!(function.slack.posts_to("/reply").len(), 1);
+    let notices: Vec<_> = function
+        .async_invocations()
+        .into_iter()
+        .filter(|(_, p)| p.get("throttle_bot_notice").is_some())
+        .collect();
+    assert_eq!(notices.len(), 1, "the notice was handed on");
+    function.slack.release_webhook();
+    function.result_of(&notices[0].0).await.unwrap();
+    let posted = shown(&function.slack.wait_for("/webhook", 1).await[0]);
+    assert!(posted.contains(&api), "{posted}");
 }

@@ -518,3 +518,25 @@ async fn policy_explain_says_whether_and_by_which_rule() {
         String::from_utf8_lossy(&denied.stdout).contains("DENIED: rate 0 is below the minimum")
     );
 }
+
+#[tokio::test]
+async fn a_flood_of_refused_commands_cannot_flood_the_audit_channel() {
+    let api = create_api(&unique("denyflood"), "prod").await;
+    let app = app_with_policy(&sample_policy("petstore")).await;
+
+    for _ in 0..12 {
+        let denied =
+            shown(&answer(app.command_from(STRANGER, &format!("{api} test 5 5")).await).await);
+        assert!(
+            denied.contains("Not allowed"),
+            "every refusal is still answered: {denied}"
+        );
+    }
+    app.wait_for_log(
+        "audit notices of this user's refused commands are paused",
+        1,
+    )
+    .await;
+    let app = app.stop().await;
+    assert_eq!(app.slack.posts_to("/webhook").len(), 5);
+}

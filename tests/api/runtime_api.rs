@@ -103,25 +103,43 @@ impl LambdaHarness {
 
     /// Invokes the function with `event`; Ok with its response, Err with its function error.
     pub async fn invoke(&self, event: Value) -> Result<Value, Value> {
-        let id = self.shared.enqueue(event);
-        self.result_of(&id).await
+        self.invoker().invoke(event).await
     }
 
     /// Waits for the result of an invocation queued by someone else (an async self-invocation).
     pub async fn result_of(&self, id: &str) -> Result<Value, Value> {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-        loop {
-            if let Some(result) = self.shared.0.lock().unwrap().results.get(id) {
-                return result.clone();
-            }
-            assert!(tokio::time::Instant::now() < deadline, "no result for {id}");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        self.invoker().result_of(id).await
+    }
+
+    /// A handle that can invoke the function from another task.
+    pub fn invoker(&self) -> Invoker {
+        Invoker(self.shared.clone())
     }
 
     /// The asynchronous invocations the function asked for: (request id, payload).
     pub fn async_invocations(&self) -> Vec<(String, Value)> {
         self.shared.0.lock().unwrap().async_invocations.clone()
+    }
+}
+
+/// Invokes the function, from any task.
+pub struct Invoker(Shared);
+
+impl Invoker {
+    pub async fn invoke(&self, event: Value) -> Result<Value, Value> {
+        let id = self.0.enqueue(event);
+        self.result_of(&id).await
+    }
+
+    pub async fn result_of(&self, id: &str) -> Result<Value, Value> {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(result) = self.0.0.lock().unwrap().results.get(id) {
+                return result.clone();
+            }
+            assert!(tokio::time::Instant::now() < deadline, "no result for {id}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 }
 

@@ -221,7 +221,10 @@ impl TestApp {
             ("command", "/throttle"),
             ("text", text),
             ("response_url", &self.slack.url("/reply")),
-            ("trigger_id", &super::signing::unique("398738663015.47445629121")),
+            (
+                "trigger_id",
+                &super::signing::unique("398738663015.47445629121"),
+            ),
         ])
         .unwrap();
         self.post_signed(body.into_bytes()).await

@@ -12,7 +12,15 @@ use super::{WAIT, moto};
 pub struct AwsProxy {
     pub url: String,
     calls: Arc<Mutex<Vec<String>>>,
-    open: watch::Sender<bool>,
+    gate: watch::Sender<Gate>,
+}
+
+/// Which calls the proxy lets through now.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Gate {
+    Open,
+    HoldAll,
+    HoldWrites,
 }
 
 impl AwsProxy {
@@ -22,11 +30,36 @@ impl AwsProxy {
 
     /// Holds every call from now on until [`AwsProxy::release`].
     pub fn hold(&self) {
-        self.open.send_replace(false);
+        self.gate.send_replace(Gate::HoldAll);
+    }
+
+    /// Holds only writes (anything but GET): reads are answered at once.
+    pub fn hold_writes(&self) {
+        self.gate.send_replace(Gate::HoldWrites);
     }
 
     pub fn release(&self) {
-        self.open.send_replace(true);
+        self.gate.send_replace(Gate::Open);
+    }
+
+    /// Waits until at least `count` calls starting with `prefix` (`PATCH`, `GET /restapis`) have
+    /// arrived.
+    pub async fn wait_for_calls_matching(&self, prefix: &str, count: usize) {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        while self
+            .calls()
+            .iter()
+            .filter(|c| c.starts_with(prefix))
+            .count()
+            < count
+        {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "AWS never received {count} {prefix} calls: {:?}",
+                self.calls()
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
     }
 
     /// Waits until at least `count` calls have arrived (answered or held).
@@ -51,7 +84,7 @@ impl AwsProxy {
 struct ProxyState {
     client: reqwest::Client,
     calls: Arc<Mutex<Vec<String>>>,
-    open: watch::Receiver<bool>,
+    gate: watch::Receiver<Gate>,
 }
 
 pub async fn aws_proxy() -> AwsProxy {
@@ -64,7 +97,15 @@ pub async fn aws_proxy() -> AwsProxy {
             .lock()
             .unwrap()
             .push(format!("{} {}", request.method(), request.uri().path()));
-        let _ = state.open.wait_for(|open| *open).await;
+        let write = request.method() != axum::http::Method::GET;
+        let _ = state
+            .gate
+            .wait_for(|gate| match gate {
+                Gate::Open => true,
+                Gate::HoldAll => false,
+                Gate::HoldWrites => !write,
+            })
+            .await;
         let (parts, body) = request.into_parts();
         let body = axum::body::to_bytes(body, usize::MAX).await.unwrap();
         let target = format!("{}{}", moto().endpoint, parts.uri.path_and_query().unwrap());
@@ -87,13 +128,13 @@ pub async fn aws_proxy() -> AwsProxy {
         response
     }
     let calls = Arc::new(Mutex::new(Vec::new()));
-    let (open, gate) = watch::channel(true);
+    let (gate, watching) = watch::channel(Gate::Open);
     let app = axum::Router::new()
         .fallback(forward)
         .with_state(ProxyState {
             client: reqwest::Client::new(),
             calls: Arc::clone(&calls),
-            open: gate,
+            gate: watching,
         });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -101,6 +142,6 @@ pub async fn aws_proxy() -> AwsProxy {
     AwsProxy {
         url: format!("http://{addr}"),
         calls,
-        open,
+        gate,
     }
 }
