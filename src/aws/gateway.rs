@@ -2,7 +2,7 @@
 //! list and the account quota, and errors translated into terms an operator can act on.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aws_config::retry::RetryConfig;
@@ -70,7 +70,8 @@ pub struct ApiGateway {
     connection: OnceCell<(Connection, Client)>,
     /// Held across a listing, so concurrent lookups share one GetRestApis (single flight).
     names: tokio::sync::Mutex<Option<(Instant, ApiList)>>,
-    account: Mutex<Option<(Instant, AccountLimits)>>,
+    /// Held across GetAccount, so concurrent commands share one call.
+    account: tokio::sync::Mutex<Option<(Instant, AccountLimits)>>,
 }
 
 impl ApiGateway {
@@ -80,7 +81,7 @@ impl ApiGateway {
             pacer: Pacer::per_second(settings.calls_per_second),
             connection: OnceCell::new(),
             names: tokio::sync::Mutex::new(None),
-            account: Mutex::new(None),
+            account: tokio::sync::Mutex::new(None),
         }
     }
 
@@ -423,7 +424,8 @@ impl Gateway for ApiGateway {
     /// The account's regional quota (GetAccount), reused for five minutes. `None` when it
     /// cannot be read: the quota check is a safety net, not a reason to refuse every change.
     async fn account_limits(&self) -> Option<AccountLimits> {
-        if let Some((at, limits)) = *self.account.lock().expect("account cache")
+        let mut cached = self.account.lock().await;
+        if let Some((at, limits)) = *cached
             && at.elapsed() < ACCOUNT_TTL
         {
             return Some(limits);
@@ -436,7 +438,7 @@ impl Gateway for ApiGateway {
                     rate: settings.rate_limit(),
                     burst: settings.burst_limit(),
                 };
-                *self.account.lock().expect("account cache") = Some((Instant::now(), limits));
+                *cached = Some((Instant::now(), limits));
                 Some(limits)
             }
             Err(err) if err.code().is_some() => {

@@ -302,3 +302,30 @@ async fn concurrent_lookups_of_names_share_one_listing() {
     let listings = calls.iter().filter(|c| *c == "GET /restapis").count();
     assert_eq!(listings, 1, "{calls:?}");
 }
+
+#[tokio::test]
+async fn forty_changes_at_once_stay_within_the_accounts_budget_and_all_succeed() {
+    let app = TestApp::spawn_with(recording()).await;
+    let stages: Vec<String> = (0..40).map(|i| format!("s{i}")).collect();
+    let stage_names: Vec<&str> = stages.iter().map(String::as_str).collect();
+    let api = create_api_with_stages(&unique("budget"), &stage_names).await;
+    // API Gateway's documented management budget: about 10 calls/s, bursts of 40.
+    app.aws().limit_to(10.0, 40.0);
+
+    for stage in &stages {
+        app.command(&format!("{api} {stage} 7 14")).await;
+    }
+    let replies = app.slack.wait_for("/reply", stages.len()).await;
+
+    for reply in &replies {
+        let text = shown(reply);
+        assert!(text.contains("changed throttling"), "{text}");
+    }
+    for stage in &stages {
+        assert_eq!(stage_limits(&api, stage).await, Some((7.0, 14)), "{stage}");
+    }
+    assert_eq!(app.aws().refused(), 0, "AWS never had to refuse a call");
+    let calls = app.aws().calls();
+    let accounts = calls.iter().filter(|c| *c == "GET /account").count();
+    assert_eq!(accounts, 1, "one GetAccount shared by all: {calls:?}");
+}

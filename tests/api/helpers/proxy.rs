@@ -13,6 +13,18 @@ pub struct AwsProxy {
     pub url: String,
     calls: Arc<Mutex<Vec<String>>>,
     gate: watch::Sender<Gate>,
+    budget: Arc<Mutex<Option<Bucket>>>,
+}
+
+/// API Gateway's management budget, as AWS describes it: a token bucket per account (about 10
+/// calls per second, bursts of 40); a call without a token gets `429 TooManyRequestsException`.
+/// moto does not model it, so this proxy does.
+struct Bucket {
+    rate: f64,
+    capacity: f64,
+    tokens: f64,
+    last: std::time::Instant,
+    refused: usize,
 }
 
 /// Which calls the proxy lets through now.
@@ -40,6 +52,26 @@ impl AwsProxy {
 
     pub fn release(&self) {
         self.gate.send_replace(Gate::Open);
+    }
+
+    /// Enforces an account budget of `rate` calls per second with bursts of `burst` from now on.
+    pub fn limit_to(&self, rate: f64, burst: f64) {
+        *self.budget.lock().unwrap() = Some(Bucket {
+            rate,
+            capacity: burst,
+            tokens: burst,
+            last: std::time::Instant::now(),
+            refused: 0,
+        });
+    }
+
+    /// How many calls the budget refused.
+    pub fn refused(&self) -> usize {
+        self.budget
+            .lock()
+            .unwrap()
+            .as_ref()
+            .map_or(0, |b| b.refused)
     }
 
     /// Waits until at least `count` calls starting with `prefix` (`PATCH`, `GET /restapis`) have
@@ -85,6 +117,28 @@ struct ProxyState {
     client: reqwest::Client,
     calls: Arc<Mutex<Vec<String>>>,
     gate: watch::Receiver<Gate>,
+    budget: Arc<Mutex<Option<Bucket>>>,
+}
+
+impl ProxyState {
+    /// Whether a token is left for this call.
+    fn within_budget(&self) -> bool {
+        let mut budget = self.budget.lock().unwrap();
+        let Some(bucket) = budget.as_mut() else {
+            return true;
+        };
+        let now = std::time::Instant::now();
+        let earned = now.duration_since(bucket.last).as_secs_f64() * bucket.rate;
+        bucket.tokens = (bucket.tokens + earned).min(bucket.capacity);
+        bucket.last = now;
+        if bucket.tokens >= 1.0 {
+            bucket.tokens -= 1.0;
+            true
+        } else {
+            bucket.refused += 1;
+            false
+        }
+    }
 }
 
 pub async fn aws_proxy() -> AwsProxy {
@@ -106,6 +160,19 @@ pub async fn aws_proxy() -> AwsProxy {
                 Gate::HoldWrites => !write,
             })
             .await;
+        if !state.within_budget() {
+            let mut response = axum::response::Response::new(axum::body::Body::from(
+                r#"{"message":"Too Many Requests"}"#,
+            ));
+            *response.status_mut() = axum::http::StatusCode::TOO_MANY_REQUESTS;
+            let headers = response.headers_mut();
+            headers.insert(
+                "x-amzn-errortype",
+                "TooManyRequestsException".parse().unwrap(),
+            );
+            headers.insert("content-type", "application/json".parse().unwrap());
+            return response;
+        }
         let (parts, body) = request.into_parts();
         let body = axum::body::to_bytes(body, usize::MAX).await.unwrap();
         let target = format!("{}{}", moto().endpoint, parts.uri.path_and_query().unwrap());
@@ -129,12 +196,14 @@ pub async fn aws_proxy() -> AwsProxy {
     }
     let calls = Arc::new(Mutex::new(Vec::new()));
     let (gate, watching) = watch::channel(Gate::Open);
+    let budget = Arc::new(Mutex::new(None));
     let app = axum::Router::new()
         .fallback(forward)
         .with_state(ProxyState {
             client: reqwest::Client::new(),
             calls: Arc::clone(&calls),
             gate: watching,
+            budget: Arc::clone(&budget),
         });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -143,5 +212,6 @@ pub async fn aws_proxy() -> AwsProxy {
         url: format!("http://{addr}"),
         calls,
         gate,
+        budget,
     }
 }
