@@ -229,4 +229,44 @@ mod tests {
         assert!(error.to_string().chars().count() < 200, "{error}");
         assert!(error.to_string().contains("too large"), "{error}");
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #[test]
+            fn any_text_parses_or_is_refused_without_panicking(text in "\\PC{0,200}") {
+                let _ = parse_text(&text);
+            }
+
+            #[test]
+            fn a_change_written_out_reads_back_the_same(
+                api in "[a-z0-9]{10}",
+                stage in "[A-Za-z0-9_-]{1,20}",
+                rate in 0u32..10_000_000,
+                hundredths in 0u32..100,
+                burst in 0i32..i32::MAX,
+                method in prop_oneof![Just("GET"), Just("post"), Just("*"), Just("DELETE")],
+                path in "(/[a-z]{1,8}){1,3}",
+                per_method in any::<bool>(),
+            ) {
+                let rate_text = format!("{rate}.{hundredths:02}");
+                let level = if per_method { format!(" {method} {path}") } else { String::new() };
+                let text = format!("{api}  {stage}\t{rate_text} {burst}{level}");
+                let Ok(Request::Change(change)) = parse_text(&text) else {
+                    return Err(TestCaseError::fail(format!("{text:?} did not parse")));
+                };
+                prop_assert_eq!(change.api.as_str(), api.as_str());
+                prop_assert_eq!(change.stage.as_str(), stage.as_str());
+                let Action::Set(limits) = change.action else {
+                    return Err(TestCaseError::fail("not a set"));
+                };
+                prop_assert_eq!(limits.rate.value(), rate_text.parse::<f64>().unwrap());
+                prop_assert_eq!(limits.burst.value(), burst);
+                let again = format!("{} {} {} {}{level}", change.api, change.stage, limits.rate, limits.burst);
+                prop_assert_eq!(parse_text(&again), Ok(Request::Change(change)));
+            }
+        }
+    }
 }

@@ -137,4 +137,63 @@ mod tests {
         ));
         assert!(matches!(classify(json!("hello")), Event::Unrecognised(_)));
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn json() -> impl Strategy<Value = Value> {
+            let leaf = prop_oneof![
+                Just(Value::Null),
+                any::<bool>().prop_map(Value::from),
+                any::<i64>().prop_map(Value::from),
+                any::<f64>().prop_map(Value::from),
+                "\\PC{0,12}".prop_map(Value::from),
+                // The words the classifier looks for, so the deep paths are reached too.
+                prop_oneof![
+                    Just("aws.cloudwatch"),
+                    Just("aws.events"),
+                    Just("Scheduled Event"),
+                    Just("CloudWatch Alarm State Change"),
+                    Just("ALARM"),
+                    Just("API_ID"),
+                ]
+                .prop_map(Value::from),
+            ];
+            leaf.prop_recursive(4, 32, 6, |inner| {
+                prop_oneof![
+                    proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::from),
+                    proptest::collection::btree_map(
+                        prop_oneof![
+                            Just("source".to_owned()),
+                            Just("detail-type".to_owned()),
+                            Just("detail".to_owned()),
+                            Just("alarmData".to_owned()),
+                            Just("alarmName".to_owned()),
+                            Just("state".to_owned()),
+                            Just("value".to_owned()),
+                            Just("requestContext".to_owned()),
+                            Just("httpMethod".to_owned()),
+                            Just("rawPath".to_owned()),
+                            Just("throttle_bot_job".to_owned()),
+                            Just("throttle_bot_notice".to_owned()),
+                            Just("API_ID".to_owned()),
+                            Just("RATE_LIMIT".to_owned()),
+                            "[a-z]{1,6}",
+                        ],
+                        inner,
+                        0..5,
+                    )
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+                ]
+            })
+        }
+
+        proptest! {
+            #[test]
+            fn any_json_event_is_classified_without_panicking(event in json()) {
+                let _ = classify(event);
+            }
+        }
+    }
 }

@@ -1,6 +1,6 @@
 //! Lambda mode: the AWS Lambda runtime loop, with every event the function is wired to.
 
-mod events;
+pub mod events;
 mod http;
 
 use std::sync::Arc;

@@ -321,4 +321,35 @@ max_burst = 5000
         let e = error("team_id = \"acme\"\n");
         assert!(e.reason.contains("team_id"), "{e}");
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #[test]
+            fn any_text_is_a_policy_or_an_error_with_a_line_without_panicking(text in "\\PC{0,300}") {
+                if let Err(error) = parse("p.toml", &text) {
+                    prop_assert!(error.line <= text.lines().count() + 1);
+                }
+            }
+
+            #[test]
+            fn any_bounds_in_a_rule_are_accepted_or_refused_without_panicking(
+                min_rate in any::<f64>(),
+                max_rate in any::<f64>(),
+                min_burst in any::<i64>(),
+                max_burst in any::<i64>(),
+            ) {
+                let text = format!(
+                    "[[rule]]\nusers=[\"*\"]\napis=[\"*\"]\nstages=[\"*\"]\nmin_rate={min_rate:?}\nmax_rate={max_rate:?}\nmin_burst={min_burst}\nmax_burst={max_burst}\n"
+                );
+                if let Ok(policy) = parse("p.toml", &text) {
+                    let bounds = policy.rules[0].bounds;
+                    prop_assert!(bounds.min_rate <= bounds.max_rate);
+                    prop_assert!(bounds.min_burst <= bounds.max_burst);
+                }
+            }
+        }
+    }
 }

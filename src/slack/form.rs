@@ -80,4 +80,38 @@ mod tests {
         );
         assert_eq!(form.text, "");
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #[test]
+            fn any_body_is_read_or_refused_without_panicking(body in proptest::collection::vec(any::<u8>(), 0..512)) {
+                if let Ok(form) = SlashCommandForm::from_body(&body) {
+                    let _ = form.requester(&SlackHosts::default());
+                }
+            }
+
+            #[test]
+            fn fields_round_trip_through_the_form_encoding(
+                user in "[A-Z0-9]{2,12}",
+                channel in "[A-Z0-9]{2,12}",
+                text in "\\PC{0,80}",
+            ) {
+                let body = serde_urlencoded::to_string([
+                    ("user_id", user.as_str()),
+                    ("channel_id", channel.as_str()),
+                    ("text", text.as_str()),
+                    ("command", "/throttle"),
+                    ("response_url", "https://hooks.slack.com/commands/T1/2/3"),
+                ]).unwrap();
+                let form = SlashCommandForm::from_body(body.as_bytes()).unwrap();
+                prop_assert_eq!(&form.text, &text);
+                let (who, _) = form.requester(&SlackHosts::default()).unwrap();
+                prop_assert_eq!(who.user.as_str(), user.as_str());
+                prop_assert_eq!(who.channel.as_ref().map(ChatId::as_str), Some(channel.as_str()));
+            }
+        }
+    }
 }

@@ -252,4 +252,46 @@ mod tests {
         assert!(!shown.contains(SLACK_SECRET));
         assert!(shown.contains("32 bytes"));
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn signed(secret: &SigningSecret, timestamp: &[u8], body: &[u8]) -> Vec<u8> {
+            let digest = secret.mac(timestamp, body).finalize().into_bytes();
+            format!("v0={}", hex::encode(digest)).into_bytes()
+        }
+
+        proptest! {
+            #[test]
+            fn any_headers_and_body_are_judged_without_panicking(
+                timestamp in proptest::option::of(proptest::collection::vec(any::<u8>(), 0..24)),
+                signature in proptest::option::of(proptest::collection::vec(any::<u8>(), 0..80)),
+                body in proptest::collection::vec(any::<u8>(), 0..256),
+                now in any::<i64>(),
+            ) {
+                let _ = verify(&secret(), timestamp.as_deref(), signature.as_deref(), &body, now);
+            }
+
+            #[test]
+            fn what_is_signed_verifies_and_any_changed_byte_does_not(
+                body in proptest::collection::vec(any::<u8>(), 1..256),
+                at in 1_000_000_000i64..4_000_000_000,
+                skew in -MAX_CLOCK_SKEW_SECS..=MAX_CLOCK_SKEW_SECS,
+                flip in any::<proptest::sample::Index>(),
+                bit in 0u8..8,
+            ) {
+                let timestamp = at.to_string().into_bytes();
+                let signature = signed(&secret(), &timestamp, &body);
+                prop_assert_eq!(verify(&secret(), Some(&timestamp), Some(&signature), &body, at + skew), Ok(()));
+                let mut tampered = body.clone();
+                let i = flip.index(tampered.len());
+                tampered[i] ^= 1 << bit;
+                prop_assert_eq!(
+                    verify(&secret(), Some(&timestamp), Some(&signature), &tampered, at + skew),
+                    Err(SignatureError::Mismatch)
+                );
+            }
+        }
+    }
 }

@@ -191,3 +191,40 @@ async fn hidden_characters_and_backticks_in_a_command_are_refused_without_echoin
         );
     }
 }
+
+/// Whatever arrives without Slack's signature over its exact bytes, nothing is started: the
+/// answer is 401 (or the empty 200 of Slack's SSL probe) and no command is ever counted.
+#[test]
+fn no_change_is_ever_started_from_a_request_that_fails_verification() {
+    use proptest::prelude::*;
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let app = runtime.block_on(async { InProcess::new() });
+    let config = ProptestConfig {
+        cases: 128,
+        ..ProptestConfig::default()
+    };
+    proptest!(config, |(
+        text in "\\PC{0,40}",
+        noise in proptest::collection::vec(any::<u8>(), 0..64),
+        timestamp in proptest::option::of("[0-9]{0,12}"),
+        signature in proptest::option::of("(v0=)?[0-9a-f]{0,64}"),
+        sign_other_bytes in any::<bool>(),
+    )| {
+        let mut body = slack_form(&format!("a1b2c3d4e5 prod 1 1 {text}"), "https://hooks.slack.com/x").into_bytes();
+        body.extend(&noise);
+        let signature = match (&timestamp, sign_other_bytes) {
+            // A real signature, but for other bytes than those sent.
+            (Some(t), true) => Some(sign(SIGNING_SECRET, t, b"other bytes")),
+            _ => signature,
+        };
+        let answer = runtime.block_on(app.post(body, timestamp.as_deref(), signature.as_deref()));
+        prop_assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
+        let metrics = runtime.block_on(app.get("/metrics"));
+        let metrics = String::from_utf8_lossy(&metrics.body);
+        prop_assert!(!metrics.contains("throttle_bot_commands_total{"), "{}", metrics);
+    });
+}
