@@ -20,8 +20,9 @@ use tracing::Instrument;
 use crate::aws::{ApiGateway, GatewaySettings, SelfInvoker};
 use crate::core::grammar::{Request, parse_text};
 use crate::core::outcome::{Label, News, Outcome};
-use crate::core::requester::{ChatId, ChatUser, ReplyTo, RequestId, Requester};
-use crate::core::runner::{Ask, Origin, ReplyOnce, Runner, Step, Work};
+use crate::core::requester::{ChatId, ChatUser, ReplyTo, RequestId, Requester, Via};
+use crate::core::runner::{Ask, Gates, Origin, ReplyOnce, Runner, Step, Work};
+use crate::domain::Configured;
 use crate::metrics::Metrics;
 use crate::policy::PolicyHandle;
 use crate::slack::SlackPoster;
@@ -233,6 +234,7 @@ impl Jobs {
         self.runner.record(&origin.requester, outcome, took);
         let news = News {
             requester: &origin.requester,
+            via: origin.via,
             outcome,
         };
         self.runner.reply(origin, &news).await;
@@ -281,6 +283,7 @@ impl Jobs {
                 let audit = async move {
                     let news = News {
                         requester: &requester,
+                        via: Via::Command,
                         outcome: &outcome,
                     };
                     runner.audit(&news).await;
@@ -290,6 +293,7 @@ impl Jobs {
             Mode::Lambda(hand_off) => {
                 let news = News {
                     requester: &requester,
+                    via: Via::Command,
                     outcome: &outcome,
                 };
                 self.hand_off_notice(hand_off, &news).instrument(span).await;
@@ -308,6 +312,39 @@ impl Jobs {
             .or_insert_with(|| LogBudget::new(DENIAL_NOTICES_PER_MINUTE, Duration::from_secs(60)))
             .admit()
             .is_some()
+    }
+
+    /// Sends a message that ends a button press handled without the pipeline (Cancel, Reject,
+    /// a press by the wrong person), and its audit notice: in the background as a server,
+    /// before the answer on Lambda.
+    pub async fn tell(
+        &self,
+        to: ReplyTo,
+        message: serde_json::Value,
+        notice: Option<serde_json::Value>,
+    ) {
+        let runner = Arc::clone(&self.runner);
+        let work = async move {
+            let poster = runner.teller();
+            let notified = async {
+                if let Some(notice) = &notice
+                    && let Err(error) = poster.notify(notice).await
+                {
+                    runner.metrics().webhook_failed();
+                    tracing::warn!(%error, "could not deliver the audit notice");
+                }
+            };
+            let (replied, ()) = tokio::join!(poster.respond(&to, &message), notified);
+            if let Err(error) = replied {
+                tracing::error!(%error, "could not deliver the reply to a button press");
+            }
+        };
+        match &self.mode {
+            Mode::Background { .. } => {
+                self.tracker.spawn(work.in_current_span());
+            }
+            Mode::Lambda(_) => work.await,
+        }
     }
 
     /// How many background commands are still running.
@@ -366,6 +403,17 @@ pub struct DeferredJob {
     response_url: String,
     #[serde(default)]
     request_id: Option<String>,
+    #[serde(default)]
+    via: Via,
+    /// The gates already passed ([`Gates`]), so a deferred button press stays one.
+    #[serde(default)]
+    expect: Option<(Option<f64>, Option<i32>)>,
+    #[serde(default)]
+    confirmed: bool,
+    #[serde(default)]
+    approved_by: Option<String>,
+    #[serde(default)]
+    break_glass: bool,
 }
 
 /// The key that marks an invocation's payload as a deferred job.
@@ -424,6 +472,11 @@ impl DeferredJob {
             command: who.command.clone(),
             response_url: ask.origin.reply_to.as_ref()?.as_str().to_owned(),
             request_id: Some(ask.id.to_string()),
+            via: ask.origin.via,
+            expect: ask.gates.expect.map(|c| (c.rate, c.burst)),
+            confirmed: ask.gates.confirmed,
+            approved_by: ask.gates.approved_by.as_ref().map(ToString::to_string),
+            break_glass: ask.gates.break_glass,
         })
     }
 
@@ -452,6 +505,18 @@ impl DeferredJob {
             origin: Origin {
                 requester: Requester::User(who),
                 reply_to: Some(ReplyTo::new(reply_to.as_str())),
+                via: self.via,
+            },
+            gates: Gates {
+                expect: self.expect.map(|(rate, burst)| Configured { rate, burst }),
+                confirmed: self.confirmed,
+                approved_by: match self.approved_by.as_deref() {
+                    Some(id) => {
+                        Some(ChatId::parse(id).ok_or(DeferredJobError::Invalid("approved_by"))?)
+                    }
+                    None => None,
+                },
+                break_glass: self.break_glass,
             },
             text: self.text,
             work,

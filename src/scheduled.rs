@@ -8,8 +8,9 @@ use serde_json::Value;
 use tracing::Instrument;
 
 use crate::core::outcome::{Failure, Outcome};
+use crate::core::requester::Via;
 use crate::core::requester::{RequestId, Requester};
-use crate::core::runner::{Ask, Origin, ReplyOnce, Work};
+use crate::core::runner::{Ask, Gates, Origin, ReplyOnce, Work};
 use crate::domain::{
     Action, ApiRef, BurstLimit, Level, RateLimit, StageName, ThrottleChange, ThrottleLimits,
 };
@@ -145,6 +146,7 @@ pub async fn run_job(
     let origin = Origin {
         requester,
         reply_to: None,
+        via: Via::Command,
     };
     let once = ReplyOnce::default();
     let change = match params.and_then(JobParams::into_change) {
@@ -165,6 +167,7 @@ pub async fn run_job(
         origin,
         text: String::new(),
         work: Work::Change(change.clone()),
+        gates: Gates::default(),
     };
     let started = Instant::now();
     let outcome = runner.perform(&ask).instrument(span(&ask.id)).await;

@@ -119,7 +119,8 @@ pub fn state(config: &ServeConfig, mode: Mode) -> AppState {
     let metrics = Arc::new(Metrics::new());
     let runner = app_runner(
         config.aws,
-        SlackPoster::new(config.webhook.clone(), config.slack_hosts.clone()),
+        SlackPoster::new(config.webhook.clone(), config.slack_hosts.clone())
+            .with_buttons(&config.signing_secret),
         Arc::clone(&config.policy),
         Arc::clone(&metrics),
     );

@@ -72,7 +72,7 @@ pub fn run(command: PolicyCommand) -> Result<(String, bool), PolicyToolError> {
             // knows its other identity (id or name) and decides on both.
             Ok(
                 match policy.decide(&who, ApiIdentity::AsTyped(&change.api), &change) {
-                    Ok(rule) => (format!("ALLOWED by rule \"{rule}\"."), true),
+                    Ok(allowed) => (format!("ALLOWED by rule \"{}\".", allowed.rule), true),
                     Err(denial @ Denial::NoRuleForApi { .. }) => (
                         format!(
                             "DENIED as typed: {denial}. A rule that names this API by its other identity (id or name) would still allow it; the service looks that up."

@@ -41,12 +41,38 @@ pub enum TextError {
     Limit(#[from] LimitError),
 }
 
+/// The flag that asks to skip approval in an emergency (only a rule with `break_glass` allows it).
+pub const BREAK_GLASS_FLAG: &str = "--now";
+
+/// Whether the text asks to skip approval.
+pub fn wants_break_glass(text: &str) -> bool {
+    text.split_whitespace().any(|w| w == BREAK_GLASS_FLAG)
+}
+
+/// A change written as the command that makes it (the inverse of [`parse_text`]).
+pub fn command_text(change: &ThrottleChange) -> String {
+    let level = match &change.level {
+        Level::Stage => String::new(),
+        Level::Method { method, path } => format!(" {} {}", method.as_str(), path.as_str()),
+    };
+    match change.action {
+        Action::Set(limits) => format!(
+            "{} {} {} {}{level}",
+            change.api, change.stage, limits.rate, limits.burst
+        ),
+        Action::Reset => format!("reset {} {}{level}", change.api, change.stage),
+    }
+}
+
 /// Reads the command text. The words `help`, `show` and `reset` come first when used.
 pub fn parse_text(text: &str) -> Result<Request, TextError> {
     if let Some(c) = first_forbidden(text) {
         return Err(TextError::Forbidden(c));
     }
-    let words: Vec<&str> = text.split_whitespace().collect();
+    let words: Vec<&str> = text
+        .split_whitespace()
+        .filter(|w| *w != BREAK_GLASS_FLAG)
+        .collect();
     let keyword = words.first().map(|w| w.to_ascii_lowercase());
     match (keyword.as_deref(), words.as_slice()) {
         (None, _) => Ok(Request::Help),
@@ -162,6 +188,19 @@ mod tests {
     }
 
     #[test]
+    fn now_asks_to_skip_approval_wherever_it_is_typed() {
+        assert!(wants_break_glass("petstore prod 1 2 --now"));
+        assert!(wants_break_glass("--now petstore prod 1 2"));
+        assert!(!wants_break_glass("petstore prod 1 2"));
+        assert_eq!(
+            parse_text("petstore prod 1 2 --now"),
+            parse_text("petstore prod 1 2")
+        );
+        let reset = change("reset petstore prod GET /pets");
+        assert_eq!(command_text(&reset), "reset petstore prod GET /pets");
+    }
+
+    #[test]
     fn empty_text_and_help_ask_for_usage() {
         for text in ["", "   ", "help", "HELP"] {
             assert_eq!(parse_text(text), Ok(Request::Help), "{text:?}");
@@ -264,7 +303,7 @@ mod tests {
                 };
                 prop_assert_eq!(limits.rate.value(), rate_text.parse::<f64>().unwrap());
                 prop_assert_eq!(limits.burst.value(), burst);
-                let again = format!("{} {} {} {}{level}", change.api, change.stage, limits.rate, limits.burst);
+                let again = command_text(&change);
                 prop_assert_eq!(parse_text(&again), Ok(Request::Change(change)));
             }
         }

@@ -1,9 +1,11 @@
 //! What became of a request, typed, before anyone renders it for people, logs or metrics.
 
 use super::grammar::ShowRequest;
+use super::plan::Risk;
 use super::ports::GatewayError;
 use super::requester::Requester;
-use crate::domain::{ApiView, Applied, QuotaExceeded, ThrottleChange};
+use super::requester::{ChatId, Via};
+use crate::domain::{ApiView, Applied, Configured, QuotaExceeded, ResolvedApi, ThrottleChange};
 use crate::policy::Denial;
 
 /// Why a change that was allowed could not be made.
@@ -40,12 +42,33 @@ pub enum Outcome {
     Interrupted { text: String },
     /// A scheduled or alarm job whose parameters do not make a change.
     Invalid { reason: String },
+    /// Risky: shown to its author with Apply and Cancel; nothing applied yet.
+    NeedsConfirmation {
+        change: ThrottleChange,
+        planned: Applied,
+        risk: Option<Risk>,
+    },
+    /// Under a rule with approvers: posted for approval; nothing applied yet.
+    AwaitingApproval {
+        change: ThrottleChange,
+        planned: Applied,
+        approvers: Vec<ChatId>,
+        rule: String,
+    },
+    /// The level no longer holds the values the person saw: nothing applied.
+    Moved {
+        change: ThrottleChange,
+        api: ResolvedApi,
+        expected: Configured,
+        found: Configured,
+    },
 }
 
-/// An outcome with who asked, as the telling port receives it.
+/// An outcome with who asked and how, as the telling port receives it.
 #[derive(Debug, Clone, Copy)]
 pub struct News<'a> {
     pub requester: &'a Requester,
+    pub via: Via,
     pub outcome: &'a Outcome,
 }
 
@@ -60,6 +83,9 @@ pub enum Label {
     Show,
     Interrupted,
     Busy,
+    AwaitingConfirmation,
+    AwaitingApproval,
+    Moved,
     NotFound,
     Ambiguous,
     AboveAccountLimit,
@@ -85,6 +111,9 @@ impl Label {
             Self::Show => "show",
             Self::Interrupted => "interrupted",
             Self::Busy => "busy",
+            Self::AwaitingConfirmation => "awaiting_confirmation",
+            Self::AwaitingApproval => "awaiting_approval",
+            Self::Moved => "moved",
             Self::NotFound => "not_found",
             Self::Ambiguous => "ambiguous",
             Self::AboveAccountLimit => "above_account_limit",
@@ -138,11 +167,15 @@ impl Outcome {
             Self::Show { result: Err(e), .. } => Label::of_gateway(e),
             Self::Interrupted { .. } => Label::Interrupted,
             Self::Invalid { .. } => Label::Invalid,
+            Self::NeedsConfirmation { .. } => Label::AwaitingConfirmation,
+            Self::AwaitingApproval { .. } => Label::AwaitingApproval,
+            Self::Moved { .. } => Label::Moved,
         }
     }
 
-    /// Whether the audit channel hears of it: every change attempt and refusal, not reads.
+    /// Whether the audit channel hears of it: every change attempt and refusal, not reads, nor
+    /// a preview only its author sees.
     pub fn is_audited(&self) -> bool {
-        !matches!(self, Self::Show { .. })
+        !matches!(self, Self::Show { .. } | Self::NeedsConfirmation { .. })
     }
 }

@@ -23,6 +23,45 @@ impl Plan {
     }
 }
 
+/// Why a change deserves a second look from its author before it is applied.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Risk {
+    /// A rate or burst of 0: every request gets `429 Too Many Requests`.
+    BlocksTraffic,
+    /// A value set at this level is cut by more than the configured fraction.
+    Cuts {
+        what: &'static str,
+        from: f64,
+        to: f64,
+    },
+}
+
+/// The share of a level's own rate or burst a change may cut without confirmation.
+pub const DEFAULT_CUT_FRACTION: f64 = 0.5;
+
+/// Whether a planned change is risky. A level with no override of its own is never "cut", and
+/// a reset (which lifts the override) never blocks traffic by itself.
+pub fn risk(change: &ThrottleChange, plan: &Plan, cut_fraction: f64) -> Option<Risk> {
+    let Action::Set(limits) = &change.action else {
+        return None;
+    };
+    if limits.rate.value() == 0.0 || limits.burst.value() == 0 {
+        return Some(Risk::BlocksTraffic);
+    }
+    let keep = 1.0 - cut_fraction;
+    let cut = |what, from: Option<f64>, to: f64| {
+        from.filter(|from| to < from * keep)
+            .map(|from| Risk::Cuts { what, from, to })
+    };
+    cut("rate", plan.before.rate, limits.rate.value()).or_else(|| {
+        cut(
+            "burst",
+            plan.before.burst.map(f64::from),
+            f64::from(limits.burst.value()),
+        )
+    })
+}
+
 /// Plans `change` against `stage` as read now. Values above the account's quota are refused,
 /// because API Gateway would silently cap them; without a known quota nothing is refused.
 pub fn plan(
@@ -286,5 +325,79 @@ mod tests {
             )
             .is_ok()
         );
+    }
+
+    #[test]
+    fn risky_changes_block_traffic_or_cut_an_own_value_by_more_than_the_fraction() {
+        // (command, stage-wide now, GET /pets now, risk)
+        let cases: Vec<(&str, Configured, Option<Configured>, Option<Risk>)> = vec![
+            (
+                "api0000000 prod 0 10",
+                UNSET,
+                None,
+                Some(Risk::BlocksTraffic),
+            ),
+            (
+                "api0000000 prod 10 0",
+                UNSET,
+                None,
+                Some(Risk::BlocksTraffic),
+            ),
+            (
+                "api0000000 prod 0 0 GET /pets",
+                UNSET,
+                None,
+                Some(Risk::BlocksTraffic),
+            ),
+            (
+                "api0000000 prod 49 100",
+                set(100.0, 100),
+                None,
+                Some(Risk::Cuts {
+                    what: "rate",
+                    from: 100.0,
+                    to: 49.0,
+                }),
+            ),
+            ("api0000000 prod 50 100", set(100.0, 100), None, None),
+            (
+                "api0000000 prod 100 49",
+                set(100.0, 100),
+                None,
+                Some(Risk::Cuts {
+                    what: "burst",
+                    from: 100.0,
+                    to: 49.0,
+                }),
+            ),
+            ("api0000000 prod 1000 1000", set(100.0, 100), None, None),
+            // A level without an override of its own is not cut, even far below the stage's.
+            ("api0000000 prod 1 1 GET /pets", set(100.0, 100), None, None),
+            (
+                "api0000000 prod 1 10 GET /pets",
+                set(100.0, 100),
+                Some(set(10.0, 10)),
+                Some(Risk::Cuts {
+                    what: "rate",
+                    from: 10.0,
+                    to: 1.0,
+                }),
+            ),
+            ("api0000000 prod 1 1", UNSET, None, None),
+            ("reset api0000000 prod", set(100.0, 100), None, None),
+        ];
+        for (text, stage_wide, pets, expected) in cases {
+            let change = change(text);
+            let plan = plan(&change, &stage(stage_wide, pets), None).unwrap();
+            assert_eq!(
+                risk(&change, &plan, DEFAULT_CUT_FRACTION),
+                expected,
+                "{text}"
+            );
+        }
+        let change = change("api0000000 prod 80 100");
+        let plan = plan(&change, &stage(set(100.0, 100), None), None).unwrap();
+        assert_eq!(risk(&change, &plan, 0.5), None);
+        assert!(risk(&change, &plan, 0.1).is_some(), "a stricter fraction");
     }
 }

@@ -68,6 +68,20 @@ impl Requester {
     }
 }
 
+/// How a request arrived: typed as a command, or a button pressed on an earlier message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Via {
+    #[default]
+    Command,
+    /// **Apply** on a preview: the author confirms a risky change.
+    Apply,
+    /// **Undo** on a change's message: put the values before it back.
+    Undo,
+    /// **Approve** on an approval request.
+    Approve,
+}
+
 /// Where the final answer to a person goes (a chat's reply address). Opaque to the core: the
 /// telling adapter checks and uses it. It lets anyone post in the channel, so `Debug` hides it.
 #[derive(Clone, PartialEq, Eq)]

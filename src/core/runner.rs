@@ -8,12 +8,15 @@ use std::time::{Duration, Instant};
 
 use super::grammar::{Request, ShowRequest};
 use super::outcome::{Failure, Label, News, Outcome};
-use super::plan::plan;
+use super::plan::{DEFAULT_CUT_FRACTION, plan, risk};
 use super::ports::{Gateway, GatewayError, Teller};
-use super::requester::{ReplyTo, RequestId, Requester};
-use crate::domain::{ApiRef, ApiView, Applied, ResolvedApi, StageName, StageView, ThrottleChange};
+use super::requester::{ChatId, ReplyTo, RequestId, Requester, Via};
+use crate::domain::{
+    ApiRef, ApiView, Applied, Approval, Configured, ResolvedApi, StageName, StageView,
+    ThrottleChange,
+};
 use crate::metrics::Metrics;
-use crate::policy::{ApiIdentity, Denial, PolicyHandle};
+use crate::policy::{Allowed, ApiIdentity, Denial, PolicyHandle};
 
 /// Work that needs AWS, so it runs after the acknowledgement.
 #[derive(Debug, Clone, PartialEq)]
@@ -22,12 +25,26 @@ pub enum Work {
     Show(ShowRequest),
 }
 
-/// Who asked, and where their final answer goes.
+/// Who asked, how, and where their final answer goes.
 #[derive(Debug, Clone)]
 pub struct Origin {
     pub requester: Requester,
     /// `None` for requesters nobody waits on (schedule, alarm): they are told via the audit.
     pub reply_to: Option<ReplyTo>,
+    pub via: Via,
+}
+
+/// The second steps a change may have passed already.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Gates {
+    /// The values the person saw at the level: nothing is written if the level holds others.
+    pub expect: Option<Configured>,
+    /// The author confirmed it (pressed Apply on its preview).
+    pub confirmed: bool,
+    /// Who approved it (pressed Approve); checked against the rule's approvers here.
+    pub approved_by: Option<ChatId>,
+    /// The author asked to skip approval (`--now`); only a `break_glass` rule lets them.
+    pub break_glass: bool,
 }
 
 /// One request, from whoever asked, ready to run.
@@ -38,6 +55,7 @@ pub struct Ask {
     /// What was typed, for messages that must quote it (an interrupted command).
     pub text: String,
     pub work: Work,
+    pub gates: Gates,
 }
 
 /// Where a request stands once prepared.
@@ -73,6 +91,8 @@ pub struct Runner<G, T> {
     teller: T,
     policy: Arc<PolicyHandle>,
     metrics: Arc<Metrics>,
+    /// A cut of a level's own value by more than this share asks for confirmation.
+    cut_fraction: f64,
 }
 
 impl<G: Gateway, T: Teller> Runner<G, T> {
@@ -82,7 +102,14 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
             teller,
             policy,
             metrics,
+            cut_fraction: DEFAULT_CUT_FRACTION,
         }
+    }
+
+    /// Sets the share of a level's own rate or burst a change may cut without confirmation.
+    pub fn with_cut_fraction(mut self, fraction: f64) -> Self {
+        self.cut_fraction = fraction.clamp(0.0, 1.0);
+        self
     }
 
     pub fn gateway(&self) -> &G {
@@ -130,7 +157,7 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
     /// short and redone at no cost (a Lambda does, to hand a slow request on before writing).
     pub async fn prepare(&self, ask: &Ask) -> Step {
         match &ask.work {
-            Work::Change(change) => self.change(&ask.origin.requester, &ask.text, change).await,
+            Work::Change(change) => self.change(ask, change).await,
             Work::Show(request) => Step::Done(Outcome::Show {
                 request: request.clone(),
                 result: self.show(request).await,
@@ -161,7 +188,9 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
         changed(&change, Ok(applied))
     }
 
-    async fn change(&self, requester: &Requester, text: &str, change: &ThrottleChange) -> Step {
+    async fn change(&self, ask: &Ask, change: &ThrottleChange) -> Step {
+        let requester = &ask.origin.requester;
+        let gates = &ask.gates;
         let policy = requester.user().and(self.policy.current());
         let names_needed = policy.as_ref().is_some_and(|p| p.names_apis());
         let located = self.locate(&change.api, &change.stage, names_needed).await;
@@ -181,14 +210,43 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
                 return Step::Done(changed(change, Err(error.into())));
             }
         };
-        // The one decision, on exactly the API that will be written.
-        if let (Some(policy), Some(who)) = (&policy, requester.user())
-            && let Err(denial) = policy.decide(who, ApiIdentity::Resolved(&api), change)
+        // Compare, then set: a button acts only on the values its message showed.
+        let found = stage.at(&change.level);
+        if let Some(expected) = gates.expect
+            && found != expected
         {
-            return Step::Done(Outcome::Refused {
-                text: text.to_owned(),
+            return Step::Done(Outcome::Moved {
+                change: change.clone(),
+                api,
+                expected,
+                found,
+            });
+        }
+        // The one decision, on exactly the API that will be written.
+        let refused = |denial| {
+            Step::Done(Outcome::Refused {
+                text: ask.text.clone(),
                 change: Some(change.clone()),
                 denial,
+            })
+        };
+        let allowed = match (&policy, requester.user()) {
+            (Some(policy), Some(who)) => {
+                match policy.decide(who, ApiIdentity::Resolved(&api), change) {
+                    Ok(allowed) => Some(allowed),
+                    Err(denial) => return refused(denial),
+                }
+            }
+            _ => None,
+        };
+        if let (Some(allowed), Some(approver), Some(author)) =
+            (&allowed, &gates.approved_by, requester.user())
+            && (approver == &author.user || !allowed.approvers.contains(approver))
+        {
+            return refused(Denial::NotAnApprover {
+                user: approver.clone(),
+                author: approver == &author.user,
+                approvers: allowed.approvers.clone(),
             });
         }
         let account = self.gateway.account_limits().await;
@@ -196,21 +254,49 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
             Ok(plan) => plan,
             Err(exceeded) => return Step::Done(changed(change, Err(exceeded.into()))),
         };
-        let applied = Applied {
+        let mut applied = Applied {
             api,
             before: plan.before,
             after: plan.after,
             changed: false,
             inherited: plan.inherited,
+            approval: Approval::NotNeeded,
         };
-        if plan.changes_anything() {
-            Step::Write(Prepared {
-                change: change.clone(),
-                applied,
-            })
-        } else {
-            Step::Done(changed(change, Ok(applied)))
+        if !plan.changes_anything() {
+            return Step::Done(changed(change, Ok(applied)));
         }
+        let allowed = allowed.unwrap_or_else(|| Allowed::unconditionally("none"));
+        if !allowed.approvers.is_empty() {
+            applied.approval = match (&gates.approved_by, gates.break_glass && allowed.break_glass)
+            {
+                (Some(approver), _) => Approval::By(approver.to_string()),
+                (None, true) => Approval::Skipped {
+                    rule: allowed.rule.clone(),
+                },
+                (None, false) => {
+                    return Step::Done(Outcome::AwaitingApproval {
+                        change: change.clone(),
+                        planned: applied,
+                        approvers: allowed.approvers,
+                        rule: allowed.rule,
+                    });
+                }
+            };
+        }
+        // Only a person can confirm; approved and break-glass changes had their second step.
+        let risk = risk(change, &plan, self.cut_fraction);
+        let second_step_done = gates.confirmed || !matches!(applied.approval, Approval::NotNeeded);
+        if requester.user().is_some() && !second_step_done && (allowed.confirm || risk.is_some()) {
+            return Step::Done(Outcome::NeedsConfirmation {
+                change: change.clone(),
+                planned: applied,
+                risk,
+            });
+        }
+        Step::Write(Prepared {
+            change: change.clone(),
+            applied,
+        })
     }
 
     /// Resolves the API as the user named it and reads the stage. An id-shaped reference that
@@ -301,6 +387,7 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
         }
         let news = News {
             requester: &origin.requester,
+            via: origin.via,
             outcome,
         };
         tokio::join!(self.reply(origin, &news), self.audit(&news));
@@ -429,6 +516,19 @@ fn log_line(requester: &Requester, outcome: &Outcome, label: Label, took: Durati
             outcome = outcome_label,
             reason,
             "throttling job failed"
+        ),
+        Outcome::NeedsConfirmation { change, .. }
+        | Outcome::AwaitingApproval { change, .. }
+        | Outcome::Moved { change, .. } => tracing::info!(
+            source,
+            user,
+            channel,
+            api = change.api.as_str(),
+            stage = change.stage.as_str(),
+            level = change.level.to_string(),
+            outcome = outcome_label,
+            latency_ms,
+            "throttling command not applied (yet)"
         ),
     }
 }

@@ -43,6 +43,19 @@ pub struct Applied {
     pub changed: bool,
     /// The values the level now inherits, for reset: the stage's, or the account's.
     pub inherited: Option<Configured>,
+    /// Whether someone else approved it, or approval was skipped in an emergency.
+    pub approval: Approval,
+}
+
+/// A second pair of eyes on a change, as far as the policy asked for one.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Approval {
+    #[default]
+    NotNeeded,
+    /// Approved by this user (a chat id).
+    By(String),
+    /// Applied at once under this rule's break glass; approval was skipped.
+    Skipped { rule: String },
 }
 
 /// One stage's throttling: stage-wide, and every per-method override.

@@ -8,10 +8,10 @@ use axum::{Extension, Json};
 
 use super::AppState;
 use super::signed::{SlackBody, now};
-use crate::core::grammar::{Request, parse_text};
+use crate::core::grammar::{Request, parse_text, wants_break_glass};
 use crate::core::outcome::{Label, News, Outcome};
-use crate::core::requester::{RequestId, Requester};
-use crate::core::runner::{Ask, Origin, Work};
+use crate::core::requester::{RequestId, Requester, Via};
+use crate::core::runner::{Ask, Gates, Origin, Work};
 use crate::jobs::{InvocationDeadline, Submitted, span};
 use crate::metrics::Rejection;
 use crate::policy::Denial;
@@ -72,9 +72,10 @@ pub async fn slash_command(
         };
         let news = News {
             requester: &requester,
+            via: Via::Command,
             outcome: &outcome,
         };
-        let reply = render::reply(&news);
+        let reply = render::reply(&news, None);
         state
             .jobs
             .refused(RequestId::new(), requester, outcome)
@@ -105,6 +106,11 @@ pub async fn slash_command(
         origin: Origin {
             requester,
             reply_to: Some(reply_to),
+            via: Via::Command,
+        },
+        gates: Gates {
+            break_glass: wants_break_glass(&form.text),
+            ..Gates::default()
         },
         text: form.text,
         work,

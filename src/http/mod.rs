@@ -2,6 +2,7 @@
 
 mod commands;
 mod health;
+mod interactions;
 mod metrics;
 pub mod replay;
 pub mod server;
@@ -27,6 +28,9 @@ use replay::ReplayGuard;
 /// The path Slack posts slash commands to; the manifest's command URL must end with it.
 pub const COMMANDS_PATH: &str = "/slack/commands";
 
+/// The path Slack posts button presses to (interface: others rely on it).
+pub const INTERACTIONS_PATH: &str = "/slack/interactions";
+
 /// Slack's forms are a few KiB; anything larger is refused with 413 without reading it all.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
@@ -48,6 +52,7 @@ pub struct AppState {
 pub fn slack_router(state: AppState) -> Router {
     Router::new()
         .route(COMMANDS_PATH, post(commands::slash_command))
+        .route(INTERACTIONS_PATH, post(interactions::press))
         // The body is read (and limited) by the signed-request extractor itself.
         .layer(DefaultBodyLimit::disable())
         .layer(axum::middleware::from_fn_with_state(

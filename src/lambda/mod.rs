@@ -80,7 +80,10 @@ pub async fn run(args: LambdaArgs) -> Result<(), LambdaError> {
         tracing::warn!("SLACK_WEBHOOK_URL is not set: audit notices are off");
     }
     let metrics = Arc::new(Metrics::new());
-    let slack = SlackPoster::new(webhook, hosts);
+    let slack = match &secret {
+        Some(secret) => SlackPoster::new(webhook, hosts).with_buttons(secret),
+        None => SlackPoster::new(webhook, hosts),
+    };
     let runner = app_runner((&args.aws).into(), slack, policy, Arc::clone(&metrics));
     let hand_off = secret.as_ref().map(|secret| {
         let function_name = std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_default();

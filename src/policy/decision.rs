@@ -53,6 +53,12 @@ pub enum Denial {
     },
     /// Rules match, but each refuses the values; one breach per rule.
     OutOfBounds(Vec<Breach>),
+    /// Approval must come from one of the rule's approvers, and not from the author.
+    NotAnApprover {
+        user: ChatId,
+        author: bool,
+        approvers: Vec<ChatId>,
+    },
     /// `readers` is set and names neither this user nor this channel.
     NotAReader {
         user: ChatId,
@@ -173,6 +179,22 @@ impl fmt::Display for Denial {
                 "no rule lets {} change API {api} stage {stage}",
                 place(user, channel.as_ref())
             ),
+            Self::NotAnApprover {
+                user, author: true, ..
+            } => write!(
+                f,
+                "user {user} asked for this change and cannot also approve it"
+            ),
+            Self::NotAnApprover {
+                user, approvers, ..
+            } => {
+                let names: Vec<&str> = approvers.iter().map(ChatId::as_str).collect();
+                write!(
+                    f,
+                    "user {user} is not an approver of this change (approvers: {})",
+                    names.join(", ")
+                )
+            }
             Self::NotAReader { user, channel } => write!(
                 f,
                 "{} may not read API names or throttling (not in the policy's readers)",

@@ -29,6 +29,11 @@ struct RuleFile {
     max_rate: Option<f64>,
     min_burst: Option<i64>,
     max_burst: Option<i64>,
+    #[serde(default)]
+    confirm: bool,
+    approvers: Option<Vec<String>>,
+    #[serde(default)]
+    break_glass: bool,
 }
 
 /// Why a policy was refused: where (file and line; line 0 for the file as a whole) and what.
@@ -180,6 +185,27 @@ fn check_rule(name: String, raw: RuleFile) -> Result<Rule, String> {
     {
         return Err(format!("min_burst {min} is greater than max_burst {max}"));
     }
+    let approvers = match raw.approvers {
+        None => Vec::new(),
+        Some(list) => {
+            let list = required("approvers", Some(list))?;
+            let mut approvers = Vec::new();
+            for approver in list {
+                match ChatId::parse(&approver).filter(|_| approver.starts_with(['U', 'W'])) {
+                    Some(id) => approvers.push(id),
+                    None => {
+                        return Err(format!(
+                            "`{approver}` in approvers is not a Slack user id (like U2CERLKJA); name people, not channels or \"*\""
+                        ));
+                    }
+                }
+            }
+            approvers
+        }
+    };
+    if raw.break_glass && approvers.is_empty() {
+        return Err("break_glass skips approval, so the rule needs `approvers`".to_owned());
+    }
     Ok(Rule {
         name,
         users,
@@ -187,6 +213,9 @@ fn check_rule(name: String, raw: RuleFile) -> Result<Rule, String> {
         apis: patterns("apis", raw.apis)?,
         stages: patterns("stages", raw.stages)?,
         bounds,
+        confirm: raw.confirm,
+        approvers,
+        break_glass: raw.break_glass,
     })
 }
 

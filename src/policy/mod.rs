@@ -36,6 +36,33 @@ pub struct Rule {
     pub apis: Vec<Pattern>,
     pub stages: Vec<Pattern>,
     pub bounds: Bounds,
+    /// Every change under this rule asks its author to confirm first.
+    pub confirm: bool,
+    /// Someone else, one of these, must approve a change under this rule.
+    pub approvers: Vec<ChatId>,
+    /// The rule's users may skip approval in an emergency with `--now` (loudly audited).
+    pub break_glass: bool,
+}
+
+/// What the policy allows a change under, and on which conditions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Allowed {
+    pub rule: String,
+    pub confirm: bool,
+    pub approvers: Vec<ChatId>,
+    pub break_glass: bool,
+}
+
+impl Allowed {
+    /// Allowed without conditions (no policy, or a schedule).
+    pub fn unconditionally(rule: &str) -> Self {
+        Self {
+            rule: rule.to_owned(),
+            confirm: false,
+            approvers: Vec::new(),
+            break_glass: false,
+        }
+    }
 }
 
 /// Inclusive bounds on the values a rule allows, in the domain's own types.
@@ -85,13 +112,13 @@ impl Policy {
         within_bounds(&rules, &change.action).map(|_| ())
     }
 
-    /// The decision on a change to this API; `Ok` names the rule that allows it.
+    /// The decision on a change to this API: the rule that allows it, with its conditions.
     pub fn decide(
         &self,
         who: &ChatUser,
         api: ApiIdentity<'_>,
         change: &ThrottleChange,
-    ) -> Result<String, Denial> {
+    ) -> Result<Allowed, Denial> {
         self.admits_team(who.team.as_ref())?;
         let names = api.names();
         let rules: Vec<&Rule> = self
@@ -170,11 +197,18 @@ impl Policy {
 }
 
 /// The first rule whose bounds admit the action, or every rule's reason for refusing it.
-fn within_bounds(rules: &[&Rule], action: &Action) -> Result<String, Denial> {
+fn within_bounds(rules: &[&Rule], action: &Action) -> Result<Allowed, Denial> {
     let mut breaches = Vec::new();
     for rule in rules {
         match rule.bounds.check(action) {
-            Ok(()) => return Ok(rule.name.clone()),
+            Ok(()) => {
+                return Ok(Allowed {
+                    rule: rule.name.clone(),
+                    confirm: rule.confirm,
+                    approvers: rule.approvers.clone(),
+                    break_glass: rule.break_glass,
+                });
+            }
             Err(bound) => breaches.push(Breach {
                 rule: rule.name.clone(),
                 bound,
@@ -208,13 +242,24 @@ impl Rule {
             None => "in any channel".to_owned(),
             Some(c) => format!("in {}", list(c, "any channel")),
         };
-        format!(
+        let mut text = format!(
             "{} {channels} may change {}, {}; {}",
             list(&self.users, "anyone"),
             list(&self.apis, "any API"),
             list(&self.stages, "any stage"),
             self.bounds.describe()
-        )
+        );
+        if self.confirm {
+            text.push_str("; each change is confirmed first");
+        }
+        if !self.approvers.is_empty() {
+            let names: Vec<&str> = self.approvers.iter().map(ChatId::as_str).collect();
+            text.push_str(&format!("; approved by one of {}", names.join(", ")));
+        }
+        if self.break_glass {
+            text.push_str(" (or applied at once with --now, loudly audited)");
+        }
+        text
     }
 }
 

@@ -59,6 +59,7 @@ fn decide(who: &str, channel: &str, api: &ResolvedApi, text: &str) -> Result<Str
             ApiIdentity::Resolved(api),
             &change(text),
         )
+        .map(|allowed| allowed.rule)
         .map_err(|denial| denial.to_string())
 }
 
@@ -329,11 +330,13 @@ fn as_typed_the_api_is_judged_by_its_text_only() {
     let who = user("U2CERLKJA", Some("C9"), "T1DC2JH3J");
     let typed = ApiRef::parse("petstore").unwrap();
     assert_eq!(
-        policy().decide(
-            &who,
-            ApiIdentity::AsTyped(&typed),
-            &change("petstore prod 5 5")
-        ),
+        policy()
+            .decide(
+                &who,
+                ApiIdentity::AsTyped(&typed),
+                &change("petstore prod 5 5")
+            )
+            .map(|allowed| allowed.rule),
         Ok("SRE prod".to_owned())
     );
     let other = ApiRef::parse("orders").unwrap();
@@ -406,6 +409,7 @@ stages = ["open"]
     let decide = |text: &str| {
         policy
             .decide(&who, ApiIdentity::Resolved(&api), &change(text))
+            .map(|allowed| allowed.rule)
             .map_err(|d| d.to_string())
     };
     // (command, allowed, or a piece of the reason)
@@ -534,4 +538,47 @@ fn readers_are_users_or_channels_and_everyone_without_the_key() {
         "{bad}"
     );
     assert_eq!(bad.line, 1);
+}
+
+#[test]
+fn rules_may_ask_for_confirmation_approval_and_break_glass() {
+    let policy = parse(
+        "t",
+        r#"
+[[rule]]
+name = "prod needs a second pair of eyes"
+users = ["U1"]
+apis = ["*"]
+stages = ["prod"]
+confirm = true
+approvers = ["U2", "U3"]
+break_glass = true
+"#,
+    )
+    .unwrap();
+    let allowed = policy
+        .decide(
+            &user("U1", None, "T1"),
+            ApiIdentity::Resolved(&resolved("a1b2c3d4e5", None)),
+            &change("x prod 5 5"),
+        )
+        .unwrap();
+    assert!(allowed.confirm && allowed.break_glass);
+    let approvers: Vec<&str> = allowed.approvers.iter().map(ChatId::as_str).collect();
+    assert_eq!(approvers, ["U2", "U3"]);
+    assert!(
+        policy.describe()[2].contains("approved by one of U2, U3 (or applied at once with --now")
+    );
+
+    for (text, reason) in [
+        ("approvers = [\"C0OPS\"]", "not a Slack user id"),
+        ("approvers = [\"*\"]", "not a Slack user id"),
+        ("approvers = []", "`approvers` is empty"),
+        ("break_glass = true", "needs `approvers`"),
+        ("confirm = \"yes\"", "invalid type"),
+    ] {
+        let rule = format!("[[rule]]\nusers=[\"*\"]\napis=[\"*\"]\nstages=[\"*\"]\n{text}\n");
+        let error = parse("t", &rule).unwrap_err();
+        assert!(error.reason.contains(reason), "{text}: {error}");
+    }
 }

@@ -2,13 +2,14 @@
 
 use reqwest::Url;
 
-use crate::http::COMMANDS_PATH;
+use crate::http::{COMMANDS_PATH, INTERACTIONS_PATH};
 
 /// The manifest in `manifest/manifest.yml`, built into the binary.
 pub const TEMPLATE: &str = include_str!("../../manifest/manifest.yml");
 
-/// The request URL in [`TEMPLATE`]; replaced by the real one.
+/// The request URLs in [`TEMPLATE`]; replaced by the real ones.
 const PLACEHOLDER: &str = "https://throttle-bot.example.com/slack/commands";
+const INTERACTIONS_PLACEHOLDER: &str = "https://throttle-bot.example.com/slack/interactions";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ManifestError {
@@ -20,21 +21,31 @@ pub enum ManifestError {
 
 /// The slash-command request URL for a service reachable at `base`.
 pub fn command_url(base: &str) -> Result<Url, ManifestError> {
+    route_url(base, COMMANDS_PATH)
+}
+
+/// The interactivity request URL (button presses) for a service reachable at `base`.
+pub fn interactions_url(base: &str) -> Result<Url, ManifestError> {
+    route_url(base, INTERACTIONS_PATH)
+}
+
+fn route_url(base: &str, route: &str) -> Result<Url, ManifestError> {
     let mut url = Url::parse(base.trim()).map_err(|_| ManifestError::NotAUrl(base.to_owned()))?;
     if url.scheme() != "https" {
         return Err(ManifestError::NotHttps(base.to_owned()));
     }
     let prefix = url.path().trim_end_matches('/').to_owned();
-    url.set_path(&format!("{prefix}{COMMANDS_PATH}"));
+    url.set_path(&format!("{prefix}{route}"));
     url.set_query(None);
     url.set_fragment(None);
     Ok(url)
 }
 
-/// The manifest with its command URL pointing at the service reachable at `base`.
+/// The manifest with its request URLs pointing at the service reachable at `base`.
 pub fn render(base: &str) -> Result<String, ManifestError> {
-    let url = command_url(base)?;
-    Ok(TEMPLATE.replace(PLACEHOLDER, url.as_str()))
+    Ok(TEMPLATE
+        .replace(PLACEHOLDER, command_url(base)?.as_str())
+        .replace(INTERACTIONS_PLACEHOLDER, interactions_url(base)?.as_str()))
 }
 
 #[cfg(test)]
@@ -42,8 +53,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_template_uses_the_placeholder_request_url_once() {
+    fn the_template_uses_each_placeholder_request_url_once() {
         assert_eq!(TEMPLATE.matches(PLACEHOLDER).count(), 1);
+        assert_eq!(TEMPLATE.matches(INTERACTIONS_PLACEHOLDER).count(), 1);
     }
 
     #[test]
@@ -76,6 +88,7 @@ mod tests {
     fn rendering_replaces_the_request_url() {
         let manifest = render("https://bot.example.com").unwrap();
         assert!(manifest.contains("url: https://bot.example.com/slack/commands"));
-        assert!(!manifest.contains(PLACEHOLDER));
+        assert!(manifest.contains("request_url: https://bot.example.com/slack/interactions"));
+        assert!(!manifest.contains("throttle-bot.example.com"));
     }
 }

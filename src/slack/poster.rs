@@ -4,10 +4,12 @@
 use std::time::Duration;
 
 use reqwest::{StatusCode, Url};
-use serde_json::Value;
+use serde_json::{Value, json};
 
+use super::buttons::Buttons;
 use super::hosts::{HostError, SlackHosts};
-use super::render;
+use super::render::{self, Delivery};
+use super::signature::SigningSecret;
 use crate::core::outcome::News;
 use crate::core::ports::{TellError, Teller};
 use crate::core::requester::ReplyTo;
@@ -40,6 +42,8 @@ pub struct SlackPoster {
     http: reqwest::Client,
     webhook: Option<WebhookUrl>,
     hosts: SlackHosts,
+    /// Our buttons; without a signing secret to seal them, messages go without.
+    buttons: Option<Buttons>,
 }
 
 impl SlackPoster {
@@ -56,7 +60,18 @@ impl SlackPoster {
             http,
             webhook,
             hosts,
+            buttons: None,
         }
+    }
+
+    /// Messages carry buttons sealed with a key from this secret.
+    pub fn with_buttons(mut self, secret: &SigningSecret) -> Self {
+        self.buttons = Some(Buttons::new(secret));
+        self
+    }
+
+    pub fn buttons(&self) -> Option<&Buttons> {
+        self.buttons.as_ref()
     }
 
     pub fn hosts(&self) -> &SlackHosts {
@@ -116,9 +131,20 @@ impl SlackPoster {
 
 impl Teller for SlackPoster {
     async fn reply(&self, to: &ReplyTo, news: &News<'_>) -> Result<(), TellError> {
-        match render::reply(news) {
-            Some(message) => self.respond(to, &message).await,
-            None => Ok(()),
+        let Some(mut message) = render::reply(news, self.buttons.as_ref()) else {
+            return Ok(());
+        };
+        match render::delivery(news) {
+            Delivery::New => self.respond(to, &message).await,
+            Delivery::ReplaceOriginal => {
+                message["replace_original"] = json!(true);
+                self.respond(to, &message).await
+            }
+            Delivery::NewThenDeleteOriginal => {
+                message["replace_original"] = json!(false);
+                self.respond(to, &message).await?;
+                self.respond(to, &json!({ "delete_original": true })).await
+            }
         }
     }
 

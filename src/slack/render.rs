@@ -5,22 +5,80 @@
 
 use serde_json::{Value, json};
 
-use crate::core::grammar::{ShowRequest, TextError};
+use super::buttons::{
+    APPROVAL_TTL_SECS, ButtonValue, Buttons, PREVIEW_TTL_SECS, Press, UNDO_TTL_SECS,
+};
+use crate::core::grammar::{ShowRequest, TextError, command_text};
 use crate::core::outcome::{Failure, News, Outcome};
+use crate::core::plan::Risk;
 use crate::core::ports::GatewayError;
-use crate::core::requester::{ChatUser, Requester};
+use crate::core::requester::{ChatId, ChatUser, Requester, Via};
 use crate::domain::text::is_hidden;
-use crate::domain::{Action, ApiView, Applied, Configured, Level, ThrottleChange};
+use crate::domain::{
+    Action, ApiRef, ApiView, Applied, Approval, BurstLimit, Configured, Level, RateLimit,
+    ThrottleChange, ThrottleLimits,
+};
 use crate::policy::{Denial, place};
 
-/// The final reply to the person who asked, if the outcome has one.
-pub fn reply(news: &News<'_>) -> Option<Value> {
+/// How a reply reaches the conversation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// A new message.
+    New,
+    /// In place of the message whose button was pressed.
+    ReplaceOriginal,
+    /// A new message, then the one whose button was pressed is removed (a preview, once applied).
+    NewThenDeleteOriginal,
+}
+
+/// Where a reply goes, given how the request came and how it ended.
+pub fn delivery(news: &News<'_>) -> Delivery {
+    let done = matches!(news.outcome, Outcome::Change { result: Ok(_), .. });
+    match (news.via, done, news.outcome) {
+        (Via::Command, _, _) => Delivery::New,
+        (Via::Apply, true, _) => Delivery::NewThenDeleteOriginal,
+        (Via::Apply, false, _) => Delivery::ReplaceOriginal,
+        (Via::Undo, true, _) => Delivery::ReplaceOriginal,
+        (Via::Undo, false, _) => Delivery::New,
+        // Someone who may not approve is told privately; the request stays for the approvers.
+        (
+            Via::Approve,
+            _,
+            Outcome::Refused {
+                denial: Denial::NotAnApprover { .. },
+                ..
+            },
+        ) => Delivery::New,
+        (Via::Approve, _, _) => Delivery::ReplaceOriginal,
+    }
+}
+
+/// The final reply to the person who asked, if the outcome has one. With `buttons`, messages
+/// carry theirs (Apply and Cancel on a preview, Approve and Reject on a request, Undo on a change).
+pub fn reply(news: &News<'_>, buttons: Option<&Buttons>) -> Option<Value> {
     let who = news.requester.user();
     Some(match news.outcome {
         Outcome::Change {
             change,
             result: Ok(done),
-        } => applied(change, done, who),
+        } => applied(change, done, who, news.via, buttons),
+        Outcome::NeedsConfirmation {
+            change,
+            planned,
+            risk,
+        } => preview(change, planned, *risk, who?, buttons),
+        Outcome::AwaitingApproval {
+            change,
+            planned,
+            approvers,
+            ..
+        } => approval_request(change, planned, approvers, who?, buttons),
+        Outcome::Moved {
+            change,
+            api,
+            expected,
+            found,
+        } => moved(change, api, expected, found, news.via),
         Outcome::Change {
             change,
             result: Err(error),
@@ -64,8 +122,236 @@ pub fn notice(news: &News<'_>) -> Option<Value> {
         } => audit_foreign(actor, text, denial),
         Outcome::Interrupted { text } => audit_interrupted(actor, text),
         Outcome::Invalid { reason } => audit_failure(actor, reason),
-        Outcome::Show { .. } => return None,
+        Outcome::AwaitingApproval {
+            change,
+            planned,
+            approvers,
+            rule,
+        } => notice_of(format!(
+            ":raised_hand: Approval requested: {} by {} → {} ({}); rule \"{}\", approvers {}",
+            target_of(change, &planned.api),
+            limits(&planned.before),
+            limits(&planned.after),
+            describe(actor),
+            escape(rule),
+            mentions(approvers)
+        )),
+        Outcome::Moved {
+            change,
+            api,
+            expected,
+            found,
+        } => notice_of(format!(
+            ":warning: Not applied, the stage changed since it was shown: {} expected {}, found {} ({})",
+            target_of(change, api),
+            limits(expected),
+            limits(found),
+            describe(actor)
+        )),
+        Outcome::Show { .. } | Outcome::NeedsConfirmation { .. } => return None,
     })
+}
+
+fn mentions(users: &[ChatId]) -> String {
+    let names: Vec<String> = users.iter().map(|u| format!("<@{}>", u.as_str())).collect();
+    names.join(", ")
+}
+
+fn target_of(change: &ThrottleChange, api: &crate::domain::ResolvedApi) -> String {
+    format!(
+        "{} / {} ({})",
+        api_label(api),
+        code(change.stage.as_str()),
+        level_label(&change.level)
+    )
+}
+
+/// In plain words, what the values mean for callers.
+fn plain_words(after: &Configured) -> String {
+    match (after.rate, after.burst) {
+        (Some(0.0), _) => "every request will get 429 Too Many Requests".to_owned(),
+        (_, Some(0)) => {
+            "every request will get 429 Too Many Requests (a burst of 0 lets none through)"
+                .to_owned()
+        }
+        (Some(rate), Some(burst)) => format!(
+            "requests above {rate} per second (after a burst of {burst}) will get 429 Too Many Requests"
+        ),
+        _ => "the level will follow the limits above it".to_owned(),
+    }
+}
+
+/// A button value for `change`, from `who`, expecting `expect` at its level.
+fn value_of(
+    press: Press,
+    change: &ThrottleChange,
+    who: &ChatUser,
+    expect: &Configured,
+    approvers: &[ChatId],
+) -> ButtonValue {
+    ButtonValue {
+        press,
+        text: command_text(change),
+        author: who.user.to_string(),
+        channel: who.channel.as_ref().map(ToString::to_string),
+        team: who.team.as_ref().map(ToString::to_string),
+        expect: Some((expect.rate, expect.burst)),
+        approvers: approvers.iter().map(ToString::to_string).collect(),
+    }
+}
+
+/// The change pinned to the resolved API's id, so a button acts on exactly that API.
+fn pinned(change: &ThrottleChange, api: &crate::domain::ResolvedApi) -> ThrottleChange {
+    ThrottleChange {
+        api: ApiRef::Id(api.id.clone()),
+        ..change.clone()
+    }
+}
+
+/// The private preview of a risky change, with Apply and Cancel.
+fn preview(
+    change: &ThrottleChange,
+    planned: &Applied,
+    risk: Option<Risk>,
+    who: &ChatUser,
+    buttons: Option<&Buttons>,
+) -> Value {
+    let why = match risk {
+        Some(Risk::BlocksTraffic) => "it blocks traffic".to_owned(),
+        Some(Risk::Cuts { what, from, to }) => {
+            format!("it cuts the {what} from {from} to {to}, by more than half")
+        }
+        None => "the access policy asks to confirm changes here".to_owned(),
+    };
+    let (rate_line, burst_line) = transitions(change, planned);
+    let text = format!(
+        ":warning: *Confirm this change* ({why}): {}: rate {rate_line}; burst {burst_line}.\nIn plain words: {}. Nothing has been changed yet; this preview expires in 5 minutes.",
+        target_of(change, &planned.api),
+        plain_words(&planned.after),
+    );
+    let mut message = ephemeral(text);
+    if let Some(buttons) = buttons {
+        let change = pinned(change, &planned.api);
+        let expires = unix_now() + PREVIEW_TTL_SECS;
+        let apply = value_of(Press::Apply, &change, who, &planned.before, &[]);
+        let cancel = ButtonValue {
+            press: Press::Cancel,
+            ..apply.clone()
+        };
+        push_actions(
+            &mut message,
+            vec![
+                buttons.button(apply, expires),
+                buttons.button(cancel, expires),
+            ],
+        );
+    }
+    message
+}
+
+/// The request for approval, in the channel, with Approve and Reject.
+fn approval_request(
+    change: &ThrottleChange,
+    planned: &Applied,
+    approvers: &[ChatId],
+    who: &ChatUser,
+    buttons: Option<&Buttons>,
+) -> Value {
+    let (rate_line, burst_line) = transitions(change, planned);
+    let text = format!(
+        ":raised_hand: *Approval needed:* <@{}> asks to change {}: rate {rate_line}; burst {burst_line}.\nApprovers: {}. Nothing has been changed yet; this request expires in 30 minutes.",
+        who.user.as_str(),
+        target_of(change, &planned.api),
+        mentions(approvers),
+    );
+    let mut message = ephemeral(text);
+    message["response_type"] = json!("in_channel");
+    if let Some(buttons) = buttons {
+        let change = pinned(change, &planned.api);
+        let expires = unix_now() + APPROVAL_TTL_SECS;
+        let approve = value_of(Press::Approve, &change, who, &planned.before, approvers);
+        let reject = ButtonValue {
+            press: Press::Reject,
+            ..approve.clone()
+        };
+        push_actions(
+            &mut message,
+            vec![
+                buttons.button(approve, expires),
+                buttons.button(reject, expires),
+            ],
+        );
+    }
+    message
+}
+
+/// The level holds other values than the message showed: nothing applied.
+fn moved(
+    change: &ThrottleChange,
+    api: &crate::domain::ResolvedApi,
+    expected: &Configured,
+    found: &Configured,
+    via: Via,
+) -> Value {
+    let what = match via {
+        Via::Undo => "Nothing was undone",
+        Via::Approve => "This request is closed and nothing was applied",
+        Via::Apply | Via::Command => "Nothing was applied",
+    };
+    let mut message = ephemeral(format!(
+        ":warning: {what}: {} now has {}, not the {} shown. Someone or something changed it since (throttle-bot keeps no history; the audit channel may say who). Run the command again if it is still needed.",
+        target_of(change, api),
+        limits(found),
+        limits(expected),
+    ));
+    if via == Via::Approve {
+        message["response_type"] = json!("in_channel");
+    }
+    message
+}
+
+/// A private note to whoever pressed a button that did nothing.
+pub fn press_refused(reason: &str) -> Value {
+    let mut message = ephemeral(format!(":no_entry: {}.", capitalise(reason)));
+    message["replace_original"] = json!(false);
+    message
+}
+
+/// The message whose buttons were pressed, replaced by how it ended (buttons gone).
+pub fn closed(text: &str, in_channel: bool) -> Value {
+    let mut message = ephemeral(text.to_owned());
+    message["replace_original"] = json!(true);
+    if in_channel {
+        message["response_type"] = json!("in_channel");
+    }
+    message
+}
+
+/// A command's text as inline code, escaped.
+pub fn quoted(text: &str) -> String {
+    code(&format!("/throttle {text}"))
+}
+
+/// An audit notice with this (already escaped) text.
+pub fn notice_text(text: &str) -> Value {
+    notice_of(text.to_owned())
+}
+
+fn push_actions(message: &mut Value, elements: Vec<Value>) {
+    if let Some(blocks) = message["blocks"].as_array_mut() {
+        blocks.push(json!({ "type": "actions", "elements": elements }));
+    }
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+/// Slack's date token: each reader sees their own time zone.
+fn date(ts: i64) -> String {
+    format!("<!date^{ts}^{{date_short_pretty}} at {{time}}|{ts} (Unix time)>")
 }
 
 /// A denial in words, with names as inline code (already escaped).
@@ -91,9 +377,10 @@ fn reason(denial: &Denial) -> String {
             code(api),
             code(stage.as_str())
         ),
-        Denial::ForeignWorkspace { .. } | Denial::OutOfBounds(_) | Denial::NotAReader { .. } => {
-            escape(&denial.to_string())
-        }
+        Denial::ForeignWorkspace { .. }
+        | Denial::OutOfBounds(_)
+        | Denial::NotAReader { .. }
+        | Denial::NotAnApprover { .. } => escape(&denial.to_string()),
     }
 }
 
@@ -280,7 +567,13 @@ fn level_label(level: &Level) -> String {
 
 /// The final reply on `response_url` for a change that succeeded. A change that altered the
 /// stage is shown to the channel; one that found nothing to do only to the user.
-fn applied(change: &ThrottleChange, applied: &Applied, who: Option<&ChatUser>) -> Value {
+fn applied(
+    change: &ThrottleChange,
+    applied: &Applied,
+    who: Option<&ChatUser>,
+    via: Via,
+    buttons: Option<&Buttons>,
+) -> Value {
     let api = api_label(&applied.api);
     let stage = code(change.stage.as_str());
     if !applied.changed {
@@ -291,9 +584,10 @@ fn applied(change: &ThrottleChange, applied: &Applied, who: Option<&ChatUser>) -
             burst(applied.after.burst),
         ));
     }
-    let verb = match change.action {
-        Action::Set(_) => "changed",
-        Action::Reset => "reset",
+    let verb = match (via, change.action) {
+        (Via::Undo, _) => "undid a change to",
+        (_, Action::Set(_)) => "changed",
+        (_, Action::Reset) => "reset",
     };
     let (rate_line, burst_line) = transitions(change, applied);
     let (actor, by) = match who {
@@ -304,12 +598,22 @@ fn applied(change: &ThrottleChange, applied: &Applied, who: Option<&ChatUser>) -
         ":white_check_mark: {actor} {verb} throttling on {api} / {stage} ({}): rate {rate_line}; burst {burst_line}",
         level_label(&change.level),
     );
-    json!({
+    let by = match (&applied.approval, via) {
+        (_, Via::Undo) => format!("Undone {by} on {}", date(unix_now())),
+        (Approval::By(approver), _) => format!("Changed {by}, approved by <@{approver}>"),
+        (Approval::Skipped { .. }, _) => format!("Changed {by} *without approval* (break glass)"),
+        (Approval::NotNeeded, _) => format!("Changed {by}"),
+    };
+    let headline = match via {
+        Via::Undo => ":leftwards_arrow_with_hook: *Throttling change undone*".to_owned(),
+        _ => format!(":white_check_mark: *Throttling {verb}*"),
+    };
+    let mut message = json!({
         "response_type": "in_channel",
         "replace_original": false,
         "text": text,
         "blocks": [
-            { "type": "section", "text": { "type": "mrkdwn", "text": format!(":white_check_mark: *Throttling {verb}*") } },
+            { "type": "section", "text": { "type": "mrkdwn", "text": headline } },
             { "type": "section", "fields": [
                 { "type": "mrkdwn", "text": format!("*API*\n{api}") },
                 { "type": "mrkdwn", "text": format!("*Stage*\n{stage}") },
@@ -318,10 +622,31 @@ fn applied(change: &ThrottleChange, applied: &Applied, who: Option<&ChatUser>) -
                 { "type": "mrkdwn", "text": format!("*Burst*\n{burst_line}") },
             ]},
             { "type": "context", "elements": [
-                { "type": "mrkdwn", "text": format!("Changed {by}") },
+                { "type": "mrkdwn", "text": by },
             ]},
         ],
-    })
+    });
+    // Undo restores the values before; an undone change has no Undo of its own.
+    if let (Some(buttons), Some(who), true) = (buttons, who, via != Via::Undo) {
+        let restore = ThrottleChange {
+            action: match (applied.before.rate, applied.before.burst) {
+                (Some(rate), Some(burst)) => {
+                    match (RateLimit::new(rate), BurstLimit::new(i64::from(burst))) {
+                        (Ok(rate), Ok(burst)) => Action::Set(ThrottleLimits { rate, burst }),
+                        _ => Action::Reset,
+                    }
+                }
+                _ => Action::Reset,
+            },
+            ..pinned(change, &applied.api)
+        };
+        let undo = value_of(Press::Undo, &restore, who, &applied.after, &[]);
+        push_actions(
+            &mut message,
+            vec![buttons.button(undo, unix_now() + UNDO_TTL_SECS)],
+        );
+    }
+    message
 }
 
 /// The final reply on `response_url` for a change that failed: only the user sees it.
@@ -499,7 +824,23 @@ fn audit_notice(
             escape(&error.to_string())
         ),
     };
-    notice_of(format!("{headline} ({})", describe(actor)))
+    let approval = match outcome {
+        Ok(Applied {
+            approval: Approval::By(approver),
+            ..
+        }) => format!("; approved by <@{approver}>"),
+        Ok(Applied {
+            approval: Approval::Skipped { rule },
+            changed: true,
+            ..
+        }) => format!(
+            "\n:rotating_light: *APPROVAL SKIPPED (break glass)* by {} under rule \"{}\"",
+            describe(actor),
+            escape(rule)
+        ),
+        _ => String::new(),
+    };
+    notice_of(format!("{headline} ({}){approval}", describe(actor)))
 }
 
 /// The audit channel's notice of a job that failed before it had a valid change to make.

@@ -444,6 +444,11 @@ fn deferred_job(api: &str, response_url: &str) -> Value {
         "command": "/throttle",
         "response_url": response_url,
         "request_id": "0123456789abcdef",
+        "via": "command",
+        "expect": null,
+        "confirmed": false,
+        "approved_by": null,
+        "break_glass": false,
     })
 }
 

@@ -145,13 +145,13 @@ async fn every_change_shows_before_and_after_in_the_reply_and_the_notice() {
     let api = create_api(&unique("beforeafter"), "prod").await;
     reply_to(&app, &format!("{api} prod 50 100"), 1).await;
 
-    let reply = reply_to(&app, &format!("{api} prod 20.5 40"), 2).await;
+    let reply = reply_to(&app, &format!("{api} prod 30.5 60"), 2).await;
 
     let text = shown(&reply);
-    assert!(text.contains("rate 50 req/s → 20.5 req/s"), "{text}");
-    assert!(text.contains("burst 100 → 40"), "{text}");
+    assert!(text.contains("rate 50 req/s → 30.5 req/s"), "{text}");
+    assert!(text.contains("burst 100 → 60"), "{text}");
     let notice = shown(&app.slack.wait_for("/webhook", 2).await[1]);
-    assert!(notice.contains("rate 50 req/s → 20.5 req/s"), "{notice}");
+    assert!(notice.contains("rate 50 req/s → 30.5 req/s"), "{notice}");
     assert!(
         notice.contains("<@U2CERLKJA>") && notice.contains("<#C0123ABC>"),
         "{notice}"

@@ -58,11 +58,17 @@ async fn fractional_rates_and_zero_are_applied_as_given() {
     let app = TestApp::spawn().await;
     let api = create_api(&unique("fractions"), "test").await;
 
-    app.command(&format!("{api} test 0.5 0")).await;
+    app.command(&format!("{api} test 0.5 1")).await;
     app.slack.wait_for("/reply", 1).await;
-
-    assert_eq!(stage_limits(&api, "test").await, Some((0.5, 0)));
+    assert_eq!(stage_limits(&api, "test").await, Some((0.5, 1)));
     assert!(text_of(&app.slack.posts_to("/reply")[0]).contains("0.5 req/s"));
+
+    // A burst of 0 blocks all traffic: it is applied as given once its author confirms.
+    app.command(&format!("{api} test 0.5 0")).await;
+    let preview = app.slack.wait_for("/reply", 2).await[1].clone();
+    app.press(&preview, "Apply", USER).await;
+    app.slack.wait_for("/actions", 1).await;
+    assert_eq!(stage_limits(&api, "test").await, Some((0.5, 0)));
 }
 
 #[tokio::test]

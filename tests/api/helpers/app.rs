@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
 use super::proxy::{AwsProxy, aws_proxy};
-use super::signing::{SIGNING_SECRET, Sender, now, sign, slack_form};
+use super::signing::{SIGNING_SECRET, Sender, now, press_form, sign, slack_form};
 use super::slack::SlackStandIn;
 use super::{WAIT, moto};
 
@@ -228,6 +228,28 @@ impl TestApp {
         ])
         .unwrap();
         self.post_signed(body.into_bytes()).await
+    }
+
+    /// Presses the button labelled `label` in `message` as `user`, the way Slack sends a
+    /// `block_actions` interaction; the answer goes to the stand-in's `/actions`.
+    pub async fn press(
+        &self,
+        message: &serde_json::Value,
+        label: &str,
+        user: &str,
+    ) -> reqwest::Response {
+        let body = press_form(message, label, user, &self.slack.url("/actions"));
+        let timestamp = now().to_string();
+        let signature = sign(SIGNING_SECRET, &timestamp, body.as_bytes());
+        self.http
+            .post(self.url("/slack/interactions"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("x-slack-request-timestamp", timestamp)
+            .header("x-slack-signature", signature)
+            .body(body)
+            .send()
+            .await
+            .expect("throttle-bot answered")
     }
 
     /// Posts `/throttle <text>` signed as Slack would sign it now.

@@ -67,3 +67,44 @@ pub fn unique(prefix: &str) -> String {
         NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
     )
 }
+
+/// The button labelled `label` in a message Slack would show (its actions blocks).
+pub fn button(message: &serde_json::Value, label: &str) -> Option<serde_json::Value> {
+    message["blocks"]
+        .as_array()?
+        .iter()
+        .filter(|block| block["type"] == "actions")
+        .flat_map(|block| block["elements"].as_array().cloned().unwrap_or_default())
+        .find(|element| element["text"]["text"] == label)
+}
+
+/// The form Slack sends when `user` presses `label` in `message` (shape from Slack's
+/// interactivity docs: `payload=<block_actions JSON>`).
+pub fn press_form(
+    message: &serde_json::Value,
+    label: &str,
+    user: &str,
+    response_url: &str,
+) -> String {
+    let button = button(message, label).unwrap_or_else(|| panic!("no {label} button in {message}"));
+    let payload = serde_json::json!({
+        "type": "block_actions",
+        "user": { "id": user, "username": "someone", "team_id": TEAM },
+        "api_app_id": "A0APP",
+        "token": "deprecated",
+        "team": { "id": TEAM, "domain": "testteam" },
+        "channel": { "id": CHANNEL, "name": "ops" },
+        "container": { "type": "message", "message_ts": "1700000000.000100", "is_ephemeral": true },
+        "trigger_id": unique("398738663015.47445629121"),
+        "response_url": response_url,
+        "actions": [{
+            "action_id": button["action_id"],
+            "block_id": "actions",
+            "text": button["text"],
+            "value": button["value"],
+            "type": "button",
+            "action_ts": "1700000001.000200"
+        }]
+    });
+    serde_urlencoded::to_string([("payload", payload.to_string())]).unwrap()
+}
