@@ -27,6 +27,8 @@ pub struct ServeConfig {
     pub limits: Limits,
     /// Commands running at once; more are told to retry.
     pub max_jobs: usize,
+    /// A cut of a level's own value by more than this share asks for confirmation.
+    pub confirm_cut_fraction: f64,
 }
 
 /// A setting that stops the service from starting. The text never repeats a secret's value.
@@ -108,6 +110,7 @@ impl TryFrom<ServeArgs> for ServeConfig {
             slack_hosts,
             metrics_addr: args.metrics_addr,
             max_jobs: args.max_jobs.max(1),
+            confirm_cut_fraction: args.safety.confirm_cut_fraction,
             limits: Limits {
                 header_read: args.header_read_timeout,
                 max_connections: args.max_connections.max(1),

@@ -41,8 +41,8 @@ pub fn app_runner(
     slack: SlackPoster,
     policy: Arc<PolicyHandle>,
     metrics: Arc<Metrics>,
-) -> Arc<AppRunner> {
-    Arc::new(Runner::new(ApiGateway::new(aws), slack, policy, metrics))
+) -> AppRunner {
+    Runner::new(ApiGateway::new(aws), slack, policy, metrics)
 }
 
 /// How long shutdown may spend telling the users of interrupted commands.

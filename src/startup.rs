@@ -123,7 +123,9 @@ pub fn state(config: &ServeConfig, mode: Mode) -> AppState {
             .with_buttons(&config.signing_secret),
         Arc::clone(&config.policy),
         Arc::clone(&metrics),
-    );
+    )
+    .with_cut_fraction(config.confirm_cut_fraction);
+    let runner = Arc::new(runner);
     AppState {
         secret: Arc::new(config.signing_secret.clone()),
         jobs: Arc::new(Jobs::new(runner, mode)),

@@ -99,6 +99,9 @@ pub struct LambdaArgs {
 
     #[command(flatten)]
     pub slack_hosts: SlackHostArgs,
+
+    #[command(flatten)]
+    pub safety: SafetyArgs,
 }
 
 /// Where the access policy comes from.
@@ -128,6 +131,22 @@ pub struct SlackHostArgs {
 impl From<&SlackHostArgs> for SlackHosts {
     fn from(args: &SlackHostArgs) -> Self {
         SlackHosts::from_setting(args.insecure_test_hosts.as_deref())
+    }
+}
+
+/// When a change asks its author to confirm.
+#[derive(Debug, Clone, Args)]
+pub struct SafetyArgs {
+    /// A change that cuts a rate or burst set at its level by more than this share (0–1) is
+    /// shown for confirmation first, as is one that blocks traffic.
+    #[arg(long, env = "CONFIRM_CUT_FRACTION", default_value_t = 0.5, value_parser = parse_fraction)]
+    pub confirm_cut_fraction: f64,
+}
+
+fn parse_fraction(raw: &str) -> Result<f64, String> {
+    match raw.parse::<f64>() {
+        Ok(f) if (0.0..=1.0).contains(&f) => Ok(f),
+        _ => Err(format!("`{raw}` is not a fraction from 0 to 1")),
     }
 }
 
@@ -219,6 +238,9 @@ pub struct ServeArgs {
 
     #[command(flatten)]
     pub slack_hosts: SlackHostArgs,
+
+    #[command(flatten)]
+    pub safety: SafetyArgs,
 
     /// A separate address for /healthz, /readyz and /metrics; they then leave the Slack-facing
     /// listener.

@@ -72,6 +72,37 @@ pub fn run(command: PolicyCommand) -> Result<(String, bool), PolicyToolError> {
             // knows its other identity (id or name) and decides on both.
             Ok(
                 match policy.decide(&who, ApiIdentity::AsTyped(&change.api), &change) {
+                    Ok(allowed) if !allowed.approvers.is_empty() => {
+                        let approvers: Vec<&str> =
+                            allowed.approvers.iter().map(ChatId::as_str).collect();
+                        let glass = if allowed.break_glass {
+                            " In an emergency the author may add --now to apply it at once (loudly audited)."
+                        } else {
+                            ""
+                        };
+                        (
+                            format!(
+                                "NEEDS APPROVAL by one of {} (rule \"{}\"), then applied.{glass}",
+                                approvers.join(", "),
+                                allowed.rule
+                            ),
+                            true,
+                        )
+                    }
+                    Ok(allowed) if allowed.confirm => (
+                        format!(
+                            "NEEDS CONFIRMATION: rule \"{}\" asks its author to confirm every change, then applied.",
+                            allowed.rule
+                        ),
+                        true,
+                    ),
+                    Ok(allowed) if blocks_traffic(&change) => (
+                        format!(
+                            "NEEDS CONFIRMATION: a rate or burst of 0 blocks traffic (allowed by rule \"{}\").",
+                            allowed.rule
+                        ),
+                        true,
+                    ),
                     Ok(allowed) => (format!("ALLOWED by rule \"{}\".", allowed.rule), true),
                     Err(denial @ Denial::NoRuleForApi { .. }) => (
                         format!(
@@ -84,6 +115,12 @@ pub fn run(command: PolicyCommand) -> Result<(String, bool), PolicyToolError> {
             )
         }
     }
+}
+
+/// A rate or burst of 0 always asks for confirmation (a cut needs the stage, which this
+/// command does not read).
+fn blocks_traffic(change: &crate::domain::ThrottleChange) -> bool {
+    matches!(change.action, crate::domain::Action::Set(l) if l.rate.value() == 0.0 || l.burst.value() == 0)
 }
 
 fn load(file: &str) -> Result<Policy, PolicyError> {

@@ -84,7 +84,10 @@ pub async fn run(args: LambdaArgs) -> Result<(), LambdaError> {
         Some(secret) => SlackPoster::new(webhook, hosts).with_buttons(secret),
         None => SlackPoster::new(webhook, hosts),
     };
-    let runner = app_runner((&args.aws).into(), slack, policy, Arc::clone(&metrics));
+    let runner = Arc::new(
+        app_runner((&args.aws).into(), slack, policy, Arc::clone(&metrics))
+            .with_cut_fraction(args.safety.confirm_cut_fraction),
+    );
     let hand_off = secret.as_ref().map(|secret| {
         let function_name = std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_default();
         Arc::new(HandOff::new(SelfInvoker::new(function_name), secret))

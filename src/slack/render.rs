@@ -604,6 +604,7 @@ fn applied(
         (Approval::Skipped { .. }, _) => format!("Changed {by} *without approval* (break glass)"),
         (Approval::NotNeeded, _) => format!("Changed {by}"),
     };
+    let text = format!("{text} ({})", by.replace('*', ""));
     let headline = match via {
         Via::Undo => ":leftwards_arrow_with_hook: *Throttling change undone*".to_owned(),
         _ => format!(":white_check_mark: *Throttling {verb}*"),

@@ -19,13 +19,17 @@ async fn lambda(extra_env: Vec<(&'static str, String)>) -> LambdaHarness {
 
 /// A function URL (payload 2.0) event carrying a signed slash command, body base64-encoded.
 fn function_url_event(text: &str, response_url: &str) -> Value {
-    let body = slack_form(text, response_url);
+    function_url_post("/slack/commands", slack_form(text, response_url))
+}
+
+/// A function URL (payload 2.0) event posting `body` to `path`, signed as Slack signs it.
+fn function_url_post(path: &str, body: String) -> Value {
     let timestamp = now().to_string();
     let signature = sign(SIGNING_SECRET, &timestamp, body.as_bytes());
     json!({
         "version": "2.0",
         "routeKey": "$default",
-        "rawPath": "/slack/commands",
+        "rawPath": path,
         "rawQueryString": "",
         "headers": {
             "content-type": "application/x-www-form-urlencoded",
@@ -40,7 +44,7 @@ fn function_url_event(text: &str, response_url: &str) -> Value {
             "domainPrefix": "abcdefghij",
             "http": {
                 "method": "POST",
-                "path": "/slack/commands",
+                "path": path,
                 "protocol": "HTTP/1.1",
                 "sourceIp": "192.0.2.1",
                 "userAgent": "Slackbot 1.0"
@@ -613,4 +617,42 @@ async fn the_answer_to_slack_never_waits_for_the_audit_webhook() {
     function.result_of(&notices[0].0).await.unwrap();
     let posted = shown(&function.slack.wait_for("/webhook", 1).await[0]);
     assert!(posted.contains(&api), "{posted}");
+}
+
+#[tokio::test]
+async fn confirm_and_apply_work_through_a_function_url_too() {
+    let function = lambda(vec![]).await;
+    let api = create_api(&unique("lambdaconfirm"), "prod").await;
+
+    let response = function
+        .invoke(function_url_event(
+            &format!("{api} prod 0 0"),
+            &function.slack.url("/reply"),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(response["statusCode"], 200);
+    let preview = function.slack.wait_for("/reply", 1).await[0].clone();
+    assert!(shown(&preview).contains("Confirm this change"), "{preview}");
+    assert_eq!(stage_limits(&api, "prod").await, None);
+
+    let press = press_form(&preview, "Apply", USER, &function.slack.url("/actions"));
+    let pressed = function
+        .invoke(function_url_post("/slack/interactions", press))
+        .await
+        .unwrap();
+
+    assert_eq!(pressed["statusCode"], 200);
+    assert_eq!(stage_limits(&api, "prod").await, Some((0.0, 0)));
+    let posts = function.slack.wait_for("/actions", 2).await;
+    assert_eq!(posts[0]["response_type"], "in_channel");
+    assert!(button(&posts[0], "Undo").is_some());
+
+    // Undo through the function URL as well.
+    let undo = press_form(&posts[0], "Undo", USER, &function.slack.url("/actions"));
+    function
+        .invoke(function_url_post("/slack/interactions", undo))
+        .await
+        .unwrap();
+    assert_eq!(stage_limits(&api, "prod").await, Some((-1.0, -1)));
 }

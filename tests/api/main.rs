@@ -4,6 +4,7 @@
 mod helpers;
 mod hostile_clients;
 mod in_process;
+mod interactivity;
 mod runtime_api;
 
 mod apply;

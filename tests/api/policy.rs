@@ -540,3 +540,53 @@ async fn a_flood_of_refused_commands_cannot_flood_the_audit_channel() {
     let app = app.stop().await;
     assert_eq!(app.slack.posts_to("/webhook").len(), 5);
 }
+
+#[tokio::test]
+async fn policy_explain_says_when_a_change_needs_confirmation_or_approval() {
+    let path = policy_file(&format!(
+        "[[rule]]\nname = \"prod\"\nusers = [\"{USER}\"]\napis = [\"*\"]\nstages = [\"prod\"]\napprovers = [\"U0APPROVER\"]\nbreak_glass = true\n\n[[rule]]\nname = \"test\"\nusers = [\"{USER}\"]\napis = [\"*\"]\nstages = [\"test\"]\n\n[[rule]]\nname = \"stg\"\nusers = [\"{USER}\"]\napis = [\"*\"]\nstages = [\"stg\"]\nconfirm = true\n"
+    ));
+    let file = path.display().to_string();
+    let explain = |words: &[&str]| {
+        let mut args = vec!["explain", "--file", &file, "--user", USER];
+        args.extend_from_slice(words);
+        let output = policy_cli(&args);
+        (
+            output.status.code(),
+            String::from_utf8_lossy(&output.stdout).trim().to_owned(),
+        )
+    };
+    let (code, text) = explain(&["petstore", "prod", "5", "10"]);
+    assert_eq!(code, Some(0));
+    assert!(
+        text.starts_with("NEEDS APPROVAL by one of U0APPROVER (rule \"prod\")"),
+        "{text}"
+    );
+    assert!(text.contains("--now"), "{text}");
+    let (_, text) = explain(&["petstore", "stg", "5", "10"]);
+    assert!(
+        text.starts_with("NEEDS CONFIRMATION: rule \"stg\""),
+        "{text}"
+    );
+    let (_, text) = explain(&["petstore", "test", "0", "10"]);
+    assert!(
+        text.starts_with("NEEDS CONFIRMATION: a rate or burst of 0 blocks traffic"),
+        "{text}"
+    );
+    let (code, text) = explain(&["petstore", "test", "5", "10"]);
+    assert_eq!(
+        (code, text.as_str()),
+        (Some(0), "ALLOWED by rule \"test\".")
+    );
+    let (code, text) = explain(&["petstore", "live", "5", "10"]);
+    assert_eq!(code, Some(1));
+    assert!(text.starts_with("DENIED"), "{text}");
+
+    let check = policy_cli(&["check", &file]);
+    let listed = String::from_utf8_lossy(&check.stdout);
+    assert!(listed.contains("approved by one of U0APPROVER"), "{listed}");
+    assert!(
+        listed.contains("each change is confirmed first"),
+        "{listed}"
+    );
+}

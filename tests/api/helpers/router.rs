@@ -48,6 +48,7 @@ impl InProcess {
             metrics_addr: None,
             limits: Limits::default(),
             max_jobs: 8,
+            confirm_cut_fraction: 0.5,
         };
         Self {
             router: throttle_bot::http::router(throttle_bot::startup::state(

@@ -1,0 +1,425 @@
+//! Confirm before a risky change, Undo in one click, and approval by someone else: the bot's
+//! own buttons, pressed the way Slack sends a press, with the stage read back from moto.
+
+use serde_json::Value;
+use throttle_bot::slack::buttons::{ButtonValue, Buttons, Press};
+use throttle_bot::slack::signature::SigningSecret;
+
+use crate::helpers::*;
+
+const OTHER: &str = "U0OTHER";
+const APPROVER: &str = "U0APPROVER";
+
+/// `/throttle <text>` as USER; its final reply.
+async fn reply_to(app: &TestApp, text: &str, nth: usize) -> Value {
+    app.command(text).await;
+    app.slack.wait_for("/reply", nth).await[nth - 1].clone()
+}
+
+/// The stage's stage-wide values set to (rate, burst) without the bot (as a deploy would).
+async fn set_directly(api: &str, stage: &str, rate: &str, burst: &str) {
+    use aws_sdk_apigateway::types::{Op, PatchOperation};
+    let op = |field: &str, value: &str| {
+        PatchOperation::builder()
+            .op(Op::Replace)
+            .path(format!("/*/*/throttling/{field}"))
+            .value(value)
+            .build()
+    };
+    aws()
+        .await
+        .update_stage()
+        .rest_api_id(api)
+        .stage_name(stage)
+        .patch_operations(op("rateLimit", rate))
+        .patch_operations(op("burstLimit", burst))
+        .send()
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn each_kind_of_risky_change_is_previewed_privately_and_not_applied() {
+    let app = TestApp::spawn().await;
+    let api = create_api(&unique("preview"), "prod").await;
+    reply_to(&app, &format!("{api} prod 100 200"), 1).await;
+
+    for (n, (text, why)) in [
+        (format!("{api} prod 0 200"), "it blocks traffic"),
+        (format!("{api} prod 100 0"), "it blocks traffic"),
+        (
+            format!("{api} prod 49 200"),
+            "it cuts the rate from 100 to 49",
+        ),
+        (
+            format!("{api} prod 100 99"),
+            "it cuts the burst from 200 to 99",
+        ),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let preview = reply_to(&app, &text, n + 2).await;
+        let shown = shown(&preview);
+        assert_eq!(preview["response_type"], "ephemeral", "{text}");
+        assert!(
+            shown.contains("Confirm this change") && shown.contains(why),
+            "{text}: {shown}"
+        );
+        assert!(shown.contains("429 Too Many Requests"), "{shown}");
+        assert!(button(&preview, "Apply").is_some() && button(&preview, "Cancel").is_some());
+    }
+    assert_eq!(
+        stage_limits(&api, "prod").await,
+        Some((100.0, 200)),
+        "nothing applied"
+    );
+    let plain = shown(&app.slack.posts_to("/reply")[1]);
+    assert!(
+        plain.contains("every request will get 429 Too Many Requests"),
+        "{plain}"
+    );
+    let cut = shown(&app.slack.posts_to("/reply")[3]);
+    assert!(cut.contains("requests above 49 per second"), "{cut}");
+}
+
+#[tokio::test]
+async fn a_rule_can_ask_to_confirm_every_change() {
+    let api = create_api(&unique("confirmrule"), "prod").await;
+    let policy = format!(
+        "[[rule]]\nusers = [\"{USER}\"]\napis = [\"*\"]\nstages = [\"prod\"]\nconfirm = true\n"
+    );
+    let path = std::env::temp_dir().join(format!("{}.toml", unique("policy")));
+    std::fs::write(&path, policy).unwrap();
+    let app = TestApp::spawn_with(Options {
+        extra_env: vec![("THROTTLE_POLICY", path.display().to_string())],
+        ..Options::default()
+    })
+    .await;
+
+    let preview = reply_to(&app, &format!("{api} prod 500 1000"), 1).await;
+    assert!(
+        shown(&preview).contains("the access policy asks to confirm"),
+        "{preview}"
+    );
+    app.press(&preview, "Apply", USER).await;
+    let applied = app.slack.wait_for("/actions", 1).await[0].clone();
+    assert_eq!(applied["response_type"], "in_channel");
+    assert_eq!(stage_limits(&api, "prod").await, Some((500.0, 1000)));
+}
+
+#[tokio::test]
+async fn apply_by_the_author_applies_and_tells_the_channel_and_the_preview_goes() {
+    let app = TestApp::spawn().await;
+    let api = create_api(&unique("apply"), "prod").await;
+    let preview = reply_to(&app, &format!("{api} prod 0 0"), 1).await;
+
+    let ack = app.press(&preview, "Apply", USER).await;
+    assert_eq!(ack.status(), 200);
+    assert!(
+        ack.text().await.unwrap().is_empty(),
+        "Slack wants an empty 200"
+    );
+
+    let posts = app.slack.wait_for("/actions", 2).await;
+    assert_eq!(posts[0]["response_type"], "in_channel");
+    assert!(
+        shown(&posts[0]).contains("changed throttling"),
+        "{}",
+        posts[0]
+    );
+    assert!(button(&posts[0], "Undo").is_some());
+    assert_eq!(posts[1]["delete_original"], true);
+    assert_eq!(stage_limits(&api, "prod").await, Some((0.0, 0)));
+    let notice = shown(&app.slack.wait_for("/webhook", 1).await[0]);
+    assert!(notice.contains("Updated throttling"), "{notice}");
+}
+
+#[tokio::test]
+async fn only_the_author_can_apply_or_cancel() {
+    let app = TestApp::spawn().await;
+    let api = create_api(&unique("notyours"), "prod").await;
+    let preview = reply_to(&app, &format!("{api} prod 0 5"), 1).await;
+
+    app.press(&preview, "Apply", OTHER).await;
+    let told = app.slack.wait_for("/actions", 1).await[0].clone();
+    assert_eq!(told["response_type"], "ephemeral");
+    assert!(
+        shown(&told).contains(&format!("Only <@{USER}> can apply")),
+        "{told}"
+    );
+    app.press(&preview, "Cancel", OTHER).await;
+    app.slack.wait_for("/actions", 2).await;
+
+    app.press(&preview, "Cancel", USER).await;
+    let cancelled = app.slack.wait_for("/actions", 3).await[2].clone();
+    assert_eq!(cancelled["replace_original"], true);
+    assert!(shown(&cancelled).contains("Cancelled"), "{cancelled}");
+    let app = app.stop().await;
+    assert_eq!(stage_limits(&api, "prod").await, None, "nothing applied");
+    assert!(app.slack.posts_to("/webhook").is_empty());
+}
+
+#[tokio::test]
+async fn expired_and_tampered_buttons_are_refused_privately_and_logged() {
+    let app = TestApp::spawn().await;
+    let api = create_api(&unique("tamper"), "prod").await;
+    let preview = reply_to(&app, &format!("{api} prod 0 5"), 1).await;
+
+    let mut tampered = preview.clone();
+    let value = button(&preview, "Apply").unwrap()["value"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let forged = value.replace("prod 0 5", "prod 0 6");
+    for block in tampered["blocks"].as_array_mut().unwrap() {
+        for element in block["elements"].as_array_mut().into_iter().flatten() {
+            element["value"] = Value::from(forged.clone());
+        }
+    }
+    app.press(&tampered, "Apply", USER).await;
+    let told = shown(&app.slack.wait_for("/actions", 1).await[0]);
+    assert!(told.contains("not one of throttle-bot's"), "{told}");
+
+    // A preview's button, sealed by this service's secret five minutes and more ago.
+    let buttons = Buttons::new(&SigningSecret::new(SIGNING_SECRET).unwrap());
+    let late = buttons.button(
+        ButtonValue {
+            press: Press::Apply,
+            text: format!("{api} prod 0 5"),
+            author: USER.to_owned(),
+            channel: Some(CHANNEL.to_owned()),
+            team: Some(TEAM.to_owned()),
+            expect: Some((None, None)),
+            approvers: Vec::new(),
+        },
+        now() - 1,
+    );
+    let expired = serde_json::json!({ "blocks": [{ "type": "actions", "elements": [late] }] });
+    app.press(&expired, "Apply", USER).await;
+    let told = shown(&app.slack.wait_for("/actions", 2).await[1]);
+    assert!(told.contains("expired"), "{told}");
+
+    app.wait_for_log("refused a button press", 2).await;
+    assert_eq!(stage_limits(&api, "prod").await, None);
+}
+
+#[tokio::test]
+async fn a_stage_changed_between_preview_and_apply_is_left_alone() {
+    let app = TestApp::spawn().await;
+    let api = create_api(&unique("moved"), "prod").await;
+    let preview = reply_to(&app, &format!("{api} prod 0 5"), 1).await;
+    set_directly(&api, "prod", "300", "600").await;
+
+    app.press(&preview, "Apply", USER).await;
+
+    let told = app.slack.wait_for("/actions", 1).await[0].clone();
+    let text = shown(&told);
+    assert!(text.contains("Nothing was applied"), "{text}");
+    assert!(text.contains("now has 300 req/s, burst 600"), "{text}");
+    assert_eq!(stage_limits(&api, "prod").await, Some((300.0, 600)));
+}
+
+#[tokio::test]
+async fn undo_restores_the_values_before_once_and_says_who_and_when() {
+    let app = TestApp::spawn().await;
+    let api = create_api(&unique("undo"), "prod").await;
+    reply_to(&app, &format!("{api} prod 100 200"), 1).await;
+    let changed = reply_to(&app, &format!("{api} prod 150 300"), 2).await;
+    assert_eq!(stage_limits(&api, "prod").await, Some((150.0, 300)));
+
+    app.press(&changed, "Undo", OTHER).await;
+    let undone = app.slack.wait_for("/actions", 1).await[0].clone();
+    assert_eq!(undone["replace_original"], true);
+    let text = shown(&undone);
+    assert!(
+        text.contains(&format!("<@{OTHER}> undid a change")),
+        "{text}"
+    );
+    assert!(
+        undone.to_string().contains("<!date^"),
+        "when, in each reader's time zone"
+    );
+    assert!(button(&undone, "Undo").is_none(), "Undo works once");
+    assert_eq!(stage_limits(&api, "prod").await, Some((100.0, 200)));
+    let notice = shown(&app.slack.wait_for("/webhook", 3).await[2]);
+    assert!(notice.contains(&format!("<@{OTHER}>")), "audited: {notice}");
+
+    // The same button again: the live values are no longer the ones that message set.
+    app.press(&changed, "Undo", OTHER).await;
+    let again = shown(&app.slack.wait_for("/actions", 2).await[1]);
+    assert!(again.contains("Nothing was undone"), "{again}");
+    assert_eq!(stage_limits(&api, "prod").await, Some((100.0, 200)));
+}
+
+#[tokio::test]
+async fn undo_of_a_first_override_removes_it_as_reset_does() {
+    let app = TestApp::spawn().await;
+    let api = create_api(&unique("undofirst"), "prod").await;
+    let changed = reply_to(&app, &format!("{api} prod 150 300"), 1).await;
+
+    app.press(&changed, "Undo", USER).await;
+    app.slack.wait_for("/actions", 1).await;
+
+    assert_eq!(
+        stage_limits(&api, "prod").await,
+        Some((-1.0, -1)),
+        "no override of its own again"
+    );
+}
+
+#[tokio::test]
+async fn undo_after_someone_else_changed_the_stage_changes_nothing() {
+    let app = TestApp::spawn().await;
+    let api = create_api(&unique("undomoved"), "prod").await;
+    let changed = reply_to(&app, &format!("{api} prod 150 300"), 1).await;
+    set_directly(&api, "prod", "700", "800").await;
+
+    app.press(&changed, "Undo", USER).await;
+
+    let told = app.slack.wait_for("/actions", 1).await[0].clone();
+    assert_ne!(told["replace_original"], true, "the channel message stays");
+    let text = shown(&told);
+    assert!(
+        text.contains("Nothing was undone") && text.contains("now has 700 req/s, burst 800"),
+        "{text}"
+    );
+    assert!(text.contains("changed it since"), "{text}");
+    assert_eq!(stage_limits(&api, "prod").await, Some((700.0, 800)));
+}
+
+/// A policy where USER's prod changes need APPROVER, with break glass.
+async fn app_with_approvals() -> TestApp {
+    let policy = format!(
+        "[[rule]]\nname = \"prod needs approval\"\nusers = [\"{USER}\", \"{OTHER}\", \"{APPROVER}\"]\napis = [\"*\"]\nstages = [\"prod\"]\napprovers = [\"{APPROVER}\"]\nbreak_glass = true\n"
+    );
+    let path = std::env::temp_dir().join(format!("{}.toml", unique("policy")));
+    std::fs::write(&path, policy).unwrap();
+    TestApp::spawn_with(Options {
+        extra_env: vec![("THROTTLE_POLICY", path.display().to_string())],
+        ..Options::default()
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_change_needing_approval_is_applied_when_an_approver_approves() {
+    let app = app_with_approvals().await;
+    let api = create_api(&unique("approve"), "prod").await;
+    let request = reply_to(&app, &format!("{api} prod 40 80"), 1).await;
+    let text = shown(&request);
+    assert_eq!(request["response_type"], "in_channel");
+    assert!(
+        text.contains("Approval needed") && text.contains(&format!("<@{APPROVER}>")),
+        "{text}"
+    );
+    assert!(text.contains("rate not set → 40 req/s"), "{text}");
+    assert_eq!(stage_limits(&api, "prod").await, None, "not applied yet");
+
+    // The author, and someone not listed, may not approve: told privately, nothing changes.
+    for who in [USER, OTHER] {
+        app.press(&request, "Approve", who).await;
+    }
+    let told = app.slack.wait_for("/actions", 2).await;
+    for post in &told {
+        assert_ne!(post["replace_original"], true);
+        assert_eq!(post["response_type"], "ephemeral");
+    }
+    assert!(
+        shown(&told[0]).contains("cannot also approve it"),
+        "{}",
+        told[0]
+    );
+    assert!(shown(&told[1]).contains("not an approver"), "{}", told[1]);
+    assert_eq!(stage_limits(&api, "prod").await, None);
+
+    app.press(&request, "Approve", APPROVER).await;
+    let approved = app.slack.wait_for("/actions", 3).await[2].clone();
+    assert_eq!(approved["replace_original"], true);
+    assert!(
+        shown(&approved).contains(&format!("approved by <@{APPROVER}>")),
+        "{approved}"
+    );
+    assert_eq!(stage_limits(&api, "prod").await, Some((40.0, 80)));
+    let notices = app.slack.wait_for("/webhook", 4).await;
+    let last = shown(notices.last().unwrap());
+    assert!(
+        last.contains(&format!("approved by <@{APPROVER}>"))
+            && last.contains(&format!("<@{USER}>")),
+        "{last}"
+    );
+}
+
+#[tokio::test]
+async fn a_rejected_or_late_approval_changes_nothing() {
+    let app = app_with_approvals().await;
+    let api = create_api(&unique("reject"), "prod").await;
+    let request = reply_to(&app, &format!("{api} prod 40 80"), 1).await;
+
+    app.press(&request, "Reject", OTHER).await;
+    assert!(shown(&app.slack.wait_for("/actions", 1).await[0]).contains("not an approver"));
+    app.press(&request, "Reject", APPROVER).await;
+    let rejected = app.slack.wait_for("/actions", 2).await[1].clone();
+    assert_eq!(rejected["replace_original"], true);
+    assert!(
+        shown(&rejected).contains(&format!("Rejected by <@{APPROVER}>")),
+        "{rejected}"
+    );
+
+    let buttons = Buttons::new(&SigningSecret::new(SIGNING_SECRET).unwrap());
+    let late = buttons.button(
+        ButtonValue {
+            press: Press::Approve,
+            text: format!("{api} prod 40 80"),
+            author: USER.to_owned(),
+            channel: Some(CHANNEL.to_owned()),
+            team: Some(TEAM.to_owned()),
+            expect: Some((None, None)),
+            approvers: vec![APPROVER.to_owned()],
+        },
+        now() - 60,
+    );
+    let expired = serde_json::json!({ "blocks": [{ "type": "actions", "elements": [late] }] });
+    app.press(&expired, "Approve", APPROVER).await;
+    assert!(shown(&app.slack.wait_for("/actions", 3).await[2]).contains("expired"));
+    assert_eq!(stage_limits(&api, "prod").await, None);
+}
+
+#[tokio::test]
+async fn approval_is_closed_if_the_stage_changed_meanwhile() {
+    let app = app_with_approvals().await;
+    let api = create_api(&unique("approvemoved"), "prod").await;
+    let request = reply_to(&app, &format!("{api} prod 40 80"), 1).await;
+    set_directly(&api, "prod", "10", "20").await;
+
+    app.press(&request, "Approve", APPROVER).await;
+
+    let closed = app.slack.wait_for("/actions", 1).await[0].clone();
+    assert_eq!(closed["replace_original"], true);
+    assert!(
+        shown(&closed).contains("This request is closed and nothing was applied"),
+        "{closed}"
+    );
+    assert_eq!(stage_limits(&api, "prod").await, Some((10.0, 20)));
+}
+
+#[tokio::test]
+async fn break_glass_applies_at_once_and_the_audit_says_so_loudly() {
+    let app = app_with_approvals().await;
+    let api = create_api(&unique("glass"), "prod").await;
+
+    let reply = reply_to(&app, &format!("{api} prod 5 10 --now"), 1).await;
+
+    assert_eq!(reply["response_type"], "in_channel");
+    assert!(shown(&reply).contains("without approval"), "{reply}");
+    assert_eq!(stage_limits(&api, "prod").await, Some((5.0, 10)));
+    let notice = shown(&app.slack.wait_for("/webhook", 1).await[0]);
+    assert!(
+        notice.contains("APPROVAL SKIPPED (break glass)"),
+        "{notice}"
+    );
+    assert!(
+        notice.contains(&format!("<@{USER}>")) && notice.contains("prod needs approval"),
+        "{notice}"
+    );
+}
