@@ -228,3 +228,36 @@ fn no_change_is_ever_started_from_a_request_that_fails_verification() {
         prop_assert!(!metrics.contains("throttle_bot_commands_total{"), "{}", metrics);
     });
 }
+
+#[tokio::test]
+async fn button_presses_are_verified_like_commands_and_other_payloads_ignored() {
+    let app = InProcess::new();
+    let post = |body: String, signed: bool| {
+        let timestamp = now().to_string();
+        let signature = sign(SIGNING_SECRET, &timestamp, body.as_bytes());
+        let mut request = axum::http::Request::post("/slack/interactions")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("x-slack-request-timestamp", timestamp);
+        if signed {
+            request = request.header("x-slack-signature", signature);
+        }
+        request.body(axum::body::Body::from(body)).unwrap()
+    };
+    let modal = serde_urlencoded::to_string([(
+        "payload",
+        serde_json::json!({"type": "view_submission", "user": {"id": "U1"}}).to_string(),
+    )])
+    .unwrap();
+    let unsigned = app.send(post(modal.clone(), false)).await;
+    assert_eq!(unsigned.status, StatusCode::UNAUTHORIZED);
+    let ignored = app.send(post(modal, true)).await;
+    assert_eq!((ignored.status, ignored.body.len()), (StatusCode::OK, 0));
+    let garbage = app.send(post("payload=%7Bnot".to_owned(), true)).await;
+    assert_eq!(garbage.status, StatusCode::BAD_REQUEST);
+    let mut large = "payload=".to_owned();
+    large.push_str(&"a".repeat(65 * 1024));
+    assert_eq!(
+        app.send(post(large, true)).await.status,
+        StatusCode::PAYLOAD_TOO_LARGE
+    );
+}

@@ -28,6 +28,19 @@ async fn the_printed_manifest_points_at_the_route_the_server_serves() {
         StatusCode::UNAUTHORIZED,
         "{path} is the signed command route"
     );
+    let interactions = manifest
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("request_url: "))
+        .expect("the manifest enables interactivity");
+    let path = interactions
+        .strip_prefix("https://bot.example.com")
+        .expect("the interactivity url is on the given host");
+    let served = app.http.post(app.url(path)).send().await.unwrap();
+    assert_eq!(
+        served.status(),
+        StatusCode::UNAUTHORIZED,
+        "{path} is signed too"
+    );
     let elsewhere = app.http.post(app.url("/slack/other")).send().await.unwrap();
     assert_eq!(elsewhere.status(), StatusCode::NOT_FOUND);
 }
