@@ -18,7 +18,7 @@ use super::pacer::Pacer;
 use super::settings::{parse_setting_key, setting_key};
 use crate::core::ports::{Gateway, GatewayError};
 use crate::domain::{
-    AccountLimits, Action, ApiId, Configured, Level, ResolvedApi, StageName, StageView,
+    AccountLimits, Action, ApiId, Configured, Level, ManagedBy, ResolvedApi, StageName, StageView,
 };
 
 /// How long the list of API names and the account quota are reused.
@@ -495,31 +495,40 @@ fn close_names(name: &str, list: &[(String, String)]) -> Vec<String> {
     names
 }
 
-/// A stage's name and method settings, from GetStage or GetStages.
+/// A stage's name, method settings and what its tags say about who deploys it, from GetStage
+/// or GetStages.
 struct StageSettings {
     name: String,
     settings: Vec<(String, MethodSetting)>,
+    managed_by: Option<ManagedBy>,
 }
 
 impl From<GetStageOutput> for StageSettings {
     fn from(stage: GetStageOutput) -> Self {
-        Self::new(stage.stage_name(), stage.method_settings())
+        Self::new(stage.stage_name(), stage.method_settings(), stage.tags())
     }
 }
 
 impl From<Stage> for StageSettings {
     fn from(stage: Stage) -> Self {
-        Self::new(stage.stage_name(), stage.method_settings())
+        Self::new(stage.stage_name(), stage.method_settings(), stage.tags())
     }
 }
 
 impl StageSettings {
-    fn new(name: Option<&str>, settings: Option<&HashMap<String, MethodSetting>>) -> Self {
+    fn new(
+        name: Option<&str>,
+        settings: Option<&HashMap<String, MethodSetting>>,
+        tags: Option<&HashMap<String, String>>,
+    ) -> Self {
         Self {
             name: name.unwrap_or_default().to_owned(),
             settings: settings
                 .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
                 .unwrap_or_default(),
+            managed_by: tags.and_then(|tags| {
+                ManagedBy::from_tags(tags.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            }),
         }
     }
 
@@ -543,6 +552,7 @@ impl StageSettings {
             stage: self.name.clone(),
             stage_wide,
             methods,
+            managed_by: self.managed_by.clone(),
         }
     }
 }

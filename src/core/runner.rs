@@ -261,6 +261,7 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
             changed: false,
             inherited: plan.inherited,
             approval: Approval::NotNeeded,
+            managed_by: stage.managed_by.clone(),
         };
         if !plan.changes_anything() {
             return Step::Done(changed(change, Ok(applied)));

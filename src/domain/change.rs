@@ -45,6 +45,8 @@ pub struct Applied {
     pub inherited: Option<Configured>,
     /// Whether someone else approved it, or approval was skipped in an emergency.
     pub approval: Approval,
+    /// Infrastructure as code that may overwrite the change on its next deployment.
+    pub managed_by: Option<ManagedBy>,
 }
 
 /// A second pair of eyes on a change, as far as the policy asked for one.
@@ -64,6 +66,42 @@ pub struct StageView {
     pub stage: String,
     pub stage_wide: Configured,
     pub methods: Vec<(Level, Configured)>,
+    /// Infrastructure as code that deploys this stage, as far as its tags tell.
+    pub managed_by: Option<ManagedBy>,
+}
+
+/// A tool whose next deployment of a stage may put its own throttling back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ManagedBy {
+    /// CloudFormation, and so CDK and SAM: the stage's `aws:cloudformation:stack-name` tag.
+    CloudFormation { stack: String },
+    /// A `ManagedBy`-style tag naming a tool (Terraform, Pulumi, …).
+    Tagged { tool: String },
+}
+
+impl ManagedBy {
+    /// What a stage's tags say about who deploys it.
+    pub fn from_tags<'a>(tags: impl IntoIterator<Item = (&'a str, &'a str)>) -> Option<Self> {
+        let mut tagged = None;
+        for (key, value) in tags {
+            if key == "aws:cloudformation:stack-name" && !value.is_empty() {
+                return Some(Self::CloudFormation {
+                    stack: value.to_owned(),
+                });
+            }
+            let normalised: String = key
+                .chars()
+                .filter(|c| c.is_ascii_alphanumeric())
+                .collect::<String>()
+                .to_ascii_lowercase();
+            if normalised == "managedby" && !value.is_empty() {
+                tagged = Some(Self::Tagged {
+                    tool: value.to_owned(),
+                });
+            }
+        }
+        tagged
+    }
 }
 
 impl StageView {
@@ -87,4 +125,50 @@ pub struct ApiView {
     pub api: ResolvedApi,
     pub account: Option<AccountLimits>,
     pub stages: Vec<StageView>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn infrastructure_as_code_is_recognised_from_a_stages_tags() {
+        type Case = (Vec<(&'static str, &'static str)>, Option<ManagedBy>);
+        let cases: Vec<Case> = vec![
+            (
+                vec![
+                    ("aws:cloudformation:stack-name", "orders-prod"),
+                    ("team", "x"),
+                ],
+                Some(ManagedBy::CloudFormation {
+                    stack: "orders-prod".to_owned(),
+                }),
+            ),
+            (
+                vec![("ManagedBy", "terraform")],
+                Some(ManagedBy::Tagged {
+                    tool: "terraform".to_owned(),
+                }),
+            ),
+            (
+                vec![
+                    ("managed-by", "Pulumi"),
+                    ("aws:cloudformation:stack-name", "s"),
+                ],
+                Some(ManagedBy::CloudFormation {
+                    stack: "s".to_owned(),
+                }),
+            ),
+            (vec![("managed_by", "")], None),
+            (vec![("team", "payments")], None),
+            (vec![], None),
+        ];
+        for (tags, expected) in cases {
+            assert_eq!(
+                ManagedBy::from_tags(tags.iter().copied()),
+                expected,
+                "{tags:?}"
+            );
+        }
+    }
 }

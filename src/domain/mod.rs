@@ -5,7 +5,9 @@ mod limits;
 mod target;
 pub mod text;
 
-pub use change::{Action, ApiView, Applied, Approval, ResolvedApi, StageView, ThrottleChange};
+pub use change::{
+    Action, ApiView, Applied, Approval, ManagedBy, ResolvedApi, StageView, ThrottleChange,
+};
 pub use limits::{
     AccountLimits, BurstLimit, Configured, LimitError, QuotaExceeded, RateLimit, ThrottleLimits,
 };

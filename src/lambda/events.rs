@@ -44,6 +44,12 @@ pub fn classify(event: Value) -> Event {
     if let Some((name, state)) = alarm(&event) {
         return Event::Alarm { name, state };
     }
+    if let Some(message) = sns_message(&event) {
+        return match sns_alarm(&message) {
+            Some((name, state)) => Event::Alarm { name, state },
+            None => Event::Unrecognised("an SNS message that is not a CloudWatch alarm".to_owned()),
+        };
+    }
     if event.get("source").and_then(Value::as_str) == Some("aws.events")
         && event.get("detail-type").and_then(Value::as_str) == Some("Scheduled Event")
     {
@@ -88,6 +94,26 @@ fn alarm(event: &Value) -> Option<(String, String)> {
     Some((name, state))
 }
 
+/// The message of an SNS delivery (one record, `EventSource` `aws:sns`), the most common way an
+/// alarm reaches a function: alarm action → SNS topic → the function's subscription.
+fn sns_message(event: &Value) -> Option<String> {
+    let [record] = event.get("Records")?.as_array()?.as_slice() else {
+        return None;
+    };
+    if record.get("EventSource").and_then(Value::as_str) != Some("aws:sns") {
+        return None;
+    }
+    Some(record.pointer("/Sns/Message")?.as_str()?.to_owned())
+}
+
+/// The alarm's name and new state, from the JSON CloudWatch publishes to SNS.
+fn sns_alarm(message: &str) -> Option<(String, String)> {
+    let alarm: Value = serde_json::from_str(message).ok()?;
+    let name = alarm.get("AlarmName")?.as_str()?.to_owned();
+    let state = alarm.get("NewStateValue")?.as_str()?.to_owned();
+    Some((name, state))
+}
+
 fn json_kind(value: &Value) -> &'static str {
     match value {
         Value::Null => "null",
@@ -127,6 +153,42 @@ mod tests {
         assert!(
             matches!(classify(bridged), Event::Alarm { name, state } if name == "p99" && state == "OK")
         );
+    }
+
+    /// An SNS delivery of a CloudWatch alarm, in the shape of AWS's own sample event.
+    fn sns_alarm_event(message: &str) -> Value {
+        json!({"Records": [{
+            "EventSource": "aws:sns",
+            "EventVersion": "1.0",
+            "EventSubscriptionArn": "arn:aws:sns:us-east-1:123456789012:alarms:1",
+            "Sns": {
+                "Type": "Notification",
+                "MessageId": "95df01b4-ee98-5cb9-9903-4c221d41eb5e",
+                "TopicArn": "arn:aws:sns:us-east-1:123456789012:alarms",
+                "Subject": "ALARM: \"5xx\" in US East (N. Virginia)",
+                "Message": message,
+                "Timestamp": "2026-11-26T10:00:00.000Z",
+                "SignatureVersion": "1",
+                "Signature": "EXAMPLE",
+                "SigningCertURL": "EXAMPLE",
+                "UnsubscribeURL": "EXAMPLE",
+                "MessageAttributes": {}
+            }
+        }]})
+    }
+
+    #[test]
+    fn alarms_delivered_through_sns_are_recognised_and_other_sns_messages_are_not() {
+        let alarm = json!({"AlarmName": "5xx", "NewStateValue": "ALARM", "OldStateValue": "OK",
+            "NewStateReason": "Threshold Crossed", "Trigger": {"MetricName": "5XXError"}});
+        assert!(matches!(
+            classify(sns_alarm_event(&alarm.to_string())),
+            Event::Alarm { name, state } if name == "5xx" && state == "ALARM"
+        ));
+        assert!(matches!(
+            classify(sns_alarm_event("hello, subscribers")),
+            Event::Unrecognised(shape) if shape.contains("not a CloudWatch alarm")
+        ));
     }
 
     #[test]

@@ -15,8 +15,8 @@ use crate::core::ports::GatewayError;
 use crate::core::requester::{ChatId, ChatUser, Requester, Via};
 use crate::domain::text::is_hidden;
 use crate::domain::{
-    Action, ApiRef, ApiView, Applied, Approval, BurstLimit, Configured, Level, RateLimit,
-    ThrottleChange, ThrottleLimits,
+    Action, ApiRef, ApiView, Applied, Approval, BurstLimit, Configured, Level, ManagedBy,
+    RateLimit, ThrottleChange, ThrottleLimits,
 };
 use crate::policy::{Denial, place};
 
@@ -229,6 +229,7 @@ fn preview(
         target_of(change, &planned.api),
         plain_words(&planned.after),
     );
+    let text = with_iac_warning(text, &planned.managed_by);
     let mut message = ephemeral(text);
     if let Some(buttons) = buttons {
         let change = pinned(change, &planned.api);
@@ -264,6 +265,7 @@ fn approval_request(
         target_of(change, &planned.api),
         mentions(approvers),
     );
+    let text = with_iac_warning(text, &planned.managed_by);
     let mut message = ephemeral(text);
     message["response_type"] = json!("in_channel");
     if let Some(buttons) = buttons {
@@ -335,6 +337,27 @@ pub fn quoted(text: &str) -> String {
 /// An audit notice with this (already escaped) text.
 pub fn notice_text(text: &str) -> Value {
     notice_of(text.to_owned())
+}
+
+/// Says that the tool deploying the stage may put its own values back.
+fn iac_warning(managed_by: &Option<ManagedBy>) -> Option<String> {
+    let by = match managed_by.as_ref()? {
+        ManagedBy::CloudFormation { stack } => format!(
+            "CloudFormation stack {} (CloudFormation, CDK or SAM)",
+            code(stack)
+        ),
+        ManagedBy::Tagged { tool } => format!("{} (its `ManagedBy` tag)", code(tool)),
+    };
+    Some(format!(
+        ":warning: This stage is deployed by {by}: the next deployment may overwrite this change. Make it in the stack's code too if it must last."
+    ))
+}
+
+fn with_iac_warning(text: String, managed_by: &Option<ManagedBy>) -> String {
+    match iac_warning(managed_by) {
+        Some(warning) => format!("{text}\n{warning}"),
+        None => text,
+    }
 }
 
 fn push_actions(message: &mut Value, elements: Vec<Value>) {
@@ -605,6 +628,10 @@ fn applied(
         (Approval::NotNeeded, _) => format!("Changed {by}"),
     };
     let text = format!("{text} ({})", by.replace('*', ""));
+    let text = match iac_warning(&applied.managed_by) {
+        Some(warning) => format!("{text}\n{warning}"),
+        None => text,
+    };
     let headline = match via {
         Via::Undo => ":leftwards_arrow_with_hook: *Throttling change undone*".to_owned(),
         _ => format!(":white_check_mark: *Throttling {verb}*"),
@@ -627,6 +654,14 @@ fn applied(
             ]},
         ],
     });
+    if let (Some(warning), Some(blocks)) = (
+        iac_warning(&applied.managed_by),
+        message["blocks"].as_array_mut(),
+    ) {
+        blocks.push(
+            json!({ "type": "context", "elements": [{ "type": "mrkdwn", "text": warning }] }),
+        );
+    }
     // Undo restores the values before; an undone change has no Undo of its own.
     if let (Some(buttons), Some(who), true) = (buttons, who, via != Via::Undo) {
         let restore = ThrottleChange {

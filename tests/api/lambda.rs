@@ -656,3 +656,59 @@ async fn confirm_and_apply_work_through_a_function_url_too() {
         .unwrap();
     assert_eq!(stage_limits(&api, "prod").await, Some((-1.0, -1)));
 }
+
+#[tokio::test]
+async fn an_alarm_delivered_through_sns_applies_the_emergency_limits() {
+    let api = create_api(&unique("snsalarm"), "prod").await;
+    let function = lambda(vec![
+        ("API_ID", api.clone()),
+        ("STAGE_NAME", "prod".to_owned()),
+        ("ALARM_RATE_LIMIT", "6".to_owned()),
+        ("ALARM_BURST_LIMIT", "12".to_owned()),
+    ])
+    .await;
+    // The shape of AWS's own sample (aws_lambda_events'
+    // example-cloudwatch-alarm-sns-payload-single-metric.json): the alarm is JSON in Sns.Message.
+    let sns = |message: String| {
+        json!({"Records": [{
+            "EventSource": "aws:sns",
+            "EventVersion": "1.0",
+            "EventSubscriptionArn": "arn:aws:sns:us-east-1:123456789012:pager:1",
+            "Sns": {
+                "Type": "Notification",
+                "MessageId": "95df01b4-ee98-5cb9-9903-4c221d41eb5e",
+                "TopicArn": "arn:aws:sns:us-east-1:123456789012:pager",
+                "Subject": "ALARM: \"orders-5xx\" in US East (N. Virginia)",
+                "Message": message,
+                "Timestamp": "2026-11-26T10:00:00.000Z",
+                "SignatureVersion": "1",
+                "Signature": "EXAMPLE",
+                "SigningCertURL": "EXAMPLE",
+                "UnsubscribeURL": "EXAMPLE",
+                "MessageAttributes": {}
+            }
+        }]})
+    };
+    let alarm = json!({
+        "AlarmName": "orders-5xx", "AlarmDescription": "5xx on orders",
+        "AWSAccountId": "123456789012", "NewStateValue": "ALARM",
+        "NewStateReason": "Threshold Crossed: 1 out of the last 1 datapoints was greater than the threshold",
+        "StateChangeTime": "2026-11-26T10:00:00.000+0000", "Region": "US East (N. Virginia)",
+        "OldStateValue": "OK", "Trigger": {"MetricName": "5XXError", "Namespace": "AWS/ApiGateway"}
+    });
+
+    let result = function.invoke(sns(alarm.to_string())).await.unwrap();
+    assert_eq!(result["body"], "Updated throttling: rate=6, burst=12");
+    assert_eq!(stage_limits(&api, "prod").await, Some((6.0, 12)));
+    let notice = text_of(&function.slack.wait_for("/webhook", 1).await[0]);
+    assert!(notice.contains("orders-5xx"), "{notice}");
+
+    let error = function
+        .invoke(sns("a plain message to the topic".to_owned()))
+        .await
+        .unwrap_err();
+    assert!(
+        error.to_string().contains("not a CloudWatch alarm"),
+        "{error}"
+    );
+}

@@ -329,3 +329,34 @@ async fn forty_changes_at_once_stay_within_the_accounts_budget_and_all_succeed()
     let accounts = calls.iter().filter(|c| *c == "GET /account").count();
     assert_eq!(accounts, 1, "one GetAccount shared by all: {calls:?}");
 }
+
+#[tokio::test]
+async fn a_change_to_a_stage_deployed_by_cloudformation_warns_that_the_stack_may_overwrite_it() {
+    let app = TestApp::spawn().await;
+    let api = create_api(&unique("iac"), "prod").await;
+    aws()
+        .await
+        .tag_resource()
+        .resource_arn(format!(
+            "arn:aws:apigateway:us-east-1::/restapis/{api}/stages/prod"
+        ))
+        .tags("aws:cloudformation:stack-name", "orders-prod")
+        .send()
+        .await
+        .unwrap();
+
+    let reply = shown(&reply_to(&app, &format!("{api} prod 10 20"), 1).await);
+
+    assert!(
+        reply.contains("CloudFormation stack `orders-prod`"),
+        "{reply}"
+    );
+    assert!(
+        reply.contains("the next deployment may overwrite this change"),
+        "{reply}"
+    );
+
+    let plain = create_api(&unique("noiac"), "prod").await;
+    let reply = shown(&reply_to(&app, &format!("{plain} prod 10 20"), 2).await);
+    assert!(!reply.contains("deployment may overwrite"), "{reply}");
+}

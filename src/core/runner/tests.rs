@@ -28,6 +28,7 @@ impl FakeGateway {
             stage: stage.to_owned(),
             stage_wide: Configured::default(),
             methods: Vec::new(),
+            managed_by: None,
         };
         self.apis.lock().unwrap().insert(
             id.to_owned(),
@@ -393,6 +394,7 @@ fn gated() -> Runner<FakeGateway, Told> {
                     burst: Some(100),
                 },
                 methods: Vec::new(),
+                managed_by: None,
             },
         );
     runner(gateway, Some(GATED))
