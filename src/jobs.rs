@@ -242,20 +242,31 @@ impl Jobs {
     }
 
     async fn hand_off_notice(&self, hand_off: &HandOff, news: &News<'_>) {
-        if !self.runner.teller().has_webhook() || !news.outcome.is_audited() {
+        if !news.outcome.is_audited() {
             return;
         }
-        let Some(notice) = render::notice(news) else {
+        if let Some(notice) = render::notice(news) {
+            self.hand_off_rendered(hand_off, notice).await;
+        }
+    }
+
+    /// Seals an audit notice into an asynchronous invocation of this function, which posts it;
+    /// if that invocation cannot be made, posts it now.
+    async fn hand_off_rendered(&self, hand_off: &HandOff, notice: serde_json::Value) {
+        if !self.runner.teller().has_webhook() {
             return;
-        };
+        }
         let sealed = hand_off
             .notices
-            .seal(notice, unix_now() + HAND_OFF_TTL_SECS);
+            .seal(&notice, unix_now() + HAND_OFF_TTL_SECS);
         let payload = serde_json::to_vec(&serde_json::json!({ DEFERRED_NOTICE_KEY: sealed }))
             .expect("a notice serialises to JSON");
         if let Err(error) = hand_off.invoker.invoke_async(payload).await {
             tracing::warn!(%error, "could not hand the audit notice on; sending it now");
-            self.runner.audit(news).await;
+            if let Err(error) = self.runner.teller().notify(&notice).await {
+                self.runner.metrics().webhook_failed();
+                tracing::warn!(%error, "could not deliver the audit notice");
+            }
         }
     }
 
@@ -323,6 +334,14 @@ impl Jobs {
         message: serde_json::Value,
         notice: Option<serde_json::Value>,
     ) {
+        // On Lambda the answer to Slack must not wait for the webhook: hand the notice on.
+        let notice = match (&self.mode, notice) {
+            (Mode::Lambda(hand_off), Some(notice)) => {
+                self.hand_off_rendered(hand_off, notice).await;
+                None
+            }
+            (_, notice) => notice,
+        };
         let runner = Arc::clone(&self.runner);
         let work = async move {
             let poster = runner.teller();

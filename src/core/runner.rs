@@ -266,7 +266,8 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
         if !plan.changes_anything() {
             return Step::Done(changed(change, Ok(applied)));
         }
-        let allowed = allowed.unwrap_or_else(|| Allowed::unconditionally("none"));
+        // No policy (allow-all), or not a person: no conditions.
+        let allowed = allowed.unwrap_or_else(|| Allowed::unconditionally("no policy"));
         if !allowed.approvers.is_empty() {
             applied.approval = match (&gates.approved_by, gates.break_glass && allowed.break_glass)
             {

@@ -15,7 +15,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::Value;
 
-use crate::helpers::{AwsProxy, Options, SlackStandIn, aws_proxy, service_command};
+use crate::helpers::{AwsProxy, Options, SlackStandIn, service_command};
 
 #[derive(Default)]
 struct Inner {
@@ -73,20 +73,9 @@ impl LambdaHarness {
             .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
             .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
             .env("AWS_ENDPOINT_URL_LAMBDA", format!("http://{addr}"));
-        let aws = match options.record_aws {
-            true => {
-                let proxy = aws_proxy().await;
-                command.env("AWS_ENDPOINT_URL_API_GATEWAY", &proxy.url);
-                Some(proxy)
-            }
-            false => None,
-        };
-        for (key, value) in &options.extra_env {
-            command.env(key, value);
-        }
-        for key in &options.removed_env {
-            command.env_remove(key);
-        }
+        let aws = options
+            .apply(&mut command, "AWS_ENDPOINT_URL_API_GATEWAY")
+            .await;
         let child = command
             .stdin(Stdio::null())
             .stdout(Stdio::null())

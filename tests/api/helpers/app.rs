@@ -30,6 +30,28 @@ pub struct Options {
     pub removed_env: Vec<&'static str>,
 }
 
+impl Options {
+    /// Puts these options on the service's command: the recording proxy (if asked for) as the
+    /// API Gateway endpoint named by `endpoint_var`, and the extra and removed settings.
+    pub async fn apply(&self, command: &mut Command, endpoint_var: &str) -> Option<AwsProxy> {
+        let aws = match self.record_aws {
+            true => {
+                let proxy = aws_proxy().await;
+                command.env(endpoint_var, &proxy.url);
+                Some(proxy)
+            }
+            false => None,
+        };
+        for (key, value) in &self.extra_env {
+            command.env(key, value);
+        }
+        for key in &self.removed_env {
+            command.env_remove(key);
+        }
+        aws
+    }
+}
+
 impl Default for Options {
     fn default() -> Self {
         Self {
@@ -72,20 +94,7 @@ impl TestApp {
         let slack = SlackStandIn::start().await;
         let mut command = service_command(Some(&slack), options.webhook);
         command.arg("serve");
-        let aws = match options.record_aws {
-            true => {
-                let proxy = aws_proxy().await;
-                command.env("AWS_ENDPOINT_URL", &proxy.url);
-                Some(proxy)
-            }
-            false => None,
-        };
-        for (key, value) in &options.extra_env {
-            command.env(key, value);
-        }
-        for key in &options.removed_env {
-            command.env_remove(key);
-        }
+        let aws = options.apply(&mut command, "AWS_ENDPOINT_URL").await;
         let mut child = command
             .stdin(Stdio::null())
             .stdout(Stdio::null())
