@@ -13,7 +13,8 @@ use crate::core::ports::GatewayError;
 pub const OPERATION_TIMEOUT: Duration = Duration::from_secs(20);
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(6);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
-const MAX_ATTEMPTS: u32 = 4;
+/// Reads retry throttling this many times (a user is waiting; writes get more, see the gateway).
+const MAX_ATTEMPTS: u32 = 6;
 
 /// The shared SDK configuration and what is known about it.
 pub struct Connection {

@@ -70,7 +70,9 @@ pub enum GatewayError {
     },
     #[error("not allowed: the service's AWS identity needs `{action}` on `{resource}`")]
     AccessDenied { action: String, resource: String },
-    #[error("AWS is throttling API Gateway changes; it still refused after retries")]
+    #[error(
+        "AWS is throttling API Gateway calls (the account's budget is shared with every deploy pipeline) and still refused after retries; try again in a minute"
+    )]
     Throttled,
     #[error("AWS did not answer within {seconds} s; the change may or may not have been applied")]
     Timeout { seconds: u64 },

@@ -360,3 +360,35 @@ async fn a_change_to_a_stage_deployed_by_cloudformation_warns_that_the_stack_may
     let reply = shown(&reply_to(&app, &format!("{plain} prod 10 20"), 2).await);
     assert!(!reply.contains("deployment may overwrite"), "{reply}");
 }
+
+#[tokio::test]
+async fn writes_throttled_by_a_busy_account_are_retried_until_they_succeed() {
+    // Other pipelines have used the account's budget: AWS refuses most calls for a while.
+    let app = TestApp::spawn_with(Options {
+        record_aws: true,
+        extra_env: vec![("AWS_CALLS_PER_SECOND", "100".to_owned())],
+        ..Options::default()
+    })
+    .await;
+    let stages: Vec<String> = (0..4).map(|i| format!("b{i}")).collect();
+    let names: Vec<&str> = stages.iter().map(String::as_str).collect();
+    let api = create_api_with_stages(&unique("busyaccount"), &names).await;
+    app.aws().limit_to(4.0, 2.0);
+
+    for stage in &stages {
+        app.command(&format!("{api} {stage} 9 18")).await;
+    }
+    let replies = app.slack.wait_for("/reply", stages.len()).await;
+
+    assert!(app.aws().refused() > 0, "the account was busy");
+    for reply in &replies {
+        assert!(
+            shown(reply).contains("changed throttling"),
+            "{}",
+            shown(reply)
+        );
+    }
+    for stage in &stages {
+        assert_eq!(stage_limits(&api, stage).await, Some((9.0, 18)), "{stage}");
+    }
+}
