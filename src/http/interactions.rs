@@ -97,87 +97,13 @@ pub async fn press(
     };
     let team = payload.team.as_ref().and_then(|t| ChatId::parse(&t.id));
     let channel = payload.channel.as_ref().and_then(|c| ChatId::parse(&c.id));
-    let Some(author) = author_of(&value) else {
-        return StatusCode::BAD_REQUEST.into_response();
-    };
-    let is_author = presser == author.user;
-    let is_approver = value.approvers.iter().any(|a| a == presser.as_str());
-    let (via, requester, gates) = match value.press {
-        Press::Cancel | Press::Apply if !is_author => {
-            let message = render::press_refused(&format!(
-                "only <@{}> can {} this change; nothing was changed",
-                author.user,
-                value.press.label().to_lowercase()
-            ));
-            state.jobs.tell(reply_to, message, None).await;
+    let (via, requester, gates) = match handling(&value, &presser, channel, team) {
+        Some(Handling::Run(via, requester, gates)) => (via, requester, gates),
+        Some(Handling::Tell(message, notice)) => {
+            state.jobs.tell(reply_to, message, notice).await;
             return StatusCode::OK.into_response();
         }
-        Press::Cancel => {
-            let message = render::closed(
-                &format!(":wastebasket: Cancelled by <@{presser}>. Nothing was changed."),
-                false,
-            );
-            state.jobs.tell(reply_to, message, None).await;
-            return StatusCode::OK.into_response();
-        }
-        Press::Reject if !is_approver && !is_author => {
-            let message = render::press_refused(&format!(
-                "you are not an approver of this change (approvers: {}); nothing was changed",
-                value
-                    .approvers
-                    .iter()
-                    .map(|a| format!("<@{a}>"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ));
-            state.jobs.tell(reply_to, message, None).await;
-            return StatusCode::OK.into_response();
-        }
-        Press::Reject => {
-            let text = format!(
-                ":no_entry_sign: Rejected by <@{presser}>: <@{}>'s request to run {}. Nothing was changed.",
-                author.user,
-                render::quoted(&value.text)
-            );
-            let notice = render::notice_text(&text);
-            state
-                .jobs
-                .tell(reply_to, render::closed(&text, true), Some(notice))
-                .await;
-            return StatusCode::OK.into_response();
-        }
-        Press::Apply => (
-            Via::Apply,
-            author,
-            Gates {
-                expect: expected(&value),
-                confirmed: true,
-                ..Gates::default()
-            },
-        ),
-        Press::Undo => (
-            Via::Undo,
-            ChatUser {
-                user: presser.clone(),
-                channel,
-                team,
-                command: author.command.clone(),
-            },
-            Gates {
-                expect: expected(&value),
-                confirmed: true,
-                ..Gates::default()
-            },
-        ),
-        Press::Approve => (
-            Via::Approve,
-            author,
-            Gates {
-                expect: expected(&value),
-                approved_by: Some(presser.clone()),
-                ..Gates::default()
-            },
-        ),
+        None => return StatusCode::BAD_REQUEST.into_response(),
     };
     let Ok(Request::Change(change)) = parse_text(&value.text) else {
         return StatusCode::BAD_REQUEST.into_response();
@@ -209,6 +135,101 @@ pub async fn press(
     StatusCode::OK.into_response()
 }
 
+/// What a press leads to.
+#[derive(Debug, PartialEq)]
+enum Handling {
+    /// Through the pipeline, as this person, with these second steps passed.
+    Run(Via, ChatUser, Gates),
+    /// A message (and maybe an audit notice) on the press's `response_url`; nothing else.
+    Tell(serde_json::Value, Option<serde_json::Value>),
+}
+
+/// Who may press what: Apply and Cancel only the author; Reject an approver or the author;
+/// Undo and Approve anyone, judged by the policy in the pipeline. `None` for a value that does
+/// not name its author.
+fn handling(
+    value: &ButtonValue,
+    presser: &ChatId,
+    channel: Option<ChatId>,
+    team: Option<ChatId>,
+) -> Option<Handling> {
+    let author = author_of(value)?;
+    let is_author = *presser == author.user;
+    let is_approver = value.approvers.iter().any(|a| a == presser.as_str());
+    let expect = expected(value);
+    Some(match value.press {
+        Press::Cancel | Press::Apply if !is_author => Handling::Tell(
+            render::press_refused(&format!(
+                "only <@{}> can {} this change; nothing was changed",
+                author.user,
+                value.press.label().to_lowercase()
+            )),
+            None,
+        ),
+        Press::Cancel => Handling::Tell(
+            render::closed(
+                &format!(":wastebasket: Cancelled by <@{presser}>. Nothing was changed."),
+                false,
+            ),
+            None,
+        ),
+        Press::Reject if !is_approver && !is_author => {
+            let approvers: Vec<String> =
+                value.approvers.iter().map(|a| format!("<@{a}>")).collect();
+            Handling::Tell(
+                render::press_refused(&format!(
+                    "you are not an approver of this change (approvers: {}); nothing was changed",
+                    approvers.join(", ")
+                )),
+                None,
+            )
+        }
+        Press::Reject => {
+            let text = format!(
+                ":no_entry_sign: Rejected by <@{presser}>: <@{}>'s request to run {}. Nothing was changed.",
+                author.user,
+                render::quoted(&value.text)
+            );
+            Handling::Tell(
+                render::closed(&text, true),
+                Some(render::notice_text(&text)),
+            )
+        }
+        Press::Apply => Handling::Run(
+            Via::Apply,
+            author,
+            Gates {
+                expect,
+                confirmed: true,
+                ..Gates::default()
+            },
+        ),
+        Press::Undo => Handling::Run(
+            Via::Undo,
+            ChatUser {
+                user: presser.clone(),
+                channel,
+                team,
+                command: author.command,
+            },
+            Gates {
+                expect,
+                confirmed: true,
+                ..Gates::default()
+            },
+        ),
+        Press::Approve => Handling::Run(
+            Via::Approve,
+            author,
+            Gates {
+                expect,
+                approved_by: Some(presser.clone()),
+                ..Gates::default()
+            },
+        ),
+    })
+}
+
 /// Who asked for the change a button carries.
 fn author_of(value: &ButtonValue) -> Option<ChatUser> {
     Some(ChatUser {
@@ -221,4 +242,82 @@ fn author_of(value: &ButtonValue) -> Option<ChatUser> {
 
 fn expected(value: &ButtonValue) -> Option<Configured> {
     value.expect.map(|(rate, burst)| Configured { rate, burst })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn value(press: Press) -> ButtonValue {
+        ButtonValue {
+            press,
+            text: "a1b2c3d4e5 prod 0 10".to_owned(),
+            author: "U0AUTHOR".to_owned(),
+            channel: Some("C0OPS".to_owned()),
+            team: Some("T1".to_owned()),
+            expect: Some((Some(100.0), Some(200))),
+            approvers: vec!["U0APPROVER".to_owned()],
+        }
+    }
+
+    fn outcome(press: Press, presser: &str) -> &'static str {
+        match handling(&value(press), &ChatId::parse(presser).unwrap(), None, None) {
+            Some(Handling::Run(via, requester, gates)) => {
+                assert_eq!(
+                    gates.expect,
+                    Some(Configured {
+                        rate: Some(100.0),
+                        burst: Some(200)
+                    })
+                );
+                match via {
+                    Via::Apply => {
+                        assert!(gates.confirmed && requester.user.as_str() == "U0AUTHOR");
+                        "apply as the author"
+                    }
+                    Via::Undo => {
+                        assert!(gates.confirmed && requester.user.as_str() == presser);
+                        "undo as the presser"
+                    }
+                    Via::Approve => {
+                        assert_eq!(
+                            gates.approved_by.as_ref().map(ChatId::as_str),
+                            Some(presser)
+                        );
+                        assert_eq!(requester.user.as_str(), "U0AUTHOR");
+                        "approve for the author"
+                    }
+                    Via::Command => "command",
+                }
+            }
+            Some(Handling::Tell(message, notice)) if message["replace_original"] == true => {
+                if notice.is_some() {
+                    "close and audit"
+                } else {
+                    "close"
+                }
+            }
+            Some(Handling::Tell(..)) => "tell the presser",
+            None => "refuse",
+        }
+    }
+
+    #[test]
+    fn who_may_press_what() {
+        for (press, presser, expected) in [
+            (Press::Apply, "U0AUTHOR", "apply as the author"),
+            (Press::Apply, "U0OTHER", "tell the presser"),
+            (Press::Cancel, "U0AUTHOR", "close"),
+            (Press::Cancel, "U0OTHER", "tell the presser"),
+            (Press::Undo, "U0OTHER", "undo as the presser"),
+            (Press::Approve, "U0APPROVER", "approve for the author"),
+            // The pipeline refuses an author or a stranger approving, with the policy in force.
+            (Press::Approve, "U0OTHER", "approve for the author"),
+            (Press::Reject, "U0APPROVER", "close and audit"),
+            (Press::Reject, "U0AUTHOR", "close and audit"),
+            (Press::Reject, "U0OTHER", "tell the presser"),
+        ] {
+            assert_eq!(outcome(press, presser), expected, "{press:?} by {presser}");
+        }
+    }
 }
