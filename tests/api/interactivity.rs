@@ -437,3 +437,30 @@ async fn break_glass_applies_at_once_and_the_audit_says_so_loudly() {
         "{notice}"
     );
 }
+
+#[tokio::test]
+async fn undo_is_a_change_like_any_other_and_the_presser_needs_the_policy_to_allow_it() {
+    let policy = format!("[[rule]]\nusers = [\"{USER}\"]\napis = [\"*\"]\nstages = [\"prod\"]\n");
+    let path = std::env::temp_dir().join(format!("{}.toml", unique("policy")));
+    std::fs::write(&path, policy).unwrap();
+    let app = TestApp::spawn_with(Options {
+        extra_env: vec![("THROTTLE_POLICY", path.display().to_string())],
+        ..Options::default()
+    })
+    .await;
+    let api = create_api(&unique("undopolicy"), "prod").await;
+    let changed = reply_to(&app, &format!("{api} prod 150 300"), 1).await;
+
+    app.press(&changed, "Undo", OTHER).await;
+    let refused = app.slack.wait_for("/actions", 1).await[0].clone();
+    assert_ne!(
+        refused["replace_original"], true,
+        "the change message stays"
+    );
+    assert!(shown(&refused).contains("Not allowed"), "{refused}");
+    assert_eq!(stage_limits(&api, "prod").await, Some((150.0, 300)));
+
+    app.press(&changed, "Undo", USER).await;
+    app.slack.wait_for("/actions", 2).await;
+    assert_eq!(stage_limits(&api, "prod").await, Some((-1.0, -1)));
+}
