@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # Load benchmark of the acknowledgement path, on loopback only.
 #
-#   bash benches/run.sh            # builds the release binary, needs wrk (apt-get install wrk)
+#   bash benches/run.sh            # builds the release binary; needs wrk (apt-get install wrk)
+#                                  # or oha (cargo install oha)
 #
 # Measures requests/s for GET /healthz (bare axum) and for a signed `/throttle help`
 # (signature check + parse + reply, no AWS), then the server's resident memory (VmRSS) and
 # peak (VmHWM). Targets: ~65k and ~43k req/s on 2 cores, under 16 MiB resident.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-command -v wrk >/dev/null || { echo "wrk is needed: apt-get install wrk" >&2; exit 2; }
+if command -v wrk >/dev/null; then tool=wrk
+elif command -v oha >/dev/null; then tool=oha
+else echo "wrk or oha is needed: apt-get install wrk, or cargo install oha" >&2; exit 2; fi
 cargo build --release --locked --quiet
 bin=target/release/throttle-bot
 
@@ -31,16 +34,35 @@ threads=${THREADS:-2} connections=${CONNECTIONS:-64} duration=${DURATION:-10s}
 rss() { grep -E "^$1:" "/proc/$pid/status" | awk '{print $2}'; }
 echo "idle: VmRSS $(rss VmRSS) KiB"
 for run in healthz signed; do
-  if [ $run = healthz ]; then
-    out=$(wrk --latency -t"$threads" -c"$connections" -d"$duration" "http://127.0.0.1:$port/healthz")
+  if [ $tool = wrk ]; then
+    if [ $run = healthz ]; then
+      out=$(wrk --latency -t"$threads" -c"$connections" -d"$duration" "http://127.0.0.1:$port/healthz")
+    else
+      out=$(wrk --latency -t"$threads" -c"$connections" -d"$duration" -s benches/signed_help.lua "http://127.0.0.1:$port/slack/commands")
+    fi
+    non2xx=$(echo "$out" | awk '/Non-2xx/ {print $NF}')
+    printf '%-8s %s req/s  p50 %s  p99 %s  non-2xx %s\n' "$run" \
+      "$(echo "$out" | awk '/Requests\/sec/ {print $2}')" \
+      "$(echo "$out" | awk '$1=="50%" {print $2}')" \
+      "$(echo "$out" | awk '$1=="99%" {print $2}')" \
+      "${non2xx:-0}"
   else
-    out=$(wrk --latency -t"$threads" -c"$connections" -d"$duration" -s benches/signed_help.lua "http://127.0.0.1:$port/slack/commands")
+    if [ $run = healthz ]; then
+      out=$(oha --no-tui --output-format json -z "$duration" -c "$connections" "http://127.0.0.1:$port/healthz")
+    else
+      out=$(oha --no-tui --output-format json -z "$duration" -c "$connections" -m POST \
+        -H "X-Slack-Request-Timestamp: $TIMESTAMP" -H "X-Slack-Signature: $SIGNATURE" \
+        -H "Content-Type: application/x-www-form-urlencoded" -d "$BODY" "http://127.0.0.1:$port/slack/commands")
+    fi
+    echo "$out" | python3 -c '
+import json, sys
+run = sys.argv[1]
+r = json.load(sys.stdin)
+codes = r.get("statusCodeDistribution", {})
+other = sum(n for code, n in codes.items() if code != "200")
+p = r["latencyPercentiles"]
+print(f"{run:<8} {r[\"summary\"][\"requestsPerSec\"]:.0f} req/s  p50 {p[\"p50\"]*1000:.2f}ms  p99 {p[\"p99\"]*1000:.2f}ms  non-2xx {other}")
+' "$run"
   fi
-  non2xx=$(echo "$out" | awk '/Non-2xx/ {print $NF}')
-  printf '%-8s %s req/s  p50 %s  p99 %s  non-2xx %s\n' "$run" \
-    "$(echo "$out" | awk '/Requests\/sec/ {print $2}')" \
-    "$(echo "$out" | awk '$1=="50%" {print $2}')" \
-    "$(echo "$out" | awk '$1=="99%" {print $2}')" \
-    "${non2xx:-0}"
 done
 echo "after load: VmRSS $(rss VmRSS) KiB, peak VmHWM $(rss VmHWM) KiB"

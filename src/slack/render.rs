@@ -748,7 +748,7 @@ fn describe_request(change: &ThrottleChange) -> String {
 /// The final reply of a command that shutdown cut short.
 fn interrupted(command: &str, text: &str) -> Value {
     ephemeral(format!(
-        ":warning: throttle-bot was restarting and could not finish {} in time. The change may or may not have been applied: check with `{} show`, and run it again if needed.",
+        ":warning: throttle-bot had to stop (shutting down, or out of time) and could not finish {} in time. The change may or may not have been applied: check with `{} show`, and run it again if needed.",
         code(&format!("{command} {text}")),
         escape(command)
     ))

@@ -712,3 +712,44 @@ async fn an_alarm_delivered_through_sns_applies_the_emergency_limits() {
         "{error}"
     );
 }
+
+#[tokio::test]
+async fn a_deferred_job_that_runs_out_of_invocation_time_ends_with_one_honest_message() {
+    let function = LambdaHarness::start(
+        Options {
+            record_aws: true,
+            lambda_timeout: Some(Duration::from_secs(3)),
+            ..Options::default()
+        },
+        &[],
+    )
+    .await;
+    let aws = function.aws.as_ref().unwrap();
+    let api = create_api(&unique("deadline"), "prod").await;
+    // AWS never answers: every step runs into the invocation's deadline.
+    aws.hold();
+
+    let response = function
+        .invoke(function_url_event(
+            &format!("{api} prod 6 60"),
+            &function.slack.url("/reply"),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(
+        response["statusCode"], 200,
+        "acknowledged before the deadline"
+    );
+    let job = function
+        .async_invocations()
+        .into_iter()
+        .find(|(_, p)| p.get("throttle_bot_job").is_some())
+        .expect("handed on");
+    function.result_of(&job.0).await.unwrap();
+
+    let replies = function.slack.posts_to("/reply");
+    assert_eq!(replies.len(), 1, "exactly one final message: {replies:?}");
+    let text = shown(&replies[0]);
+    assert!(text.contains("may or may not have been applied"), "{text}");
+    aws.release();
+}

@@ -23,6 +23,8 @@ struct Inner {
     results: HashMap<String, Result<Value, Value>>,
     async_invocations: Vec<(String, Value)>,
     next_id: u64,
+    /// The function's timeout, as Lambda gives it in each invocation's deadline (default 60 s).
+    timeout_ms: Option<u128>,
 }
 
 #[derive(Clone, Default)]
@@ -51,6 +53,7 @@ impl LambdaHarness {
     pub async fn start(options: Options, args: &[&str]) -> Self {
         let slack = SlackStandIn::start().await;
         let shared = Shared::default();
+        shared.0.lock().unwrap().timeout_ms = options.lambda_timeout.map(|t| t.as_millis());
         let app = Router::new()
             .route("/2018-06-01/runtime/invocation/next", get(next))
             .route(
@@ -141,13 +144,18 @@ impl Drop for LambdaHarness {
 
 async fn next(State(shared): State<Shared>) -> Response {
     loop {
-        if let Some((id, event)) = shared.0.lock().unwrap().queue.pop_front() {
+        let next = {
+            let mut inner = shared.0.lock().unwrap();
+            let timeout = inner.timeout_ms.unwrap_or(60_000);
+            inner.queue.pop_front().map(|job| (job, timeout))
+        };
+        if let Some(((id, event), timeout)) = next {
             let mut headers = HeaderMap::new();
             let deadline = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .unwrap()
                 .as_millis()
-                + 60_000;
+                + timeout;
             headers.insert(
                 "lambda-runtime-aws-request-id",
                 HeaderValue::from_str(&id).unwrap(),

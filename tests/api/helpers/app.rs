@@ -28,6 +28,8 @@ pub struct Options {
     pub extra_env: Vec<(&'static str, String)>,
     /// Settings the test removes from the service's usual environment.
     pub removed_env: Vec<&'static str>,
+    /// For a Lambda harness: the function's timeout (each invocation's deadline); 60 s if unset.
+    pub lambda_timeout: Option<Duration>,
 }
 
 impl Options {
@@ -59,6 +61,7 @@ impl Default for Options {
             record_aws: false,
             extra_env: Vec::new(),
             removed_env: Vec::new(),
+            lambda_timeout: None,
         }
     }
 }
