@@ -56,12 +56,12 @@ for run in healthz signed; do
     fi
     echo "$out" | python3 -c '
 import json, sys
-run = sys.argv[1]
 r = json.load(sys.stdin)
 codes = r.get("statusCodeDistribution", {})
 other = sum(n for code, n in codes.items() if code != "200")
 p = r["latencyPercentiles"]
-print(f"{run:<8} {r[\"summary\"][\"requestsPerSec\"]:.0f} req/s  p50 {p[\"p50\"]*1000:.2f}ms  p99 {p[\"p99\"]*1000:.2f}ms  non-2xx {other}")
+rps = r["summary"]["requestsPerSec"]
+print("%-8s %.0f req/s  p50 %.2fms  p99 %.2fms  non-2xx %d" % (sys.argv[1], rps, p["p50"] * 1000, p["p99"] * 1000, other))
 ' "$run"
   fi
 done
