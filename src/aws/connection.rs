@@ -15,6 +15,9 @@ const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(6);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 /// Reads retry throttling this many times (a user is waiting; writes get more, see the gateway).
 const MAX_ATTEMPTS: u32 = 6;
+/// Short enough that all the attempts fit well inside the operation timeout, so a failure is
+/// reported as what it is (throttled, unreachable) rather than as a timeout.
+const MAX_BACKOFF: Duration = Duration::from_secs(2);
 
 /// The shared SDK configuration and what is known about it.
 pub struct Connection {
@@ -30,7 +33,11 @@ impl Connection {
     /// logging where each came from (never the keys).
     pub async fn resolve() -> Self {
         let config = aws_config::defaults(BehaviorVersion::latest())
-            .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS))
+            .retry_config(
+                RetryConfig::standard()
+                    .with_max_attempts(MAX_ATTEMPTS)
+                    .with_max_backoff(MAX_BACKOFF),
+            )
             .timeout_config(
                 TimeoutConfig::builder()
                     .operation_timeout(OPERATION_TIMEOUT)

@@ -461,7 +461,11 @@ impl Gateway for ApiGateway {
 /// with the SDK's exponential backoff, bounded by [`WRITE_TIMEOUT`]; then the user is told.
 fn write_retries() -> aws_sdk_apigateway::config::Builder {
     aws_sdk_apigateway::config::Builder::default()
-        .retry_config(RetryConfig::standard().with_max_attempts(WRITE_ATTEMPTS))
+        .retry_config(
+            RetryConfig::standard()
+                .with_max_attempts(WRITE_ATTEMPTS)
+                .with_max_backoff(Duration::from_secs(5)),
+        )
         .timeout_config(
             TimeoutConfig::builder()
                 .operation_timeout(WRITE_TIMEOUT)
