@@ -38,6 +38,36 @@ async fn set_directly(api: &str, stage: &str, rate: &str, burst: &str) {
         .unwrap();
 }
 
+/// The service with this access policy.
+async fn app_with_policy(policy: &str) -> TestApp {
+    let path = std::env::temp_dir().join(format!("{}.toml", unique("policy")));
+    std::fs::write(&path, policy).unwrap();
+    TestApp::spawn_with(Options {
+        extra_env: vec![("THROTTLE_POLICY", path.display().to_string())],
+        ..Options::default()
+    })
+    .await
+}
+
+/// A message holding one button this service could have made (same secret), for `text` by
+/// USER, sealed until `expires_at`.
+fn message_with(press: Press, text: &str, approvers: &[&str], expires_at: i64) -> Value {
+    let buttons = Buttons::new(&SigningSecret::new(SIGNING_SECRET).unwrap());
+    let button = buttons.button(
+        ButtonValue {
+            press,
+            text: text.to_owned(),
+            author: USER.to_owned(),
+            channel: Some(CHANNEL.to_owned()),
+            team: Some(TEAM.to_owned()),
+            expect: Some((None, None)),
+            approvers: approvers.iter().map(|a| (*a).to_owned()).collect(),
+        },
+        expires_at,
+    );
+    serde_json::json!({ "blocks": [{ "type": "actions", "elements": [button] }] })
+}
+
 #[tokio::test]
 async fn each_kind_of_risky_change_is_previewed_privately_and_not_applied() {
     let app = TestApp::spawn().await;
@@ -89,13 +119,7 @@ async fn a_rule_can_ask_to_confirm_every_change() {
     let policy = format!(
         "[[rule]]\nusers = [\"{USER}\"]\napis = [\"*\"]\nstages = [\"prod\"]\nconfirm = true\n"
     );
-    let path = std::env::temp_dir().join(format!("{}.toml", unique("policy")));
-    std::fs::write(&path, policy).unwrap();
-    let app = TestApp::spawn_with(Options {
-        extra_env: vec![("THROTTLE_POLICY", path.display().to_string())],
-        ..Options::default()
-    })
-    .await;
+    let app = app_with_policy(&policy).await;
 
     let preview = reply_to(&app, &format!("{api} prod 500 1000"), 1).await;
     assert!(
@@ -182,20 +206,7 @@ async fn expired_and_tampered_buttons_are_refused_privately_and_logged() {
     assert!(told.contains("not one of throttle-bot's"), "{told}");
 
     // A preview's button, sealed by this service's secret five minutes and more ago.
-    let buttons = Buttons::new(&SigningSecret::new(SIGNING_SECRET).unwrap());
-    let late = buttons.button(
-        ButtonValue {
-            press: Press::Apply,
-            text: format!("{api} prod 0 5"),
-            author: USER.to_owned(),
-            channel: Some(CHANNEL.to_owned()),
-            team: Some(TEAM.to_owned()),
-            expect: Some((None, None)),
-            approvers: Vec::new(),
-        },
-        now() - 1,
-    );
-    let expired = serde_json::json!({ "blocks": [{ "type": "actions", "elements": [late] }] });
+    let expired = message_with(Press::Apply, &format!("{api} prod 0 5"), &[], now() - 1);
     app.press(&expired, "Apply", USER).await;
     let told = shown(&app.slack.wait_for("/actions", 2).await[1]);
     assert!(told.contains("expired"), "{told}");
@@ -302,13 +313,7 @@ async fn app_with_approvals() -> TestApp {
     let policy = format!(
         "[[rule]]\nname = \"prod needs approval\"\nusers = [\"{USER}\", \"{OTHER}\", \"{APPROVER}\"]\napis = [\"*\"]\nstages = [\"prod\"]\napprovers = [\"{APPROVER}\"]\nbreak_glass = true\n"
     );
-    let path = std::env::temp_dir().join(format!("{}.toml", unique("policy")));
-    std::fs::write(&path, policy).unwrap();
-    TestApp::spawn_with(Options {
-        extra_env: vec![("THROTTLE_POLICY", path.display().to_string())],
-        ..Options::default()
-    })
-    .await
+    app_with_policy(&policy).await
 }
 
 #[tokio::test]
@@ -380,20 +385,12 @@ async fn a_rejected_or_late_approval_changes_nothing() {
         "{rejected}"
     );
 
-    let buttons = Buttons::new(&SigningSecret::new(SIGNING_SECRET).unwrap());
-    let late = buttons.button(
-        ButtonValue {
-            press: Press::Approve,
-            text: format!("{api} prod 40 80"),
-            author: USER.to_owned(),
-            channel: Some(CHANNEL.to_owned()),
-            team: Some(TEAM.to_owned()),
-            expect: Some((None, None)),
-            approvers: vec![APPROVER.to_owned()],
-        },
+    let expired = message_with(
+        Press::Approve,
+        &format!("{api} prod 40 80"),
+        &[APPROVER],
         now() - 60,
     );
-    let expired = serde_json::json!({ "blocks": [{ "type": "actions", "elements": [late] }] });
     app.press(&expired, "Approve", APPROVER).await;
     assert!(shown(&app.slack.wait_for("/actions", 3).await[2]).contains("expired"));
     assert_eq!(stage_limits(&api, "prod").await, None);
@@ -441,13 +438,7 @@ async fn break_glass_applies_at_once_and_the_audit_says_so_loudly() {
 #[tokio::test]
 async fn undo_is_a_change_like_any_other_and_the_presser_needs_the_policy_to_allow_it() {
     let policy = format!("[[rule]]\nusers = [\"{USER}\"]\napis = [\"*\"]\nstages = [\"prod\"]\n");
-    let path = std::env::temp_dir().join(format!("{}.toml", unique("policy")));
-    std::fs::write(&path, policy).unwrap();
-    let app = TestApp::spawn_with(Options {
-        extra_env: vec![("THROTTLE_POLICY", path.display().to_string())],
-        ..Options::default()
-    })
-    .await;
+    let app = app_with_policy(&policy).await;
     let api = create_api(&unique("undopolicy"), "prod").await;
     let changed = reply_to(&app, &format!("{api} prod 150 300"), 1).await;
 
