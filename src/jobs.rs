@@ -18,6 +18,7 @@ use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
 use crate::aws::{ApiGateway, GatewaySettings, SelfInvoker};
+use crate::core::clock::unix_now;
 use crate::core::grammar::{Request, parse_text};
 use crate::core::outcome::{Label, News, Outcome};
 use crate::core::requester::{ChatId, ChatUser, ReplyTo, RequestId, Requester, Via};
@@ -464,12 +465,6 @@ pub fn left_before(deadline: Option<InvocationDeadline>) -> Option<Duration> {
         at.saturating_duration_since(Instant::now())
             .saturating_sub(DEADLINE_MARGIN)
     })
-}
-
-pub fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
 }
 
 /// Why a deferred job's payload was refused.

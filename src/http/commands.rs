@@ -7,7 +7,8 @@ use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 
 use super::AppState;
-use super::signed::{SlackBody, now};
+use super::signed::SlackBody;
+use crate::core::clock::unix_now;
 use crate::core::grammar::{Request, parse_text, wants_break_glass};
 use crate::core::outcome::{Label, News, Outcome};
 use crate::core::requester::{RequestId, Requester, Via};
@@ -48,7 +49,7 @@ pub async fn slash_command(
     if change.is_some()
         && !state
             .replays
-            .first_use(stamp.timestamp, &stamp.signature, now())
+            .first_use(stamp.timestamp, &stamp.signature, unix_now())
     {
         state.metrics.rejected(Rejection::Replay);
         if let Some(suppressed) = state.rejection_log.admit() {

@@ -8,7 +8,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
 use super::AppState;
-use super::signed::{SlackBody, now};
+use super::signed::SlackBody;
+use crate::core::clock::unix_now;
 use crate::core::grammar::{Request, parse_text};
 use crate::core::requester::{ChatId, ChatUser, ReplyTo, RequestId, Requester, Via};
 use crate::core::runner::{Ask, Gates, Origin, Work};
@@ -57,7 +58,7 @@ pub async fn press(
     // A press is acted on once: a captured one played again does nothing.
     if !state
         .replays
-        .first_use(stamp.timestamp, &stamp.signature, now())
+        .first_use(stamp.timestamp, &stamp.signature, unix_now())
     {
         state.metrics.rejected(Rejection::Replay);
         tracing::warn!("refused a signed button press played again");
@@ -71,7 +72,7 @@ pub async fn press(
         .ok_or("this service has no signing secret to check buttons with")
         .and_then(|buttons| {
             buttons
-                .open(action.value.as_deref().unwrap_or_default(), now())
+                .open(action.value.as_deref().unwrap_or_default(), unix_now())
                 .map_err(|e| match e {
                     crate::slack::sealed::SealError::Expired => "this button has expired",
                     crate::slack::sealed::SealError::Forged => {

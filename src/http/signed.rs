@@ -1,13 +1,12 @@
 //! The extractor that reads a body once and lets it through only if Slack signed it.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
 use super::{AppState, MAX_BODY_BYTES};
+use crate::core::clock::unix_now;
 use crate::metrics::Rejection;
 use crate::slack::form::SlashCommandForm;
 use crate::slack::signature;
@@ -65,12 +64,6 @@ async fn read_limited(body: axum::body::Body) -> Result<Bytes, StatusCode> {
     Ok(Bytes::from(kept))
 }
 
-pub fn now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
-}
-
 impl FromRequest<AppState> for SlackBody {
     type Rejection = Response;
 
@@ -96,7 +89,7 @@ impl FromRequest<AppState> for SlackBody {
         };
         let verified = header(TIMESTAMP_HEADER).and_then(|timestamp| {
             let signature = header(SIGNATURE_HEADER)?;
-            signature::verify(&state.secret, timestamp, signature, &body, now())?;
+            signature::verify(&state.secret, timestamp, signature, &body, unix_now())?;
             Ok(Stamp {
                 timestamp: std::str::from_utf8(timestamp.unwrap_or_default())
                     .ok()

@@ -11,13 +11,13 @@ use serde_json::{Value, json};
 use crate::aws::SelfInvoker;
 use crate::cli::LambdaArgs;
 use crate::config::{self, ConfigError, webhook};
+use crate::core::clock::unix_now;
 use crate::core::outcome::Outcome;
 use crate::core::requester::Requester;
 use crate::core::runner::ReplyOnce;
 use crate::http::AppState;
 use crate::jobs::{
     AppRunner, DeferredJob, HandOff, InvocationDeadline, Jobs, Mode, app_runner, left_before, span,
-    unix_now,
 };
 use crate::metrics::Metrics;
 use crate::policy::PolicyHandle;

@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 use super::buttons::{
     APPROVAL_TTL_SECS, ButtonValue, Buttons, PREVIEW_TTL_SECS, Press, UNDO_TTL_SECS,
 };
+use crate::core::clock::unix_now;
 use crate::core::grammar::{ShowRequest, TextError, command_text};
 use crate::core::outcome::{Failure, News, Outcome};
 use crate::core::plan::Risk;
@@ -364,12 +365,6 @@ fn push_actions(message: &mut Value, elements: Vec<Value>) {
     if let Some(blocks) = message["blocks"].as_array_mut() {
         blocks.push(json!({ "type": "actions", "elements": elements }));
     }
-}
-
-fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
 }
 
 /// Slack's date token: each reader sees their own time zone.

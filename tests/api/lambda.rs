@@ -6,6 +6,18 @@ use std::time::Duration;
 use crate::helpers::*;
 use crate::runtime_api::LambdaHarness;
 
+/// The function with a recording proxy in front of moto, so a test can hold AWS.
+async fn recorded_lambda() -> LambdaHarness {
+    LambdaHarness::start(
+        Options {
+            record_aws: true,
+            ..Options::default()
+        },
+        &[],
+    )
+    .await
+}
+
 async fn lambda(extra_env: Vec<(&'static str, String)>) -> LambdaHarness {
     LambdaHarness::start(
         Options {
@@ -514,14 +526,7 @@ async fn unsigned_forged_or_expired_deferred_jobs_are_refused() {
 
 #[tokio::test]
 async fn a_write_once_sent_is_seen_through_however_long_it_takes() {
-    let function = LambdaHarness::start(
-        Options {
-            record_aws: true,
-            ..Options::default()
-        },
-        &[],
-    )
-    .await;
+    let function = recorded_lambda().await;
     let aws = function.aws.as_ref().unwrap();
     let api = create_api(&unique("slowwrite"), "prod").await;
     aws.hold_writes();
@@ -537,10 +542,7 @@ async fn a_write_once_sent_is_seen_through_however_long_it_takes() {
     let response = answer.await.unwrap().unwrap();
     assert_eq!(response["statusCode"], 200);
     assert!(
-        function
-            .async_invocations()
-            .iter()
-            .all(|(_, p)| p.get("throttle_bot_job").is_none()),
+        function.hand_offs("throttle_bot_job").is_empty(),
         "not deferred"
     );
     assert_eq!(stage_limits(&api, "prod").await, Some((5.0, 50)));
@@ -553,14 +555,7 @@ async fn a_write_once_sent_is_seen_through_however_long_it_takes() {
 
 #[tokio::test]
 async fn a_slow_request_is_handed_on_before_anything_is_written() {
-    let function = LambdaHarness::start(
-        Options {
-            record_aws: true,
-            ..Options::default()
-        },
-        &[],
-    )
-    .await;
+    let function = recorded_lambda().await;
     let aws = function.aws.as_ref().unwrap();
     let api = create_api(&unique("deferfirst"), "prod").await;
     aws.hold();
@@ -579,11 +574,7 @@ async fn a_slow_request_is_handed_on_before_anything_is_written() {
         "{:?}",
         aws.calls()
     );
-    let jobs: Vec<_> = function
-        .async_invocations()
-        .into_iter()
-        .filter(|(_, p)| p.get("throttle_bot_job").is_some())
-        .collect();
+    let jobs = function.hand_offs("throttle_bot_job");
     assert_eq!(jobs.len(), 1);
     aws.release();
     function.result_of(&jobs[0].0).await.unwrap();
@@ -607,11 +598,7 @@ async fn the_answer_to_slack_never_waits_for_the_audit_webhook() {
     // Answered, and the final reply posted, while the webhook holds everything.
     assert_eq!(response["statusCode"], 200);
     assert_eq!(function.slack.posts_to("/reply").len(), 1);
-    let notices: Vec<_> = function
-        .async_invocations()
-        .into_iter()
-        .filter(|(_, p)| p.get("throttle_bot_notice").is_some())
-        .collect();
+    let notices = function.hand_offs("throttle_bot_notice");
     assert_eq!(notices.len(), 1, "the notice was handed on");
     function.slack.release_webhook();
     function.result_of(&notices[0].0).await.unwrap();
@@ -741,9 +728,9 @@ async fn a_deferred_job_that_runs_out_of_invocation_time_ends_with_one_honest_me
         "acknowledged before the deadline"
     );
     let job = function
-        .async_invocations()
+        .hand_offs("throttle_bot_job")
         .into_iter()
-        .find(|(_, p)| p.get("throttle_bot_job").is_some())
+        .next()
         .expect("handed on");
     function.result_of(&job.0).await.unwrap();
 

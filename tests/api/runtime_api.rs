@@ -112,6 +112,15 @@ impl LambdaHarness {
     pub fn async_invocations(&self) -> Vec<(String, Value)> {
         self.shared.0.lock().unwrap().async_invocations.clone()
     }
+
+    /// The asynchronous invocations whose payload is a hand-off of this kind
+    /// (`throttle_bot_job`, `throttle_bot_notice`).
+    pub fn hand_offs(&self, kind: &str) -> Vec<(String, Value)> {
+        self.async_invocations()
+            .into_iter()
+            .filter(|(_, payload)| payload.get(kind).is_some())
+            .collect()
+    }
 }
 
 /// Invokes the function, from any task.
