@@ -12,6 +12,8 @@ use crate::policy::{PolicyError, PolicyHandle, PolicySource};
 use crate::slack::hosts::{HostError, SlackHosts};
 use crate::slack::poster::WebhookUrl;
 use crate::slack::signature::SigningSecret;
+use crate::slack::web_api::WebApi;
+use crate::domain::Hold;
 
 #[derive(Debug, Clone)]
 pub struct ServeConfig {
@@ -29,6 +31,12 @@ pub struct ServeConfig {
     pub max_jobs: usize,
     /// A cut of a level's own value by more than this share asks for confirmation.
     pub confirm_cut_fraction: f64,
+    /// The longest a timed change may last.
+    pub max_temporary: Hold,
+    /// Slack's Web API with the bot token, if one is set.
+    pub web_api: Option<WebApi>,
+    /// Between sweeps for ended timed changes.
+    pub sweep_interval: Duration,
 }
 
 /// A setting that stops the service from starting. The text never repeats a secret's value.
@@ -40,6 +48,8 @@ pub enum ConfigError {
         "SLACK_WEBHOOK_URL is not a Slack incoming-webhook URL (https://hooks.slack.com/services/…): {0}"
     )]
     BadWebhookUrl(HostError),
+    #[error("SLACK_API_URL is not Slack's Web API (https://slack.com/api): {0}")]
+    BadApiUrl(HostError),
     #[error("access policy refused: {0}")]
     Policy(#[from] PolicyError),
     #[error(
@@ -100,6 +110,10 @@ impl TryFrom<ServeArgs> for ServeConfig {
             .ok_or(ConfigError::MissingSigningSecret)?;
         let slack_hosts = SlackHosts::from(&args.slack_hosts);
         let webhook = webhook(args.webhook_url.as_deref(), &slack_hosts)?;
+        let web_api = args
+            .web_api
+            .web_api(&slack_hosts)
+            .map_err(ConfigError::BadApiUrl)?;
         Ok(Self {
             signing_secret,
             webhook,
@@ -111,6 +125,9 @@ impl TryFrom<ServeArgs> for ServeConfig {
             metrics_addr: args.metrics_addr,
             max_jobs: args.max_jobs.max(1),
             confirm_cut_fraction: args.safety.confirm_cut_fraction,
+            max_temporary: args.safety.max_temporary,
+            web_api,
+            sweep_interval: args.sweep_interval,
             limits: Limits {
                 header_read: args.header_read_timeout,
                 max_connections: args.max_connections.max(1),

@@ -139,6 +139,10 @@ impl Jobs {
         &self.runner
     }
 
+    pub fn shared_runner(&self) -> Arc<AppRunner> {
+        Arc::clone(&self.runner)
+    }
+
     /// Starts a request. As a server it returns at once; on Lambda it may run the request.
     pub async fn submit(&self, ask: Ask, deadline: Option<InvocationDeadline>) -> Submitted {
         match &self.mode {
@@ -499,6 +503,7 @@ impl DeferredJob {
         let work = match parse_text(&self.text) {
             Ok(Request::Change(change)) => Work::Change(change),
             Ok(Request::Show(show)) => Work::Show(show),
+            Ok(Request::Timed(request)) => Work::Timed(request),
             Ok(Request::Help) | Err(_) => return Err(DeferredJobError::Invalid("text")),
         };
         let who = ChatUser {

@@ -63,6 +63,7 @@ pub struct Metrics {
     rejected: Family<Reason, Counter>,
     aws_seconds: Histogram,
     webhook_failures: Counter,
+    deadline_failures: Counter,
 }
 
 impl Default for Metrics {
@@ -98,12 +99,19 @@ impl Metrics {
             "Audit notices the webhook did not accept",
             webhook_failures.clone(),
         );
+        let deadline_failures = Counter::default();
+        registry.register(
+            "deadline_failures",
+            "Timed changes whose restore could not be scheduled (a sweep or a person must finish it)",
+            deadline_failures.clone(),
+        );
         Self {
             registry,
             commands,
             rejected,
             aws_seconds,
             webhook_failures,
+            deadline_failures,
         }
     }
 
@@ -121,6 +129,10 @@ impl Metrics {
 
     pub fn webhook_failed(&self) {
         self.webhook_failures.inc();
+    }
+
+    pub fn deadline_failed(&self) {
+        self.deadline_failures.inc();
     }
 
     /// The Prometheus text exposition of every metric.

@@ -120,6 +120,7 @@ impl JobParams {
                 burst: BurstLimit::parse(self.burst.as_deref().unwrap_or(DEFAULT_BURST))
                     .map_err(|e| invalid("BURST_LIMIT")(&e))?,
             }),
+            hold: None,
         })
     }
 }

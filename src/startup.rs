@@ -7,6 +7,8 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 
 use crate::config::ServeConfig;
+use crate::core::ports::Deadlines;
+use crate::deadlines::{TimerQueue, Timers};
 use crate::http::replay::ReplayGuard;
 use crate::http::server::serve;
 use crate::http::{AppState, ops_router, router, slack_router};
@@ -21,6 +23,7 @@ pub struct Application {
     ops_listener: Option<TcpListener>,
     state: AppState,
     config: ServeConfig,
+    timers: TimerQueue,
 }
 
 impl Application {
@@ -31,17 +34,20 @@ impl Application {
             Some(addr) => Some(TcpListener::bind(addr).await?),
             None => None,
         };
+        let (deadlines, timers) = Timers::new();
         let state = state(
             &config,
             Mode::Background {
                 max_jobs: config.max_jobs,
             },
+            Arc::new(deadlines),
         );
         Ok(Self {
             listener,
             ops_listener,
             state,
             config,
+            timers,
         })
     }
 
@@ -65,6 +71,16 @@ impl Application {
 
         let jobs = Arc::clone(&self.state.jobs);
         tokio::spawn(async move { jobs.runner().gateway().warm_up().await });
+        if self.config.web_api.is_none() {
+            tracing::info!(
+                "SLACK_BOT_TOKEN is not set: the end of a timed change goes to the audit webhook only"
+            );
+        }
+        crate::deadlines::start(
+            self.state.jobs.shared_runner(),
+            self.timers,
+            self.config.sweep_interval,
+        );
 
         let jobs = Arc::clone(&self.state.jobs);
         let grace = self.config.shutdown_grace;
@@ -115,16 +131,19 @@ impl Application {
 }
 
 /// Everything the handlers share, for a server or a Lambda function.
-pub fn state(config: &ServeConfig, mode: Mode) -> AppState {
+pub fn state(config: &ServeConfig, mode: Mode, deadlines: Arc<dyn Deadlines>) -> AppState {
     let metrics = Arc::new(Metrics::new());
     let runner = app_runner(
         config.aws,
         SlackPoster::new(config.webhook.clone(), config.slack_hosts.clone())
-            .with_buttons(&config.signing_secret),
+            .with_buttons(&config.signing_secret)
+            .with_web_api(config.web_api.clone()),
         Arc::clone(&config.policy),
         Arc::clone(&metrics),
     )
-    .with_cut_fraction(config.confirm_cut_fraction);
+    .with_cut_fraction(config.confirm_cut_fraction)
+    .with_max_temporary(config.max_temporary)
+    .with_deadlines(deadlines);
     let runner = Arc::new(runner);
     AppState {
         secret: Arc::new(config.signing_secret.clone()),

@@ -19,6 +19,7 @@ use super::settings::{parse_setting_key, setting_key};
 use crate::core::ports::{Gateway, GatewayError};
 use crate::domain::{
     AccountLimits, Action, ApiId, Configured, Level, ManagedBy, ResolvedApi, StageName, StageView,
+    Timed,
 };
 
 /// How long the list of API names and the account quota are reused.
@@ -421,6 +422,60 @@ impl Gateway for ApiGateway {
         }
     }
 
+    async fn apis(&self) -> Result<Vec<ApiId>, GatewayError> {
+        let list = self.api_list(self.settings.list_refresh).await?;
+        Ok(list
+            .iter()
+            .filter_map(|(id, _)| ApiId::parse(id).ok())
+            .collect())
+    }
+
+    async fn tag(
+        &self,
+        api: &ApiId,
+        stage: &StageName,
+        key: &str,
+        value: &str,
+    ) -> Result<(), GatewayError> {
+        let resource = stage_arn(&self.region(), api, stage);
+        let result = self
+            .client()
+            .await?
+            .tag_resource()
+            .resource_arn(&resource)
+            .tags(key, value)
+            .send()
+            .await;
+        result.map(|_| ()).map_err(|err| {
+            let not_found = GatewayError::NotFound {
+                api: api.to_string(),
+                stage: stage.to_string(),
+            };
+            let tags = format!("arn:aws:apigateway:{}::/tags/*", self.region());
+            self.explain(err, "apigateway:PUT", &tags, Some(not_found))
+        })
+    }
+
+    async fn untag(&self, api: &ApiId, stage: &StageName, key: &str) -> Result<(), GatewayError> {
+        let resource = stage_arn(&self.region(), api, stage);
+        let result = self
+            .client()
+            .await?
+            .untag_resource()
+            .resource_arn(&resource)
+            .tag_keys(key)
+            .send()
+            .await;
+        result.map(|_| ()).map_err(|err| {
+            let not_found = GatewayError::NotFound {
+                api: api.to_string(),
+                stage: stage.to_string(),
+            };
+            let tags = format!("arn:aws:apigateway:{}::/tags/*", self.region());
+            self.explain(err, "apigateway:DELETE", &tags, Some(not_found))
+        })
+    }
+
     /// The account's regional quota (GetAccount), reused for five minutes. `None` when it
     /// cannot be read: the quota check is a safety net, not a reason to refuse every change.
     async fn account_limits(&self) -> Option<AccountLimits> {
@@ -505,6 +560,7 @@ struct StageSettings {
     name: String,
     settings: Vec<(String, MethodSetting)>,
     managed_by: Option<ManagedBy>,
+    timed: Vec<Timed>,
 }
 
 impl From<GetStageOutput> for StageSettings {
@@ -533,6 +589,16 @@ impl StageSettings {
             managed_by: tags.and_then(|tags| {
                 ManagedBy::from_tags(tags.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             }),
+            timed: tags
+                .map(|tags| {
+                    let mut timed: Vec<Timed> = tags
+                        .iter()
+                        .filter_map(|(key, value)| Timed::from_tag(key, value))
+                        .collect();
+                    timed.sort_by_key(|t| t.until);
+                    timed
+                })
+                .unwrap_or_default(),
         }
     }
 
@@ -557,6 +623,7 @@ impl StageSettings {
             stage_wide,
             methods,
             managed_by: self.managed_by.clone(),
+            timed: self.timed.clone(),
         }
     }
 }

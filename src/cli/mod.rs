@@ -11,7 +11,9 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::aws::GatewaySettings;
-use crate::slack::hosts::SlackHosts;
+use crate::domain::Hold;
+use crate::slack::hosts::{HostError, SlackHosts};
+use crate::slack::web_api::{BotToken, DEFAULT_API_URL, WebApi};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -102,6 +104,9 @@ pub struct LambdaArgs {
 
     #[command(flatten)]
     pub safety: SafetyArgs,
+
+    #[command(flatten)]
+    pub web_api: WebApiArgs,
 }
 
 /// Where the access policy comes from.
@@ -141,6 +146,35 @@ pub struct SafetyArgs {
     /// shown for confirmation first, as is one that blocks traffic.
     #[arg(long, env = "CONFIRM_CUT_FRACTION", default_value_t = 0.5, value_parser = parse_fraction)]
     pub confirm_cut_fraction: f64,
+    /// The longest a timed change (`for 30m`) may last: `90s`, `30m`, `2h`, `1h30m`.
+    #[arg(long, env = "MAX_TEMPORARY", default_value = "24h", value_parser = parse_hold)]
+    pub max_temporary: Hold,
+}
+
+fn parse_hold(raw: &str) -> Result<Hold, String> {
+    Hold::parse(raw).map_err(|e| e.to_string())
+}
+
+/// Slack's Web API, for messages after a command's `response_url` has expired.
+#[derive(Debug, Clone, Args)]
+pub struct WebApiArgs {
+    /// Bot token (`xoxb-…`, scope `chat:write`): a timed change's end is posted in the channel
+    /// it was made in. Without it, only the audit webhook hears of it.
+    #[arg(long, env = "SLACK_BOT_TOKEN", hide_env_values = true)]
+    pub bot_token: Option<String>,
+    /// The Web API's base URL; tests point it at a local stand-in.
+    #[arg(long, env = "SLACK_API_URL", default_value = DEFAULT_API_URL)]
+    pub api_url: String,
+}
+
+impl WebApiArgs {
+    /// The Web API, if a bot token is set; an API URL off Slack's hosts is an error.
+    pub fn web_api(&self, hosts: &SlackHosts) -> Result<Option<WebApi>, HostError> {
+        match self.bot_token.as_deref().and_then(BotToken::new) {
+            Some(token) => WebApi::new(token, &self.api_url, hosts).map(Some),
+            None => Ok(None),
+        }
+    }
 }
 
 fn parse_fraction(raw: &str) -> Result<f64, String> {
@@ -242,6 +276,14 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub safety: SafetyArgs,
 
+    #[command(flatten)]
+    pub web_api: WebApiArgs,
+
+    /// Seconds between sweeps of every stage's timed changes (also one at start-up): a change
+    /// whose process died is restored by the next sweep once overdue by this much.
+    #[arg(long, env = "SWEEP_INTERVAL_SECS", default_value = "300", value_parser = parse_positive_secs)]
+    pub sweep_interval: Duration,
+
     /// A separate address for /healthz, /readyz and /metrics; they then leave the Slack-facing
     /// listener.
     #[arg(long, env = "METRICS_ADDR")]
@@ -274,6 +316,13 @@ fn parse_rate(raw: &str) -> Result<f64, String> {
         _ => Err(format!(
             "`{raw}` is not a number of calls per second above 0"
         )),
+    }
+}
+
+fn parse_positive_secs(raw: &str) -> Result<Duration, String> {
+    match raw.parse::<u64>() {
+        Ok(secs) if secs > 0 => Ok(Duration::from_secs(secs)),
+        _ => Err(format!("`{raw}` is not a whole number of seconds above 0")),
     }
 }
 

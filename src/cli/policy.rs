@@ -66,6 +66,15 @@ pub fn run(command: PolicyCommand) -> Result<(String, bool), PolicyToolError> {
                         Err(denial) => (format!("DENIED: {denial}."), false),
                     });
                 }
+                Request::Timed(_) => {
+                    return Ok(match policy.admits_team(who.team.as_ref()) {
+                        Ok(()) => (
+                            "DEPENDS: `extend` and `restore` are judged on the values they leave at the level, which only the stage's record tells; `policy explain` reads no stage. Explain the change they leave instead (for example `<api> <stage> <rate> <burst>` or `reset <api> <stage>`).".to_owned(),
+                            true,
+                        ),
+                        Err(denial) => (format!("DENIED: {denial}"), false),
+                    });
+                }
                 Request::Change(change) => change,
             };
             // No AWS call here: the API is judged by the text as typed. The service also

@@ -2,8 +2,8 @@
 
 use crate::domain::text::first_forbidden;
 use crate::domain::{
-    Action, ApiRef, BurstLimit, HttpMethod, Level, LimitError, RateLimit, ResourcePath, StageName,
-    TargetError, ThrottleChange, ThrottleLimits,
+    Action, ApiRef, BurstLimit, Hold, HoldError, HttpMethod, Level, LimitError, RateLimit,
+    ResourcePath, StageName, TargetError, ThrottleChange, ThrottleLimits,
 };
 
 /// What the user asked for.
@@ -12,6 +12,27 @@ pub enum Request {
     Help,
     Change(ThrottleChange),
     Show(ShowRequest),
+    /// `extend …` or `restore …`: about a timed change in force.
+    Timed(TimedRequest),
+}
+
+/// What to do with the timed change in force at one level.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TimedRequest {
+    pub api: ApiRef,
+    pub stage: StageName,
+    pub level: Level,
+    pub kind: TimedKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum TimedKind {
+    /// `extend`: end it this much later.
+    Extend(Hold),
+    /// `restore`: put the values before back now.
+    RestoreNow,
+    /// Its deadline came (a timer, a sweep, a schedule): restore it if it is due. Never typed.
+    Deadline,
 }
 
 /// `show <api> [<stage>]`: the current throttling of one stage or all.
@@ -30,6 +51,14 @@ pub enum TextError {
     ShowUsage,
     #[error("`reset` takes `<api> <stage> [<METHOD> <path>]`")]
     ResetUsage,
+    #[error("`extend` takes `<api> <stage> [<METHOD> <path>] <duration>`, like `extend petstore prod 30m`")]
+    ExtendUsage,
+    #[error("`restore` takes `<api> <stage> [<METHOD> <path>]`")]
+    RestoreUsage,
+    #[error("`for` ends a change with how long it lasts, like `petstore prod 10 20 for 30m`")]
+    ForUsage,
+    #[error(transparent)]
+    Hold(#[from] HoldError),
     #[error(
         "the command contains {}; type it again without it",
         describe_forbidden(*.0)
@@ -55,12 +84,29 @@ pub fn command_text(change: &ThrottleChange) -> String {
         Level::Stage => String::new(),
         Level::Method { method, path } => format!(" {} {}", method.as_str(), path.as_str()),
     };
+    let hold = change
+        .hold
+        .map_or(String::new(), |hold| format!(" for {hold}"));
     match change.action {
         Action::Set(limits) => format!(
-            "{} {} {} {}{level}",
+            "{} {} {} {}{level}{hold}",
             change.api, change.stage, limits.rate, limits.burst
         ),
         Action::Reset => format!("reset {} {}{level}", change.api, change.stage),
+    }
+}
+
+/// A timed request written as the command that makes it; `None` for a deadline (never typed).
+pub fn timed_text(request: &TimedRequest) -> Option<String> {
+    let level = match &request.level {
+        Level::Stage => String::new(),
+        Level::Method { method, path } => format!(" {} {}", method.as_str(), path.as_str()),
+    };
+    let (api, stage) = (&request.api, &request.stage);
+    match request.kind {
+        TimedKind::Extend(hold) => Some(format!("extend {api} {stage}{level} {hold}")),
+        TimedKind::RestoreNow => Some(format!("restore {api} {stage}{level}")),
+        TimedKind::Deadline => None,
     }
 }
 
@@ -69,11 +115,25 @@ pub fn parse_text(text: &str) -> Result<Request, TextError> {
     if let Some(c) = first_forbidden(text) {
         return Err(TextError::Forbidden(c));
     }
-    let words: Vec<&str> = text
+    let mut words: Vec<&str> = text
         .split_whitespace()
         .filter(|w| *w != BREAK_GLASS_FLAG)
         .collect();
+    // `… for <duration>` makes any change timed; it always ends the command.
+    let hold = match words.iter().position(|w| w.eq_ignore_ascii_case("for")) {
+        Some(at) if at + 2 == words.len() && at > 0 => {
+            let hold = Hold::parse(words[at + 1])?;
+            words.truncate(at);
+            Some(hold)
+        }
+        Some(_) => return Err(TextError::ForUsage),
+        None => None,
+    };
     let keyword = words.first().map(|w| w.to_ascii_lowercase());
+    let untimed = ["help", "show", "reset", "extend", "restore"];
+    if hold.is_some() && keyword.as_deref().is_some_and(|k| untimed.contains(&k)) {
+        return Err(TextError::ForUsage);
+    }
     match (keyword.as_deref(), words.as_slice()) {
         (None, _) => Ok(Request::Help),
         (Some("help"), [_]) => Ok(Request::Help),
@@ -86,12 +146,33 @@ pub fn parse_text(text: &str) -> Result<Request, TextError> {
             stage: Some(StageName::parse(stage)?),
         })),
         (Some("show"), _) => Err(TextError::ShowUsage),
+        (Some("extend"), [_, api, stage, level @ .., hold])
+            if level.is_empty() || level.len() == 2 =>
+        {
+            Ok(Request::Timed(TimedRequest {
+                api: ApiRef::parse(api)?,
+                stage: StageName::parse(stage)?,
+                level: parse_level(level)?,
+                kind: TimedKind::Extend(Hold::parse(hold)?),
+            }))
+        }
+        (Some("extend"), _) => Err(TextError::ExtendUsage),
+        (Some("restore"), [_, api, stage, level @ ..]) if level.is_empty() || level.len() == 2 => {
+            Ok(Request::Timed(TimedRequest {
+                api: ApiRef::parse(api)?,
+                stage: StageName::parse(stage)?,
+                level: parse_level(level)?,
+                kind: TimedKind::RestoreNow,
+            }))
+        }
+        (Some("restore"), _) => Err(TextError::RestoreUsage),
         (Some("reset"), [_, api, stage, level @ ..]) if level.is_empty() || level.len() == 2 => {
             Ok(Request::Change(ThrottleChange {
                 api: ApiRef::parse(api)?,
                 stage: StageName::parse(stage)?,
                 level: parse_level(level)?,
                 action: Action::Reset,
+                hold: None,
             }))
         }
         (Some("reset"), _) => Err(TextError::ResetUsage),
@@ -104,6 +185,7 @@ pub fn parse_text(text: &str) -> Result<Request, TextError> {
                     rate: RateLimit::parse(rate)?,
                     burst: BurstLimit::parse(burst)?,
                 }),
+                hold,
             }))
         }
         (_, other) => Err(TextError::WrongCount(other.len())),
@@ -201,6 +283,70 @@ mod tests {
     }
 
     #[test]
+    fn for_a_duration_makes_a_change_timed() {
+        let timed = change("petstore prod 10 20 GET /pets FOR 1h30m");
+        assert_eq!(timed.hold, Some(Hold::parse("90m").unwrap()));
+        assert_eq!(timed.level.to_string(), "GET /pets");
+        assert_eq!(command_text(&timed), "petstore prod 10 20 GET /pets for 1h30m");
+        assert_eq!(change("petstore prod 10 20").hold, None);
+        assert_eq!(change("petstore prod 1 2 for 90s --now").hold.unwrap().secs(), 90);
+        for bad in [
+            "petstore prod 10 20 for",
+            "petstore prod 10 20 for 1h 2",
+            "for 1h",
+            "reset petstore prod for 1h",
+            "show petstore for 1h",
+            "restore petstore prod for 1h",
+        ] {
+            assert_eq!(parse_text(bad), Err(TextError::ForUsage), "{bad}");
+        }
+        assert!(matches!(
+            parse_text("petstore prod 10 20 for 1d"),
+            Err(TextError::Hold(HoldError::NotADuration(_)))
+        ));
+        assert!(matches!(
+            parse_text("petstore prod 10 20 for 0s"),
+            Err(TextError::Hold(HoldError::TooShort))
+        ));
+    }
+
+    #[test]
+    fn extend_and_restore_name_a_level_of_a_stage() {
+        let Ok(Request::Timed(extend)) = parse_text("extend petstore prod 30m") else {
+            panic!()
+        };
+        assert_eq!(extend.kind, TimedKind::Extend(Hold::parse("30m").unwrap()));
+        assert_eq!((extend.stage.as_str(), &extend.level), ("prod", &Level::Stage));
+        assert_eq!(timed_text(&extend).unwrap(), "extend petstore prod 30m");
+        let Ok(Request::Timed(restore)) = parse_text("Restore a1b2c3d4e5 prod get /pets") else {
+            panic!()
+        };
+        assert_eq!(restore.kind, TimedKind::RestoreNow);
+        assert_eq!(restore.level.to_string(), "GET /pets");
+        assert_eq!(
+            timed_text(&restore).unwrap(),
+            "restore a1b2c3d4e5 prod GET /pets"
+        );
+        let deadline = TimedRequest {
+            kind: TimedKind::Deadline,
+            ..restore
+        };
+        assert_eq!(timed_text(&deadline), None);
+        for (bad, error) in [
+            ("extend petstore prod", TextError::ExtendUsage),
+            ("extend petstore prod GET 1h", TextError::ExtendUsage),
+            ("restore petstore", TextError::RestoreUsage),
+            ("restore petstore prod GET", TextError::RestoreUsage),
+        ] {
+            assert_eq!(parse_text(bad), Err(error), "{bad}");
+        }
+        assert!(matches!(
+            parse_text("extend petstore prod soon"),
+            Err(TextError::Hold(_))
+        ));
+    }
+
+    #[test]
     fn empty_text_and_help_ask_for_usage() {
         for text in ["", "   ", "help", "HELP"] {
             assert_eq!(parse_text(text), Ok(Request::Help), "{text:?}");
@@ -289,10 +435,12 @@ mod tests {
                 method in prop_oneof![Just("GET"), Just("post"), Just("*"), Just("DELETE")],
                 path in "(/[a-z]{1,8}){1,3}",
                 per_method in any::<bool>(),
+                hold in proptest::option::of(1u64..86_400),
             ) {
                 let rate_text = format!("{rate}.{hundredths:02}");
                 let level = if per_method { format!(" {method} {path}") } else { String::new() };
-                let text = format!("{api}  {stage}\t{rate_text} {burst}{level}");
+                let hold = hold.map_or(String::new(), |s| format!(" for {s}s"));
+                let text = format!("{api}  {stage}\t{rate_text} {burst}{level}{hold}");
                 let Ok(Request::Change(change)) = parse_text(&text) else {
                     return Err(TestCaseError::fail(format!("{text:?} did not parse")));
                 };

@@ -1,11 +1,13 @@
 //! What became of a request, typed, before anyone renders it for people, logs or metrics.
 
-use super::grammar::ShowRequest;
+use super::grammar::{ShowRequest, TimedRequest};
 use super::plan::Risk;
 use super::ports::GatewayError;
 use super::requester::Requester;
 use super::requester::{ChatId, Via};
-use crate::domain::{ApiView, Applied, Configured, QuotaExceeded, ResolvedApi, ThrottleChange};
+use crate::domain::{
+    ApiView, Applied, Configured, HoldError, QuotaExceeded, ResolvedApi, ThrottleChange, Timed,
+};
 use crate::policy::Denial;
 
 /// Why a change that was allowed could not be made.
@@ -17,6 +19,30 @@ pub enum Failure {
     AboveAccountLimit(#[from] QuotaExceeded),
     #[error("too many commands are running; nothing was changed, try again in a moment")]
     Busy,
+    #[error(transparent)]
+    Hold(#[from] HoldError),
+    #[error(
+        "this level's resource path is too long to keep a timed change's record in a stage tag (128 characters); make the change without `for` and put it back by hand"
+    )]
+    NoRoomForRecord,
+}
+
+/// What became of the timed change at one level when someone extended or restored it, or its
+/// deadline came.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TimedDone {
+    /// It now ends later (the new record).
+    Extended(Timed),
+    /// The values before are back.
+    Restored { record: Timed, applied: Applied },
+    /// The level already held the values before; only the record was removed.
+    AlreadyBack(Timed),
+    /// Someone changed the level since: nothing restored, the record removed, a person decides.
+    Moved { record: Timed, found: Configured },
+    /// No timed change is in force at that level.
+    NothingPending,
+    /// Its deadline has not come (an earlier reminder of a change since extended).
+    NotDue(Timed),
 }
 
 /// The end of one request.
@@ -55,6 +81,14 @@ pub enum Outcome {
         approvers: Vec<ChatId>,
         rule: String,
     },
+    /// `extend`, `restore`, or a deadline, at one level; `api` once it was found.
+    Timed {
+        request: TimedRequest,
+        api: Option<ResolvedApi>,
+        result: Result<TimedDone, Failure>,
+        /// The channel the timed change was made in, once its record was read.
+        channel: Option<String>,
+    },
     /// The level no longer holds the values the person saw: nothing applied.
     Moved {
         change: ThrottleChange,
@@ -86,6 +120,11 @@ pub enum Label {
     AwaitingConfirmation,
     AwaitingApproval,
     Moved,
+    Extended,
+    Restored,
+    NothingPending,
+    NotDue,
+    TooLong,
     NotFound,
     Ambiguous,
     AboveAccountLimit,
@@ -114,6 +153,11 @@ impl Label {
             Self::AwaitingConfirmation => "awaiting_confirmation",
             Self::AwaitingApproval => "awaiting_approval",
             Self::Moved => "moved",
+            Self::Extended => "extended",
+            Self::Restored => "restored",
+            Self::NothingPending => "nothing_pending",
+            Self::NotDue => "not_due",
+            Self::TooLong => "too_long",
             Self::NotFound => "not_found",
             Self::Ambiguous => "ambiguous",
             Self::AboveAccountLimit => "above_account_limit",
@@ -152,6 +196,7 @@ impl Label {
             Failure::Gateway(error) => Self::of_gateway(error),
             Failure::AboveAccountLimit(_) => Self::AboveAccountLimit,
             Failure::Busy => Self::Busy,
+            Failure::Hold(_) | Failure::NoRoomForRecord => Self::TooLong,
         }
     }
 }
@@ -170,12 +215,29 @@ impl Outcome {
             Self::NeedsConfirmation { .. } => Label::AwaitingConfirmation,
             Self::AwaitingApproval { .. } => Label::AwaitingApproval,
             Self::Moved { .. } => Label::Moved,
+            Self::Timed { result, .. } => match result {
+                Ok(TimedDone::Extended(_)) => Label::Extended,
+                Ok(TimedDone::Restored { .. }) => Label::Restored,
+                Ok(TimedDone::AlreadyBack(_)) => Label::Unchanged,
+                Ok(TimedDone::Moved { .. }) => Label::Moved,
+                Ok(TimedDone::NothingPending) => Label::NothingPending,
+                Ok(TimedDone::NotDue(_)) => Label::NotDue,
+                Err(e) => Label::of_failure(e),
+            },
         }
     }
 
     /// Whether the audit channel hears of it: every change attempt and refusal, not reads, nor
     /// a preview only its author sees.
     pub fn is_audited(&self) -> bool {
-        !matches!(self, Self::Show { .. } | Self::NeedsConfirmation { .. })
+        !matches!(
+            self,
+            Self::Show { .. }
+                | Self::NeedsConfirmation { .. }
+                | Self::Timed {
+                    result: Ok(TimedDone::NothingPending | TimedDone::NotDue(_)),
+                    ..
+                }
+        )
     }
 }

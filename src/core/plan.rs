@@ -123,6 +123,7 @@ mod tests {
             stage_wide,
             methods: pets_get.map(|c| (change.level, c)).into_iter().collect(),
             managed_by: None,
+            timed: Vec::new(),
         }
     }
 

@@ -2,10 +2,36 @@
 //! has one adapter for each (`aws::ApiGateway`, `slack::SlackTeller`); core tests use in-memory ones.
 
 use std::future::Future;
+use std::pin::Pin;
 
 use super::outcome::News;
 use super::requester::ReplyTo;
 use crate::domain::{AccountLimits, Action, ApiId, Level, ResolvedApi, StageName, StageView};
+
+/// A timed change's deadline: where and when its restore must run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reminder {
+    pub api: ApiId,
+    pub stage: StageName,
+    pub level: Level,
+    /// Unix seconds.
+    pub at: i64,
+}
+
+/// Why a deadline could not be handed on (the record on the stage stays, so a sweep or a
+/// person can still finish the restore).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct DeadlineError(pub String);
+
+/// Makes a timed change's restore run at its deadline: a timer in this process, or a one-time
+/// schedule that invokes a Lambda. Boxed so the runner can hold whichever the process has.
+pub trait Deadlines: Send + Sync {
+    fn remind<'a>(
+        &'a self,
+        reminder: &'a Reminder,
+    ) -> Pin<Box<dyn Future<Output = Result<(), DeadlineError>> + Send + 'a>>;
+}
 
 /// What the core needs from API Gateway. Each call is one management API call at most (cached
 /// where the adapter says so); errors are already in terms an operator can act on.
@@ -45,6 +71,26 @@ pub trait Gateway: Send + Sync {
         stage: &StageName,
         level: &Level,
         action: &Action,
+    ) -> impl Future<Output = Result<(), GatewayError>> + Send;
+
+    /// Every REST API's id, from the (cached) list of APIs.
+    fn apis(&self) -> impl Future<Output = Result<Vec<ApiId>, GatewayError>> + Send;
+
+    /// Sets one tag on a stage (where a timed change keeps its record).
+    fn tag(
+        &self,
+        api: &ApiId,
+        stage: &StageName,
+        key: &str,
+        value: &str,
+    ) -> impl Future<Output = Result<(), GatewayError>> + Send;
+
+    /// Removes one tag from a stage; removing a tag that is not there is not an error.
+    fn untag(
+        &self,
+        api: &ApiId,
+        stage: &StageName,
+        key: &str,
     ) -> impl Future<Output = Result<(), GatewayError>> + Send;
 
     /// The account's regional quota (cached); `None` when it cannot be read.
@@ -147,6 +193,14 @@ pub trait Teller: Send + Sync {
 
     /// Sends the audit notice; `Ok(false)` when no audit channel is configured.
     fn audit(&self, news: &News<'_>) -> impl Future<Output = Result<bool, TellError>> + Send;
+
+    /// Posts news nobody waits on (a timed change's end) in a chat channel; `Ok(false)` when
+    /// this teller cannot post there (no bot token).
+    fn announce(
+        &self,
+        channel: &str,
+        news: &News<'_>,
+    ) -> impl Future<Output = Result<bool, TellError>> + Send;
 }
 
 /// Why a message was not delivered. Never contains the address (it is a secret).
@@ -158,4 +212,6 @@ pub enum TellError {
     Transport(&'static str),
     #[error("the reply address is not one of the chat service's: {0}")]
     Address(&'static str),
+    #[error("the chat service refused the message: {0}")]
+    Refused(String),
 }

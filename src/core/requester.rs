@@ -48,13 +48,25 @@ pub enum Requester {
     User(ChatUser),
     Schedule,
     Alarm(String),
+    /// A timed change's deadline: its restore, run by a timer, a sweep or a one-time schedule.
+    Deadline,
 }
 
 impl Requester {
     pub fn user(&self) -> Option<&ChatUser> {
         match self {
             Self::User(user) => Some(user),
-            Self::Schedule | Self::Alarm(_) => None,
+            Self::Schedule | Self::Alarm(_) | Self::Deadline => None,
+        }
+    }
+
+    /// Who set a timed change, as its record keeps it: a user id, `schedule` or `alarm:<name>`.
+    pub fn recorded(&self) -> String {
+        match self {
+            Self::User(who) => who.user.to_string(),
+            Self::Schedule => "schedule".to_owned(),
+            Self::Alarm(name) => format!("alarm:{name}"),
+            Self::Deadline => "deadline".to_owned(),
         }
     }
 
@@ -64,6 +76,7 @@ impl Requester {
             Self::User(_) => "slack",
             Self::Schedule => "schedule",
             Self::Alarm(_) => "alarm",
+            Self::Deadline => "deadline",
         }
     }
 }

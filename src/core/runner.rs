@@ -6,14 +6,15 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use super::grammar::{Request, ShowRequest};
-use super::outcome::{Failure, Label, News, Outcome};
+use super::clock::unix_now;
+use super::grammar::{Request, ShowRequest, TimedRequest};
+use super::outcome::{Failure, Label, News, Outcome, TimedDone};
 use super::plan::{DEFAULT_CUT_FRACTION, plan, risk};
-use super::ports::{Gateway, GatewayError, Teller};
+use super::ports::{Deadlines, Gateway, GatewayError, Teller};
 use super::requester::{ChatId, ReplyTo, RequestId, Requester, Via};
 use crate::domain::{
-    ApiRef, ApiView, Applied, Approval, Configured, ResolvedApi, StageName, StageView,
-    ThrottleChange,
+    ApiRef, ApiView, Applied, Approval, Configured, Hold, ResolvedApi, StageName, StageView,
+    ThrottleChange, Timed,
 };
 use crate::metrics::Metrics;
 use crate::policy::{Allowed, ApiIdentity, Denial, PolicyHandle};
@@ -23,6 +24,7 @@ use crate::policy::{Allowed, ApiIdentity, Denial, PolicyHandle};
 pub enum Work {
     Change(ThrottleChange),
     Show(ShowRequest),
+    Timed(TimedRequest),
 }
 
 /// Who asked, how, and where their final answer goes.
@@ -67,11 +69,36 @@ pub enum Step {
     Write(Prepared),
 }
 
-/// A change resolved, allowed and planned against the stage as read, not yet written.
+/// A request resolved, allowed and planned against the stage as read, not yet written.
 #[derive(Debug)]
-pub struct Prepared {
-    change: ThrottleChange,
-    applied: Applied,
+pub enum Prepared {
+    /// A change; a timed one records itself on the stage first (`record`, and the record it
+    /// replaces, put back if the write fails).
+    Change {
+        change: ThrottleChange,
+        applied: Applied,
+        record: Option<(Timed, Option<Timed>)>,
+    },
+    /// A timed change's values before, put back; then its record removed.
+    Restore {
+        request: TimedRequest,
+        change: ThrottleChange,
+        applied: Applied,
+        record: Timed,
+    },
+    /// A timed change with nothing to put back: its record removed, and this told.
+    Forget {
+        request: TimedRequest,
+        api: ResolvedApi,
+        record: Timed,
+        done: TimedDone,
+    },
+    /// A timed change that now ends later: its record rewritten.
+    Extend {
+        request: TimedRequest,
+        api: ResolvedApi,
+        record: Timed,
+    },
 }
 
 /// Makes sure a request gets one final message, whoever sends it first: its job, or the
@@ -93,6 +120,10 @@ pub struct Runner<G, T> {
     metrics: Arc<Metrics>,
     /// A cut of a level's own value by more than this share asks for confirmation.
     cut_fraction: f64,
+    /// The longest a timed change may last (`MAX_TEMPORARY`).
+    max_temporary: Hold,
+    /// What makes timed changes' restores run on time; without it, only a sweep does.
+    deadlines: Option<Arc<dyn Deadlines>>,
 }
 
 impl<G: Gateway, T: Teller> Runner<G, T> {
@@ -103,7 +134,23 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
             policy,
             metrics,
             cut_fraction: DEFAULT_CUT_FRACTION,
+            max_temporary: Hold::DEFAULT_MAX,
+            deadlines: None,
         }
+    }
+
+    pub fn with_max_temporary(mut self, max: Hold) -> Self {
+        self.max_temporary = max;
+        self
+    }
+
+    pub fn with_deadlines(mut self, deadlines: Arc<dyn Deadlines>) -> Self {
+        self.deadlines = Some(deadlines);
+        self
+    }
+
+    pub fn max_temporary(&self) -> Hold {
+        self.max_temporary
     }
 
     /// Sets the share of a level's own rate or burst a change may cut without confirmation.
@@ -133,6 +180,7 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
         match request {
             Some(Request::Change(change)) => policy.screen(who, change),
             Some(Request::Show(_)) => policy.may_read(who),
+            Some(Request::Timed(_)) => policy.admits_team(who.team.as_ref()),
             Some(Request::Help) | None => policy.admits_team(who.team.as_ref()),
         }
     }
@@ -162,35 +210,81 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
                 request: request.clone(),
                 result: self.show(request).await,
             }),
+            Work::Timed(request) => self.timed(ask, request).await,
         }
     }
 
-    /// The write of a prepared change. Once started it is seen through (bounded by the gateway's
-    /// own timeout): an abandoned write would leave the channel unsure what happened.
+    /// The write of a prepared request. Once started it is seen through (bounded by the
+    /// gateway's own timeout): an abandoned write would leave the channel unsure what happened.
     pub async fn commit(&self, prepared: Prepared) -> Outcome {
-        let Prepared {
-            change,
-            mut applied,
-        } = prepared;
+        match prepared {
+            Prepared::Change {
+                change,
+                applied,
+                record,
+            } => self.commit_change(change, applied, record).await,
+            Prepared::Restore {
+                request,
+                change,
+                applied,
+                record,
+            } => {
+                self.commit_restore(request, change, applied, record)
+                    .await
+            }
+            Prepared::Forget {
+                request,
+                api,
+                record,
+                done,
+            } => self.commit_forget(request, api, record, done).await,
+            Prepared::Extend {
+                request,
+                api,
+                record,
+            } => self.commit_extend(request, api, record).await,
+        }
+    }
+
+    async fn commit_change(
+        &self,
+        change: ThrottleChange,
+        mut applied: Applied,
+        record: Option<(Timed, Option<Timed>)>,
+    ) -> Outcome {
+        let api = applied.api.id.clone();
+        // The record goes first: a change made without it could never put itself back.
+        if let Some((record, _)) = &record
+            && let Err(error) = self.keep(&api, &change.stage, record).await
+        {
+            return changed(&change, Err(error.into()));
+        }
         let written = self
             .gateway
-            .write(
-                &applied.api.id,
-                &change.stage,
-                &change.level,
-                &change.action,
-            )
+            .write(&api, &change.stage, &change.level, &change.action)
             .await;
         if let Err(error) = written {
+            if let Some((record, prior)) = &record {
+                self.unkeep(&api, &change.stage, record, prior.as_ref())
+                    .await;
+            }
             return changed(&change, Err(error.into()));
         }
         applied.changed = true;
+        if let Some((record, _)) = &record {
+            self.remind(&api, &change.stage, record).await;
+        }
         changed(&change, Ok(applied))
     }
 
     async fn change(&self, ask: &Ask, change: &ThrottleChange) -> Step {
         let requester = &ask.origin.requester;
         let gates = &ask.gates;
+        if let Some(hold) = change.hold
+            && let Err(error) = hold.at_most(self.max_temporary)
+        {
+            return Step::Done(changed(change, Err(error.into())));
+        }
         let policy = requester.user().and(self.policy.current());
         let names_needed = policy.as_ref().is_some_and(|p| p.names_apis());
         let located = self.locate(&change.api, &change.stage, names_needed).await;
@@ -262,10 +356,35 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
             inherited: plan.inherited,
             approval: Approval::NotNeeded,
             managed_by: stage.managed_by.clone(),
+            until: None,
         };
         if !plan.changes_anything() {
             return Step::Done(changed(change, Ok(applied)));
         }
+        let record = match change.hold {
+            Some(hold) => {
+                let prior = stage.timed_at(&change.level).cloned();
+                let channel = requester
+                    .user()
+                    .and_then(|who| who.channel.as_ref())
+                    .map(ToString::to_string);
+                let record = Timed::start(
+                    change.level.clone(),
+                    found,
+                    plan.after,
+                    prior.as_ref(),
+                    (unix_now(), hold),
+                    requester.recorded(),
+                    channel,
+                );
+                if record.to_tag().is_none() {
+                    return Step::Done(changed(change, Err(Failure::NoRoomForRecord)));
+                }
+                applied.until = Some(record.until);
+                Some((record, prior))
+            }
+            None => None,
+        };
         // No policy (allow-all), or not a person: no conditions.
         let allowed = allowed.unwrap_or_else(|| Allowed::unconditionally("no policy"));
         if !allowed.approvers.is_empty() {
@@ -295,9 +414,10 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
                 risk,
             });
         }
-        Step::Write(Prepared {
+        Step::Write(Prepared::Change {
             change: change.clone(),
             applied,
+            record,
         })
     }
 
@@ -392,7 +512,29 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
             via: origin.via,
             outcome,
         };
-        tokio::join!(self.reply(origin, &news), self.audit(&news));
+        tokio::join!(
+            self.reply(origin, &news),
+            self.audit(&news),
+            self.announce(origin, &news)
+        );
+    }
+
+    /// Where nobody waits for a reply (a deadline), a timed change's end is also posted in the
+    /// channel it was made in, when the teller can post there.
+    async fn announce(&self, origin: &Origin, news: &News<'_>) {
+        let Outcome::Timed {
+            channel: Some(channel),
+            ..
+        } = news.outcome
+        else {
+            return;
+        };
+        if origin.reply_to.is_some() || !news.outcome.is_audited() {
+            return;
+        }
+        if let Err(error) = self.teller.announce(channel, news).await {
+            tracing::warn!(%error, "could not post the end of a timed change in its channel");
+        }
     }
 
     /// The final reply to whoever asked, if anyone waits for one. The caller holds the
@@ -519,6 +661,19 @@ fn log_line(requester: &Requester, outcome: &Outcome, label: Label, took: Durati
             reason,
             "throttling job failed"
         ),
+        Outcome::Timed {
+            request, result, ..
+        } => {
+            let (api, stage, level) = (
+                request.api.as_str(),
+                request.stage.as_str(),
+                request.level.to_string(),
+            );
+            match result {
+                Ok(_) => tracing::info!(source, user, channel, api, stage, level, outcome = outcome_label, latency_ms, "timed change step done"),
+                Err(error) => tracing::warn!(source, user, channel, api, stage, level, outcome = outcome_label, %error, latency_ms, "timed change step failed"),
+            }
+        }
         Outcome::NeedsConfirmation { change, .. }
         | Outcome::AwaitingApproval { change, .. }
         | Outcome::Moved { change, .. } => tracing::info!(
@@ -534,6 +689,10 @@ fn log_line(requester: &Requester, outcome: &Outcome, label: Label, took: Durati
         ),
     }
 }
+
+mod timed;
+
+pub use timed::deadline_ask;
 
 #[cfg(test)]
 mod tests;

@@ -1,4 +1,6 @@
-use super::{AccountLimits, ApiId, ApiRef, Configured, Level, StageName, ThrottleLimits};
+use super::{
+    AccountLimits, ApiId, ApiRef, Configured, Hold, Level, StageName, ThrottleLimits, Timed,
+};
 
 /// What to do at a level: set limits, or remove our override so the level inherits.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -14,6 +16,8 @@ pub struct ThrottleChange {
     pub stage: StageName,
     pub level: Level,
     pub action: Action,
+    /// For a timed change: how long until the values before come back.
+    pub hold: Option<Hold>,
 }
 
 impl ThrottleChange {
@@ -47,6 +51,8 @@ pub struct Applied {
     pub approval: Approval,
     /// Infrastructure as code that may overwrite the change on its next deployment.
     pub managed_by: Option<ManagedBy>,
+    /// For a timed change: when (Unix seconds) the values before come back.
+    pub until: Option<i64>,
 }
 
 /// A second pair of eyes on a change, as far as the policy asked for one.
@@ -68,6 +74,8 @@ pub struct StageView {
     pub methods: Vec<(Level, Configured)>,
     /// Infrastructure as code that deploys this stage, as far as its tags tell.
     pub managed_by: Option<ManagedBy>,
+    /// Timed changes in force, as recorded in the stage's tags.
+    pub timed: Vec<Timed>,
 }
 
 /// A tool whose next deployment of a stage may put its own throttling back.
@@ -116,6 +124,11 @@ impl StageView {
                 .map(|(_, configured)| *configured)
                 .unwrap_or_default(),
         }
+    }
+
+    /// The timed change in force at `level`, if any.
+    pub fn timed_at(&self, level: &Level) -> Option<&Timed> {
+        self.timed.iter().find(|t| &t.level == level)
     }
 }
 

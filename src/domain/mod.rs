@@ -4,6 +4,7 @@ mod change;
 mod limits;
 mod target;
 pub mod text;
+mod timed;
 
 pub use change::{
     Action, ApiView, Applied, Approval, ManagedBy, ResolvedApi, StageView, ThrottleChange,
@@ -11,4 +12,5 @@ pub use change::{
 pub use limits::{
     AccountLimits, BurstLimit, Configured, LimitError, QuotaExceeded, RateLimit, ThrottleLimits,
 };
+pub use timed::{Due, Hold, HoldError, TAG_PREFIX, Timed};
 pub use target::{ApiId, ApiName, ApiRef, HttpMethod, Level, ResourcePath, StageName, TargetError};

@@ -101,6 +101,10 @@ pub async fn slash_command(
             let ack = render::looking_up(&show);
             (Work::Show(show), ack)
         }
+        Ok(Request::Timed(request)) => {
+            let ack = render::timed::accepted(&request);
+            (Work::Timed(request), ack)
+        }
     };
     let ask = Ask {
         id: RequestId::new(),

@@ -80,13 +80,19 @@ pub async fn run(args: LambdaArgs) -> Result<(), LambdaError> {
         tracing::warn!("SLACK_WEBHOOK_URL is not set: audit notices are off");
     }
     let metrics = Arc::new(Metrics::new());
+    let web_api = args
+        .web_api
+        .web_api(&hosts)
+        .map_err(ConfigError::BadApiUrl)?;
     let slack = match &secret {
         Some(secret) => SlackPoster::new(webhook, hosts).with_buttons(secret),
         None => SlackPoster::new(webhook, hosts),
-    };
+    }
+    .with_web_api(web_api);
     let runner = Arc::new(
         app_runner((&args.aws).into(), slack, policy, Arc::clone(&metrics))
-            .with_cut_fraction(args.safety.confirm_cut_fraction),
+            .with_cut_fraction(args.safety.confirm_cut_fraction)
+            .with_max_temporary(args.safety.max_temporary),
     );
     let hand_off = secret.as_ref().map(|secret| {
         let function_name = std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_default();

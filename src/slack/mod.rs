@@ -10,5 +10,6 @@ pub mod poster;
 pub mod render;
 pub mod sealed;
 pub mod signature;
+pub mod web_api;
 
 pub use poster::SlackPoster;

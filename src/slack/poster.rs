@@ -10,6 +10,7 @@ use super::buttons::Buttons;
 use super::hosts::{HostError, SlackHosts};
 use super::render::{self, Delivery};
 use super::signature::SigningSecret;
+use super::web_api::WebApi;
 use crate::core::outcome::News;
 use crate::core::ports::{TellError, Teller};
 use crate::core::requester::ReplyTo;
@@ -44,6 +45,8 @@ pub struct SlackPoster {
     hosts: SlackHosts,
     /// Our buttons; without a signing secret to seal them, messages go without.
     buttons: Option<Buttons>,
+    /// With a bot token: posts in channels after a command's `response_url` has expired.
+    web_api: Option<WebApi>,
 }
 
 impl SlackPoster {
@@ -61,7 +64,14 @@ impl SlackPoster {
             webhook,
             hosts,
             buttons: None,
+            web_api: None,
         }
+    }
+
+    /// Posts timed changes' ends in their channels through the Web API.
+    pub fn with_web_api(mut self, web_api: Option<WebApi>) -> Self {
+        self.web_api = web_api;
+        self
     }
 
     /// Messages carry buttons sealed with a key from this secret.
@@ -153,6 +163,16 @@ impl Teller for SlackPoster {
             Some(notice) => self.notify(&notice).await,
             None => Ok(false),
         }
+    }
+
+    async fn announce(&self, channel: &str, news: &News<'_>) -> Result<bool, TellError> {
+        let (Some(web_api), Some(message)) = (&self.web_api, render::notice(news)) else {
+            return Ok(false);
+        };
+        web_api
+            .post_message(&self.http, channel, None, &message)
+            .await
+            .map(|()| true)
     }
 }
 

@@ -21,6 +21,8 @@ use crate::domain::{
 };
 use crate::policy::{Denial, place};
 
+pub mod timed;
+
 /// How a reply reaches the conversation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Delivery {
@@ -103,6 +105,12 @@ pub fn reply(news: &News<'_>, buttons: Option<&Buttons>) -> Option<Value> {
         } => view_failed(request, error),
         Outcome::Interrupted { text } => interrupted(&who?.command, text),
         Outcome::Invalid { .. } => return None,
+        Outcome::Timed {
+            request,
+            api,
+            result,
+            ..
+        } => timed::reply(request, api.as_ref(), result, news.requester),
     })
 }
 
@@ -149,6 +157,12 @@ pub fn notice(news: &News<'_>) -> Option<Value> {
             limits(found),
             describe(actor)
         )),
+        Outcome::Timed {
+            request,
+            api,
+            result,
+            ..
+        } => return timed::notice(request, api.as_ref(), result, actor),
         Outcome::Show { .. } | Outcome::NeedsConfirmation { .. } => return None,
     })
 }
@@ -623,6 +637,17 @@ fn applied(
         (Approval::NotNeeded, _) => format!("Changed {by}"),
     };
     let text = format!("{text} ({})", by.replace('*', ""));
+    let until = applied.until.map(|until| {
+        format!(
+            ":stopwatch: Timed: {} {}, then the values before come back.",
+            limits(&applied.after),
+            timed::ends(until)
+        )
+    });
+    let text = match &until {
+        Some(until) => format!("{text}\n{until}"),
+        None => text,
+    };
     let text = match iac_warning(&applied.managed_by) {
         Some(warning) => format!("{text}\n{warning}"),
         None => text,
@@ -649,6 +674,9 @@ fn applied(
             ]},
         ],
     });
+    if let (Some(until), Some(blocks)) = (&until, message["blocks"].as_array_mut()) {
+        blocks.push(json!({ "type": "context", "elements": [{ "type": "mrkdwn", "text": until }] }));
+    }
     if let (Some(warning), Some(blocks)) = (
         iac_warning(&applied.managed_by),
         message["blocks"].as_array_mut(),
@@ -796,6 +824,9 @@ fn view(view: &ApiView) -> Value {
             };
             lines.push_str(&format!("\n• {}: {value}", code(&level.to_string())));
         }
+        for record in &stage.timed {
+            lines.push_str(&format!("\n{}", timed::in_force(record)));
+        }
         text.push_str(&format!(" Stage {}: {stage_wide}.", stage.stage));
         blocks.push(json!({ "type": "divider" }));
         blocks.push(json!({ "type": "section", "text": { "type": "mrkdwn", "text": truncate(&lines, SECTION_MAX) } }));
@@ -822,6 +853,7 @@ fn describe(actor: &Requester) -> String {
         Requester::User(who) => format!("{}, via {}", by_whom(who), code(&who.command)),
         Requester::Schedule => "scheduled job".to_owned(),
         Requester::Alarm(name) => format!("CloudWatch alarm {}", code(name)),
+        Requester::Deadline => "its deadline".to_owned(),
     }
 }
 
@@ -871,7 +903,18 @@ fn audit_notice(
         ),
         _ => String::new(),
     };
-    notice_of(format!("{headline} ({}){approval}", describe(actor)))
+    let until = match outcome {
+        Ok(Applied {
+            until: Some(until),
+            changed: true,
+            ..
+        }) => format!("; timed, {}", timed::ends(*until)),
+        _ => String::new(),
+    };
+    notice_of(format!(
+        "{headline} ({}){until}{approval}",
+        describe(actor)
+    ))
 }
 
 /// The audit channel's notice of a job that failed before it had a valid change to make.

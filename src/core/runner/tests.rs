@@ -8,7 +8,7 @@ use crate::core::grammar::{Request, parse_text};
 use crate::core::ports::TellError;
 use crate::core::requester::Via;
 use crate::core::requester::{ChatId, ChatUser};
-use crate::domain::{AccountLimits, Action, ApiId, Approval, Configured, Level};
+use crate::domain::{AccountLimits, Action, ApiId, Approval, Configured, Level, Timed};
 use crate::policy::{Denial, PolicySource};
 
 /// An API's name and its stages by name.
@@ -29,6 +29,7 @@ impl FakeGateway {
             stage_wide: Configured::default(),
             methods: Vec::new(),
             managed_by: None,
+            timed: Vec::new(),
         };
         self.apis.lock().unwrap().insert(
             id.to_owned(),
@@ -135,6 +136,36 @@ impl Gateway for FakeGateway {
     async fn account_limits(&self) -> Option<AccountLimits> {
         self.account
     }
+
+    async fn apis(&self) -> Result<Vec<ApiId>, GatewayError> {
+        self.call("list".to_owned());
+        let apis = self.apis.lock().unwrap();
+        Ok(apis.keys().map(|id| ApiId::parse(id).unwrap()).collect())
+    }
+
+    async fn tag(
+        &self,
+        api: &ApiId,
+        stage: &StageName,
+        key: &str,
+        value: &str,
+    ) -> Result<(), GatewayError> {
+        self.call(format!("tag {api}/{stage}"));
+        let record = Timed::from_tag(key, value).expect("only records are tagged");
+        let mut apis = self.apis.lock().unwrap();
+        let view = apis.get_mut(api.as_str()).unwrap().1.get_mut(stage.as_str()).unwrap();
+        view.timed.retain(|t| t.level != record.level);
+        view.timed.push(record);
+        Ok(())
+    }
+
+    async fn untag(&self, api: &ApiId, stage: &StageName, key: &str) -> Result<(), GatewayError> {
+        self.call(format!("untag {api}/{stage}"));
+        let mut apis = self.apis.lock().unwrap();
+        let view = apis.get_mut(api.as_str()).unwrap().1.get_mut(stage.as_str()).unwrap();
+        view.timed.retain(|t| Timed::tag_key(&t.level).as_deref() != Some(key));
+        Ok(())
+    }
 }
 
 /// Records what would be told, by outcome label.
@@ -142,6 +173,7 @@ impl Gateway for FakeGateway {
 struct Told {
     replies: Mutex<Vec<&'static str>>,
     notices: Mutex<Vec<&'static str>>,
+    announced: Mutex<Vec<(String, &'static str)>>,
 }
 
 impl Teller for Told {
@@ -158,6 +190,14 @@ impl Teller for Told {
             .lock()
             .unwrap()
             .push(news.outcome.label().as_str());
+        Ok(true)
+    }
+
+    async fn announce(&self, channel: &str, news: &News<'_>) -> Result<bool, TellError> {
+        self.announced
+            .lock()
+            .unwrap()
+            .push((channel.to_owned(), news.outcome.label().as_str()));
         Ok(true)
     }
 }
@@ -185,6 +225,7 @@ fn ask(user: &str, text: &str) -> Ask {
     let work = match parse_text(text) {
         Ok(Request::Change(change)) => Work::Change(change),
         Ok(Request::Show(show)) => Work::Show(show),
+        Ok(Request::Timed(request)) => Work::Timed(request),
         other => panic!("{text}: {other:?}"),
     };
     Ask {
@@ -395,6 +436,7 @@ fn gated() -> Runner<FakeGateway, Told> {
                 },
                 methods: Vec::new(),
                 managed_by: None,
+                timed: Vec::new(),
             },
         );
     runner(gateway, Some(GATED))
@@ -567,3 +609,5 @@ async fn break_glass_skips_approval_only_where_the_rule_allows_it() {
         Label::AwaitingConfirmation
     );
 }
+
+mod timed;

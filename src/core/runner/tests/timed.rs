@@ -1,0 +1,203 @@
+//! Timed changes through the pipeline: the record kept on the stage, the deadline's
+//! compare-then-restore, `extend` and `restore`.
+
+use std::pin::Pin;
+
+use super::*;
+use crate::core::outcome::TimedDone;
+use crate::core::ports::{DeadlineError, Deadlines, Reminder};
+use crate::domain::StageName;
+
+/// Remembers every deadline handed to it.
+#[derive(Default)]
+struct Noted(Mutex<Vec<Reminder>>);
+
+impl Deadlines for Noted {
+    fn remind<'a>(
+        &'a self,
+        reminder: &'a Reminder,
+    ) -> Pin<Box<dyn Future<Output = Result<(), DeadlineError>> + Send + 'a>> {
+        self.0.lock().unwrap().push(reminder.clone());
+        Box::pin(async { Ok(()) })
+    }
+}
+
+fn values(rate: f64, burst: i32) -> Configured {
+    Configured {
+        rate: Some(rate),
+        burst: Some(burst),
+    }
+}
+
+fn timed_runner(policy: Option<&str>) -> (Runner<FakeGateway, Told>, Arc<Noted>) {
+    let noted = Arc::new(Noted::default());
+    let runner = runner(petstore(), policy)
+        .with_max_temporary(crate::domain::Hold::parse("2h").unwrap())
+        .with_deadlines(noted.clone());
+    (runner, noted)
+}
+
+fn record(runner: &Runner<FakeGateway, Told>) -> Option<Timed> {
+    runner.gateway.apis.lock().unwrap()["a1b2c3d4e5"].1["prod"]
+        .timed
+        .first()
+        .cloned()
+}
+
+fn deadline() -> Ask {
+    deadline_ask(&Reminder {
+        api: ApiId::parse("a1b2c3d4e5").unwrap(),
+        stage: StageName::parse("prod").unwrap(),
+        level: Level::Stage,
+        at: 0,
+    })
+}
+
+/// Makes the record's deadline already past, as if its time had come.
+fn expire(runner: &Runner<FakeGateway, Told>) {
+    let mut apis = runner.gateway.apis.lock().unwrap();
+    let view = apis.get_mut("a1b2c3d4e5").unwrap().1.get_mut("prod").unwrap();
+    view.timed[0].until = 0;
+}
+
+#[tokio::test]
+async fn a_timed_change_records_what_to_put_back_before_it_writes_and_hands_on_its_deadline() {
+    let (runner, noted) = timed_runner(None);
+    runner.perform(&ask("U1", "petstore prod 100 200")).await;
+    let outcome = runner.perform(&ask("U1", "petstore prod 90 180 for 30m")).await;
+    let Outcome::Change {
+        result: Ok(applied),
+        ..
+    } = &outcome
+    else {
+        panic!("{outcome:?}")
+    };
+    let record = record(&runner).expect("a record on the stage");
+    assert_eq!((record.restore, record.set), (values(100.0, 200), values(90.0, 180)));
+    assert_eq!(record.until - record.since, 1800);
+    assert_eq!(applied.until, Some(record.until));
+    assert_eq!(record.by, "U1");
+    let calls = runner.gateway.calls();
+    assert_eq!(
+        calls[calls.len() - 2..],
+        ["tag a1b2c3d4e5/prod", "write a1b2c3d4e5/prod"]
+    );
+    assert_eq!(noted.0.lock().unwrap()[0].at, record.until);
+    assert_eq!(noted.0.lock().unwrap()[0].api.as_str(), "a1b2c3d4e5");
+}
+
+#[tokio::test]
+async fn a_hold_above_the_maximum_is_refused_before_any_call() {
+    let (runner, noted) = timed_runner(None);
+    let outcome = runner.perform(&ask("U1", "petstore prod 5 10 for 2h1s")).await;
+    assert_eq!(outcome.label(), Label::TooLong);
+    assert!(runner.gateway.calls().is_empty());
+    assert!(noted.0.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn the_deadline_puts_the_values_before_back_and_removes_the_record() {
+    let (runner, _) = timed_runner(None);
+    runner.perform(&ask("U1", "petstore prod 5 10 for 30m")).await;
+    // Not due yet: nothing happens.
+    assert_eq!(runner.perform(&deadline()).await.label(), Label::NotDue);
+    assert_eq!(runner.gateway.stage_wide("a1b2c3d4e5", "prod"), values(5.0, 10));
+    expire(&runner);
+    runner.run(&deadline(), &ReplyOnce::default()).await;
+    // There was no stage-wide override before: it is removed again, as `reset` does.
+    assert_eq!(
+        runner.gateway.stage_wide("a1b2c3d4e5", "prod"),
+        Configured::default()
+    );
+    assert_eq!(record(&runner), None);
+    assert_eq!(*runner.teller.notices.lock().unwrap(), ["restored"]);
+    assert!(runner.teller.replies.lock().unwrap().is_empty());
+    // A second deadline (another replica, a sweep) finds nothing to do and tells nobody.
+    let again = runner.perform(&deadline()).await;
+    assert_eq!(again.label(), Label::NothingPending);
+    assert!(!again.is_audited());
+}
+
+#[tokio::test]
+async fn the_deadline_restores_nothing_when_someone_changed_the_level_since() {
+    let (runner, _) = timed_runner(None);
+    runner.perform(&ask("U1", "petstore prod 5 10 for 30m")).await;
+    runner.perform(&ask("U1", "petstore prod 7 7")).await;
+    expire(&runner);
+    let writes = |r: &Runner<FakeGateway, Told>| {
+        r.gateway.calls().iter().filter(|c| c.starts_with("write")).count()
+    };
+    let before = writes(&runner);
+    let outcome = runner.perform(&deadline()).await;
+    let Outcome::Timed {
+        result: Ok(TimedDone::Moved { found, record }),
+        ..
+    } = &outcome
+    else {
+        panic!("{outcome:?}")
+    };
+    assert_eq!((*found, record.set), (values(7.0, 7), values(5.0, 10)));
+    assert_eq!(writes(&runner), before);
+    assert_eq!(runner.gateway.stage_wide("a1b2c3d4e5", "prod"), values(7.0, 7));
+    assert_eq!(record_of(&runner), None);
+    assert!(outcome.is_audited());
+}
+
+fn record_of(runner: &Runner<FakeGateway, Told>) -> Option<Timed> {
+    record(runner)
+}
+
+#[tokio::test]
+async fn a_level_already_back_only_loses_its_record() {
+    let (runner, _) = timed_runner(None);
+    runner.perform(&ask("U1", "petstore prod 100 200")).await;
+    runner.perform(&ask("U1", "petstore prod 90 180 for 30m")).await;
+    // Undone by hand to the values before.
+    runner.perform(&ask("U1", "petstore prod 100 200")).await;
+    expire(&runner);
+    let outcome = runner.perform(&deadline()).await;
+    assert!(matches!(outcome, Outcome::Timed { result: Ok(TimedDone::AlreadyBack(_)), .. }));
+    assert_eq!(record(&runner), None);
+}
+
+#[tokio::test]
+async fn extend_moves_the_deadline_within_the_maximum() {
+    let (runner, noted) = timed_runner(None);
+    runner.perform(&ask("U1", "petstore prod 5 10 for 30m")).await;
+    let first = record(&runner).unwrap();
+    let outcome = runner.perform(&ask("U1", "extend petstore prod 1h")).await;
+    assert_eq!(outcome.label(), Label::Extended);
+    let extended = record(&runner).unwrap();
+    assert_eq!(extended.until, first.until + 3600);
+    assert_eq!((extended.set, extended.restore), (first.set, first.restore));
+    assert_eq!(noted.0.lock().unwrap().last().unwrap().at, extended.until);
+    let too_long = runner.perform(&ask("U1", "extend petstore prod 1h")).await;
+    assert_eq!(too_long.label(), Label::TooLong);
+    assert_eq!(record(&runner).unwrap().until, extended.until);
+    let nothing = runner.perform(&ask("U1", "extend petstore prod GET /pets 1h")).await;
+    assert_eq!(nothing.label(), Label::NothingPending);
+}
+
+#[tokio::test]
+async fn restore_now_puts_the_values_back_before_the_deadline_under_the_policy() {
+    let (runner, _) = timed_runner(Some(POLICY));
+    runner.perform(&ask("U1", "petstore prod 100 200")).await;
+    runner.perform(&ask("U1", "petstore prod 90 180 for 30m")).await;
+    let refused = runner.perform(&ask("U2", "restore petstore prod")).await;
+    assert_eq!(refused.label(), Label::Denied);
+    assert!(record(&runner).is_some());
+    let outcome = runner.perform(&ask("U1", "restore petstore prod")).await;
+    assert_eq!(outcome.label(), Label::Restored);
+    assert_eq!(runner.gateway.stage_wide("a1b2c3d4e5", "prod"), values(100.0, 200));
+    assert_eq!(record(&runner), None);
+}
+
+#[tokio::test]
+async fn a_timed_change_on_top_of_another_keeps_the_first_values_to_put_back() {
+    let (runner, _) = timed_runner(None);
+    runner.perform(&ask("U1", "petstore prod 100 200")).await;
+    runner.perform(&ask("U1", "petstore prod 90 180 for 30m")).await;
+    runner.perform(&ask("U1", "petstore prod 80 160 for 10m")).await;
+    let record = record(&runner).unwrap();
+    assert_eq!((record.restore, record.set), (values(100.0, 200), values(80.0, 160)));
+}

@@ -1,0 +1,279 @@
+//! Timed changes after they are made: `extend`, `restore`, and the deadline. The record on the
+//! stage is the only state; each step reads it with the stage and acts only on what it finds
+//! (compare, then set), so a repeated or concurrent step finds nothing left to do.
+
+use super::{Ask, Gates, Origin, Prepared, Runner, Step, Work};
+use crate::core::requester::{RequestId, Requester, Via};
+use crate::core::clock::unix_now;
+use crate::core::grammar::{TimedKind, TimedRequest};
+use crate::core::outcome::{Failure, Outcome, TimedDone};
+use crate::core::ports::{Gateway, GatewayError, Reminder, Teller};
+use crate::core::plan::plan;
+use crate::domain::{
+    ApiId, ApiRef, Applied, Approval, Due, ResolvedApi, StageName, ThrottleChange, Timed,
+};
+use crate::policy::ApiIdentity;
+
+impl<G: Gateway, T: Teller> Runner<G, T> {
+    /// Reads the stage and its record at the level, and decides what the request does to it.
+    pub(super) async fn timed(&self, ask: &Ask, request: &TimedRequest) -> Step {
+        let done = |api: Option<ResolvedApi>, result, channel: Option<&Timed>| {
+            Step::Done(Outcome::Timed {
+                request: request.clone(),
+                api,
+                result,
+                channel: channel.and_then(|r| r.channel.clone()),
+            })
+        };
+        let requester = &ask.origin.requester;
+        let policy = requester.user().and(self.policy.current());
+        let names_needed = policy.as_ref().is_some_and(|p| p.names_apis());
+        let (api, stage) = match self
+            .locate(&request.api, &request.stage, names_needed)
+            .await
+        {
+            Ok(found) => found,
+            Err(error) => {
+                let may_read = match (&policy, requester.user()) {
+                    (Some(policy), Some(who)) => policy.may_read(who).is_ok(),
+                    _ => true,
+                };
+                let error = if may_read {
+                    error
+                } else {
+                    error.without_other_apis()
+                };
+                return done(None, Err(error.into()), None);
+            }
+        };
+        let Some(record) = stage.timed_at(&request.level).cloned() else {
+            return done(Some(api), Ok(TimedDone::NothingPending), None);
+        };
+        let at_level = |action| ThrottleChange {
+            api: ApiRef::Id(api.id.clone()),
+            stage: request.stage.clone(),
+            level: request.level.clone(),
+            action,
+            hold: None,
+        };
+        // A person needs a rule that would let them set what the step leaves at the level.
+        let judged = match request.kind {
+            TimedKind::Extend(_) => at_level(record.set.as_action()),
+            TimedKind::RestoreNow | TimedKind::Deadline => at_level(record.restore.as_action()),
+        };
+        if let (Some(policy), Some(who)) = (&policy, requester.user())
+            && let Err(denial) = policy.decide(who, ApiIdentity::Resolved(&api), &judged)
+        {
+            return Step::Done(Outcome::Refused {
+                text: ask.text.clone(),
+                change: Some(judged),
+                denial,
+            });
+        }
+        let now = unix_now();
+        match request.kind {
+            TimedKind::Extend(by) => match record.extended(by, now, self.max_temporary) {
+                Ok(record) => Step::Write(Prepared::Extend {
+                    request: request.clone(),
+                    api,
+                    record,
+                }),
+                Err(error) => done(Some(api), Err(error.into()), Some(&record)),
+            },
+            TimedKind::Deadline if !record.is_due(now) => {
+                let channel = record.channel.clone();
+                Step::Done(Outcome::Timed {
+                    request: request.clone(),
+                    api: Some(api),
+                    result: Ok(TimedDone::NotDue(record)),
+                    channel,
+                })
+            }
+            TimedKind::RestoreNow | TimedKind::Deadline => {
+                match record.check(stage.at(&request.level)) {
+                    Due::Restore(action) => {
+                        let change = at_level(action);
+                        let account = self.gateway.account_limits().await;
+                        let plan = match plan(&change, &stage, account) {
+                            Ok(plan) => plan,
+                            Err(exceeded) => {
+                                return done(Some(api), Err(exceeded.into()), Some(&record));
+                            }
+                        };
+                        let applied = Applied {
+                            api,
+                            before: plan.before,
+                            after: plan.after,
+                            changed: false,
+                            inherited: plan.inherited,
+                            approval: Approval::NotNeeded,
+                            managed_by: stage.managed_by.clone(),
+                            until: None,
+                        };
+                        Step::Write(Prepared::Restore {
+                            request: request.clone(),
+                            change,
+                            applied,
+                            record,
+                        })
+                    }
+                    Due::AlreadyBack => Step::Write(Prepared::Forget {
+                        request: request.clone(),
+                        api,
+                        done: TimedDone::AlreadyBack(record.clone()),
+                        record,
+                    }),
+                    Due::Moved { found } => Step::Write(Prepared::Forget {
+                        request: request.clone(),
+                        api,
+                        done: TimedDone::Moved {
+                            record: record.clone(),
+                            found,
+                        },
+                        record,
+                    }),
+                }
+            }
+        }
+    }
+
+    /// Puts a timed change's values before back, then removes its record.
+    pub(super) async fn commit_restore(
+        &self,
+        request: TimedRequest,
+        change: ThrottleChange,
+        mut applied: Applied,
+        record: Timed,
+    ) -> Outcome {
+        let api = applied.api.clone();
+        let written = self
+            .gateway
+            .write(&api.id, &change.stage, &change.level, &change.action)
+            .await;
+        if let Err(error) = written {
+            return timed(request, api, &record, Err(error.into()));
+        }
+        applied.changed = true;
+        // If this fails the record stays; the next look finds the values back and removes it.
+        self.unkeep(&api.id, &change.stage, &record, None).await;
+        timed(
+            request,
+            api,
+            &record.clone(),
+            Ok(TimedDone::Restored { record, applied }),
+        )
+    }
+
+    /// Removes the record of a timed change with nothing to put back.
+    pub(super) async fn commit_forget(
+        &self,
+        request: TimedRequest,
+        api: ResolvedApi,
+        record: Timed,
+        done: TimedDone,
+    ) -> Outcome {
+        self.unkeep(&api.id, &request.stage, &record, None).await;
+        timed(request, api, &record, Ok(done))
+    }
+
+    /// Rewrites a timed change's record with its new deadline, and hands that on.
+    pub(super) async fn commit_extend(
+        &self,
+        request: TimedRequest,
+        api: ResolvedApi,
+        record: Timed,
+    ) -> Outcome {
+        if let Err(error) = self.keep(&api.id, &request.stage, &record).await {
+            return timed(request, api, &record, Err(error.into()));
+        }
+        self.remind(&api.id, &request.stage, &record).await;
+        timed(request, api, &record.clone(), Ok(TimedDone::Extended(record)))
+    }
+
+    /// Writes a timed change's record to its stage.
+    pub(super) async fn keep(
+        &self,
+        api: &ApiId,
+        stage: &StageName,
+        record: &Timed,
+    ) -> Result<(), GatewayError> {
+        let Some((key, value)) = record.to_tag() else {
+            return Err(GatewayError::Rejected(Failure::NoRoomForRecord.to_string()));
+        };
+        self.gateway.tag(api, stage, &key, &value).await
+    }
+
+    /// Removes a timed change's record, or puts back the one it replaced. A failure is logged:
+    /// whoever reads the record next finds it stale and removes it then.
+    pub(super) async fn unkeep(
+        &self,
+        api: &ApiId,
+        stage: &StageName,
+        record: &Timed,
+        prior: Option<&Timed>,
+    ) {
+        let result = match prior {
+            Some(prior) => self.keep(api, stage, prior).await,
+            None => match Timed::tag_key(&record.level) {
+                Some(key) => self.gateway.untag(api, stage, &key).await,
+                None => Ok(()),
+            },
+        };
+        if let Err(error) = result {
+            tracing::warn!(%error, api = api.as_str(), stage = stage.as_str(), level = %record.level, "could not update a timed change's record on its stage; it is tidied when next read");
+        }
+    }
+
+    /// Hands the deadline on. A failure is logged loudly but does not undo the change: the
+    /// record on the stage lets a sweep or a person finish the restore.
+    pub(super) async fn remind(&self, api: &ApiId, stage: &StageName, record: &Timed) {
+        let Some(deadlines) = &self.deadlines else {
+            return;
+        };
+        let reminder = Reminder {
+            api: api.clone(),
+            stage: stage.clone(),
+            level: record.level.clone(),
+            at: record.until,
+        };
+        if let Err(error) = deadlines.remind(&reminder).await {
+            self.metrics.deadline_failed();
+            tracing::error!(%error, api = api.as_str(), stage = stage.as_str(), level = %record.level, until = record.until, "could not schedule a timed change's restore; a sweep or `/throttle restore` must finish it");
+        }
+    }
+}
+
+/// A deadline's restore as a request: nobody waits on it; the audit (and, with a bot token,
+/// the channel the change was made in) hears of it.
+pub fn deadline_ask(reminder: &Reminder) -> Ask {
+    Ask {
+        id: RequestId::new(),
+        origin: Origin {
+            requester: Requester::Deadline,
+            reply_to: None,
+            via: Via::Command,
+        },
+        text: String::new(),
+        work: Work::Timed(TimedRequest {
+            api: ApiRef::Id(reminder.api.clone()),
+            stage: reminder.stage.clone(),
+            level: reminder.level.clone(),
+            kind: TimedKind::Deadline,
+        }),
+        gates: Gates::default(),
+    }
+}
+
+fn timed(
+    request: TimedRequest,
+    api: ResolvedApi,
+    record: &Timed,
+    result: Result<TimedDone, Failure>,
+) -> Outcome {
+    Outcome::Timed {
+        request,
+        api: Some(api),
+        channel: record.channel.clone(),
+        result,
+    }
+}

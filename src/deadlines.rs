@@ -1,0 +1,160 @@
+//! As a service, timed changes end on time through two paths that share one rule (the record on
+//! the stage decides, compare then set):
+//! - a timer in this process for each change it made or extended;
+//! - a sweep of every stage's records, at start-up and every `SWEEP_INTERVAL_SECS`, for
+//!   changes whose process died (a restart, a crash, another replica scaled away).
+//!
+//! Timers live in memory only: nothing is lost when the process stops, because the sweep of the
+//! next process (or of another replica) finds the record on the stage.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::mpsc;
+
+use crate::core::clock::unix_now;
+use crate::core::outcome::Outcome;
+use crate::core::ports::{DeadlineError, Deadlines, Gateway, Reminder};
+use crate::core::runner::{ReplyOnce, deadline_ask};
+use crate::jobs::AppRunner;
+
+/// How long after a failed restore the first retry comes; each next one waits twice as long.
+const FIRST_RETRY: Duration = Duration::from_secs(5);
+/// The longest wait between retries, and how many a timer makes before leaving it to the sweep.
+const MAX_RETRY_WAIT: Duration = Duration::from_secs(300);
+const MAX_ATTEMPTS: u32 = 10;
+
+/// Hands this process's deadlines to its timer task.
+pub struct Timers(mpsc::UnboundedSender<Reminder>);
+
+/// The timer task's end of the hand-over.
+pub struct TimerQueue(mpsc::UnboundedReceiver<Reminder>);
+
+impl Timers {
+    pub fn new() -> (Self, TimerQueue) {
+        let (sender, receiver) = mpsc::unbounded_channel();
+        (Self(sender), TimerQueue(receiver))
+    }
+}
+
+impl Deadlines for Timers {
+    fn remind<'a>(
+        &'a self,
+        reminder: &'a Reminder,
+    ) -> Pin<Box<dyn Future<Output = Result<(), DeadlineError>> + Send + 'a>> {
+        let sent = self
+            .0
+            .send(reminder.clone())
+            .map_err(|_| DeadlineError("this process is stopping; a sweep will restore it".into()));
+        Box::pin(async move { sent })
+    }
+}
+
+/// Starts the timers and the sweep; they run until the process ends.
+pub fn start(runner: Arc<AppRunner>, queue: TimerQueue, sweep_every: Duration) {
+    let timers = Arc::clone(&runner);
+    tokio::spawn(async move {
+        let TimerQueue(mut reminders) = queue;
+        while let Some(reminder) = reminders.recv().await {
+            let runner = Arc::clone(&timers);
+            tokio::spawn(async move {
+                let wait = u64::try_from(reminder.at - unix_now()).unwrap_or(0);
+                tokio::time::sleep(Duration::from_secs(wait)).await;
+                restore_with_retries(&runner, &reminder).await;
+            });
+        }
+    });
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(sweep_every);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            sweep(&runner, sweep_every).await;
+        }
+    });
+}
+
+/// Runs a deadline's restore; on failure retries with backoff, telling people of the first
+/// failure and of the end, not of every attempt.
+async fn restore_with_retries(runner: &AppRunner, reminder: &Reminder) {
+    let mut wait = FIRST_RETRY;
+    for attempt in 1..=MAX_ATTEMPTS {
+        let failed = restore(runner, reminder, attempt == 1).await;
+        if !failed {
+            return;
+        }
+        tracing::warn!(
+            attempt,
+            retry_in_secs = wait.as_secs(),
+            "a timed change's restore failed; retrying"
+        );
+        tokio::time::sleep(wait).await;
+        wait = (wait * 2).min(MAX_RETRY_WAIT);
+    }
+    tracing::error!(
+        api = reminder.api.as_str(),
+        stage = reminder.stage.as_str(),
+        level = %reminder.level,
+        "a timed change's restore kept failing; the sweep keeps trying"
+    );
+}
+
+/// One attempt; true if it failed in a way worth retrying. A failure is told only when
+/// `tell_failure` (the first attempt), everything else always.
+async fn restore(runner: &AppRunner, reminder: &Reminder, tell_failure: bool) -> bool {
+    let ask = deadline_ask(reminder);
+    let started = Instant::now();
+    let outcome = runner.perform(&ask).await;
+    let failed = matches!(&outcome, Outcome::Timed { result: Err(_), .. });
+    if failed && !tell_failure {
+        runner.record(&ask.origin.requester, &outcome, started.elapsed());
+    } else {
+        runner
+            .conclude(&ask.origin, &outcome, started.elapsed(), &ReplyOnce::default())
+            .await;
+    }
+    failed
+}
+
+/// Restores every record overdue by more than `grace` (a sweep interval, so the process that
+/// made the change, if alive, has had its turn first). One call at a time: the sweep never
+/// queues more than one call ahead of a person's command under the process's pace.
+async fn sweep(runner: &AppRunner, grace: Duration) {
+    let gateway = runner.gateway();
+    let apis = match gateway.apis().await {
+        Ok(apis) => apis,
+        Err(error) => {
+            tracing::warn!(%error, "could not list APIs to sweep for ended timed changes");
+            return;
+        }
+    };
+    let overdue_before = unix_now() - grace.as_secs() as i64;
+    let mut due = 0;
+    for api in &apis {
+        let stages = match gateway.read_stages(api).await {
+            Ok(stages) => stages,
+            Err(error) => {
+                tracing::warn!(%error, api = api.as_str(), "could not read stages to sweep");
+                continue;
+            }
+        };
+        for stage in stages {
+            let Ok(stage_name) = crate::domain::StageName::parse(&stage.stage) else {
+                continue;
+            };
+            for record in stage.timed.iter().filter(|r| r.until <= overdue_before) {
+                due += 1;
+                let reminder = Reminder {
+                    api: api.clone(),
+                    stage: stage_name.clone(),
+                    level: record.level.clone(),
+                    at: record.until,
+                };
+                restore(runner, &reminder, true).await;
+            }
+        }
+    }
+    tracing::info!(apis = apis.len(), due, "swept stages for ended timed changes");
+}

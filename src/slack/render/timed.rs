@@ -1,0 +1,170 @@
+//! What we say about timed changes: when they end, `extend`, `restore`, and their deadlines.
+
+use serde_json::{Value, json};
+
+use super::{
+    api_label, capitalise, code, date, describe, ephemeral, escape, level_label, limits,
+    notice_of,
+};
+use crate::core::grammar::{TimedKind, TimedRequest};
+use crate::core::outcome::{Failure, TimedDone};
+use crate::core::requester::Requester;
+use crate::domain::{ResolvedApi, Timed};
+
+/// The immediate acknowledgement of `extend` or `restore`.
+pub fn accepted(request: &TimedRequest) -> Value {
+    let verb = match request.kind {
+        TimedKind::Extend(_) => "Extending",
+        TimedKind::RestoreNow | TimedKind::Deadline => "Restoring",
+    };
+    ephemeral(format!(
+        ":hourglass_flowing_sand: {verb} the timed change on {}…",
+        target(request, None)
+    ))
+}
+
+/// When a timed change ends, for a reply: each reader sees their own time zone.
+pub fn ends(until: i64) -> String {
+    format!("until {}", date(until))
+}
+
+/// Who set a timed change, from its record.
+fn setter(record: &Timed) -> String {
+    match record.by.as_str() {
+        "schedule" => "the scheduled job".to_owned(),
+        by if by.starts_with("alarm:") => format!("alarm {}", code(&by["alarm:".len()..])),
+        user => format!("<@{}>", escape(user)),
+    }
+}
+
+/// One line of `show`: a timed change in force.
+pub fn in_force(record: &Timed) -> String {
+    format!(
+        ":stopwatch: {}: timed {} {}, set by {} on {}; then back to {}",
+        capitalise(&level_label(&record.level)),
+        limits(&record.set),
+        ends(record.until),
+        setter(record),
+        date(record.since),
+        limits(&record.restore),
+    )
+}
+
+fn target(request: &TimedRequest, api: Option<&ResolvedApi>) -> String {
+    let api = api.map_or_else(|| code(request.api.as_str()), api_label);
+    format!(
+        "{api} / {} ({})",
+        code(request.stage.as_str()),
+        level_label(&request.level)
+    )
+}
+
+fn in_channel(text: String) -> Value {
+    json!({
+        "response_type": "in_channel",
+        "replace_original": false,
+        "text": text,
+        "blocks": [{ "type": "section", "text": { "type": "mrkdwn", "text": text } }],
+    })
+}
+
+/// The reply to `extend` or `restore`: what happened is for the channel, a miss for the user.
+pub fn reply(
+    request: &TimedRequest,
+    api: Option<&ResolvedApi>,
+    result: &Result<TimedDone, Failure>,
+    actor: &Requester,
+) -> Value {
+    let at = target(request, api);
+    let by = actor
+        .user()
+        .map_or_else(|| "throttle-bot".to_owned(), |u| format!("<@{}>", u.user));
+    match result {
+        Ok(TimedDone::Extended(record)) => in_channel(format!(
+            ":stopwatch: {by} extended the timed change on {at}: {} now stays {}, then {} comes back.",
+            limits(&record.set),
+            ends(record.until),
+            limits(&record.restore)
+        )),
+        Ok(TimedDone::Restored { record, .. }) => in_channel(format!(
+            ":leftwards_arrow_with_hook: {by} restored {at} early: {} → {} (the values before the timed change set by {}).",
+            limits(&record.set),
+            limits(&record.restore),
+            setter(record)
+        )),
+        Ok(TimedDone::AlreadyBack(record)) => ephemeral(format!(
+            ":information_source: {at} already has the values from before the timed change ({}); its record was removed.",
+            limits(&record.restore)
+        )),
+        Ok(TimedDone::Moved { record, found }) => ephemeral(moved_text(&at, record, found)),
+        Ok(TimedDone::NothingPending) => ephemeral(format!(
+            ":information_source: No timed change is in force on {at}. `show` lists the ones that are."
+        )),
+        Ok(TimedDone::NotDue(record)) => ephemeral(format!(
+            ":information_source: The timed change on {at} runs {}.",
+            ends(record.until)
+        )),
+        Err(error) => ephemeral(format!(
+            ":x: Could not {} the timed change on {at}. Nothing was changed.\n{}.",
+            match request.kind {
+                TimedKind::Extend(_) => "extend",
+                TimedKind::RestoreNow | TimedKind::Deadline => "restore",
+            },
+            escape(&capitalise(&error.to_string()))
+        )),
+    }
+}
+
+fn moved_text(at: &str, record: &Timed, found: &crate::domain::Configured) -> String {
+    format!(
+        ":warning: *Not restored:* the timed change on {at} set {}, but the level now holds {}: someone changed it since. Nothing was restored (it would have gone back to {}). *A person must decide* what it should be; the timed change's record was removed.",
+        limits(&record.set),
+        limits(found),
+        limits(&record.restore)
+    )
+}
+
+/// The audit notice (and, with a bot token, the channel's message) of a timed step.
+pub fn notice(
+    request: &TimedRequest,
+    api: Option<&ResolvedApi>,
+    result: &Result<TimedDone, Failure>,
+    actor: &Requester,
+) -> Option<Value> {
+    let at = target(request, api);
+    let who = describe(actor);
+    let text = match result {
+        Ok(TimedDone::Extended(record)) => format!(
+            ":stopwatch: Timed change on {at} extended: {} now {} ({who})",
+            limits(&record.set),
+            ends(record.until)
+        ),
+        Ok(TimedDone::Restored { record, .. }) => format!(
+            ":leftwards_arrow_with_hook: Timed change on {at} ended: {} → {}, as before the change set by {} ({who})",
+            limits(&record.set),
+            limits(&record.restore),
+            setter(record)
+        ),
+        Ok(TimedDone::AlreadyBack(record)) => format!(
+            ":information_source: Timed change on {at} ended; the level already had its values from before ({}), so only the record was removed ({who})",
+            limits(&record.restore)
+        ),
+        Ok(TimedDone::Moved { record, found }) => {
+            format!("{} ({who}, set by {})", moved_text(&at, record, found), setter(record))
+        }
+        Ok(TimedDone::NothingPending | TimedDone::NotDue(_)) => return None,
+        Err(error) => format!(
+            ":x: Could not {} the timed change on {at}: {} ({who}){}",
+            match request.kind {
+                TimedKind::Extend(_) => "extend",
+                TimedKind::RestoreNow | TimedKind::Deadline => "restore",
+            },
+            escape(&error.to_string()),
+            match request.kind {
+                TimedKind::Deadline => "; it will be tried again",
+                _ => "",
+            }
+        ),
+    };
+    Some(notice_of(text))
+}
