@@ -7,13 +7,14 @@ use std::sync::Arc;
 
 use crate::aws::GatewaySettings;
 use crate::cli::{PolicyArgs, ServeArgs};
+use crate::deadlines::SweepScope;
+use crate::domain::Hold;
 use crate::http::server::Limits;
 use crate::policy::{PolicyError, PolicyHandle, PolicySource};
 use crate::slack::hosts::{HostError, SlackHosts};
 use crate::slack::poster::WebhookUrl;
 use crate::slack::signature::SigningSecret;
 use crate::slack::web_api::WebApi;
-use crate::domain::Hold;
 
 #[derive(Debug, Clone)]
 pub struct ServeConfig {
@@ -37,6 +38,7 @@ pub struct ServeConfig {
     pub web_api: Option<WebApi>,
     /// Between sweeps for ended timed changes.
     pub sweep_interval: Duration,
+    pub sweep_apis: SweepScope,
 }
 
 /// A setting that stops the service from starting. The text never repeats a secret's value.
@@ -128,6 +130,7 @@ impl TryFrom<ServeArgs> for ServeConfig {
             max_temporary: args.safety.max_temporary,
             web_api,
             sweep_interval: args.sweep_interval,
+            sweep_apis: args.sweep_apis,
             limits: Limits {
                 header_read: args.header_read_timeout,
                 max_connections: args.max_connections.max(1),

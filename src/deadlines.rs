@@ -17,8 +17,43 @@ use tokio::sync::mpsc;
 use crate::core::clock::unix_now;
 use crate::core::outcome::Outcome;
 use crate::core::ports::{DeadlineError, Deadlines, Gateway, Reminder};
+use crate::core::requester::RequestId;
 use crate::core::runner::{ReplyOnce, deadline_ask};
+use crate::domain::{ApiId, StageName};
 use crate::jobs::AppRunner;
+
+/// How long a claim waits for other replicas' claims on the same restore to land.
+const CLAIM_SETTLE: Duration = Duration::from_secs(2);
+/// How overdue a record must be before a sweep restores it: the process that made the change,
+/// if it is alive, has had its turn first.
+const SWEEP_GRACE: Duration = Duration::from_secs(5);
+
+/// Which APIs the sweep reads (`SWEEP_APIS`): all of them, none (another replica or Lambda's
+/// schedules finish restores), or only these ids (fewer management calls in a large account).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SweepScope {
+    All,
+    None,
+    Only(Vec<ApiId>),
+}
+
+impl SweepScope {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        match raw.trim() {
+            "" | "all" => Ok(Self::All),
+            "none" => Ok(Self::None),
+            list => list
+                .split(',')
+                .map(|id| {
+                    ApiId::parse(id.trim()).map_err(|_| {
+                        format!("`{}` is not a REST API id (or `all`, `none`)", id.trim())
+                    })
+                })
+                .collect::<Result<_, _>>()
+                .map(Self::Only),
+        }
+    }
+}
 
 /// How long after a failed restore the first retry comes; each next one waits twice as long.
 const FIRST_RETRY: Duration = Duration::from_secs(5);
@@ -53,35 +88,43 @@ impl Deadlines for Timers {
 }
 
 /// Starts the timers and the sweep; they run until the process ends.
-pub fn start(runner: Arc<AppRunner>, queue: TimerQueue, sweep_every: Duration) {
+pub fn start(runner: Arc<AppRunner>, queue: TimerQueue, sweep_every: Duration, scope: SweepScope) {
+    // This process's claims on due restores.
+    let token: Arc<str> = RequestId::new().to_string().into();
     let timers = Arc::clone(&runner);
+    let timer_token = Arc::clone(&token);
     tokio::spawn(async move {
         let TimerQueue(mut reminders) = queue;
         while let Some(reminder) = reminders.recv().await {
             let runner = Arc::clone(&timers);
+            let token = Arc::clone(&timer_token);
             tokio::spawn(async move {
                 let wait = u64::try_from(reminder.at - unix_now()).unwrap_or(0);
                 tokio::time::sleep(Duration::from_secs(wait)).await;
-                restore_with_retries(&runner, &reminder).await;
+                restore_with_retries(&runner, &reminder, &token).await;
             });
         }
     });
+    if scope == SweepScope::None {
+        tracing::info!("SWEEP_APIS=none: this process restores only the timed changes it made");
+        return;
+    }
     tokio::spawn(async move {
         let mut ticks = tokio::time::interval(sweep_every);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             ticks.tick().await;
-            sweep(&runner, sweep_every).await;
+            sweep(&runner, &scope, &token).await;
         }
     });
 }
 
 /// Runs a deadline's restore; on failure retries with backoff, telling people of the first
 /// failure and of the end, not of every attempt.
-async fn restore_with_retries(runner: &AppRunner, reminder: &Reminder) {
+async fn restore_with_retries(runner: &AppRunner, reminder: &Reminder, token: &str) {
     let mut wait = FIRST_RETRY;
     for attempt in 1..=MAX_ATTEMPTS {
-        let failed = restore(runner, reminder, attempt == 1).await;
+        let failed = restore(runner, reminder, token, attempt == 1).await;
         if !failed {
             return;
         }
@@ -101,36 +144,48 @@ async fn restore_with_retries(runner: &AppRunner, reminder: &Reminder) {
     );
 }
 
-/// One attempt; true if it failed in a way worth retrying. A failure is told only when
-/// `tell_failure` (the first attempt), everything else always.
-async fn restore(runner: &AppRunner, reminder: &Reminder, tell_failure: bool) -> bool {
+/// One attempt, if this process's claim on it stands; true if it failed in a way worth
+/// retrying. A failure is told only when `tell_failure` (the first attempt), the rest always.
+async fn restore(runner: &AppRunner, reminder: &Reminder, token: &str, tell_failure: bool) -> bool {
+    if !runner.claim(reminder, token, CLAIM_SETTLE).await {
+        return false;
+    }
     let ask = deadline_ask(reminder);
     let started = Instant::now();
     let outcome = runner.perform(&ask).await;
+    // Released before telling: once people hear of it, the stage holds only its own tags.
+    runner.release(reminder).await;
     let failed = matches!(&outcome, Outcome::Timed { result: Err(_), .. });
     if failed && !tell_failure {
         runner.record(&ask.origin.requester, &outcome, started.elapsed());
     } else {
         runner
-            .conclude(&ask.origin, &outcome, started.elapsed(), &ReplyOnce::default())
+            .conclude(
+                &ask.origin,
+                &outcome,
+                started.elapsed(),
+                &ReplyOnce::default(),
+            )
             .await;
     }
     failed
 }
 
-/// Restores every record overdue by more than `grace` (a sweep interval, so the process that
-/// made the change, if alive, has had its turn first). One call at a time: the sweep never
-/// queues more than one call ahead of a person's command under the process's pace.
-async fn sweep(runner: &AppRunner, grace: Duration) {
+/// Restores every record overdue by more than [`SWEEP_GRACE`]. One call at a time: the sweep
+/// never queues more than one call ahead of a person's command under the process's pace.
+async fn sweep(runner: &AppRunner, scope: &SweepScope, token: &str) {
     let gateway = runner.gateway();
-    let apis = match gateway.apis().await {
-        Ok(apis) => apis,
-        Err(error) => {
-            tracing::warn!(%error, "could not list APIs to sweep for ended timed changes");
-            return;
-        }
+    let apis = match scope {
+        SweepScope::Only(apis) => apis.clone(),
+        SweepScope::All | SweepScope::None => match gateway.apis().await {
+            Ok(apis) => apis,
+            Err(error) => {
+                tracing::warn!(%error, "could not list APIs to sweep for ended timed changes");
+                return;
+            }
+        },
     };
-    let overdue_before = unix_now() - grace.as_secs() as i64;
+    let overdue_before = unix_now() - SWEEP_GRACE.as_secs() as i64;
     let mut due = 0;
     for api in &apis {
         let stages = match gateway.read_stages(api).await {
@@ -141,7 +196,7 @@ async fn sweep(runner: &AppRunner, grace: Duration) {
             }
         };
         for stage in stages {
-            let Ok(stage_name) = crate::domain::StageName::parse(&stage.stage) else {
+            let Ok(stage_name) = StageName::parse(&stage.stage) else {
                 continue;
             };
             for record in stage.timed.iter().filter(|r| r.until <= overdue_before) {
@@ -152,9 +207,28 @@ async fn sweep(runner: &AppRunner, grace: Duration) {
                     level: record.level.clone(),
                     at: record.until,
                 };
-                restore(runner, &reminder, true).await;
+                restore(runner, &reminder, token, true).await;
             }
         }
     }
-    tracing::info!(apis = apis.len(), due, "swept stages for ended timed changes");
+    tracing::info!(
+        apis = apis.len(),
+        due,
+        "swept stages for ended timed changes"
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_sweep_covers_all_apis_none_or_a_list() {
+        assert_eq!(SweepScope::parse("all"), Ok(SweepScope::All));
+        assert_eq!(SweepScope::parse(""), Ok(SweepScope::All));
+        assert_eq!(SweepScope::parse("none"), Ok(SweepScope::None));
+        let only = SweepScope::parse("a1b2c3d4e5, b1b2c3d4e5").unwrap();
+        assert!(matches!(only, SweepScope::Only(ref ids) if ids.len() == 2));
+        assert!(SweepScope::parse("a1b2c3d4e5,petstore").is_err());
+    }
 }

@@ -80,6 +80,7 @@ impl Application {
             self.state.jobs.shared_runner(),
             self.timers,
             self.config.sweep_interval,
+            self.config.sweep_apis.clone(),
         );
 
         let jobs = Arc::clone(&self.state.jobs);

@@ -18,8 +18,8 @@ use super::pacer::Pacer;
 use super::settings::{parse_setting_key, setting_key};
 use crate::core::ports::{Gateway, GatewayError};
 use crate::domain::{
-    AccountLimits, Action, ApiId, Configured, Level, ManagedBy, ResolvedApi, StageName, StageView,
-    Timed,
+    AccountLimits, Action, ApiId, Claim, Configured, Level, ManagedBy, ResolvedApi, StageName,
+    StageView, Timed,
 };
 
 /// How long the list of API names and the account quota are reused.
@@ -561,6 +561,7 @@ struct StageSettings {
     settings: Vec<(String, MethodSetting)>,
     managed_by: Option<ManagedBy>,
     timed: Vec<Timed>,
+    claims: Vec<Claim>,
 }
 
 impl From<GetStageOutput> for StageSettings {
@@ -599,6 +600,13 @@ impl StageSettings {
                     timed
                 })
                 .unwrap_or_default(),
+            claims: tags
+                .map(|tags| {
+                    tags.iter()
+                        .filter_map(|(key, value)| Claim::from_tag(key, value))
+                        .collect()
+                })
+                .unwrap_or_default(),
         }
     }
 
@@ -624,6 +632,7 @@ impl StageSettings {
             methods,
             managed_by: self.managed_by.clone(),
             timed: self.timed.clone(),
+            claims: self.claims.clone(),
         }
     }
 }

@@ -11,6 +11,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::aws::GatewaySettings;
+use crate::deadlines::SweepScope;
 use crate::domain::Hold;
 use crate::slack::hosts::{HostError, SlackHosts};
 use crate::slack::web_api::{BotToken, DEFAULT_API_URL, WebApi};
@@ -283,6 +284,11 @@ pub struct ServeArgs {
     /// whose process died is restored by the next sweep once overdue by this much.
     #[arg(long, env = "SWEEP_INTERVAL_SECS", default_value = "300", value_parser = parse_positive_secs)]
     pub sweep_interval: Duration,
+
+    /// Which APIs the sweep reads: `all`, `none` (restores only what this process made), or a
+    /// comma-separated list of REST API ids.
+    #[arg(long, env = "SWEEP_APIS", default_value = "all", value_parser = SweepScope::parse)]
+    pub sweep_apis: SweepScope,
 
     /// A separate address for /healthz, /readyz and /metrics; they then leave the Slack-facing
     /// listener.

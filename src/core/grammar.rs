@@ -51,7 +51,9 @@ pub enum TextError {
     ShowUsage,
     #[error("`reset` takes `<api> <stage> [<METHOD> <path>]`")]
     ResetUsage,
-    #[error("`extend` takes `<api> <stage> [<METHOD> <path>] <duration>`, like `extend petstore prod 30m`")]
+    #[error(
+        "`extend` takes `<api> <stage> [<METHOD> <path>] <duration>`, like `extend petstore prod 30m`"
+    )]
     ExtendUsage,
     #[error("`restore` takes `<api> <stage> [<METHOD> <path>]`")]
     RestoreUsage,
@@ -287,9 +289,18 @@ mod tests {
         let timed = change("petstore prod 10 20 GET /pets FOR 1h30m");
         assert_eq!(timed.hold, Some(Hold::parse("90m").unwrap()));
         assert_eq!(timed.level.to_string(), "GET /pets");
-        assert_eq!(command_text(&timed), "petstore prod 10 20 GET /pets for 1h30m");
+        assert_eq!(
+            command_text(&timed),
+            "petstore prod 10 20 GET /pets for 1h30m"
+        );
         assert_eq!(change("petstore prod 10 20").hold, None);
-        assert_eq!(change("petstore prod 1 2 for 90s --now").hold.unwrap().secs(), 90);
+        assert_eq!(
+            change("petstore prod 1 2 for 90s --now")
+                .hold
+                .unwrap()
+                .secs(),
+            90
+        );
         for bad in [
             "petstore prod 10 20 for",
             "petstore prod 10 20 for 1h 2",
@@ -316,7 +327,10 @@ mod tests {
             panic!()
         };
         assert_eq!(extend.kind, TimedKind::Extend(Hold::parse("30m").unwrap()));
-        assert_eq!((extend.stage.as_str(), &extend.level), ("prod", &Level::Stage));
+        assert_eq!(
+            (extend.stage.as_str(), &extend.level),
+            ("prod", &Level::Stage)
+        );
         assert_eq!(timed_text(&extend).unwrap(), "extend petstore prod 30m");
         let Ok(Request::Timed(restore)) = parse_text("Restore a1b2c3d4e5 prod get /pets") else {
             panic!()

@@ -1,6 +1,6 @@
 //! What became of a request, typed, before anyone renders it for people, logs or metrics.
 
-use super::grammar::{ShowRequest, TimedRequest};
+use super::grammar::{ShowRequest, TimedKind, TimedRequest};
 use super::plan::Risk;
 use super::ports::GatewayError;
 use super::requester::Requester;
@@ -238,6 +238,22 @@ impl Outcome {
                     result: Ok(TimedDone::NothingPending | TimedDone::NotDue(_)),
                     ..
                 }
+        ) && !self.is_quiet_deadline()
+    }
+
+    /// A deadline that found the values already back (another replica restored them, or
+    /// someone undid the change): whoever did has told people already.
+    fn is_quiet_deadline(&self) -> bool {
+        matches!(
+            self,
+            Self::Timed {
+                request: TimedRequest {
+                    kind: TimedKind::Deadline,
+                    ..
+                },
+                result: Ok(TimedDone::AlreadyBack(_)),
+                ..
+            }
         )
     }
 }

@@ -124,6 +124,7 @@ mod tests {
             methods: pets_get.map(|c| (change.level, c)).into_iter().collect(),
             managed_by: None,
             timed: Vec::new(),
+            claims: Vec::new(),
         }
     }
 

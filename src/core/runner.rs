@@ -228,10 +228,7 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
                 change,
                 applied,
                 record,
-            } => {
-                self.commit_restore(request, change, applied, record)
-                    .await
-            }
+            } => self.commit_restore(request, change, applied, record).await,
             Prepared::Forget {
                 request,
                 api,
@@ -670,8 +667,20 @@ fn log_line(requester: &Requester, outcome: &Outcome, label: Label, took: Durati
                 request.level.to_string(),
             );
             match result {
-                Ok(_) => tracing::info!(source, user, channel, api, stage, level, outcome = outcome_label, latency_ms, "timed change step done"),
-                Err(error) => tracing::warn!(source, user, channel, api, stage, level, outcome = outcome_label, %error, latency_ms, "timed change step failed"),
+                Ok(_) => tracing::info!(
+                    source,
+                    user,
+                    channel,
+                    api,
+                    stage,
+                    level,
+                    outcome = outcome_label,
+                    latency_ms,
+                    "timed change step done"
+                ),
+                Err(error) => {
+                    tracing::warn!(source, user, channel, api, stage, level, outcome = outcome_label, %error, latency_ms, "timed change step failed")
+                }
             }
         }
         Outcome::NeedsConfirmation { change, .. }

@@ -1,5 +1,5 @@
 use super::{
-    AccountLimits, ApiId, ApiRef, Configured, Hold, Level, StageName, ThrottleLimits, Timed,
+    AccountLimits, ApiId, ApiRef, Claim, Configured, Hold, Level, StageName, ThrottleLimits, Timed,
 };
 
 /// What to do at a level: set limits, or remove our override so the level inherits.
@@ -76,6 +76,8 @@ pub struct StageView {
     pub managed_by: Option<ManagedBy>,
     /// Timed changes in force, as recorded in the stage's tags.
     pub timed: Vec<Timed>,
+    /// Processes' claims to run due restores, from the stage's tags.
+    pub claims: Vec<Claim>,
 }
 
 /// A tool whose next deployment of a stage may put its own throttling back.

@@ -12,5 +12,5 @@ pub use change::{
 pub use limits::{
     AccountLimits, BurstLimit, Configured, LimitError, QuotaExceeded, RateLimit, ThrottleLimits,
 };
-pub use timed::{Due, Hold, HoldError, TAG_PREFIX, Timed};
 pub use target::{ApiId, ApiName, ApiRef, HttpMethod, Level, ResourcePath, StageName, TargetError};
+pub use timed::{Claim, Due, Hold, HoldError, TAG_PREFIX, Timed};

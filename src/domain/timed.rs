@@ -214,6 +214,21 @@ impl Timed {
         (key.len() <= MAX_KEY_LEN).then_some(key)
     }
 
+    /// The level a record's tag key names.
+    fn level_of_key(key: &str) -> Option<(Level, ())> {
+        let level = match key.strip_prefix(TAG_PREFIX)? {
+            "stage" => Level::Stage,
+            method_path => {
+                let (method, path) = method_path.split_once(' ')?;
+                Level::method(
+                    HttpMethod::parse(&unescape(method)?).ok()?,
+                    ResourcePath::parse(&unescape(path)?).ok()?,
+                )
+            }
+        };
+        Some((level, ()))
+    }
+
     /// The stage tag holding this record; `None` when it does not fit a tag.
     pub fn to_tag(&self) -> Option<(String, String)> {
         let key = Self::tag_key(&self.level)?;
@@ -233,16 +248,7 @@ impl Timed {
 
     /// The record a stage tag holds; `None` for tags that are not ours or do not read back.
     pub fn from_tag(key: &str, value: &str) -> Option<Self> {
-        let level = match key.strip_prefix(TAG_PREFIX)? {
-            "stage" => Level::Stage,
-            method_path => {
-                let (method, path) = method_path.split_once(' ')?;
-                Level::method(
-                    HttpMethod::parse(&unescape(method)?).ok()?,
-                    ResourcePath::parse(&unescape(path)?).ok()?,
-                )
-            }
-        };
+        let (level, ()) = Self::level_of_key(key)?;
         let field = |name: &str| {
             value
                 .split(' ')
@@ -259,6 +265,41 @@ impl Timed {
                 Some(channel) => Some(unescape(channel)?),
                 None => None,
             },
+        })
+    }
+}
+
+/// A process's claim to run a due restore. Replicas that find the same restore due each write
+/// theirs, wait, and read back: only the one whose claim stayed (the last written) goes on.
+/// A claim never blocks: one left by a dead process is simply overwritten.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claim {
+    pub level: Level,
+    /// The claiming process's token.
+    pub by: String,
+}
+
+impl Claim {
+    /// `throttle-bot:claim:stage`, `throttle-bot:claim:GET /pets`: never read as a record.
+    pub fn tag_key(level: &Level) -> Option<String> {
+        let record = Timed::tag_key(level)?;
+        let key = format!("{TAG_PREFIX}claim:{}", &record[TAG_PREFIX.len()..]);
+        (key.len() <= MAX_KEY_LEN).then_some(key)
+    }
+
+    pub fn to_tag(&self) -> Option<(String, String)> {
+        Some((Self::tag_key(&self.level)?, escape(&self.by)))
+    }
+
+    pub fn from_tag(key: &str, value: &str) -> Option<Self> {
+        let record_key = format!(
+            "{TAG_PREFIX}{}",
+            key.strip_prefix(TAG_PREFIX)?.strip_prefix("claim:")?
+        );
+        let (level, _) = Timed::level_of_key(&record_key)?;
+        Some(Self {
+            level,
+            by: unescape(value)?,
         })
     }
 }
@@ -373,7 +414,17 @@ mod tests {
         assert_eq!(secs("0s"), Err(HoldError::TooShort));
         assert_eq!(secs("0h0m"), Err(HoldError::TooShort));
         for bad in [
-            "", "10", "m", "1d", "1m1h", "1m1m", "1.5h", "-1m", "1 h", "1h m", "9999999999s",
+            "",
+            "10",
+            "m",
+            "1d",
+            "1m1h",
+            "1m1m",
+            "1.5h",
+            "-1m",
+            "1 h",
+            "1h m",
+            "9999999999s",
         ] {
             assert!(
                 matches!(Hold::parse(bad), Err(HoldError::NotADuration(_))),
@@ -388,8 +439,12 @@ mod tests {
 
     #[test]
     fn durations_print_in_their_shortest_form() {
-        for (raw, shown) in [("90s", "1m30s"), ("1h30m", "1h30m"), ("3600s", "1h"), ("1h1s", "1h1s")]
-        {
+        for (raw, shown) in [
+            ("90s", "1m30s"),
+            ("1h30m", "1h30m"),
+            ("3600s", "1h"),
+            ("1h1s", "1h1s"),
+        ] {
             assert_eq!(Hold::parse(raw).unwrap().to_string(), shown);
         }
     }
@@ -439,7 +494,10 @@ mod tests {
         assert_eq!(Timed::from_tag("team", &value), None);
         assert_eq!(Timed::from_tag("throttle-bot:nope", &value), None);
         assert_eq!(Timed::from_tag(&key, "set=1/2"), None);
-        assert_eq!(Timed::from_tag(&key, &value.replace("until=2800", "until=x")), None);
+        assert_eq!(
+            Timed::from_tag(&key, &value.replace("until=2800", "until=x")),
+            None
+        );
         assert_eq!(Timed::from_tag(&key, &value.replace("0.5/1", "a/1")), None);
         assert_eq!(Timed::from_tag(&key, &value.replace("=20", "=2")), None);
         assert_eq!(
@@ -463,13 +521,32 @@ mod tests {
     }
 
     #[test]
+    fn claims_read_back_and_are_never_taken_for_records() {
+        for level in [Level::Stage, pets()] {
+            let claim = Claim {
+                level: level.clone(),
+                by: "host-1 7f3a".to_owned(),
+            };
+            let (key, value) = claim.to_tag().unwrap();
+            assert!(key.starts_with("throttle-bot:claim:"), "{key}");
+            assert_eq!(Claim::from_tag(&key, &value), Some(claim));
+            assert_eq!(Timed::from_tag(&key, &value), None);
+            let (record_key, record_value) = record(level).to_tag().unwrap();
+            assert_eq!(Claim::from_tag(&record_key, &record_value), None);
+        }
+        assert_eq!(Claim::from_tag("team", "x"), None);
+    }
+
+    #[test]
     fn the_deadline_restores_only_what_it_set() {
         let record = record(Level::Stage);
         assert_eq!(
             record.check(record.set),
             Due::Restore(record.restore.as_action())
         );
-        assert!(matches!(record.check(record.set), Due::Restore(Action::Set(l)) if l.burst.value() == 200));
+        assert!(
+            matches!(record.check(record.set), Due::Restore(Action::Set(l)) if l.burst.value() == 200)
+        );
         assert_eq!(record.check(record.restore), Due::AlreadyBack);
         let found = values(Some(7.0), Some(1));
         assert_eq!(record.check(found), Due::Moved { found });
@@ -524,7 +601,11 @@ mod tests {
             record.extended(Hold::parse("1h").unwrap(), 2_000, max),
             Err(HoldError::TooLong { .. })
         ));
-        assert!(record.extended(Hold::parse("40m").unwrap(), 2_000, max).is_ok());
+        assert!(
+            record
+                .extended(Hold::parse("40m").unwrap(), 2_000, max)
+                .is_ok()
+        );
     }
 
     #[test]

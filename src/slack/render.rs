@@ -675,7 +675,8 @@ fn applied(
         ],
     });
     if let (Some(until), Some(blocks)) = (&until, message["blocks"].as_array_mut()) {
-        blocks.push(json!({ "type": "context", "elements": [{ "type": "mrkdwn", "text": until }] }));
+        blocks
+            .push(json!({ "type": "context", "elements": [{ "type": "mrkdwn", "text": until }] }));
     }
     if let (Some(warning), Some(blocks)) = (
         iac_warning(&applied.managed_by),
@@ -824,10 +825,12 @@ fn view(view: &ApiView) -> Value {
             };
             lines.push_str(&format!("\n• {}: {value}", code(&level.to_string())));
         }
-        for record in &stage.timed {
-            lines.push_str(&format!("\n{}", timed::in_force(record)));
-        }
         text.push_str(&format!(" Stage {}: {stage_wide}.", stage.stage));
+        for record in &stage.timed {
+            let line = timed::in_force(record);
+            text.push_str(&format!(" {line}."));
+            lines.push_str(&format!("\n{line}"));
+        }
         blocks.push(json!({ "type": "divider" }));
         blocks.push(json!({ "type": "section", "text": { "type": "mrkdwn", "text": truncate(&lines, SECTION_MAX) } }));
     }
@@ -911,10 +914,7 @@ fn audit_notice(
         }) => format!("; timed, {}", timed::ends(*until)),
         _ => String::new(),
     };
-    notice_of(format!(
-        "{headline} ({}){until}{approval}",
-        describe(actor)
-    ))
+    notice_of(format!("{headline} ({}){until}{approval}", describe(actor)))
 }
 
 /// The audit channel's notice of a job that failed before it had a valid change to make.

@@ -83,10 +83,9 @@ impl WebApi {
         if !status.is_success() {
             return Err(TellError::Status(status.as_u16()));
         }
-        let answer: Value = response
-            .json()
-            .await
-            .map_err(|_| TellError::Transport("Slack's Web API answered something other than JSON"))?;
+        let answer: Value = response.json().await.map_err(|_| {
+            TellError::Transport("Slack's Web API answered something other than JSON")
+        })?;
         if answer["ok"] == json!(true) {
             Ok(())
         } else {

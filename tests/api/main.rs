@@ -18,3 +18,4 @@ mod rejected_requests;
 mod shutdown;
 mod slash_command;
 mod startup;
+mod timed;

@@ -8,7 +8,7 @@ use crate::core::grammar::{Request, parse_text};
 use crate::core::ports::TellError;
 use crate::core::requester::Via;
 use crate::core::requester::{ChatId, ChatUser};
-use crate::domain::{AccountLimits, Action, ApiId, Approval, Configured, Level, Timed};
+use crate::domain::{AccountLimits, Action, ApiId, Approval, Claim, Configured, Level, Timed};
 use crate::policy::{Denial, PolicySource};
 
 /// An API's name and its stages by name.
@@ -30,6 +30,7 @@ impl FakeGateway {
             methods: Vec::new(),
             managed_by: None,
             timed: Vec::new(),
+            claims: Vec::new(),
         };
         self.apis.lock().unwrap().insert(
             id.to_owned(),
@@ -151,9 +152,19 @@ impl Gateway for FakeGateway {
         value: &str,
     ) -> Result<(), GatewayError> {
         self.call(format!("tag {api}/{stage}"));
-        let record = Timed::from_tag(key, value).expect("only records are tagged");
         let mut apis = self.apis.lock().unwrap();
-        let view = apis.get_mut(api.as_str()).unwrap().1.get_mut(stage.as_str()).unwrap();
+        let view = apis
+            .get_mut(api.as_str())
+            .unwrap()
+            .1
+            .get_mut(stage.as_str())
+            .unwrap();
+        if let Some(claim) = Claim::from_tag(key, value) {
+            view.claims.retain(|c| c.level != claim.level);
+            view.claims.push(claim);
+            return Ok(());
+        }
+        let record = Timed::from_tag(key, value).expect("only records and claims are tagged");
         view.timed.retain(|t| t.level != record.level);
         view.timed.push(record);
         Ok(())
@@ -162,8 +173,16 @@ impl Gateway for FakeGateway {
     async fn untag(&self, api: &ApiId, stage: &StageName, key: &str) -> Result<(), GatewayError> {
         self.call(format!("untag {api}/{stage}"));
         let mut apis = self.apis.lock().unwrap();
-        let view = apis.get_mut(api.as_str()).unwrap().1.get_mut(stage.as_str()).unwrap();
-        view.timed.retain(|t| Timed::tag_key(&t.level).as_deref() != Some(key));
+        let view = apis
+            .get_mut(api.as_str())
+            .unwrap()
+            .1
+            .get_mut(stage.as_str())
+            .unwrap();
+        view.timed
+            .retain(|t| Timed::tag_key(&t.level).as_deref() != Some(key));
+        view.claims
+            .retain(|c| Claim::tag_key(&c.level).as_deref() != Some(key));
         Ok(())
     }
 }
@@ -437,6 +456,7 @@ fn gated() -> Runner<FakeGateway, Told> {
                 methods: Vec::new(),
                 managed_by: None,
                 timed: Vec::new(),
+                claims: Vec::new(),
             },
         );
     runner(gateway, Some(GATED))

@@ -3,14 +3,16 @@
 //! (compare, then set), so a repeated or concurrent step finds nothing left to do.
 
 use super::{Ask, Gates, Origin, Prepared, Runner, Step, Work};
-use crate::core::requester::{RequestId, Requester, Via};
 use crate::core::clock::unix_now;
 use crate::core::grammar::{TimedKind, TimedRequest};
 use crate::core::outcome::{Failure, Outcome, TimedDone};
-use crate::core::ports::{Gateway, GatewayError, Reminder, Teller};
 use crate::core::plan::plan;
+use crate::core::ports::{Gateway, GatewayError, Reminder, Teller};
+use crate::core::requester::{RequestId, Requester, Via};
+use std::time::Duration;
+
 use crate::domain::{
-    ApiId, ApiRef, Applied, Approval, Due, ResolvedApi, StageName, ThrottleChange, Timed,
+    ApiId, ApiRef, Applied, Approval, Claim, Due, ResolvedApi, StageName, ThrottleChange, Timed,
 };
 use crate::policy::ApiIdentity;
 
@@ -187,7 +189,50 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
             return timed(request, api, &record, Err(error.into()));
         }
         self.remind(&api.id, &request.stage, &record).await;
-        timed(request, api, &record.clone(), Ok(TimedDone::Extended(record)))
+        timed(
+            request,
+            api,
+            &record.clone(),
+            Ok(TimedDone::Extended(record)),
+        )
+    }
+
+    /// Claims a due restore for the process with `token`: writes the claim, waits `settle`
+    /// for other replicas' claims to land, and reads back. True when this process's claim
+    /// stayed and it should run the restore; a failure to claim means not this time.
+    pub async fn claim(&self, reminder: &Reminder, token: &str, settle: Duration) -> bool {
+        let claim = Claim {
+            level: reminder.level.clone(),
+            by: token.to_owned(),
+        };
+        let Some((key, value)) = claim.to_tag() else {
+            return true;
+        };
+        let (api, stage) = (&reminder.api, &reminder.stage);
+        if let Err(error) = self.gateway.tag(api, stage, &key, &value).await {
+            tracing::warn!(%error, api = api.as_str(), stage = stage.as_str(), "could not claim a due restore; trying later");
+            return false;
+        }
+        tokio::time::sleep(settle).await;
+        match self.gateway.read_stage(api, stage).await {
+            Ok(view) => view.claims.contains(&claim),
+            Err(error) => {
+                tracing::warn!(%error, api = api.as_str(), stage = stage.as_str(), "could not read back a claim; trying later");
+                false
+            }
+        }
+    }
+
+    /// Removes this process's claim once its restore has run.
+    pub async fn release(&self, reminder: &Reminder) {
+        if let Some(key) = Claim::tag_key(&reminder.level)
+            && let Err(error) = self
+                .gateway
+                .untag(&reminder.api, &reminder.stage, &key)
+                .await
+        {
+            tracing::warn!(%error, "could not remove a claim; the next claimant overwrites it");
+        }
     }
 
     /// Writes a timed change's record to its stage.

@@ -3,8 +3,7 @@
 use serde_json::{Value, json};
 
 use super::{
-    api_label, capitalise, code, date, describe, ephemeral, escape, level_label, limits,
-    notice_of,
+    api_label, capitalise, code, date, describe, ephemeral, escape, level_label, limits, notice_of,
 };
 use crate::core::grammar::{TimedKind, TimedRequest};
 use crate::core::outcome::{Failure, TimedDone};
@@ -150,7 +149,11 @@ pub fn notice(
             limits(&record.restore)
         ),
         Ok(TimedDone::Moved { record, found }) => {
-            format!("{} ({who}, set by {})", moved_text(&at, record, found), setter(record))
+            format!(
+                "{} ({who}, set by {})",
+                moved_text(&at, record, found),
+                setter(record)
+            )
         }
         Ok(TimedDone::NothingPending | TimedDone::NotDue(_)) => return None,
         Err(error) => format!(

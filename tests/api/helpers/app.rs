@@ -80,10 +80,16 @@ pub fn service_command(slack: Option<&SlackStandIn>, webhook: bool) -> Command {
         .env("AWS_EC2_METADATA_DISABLED", "true")
         .env("LOG_FORMAT", "json")
         .env("THROTTLE_POLICY", "allow-all")
+        // Every test shares one moto: a process sweeps other tests' stages only when asked to.
+        .env("SWEEP_APIS", "none")
         // The Slack stand-ins listen on plain http here.
         .env("INSECURE_TEST_HOSTS", "127.0.0.1");
     if let (Some(slack), true) = (slack, webhook) {
         command.env("SLACK_WEBHOOK_URL", slack.url("/webhook"));
+    }
+    // Used only with a SLACK_BOT_TOKEN.
+    if let Some(slack) = slack {
+        command.env("SLACK_API_URL", slack.url("/api"));
     }
     command
 }

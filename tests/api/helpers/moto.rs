@@ -177,3 +177,40 @@ pub async fn setting_limits(api: &str, stage: &str, key: &str) -> Option<(f64, i
         .and_then(|m| m.get(key))
         .map(|s| (s.throttling_rate_limit(), s.throttling_burst_limit()))
 }
+
+/// The stage's tags as GetStage reports them.
+pub async fn stage_tags(api: &str, stage: &str) -> std::collections::HashMap<String, String> {
+    aws()
+        .await
+        .get_stage()
+        .rest_api_id(api)
+        .stage_name(stage)
+        .send()
+        .await
+        .expect("get stage")
+        .tags()
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// Sets the stage-wide limits directly, as someone in the console or a pipeline would.
+pub async fn set_stage_limits(api: &str, stage: &str, rate: f64, burst: i32) {
+    use aws_sdk_apigateway::types::{Op, PatchOperation};
+    let replace = |field: &str, value: String| {
+        PatchOperation::builder()
+            .op(Op::Replace)
+            .path(format!("/*/*/throttling/{field}"))
+            .value(value)
+            .build()
+    };
+    aws()
+        .await
+        .update_stage()
+        .rest_api_id(api)
+        .stage_name(stage)
+        .patch_operations(replace("rateLimit", rate.to_string()))
+        .patch_operations(replace("burstLimit", burst.to_string()))
+        .send()
+        .await
+        .expect("update stage");
+}

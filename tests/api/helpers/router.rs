@@ -49,11 +49,18 @@ impl InProcess {
             limits: Limits::default(),
             max_jobs: 8,
             confirm_cut_fraction: 0.5,
+            max_temporary: throttle_bot::domain::Hold::DEFAULT_MAX,
+            web_api: None,
+            sweep_interval: Duration::from_secs(300),
+            sweep_apis: throttle_bot::deadlines::SweepScope::None,
         };
+        // No timed change is made here, so its deadlines go nowhere.
+        let (deadlines, _timers) = throttle_bot::deadlines::Timers::new();
         Self {
             router: throttle_bot::http::router(throttle_bot::startup::state(
                 &config,
                 Mode::Background { max_jobs: 8 },
+                Arc::new(deadlines),
             )),
         }
     }

@@ -15,6 +15,7 @@ use super::WAIT;
 pub struct Captured {
     pub path: String,
     pub body: Value,
+    pub authorization: Option<String>,
 }
 
 #[derive(Clone)]
@@ -77,6 +78,18 @@ impl SlackStandIn {
             .collect()
     }
 
+    /// The `Authorization` header of each post to `path`.
+    pub fn authorizations(&self, path: &str) -> Vec<Option<String>> {
+        self.state
+            .posts
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|c| c.path == path)
+            .map(|c| c.authorization.clone())
+            .collect()
+    }
+
     /// Waits until `path` has received at least `count` posts.
     pub async fn wait_for(&self, path: &str, count: usize) -> Vec<Value> {
         let deadline = tokio::time::Instant::now() + WAIT;
@@ -98,14 +111,25 @@ impl SlackStandIn {
 async fn capture(
     State(state): State<CaptureState>,
     uri: Uri,
+    headers: axum::http::HeaderMap,
     body: axum::body::Bytes,
-) -> impl IntoResponse {
+) -> axum::response::Response {
     let path = uri.path().to_owned();
     let body = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let authorization = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
     state.posts.lock().unwrap().push(Captured {
         path: path.clone(),
         body,
+        authorization,
     });
+    // The Web API answers HTTP 200 with `ok` in the JSON, as Slack's does.
+    if path == "/api/chat.postMessage" {
+        let answer = serde_json::json!({ "ok": true, "channel": "C1", "ts": "1764170000.000100" });
+        return axum::Json(answer).into_response();
+    }
     if path == "/webhook" {
         let _ = state.webhook_open.subscribe().wait_for(|open| *open).await;
     }
@@ -115,6 +139,7 @@ async fn capture(
         (_, "/redirect") => (StatusCode::FOUND, [("location", "/reply")], ""),
         _ => (StatusCode::OK, [("location", "")], "ok"),
     }
+    .into_response()
 }
 
 /// The text of a Slack message as a person sees it: the fallback `text`, unescaped.

@@ -56,7 +56,12 @@ fn deadline() -> Ask {
 /// Makes the record's deadline already past, as if its time had come.
 fn expire(runner: &Runner<FakeGateway, Told>) {
     let mut apis = runner.gateway.apis.lock().unwrap();
-    let view = apis.get_mut("a1b2c3d4e5").unwrap().1.get_mut("prod").unwrap();
+    let view = apis
+        .get_mut("a1b2c3d4e5")
+        .unwrap()
+        .1
+        .get_mut("prod")
+        .unwrap();
     view.timed[0].until = 0;
 }
 
@@ -64,7 +69,9 @@ fn expire(runner: &Runner<FakeGateway, Told>) {
 async fn a_timed_change_records_what_to_put_back_before_it_writes_and_hands_on_its_deadline() {
     let (runner, noted) = timed_runner(None);
     runner.perform(&ask("U1", "petstore prod 100 200")).await;
-    let outcome = runner.perform(&ask("U1", "petstore prod 90 180 for 30m")).await;
+    let outcome = runner
+        .perform(&ask("U1", "petstore prod 90 180 for 30m"))
+        .await;
     let Outcome::Change {
         result: Ok(applied),
         ..
@@ -73,7 +80,10 @@ async fn a_timed_change_records_what_to_put_back_before_it_writes_and_hands_on_i
         panic!("{outcome:?}")
     };
     let record = record(&runner).expect("a record on the stage");
-    assert_eq!((record.restore, record.set), (values(100.0, 200), values(90.0, 180)));
+    assert_eq!(
+        (record.restore, record.set),
+        (values(100.0, 200), values(90.0, 180))
+    );
     assert_eq!(record.until - record.since, 1800);
     assert_eq!(applied.until, Some(record.until));
     assert_eq!(record.by, "U1");
@@ -89,7 +99,9 @@ async fn a_timed_change_records_what_to_put_back_before_it_writes_and_hands_on_i
 #[tokio::test]
 async fn a_hold_above_the_maximum_is_refused_before_any_call() {
     let (runner, noted) = timed_runner(None);
-    let outcome = runner.perform(&ask("U1", "petstore prod 5 10 for 2h1s")).await;
+    let outcome = runner
+        .perform(&ask("U1", "petstore prod 5 10 for 2h1s"))
+        .await;
     assert_eq!(outcome.label(), Label::TooLong);
     assert!(runner.gateway.calls().is_empty());
     assert!(noted.0.lock().unwrap().is_empty());
@@ -98,10 +110,15 @@ async fn a_hold_above_the_maximum_is_refused_before_any_call() {
 #[tokio::test]
 async fn the_deadline_puts_the_values_before_back_and_removes_the_record() {
     let (runner, _) = timed_runner(None);
-    runner.perform(&ask("U1", "petstore prod 5 10 for 30m")).await;
+    runner
+        .perform(&ask("U1", "petstore prod 5 10 for 30m"))
+        .await;
     // Not due yet: nothing happens.
     assert_eq!(runner.perform(&deadline()).await.label(), Label::NotDue);
-    assert_eq!(runner.gateway.stage_wide("a1b2c3d4e5", "prod"), values(5.0, 10));
+    assert_eq!(
+        runner.gateway.stage_wide("a1b2c3d4e5", "prod"),
+        values(5.0, 10)
+    );
     expire(&runner);
     runner.run(&deadline(), &ReplyOnce::default()).await;
     // There was no stage-wide override before: it is removed again, as `reset` does.
@@ -121,11 +138,17 @@ async fn the_deadline_puts_the_values_before_back_and_removes_the_record() {
 #[tokio::test]
 async fn the_deadline_restores_nothing_when_someone_changed_the_level_since() {
     let (runner, _) = timed_runner(None);
-    runner.perform(&ask("U1", "petstore prod 5 10 for 30m")).await;
+    runner
+        .perform(&ask("U1", "petstore prod 5 10 for 30m"))
+        .await;
     runner.perform(&ask("U1", "petstore prod 7 7")).await;
     expire(&runner);
     let writes = |r: &Runner<FakeGateway, Told>| {
-        r.gateway.calls().iter().filter(|c| c.starts_with("write")).count()
+        r.gateway
+            .calls()
+            .iter()
+            .filter(|c| c.starts_with("write"))
+            .count()
     };
     let before = writes(&runner);
     let outcome = runner.perform(&deadline()).await;
@@ -138,7 +161,10 @@ async fn the_deadline_restores_nothing_when_someone_changed_the_level_since() {
     };
     assert_eq!((*found, record.set), (values(7.0, 7), values(5.0, 10)));
     assert_eq!(writes(&runner), before);
-    assert_eq!(runner.gateway.stage_wide("a1b2c3d4e5", "prod"), values(7.0, 7));
+    assert_eq!(
+        runner.gateway.stage_wide("a1b2c3d4e5", "prod"),
+        values(7.0, 7)
+    );
     assert_eq!(record_of(&runner), None);
     assert!(outcome.is_audited());
 }
@@ -151,19 +177,29 @@ fn record_of(runner: &Runner<FakeGateway, Told>) -> Option<Timed> {
 async fn a_level_already_back_only_loses_its_record() {
     let (runner, _) = timed_runner(None);
     runner.perform(&ask("U1", "petstore prod 100 200")).await;
-    runner.perform(&ask("U1", "petstore prod 90 180 for 30m")).await;
+    runner
+        .perform(&ask("U1", "petstore prod 90 180 for 30m"))
+        .await;
     // Undone by hand to the values before.
     runner.perform(&ask("U1", "petstore prod 100 200")).await;
     expire(&runner);
     let outcome = runner.perform(&deadline()).await;
-    assert!(matches!(outcome, Outcome::Timed { result: Ok(TimedDone::AlreadyBack(_)), .. }));
+    assert!(matches!(
+        outcome,
+        Outcome::Timed {
+            result: Ok(TimedDone::AlreadyBack(_)),
+            ..
+        }
+    ));
     assert_eq!(record(&runner), None);
 }
 
 #[tokio::test]
 async fn extend_moves_the_deadline_within_the_maximum() {
     let (runner, noted) = timed_runner(None);
-    runner.perform(&ask("U1", "petstore prod 5 10 for 30m")).await;
+    runner
+        .perform(&ask("U1", "petstore prod 5 10 for 30m"))
+        .await;
     let first = record(&runner).unwrap();
     let outcome = runner.perform(&ask("U1", "extend petstore prod 1h")).await;
     assert_eq!(outcome.label(), Label::Extended);
@@ -174,7 +210,9 @@ async fn extend_moves_the_deadline_within_the_maximum() {
     let too_long = runner.perform(&ask("U1", "extend petstore prod 1h")).await;
     assert_eq!(too_long.label(), Label::TooLong);
     assert_eq!(record(&runner).unwrap().until, extended.until);
-    let nothing = runner.perform(&ask("U1", "extend petstore prod GET /pets 1h")).await;
+    let nothing = runner
+        .perform(&ask("U1", "extend petstore prod GET /pets 1h"))
+        .await;
     assert_eq!(nothing.label(), Label::NothingPending);
 }
 
@@ -182,13 +220,18 @@ async fn extend_moves_the_deadline_within_the_maximum() {
 async fn restore_now_puts_the_values_back_before_the_deadline_under_the_policy() {
     let (runner, _) = timed_runner(Some(POLICY));
     runner.perform(&ask("U1", "petstore prod 100 200")).await;
-    runner.perform(&ask("U1", "petstore prod 90 180 for 30m")).await;
+    runner
+        .perform(&ask("U1", "petstore prod 90 180 for 30m"))
+        .await;
     let refused = runner.perform(&ask("U2", "restore petstore prod")).await;
     assert_eq!(refused.label(), Label::Denied);
     assert!(record(&runner).is_some());
     let outcome = runner.perform(&ask("U1", "restore petstore prod")).await;
     assert_eq!(outcome.label(), Label::Restored);
-    assert_eq!(runner.gateway.stage_wide("a1b2c3d4e5", "prod"), values(100.0, 200));
+    assert_eq!(
+        runner.gateway.stage_wide("a1b2c3d4e5", "prod"),
+        values(100.0, 200)
+    );
     assert_eq!(record(&runner), None);
 }
 
@@ -196,8 +239,83 @@ async fn restore_now_puts_the_values_back_before_the_deadline_under_the_policy()
 async fn a_timed_change_on_top_of_another_keeps_the_first_values_to_put_back() {
     let (runner, _) = timed_runner(None);
     runner.perform(&ask("U1", "petstore prod 100 200")).await;
-    runner.perform(&ask("U1", "petstore prod 90 180 for 30m")).await;
-    runner.perform(&ask("U1", "petstore prod 80 160 for 10m")).await;
+    runner
+        .perform(&ask("U1", "petstore prod 90 180 for 30m"))
+        .await;
+    runner
+        .perform(&ask("U1", "petstore prod 80 160 for 10m"))
+        .await;
     let record = record(&runner).unwrap();
-    assert_eq!((record.restore, record.set), (values(100.0, 200), values(80.0, 160)));
+    assert_eq!(
+        (record.restore, record.set),
+        (values(100.0, 200), values(80.0, 160))
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn of_two_claims_on_one_restore_only_the_last_written_goes_on() {
+    let (runner, _) = timed_runner(None);
+    let reminder = Reminder {
+        api: ApiId::parse("a1b2c3d4e5").unwrap(),
+        stage: StageName::parse("prod").unwrap(),
+        level: Level::Stage,
+        at: 0,
+    };
+    let settle = std::time::Duration::from_secs(2);
+    let (first, second) = tokio::join!(runner.claim(&reminder, "one", settle), async {
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        runner.claim(&reminder, "two", settle).await
+    });
+    assert_eq!((first, second), (false, true));
+    runner.release(&reminder).await;
+    assert!(
+        runner.gateway.apis.lock().unwrap()["a1b2c3d4e5"].1["prod"]
+            .claims
+            .is_empty()
+    );
+    // Alone, a claim stays and goes on.
+    assert!(runner.claim(&reminder, "three", settle).await);
+}
+
+#[tokio::test]
+async fn a_deadline_that_finds_the_values_back_tells_nobody() {
+    let (runner, _) = timed_runner(None);
+    runner
+        .perform(&ask("U1", "petstore prod 90 180 for 30m"))
+        .await;
+    runner.perform(&ask("U1", "reset petstore prod")).await;
+    expire(&runner);
+    let outcome = runner.perform(&deadline()).await;
+    assert!(matches!(
+        outcome,
+        Outcome::Timed {
+            result: Ok(TimedDone::AlreadyBack(_)),
+            ..
+        }
+    ));
+    assert!(!outcome.is_audited());
+    assert_eq!(record(&runner), None);
+}
+
+#[tokio::test]
+async fn the_end_of_a_timed_change_is_announced_in_its_channel() {
+    let (runner, _) = timed_runner(None);
+    let mut timed = ask("U1", "petstore prod 90 180 for 30m");
+    if let Requester::User(who) = &mut timed.origin.requester {
+        who.channel = ChatId::parse("C42");
+    }
+    runner.perform(&timed).await;
+    assert_eq!(record(&runner).unwrap().channel.as_deref(), Some("C42"));
+    expire(&runner);
+    runner.run(&deadline(), &ReplyOnce::default()).await;
+    assert_eq!(
+        *runner.teller.announced.lock().unwrap(),
+        [("C42".to_owned(), "restored")]
+    );
+    // A person's own `restore` is answered on their reply address instead.
+    runner.perform(&timed).await;
+    runner
+        .run(&ask("U1", "restore petstore prod"), &ReplyOnce::default())
+        .await;
+    assert_eq!(runner.teller.announced.lock().unwrap().len(), 1);
 }
