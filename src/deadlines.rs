@@ -23,7 +23,7 @@ use crate::domain::{ApiId, StageName};
 use crate::jobs::AppRunner;
 
 /// How long a claim waits for other replicas' claims on the same restore to land.
-const CLAIM_SETTLE: Duration = Duration::from_secs(2);
+pub const CLAIM_SETTLE: Duration = Duration::from_secs(2);
 /// How overdue a record must be before a sweep restores it: the process that made the change,
 /// if it is alive, has had its turn first.
 const SWEEP_GRACE: Duration = Duration::from_secs(5);
@@ -84,6 +84,25 @@ impl Deadlines for Timers {
             .send(reminder.clone())
             .map_err(|_| DeadlineError("this process is stopping; a sweep will restore it".into()));
         Box::pin(async move { sent })
+    }
+}
+
+/// For a one-shot `apply`: the record on the stage is all there is; a running service's sweep
+/// (or `/throttle restore`) finishes the restore.
+pub struct LeftToSweep;
+
+impl Deadlines for LeftToSweep {
+    fn remind<'a>(
+        &'a self,
+        reminder: &'a Reminder,
+    ) -> Pin<Box<dyn Future<Output = Result<(), DeadlineError>> + Send + 'a>> {
+        tracing::info!(
+            api = reminder.api.as_str(),
+            stage = reminder.stage.as_str(),
+            until = reminder.at,
+            "timed change recorded on the stage; a running service's sweep restores it"
+        );
+        Box::pin(async { Ok(()) })
     }
 }
 

@@ -12,15 +12,22 @@ use crate::core::requester::Via;
 use crate::core::requester::{RequestId, Requester};
 use crate::core::runner::{Ask, Gates, Origin, ReplyOnce, Work};
 use crate::domain::{
-    Action, ApiRef, BurstLimit, Level, RateLimit, StageName, ThrottleChange, ThrottleLimits,
+    Action, ApiRef, BurstLimit, Hold, Level, RateLimit, StageName, ThrottleChange, ThrottleLimits,
 };
 use crate::jobs::{AppRunner, span};
 
 pub const DEFAULT_RATE: &str = "100";
 pub const DEFAULT_BURST: &str = "200";
 
-/// The event keys (and environment variables) the original job read.
-pub const KEYS: [&str; 4] = ["API_ID", "STAGE_NAME", "RATE_LIMIT", "BURST_LIMIT"];
+/// The event keys (and environment variables) the original job read, and `DURATION` (a timed
+/// change: `30m`, `1h30m`).
+pub const KEYS: [&str; 5] = [
+    "API_ID",
+    "STAGE_NAME",
+    "RATE_LIMIT",
+    "BURST_LIMIT",
+    "DURATION",
+];
 
 /// Why a job could not even start. Its text is what the webhook, stderr or Lambda error shows.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -41,6 +48,8 @@ pub struct JobParams {
     pub stage: Option<String>,
     pub rate: Option<String>,
     pub burst: Option<String>,
+    /// How long the change lasts before the values before come back; unset: for good.
+    pub duration: Option<String>,
 }
 
 impl JobParams {
@@ -71,6 +80,7 @@ impl JobParams {
             stage: field("STAGE_NAME")?,
             rate: field("RATE_LIMIT")?,
             burst: field("BURST_LIMIT")?,
+            duration: field("DURATION")?,
         })
     }
 
@@ -86,6 +96,7 @@ impl JobParams {
             stage: get("STAGE_NAME"),
             rate: get("RATE_LIMIT"),
             burst: get("BURST_LIMIT"),
+            duration: get("DURATION"),
         }
     }
 
@@ -96,6 +107,7 @@ impl JobParams {
             stage: self.stage.or(fallback.stage),
             rate: self.rate.or(fallback.rate),
             burst: self.burst.or(fallback.burst),
+            duration: self.duration.or(fallback.duration),
         }
     }
 
@@ -120,7 +132,12 @@ impl JobParams {
                 burst: BurstLimit::parse(self.burst.as_deref().unwrap_or(DEFAULT_BURST))
                     .map_err(|e| invalid("BURST_LIMIT")(&e))?,
             }),
-            hold: None,
+            hold: self
+                .duration
+                .as_deref()
+                .map(Hold::parse)
+                .transpose()
+                .map_err(|e| invalid("DURATION")(&e))?,
         })
     }
 }
@@ -177,13 +194,28 @@ pub async fn run_job(
         .instrument(span(&ask.id))
         .await;
     match outcome {
-        Outcome::Change { result: Ok(_), .. } => Ok(success_text(&change)),
+        Outcome::Change {
+            result: Ok(applied),
+            ..
+        } => Ok(match applied.until {
+            Some(until) => format!("{} until {}", success_text(&change), utc(until)),
+            None => success_text(&change),
+        }),
         Outcome::Change {
             result: Err(failure),
             ..
         } => Err(failure.into()),
         other => Err(JobFailed::NotApplied(other.label().as_str())),
     }
+}
+
+/// A Unix time as `2026-11-26T14:30:00Z`.
+fn utc(unix: i64) -> String {
+    crate::aws::scheduler::at_expression(unix)
+        .trim_start_matches("at(")
+        .trim_end_matches(')')
+        .to_owned()
+        + "Z"
 }
 
 /// A JSON number as the text a person would write: `100.0` becomes `100`.
@@ -300,6 +332,36 @@ mod tests {
                 .contains("RATE_LIMIT must be a number or a string"),
             "{error}"
         );
+    }
+
+    #[test]
+    fn a_duration_makes_the_change_timed() {
+        let event = json!({"API_ID": "jbjfqykyob", "STAGE_NAME": "test", "DURATION": "1h30m"});
+        let change = JobParams::from_event(&event)
+            .unwrap()
+            .into_change()
+            .unwrap();
+        assert_eq!(change.hold.map(Hold::secs), Some(5400));
+        let from_env = JobParams::default().or(env(&[
+            ("API_ID", "jbjfqykyob"),
+            ("STAGE_NAME", "test"),
+            ("DURATION", "90s"),
+        ]));
+        assert_eq!(
+            from_env.into_change().unwrap().hold.map(Hold::secs),
+            Some(90)
+        );
+        let error = JobParams::from_event(
+            &json!({"API_ID": "jbjfqykyob", "STAGE_NAME": "test", "DURATION": "soon"}),
+        )
+        .unwrap()
+        .into_change()
+        .unwrap_err();
+        assert!(
+            error.to_string().starts_with("invalid DURATION: "),
+            "{error}"
+        );
+        assert_eq!(utc(1_795_703_400), "2026-11-26T14:30:00Z");
     }
 
     #[test]

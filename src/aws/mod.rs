@@ -5,7 +5,9 @@ mod connection;
 mod gateway;
 mod invoker;
 mod pacer;
+pub mod scheduler;
 mod settings;
 
 pub use gateway::{ApiGateway, GatewaySettings, Readiness};
 pub use invoker::SelfInvoker;
+pub use scheduler::{OneTime, ScheduleError, Scheduler};

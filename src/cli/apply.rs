@@ -6,6 +6,7 @@ use std::sync::Arc;
 use super::ApplyArgs;
 use crate::config::{self, ConfigError};
 use crate::core::requester::Requester;
+use crate::deadlines::LeftToSweep;
 use crate::jobs::app_runner;
 use crate::metrics::Metrics;
 use crate::policy::PolicyHandle;
@@ -33,15 +34,25 @@ pub async fn run(args: ApplyArgs) -> Result<String, ApplyError> {
         SlackPoster::new(webhook, hosts),
         Arc::new(PolicyHandle::none()),
         Arc::new(Metrics::new()),
-    );
+    )
+    .with_max_temporary(args.max_temporary)
+    .with_deadlines(Arc::new(LeftToSweep));
     let flags = JobParams {
         api_id: args.api_id,
         stage: args.stage,
         rate: args.rate,
         burst: args.burst,
+        duration: args.hold,
     };
     let params = resolve(flags, args.event.as_deref(), |key| std::env::var(key).ok());
-    Ok(run_job(&runner, params, Requester::Schedule).await?)
+    let done = run_job(&runner, params, Requester::Schedule).await?;
+    Ok(if done.contains(" until ") {
+        format!(
+            "{done} (the values before come back then through a running throttle-bot service's sweep, or `/throttle restore`)"
+        )
+    } else {
+        done
+    })
 }
 
 /// Reads `--event`: JSON text, `-` for standard input, or `@FILE`.

@@ -71,6 +71,12 @@ pub struct ApplyArgs {
     /// Burst size.
     #[arg(long)]
     pub burst: Option<String>,
+    /// Make the change timed (`30m`, `1h30m`): the values before come back at its end.
+    #[arg(long = "for", value_name = "DURATION")]
+    pub hold: Option<String>,
+    /// The longest a timed change may last.
+    #[arg(long, env = "MAX_TEMPORARY", default_value = "24h", value_parser = parse_hold)]
+    pub max_temporary: Hold,
     /// The schedule's event: JSON text, `-` for standard input, or `@FILE`.
     #[arg(long)]
     pub event: Option<String>,
@@ -108,6 +114,15 @@ pub struct LambdaArgs {
 
     #[command(flatten)]
     pub web_api: WebApiArgs,
+
+    /// The role EventBridge Scheduler assumes to invoke this function at a timed change's end
+    /// (it needs lambda:InvokeFunction on it). Without it, timed changes are refused.
+    #[arg(long, env = "SCHEDULER_ROLE_ARN")]
+    pub scheduler_role_arn: Option<String>,
+
+    /// The EventBridge Scheduler group the one-time restore schedules go in.
+    #[arg(long, env = "SCHEDULER_GROUP", default_value = "default")]
+    pub scheduler_group: String,
 }
 
 /// Where the access policy comes from.

@@ -25,6 +25,8 @@ pub enum Failure {
         "this level's resource path is too long to keep a timed change's record in a stage tag (128 characters); make the change without `for` and put it back by hand"
     )]
     NoRoomForRecord,
+    #[error("timed changes cannot end by themselves here: {0}")]
+    NoDeadlines(String),
 }
 
 /// What became of the timed change at one level when someone extended or restored it, or its
@@ -197,6 +199,7 @@ impl Label {
             Failure::AboveAccountLimit(_) => Self::AboveAccountLimit,
             Failure::Busy => Self::Busy,
             Failure::Hold(_) | Failure::NoRoomForRecord => Self::TooLong,
+            Failure::NoDeadlines(_) => Self::Invalid,
         }
     }
 }

@@ -27,6 +27,11 @@ pub struct DeadlineError(pub String);
 /// Makes a timed change's restore run at its deadline: a timer in this process, or a one-time
 /// schedule that invokes a Lambda. Boxed so the runner can hold whichever the process has.
 pub trait Deadlines: Send + Sync {
+    /// Whether deadlines can be kept at all; a timed change is refused before any write if not.
+    fn ready(&self) -> Result<(), DeadlineError> {
+        Ok(())
+    }
+
     fn remind<'a>(
         &'a self,
         reminder: &'a Reminder,

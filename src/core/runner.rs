@@ -153,6 +153,18 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
         self.max_temporary
     }
 
+    /// Whether a timed change made now would end by itself.
+    fn deadlines_ready(&self) -> Result<(), Failure> {
+        match &self.deadlines {
+            Some(deadlines) => deadlines
+                .ready()
+                .map_err(|e| Failure::NoDeadlines(e.to_string())),
+            None => Err(Failure::NoDeadlines(
+                "nothing in this process keeps deadlines".to_owned(),
+            )),
+        }
+    }
+
     /// Sets the share of a level's own rate or burst a change may cut without confirmation.
     pub fn with_cut_fraction(mut self, fraction: f64) -> Self {
         self.cut_fraction = fraction.clamp(0.0, 1.0);
@@ -277,10 +289,13 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
     async fn change(&self, ask: &Ask, change: &ThrottleChange) -> Step {
         let requester = &ask.origin.requester;
         let gates = &ask.gates;
-        if let Some(hold) = change.hold
-            && let Err(error) = hold.at_most(self.max_temporary)
-        {
-            return Step::Done(changed(change, Err(error.into())));
+        if let Some(hold) = change.hold {
+            if let Err(error) = hold.at_most(self.max_temporary) {
+                return Step::Done(changed(change, Err(error.into())));
+            }
+            if let Err(why) = self.deadlines_ready() {
+                return Step::Done(changed(change, Err(why)));
+            }
         }
         let policy = requester.user().and(self.policy.current());
         let names_needed = policy.as_ref().is_some_and(|p| p.names_apis());

@@ -3,6 +3,7 @@
 use lambda_http::request::LambdaRequest;
 use serde_json::Value;
 
+use super::restore::{RESTORE_EVENT_KEY, RestoreEvent};
 use crate::jobs::{DEFERRED_JOB_KEY, DEFERRED_NOTICE_KEY, DeferredJob};
 use crate::scheduled::{JobError, JobParams, KEYS};
 use crate::slack::sealed::Sealed;
@@ -18,6 +19,8 @@ pub enum Event {
     Deferred(Sealed<DeferredJob>),
     /// An audit notice this function handed to itself, sealed.
     Notice(Sealed<Value>),
+    /// A timed change's deadline, from the one-time schedule this function created.
+    Restore(Sealed<RestoreEvent>),
     /// Anything else; the text describes its shape for the error.
     Unrecognised(String),
 }
@@ -33,6 +36,12 @@ pub fn classify(event: Value) -> Event {
         return match serde_json::from_value(notice.clone()) {
             Ok(notice) => Event::Notice(notice),
             Err(e) => Event::Unrecognised(format!("a deferred notice that does not parse: {e}")),
+        };
+    }
+    if let Some(restore) = event.get(RESTORE_EVENT_KEY) {
+        return match serde_json::from_value(restore.clone()) {
+            Ok(restore) => Event::Restore(restore),
+            Err(e) => Event::Unrecognised(format!("a restore event that does not parse: {e}")),
         };
     }
     if is_http(&event) {

@@ -2,6 +2,7 @@
 
 pub mod events;
 mod http;
+pub mod restore;
 
 use std::sync::Arc;
 
@@ -13,8 +14,11 @@ use crate::cli::LambdaArgs;
 use crate::config::{self, ConfigError, webhook};
 use crate::core::clock::unix_now;
 use crate::core::outcome::Outcome;
+use crate::core::ports::Deadlines;
+use crate::core::requester::RequestId;
 use crate::core::requester::Requester;
-use crate::core::runner::ReplyOnce;
+use crate::core::runner::{ReplyOnce, deadline_ask};
+use crate::deadlines::CLAIM_SETTLE;
 use crate::http::AppState;
 use crate::jobs::{
     AppRunner, DeferredJob, HandOff, InvocationDeadline, Jobs, Mode, app_runner, left_before, span,
@@ -27,6 +31,7 @@ use crate::slack::hosts::SlackHosts;
 use crate::slack::sealed::{SealKey, Sealed};
 use crate::slack::signature::SigningSecret;
 use events::Event;
+use restore::{RestoreEvent, ScheduledRestores};
 use std::time::Duration;
 use tracing::Instrument;
 
@@ -45,6 +50,12 @@ impl From<FunctionError> for Diagnostic {
 
 struct Function {
     runner: Arc<AppRunner>,
+    /// Where timed changes' deadlines go; learns this function's ARN from each invocation.
+    restores: Arc<ScheduledRestores>,
+    /// Opens restore events; `None` without a signing secret.
+    restore_key: Option<SealKey>,
+    /// This execution environment's claims on due restores.
+    claim_token: String,
     /// Opens what this function sealed for itself; `None` without a signing secret.
     hand_off: Option<Arc<HandOff>>,
     /// The axum router for Slack requests; `None` when no signing secret is configured.
@@ -89,10 +100,22 @@ pub async fn run(args: LambdaArgs) -> Result<(), LambdaError> {
         None => SlackPoster::new(webhook, hosts),
     }
     .with_web_api(web_api);
+    let restores = Arc::new(ScheduledRestores::new(
+        args.scheduler_role_arn,
+        args.scheduler_group,
+        secret.as_ref(),
+    ));
+    if let Err(why) = restores.ready()
+        && !why.0.contains("ARN is not known")
+    {
+        tracing::warn!(reason = %why, "timed changes (`for 30m`) will be refused");
+    }
+    let restore_key = secret.as_ref().map(restore::restore_key);
     let runner = Arc::new(
         app_runner((&args.aws).into(), slack, policy, Arc::clone(&metrics))
             .with_cut_fraction(args.safety.confirm_cut_fraction)
-            .with_max_temporary(args.safety.max_temporary),
+            .with_max_temporary(args.safety.max_temporary)
+            .with_deadlines(Arc::clone(&restores) as Arc<dyn Deadlines>),
     );
     let hand_off = secret.as_ref().map(|secret| {
         let function_name = std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_default();
@@ -122,11 +145,17 @@ pub async fn run(args: LambdaArgs) -> Result<(), LambdaError> {
     };
     let function = Arc::new(Function {
         runner,
+        restores,
+        restore_key,
+        claim_token: RequestId::new().to_string(),
         hand_off,
         slack,
     });
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let function = Arc::clone(&function);
+        function
+            .restores
+            .know_function(&event.context.invoked_function_arn);
         let deadline = deadline_of(&event.context);
         async move { function.handle(event.payload, deadline).await }
     }))
@@ -149,6 +178,7 @@ impl Function {
             Event::Scheduled(params) => self.scheduled(params).await,
             Event::Alarm { name, state } => self.alarm(&name, &state).await,
             Event::Deferred(job) => self.deferred(job, deadline).await,
+            Event::Restore(sealed) => self.restore(sealed).await,
             Event::Unrecognised(shape) => {
                 tracing::warn!(shape, "unrecognised event");
                 Err(FunctionError(format!(
@@ -178,6 +208,8 @@ impl Function {
             (Some(rate), Some(burst)) => Ok(JobParams {
                 rate: Some(rate),
                 burst: Some(burst),
+                // An alarm's clamp may end by itself; DURATION does not apply to alarms.
+                duration: env("ALARM_DURATION"),
                 ..from_env
             }),
             _ => Err(JobError::Invalid {
@@ -233,6 +265,52 @@ impl Function {
                 .await;
         }
         Ok(json!({ "statusCode": 200 }))
+    }
+
+    /// A timed change's deadline. A failed restore fails the invocation, so that EventBridge
+    /// Scheduler retries it (with backoff, for up to a day); each failure is told.
+    async fn restore(&self, sealed: Sealed<RestoreEvent>) -> Result<Value, FunctionError> {
+        let Some(key) = &self.restore_key else {
+            return Err(FunctionError(
+                "a restore event arrived but SLACK_SIGNING_SECRET is not set to verify it"
+                    .to_owned(),
+            ));
+        };
+        let event = key.open(sealed, unix_now()).map_err(|error| {
+            tracing::warn!(%error, "refused a restore event");
+            FunctionError(format!("refused a restore event: {error}"))
+        })?;
+        let reminder = event
+            .reminder()
+            .ok_or_else(|| FunctionError("a restore event with an invalid target".to_owned()))?;
+        if !self
+            .runner
+            .claim(&reminder, &self.claim_token, CLAIM_SETTLE)
+            .await
+        {
+            return Ok(json!({ "statusCode": 200, "body": "another invocation has it" }));
+        }
+        let ask = deadline_ask(&reminder);
+        let started = std::time::Instant::now();
+        let outcome = self.runner.perform(&ask).await;
+        self.runner.release(&reminder).await;
+        self.runner
+            .conclude(
+                &ask.origin,
+                &outcome,
+                started.elapsed(),
+                &ReplyOnce::default(),
+            )
+            .instrument(span(&ask.id))
+            .await;
+        match &outcome {
+            Outcome::Timed {
+                result: Err(error), ..
+            } => Err(FunctionError(format!(
+                "the restore failed and will be retried: {error}"
+            ))),
+            outcome => Ok(json!({ "statusCode": 200, "body": outcome.label().as_str() })),
+        }
     }
 
     async fn notice(&self, sealed: Sealed<Value>) -> Result<Value, FunctionError> {

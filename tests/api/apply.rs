@@ -3,7 +3,7 @@ use tokio::io::AsyncWriteExt;
 
 use crate::helpers::*;
 
-async fn apply(
+pub async fn apply(
     slack: &SlackStandIn,
     args: &[&str],
     env: &[(&str, &str)],
@@ -28,7 +28,7 @@ async fn apply(
     child.wait_with_output().await.unwrap()
 }
 
-fn stdout(output: &Output) -> String {
+pub fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).trim().to_owned()
 }
 

@@ -30,7 +30,7 @@ async fn lambda(extra_env: Vec<(&'static str, String)>) -> LambdaHarness {
 }
 
 /// A function URL (payload 2.0) event carrying a signed slash command, body base64-encoded.
-fn function_url_event(text: &str, response_url: &str) -> Value {
+pub fn function_url_event(text: &str, response_url: &str) -> Value {
     function_url_post("/slack/commands", slack_form(text, response_url))
 }
 

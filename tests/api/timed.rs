@@ -29,6 +29,11 @@ async fn reply_to(app: &TestApp, text: &str) -> Value {
     app.slack.wait_for("/reply", before + 1).await[before].clone()
 }
 
+/// No override: absent, or -1 as `reset` leaves it.
+fn is_unset(limits: Option<(f64, i32)>) -> bool {
+    limits.is_none_or(|(rate, burst)| rate < 0.0 && burst < 0)
+}
+
 fn ours(tags: &HashMap<String, String>) -> Vec<&String> {
     tags.keys()
         .filter(|k| k.starts_with("throttle-bot:"))
@@ -106,10 +111,7 @@ async fn a_level_that_had_no_override_gets_it_removed_again() {
 
     notice_with(&app, "ended").await;
     let after = setting_limits(&api, "prod", "~1/GET").await;
-    assert!(
-        after.is_none() || after.is_some_and(|(rate, burst)| rate < 0.0 && burst < 0),
-        "the override is gone: {after:?}"
-    );
+    assert!(is_unset(after), "the override is gone: {after:?}");
     assert!(ours(&stage_tags(&api, "prod").await).is_empty());
 }
 
@@ -266,4 +268,267 @@ async fn a_duration_beyond_the_maximum_is_refused_and_changes_nothing() {
     assert!(text.contains("at most 1h"), "{text}");
     assert_eq!(stage_limits(&api, "prod").await, None);
     assert!(ours(&stage_tags(&api, "prod").await).is_empty());
+}
+
+mod on_lambda {
+    //! On Lambda: the deadline is a one-time EventBridge Scheduler schedule (moto keeps it but
+    //! never fires it, so the test invokes the function with the schedule's input itself).
+
+    use serde_json::Value;
+
+    use super::*;
+    use crate::lambda::function_url_event;
+    use crate::runtime_api::LambdaHarness;
+
+    const ROLE: &str = "arn:aws:iam::123456789012:role/throttle-bot-scheduler";
+    /// The function's ARN as the Runtime API stand-in reports it.
+    const FUNCTION: &str = "arn:aws:lambda:us-east-1:123456789012:function:throttle-bot";
+
+    async fn lambda_with_scheduler(group: &str) -> LambdaHarness {
+        LambdaHarness::start(
+            Options {
+                extra_env: vec![
+                    ("SCHEDULER_ROLE_ARN", ROLE.to_owned()),
+                    ("SCHEDULER_GROUP", group.to_owned()),
+                ],
+                ..Options::default()
+            },
+            &[],
+        )
+        .await
+    }
+
+    fn until_of(tags: &HashMap<String, String>) -> i64 {
+        tags["throttle-bot:stage"]
+            .split(' ')
+            .find_map(|f| f.strip_prefix("until="))
+            .unwrap()
+            .parse()
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_timed_change_schedules_its_restore_and_the_schedule_restores_it() {
+        let group = unique("throttle-bot");
+        let schedules = scheduler().await;
+        schedules
+            .create_schedule_group()
+            .name(&group)
+            .send()
+            .await
+            .expect("create a schedule group");
+        let lambda = lambda_with_scheduler(&group).await;
+        let api = create_api(&unique("timed"), "prod").await;
+        let reply_to = lambda.slack.url("/reply");
+        lambda
+            .invoke(function_url_event(&format!("{api} prod 10 20"), &reply_to))
+            .await
+            .unwrap();
+        lambda
+            .invoke(function_url_event(
+                &format!("{api} prod 8 16 for 2s"),
+                &reply_to,
+            ))
+            .await
+            .unwrap();
+        let replies = lambda.slack.wait_for("/reply", 2).await;
+        assert!(
+            shown(&replies[1]).contains("<!date^"),
+            "{}",
+            shown(&replies[1])
+        );
+        let until = until_of(&stage_tags(&api, "prod").await);
+
+        let listed = schedules
+            .list_schedules()
+            .group_name(&group)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(listed.schedules().len(), 1, "one schedule for one deadline");
+        let name = listed.schedules()[0].name().unwrap();
+        let schedule = schedules
+            .get_schedule()
+            .group_name(&group)
+            .name(name)
+            .send()
+            .await
+            .unwrap();
+        let expected_at = aws_sdk_scheduler::primitives::DateTime::from_secs(until)
+            .fmt(aws_sdk_scheduler::primitives::DateTimeFormat::DateTime)
+            .unwrap();
+        assert_eq!(
+            schedule.schedule_expression(),
+            Some(format!("at({})", expected_at.trim_end_matches('Z')).as_str())
+        );
+        assert_eq!(
+            schedule.action_after_completion().map(|a| a.as_str()),
+            Some("DELETE")
+        );
+        assert_eq!(
+            schedule.flexible_time_window().map(|w| w.mode().as_str()),
+            Some("OFF")
+        );
+        let target = schedule.target().unwrap();
+        assert_eq!((target.arn(), target.role_arn()), (FUNCTION, ROLE));
+        let input: Value = serde_json::from_str(target.input().unwrap()).unwrap();
+        let body = &input["throttle_bot_restore"]["body"];
+        assert_eq!(
+            (body["api"].as_str(), body["at"].as_i64()),
+            (Some(api.as_str()), Some(until))
+        );
+        assert!(
+            input["throttle_bot_restore"]["mac"].is_string(),
+            "signed: {input}"
+        );
+
+        // A changed event is refused: only this function could have made it.
+        let mut forged = input.clone();
+        forged["throttle_bot_restore"]["body"]["stage"] = "other".into();
+        let refused = lambda.invoke(forged).await.unwrap_err();
+        assert!(refused.to_string().contains("refused"), "{refused}");
+
+        // The scheduler fires at the deadline: until then the event finds nothing due.
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let answer = lambda.invoke(input.clone()).await.unwrap();
+            if answer["body"] == "restored" {
+                break;
+            }
+            assert_eq!(answer["body"], "not_due", "{answer}");
+            assert!(tokio::time::Instant::now() < deadline, "never restored");
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+        assert_eq!(stage_limits(&api, "prod").await, Some((10.0, 20)));
+        assert!(ours(&stage_tags(&api, "prod").await).is_empty());
+        let notices = lambda.slack.posts_to("/webhook");
+        assert!(
+            notices.iter().any(|n| shown(n).contains("ended")),
+            "{notices:?}"
+        );
+        // Delivered twice (Scheduler is at-least-once): the second finds nothing to do.
+        let again = lambda.invoke(input).await.unwrap();
+        assert_eq!(again["body"], "nothing_pending", "{again}");
+    }
+
+    #[tokio::test]
+    async fn an_alarm_clamps_for_alarm_duration_and_schedules_the_recovery() {
+        let group = unique("throttle-bot");
+        let schedules = scheduler().await;
+        schedules
+            .create_schedule_group()
+            .name(&group)
+            .send()
+            .await
+            .expect("create a schedule group");
+        let api = create_api(&unique("alarm"), "prod").await;
+        let lambda = LambdaHarness::start(
+            Options {
+                extra_env: vec![
+                    ("SCHEDULER_ROLE_ARN", ROLE.to_owned()),
+                    ("SCHEDULER_GROUP", group.clone()),
+                    ("API_ID", api.clone()),
+                    ("STAGE_NAME", "prod".to_owned()),
+                    ("ALARM_RATE_LIMIT", "5".to_owned()),
+                    ("ALARM_BURST_LIMIT", "10".to_owned()),
+                    ("ALARM_DURATION", "1h".to_owned()),
+                ],
+                ..Options::default()
+            },
+            &[],
+        )
+        .await;
+
+        let result = lambda
+            .invoke(serde_json::json!({
+                "source": "aws.cloudwatch",
+                "alarmArn": "arn:aws:cloudwatch:us-east-1:123456789012:alarm:orders-5xx",
+                "alarmData": {"alarmName": "orders-5xx", "state": {"value": "ALARM"}}
+            }))
+            .await
+            .unwrap();
+
+        assert!(
+            result["body"]
+                .as_str()
+                .unwrap()
+                .starts_with("Updated throttling: rate=5, burst=10 until "),
+            "{result}"
+        );
+        assert_eq!(stage_limits(&api, "prod").await, Some((5.0, 10)));
+        let tags = stage_tags(&api, "prod").await;
+        let record = &tags["throttle-bot:stage"];
+        assert!(record.contains("by=alarm:orders-5xx"), "{record}");
+        assert_eq!(until_of(&tags) - record_since(record), 3600);
+        let listed = schedules
+            .list_schedules()
+            .group_name(&group)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(listed.schedules().len(), 1);
+    }
+
+    fn record_since(record: &str) -> i64 {
+        record
+            .split(' ')
+            .find_map(|f| f.strip_prefix("since="))
+            .unwrap()
+            .parse()
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn without_a_scheduler_role_a_timed_change_is_refused_and_changes_nothing() {
+        let lambda = LambdaHarness::start(Options::default(), &[]).await;
+        let api = create_api(&unique("timed"), "prod").await;
+
+        lambda
+            .invoke(function_url_event(
+                &format!("{api} prod 8 16 for 30m"),
+                &lambda.slack.url("/reply"),
+            ))
+            .await
+            .unwrap();
+
+        let reply = shown(&lambda.slack.wait_for("/reply", 1).await[0]);
+        assert!(reply.contains("SCHEDULER_ROLE_ARN"), "{reply}");
+        assert_eq!(stage_limits(&api, "prod").await, None);
+        assert!(ours(&stage_tags(&api, "prod").await).is_empty());
+    }
+}
+
+#[tokio::test]
+async fn apply_for_a_duration_records_its_restore_on_the_stage_for_a_sweep() {
+    let slack = SlackStandIn::start().await;
+    let api = create_api(&unique("apply"), "test").await;
+
+    let output = crate::apply::apply(
+        &slack,
+        &[
+            "--api-id", &api, "--stage", "test", "--rate", "50", "--burst", "100", "--for", "2s",
+        ],
+        &[],
+        None,
+    )
+    .await;
+
+    assert!(output.status.success(), "{output:?}");
+    let printed = crate::apply::stdout(&output);
+    assert!(
+        printed.starts_with("Updated throttling: rate=50, burst=100 until "),
+        "{printed}"
+    );
+    assert!(printed.contains("sweep"), "says who restores it: {printed}");
+    let tags = stage_tags(&api, "test").await;
+    assert!(
+        tags["throttle-bot:stage"].contains("by=schedule"),
+        "{tags:?}"
+    );
+
+    // A running service's sweep finishes it.
+    let service = spawn(&api).await;
+    notice_with(&service, "ended").await;
+    assert!(is_unset(stage_limits(&api, "test").await));
+    assert!(ours(&stage_tags(&api, "test").await).is_empty());
 }

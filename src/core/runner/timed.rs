@@ -74,14 +74,19 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
         }
         let now = unix_now();
         match request.kind {
-            TimedKind::Extend(by) => match record.extended(by, now, self.max_temporary) {
-                Ok(record) => Step::Write(Prepared::Extend {
-                    request: request.clone(),
-                    api,
-                    record,
-                }),
-                Err(error) => done(Some(api), Err(error.into()), Some(&record)),
-            },
+            TimedKind::Extend(by) => {
+                let extended = self
+                    .deadlines_ready()
+                    .and_then(|()| Ok(record.extended(by, now, self.max_temporary)?));
+                match extended {
+                    Ok(record) => Step::Write(Prepared::Extend {
+                        request: request.clone(),
+                        api,
+                        record,
+                    }),
+                    Err(error) => done(Some(api), Err(error), Some(&record)),
+                }
+            }
             TimedKind::Deadline if !record.is_due(now) => {
                 let channel = record.channel.clone();
                 Step::Done(Outcome::Timed {

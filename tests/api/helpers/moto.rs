@@ -214,3 +214,16 @@ pub async fn set_stage_limits(api: &str, stage: &str, rate: f64, burst: i32) {
         .await
         .expect("update stage");
 }
+
+/// An EventBridge Scheduler client for the tests' own setup and checks, talking to moto.
+pub async fn scheduler() -> aws_sdk_scheduler::Client {
+    let config = aws_sdk_scheduler::Config::builder()
+        .behavior_version(aws_sdk_scheduler::config::BehaviorVersion::latest())
+        .endpoint_url(&moto().endpoint)
+        .region(aws_sdk_scheduler::config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_scheduler::config::Credentials::new(
+            "testing", "testing", None, None, "tests",
+        ))
+        .build();
+    aws_sdk_scheduler::Client::from_conf(config)
+}

@@ -1,0 +1,231 @@
+//! On Lambda a timed change's deadline is a one-time EventBridge Scheduler schedule that invokes
+//! this function with a sealed restore event. The event only says where to look: the record on
+//! the stage decides, so a late, repeated or replayed event restores nothing it should not.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::OnceLock;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::aws::{OneTime, Scheduler};
+use crate::core::ports::{DeadlineError, Deadlines, Reminder};
+use crate::domain::{ApiId, HttpMethod, Level, ResourcePath, StageName};
+use crate::slack::sealed::SealKey;
+use crate::slack::signature::SigningSecret;
+
+/// The key a restore event's sealed body travels under.
+pub const RESTORE_EVENT_KEY: &str = "throttle_bot_restore";
+
+/// How long a restore event stays valid after its deadline: EventBridge Scheduler retries a
+/// failed invocation for up to a day.
+const RESTORE_TTL_SECS: i64 = 2 * 24 * 60 * 60;
+
+/// Where a deadline fell due, as the schedule carries it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RestoreEvent {
+    pub api: String,
+    pub stage: String,
+    pub method: Option<String>,
+    pub path: Option<String>,
+    pub at: i64,
+}
+
+impl From<&Reminder> for RestoreEvent {
+    fn from(reminder: &Reminder) -> Self {
+        let (method, path) = match &reminder.level {
+            Level::Stage => (None, None),
+            Level::Method { method, path } => (
+                Some(method.as_str().to_owned()),
+                Some(path.as_str().to_owned()),
+            ),
+        };
+        Self {
+            api: reminder.api.to_string(),
+            stage: reminder.stage.to_string(),
+            method,
+            path,
+            at: reminder.at,
+        }
+    }
+}
+
+impl RestoreEvent {
+    /// The reminder again, validated as a command's target is.
+    pub fn reminder(&self) -> Option<Reminder> {
+        let level = match (&self.method, &self.path) {
+            (Some(method), Some(path)) => Level::method(
+                HttpMethod::parse(method).ok()?,
+                ResourcePath::parse(path).ok()?,
+            ),
+            _ => Level::Stage,
+        };
+        Some(Reminder {
+            api: ApiId::parse(&self.api).ok()?,
+            stage: StageName::parse(&self.stage).ok()?,
+            level,
+            at: self.at,
+        })
+    }
+}
+
+/// Deadlines kept as one-time schedules that invoke this function.
+pub struct ScheduledRestores {
+    scheduler: Option<Scheduler>,
+    key: Option<SealKey>,
+    /// This function's ARN, from the first invocation's context (the schedule's target).
+    function_arn: OnceLock<String>,
+}
+
+impl ScheduledRestores {
+    /// Without `SCHEDULER_ROLE_ARN` or a signing secret, timed changes are refused.
+    pub fn new(role_arn: Option<String>, group: String, secret: Option<&SigningSecret>) -> Self {
+        Self {
+            scheduler: role_arn
+                .filter(|arn| !arn.trim().is_empty())
+                .map(|arn| Scheduler::new(group, arn)),
+            key: secret.map(restore_key),
+            function_arn: OnceLock::new(),
+        }
+    }
+
+    pub fn know_function(&self, arn: &str) {
+        if !arn.is_empty() {
+            let _ = self.function_arn.set(arn.to_owned());
+        }
+    }
+}
+
+/// The key that seals restore events.
+pub fn restore_key(secret: &SigningSecret) -> SealKey {
+    SealKey::derive(secret, RESTORE_EVENT_KEY)
+}
+
+/// A name unique to the deadline (≤ 64 of `[0-9a-zA-Z-_.]`): the same deadline twice is one
+/// schedule.
+fn schedule_name(reminder: &Reminder) -> String {
+    let place = format!("{} {} {}", reminder.api, reminder.stage, reminder.level);
+    let digest = hex::encode(Sha256::digest(place.as_bytes()));
+    format!(
+        "throttle-bot-{}-{}-{}",
+        reminder.api,
+        &digest[..16],
+        reminder.at
+    )
+}
+
+impl Deadlines for ScheduledRestores {
+    fn ready(&self) -> Result<(), DeadlineError> {
+        if self.scheduler.is_none() {
+            return Err(DeadlineError(
+                "set SCHEDULER_ROLE_ARN (the role EventBridge Scheduler assumes to invoke this function)".to_owned(),
+            ));
+        }
+        if self.key.is_none() {
+            return Err(DeadlineError(
+                "set SLACK_SIGNING_SECRET (it signs the restore event)".to_owned(),
+            ));
+        }
+        if self.function_arn.get().is_none() {
+            return Err(DeadlineError("this function's ARN is not known".to_owned()));
+        }
+        Ok(())
+    }
+
+    fn remind<'a>(
+        &'a self,
+        reminder: &'a Reminder,
+    ) -> Pin<Box<dyn Future<Output = Result<(), DeadlineError>> + Send + 'a>> {
+        Box::pin(async move {
+            self.ready()?;
+            let (Some(scheduler), Some(key), Some(function_arn)) =
+                (&self.scheduler, &self.key, self.function_arn.get())
+            else {
+                return Err(DeadlineError("not ready".to_owned()));
+            };
+            let sealed = key.seal(RestoreEvent::from(reminder), reminder.at + RESTORE_TTL_SECS);
+            let input = serde_json::json!({ RESTORE_EVENT_KEY: sealed }).to_string();
+            scheduler
+                .create(OneTime {
+                    name: &schedule_name(reminder),
+                    at: reminder.at,
+                    target_arn: function_arn,
+                    input: &input,
+                })
+                .await
+                .map_err(|e| DeadlineError(e.to_string()))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reminder(level: Level) -> Reminder {
+        Reminder {
+            api: ApiId::parse("a1b2c3d4e5").unwrap(),
+            stage: StageName::parse(&"s".repeat(128)).unwrap(),
+            level,
+            at: 1_795_703_400,
+        }
+    }
+
+    #[test]
+    fn a_restore_event_reads_back_its_reminder() {
+        let pets = Level::method(
+            HttpMethod::parse("GET").unwrap(),
+            ResourcePath::parse("/pets/{id}").unwrap(),
+        );
+        for level in [Level::Stage, pets] {
+            let reminder = reminder(level);
+            assert_eq!(RestoreEvent::from(&reminder).reminder(), Some(reminder));
+        }
+        let mut bad = RestoreEvent::from(&reminder(Level::Stage));
+        bad.api = "<!channel>".to_owned();
+        assert_eq!(bad.reminder(), None);
+    }
+
+    #[test]
+    fn schedule_names_fit_the_schedulers_rules_and_differ_by_place_and_time() {
+        let stage = reminder(Level::Stage);
+        let name = schedule_name(&stage);
+        assert!(name.len() <= 64, "{name}");
+        assert!(
+            name.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)),
+            "{name}"
+        );
+        let method = reminder(Level::method(
+            HttpMethod::parse("GET").unwrap(),
+            ResourcePath::parse("/").unwrap(),
+        ));
+        assert_ne!(schedule_name(&method), name);
+        let later = Reminder {
+            at: stage.at + 1,
+            ..stage.clone()
+        };
+        assert_ne!(schedule_name(&later), name);
+    }
+
+    #[test]
+    fn without_a_role_or_a_secret_timed_changes_are_refused() {
+        let secret = SigningSecret::new("s").unwrap();
+        let none = ScheduledRestores::new(None, "default".into(), Some(&secret));
+        assert!(none.ready().unwrap_err().0.contains("SCHEDULER_ROLE_ARN"));
+        let no_secret = ScheduledRestores::new(Some("arn:role".into()), "default".into(), None);
+        assert!(
+            no_secret
+                .ready()
+                .unwrap_err()
+                .0
+                .contains("SLACK_SIGNING_SECRET")
+        );
+        let ready =
+            ScheduledRestores::new(Some("arn:role".into()), "default".into(), Some(&secret));
+        assert!(ready.ready().is_err(), "no function ARN yet");
+        ready.know_function("arn:aws:lambda:us-east-1:1:function:f");
+        assert_eq!(ready.ready(), Ok(()));
+    }
+}
