@@ -77,7 +77,7 @@ pub enum Prepared {
     Change {
         change: ThrottleChange,
         applied: Applied,
-        record: Option<(Timed, Option<Timed>)>,
+        record: RecordStep,
     },
     /// A timed change's values before, put back; then its record removed.
     Restore {
@@ -99,6 +99,19 @@ pub enum Prepared {
         api: ResolvedApi,
         record: Timed,
     },
+}
+
+/// What a change does to the timed-change record at its level.
+#[derive(Debug)]
+pub enum RecordStep {
+    /// Nothing: no timed change there, and this one is not timed either.
+    Untouched,
+    /// A timed change: its record, written before the change (and the record it replaces, put
+    /// back if the write fails).
+    Keep(Timed, Option<Timed>),
+    /// A change for good over a timed one: that record goes once the write has succeeded, so
+    /// its deadline puts nothing back over a value someone chose since.
+    End(Timed),
 }
 
 /// Makes sure a request gets one final message, whoever sends it first: its job, or the
@@ -259,11 +272,11 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
         &self,
         change: ThrottleChange,
         mut applied: Applied,
-        record: Option<(Timed, Option<Timed>)>,
+        record: RecordStep,
     ) -> Outcome {
         let api = applied.api.id.clone();
         // The record goes first: a change made without it could never put itself back.
-        if let Some((record, _)) = &record
+        if let RecordStep::Keep(record, _) = &record
             && let Err(error) = self.keep(&api, &change.stage, record).await
         {
             return changed(&change, Err(error.into()));
@@ -273,15 +286,17 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
             .write(&api, &change.stage, &change.level, &change.action)
             .await;
         if let Err(error) = written {
-            if let Some((record, prior)) = &record {
+            if let RecordStep::Keep(record, prior) = &record {
                 self.unkeep(&api, &change.stage, record, prior.as_ref())
                     .await;
             }
             return changed(&change, Err(error.into()));
         }
         applied.changed = true;
-        if let Some((record, _)) = &record {
-            self.remind(&api, &change.stage, record).await;
+        match &record {
+            RecordStep::Keep(record, _) => self.remind(&api, &change.stage, record).await,
+            RecordStep::End(record) => self.unkeep(&api, &change.stage, record, None).await,
+            RecordStep::Untouched => {}
         }
         changed(&change, Ok(applied))
     }
@@ -369,6 +384,7 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
             approval: Approval::NotNeeded,
             managed_by: stage.managed_by.clone(),
             until: None,
+            replaces_timed: None,
         };
         if !plan.changes_anything() {
             return Step::Done(changed(change, Ok(applied)));
@@ -393,9 +409,15 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
                     return Step::Done(changed(change, Err(Failure::NoRoomForRecord)));
                 }
                 applied.until = Some(record.until);
-                Some((record, prior))
+                RecordStep::Keep(record, prior)
             }
-            None => None,
+            None => match stage.timed_at(&change.level) {
+                Some(timed) => {
+                    applied.replaces_timed = Some(timed.until);
+                    RecordStep::End(timed.clone())
+                }
+                None => RecordStep::Untouched,
+            },
         };
         // No policy (allow-all), or not a person: no conditions.
         let allowed = allowed.unwrap_or_else(|| Allowed::unconditionally("no policy"));

@@ -53,6 +53,9 @@ pub struct Applied {
     pub managed_by: Option<ManagedBy>,
     /// For a timed change: when (Unix seconds) the values before come back.
     pub until: Option<i64>,
+    /// For a change for good over a timed one: when that one would have ended. Its record is
+    /// removed, so nothing is put back then.
+    pub replaces_timed: Option<i64>,
 }
 
 /// A second pair of eyes on a change, as far as the policy asked for one.

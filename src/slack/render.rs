@@ -637,13 +637,18 @@ fn applied(
         (Approval::NotNeeded, _) => format!("Changed {by}"),
     };
     let text = format!("{text} ({})", by.replace('*', ""));
-    let until = applied.until.map(|until| {
-        format!(
+    let until = match (applied.until, applied.replaces_timed) {
+        (Some(until), _) => Some(format!(
             ":stopwatch: Timed: {} {}, then the values before come back.",
             limits(&applied.after),
             timed::ends(until)
-        )
-    });
+        )),
+        (None, Some(ended)) => Some(format!(
+            ":stopwatch: This replaces the timed change that was to end {}: nothing will be put back then.",
+            date(ended)
+        )),
+        (None, None) => None,
+    };
     let text = match &until {
         Some(until) => format!("{text}\n{until}"),
         None => text,
@@ -912,6 +917,14 @@ fn audit_notice(
             changed: true,
             ..
         }) => format!("; timed, {}", timed::ends(*until)),
+        Ok(Applied {
+            replaces_timed: Some(ended),
+            changed: true,
+            ..
+        }) => format!(
+            "; replaces the timed change that was to end {}",
+            date(*ended)
+        ),
         _ => String::new(),
     };
     notice_of(format!("{headline} ({}){until}{approval}", describe(actor)))

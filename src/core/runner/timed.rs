@@ -116,6 +116,7 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
                             approval: Approval::NotNeeded,
                             managed_by: stage.managed_by.clone(),
                             until: None,
+                            replaces_timed: None,
                         };
                         Step::Write(Prepared::Restore {
                             request: request.clone(),

@@ -53,6 +53,24 @@ fn deadline() -> Ask {
     })
 }
 
+/// Someone else (the console, a pipeline) sets the stage-wide values, not through the bot.
+async fn elsewhere(runner: &Runner<FakeGateway, Told>, action: Action) {
+    runner
+        .gateway
+        .write(
+            &ApiId::parse("a1b2c3d4e5").unwrap(),
+            &StageName::parse("prod").unwrap(),
+            &Level::Stage,
+            &action,
+        )
+        .await
+        .unwrap();
+}
+
+fn set(rate: f64, burst: i64) -> Action {
+    values(rate, burst as i32).as_action()
+}
+
 /// Makes the record's deadline already past, as if its time had come.
 fn expire(runner: &Runner<FakeGateway, Told>) {
     let mut apis = runner.gateway.apis.lock().unwrap();
@@ -141,7 +159,7 @@ async fn the_deadline_restores_nothing_when_someone_changed_the_level_since() {
     runner
         .perform(&ask("U1", "petstore prod 5 10 for 30m"))
         .await;
-    runner.perform(&ask("U1", "petstore prod 7 7")).await;
+    elsewhere(&runner, set(7.0, 7)).await;
     expire(&runner);
     let writes = |r: &Runner<FakeGateway, Told>| {
         r.gateway
@@ -181,7 +199,7 @@ async fn a_level_already_back_only_loses_its_record() {
         .perform(&ask("U1", "petstore prod 90 180 for 30m"))
         .await;
     // Undone by hand to the values before.
-    runner.perform(&ask("U1", "petstore prod 100 200")).await;
+    elsewhere(&runner, set(100.0, 200)).await;
     expire(&runner);
     let outcome = runner.perform(&deadline()).await;
     assert!(matches!(
@@ -283,7 +301,7 @@ async fn a_deadline_that_finds_the_values_back_tells_nobody() {
     runner
         .perform(&ask("U1", "petstore prod 90 180 for 30m"))
         .await;
-    runner.perform(&ask("U1", "reset petstore prod")).await;
+    elsewhere(&runner, Action::Reset).await;
     expire(&runner);
     let outcome = runner.perform(&deadline()).await;
     assert!(matches!(
@@ -318,4 +336,34 @@ async fn the_end_of_a_timed_change_is_announced_in_its_channel() {
         .run(&ask("U1", "restore petstore prod"), &ReplyOnce::default())
         .await;
     assert_eq!(runner.teller.announced.lock().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_change_for_good_through_the_bot_replaces_a_timed_one() {
+    let (runner, _) = timed_runner(None);
+    runner.perform(&ask("U1", "petstore prod 100 200")).await;
+    runner
+        .perform(&ask("U1", "petstore prod 90 180 for 30m"))
+        .await;
+    let until = record(&runner).unwrap().until;
+    let outcome = runner.perform(&ask("U1", "petstore prod 95 190")).await;
+    let Outcome::Change {
+        result: Ok(applied),
+        ..
+    } = &outcome
+    else {
+        panic!("{outcome:?}")
+    };
+    assert_eq!((applied.replaces_timed, applied.until), (Some(until), None));
+    assert_eq!(record(&runner), None, "its deadline will put nothing back");
+    assert_eq!(
+        runner.gateway.stage_wide("a1b2c3d4e5", "prod"),
+        values(95.0, 190)
+    );
+    // A change that finds nothing to do leaves a timed change alone.
+    runner
+        .perform(&ask("U1", "petstore prod 90 180 for 30m"))
+        .await;
+    runner.perform(&ask("U1", "petstore prod 90 180")).await;
+    assert!(record(&runner).is_some());
 }
