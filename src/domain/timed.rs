@@ -438,6 +438,27 @@ mod tests {
     }
 
     #[test]
+    fn no_duration_is_longer_than_ten_years() {
+        // Ten years of seconds keeps every deadline far inside an i64 of Unix seconds.
+        assert_eq!(secs("87600h"), Ok(87_600 * 3600));
+        let ceiling = 87_600 * 3600;
+        assert_eq!(
+            Hold::from_secs(ceiling + 1),
+            Err(HoldError::TooLong {
+                asked: Hold(ceiling + 1),
+                max: Hold(ceiling)
+            })
+        );
+        assert_eq!(
+            Hold::from_secs(u64::MAX),
+            Err(HoldError::TooLong {
+                asked: Hold(ceiling + 1),
+                max: Hold(ceiling)
+            })
+        );
+    }
+
+    #[test]
     fn durations_print_in_their_shortest_form() {
         for (raw, shown) in [
             ("90s", "1m30s"),

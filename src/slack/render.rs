@@ -244,7 +244,7 @@ fn preview(
         target_of(change, &planned.api),
         plain_words(&planned.after),
     );
-    let text = with_iac_warning(text, &planned.managed_by);
+    let text = with_iac_warning(with_hold(text, change), &planned.managed_by);
     let mut message = ephemeral(text);
     if let Some(buttons) = buttons {
         let change = pinned(change, &planned.api);
@@ -280,7 +280,7 @@ fn approval_request(
         target_of(change, &planned.api),
         mentions(approvers),
     );
-    let text = with_iac_warning(text, &planned.managed_by);
+    let text = with_iac_warning(with_hold(text, change), &planned.managed_by);
     let mut message = ephemeral(text);
     message["response_type"] = json!("in_channel");
     if let Some(buttons) = buttons {
@@ -450,7 +450,11 @@ fn usage_text(command: &str) -> String {
         "*Usage:*\n\
          • `{c} <api> <stage> <rate> <burst>`: set a stage's throttling\n\
          • `{c} <api> <stage> <rate> <burst> <METHOD> <path>`: set one method's throttling\n\
-         • `{c} show <api> [<stage>]`: show the current throttling\n\
+         • `{c} <api> <stage> <rate> <burst> [<METHOD> <path>] for <duration>`: a timed \
+         change; the values before come back by themselves (`90s`, `30m`, `2h`, `1h30m`)\n\
+         • `{c} extend <api> <stage> [<METHOD> <path>] <duration>`: a timed change ends later\n\
+         • `{c} restore <api> <stage> [<METHOD> <path>]`: end a timed change now\n\
+         • `{c} show <api> [<stage>]`: show the current throttling and timed changes\n\
          • `{c} reset <api> <stage> [<METHOD> <path>]`: remove an override so the stage \
          follows the account's limits (or the method the stage's)\n\
          • `{c} help`: this message\n\
@@ -460,6 +464,7 @@ fn usage_text(command: &str) -> String {
          *Examples:*\n\
          `{c} petstore prod 50 100`\n\
          `{c} petstore prod 10 20 GET /pets/{{id}}`\n\
+         `{c} petstore prod 5 10 for 30m`\n\
          `{c} show petstore`\n\
          `{c} reset petstore prod GET /pets/{{id}}`"
     ))
@@ -763,14 +768,27 @@ fn audit_denied(change: &ThrottleChange, actor: &Requester, denial: &Denial) -> 
 }
 
 fn describe_request(change: &ThrottleChange) -> String {
+    let hold = change
+        .hold
+        .map_or(String::new(), |hold| format!(" for {hold}"));
     match change.action {
         Action::Set(limits) => format!(
-            "setting {} to rate {} req/s, burst {}",
+            "setting {} to rate {} req/s, burst {}{hold}",
             target(change),
             limits.rate,
             limits.burst
         ),
         Action::Reset => format!("resetting {}", target(change)),
+    }
+}
+
+/// For a timed change's preview or approval request: how long it will last once applied.
+fn with_hold(text: String, change: &ThrottleChange) -> String {
+    match change.hold {
+        Some(hold) => format!(
+            "{text}\n:stopwatch: Timed: for {hold} from when it is applied, then the values before come back."
+        ),
+        None => text,
     }
 }
 

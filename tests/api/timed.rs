@@ -270,6 +270,34 @@ async fn a_duration_beyond_the_maximum_is_refused_and_changes_nothing() {
     assert!(ours(&stage_tags(&api, "prod").await).is_empty());
 }
 
+#[tokio::test]
+async fn a_risky_timed_change_is_previewed_and_applied_for_its_duration() {
+    let app = spawn("none").await;
+    let api = create_api(&unique("timed"), "prod").await;
+    reply_to(&app, &format!("{api} prod 100 200")).await;
+
+    let preview = reply_to(&app, &format!("{api} prod 0 0 for 1h")).await;
+
+    let text = shown(&preview);
+    assert!(
+        text.contains("Confirm this change") && text.contains("for 1h"),
+        "{text}"
+    );
+    assert!(
+        ours(&stage_tags(&api, "prod").await).is_empty(),
+        "nothing yet"
+    );
+    app.press(&preview, "Apply", USER).await;
+    let applied = app.slack.wait_for("/actions", 1).await[0].clone();
+    assert!(shown(&applied).contains("<!date^"), "{}", shown(&applied));
+    assert_eq!(stage_limits(&api, "prod").await, Some((0.0, 0)));
+    let tags = stage_tags(&api, "prod").await;
+    assert!(
+        tags["throttle-bot:stage"].contains("set=0/0 restore=100/200"),
+        "{tags:?}"
+    );
+}
+
 mod on_lambda {
     //! On Lambda: the deadline is a one-time EventBridge Scheduler schedule (moto keeps it but
     //! never fires it, so the test invokes the function with the schedule's input itself).

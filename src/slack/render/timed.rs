@@ -171,3 +171,70 @@ pub fn notice(
     };
     Some(notice_of(text))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::ApiRef;
+    use crate::domain::{ApiId, Configured, Level, StageName};
+
+    fn record(by: &str) -> Timed {
+        Timed {
+            level: Level::Stage,
+            restore: Configured::default(),
+            set: Configured {
+                rate: Some(5.0),
+                burst: Some(10),
+            },
+            since: 1_795_700_000,
+            until: 1_795_701_800,
+            by: by.to_owned(),
+            channel: None,
+        }
+    }
+
+    #[test]
+    fn show_names_the_values_the_end_in_each_readers_zone_and_who() {
+        let line = in_force(&record("U2CERLKJA"));
+        assert!(line.contains("5 req/s, burst 10"), "{line}");
+        assert!(line.contains("<!date^1795701800^"), "{line}");
+        assert!(line.contains("<@U2CERLKJA>"), "{line}");
+        assert!(line.contains("then back to not set"), "{line}");
+        let alarm = in_force(&record("alarm:<!channel>"));
+        assert!(alarm.contains("alarm `"), "{alarm}");
+        assert!(!alarm.contains("<!channel>"), "escaped: {alarm}");
+    }
+
+    #[test]
+    fn a_refused_restore_says_what_was_expected_and_found_and_who_decides() {
+        let request = TimedRequest {
+            api: ApiRef::parse("a1b2c3d4e5").unwrap(),
+            stage: StageName::parse("prod").unwrap(),
+            level: Level::Stage,
+            kind: TimedKind::Deadline,
+        };
+        let api = ResolvedApi {
+            id: ApiId::parse("a1b2c3d4e5").unwrap(),
+            name: None,
+        };
+        let found = Configured {
+            rate: Some(3.0),
+            burst: Some(6),
+        };
+        let result = Ok(TimedDone::Moved {
+            record: record("U1"),
+            found,
+        });
+        let told = notice(&request, Some(&api), &result, &Requester::Deadline).unwrap();
+        let text = told["text"].as_str().unwrap();
+        assert!(text.contains("Not restored"), "{text}");
+        assert!(text.contains("set 5 req/s, burst 10"), "expected: {text}");
+        assert!(text.contains("now holds 3 req/s, burst 6"), "found: {text}");
+        assert!(text.contains("A person must decide"), "{text}");
+        let failed: Result<TimedDone, Failure> = Err(Failure::Busy);
+        let retried = notice(&request, Some(&api), &failed, &Requester::Deadline).unwrap();
+        assert!(retried["text"].as_str().unwrap().contains("tried again"));
+        let quiet: Result<TimedDone, Failure> = Ok(TimedDone::NothingPending);
+        assert!(notice(&request, Some(&api), &quiet, &Requester::Deadline).is_none());
+    }
+}
