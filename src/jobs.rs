@@ -438,6 +438,10 @@ pub struct DeferredJob {
     approved_by: Option<String>,
     #[serde(default)]
     break_glass: bool,
+    /// The channel message the answer replaces, when known ([`Origin::message_ts`]). Left out
+    /// when unknown, so jobs sealed by a release without it still verify.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    message_ts: Option<String>,
 }
 
 /// The key that marks an invocation's payload as a deferred job.
@@ -495,6 +499,7 @@ impl DeferredJob {
             confirmed: ask.gates.confirmed,
             approved_by: ask.gates.approved_by.as_ref().map(ToString::to_string),
             break_glass: ask.gates.break_glass,
+            message_ts: ask.origin.message_ts.clone(),
         })
     }
 
@@ -525,6 +530,7 @@ impl DeferredJob {
                 requester: Requester::User(who),
                 reply_to: Some(ReplyTo::new(reply_to.as_str())),
                 via: self.via,
+                message_ts: self.message_ts,
             },
             gates: Gates {
                 expect: self.expect.map(|(rate, burst)| Configured { rate, burst }),

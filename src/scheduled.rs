@@ -165,6 +165,7 @@ pub async fn run_job(
         requester,
         reply_to: None,
         via: Via::Command,
+        message_ts: None,
     };
     let once = ReplyOnce::default();
     let change = match params.and_then(JobParams::into_change) {

@@ -34,17 +34,23 @@ pub enum Failure {
 #[derive(Debug, Clone, PartialEq)]
 pub enum TimedDone {
     /// It now ends later (the new record).
-    Extended(Timed),
+    Extended(Box<Timed>),
     /// The values before are back.
-    Restored { record: Timed, applied: Applied },
+    Restored {
+        record: Box<Timed>,
+        applied: Box<Applied>,
+    },
     /// The level already held the values before; only the record was removed.
-    AlreadyBack(Timed),
+    AlreadyBack(Box<Timed>),
     /// Someone changed the level since: nothing restored, the record removed, a person decides.
-    Moved { record: Timed, found: Configured },
+    Moved {
+        record: Box<Timed>,
+        found: Configured,
+    },
     /// No timed change is in force at that level.
     NothingPending,
     /// Its deadline has not come (an earlier reminder of a change since extended).
-    NotDue(Timed),
+    NotDue(Box<Timed>),
 }
 
 /// The end of one request.
@@ -88,8 +94,10 @@ pub enum Outcome {
         request: TimedRequest,
         api: Option<ResolvedApi>,
         result: Result<TimedDone, Failure>,
-        /// The channel the timed change was made in, once its record was read.
+        /// The channel the timed change was made in, once its record was read, and the
+        /// message about it to thread under, when known.
         channel: Option<String>,
+        thread: Option<String>,
     },
     /// The level no longer holds the values the person saw: nothing applied.
     Moved {

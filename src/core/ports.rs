@@ -201,9 +201,11 @@ pub trait Teller: Send + Sync {
 
     /// Posts news nobody waits on (a timed change's end) in a chat channel; `Ok(false)` when
     /// this teller cannot post there (no bot token).
+    /// Threaded under the message with timestamp `thread` when given.
     fn announce(
         &self,
         channel: &str,
+        thread: Option<&str>,
         news: &News<'_>,
     ) -> impl Future<Output = Result<bool, TellError>> + Send;
 }

@@ -34,6 +34,9 @@ pub struct Origin {
     /// `None` for requesters nobody waits on (schedule, alarm): they are told via the audit.
     pub reply_to: Option<ReplyTo>,
     pub via: Via,
+    /// The channel message this request's final answer replaces (an approval request's), when
+    /// the chat told us its timestamp: a later post about it can be threaded under it.
+    pub message_ts: Option<String>,
 }
 
 /// The second steps a change may have passed already.
@@ -61,6 +64,9 @@ pub struct Ask {
 }
 
 /// Where a request stands once prepared.
+// One `Step` per request, moved once from `prepare` to `commit`: boxing either side would buy
+// nothing but an allocation.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum Step {
     /// Nothing to write: refused, failed, found unnecessary, or a read.
@@ -396,7 +402,7 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
                     .user()
                     .and_then(|who| who.channel.as_ref())
                     .map(ToString::to_string);
-                let record = Timed::start(
+                let mut record = Timed::start(
                     change.level.clone(),
                     found,
                     plan.after,
@@ -405,6 +411,10 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
                     requester.recorded(),
                     channel,
                 );
+                // Only an approved change's message takes the place of one whose time we know.
+                if ask.origin.via == Via::Approve {
+                    record.thread = ask.origin.message_ts.clone();
+                }
                 if record.to_tag().is_none() {
                     return Step::Done(changed(change, Err(Failure::NoRoomForRecord)));
                 }
@@ -558,6 +568,7 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
     async fn announce(&self, origin: &Origin, news: &News<'_>) {
         let Outcome::Timed {
             channel: Some(channel),
+            thread,
             ..
         } = news.outcome
         else {
@@ -566,7 +577,7 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
         if origin.reply_to.is_some() || !news.outcome.is_audited() {
             return;
         }
-        if let Err(error) = self.teller.announce(channel, news).await {
+        if let Err(error) = self.teller.announce(channel, thread.as_deref(), news).await {
             tracing::warn!(%error, "could not post the end of a timed change in its channel");
         }
     }

@@ -131,8 +131,10 @@ pub struct Timed {
     pub until: i64,
     /// Who set it: a chat user id, `schedule`, or `alarm:<name>`.
     pub by: String,
-    /// The chat channel it was set in, to tell it there when it ends.
+    /// The chat channel it was set in, to tell it there when it ends, and the message about it
+    /// to thread under, when known.
     pub channel: Option<String>,
+    pub thread: Option<String>,
 }
 
 /// What the deadline of a timed change finds at its level.
@@ -171,6 +173,7 @@ impl Timed {
             until: since.saturating_add(hold.secs() as i64),
             by,
             channel,
+            thread: None,
         }
     }
 
@@ -243,6 +246,9 @@ impl Timed {
         if let Some(channel) = &self.channel {
             value.push_str(&format!(" in={}", escape(channel)));
         }
+        if let Some(thread) = &self.thread {
+            value.push_str(&format!(" ts={}", escape(thread)));
+        }
         (value.len() <= MAX_VALUE_LEN).then_some((key, value))
     }
 
@@ -263,6 +269,10 @@ impl Timed {
             by: unescape(field("by")?)?,
             channel: match field("in") {
                 Some(channel) => Some(unescape(channel)?),
+                None => None,
+            },
+            thread: match field("ts") {
+                Some(thread) => Some(unescape(thread)?),
                 None => None,
             },
         })
@@ -399,6 +409,7 @@ mod tests {
             until: 2_800,
             by: "alarm:5xx high=\"x\"".to_owned(),
             channel: Some("C1".to_owned()),
+            thread: Some("1700000000.000100".to_owned()),
         }
     }
 
@@ -501,6 +512,7 @@ mod tests {
         let mut none = record(Level::Stage);
         none.restore = Configured::default();
         none.channel = None;
+        none.thread = None;
         let (key, value) = none.to_tag().unwrap();
         assert_eq!(
             value,

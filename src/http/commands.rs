@@ -112,6 +112,7 @@ pub async fn slash_command(
             requester,
             reply_to: Some(reply_to),
             via: Via::Command,
+            message_ts: None,
         },
         gates: Gates {
             break_glass: wants_break_glass(&form.text),

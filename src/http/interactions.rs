@@ -115,6 +115,7 @@ pub async fn press(
             requester: Requester::User(requester),
             reply_to: Some(reply_to.clone()),
             via,
+            message_ts: payload.message_ts().map(str::to_owned),
         },
         text: value.text.clone(),
         work: Work::Change(change),

@@ -11,8 +11,28 @@ pub struct ActionPayload {
     pub team: Option<Id>,
     pub channel: Option<Id>,
     pub response_url: Option<String>,
+    pub container: Option<Container>,
     #[serde(default)]
     pub actions: Vec<Action>,
+}
+
+/// Where the pressed button is: the message's timestamp, and whether only one person sees it.
+#[derive(Debug, Deserialize)]
+pub struct Container {
+    pub message_ts: Option<String>,
+    #[serde(default)]
+    pub is_ephemeral: bool,
+}
+
+impl ActionPayload {
+    /// The timestamp of the channel message holding the button; `None` for an ephemeral one
+    /// (it cannot be threaded under).
+    pub fn message_ts(&self) -> Option<&str> {
+        let container = self.container.as_ref()?;
+        let ts = container.message_ts.as_deref()?;
+        let looks_like_ts = !ts.is_empty() && ts.chars().all(|c| c.is_ascii_digit() || c == '.');
+        (!container.is_ephemeral && looks_like_ts).then_some(ts)
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -67,9 +87,14 @@ mod tests {
         let body = serde_urlencoded::to_string([("payload", payload.to_string())]).unwrap();
         let read = ActionPayload::from_body(body.as_bytes()).unwrap();
         assert_eq!(read.kind, "block_actions");
-        assert_eq!(read.user.unwrap().id, "U1");
+        assert_eq!(read.user.as_ref().unwrap().id, "U1");
         assert_eq!(read.actions[0].action_id, "throttle_apply");
         assert_eq!(read.actions[0].value.as_deref(), Some("v"));
+        assert_eq!(
+            read.message_ts(),
+            None,
+            "an ephemeral message has no thread"
+        );
         assert!(ActionPayload::from_body(b"text=hi").is_err());
         assert!(ActionPayload::from_body(b"payload=nope").is_err());
     }

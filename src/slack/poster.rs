@@ -165,12 +165,17 @@ impl Teller for SlackPoster {
         }
     }
 
-    async fn announce(&self, channel: &str, news: &News<'_>) -> Result<bool, TellError> {
+    async fn announce(
+        &self,
+        channel: &str,
+        thread: Option<&str>,
+        news: &News<'_>,
+    ) -> Result<bool, TellError> {
         let (Some(web_api), Some(message)) = (&self.web_api, render::notice(news)) else {
             return Ok(false);
         };
         web_api
-            .post_message(&self.http, channel, None, &message)
+            .post_message(&self.http, channel, thread, &message)
             .await
             .map(|()| true)
     }

@@ -9,6 +9,8 @@ use serde_json::Value;
 use crate::helpers::*;
 
 const BOT_TOKEN: &str = "xoxb-test-token";
+/// The approver in the approval test.
+const OTHER: &str = "U0APPROVER";
 
 /// A service whose Web API is the stand-in, sweeping `sweep` (an API id, or `none`).
 async fn spawn(sweep: &str) -> TestApp {
@@ -91,6 +93,11 @@ async fn a_timed_change_says_when_it_ends_and_is_restored_at_its_deadline() {
     // With a bot token, the channel hears of it too (its response_url may have expired).
     let posted = app.slack.wait_for("/api/chat.postMessage", 1).await;
     assert_eq!(posted[0]["channel"], CHANNEL);
+    assert!(
+        posted[0].get("thread_ts").is_none(),
+        "no message to thread under: {}",
+        posted[0]
+    );
     assert!(shown(&posted[0]).contains("ended"), "{}", posted[0]);
     assert_eq!(
         app.slack.authorizations("/api/chat.postMessage")[0].as_deref(),
@@ -296,6 +303,37 @@ async fn a_risky_timed_change_is_previewed_and_applied_for_its_duration() {
         tags["throttle-bot:stage"].contains("set=0/0 restore=100/200"),
         "{tags:?}"
     );
+}
+
+#[tokio::test]
+async fn the_end_of_an_approved_timed_change_is_threaded_under_its_message() {
+    let policy = format!(
+        "[[rule]]\nname = \"prod needs approval\"\nusers = [\"{USER}\", \"{OTHER}\"]\napis = [\"*\"]\nstages = [\"prod\"]\napprovers = [\"{OTHER}\"]\n"
+    );
+    let path = std::env::temp_dir().join(format!("{}.toml", unique("policy")));
+    std::fs::write(&path, policy).unwrap();
+    let app = TestApp::spawn_with(Options {
+        extra_env: vec![
+            ("THROTTLE_POLICY", path.display().to_string()),
+            ("SWEEP_APIS", "none".to_owned()),
+            ("SLACK_BOT_TOKEN", BOT_TOKEN.to_owned()),
+        ],
+        ..Options::default()
+    })
+    .await;
+    let api = create_api(&unique("timed"), "prod").await;
+    let request = reply_to(&app, &format!("{api} prod 8 16 for 2s")).await;
+    assert_eq!(request["response_type"], "in_channel", "{request}");
+
+    app.press(&request, "Approve", OTHER).await;
+    app.slack.wait_for("/actions", 1).await;
+    assert_eq!(stage_limits(&api, "prod").await, Some((8.0, 16)));
+
+    notice_with(&app, "ended").await;
+    let posted = app.slack.wait_for("/api/chat.postMessage", 1).await;
+    // The approval request's message became the change's message: its end is a reply to it.
+    assert_eq!(posted[0]["thread_ts"], "1700000000.000100", "{}", posted[0]);
+    assert_eq!(posted[0]["channel"], CHANNEL);
 }
 
 mod on_lambda {

@@ -212,11 +212,20 @@ impl Teller for Told {
         Ok(true)
     }
 
-    async fn announce(&self, channel: &str, news: &News<'_>) -> Result<bool, TellError> {
+    async fn announce(
+        &self,
+        channel: &str,
+        thread: Option<&str>,
+        news: &News<'_>,
+    ) -> Result<bool, TellError> {
+        let place = match thread {
+            Some(thread) => format!("{channel}/{thread}"),
+            None => channel.to_owned(),
+        };
         self.announced
             .lock()
             .unwrap()
-            .push((channel.to_owned(), news.outcome.label().as_str()));
+            .push((place, news.outcome.label().as_str()));
         Ok(true)
     }
 }
@@ -258,6 +267,7 @@ fn ask(user: &str, text: &str) -> Ask {
             }),
             reply_to: Some(ReplyTo::new("https://hooks.slack.com/commands/1")),
             via: Via::Command,
+            message_ts: None,
         },
         text: text.to_owned(),
         work,

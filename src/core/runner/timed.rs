@@ -25,6 +25,7 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
                 api,
                 result,
                 channel: channel.and_then(|r| r.channel.clone()),
+                thread: channel.and_then(|r| r.thread.clone()),
             })
         };
         let requester = &ask.origin.requester;
@@ -87,15 +88,13 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
                     Err(error) => done(Some(api), Err(error), Some(&record)),
                 }
             }
-            TimedKind::Deadline if !record.is_due(now) => {
-                let channel = record.channel.clone();
-                Step::Done(Outcome::Timed {
-                    request: request.clone(),
-                    api: Some(api),
-                    result: Ok(TimedDone::NotDue(record)),
-                    channel,
-                })
-            }
+            TimedKind::Deadline if !record.is_due(now) => Step::Done(Outcome::Timed {
+                request: request.clone(),
+                api: Some(api),
+                channel: record.channel.clone(),
+                thread: record.thread.clone(),
+                result: Ok(TimedDone::NotDue(Box::new(record))),
+            }),
             TimedKind::RestoreNow | TimedKind::Deadline => {
                 match record.check(stage.at(&request.level)) {
                     Due::Restore(action) => {
@@ -128,14 +127,14 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
                     Due::AlreadyBack => Step::Write(Prepared::Forget {
                         request: request.clone(),
                         api,
-                        done: TimedDone::AlreadyBack(record.clone()),
+                        done: TimedDone::AlreadyBack(Box::new(record.clone())),
                         record,
                     }),
                     Due::Moved { found } => Step::Write(Prepared::Forget {
                         request: request.clone(),
                         api,
                         done: TimedDone::Moved {
-                            record: record.clone(),
+                            record: Box::new(record.clone()),
                             found,
                         },
                         record,
@@ -168,7 +167,10 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
             request,
             api,
             &record.clone(),
-            Ok(TimedDone::Restored { record, applied }),
+            Ok(TimedDone::Restored {
+                record: Box::new(record),
+                applied: Box::new(applied),
+            }),
         )
     }
 
@@ -199,7 +201,7 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
             request,
             api,
             &record.clone(),
-            Ok(TimedDone::Extended(record)),
+            Ok(TimedDone::Extended(Box::new(record))),
         )
     }
 
@@ -303,6 +305,7 @@ pub fn deadline_ask(reminder: &Reminder) -> Ask {
             requester: Requester::Deadline,
             reply_to: None,
             via: Via::Command,
+            message_ts: None,
         },
         text: String::new(),
         work: Work::Timed(TimedRequest {
@@ -325,6 +328,7 @@ fn timed(
         request,
         api: Some(api),
         channel: record.channel.clone(),
+        thread: record.thread.clone(),
         result,
     }
 }

@@ -190,6 +190,7 @@ mod tests {
             until: 1_795_701_800,
             by: by.to_owned(),
             channel: None,
+            thread: None,
         }
     }
 
@@ -222,7 +223,7 @@ mod tests {
             burst: Some(6),
         };
         let result = Ok(TimedDone::Moved {
-            record: record("U1"),
+            record: Box::new(record("U1")),
             found,
         });
         let told = notice(&request, Some(&api), &result, &Requester::Deadline).unwrap();

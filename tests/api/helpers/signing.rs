@@ -94,7 +94,9 @@ pub fn press_form(
         "token": "deprecated",
         "team": { "id": TEAM, "domain": "testteam" },
         "channel": { "id": CHANNEL, "name": "ops" },
-        "container": { "type": "message", "message_ts": "1700000000.000100", "is_ephemeral": true },
+        // A message posted in the channel has a timestamp to thread under; an ephemeral one not.
+        "container": { "type": "message", "message_ts": "1700000000.000100",
+                       "is_ephemeral": message["response_type"] != "in_channel" },
         "trigger_id": unique("398738663015.47445629121"),
         "response_url": response_url,
         "actions": [{
