@@ -203,6 +203,27 @@ impl ApiGateway {
         }
     }
 
+    /// A tagging call's failure in operator terms: tags have an IAM resource of their own.
+    async fn tagging_error<E, R>(
+        &self,
+        err: SdkError<E, R>,
+        action: &str,
+        api: &ApiId,
+        stage: &StageName,
+    ) -> GatewayError
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+        R: std::fmt::Debug,
+    {
+        let not_found = GatewayError::NotFound {
+            api: api.to_string(),
+            stage: stage.to_string(),
+        };
+        let tags = format!("arn:aws:apigateway:{}::/tags/*", self.region());
+        let error = self.explain(err, action, &tags, Some(not_found));
+        self.named(error).await
+    }
+
     /// A failure before AWS answered may be a setup problem: name it if it is.
     async fn named(&self, error: GatewayError) -> GatewayError {
         if !matches!(error, GatewayError::Unreachable { .. }) {
@@ -446,14 +467,10 @@ impl Gateway for ApiGateway {
             .tags(key, value)
             .send()
             .await;
-        result.map(|_| ()).map_err(|err| {
-            let not_found = GatewayError::NotFound {
-                api: api.to_string(),
-                stage: stage.to_string(),
-            };
-            let tags = format!("arn:aws:apigateway:{}::/tags/*", self.region());
-            self.explain(err, "apigateway:PUT", &tags, Some(not_found))
-        })
+        match result {
+            Ok(_) => Ok(()),
+            Err(err) => Err(self.tagging_error(err, "apigateway:PUT", api, stage).await),
+        }
     }
 
     async fn untag(&self, api: &ApiId, stage: &StageName, key: &str) -> Result<(), GatewayError> {
@@ -466,14 +483,12 @@ impl Gateway for ApiGateway {
             .tag_keys(key)
             .send()
             .await;
-        result.map(|_| ()).map_err(|err| {
-            let not_found = GatewayError::NotFound {
-                api: api.to_string(),
-                stage: stage.to_string(),
-            };
-            let tags = format!("arn:aws:apigateway:{}::/tags/*", self.region());
-            self.explain(err, "apigateway:DELETE", &tags, Some(not_found))
-        })
+        match result {
+            Ok(_) => Ok(()),
+            Err(err) => Err(self
+                .tagging_error(err, "apigateway:DELETE", api, stage)
+                .await),
+        }
     }
 
     /// The account's regional quota (GetAccount), reused for five minutes. `None` when it

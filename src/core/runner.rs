@@ -319,23 +319,9 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
             }
         }
         let policy = requester.user().and(self.policy.current());
-        let names_needed = policy.as_ref().is_some_and(|p| p.names_apis());
-        let located = self.locate(&change.api, &change.stage, names_needed).await;
-        let (api, stage) = match located {
+        let (api, stage) = match self.locate_for(requester, &change.api, &change.stage).await {
             Ok(found) => found,
-            Err(error) => {
-                // Other APIs' names and ids are for readers only.
-                let may_read = match (&policy, requester.user()) {
-                    (Some(policy), Some(who)) => policy.may_read(who).is_ok(),
-                    _ => true,
-                };
-                let error = if may_read {
-                    error
-                } else {
-                    error.without_other_apis()
-                };
-                return Step::Done(changed(change, Err(error.into())));
-            }
+            Err(error) => return Step::Done(changed(change, Err(error.into()))),
         };
         // Compare, then set: a button acts only on the values its message showed.
         let found = stage.at(&change.level);
@@ -463,6 +449,26 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
             applied,
             record,
         })
+    }
+
+    /// [`Runner::locate`] for this requester: names APIs for the policy when it needs them,
+    /// and keeps other APIs' names and ids (in a "did you mean") for readers only.
+    async fn locate_for(
+        &self,
+        requester: &Requester,
+        api: &ApiRef,
+        stage: &StageName,
+    ) -> Result<(ResolvedApi, StageView), GatewayError> {
+        let policy = requester.user().and(self.policy.current());
+        let names_needed = policy.as_ref().is_some_and(|p| p.names_apis());
+        self.locate(api, stage, names_needed)
+            .await
+            .map_err(|error| match (&policy, requester.user()) {
+                (Some(policy), Some(who)) if policy.may_read(who).is_err() => {
+                    error.without_other_apis()
+                }
+                _ => error,
+            })
     }
 
     /// Resolves the API as the user named it and reads the stage. An id-shaped reference that

@@ -16,28 +16,6 @@ async fn reply_to(app: &TestApp, text: &str, nth: usize) -> Value {
     app.slack.wait_for("/reply", nth).await[nth - 1].clone()
 }
 
-/// The stage's stage-wide values set to (rate, burst) without the bot (as a deploy would).
-async fn set_directly(api: &str, stage: &str, rate: &str, burst: &str) {
-    use aws_sdk_apigateway::types::{Op, PatchOperation};
-    let op = |field: &str, value: &str| {
-        PatchOperation::builder()
-            .op(Op::Replace)
-            .path(format!("/*/*/throttling/{field}"))
-            .value(value)
-            .build()
-    };
-    aws()
-        .await
-        .update_stage()
-        .rest_api_id(api)
-        .stage_name(stage)
-        .patch_operations(op("rateLimit", rate))
-        .patch_operations(op("burstLimit", burst))
-        .send()
-        .await
-        .unwrap();
-}
-
 /// The service with this access policy.
 async fn app_with_policy(policy: &str) -> TestApp {
     let path = std::env::temp_dir().join(format!("{}.toml", unique("policy")));
@@ -220,7 +198,7 @@ async fn a_stage_changed_between_preview_and_apply_is_left_alone() {
     let app = TestApp::spawn().await;
     let api = create_api(&unique("moved"), "prod").await;
     let preview = reply_to(&app, &format!("{api} prod 0 5"), 1).await;
-    set_directly(&api, "prod", "300", "600").await;
+    set_stage_limits(&api, "prod", 300.0, 600).await;
 
     app.press(&preview, "Apply", USER).await;
 
@@ -293,7 +271,7 @@ async fn undo_after_someone_else_changed_the_stage_changes_nothing() {
     let app = TestApp::spawn().await;
     let api = create_api(&unique("undomoved"), "prod").await;
     let changed = reply_to(&app, &format!("{api} prod 150 300"), 1).await;
-    set_directly(&api, "prod", "700", "800").await;
+    set_stage_limits(&api, "prod", 700.0, 800).await;
 
     app.press(&changed, "Undo", USER).await;
 
@@ -401,7 +379,7 @@ async fn approval_is_closed_if_the_stage_changed_meanwhile() {
     let app = app_with_approvals().await;
     let api = create_api(&unique("approvemoved"), "prod").await;
     let request = reply_to(&app, &format!("{api} prod 40 80"), 1).await;
-    set_directly(&api, "prod", "10", "20").await;
+    set_stage_limits(&api, "prod", 10.0, 20).await;
 
     app.press(&request, "Approve", APPROVER).await;
 

@@ -30,24 +30,12 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
         };
         let requester = &ask.origin.requester;
         let policy = requester.user().and(self.policy.current());
-        let names_needed = policy.as_ref().is_some_and(|p| p.names_apis());
         let (api, stage) = match self
-            .locate(&request.api, &request.stage, names_needed)
+            .locate_for(requester, &request.api, &request.stage)
             .await
         {
             Ok(found) => found,
-            Err(error) => {
-                let may_read = match (&policy, requester.user()) {
-                    (Some(policy), Some(who)) => policy.may_read(who).is_ok(),
-                    _ => true,
-                };
-                let error = if may_read {
-                    error
-                } else {
-                    error.without_other_apis()
-                };
-                return done(None, Err(error.into()), None);
-            }
+            Err(error) => return done(None, Err(error.into()), None),
         };
         let Some(record) = stage.timed_at(&request.level).cloned() else {
             return done(Some(api), Ok(TimedDone::NothingPending), None);

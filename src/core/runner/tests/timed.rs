@@ -171,24 +171,23 @@ async fn the_deadline_restores_nothing_when_someone_changed_the_level_since() {
     let before = writes(&runner);
     let outcome = runner.perform(&deadline()).await;
     let Outcome::Timed {
-        result: Ok(TimedDone::Moved { found, record }),
+        result: Ok(TimedDone::Moved {
+            found,
+            record: told,
+        }),
         ..
     } = &outcome
     else {
         panic!("{outcome:?}")
     };
-    assert_eq!((*found, record.set), (values(7.0, 7), values(5.0, 10)));
+    assert_eq!((*found, told.set), (values(7.0, 7), values(5.0, 10)));
     assert_eq!(writes(&runner), before);
     assert_eq!(
         runner.gateway.stage_wide("a1b2c3d4e5", "prod"),
         values(7.0, 7)
     );
-    assert_eq!(record_of(&runner), None);
+    assert_eq!(record(&runner), None);
     assert!(outcome.is_audited());
-}
-
-fn record_of(runner: &Runner<FakeGateway, Told>) -> Option<Timed> {
-    record(runner)
 }
 
 #[tokio::test]
