@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
 use crate::core::clock::unix_now;
-use crate::core::outcome::Outcome;
+use crate::core::outcome::{Failure, Outcome};
 use crate::core::ports::{DeadlineError, Deadlines, Gateway, Reminder};
 use crate::core::requester::RequestId;
 use crate::core::runner::{ReplyOnce, deadline_ask};
@@ -175,6 +175,11 @@ async fn restore(runner: &AppRunner, reminder: &Reminder, token: &str, tell_fail
     // Released before telling: once people hear of it, the stage holds only its own tags.
     runner.release(reminder).await;
     let failed = matches!(&outcome, Outcome::Timed { result: Err(_), .. });
+    // A stage that is gone has nothing left to restore: told once, not retried.
+    let gone = matches!(
+        &outcome,
+        Outcome::Timed { result: Err(Failure::Gateway(error)), .. } if error.is_not_found()
+    );
     if failed && !tell_failure {
         runner.record(&ask.origin.requester, &outcome, started.elapsed());
     } else {
@@ -187,7 +192,7 @@ async fn restore(runner: &AppRunner, reminder: &Reminder, token: &str, tell_fail
             )
             .await;
     }
-    failed
+    failed && !gone
 }
 
 /// Restores every record overdue by more than [`SWEEP_GRACE`]. One call at a time: the sweep

@@ -2,6 +2,8 @@
 //! stage is the only state; each step reads it with the stage and acts only on what it finds
 //! (compare, then set), so a repeated or concurrent step finds nothing left to do.
 
+use std::time::Duration;
+
 use super::{Ask, Gates, Origin, Prepared, Runner, Step, Work};
 use crate::core::clock::unix_now;
 use crate::core::grammar::{TimedKind, TimedRequest};
@@ -9,8 +11,6 @@ use crate::core::outcome::{Failure, Outcome, TimedDone};
 use crate::core::plan::plan;
 use crate::core::ports::{Gateway, GatewayError, Reminder, Teller};
 use crate::core::requester::{RequestId, Requester, Via};
-use std::time::Duration;
-
 use crate::domain::{
     ApiId, ApiRef, Applied, Approval, Claim, Due, ResolvedApi, StageName, ThrottleChange, Timed,
 };
@@ -19,13 +19,14 @@ use crate::policy::ApiIdentity;
 impl<G: Gateway, T: Teller> Runner<G, T> {
     /// Reads the stage and its record at the level, and decides what the request does to it.
     pub(super) async fn timed(&self, ask: &Ask, request: &TimedRequest) -> Step {
-        let done = |api: Option<ResolvedApi>, result, channel: Option<&Timed>| {
+        // Where its end is told comes from the record, once there is one.
+        let done = |api: Option<ResolvedApi>, result, record: Option<&Timed>| {
             Step::Done(Outcome::Timed {
                 request: request.clone(),
                 api,
                 result,
-                channel: channel.and_then(|r| r.channel.clone()),
-                thread: channel.and_then(|r| r.thread.clone()),
+                channel: record.and_then(|r| r.channel.clone()),
+                thread: record.and_then(|r| r.thread.clone()),
             })
         };
         let requester = &ask.origin.requester;
