@@ -166,14 +166,19 @@ async fn restore_with_retries(runner: &AppRunner, reminder: &Reminder, token: &s
 /// One attempt, if this process's claim on it stands; true if it failed in a way worth
 /// retrying. A failure is told only when `tell_failure` (the first attempt), the rest always.
 async fn restore(runner: &AppRunner, reminder: &Reminder, token: &str, tell_failure: bool) -> bool {
-    if !runner.claim(reminder, token, CLAIM_SETTLE).await {
-        return false;
-    }
     let ask = deadline_ask(reminder);
     let started = Instant::now();
-    let outcome = runner.perform(&ask).await;
-    // Released before telling: once people hear of it, the stage holds only its own tags.
-    runner.release(reminder).await;
+    let outcome = match runner.claim(reminder, token, CLAIM_SETTLE).await {
+        Ok(false) => return false,
+        Ok(true) => {
+            let outcome = runner.perform(&ask).await;
+            // Released before telling: once people hear of it, the stage holds only its own
+            // tags.
+            runner.release(reminder).await;
+            outcome
+        }
+        Err(unreached) => unreached,
+    };
     let failed = matches!(&outcome, Outcome::Timed { result: Err(_), .. });
     // A stage that is gone has nothing left to restore: told once, not retried.
     let gone = matches!(

@@ -283,17 +283,23 @@ impl Function {
         let reminder = event
             .reminder()
             .ok_or_else(|| FunctionError("a restore event with an invalid target".to_owned()))?;
-        if !self
-            .runner
-            .claim(&reminder, &self.claim_token, CLAIM_SETTLE)
-            .await
-        {
-            return Ok(json!({ "statusCode": 200, "body": "another invocation has it" }));
-        }
         let ask = deadline_ask(&reminder);
         let started = std::time::Instant::now();
-        let outcome = self.runner.perform(&ask).await;
-        self.runner.release(&reminder).await;
+        let claimed = self
+            .runner
+            .claim(&reminder, &self.claim_token, CLAIM_SETTLE)
+            .await;
+        let outcome = match claimed {
+            Ok(false) => {
+                return Ok(json!({ "statusCode": 200, "body": "another invocation has it" }));
+            }
+            Ok(true) => {
+                let outcome = self.runner.perform(&ask).await;
+                self.runner.release(&reminder).await;
+                outcome
+            }
+            Err(unreached) => unreached,
+        };
         self.runner
             .conclude(
                 &ask.origin,

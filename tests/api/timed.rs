@@ -336,6 +336,42 @@ async fn the_end_of_an_approved_timed_change_is_threaded_under_its_message() {
     assert_eq!(posted[0]["channel"], CHANNEL);
 }
 
+#[tokio::test]
+async fn a_restore_that_fails_is_reported_and_retried_until_it_succeeds() {
+    let app = TestApp::spawn_with(Options {
+        record_aws: true,
+        extra_env: vec![("SWEEP_APIS", "none".to_owned())],
+        ..Options::default()
+    })
+    .await;
+    let api = create_api(&unique("timed"), "prod").await;
+    reply_to(&app, &format!("{api} prod 10 20")).await;
+    reply_to(&app, &format!("{api} prod 8 16 for 2s")).await;
+
+    // AWS refuses every call (the account's management budget is spent) when the end comes.
+    app.aws().limit_to(0.0, 0.0);
+
+    let failed = notice_with(&app, "Could not restore").await;
+    assert!(failed.contains("throttling"), "says why: {failed}");
+    assert!(
+        failed.contains("tried again"),
+        "says it is not dropped: {failed}"
+    );
+    assert_eq!(stage_limits(&api, "prod").await, Some((8.0, 16)));
+    app.aws().limit_to(1000.0, 1000.0);
+
+    notice_with(&app, "ended").await;
+    assert_eq!(stage_limits(&api, "prod").await, Some((10.0, 20)));
+    assert!(ours(&stage_tags(&api, "prod").await).is_empty());
+    let failures = app
+        .slack
+        .posts_to("/webhook")
+        .iter()
+        .filter(|p| shown(p).contains("Could not restore"))
+        .count();
+    assert_eq!(failures, 1, "the first failure is told, not every retry");
+}
+
 mod on_lambda {
     //! On Lambda: the deadline is a one-time EventBridge Scheduler schedule (moto keeps it but
     //! never fires it, so the test invokes the function with the schedule's input itself).

@@ -195,29 +195,41 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
     }
 
     /// Claims a due restore for the process with `token`: writes the claim, waits `settle`
-    /// for other replicas' claims to land, and reads back. True when this process's claim
-    /// stayed and it should run the restore; a failure to claim means not this time.
-    pub async fn claim(&self, reminder: &Reminder, token: &str, settle: Duration) -> bool {
+    /// for other replicas' claims to land, and reads back. `Ok(true)`: this process's claim
+    /// stayed, it runs the restore; `Ok(false)`: another process has it. `Err` is the failed
+    /// attempt (AWS could not be asked), to report and retry like a failed restore.
+    pub async fn claim(
+        &self,
+        reminder: &Reminder,
+        token: &str,
+        settle: Duration,
+    ) -> Result<bool, Outcome> {
         let claim = Claim {
             level: reminder.level.clone(),
             by: token.to_owned(),
         };
         let Some((key, value)) = claim.to_tag() else {
-            return true;
+            return Ok(true);
         };
         let (api, stage) = (&reminder.api, &reminder.stage);
-        if let Err(error) = self.gateway.tag(api, stage, &key, &value).await {
-            tracing::warn!(%error, api = api.as_str(), stage = stage.as_str(), "could not claim a due restore; trying later");
-            return false;
-        }
+        let unreached = |error: GatewayError| Outcome::Timed {
+            request: deadline_request(reminder),
+            api: None,
+            result: Err(error.into()),
+            channel: None,
+            thread: None,
+        };
+        self.gateway
+            .tag(api, stage, &key, &value)
+            .await
+            .map_err(unreached)?;
         tokio::time::sleep(settle).await;
-        match self.gateway.read_stage(api, stage).await {
-            Ok(view) => view.claims.contains(&claim),
-            Err(error) => {
-                tracing::warn!(%error, api = api.as_str(), stage = stage.as_str(), "could not read back a claim; trying later");
-                false
-            }
-        }
+        let view = self
+            .gateway
+            .read_stage(api, stage)
+            .await
+            .map_err(unreached)?;
+        Ok(view.claims.contains(&claim))
     }
 
     /// Removes this process's claim once its restore has run.
@@ -297,13 +309,17 @@ pub fn deadline_ask(reminder: &Reminder) -> Ask {
             message_ts: None,
         },
         text: String::new(),
-        work: Work::Timed(TimedRequest {
-            api: ApiRef::Id(reminder.api.clone()),
-            stage: reminder.stage.clone(),
-            level: reminder.level.clone(),
-            kind: TimedKind::Deadline,
-        }),
+        work: Work::Timed(deadline_request(reminder)),
         gates: Gates::default(),
+    }
+}
+
+fn deadline_request(reminder: &Reminder) -> TimedRequest {
+    TimedRequest {
+        api: ApiRef::Id(reminder.api.clone()),
+        stage: reminder.stage.clone(),
+        level: reminder.level.clone(),
+        kind: TimedKind::Deadline,
     }
 }
 

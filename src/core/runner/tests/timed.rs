@@ -283,7 +283,7 @@ async fn of_two_claims_on_one_restore_only_the_last_written_goes_on() {
         tokio::time::sleep(std::time::Duration::from_secs(1)).await;
         runner.claim(&reminder, "two", settle).await
     });
-    assert_eq!((first, second), (false, true));
+    assert_eq!((first, second), (Ok(false), Ok(true)));
     runner.release(&reminder).await;
     assert!(
         runner.gateway.apis.lock().unwrap()["a1b2c3d4e5"].1["prod"]
@@ -291,7 +291,7 @@ async fn of_two_claims_on_one_restore_only_the_last_written_goes_on() {
             .is_empty()
     );
     // Alone, a claim stays and goes on.
-    assert!(runner.claim(&reminder, "three", settle).await);
+    assert_eq!(runner.claim(&reminder, "three", settle).await, Ok(true));
 }
 
 #[tokio::test]
