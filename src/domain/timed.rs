@@ -218,7 +218,7 @@ impl Timed {
     }
 
     /// The level a record's tag key names.
-    fn level_of_key(key: &str) -> Option<(Level, ())> {
+    fn level_of_key(key: &str) -> Option<Level> {
         let level = match key.strip_prefix(TAG_PREFIX)? {
             "stage" => Level::Stage,
             method_path => {
@@ -229,7 +229,7 @@ impl Timed {
                 )
             }
         };
-        Some((level, ()))
+        Some(level)
     }
 
     /// The stage tag holding this record; `None` when it does not fit a tag.
@@ -254,7 +254,7 @@ impl Timed {
 
     /// The record a stage tag holds; `None` for tags that are not ours or do not read back.
     pub fn from_tag(key: &str, value: &str) -> Option<Self> {
-        let (level, ()) = Self::level_of_key(key)?;
+        let level = Self::level_of_key(key)?;
         let field = |name: &str| {
             value
                 .split(' ')
@@ -279,14 +279,17 @@ impl Timed {
     }
 }
 
-/// A process's claim to run a due restore. Replicas that find the same restore due each write
-/// theirs, wait, and read back: only the one whose claim stayed (the last written) goes on.
-/// A claim never blocks: one left by a dead process is simply overwritten.
+/// A process's claim to run a due restore. A process that finds another's fresh claim leaves
+/// the restore to it; otherwise it writes its own, waits, and reads back: of two that wrote at
+/// once, only the one whose claim stayed (the last written) goes on, and the other then finds
+/// a fresh claim. A claim left by a dead process goes stale and is overwritten.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Claim {
     pub level: Level,
     /// The claiming process's token.
     pub by: String,
+    /// When it was claimed, in Unix seconds.
+    pub at: i64,
 }
 
 impl Claim {
@@ -297,8 +300,12 @@ impl Claim {
         (key.len() <= MAX_KEY_LEN).then_some(key)
     }
 
+    /// How long a claim holds off others: far longer than a restore takes.
+    pub const FRESH_SECS: i64 = 60;
+
     pub fn to_tag(&self) -> Option<(String, String)> {
-        Some((Self::tag_key(&self.level)?, escape(&self.by)))
+        let value = format!("by={} at={}", escape(&self.by), self.at);
+        Some((Self::tag_key(&self.level)?, value))
     }
 
     pub fn from_tag(key: &str, value: &str) -> Option<Self> {
@@ -306,11 +313,21 @@ impl Claim {
             "{TAG_PREFIX}{}",
             key.strip_prefix(TAG_PREFIX)?.strip_prefix("claim:")?
         );
-        let (level, _) = Timed::level_of_key(&record_key)?;
+        let field = |name: &str| {
+            value
+                .split(' ')
+                .find_map(|part| part.strip_prefix(name)?.strip_prefix('='))
+        };
         Some(Self {
-            level,
-            by: unescape(value)?,
+            level: Timed::level_of_key(&record_key)?,
+            by: unescape(field("by")?)?,
+            at: field("at")?.parse().ok()?,
         })
+    }
+
+    /// Whether another process holding it should be left to finish.
+    pub fn is_fresh(&self, now: i64) -> bool {
+        now - self.at < Self::FRESH_SECS
     }
 }
 
@@ -559,6 +576,7 @@ mod tests {
             let claim = Claim {
                 level: level.clone(),
                 by: "host-1 7f3a".to_owned(),
+                at: 1_000,
             };
             let (key, value) = claim.to_tag().unwrap();
             assert!(key.starts_with("throttle-bot:claim:"), "{key}");
@@ -568,6 +586,13 @@ mod tests {
             assert_eq!(Claim::from_tag(&record_key, &record_value), None);
         }
         assert_eq!(Claim::from_tag("team", "x"), None);
+        let claim = Claim {
+            level: Level::Stage,
+            by: "a".to_owned(),
+            at: 1_000,
+        };
+        assert!(claim.is_fresh(1_059));
+        assert!(!claim.is_fresh(1_060));
     }
 
     #[test]

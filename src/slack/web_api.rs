@@ -108,7 +108,7 @@ mod tests {
 
     #[test]
     fn the_web_api_is_slacks_unless_a_test_host_is_allowed() {
-        let token = || BotToken::new("xoxb-1").unwrap();
+        let token = || BotToken::new("test-token").unwrap();
         let api = WebApi::new(token(), DEFAULT_API_URL, &SlackHosts::default()).unwrap();
         assert_eq!(
             api.post_message.as_str(),

@@ -8,21 +8,38 @@ use serde_json::Value;
 
 use crate::helpers::*;
 
-const BOT_TOKEN: &str = "xoxb-test-token";
+/// The bot token the service is given: made up per run, so nothing token-shaped is committed.
+fn bot_token() -> String {
+    unique("test-bot-token")
+}
 /// The approver in the approval test.
 const OTHER: &str = "U0APPROVER";
 
 /// A service whose Web API is the stand-in, sweeping `sweep` (an API id, or `none`).
 async fn spawn(sweep: &str) -> TestApp {
+    spawn_with_token(sweep, &bot_token()).await
+}
+
+async fn spawn_with_token(sweep: &str, token: &str) -> TestApp {
     TestApp::spawn_with(Options {
         extra_env: vec![
             ("SWEEP_APIS", sweep.to_owned()),
             ("SWEEP_INTERVAL_SECS", "1".to_owned()),
-            ("SLACK_BOT_TOKEN", BOT_TOKEN.to_owned()),
+            ("SLACK_BOT_TOKEN", token.to_owned()),
         ],
         ..Options::default()
     })
     .await
+}
+
+/// A field of the stage-wide record (`until`, `since`) as a number.
+fn record_field(tags: &HashMap<String, String>, field: &str) -> i64 {
+    tags["throttle-bot:stage"]
+        .split(' ')
+        .find_map(|f| f.strip_prefix(field)?.strip_prefix('='))
+        .unwrap()
+        .parse()
+        .unwrap()
 }
 
 async fn reply_to(app: &TestApp, text: &str) -> Value {
@@ -66,7 +83,8 @@ async fn notice_with(app: &TestApp, needle: &str) -> String {
 
 #[tokio::test]
 async fn a_timed_change_says_when_it_ends_and_is_restored_at_its_deadline() {
-    let app = spawn("none").await;
+    let token = bot_token();
+    let app = spawn_with_token("none", &token).await;
     let api = create_api(&unique("timed"), "prod").await;
     reply_to(&app, &format!("{api} prod 10 20")).await;
 
@@ -101,7 +119,7 @@ async fn a_timed_change_says_when_it_ends_and_is_restored_at_its_deadline() {
     assert!(shown(&posted[0]).contains("ended"), "{}", posted[0]);
     assert_eq!(
         app.slack.authorizations("/api/chat.postMessage")[0].as_deref(),
-        Some(format!("Bearer {BOT_TOKEN}").as_str())
+        Some(format!("Bearer {token}").as_str())
     );
 }
 
@@ -216,15 +234,7 @@ async fn extend_moves_the_deadline_and_restore_ends_it_now() {
     let api = create_api(&unique("timed"), "prod").await;
     reply_to(&app, &format!("{api} prod 10 20")).await;
     reply_to(&app, &format!("{api} prod 8 16 for 1h")).await;
-    let until = |tags: &HashMap<String, String>| -> i64 {
-        let record = &tags["throttle-bot:stage"];
-        record
-            .split(' ')
-            .find_map(|f| f.strip_prefix("until="))
-            .unwrap()
-            .parse()
-            .unwrap()
-    };
+    let until = |tags: &HashMap<String, String>| record_field(tags, "until");
     let first = until(&stage_tags(&api, "prod").await);
 
     let extended = reply_to(&app, &format!("extend {api} prod 30m")).await;
@@ -316,7 +326,7 @@ async fn the_end_of_an_approved_timed_change_is_threaded_under_its_message() {
         extra_env: vec![
             ("THROTTLE_POLICY", path.display().to_string()),
             ("SWEEP_APIS", "none".to_owned()),
-            ("SLACK_BOT_TOKEN", BOT_TOKEN.to_owned()),
+            ("SLACK_BOT_TOKEN", bot_token()),
         ],
         ..Options::default()
     })
@@ -400,17 +410,8 @@ mod on_lambda {
         .await
     }
 
-    fn until_of(tags: &HashMap<String, String>) -> i64 {
-        tags["throttle-bot:stage"]
-            .split(' ')
-            .find_map(|f| f.strip_prefix("until="))
-            .unwrap()
-            .parse()
-            .unwrap()
-    }
-
-    #[tokio::test]
-    async fn a_timed_change_schedules_its_restore_and_the_schedule_restores_it() {
+    /// A schedule group of the test's own (every test shares one moto).
+    async fn schedule_group() -> (String, aws_sdk_scheduler::Client) {
         let group = unique("throttle-bot");
         let schedules = scheduler().await;
         schedules
@@ -419,6 +420,12 @@ mod on_lambda {
             .send()
             .await
             .expect("create a schedule group");
+        (group, schedules)
+    }
+
+    #[tokio::test]
+    async fn a_timed_change_schedules_its_restore_and_the_schedule_restores_it() {
+        let (group, schedules) = schedule_group().await;
         let lambda = lambda_with_scheduler(&group).await;
         let api = create_api(&unique("timed"), "prod").await;
         let reply_to = lambda.slack.url("/reply");
@@ -439,7 +446,7 @@ mod on_lambda {
             "{}",
             shown(&replies[1])
         );
-        let until = until_of(&stage_tags(&api, "prod").await);
+        let until = record_field(&stage_tags(&api, "prod").await, "until");
 
         let listed = schedules
             .list_schedules()
@@ -515,14 +522,7 @@ mod on_lambda {
 
     #[tokio::test]
     async fn an_alarm_clamps_for_alarm_duration_and_schedules_the_recovery() {
-        let group = unique("throttle-bot");
-        let schedules = scheduler().await;
-        schedules
-            .create_schedule_group()
-            .name(&group)
-            .send()
-            .await
-            .expect("create a schedule group");
+        let (group, schedules) = schedule_group().await;
         let api = create_api(&unique("alarm"), "prod").await;
         let lambda = LambdaHarness::start(
             Options {
@@ -561,7 +561,10 @@ mod on_lambda {
         let tags = stage_tags(&api, "prod").await;
         let record = &tags["throttle-bot:stage"];
         assert!(record.contains("by=alarm:orders-5xx"), "{record}");
-        assert_eq!(until_of(&tags) - record_since(record), 3600);
+        assert_eq!(
+            record_field(&tags, "until") - record_field(&tags, "since"),
+            3600
+        );
         let listed = schedules
             .list_schedules()
             .group_name(&group)
@@ -569,15 +572,6 @@ mod on_lambda {
             .await
             .unwrap();
         assert_eq!(listed.schedules().len(), 1);
-    }
-
-    fn record_since(record: &str) -> i64 {
-        record
-            .split(' ')
-            .find_map(|f| f.strip_prefix("since="))
-            .unwrap()
-            .parse()
-            .unwrap()
     }
 
     #[tokio::test]

@@ -194,10 +194,11 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
         )
     }
 
-    /// Claims a due restore for the process with `token`: writes the claim, waits `settle`
-    /// for other replicas' claims to land, and reads back. `Ok(true)`: this process's claim
-    /// stayed, it runs the restore; `Ok(false)`: another process has it. `Err` is the failed
-    /// attempt (AWS could not be asked), to report and retry like a failed restore.
+    /// Claims a due restore for the process with `token`: leaves it to another process holding
+    /// a fresh claim; otherwise writes its own, waits `settle` for other replicas' claims to
+    /// land, and reads back. `Ok(true)`: this process's claim stayed, it runs the restore;
+    /// `Ok(false)`: another process has it. `Err` is the failed attempt (AWS could not be
+    /// asked), to report and retry like a failed restore.
     pub async fn claim(
         &self,
         reminder: &Reminder,
@@ -207,6 +208,7 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
         let claim = Claim {
             level: reminder.level.clone(),
             by: token.to_owned(),
+            at: unix_now(),
         };
         let Some((key, value)) = claim.to_tag() else {
             return Ok(true);
@@ -219,6 +221,21 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
             channel: None,
             thread: None,
         };
+        let held_elsewhere = |view: &crate::domain::StageView| {
+            view.claims
+                .iter()
+                .any(|c| c.level == claim.level && c.by != claim.by && c.is_fresh(claim.at))
+        };
+        // Without this, two processes sweeping in step would overwrite each other's claims
+        // for ever, and neither would restore.
+        let before = self
+            .gateway
+            .read_stage(api, stage)
+            .await
+            .map_err(unreached)?;
+        if held_elsewhere(&before) {
+            return Ok(false);
+        }
         self.gateway
             .tag(api, stage, &key, &value)
             .await

@@ -22,6 +22,14 @@ pub fn accepted(request: &TimedRequest) -> Value {
     ))
 }
 
+/// What the step does to a timed change, as a verb.
+fn verb(kind: TimedKind) -> &'static str {
+    match kind {
+        TimedKind::Extend(_) => "extend",
+        TimedKind::RestoreNow | TimedKind::Deadline => "restore",
+    }
+}
+
 /// When a timed change ends, for a reply: each reader sees their own time zone.
 pub fn ends(until: i64) -> String {
     format!("until {}", date(until))
@@ -105,10 +113,7 @@ pub fn reply(
         )),
         Err(error) => ephemeral(format!(
             ":x: Could not {} the timed change on {at}. Nothing was changed.\n{}.",
-            match request.kind {
-                TimedKind::Extend(_) => "extend",
-                TimedKind::RestoreNow | TimedKind::Deadline => "restore",
-            },
+            verb(request.kind),
             escape(&capitalise(&error.to_string()))
         )),
     }
@@ -158,10 +163,7 @@ pub fn notice(
         Ok(TimedDone::NothingPending | TimedDone::NotDue(_)) => return None,
         Err(error) => format!(
             ":x: Could not {} the timed change on {at}: {} ({who}){}",
-            match request.kind {
-                TimedKind::Extend(_) => "extend",
-                TimedKind::RestoreNow | TimedKind::Deadline => "restore",
-            },
+            verb(request.kind),
             escape(&error.to_string()),
             match request.kind {
                 TimedKind::Deadline => "; it will be tried again",

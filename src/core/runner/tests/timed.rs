@@ -269,21 +269,44 @@ async fn a_timed_change_on_top_of_another_keeps_the_first_values_to_put_back() {
     );
 }
 
-#[tokio::test(start_paused = true)]
-async fn of_two_claims_on_one_restore_only_the_last_written_goes_on() {
-    let (runner, _) = timed_runner(None);
-    let reminder = Reminder {
+fn stage_reminder() -> Reminder {
+    Reminder {
         api: ApiId::parse("a1b2c3d4e5").unwrap(),
         stage: StageName::parse("prod").unwrap(),
         level: Level::Stage,
         at: 0,
+    }
+}
+
+/// Writes a claim as another process would.
+async fn claimed_by(runner: &Runner<FakeGateway, Told>, by: &str, at: i64) {
+    let claim = Claim {
+        level: Level::Stage,
+        by: by.to_owned(),
+        at,
     };
+    let (key, value) = claim.to_tag().unwrap();
+    let (api, stage) = (
+        ApiId::parse("a1b2c3d4e5").unwrap(),
+        StageName::parse("prod").unwrap(),
+    );
+    runner
+        .gateway
+        .tag(&api, &stage, &key, &value)
+        .await
+        .unwrap();
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_fresh_claim_leaves_the_restore_to_its_holder() {
+    let (runner, _) = timed_runner(None);
+    let reminder = stage_reminder();
     let settle = std::time::Duration::from_secs(2);
     let (first, second) = tokio::join!(runner.claim(&reminder, "one", settle), async {
         tokio::time::sleep(std::time::Duration::from_secs(1)).await;
         runner.claim(&reminder, "two", settle).await
     });
-    assert_eq!((first, second), (Ok(false), Ok(true)));
+    assert_eq!((first, second), (Ok(true), Ok(false)));
     runner.release(&reminder).await;
     assert!(
         runner.gateway.apis.lock().unwrap()["a1b2c3d4e5"].1["prod"]
@@ -292,6 +315,31 @@ async fn of_two_claims_on_one_restore_only_the_last_written_goes_on() {
     );
     // Alone, a claim stays and goes on.
     assert_eq!(runner.claim(&reminder, "three", settle).await, Ok(true));
+}
+
+#[tokio::test(start_paused = true)]
+async fn of_two_claims_written_at_once_only_the_last_written_goes_on() {
+    let (runner, _) = timed_runner(None);
+    let reminder = stage_reminder();
+    let settle = std::time::Duration::from_secs(2);
+    let (first, ()) = tokio::join!(runner.claim(&reminder, "one", settle), async {
+        // Another process that read before "one" wrote, writing during its wait.
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        claimed_by(&runner, "two", crate::core::clock::unix_now()).await;
+    });
+    assert_eq!(first, Ok(false));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_stale_claim_of_a_dead_process_is_taken_over() {
+    let (runner, _) = timed_runner(None);
+    let stale = crate::core::clock::unix_now() - Claim::FRESH_SECS;
+    claimed_by(&runner, "dead", stale).await;
+    let settle = std::time::Duration::from_secs(2);
+    assert_eq!(
+        runner.claim(&stage_reminder(), "alive", settle).await,
+        Ok(true)
+    );
 }
 
 #[tokio::test]
