@@ -168,10 +168,6 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
         self
     }
 
-    pub fn max_temporary(&self) -> Hold {
-        self.max_temporary
-    }
-
     /// Whether a timed change made now would end by itself.
     fn deadlines_ready(&self) -> Result<(), Failure> {
         match &self.deadlines {
