@@ -17,7 +17,12 @@ bin=target/release/throttle-bot
 
 secret="bench-signing-secret"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-SLACK_SIGNING_SECRET=$secret LISTEN_ADDR=127.0.0.1:$port AWS_REGION=us-east-1 \
+# A cleared environment: a laptop's AWS keys, profile or ~/.aws must never reach real AWS from a
+# bench (the sweep would list real APIs and could restore a real stage).
+no_aws_home=$(mktemp -d)
+env -i PATH="$PATH" HOME="$no_aws_home" AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null \
+  AWS_ENDPOINT_URL=http://127.0.0.1:9 AWS_ACCESS_KEY_ID=bench AWS_SECRET_ACCESS_KEY=bench SWEEP_APIS=none \
+  SLACK_SIGNING_SECRET=$secret LISTEN_ADDR=127.0.0.1:$port AWS_REGION=us-east-1 \
   AWS_EC2_METADATA_DISABLED=true RUST_LOG=warn THROTTLE_POLICY=allow-all "$bin" serve 2>/dev/null &
 pid=$!
 trap 'kill $pid 2>/dev/null || true' EXIT

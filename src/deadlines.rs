@@ -217,7 +217,7 @@ async fn sweep(runner: &AppRunner, scope: &SweepScope, token: &str) {
     let overdue_before = unix_now() - SWEEP_GRACE.as_secs() as i64;
     let mut due = 0;
     for api in &apis {
-        let stages = match gateway.read_stages(api).await {
+        let stages = match runner.read_stages(api).await {
             Ok(stages) => stages,
             Err(error) => {
                 tracing::warn!(%error, api = api.as_str(), "could not read stages to sweep");

@@ -23,7 +23,7 @@ use crate::core::grammar::{Request, parse_text};
 use crate::core::outcome::{Label, News, Outcome};
 use crate::core::requester::{ChatId, ChatUser, ReplyTo, RequestId, Requester, Via};
 use crate::core::runner::{Ask, Gates, Origin, ReplyOnce, Runner, Step, Work};
-use crate::domain::Configured;
+use crate::domain::{Configured, RecordSeal};
 use crate::metrics::Metrics;
 use crate::policy::PolicyHandle;
 use crate::slack::SlackPoster;
@@ -36,15 +36,24 @@ use crate::telemetry::LogBudget;
 /// The pipeline with its production adapters.
 pub type AppRunner = Runner<ApiGateway, SlackPoster>;
 
-/// The pipeline for one process: API Gateway through the SDK, people through Slack.
+/// The pipeline for one process: API Gateway through the SDK, people through Slack. The
+/// signing secret seals the records kept on stages; without one, timed changes are refused.
 pub fn app_runner(
     aws: GatewaySettings,
     slack: SlackPoster,
     policy: Arc<PolicyHandle>,
     metrics: Arc<Metrics>,
+    secret: Option<&SigningSecret>,
 ) -> AppRunner {
-    Runner::new(ApiGateway::new(aws), slack, policy, metrics)
+    Runner::new(ApiGateway::new(aws), slack, policy, metrics).with_seal(secret.map(record_seal))
 }
+
+/// The key for records and claims on stages, derived for that purpose alone.
+pub fn record_seal(secret: &SigningSecret) -> RecordSeal {
+    RecordSeal::new(secret.derive(STAGE_RECORD_KEY))
+}
+
+const STAGE_RECORD_KEY: &str = "stage record";
 
 /// How long shutdown may spend telling the users of interrupted commands.
 const INTERRUPTED_REPLY_TIMEOUT: Duration = Duration::from_secs(5);

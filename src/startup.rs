@@ -141,6 +141,7 @@ pub fn state(config: &ServeConfig, mode: Mode, deadlines: Arc<dyn Deadlines>) ->
             .with_web_api(config.web_api.clone()),
         Arc::clone(&config.policy),
         Arc::clone(&metrics),
+        Some(&config.signing_secret),
     )
     .with_cut_fraction(config.confirm_cut_fraction)
     .with_max_temporary(config.max_temporary)

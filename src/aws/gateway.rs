@@ -18,8 +18,8 @@ use super::pacer::Pacer;
 use super::settings::{parse_setting_key, setting_key};
 use crate::core::ports::{Gateway, GatewayError};
 use crate::domain::{
-    AccountLimits, Action, ApiId, Claim, Configured, Level, ManagedBy, ResolvedApi, StageName,
-    StageView, Timed,
+    AccountLimits, Action, ApiId, Configured, Level, ManagedBy, ResolvedApi, StageName, StageView,
+    TAG_PREFIX,
 };
 
 /// How long the list of API names and the account quota are reused.
@@ -575,8 +575,7 @@ struct StageSettings {
     name: String,
     settings: Vec<(String, MethodSetting)>,
     managed_by: Option<ManagedBy>,
-    timed: Vec<Timed>,
-    claims: Vec<Claim>,
+    tags: Vec<(String, String)>,
 }
 
 impl From<GetStageOutput> for StageSettings {
@@ -605,20 +604,11 @@ impl StageSettings {
             managed_by: tags.and_then(|tags| {
                 ManagedBy::from_tags(tags.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             }),
-            timed: tags
-                .map(|tags| {
-                    let mut timed: Vec<Timed> = tags
-                        .iter()
-                        .filter_map(|(key, value)| Timed::from_tag(key, value))
-                        .collect();
-                    timed.sort_by_key(|t| t.until);
-                    timed
-                })
-                .unwrap_or_default(),
-            claims: tags
+            tags: tags
                 .map(|tags| {
                     tags.iter()
-                        .filter_map(|(key, value)| Claim::from_tag(key, value))
+                        .filter(|(key, _)| key.starts_with(TAG_PREFIX))
+                        .map(|(k, v)| (k.clone(), v.clone()))
                         .collect()
                 })
                 .unwrap_or_default(),
@@ -646,8 +636,10 @@ impl StageSettings {
             stage_wide,
             methods,
             managed_by: self.managed_by.clone(),
-            timed: self.timed.clone(),
-            claims: self.claims.clone(),
+            tags: self.tags.clone(),
+            timed: Vec::new(),
+            claims: Vec::new(),
+            unsealed: Vec::new(),
         }
     }
 }

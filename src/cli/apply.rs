@@ -13,6 +13,7 @@ use crate::policy::PolicyHandle;
 use crate::scheduled::{JobError, JobFailed, JobParams, run_job};
 use crate::slack::SlackPoster;
 use crate::slack::hosts::SlackHosts;
+use crate::slack::signature::SigningSecret;
 
 /// Why `apply` failed; printed on stderr.
 #[derive(Debug, thiserror::Error)]
@@ -34,6 +35,7 @@ pub async fn run(args: ApplyArgs) -> Result<String, ApplyError> {
         SlackPoster::new(webhook, hosts),
         Arc::new(PolicyHandle::none()),
         Arc::new(Metrics::new()),
+        args.signing_secret.and_then(SigningSecret::new).as_ref(),
     )
     .with_max_temporary(args.max_temporary)
     .with_deadlines(Arc::new(LeftToSweep));

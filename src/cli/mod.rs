@@ -83,6 +83,10 @@ pub struct ApplyArgs {
     /// Incoming-webhook URL for notices on success and failure.
     #[arg(long, env = "SLACK_WEBHOOK_URL", hide_env_values = true)]
     pub webhook_url: Option<String>,
+    /// The service's signing secret: it seals a timed change's record (`--for`) so that the
+    /// service's sweep trusts it. Without it, `--for` is refused.
+    #[arg(long, env = "SLACK_SIGNING_SECRET", hide_env_values = true)]
+    pub signing_secret: Option<String>,
 
     #[command(flatten)]
     pub aws: AwsArgs,
@@ -128,7 +132,8 @@ pub struct LambdaArgs {
 /// Where the access policy comes from.
 #[derive(Debug, Clone, Args)]
 pub struct PolicyArgs {
-    /// TOML file with the access policy; SIGHUP reloads it. Without a policy, anyone may change anything.
+    /// TOML file with the access policy; SIGHUP reloads it. Required: without a policy (or
+    /// `allow-all`, which must be named) the service refuses to start.
     #[arg(long = "policy", env = "THROTTLE_POLICY")]
     pub file: Option<String>,
     /// The access policy's TOML text itself, for Lambda and containers.

@@ -6,7 +6,8 @@ use super::ports::GatewayError;
 use super::requester::Requester;
 use super::requester::{ChatId, Via};
 use crate::domain::{
-    ApiView, Applied, Configured, HoldError, QuotaExceeded, ResolvedApi, ThrottleChange, Timed,
+    ApiId, ApiView, Applied, Configured, HoldError, QuotaExceeded, ResolvedApi, ThrottleChange,
+    Timed, Unsealed,
 };
 use crate::policy::Denial;
 
@@ -27,6 +28,26 @@ pub enum Failure {
     NoRoomForRecord,
     #[error("timed changes cannot end by themselves here: {0}")]
     NoDeadlines(String),
+    #[error("it has ended (its values before are being put back); make a new timed change instead")]
+    Ended,
+    #[error(
+        "the level now holds {}, not the {} this timed change set: someone changed it since, so it was not extended",
+        pair(found),
+        pair(set)
+    )]
+    NoLongerHeld { set: Configured, found: Configured },
+}
+
+/// `rate 5, burst 10`, or `nothing set`, for error text.
+fn pair(values: &Configured) -> String {
+    match (values.rate, values.burst) {
+        (None, None) => "nothing set".to_owned(),
+        (rate, burst) => format!(
+            "rate {}, burst {}",
+            rate.map_or("not set".to_owned(), |r| r.to_string()),
+            burst.map_or("not set".to_owned(), |b| b.to_string())
+        ),
+    }
 }
 
 /// What became of the timed change at one level when someone extended or restored it, or its
@@ -99,6 +120,13 @@ pub enum Outcome {
         channel: Option<String>,
         thread: Option<String>,
     },
+    /// `throttle-bot:` records on a stage that this service did not seal: never acted on,
+    /// reported once so that a person decides.
+    Untrusted {
+        api: ApiId,
+        stage: String,
+        found: Vec<Unsealed>,
+    },
     /// The level no longer holds the values the person saw: nothing applied.
     Moved {
         change: ThrottleChange,
@@ -130,6 +158,7 @@ pub enum Label {
     AwaitingConfirmation,
     AwaitingApproval,
     Moved,
+    Untrusted,
     Extended,
     Restored,
     NothingPending,
@@ -163,6 +192,7 @@ impl Label {
             Self::AwaitingConfirmation => "awaiting_confirmation",
             Self::AwaitingApproval => "awaiting_approval",
             Self::Moved => "moved",
+            Self::Untrusted => "untrusted_record",
             Self::Extended => "extended",
             Self::Restored => "restored",
             Self::NothingPending => "nothing_pending",
@@ -208,6 +238,8 @@ impl Label {
             Failure::Busy => Self::Busy,
             Failure::Hold(_) | Failure::NoRoomForRecord => Self::TooLong,
             Failure::NoDeadlines(_) => Self::Invalid,
+            Failure::Ended => Self::NotDue,
+            Failure::NoLongerHeld { .. } => Self::Moved,
         }
     }
 }
@@ -226,6 +258,7 @@ impl Outcome {
             Self::NeedsConfirmation { .. } => Label::AwaitingConfirmation,
             Self::AwaitingApproval { .. } => Label::AwaitingApproval,
             Self::Moved { .. } => Label::Moved,
+            Self::Untrusted { .. } => Label::Untrusted,
             Self::Timed { result, .. } => match result {
                 Ok(TimedDone::Extended(_)) => Label::Extended,
                 Ok(TimedDone::Restored { .. }) => Label::Restored,

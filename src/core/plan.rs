@@ -122,9 +122,7 @@ mod tests {
             stage: "prod".to_owned(),
             stage_wide,
             methods: pets_get.map(|c| (change.level, c)).into_iter().collect(),
-            managed_by: None,
-            timed: Vec::new(),
-            claims: Vec::new(),
+            ..StageView::default()
         }
     }
 

@@ -2,8 +2,9 @@
 //! Lambda, a deferred Lambda job, `apply`, a schedule, an alarm): who asks → what → allowed? →
 //! what is there now → plan → apply → count, log, tell.
 
-use std::sync::Arc;
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::clock::unix_now;
@@ -13,8 +14,8 @@ use super::plan::{DEFAULT_CUT_FRACTION, plan, risk};
 use super::ports::{Deadlines, Gateway, GatewayError, Teller};
 use super::requester::{ChatId, ReplyTo, RequestId, Requester, Via};
 use crate::domain::{
-    ApiRef, ApiView, Applied, Approval, Configured, Hold, ResolvedApi, StageName, StageView,
-    ThrottleChange, Timed,
+    ApiId, ApiRef, ApiView, Applied, Approval, Configured, Hold, RecordSeal, ResolvedApi,
+    StageName, StageView, ThrottleChange, Timed, Unsealed,
 };
 use crate::metrics::Metrics;
 use crate::policy::{Allowed, ApiIdentity, Denial, PolicyHandle};
@@ -85,19 +86,22 @@ pub enum Prepared {
         applied: Applied,
         record: RecordStep,
     },
-    /// A timed change's values before, put back; then its record removed.
+    /// What comes back when a timed change ends, put back; then its record updated (the
+    /// timed change under it, `next`) or removed.
     Restore {
         request: TimedRequest,
         change: ThrottleChange,
         applied: Applied,
         record: Timed,
+        next: Option<Timed>,
     },
-    /// A timed change with nothing to put back: its record removed, and this told.
+    /// A timed change with nothing to put back: its record updated or removed, and this told.
     Forget {
         request: TimedRequest,
         api: ResolvedApi,
         record: Timed,
         done: TimedDone,
+        next: Option<Timed>,
     },
     /// A timed change that now ends later: its record rewritten.
     Extend {
@@ -143,6 +147,11 @@ pub struct Runner<G, T> {
     max_temporary: Hold,
     /// What makes timed changes' restores run on time; without it, only a sweep does.
     deadlines: Option<Arc<dyn Deadlines>>,
+    /// Seals the records and claims this service keeps on stages; without it (no signing
+    /// secret) no record is trusted and no timed change is made.
+    seal: Option<RecordSeal>,
+    /// Records not sealed by this service that were already reported, so each is told once.
+    reported: Mutex<HashSet<(ApiId, String, Unsealed)>>,
 }
 
 impl<G: Gateway, T: Teller> Runner<G, T> {
@@ -155,7 +164,14 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
             cut_fraction: DEFAULT_CUT_FRACTION,
             max_temporary: Hold::DEFAULT_MAX,
             deadlines: None,
+            seal: None,
+            reported: Mutex::new(HashSet::new()),
         }
+    }
+
+    pub fn with_seal(mut self, seal: Option<RecordSeal>) -> Self {
+        self.seal = seal;
+        self
     }
 
     pub fn with_max_temporary(mut self, max: Hold) -> Self {
@@ -170,6 +186,11 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
 
     /// Whether a timed change made now would end by itself.
     fn deadlines_ready(&self) -> Result<(), Failure> {
+        if self.seal.is_none() {
+            return Err(Failure::NoDeadlines(
+                "without SLACK_SIGNING_SECRET its record on the stage cannot be sealed".to_owned(),
+            ));
+        }
         match &self.deadlines {
             Some(deadlines) => deadlines
                 .ready()
@@ -192,6 +213,57 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
 
     pub fn teller(&self) -> &T {
         &self.teller
+    }
+
+    /// One stage as it is now, with only the records and claims this service sealed trusted.
+    pub async fn read_stage(
+        &self,
+        api: &ApiId,
+        stage: &StageName,
+    ) -> Result<StageView, GatewayError> {
+        let mut view = self.gateway.read_stage(api, stage).await?;
+        self.open(api, &mut view).await;
+        Ok(view)
+    }
+
+    /// Every stage of an API, as [`Runner::read_stage`] reads one.
+    pub async fn read_stages(&self, api: &ApiId) -> Result<Vec<StageView>, GatewayError> {
+        let mut views = self.gateway.read_stages(api).await?;
+        for view in &mut views {
+            self.open(api, view).await;
+        }
+        Ok(views)
+    }
+
+    /// Checks a stage's records' seals; what does not verify is told to the audit channel
+    /// once per process, and is otherwise left alone for a person.
+    async fn open(&self, api: &ApiId, view: &mut StageView) {
+        view.open(self.seal.as_ref(), api);
+        let fresh: Vec<Unsealed> = {
+            let mut reported = self.reported.lock().expect("reported set");
+            view.unsealed
+                .iter()
+                .filter(|found| {
+                    reported.insert((api.clone(), view.stage.clone(), (*found).clone()))
+                })
+                .cloned()
+                .collect()
+        };
+        if fresh.is_empty() {
+            return;
+        }
+        let outcome = Outcome::Untrusted {
+            api: api.clone(),
+            stage: view.stage.clone(),
+            found: fresh,
+        };
+        self.record(&Requester::Deadline, &outcome, Duration::ZERO);
+        self.audit(&News {
+            requester: &Requester::Deadline,
+            via: Via::Command,
+            outcome: &outcome,
+        })
+        .await;
     }
 
     pub fn metrics(&self) -> &Metrics {
@@ -255,13 +327,18 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
                 change,
                 applied,
                 record,
-            } => self.commit_restore(request, change, applied, record).await,
+                next,
+            } => {
+                self.commit_restore(request, change, applied, record, next)
+                    .await
+            }
             Prepared::Forget {
                 request,
                 api,
                 record,
                 done,
-            } => self.commit_forget(request, api, record, done).await,
+                next,
+            } => self.commit_forget(request, api, record, done, next).await,
             Prepared::Extend {
                 request,
                 api,
@@ -283,10 +360,14 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
         {
             return changed(&change, Err(error.into()));
         }
-        let written = self
-            .gateway
-            .write(&api, &change.stage, &change.level, &change.action)
-            .await;
+        // The same values again only end or re-time the timed change: no write is needed.
+        let written = if applied.before == applied.after {
+            Ok(())
+        } else {
+            self.gateway
+                .write(&api, &change.stage, &change.level, &change.action)
+                .await
+        };
         if let Err(error) = written {
             if let RecordStep::Keep(record, prior) = &record {
                 self.unkeep(&api, &change.stage, record, prior.as_ref())
@@ -294,7 +375,7 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
             }
             return changed(&change, Err(error.into()));
         }
-        applied.changed = true;
+        applied.changed = applied.before != applied.after;
         match &record {
             RecordStep::Keep(record, _) => self.remind(&api, &change.stage, record).await,
             RecordStep::End(record) => self.unkeep(&api, &change.stage, record, None).await,
@@ -372,11 +453,9 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
             approval: Approval::NotNeeded,
             managed_by: stage.managed_by.clone(),
             until: None,
+            steps: Vec::new(),
             replaces_timed: None,
         };
-        if !plan.changes_anything() {
-            return Step::Done(changed(change, Ok(applied)));
-        }
         let record = match change.hold {
             Some(hold) => {
                 let prior = stage.timed_at(&change.level).cloned();
@@ -397,10 +476,14 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
                 if ask.origin.via == Via::Approve {
                     record.thread = ask.origin.message_ts.clone();
                 }
-                if record.to_tag().is_none() {
+                if self
+                    .sealed(&applied.api.id, &change.stage, &record)
+                    .is_none()
+                {
                     return Step::Done(changed(change, Err(Failure::NoRoomForRecord)));
                 }
                 applied.until = Some(record.until);
+                applied.steps = record.steps();
                 RecordStep::Keep(record, prior)
             }
             None => match stage.timed_at(&change.level) {
@@ -411,6 +494,10 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
                 None => RecordStep::Untouched,
             },
         };
+        // The same values again still end (for good) or re-time (timed) a timed change there.
+        if !plan.changes_anything() && matches!(record, RecordStep::Untouched) {
+            return Step::Done(changed(change, Ok(applied)));
+        }
         // No policy (allow-all), or not a person: no conditions.
         let allowed = allowed.unwrap_or_else(|| Allowed::unconditionally("no policy"));
         if !allowed.approvers.is_empty() {
@@ -479,12 +566,12 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
         let id = match api {
             ApiRef::Name(name) => {
                 let found = self.gateway.find_by_name(name.as_str()).await?;
-                let read = self.gateway.read_stage(&found.id, stage).await?;
+                let read = self.read_stage(&found.id, stage).await?;
                 return Ok((found, read));
             }
             ApiRef::Id(id) => id,
         };
-        match self.gateway.read_stage(id, stage).await {
+        match self.read_stage(id, stage).await {
             Ok(read) => {
                 let name = if names_needed {
                     self.gateway.name_of(id).await?
@@ -500,7 +587,7 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
             Err(error) if error.is_not_found() => {
                 match self.gateway.find_by_name(id.as_str()).await {
                     Ok(named) if named.id != *id => {
-                        let read = self.gateway.read_stage(&named.id, stage).await?;
+                        let read = self.read_stage(&named.id, stage).await?;
                         Ok((named, read))
                     }
                     _ => Err(error),
@@ -525,7 +612,7 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
                     },
                     ApiRef::Name(name) => self.gateway.find_by_name(name.as_str()).await?,
                 };
-                let stages = self.gateway.read_stages(&api.id).await?;
+                let stages = self.read_stages(&api.id).await?;
                 (api, stages)
             }
         };
@@ -733,6 +820,13 @@ fn log_line(requester: &Requester, outcome: &Outcome, label: Label, took: Durati
                 }
             }
         }
+        Outcome::Untrusted { api, stage, found } => tracing::warn!(
+            api = api.as_str(),
+            stage,
+            tags = found.len(),
+            outcome = outcome_label,
+            "found throttle-bot tags this service did not seal; nothing acts on them"
+        ),
         Outcome::NeedsConfirmation { change, .. }
         | Outcome::AwaitingApproval { change, .. }
         | Outcome::Moved { change, .. } => tracing::info!(

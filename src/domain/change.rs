@@ -1,5 +1,6 @@
 use super::{
-    AccountLimits, ApiId, ApiRef, Claim, Configured, Hold, Level, StageName, ThrottleLimits, Timed,
+    AccountLimits, ApiId, ApiRef, Claim, Configured, Hold, Level, Place, RecordSeal, StageName,
+    ThrottleLimits, Timed, Unsealed,
 };
 
 /// What to do at a level: set limits, or remove our override so the level inherits.
@@ -51,8 +52,11 @@ pub struct Applied {
     pub approval: Approval,
     /// Infrastructure as code that may overwrite the change on its next deployment.
     pub managed_by: Option<ManagedBy>,
-    /// For a timed change: when (Unix seconds) the values before come back.
+    /// For a timed change: when (Unix seconds) it ends.
     pub until: Option<i64>,
+    /// For a timed change: what comes back at each step from its end, if nothing intervenes
+    /// (a timed change under it, then the values from before the first).
+    pub steps: Vec<(i64, Configured)>,
     /// For a change for good over a timed one: when that one would have ended. Its record is
     /// removed, so nothing is put back then.
     pub replaces_timed: Option<i64>,
@@ -70,17 +74,22 @@ pub enum Approval {
 }
 
 /// One stage's throttling: stage-wide, and every per-method override.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct StageView {
     pub stage: String,
     pub stage_wide: Configured,
     pub methods: Vec<(Level, Configured)>,
     /// Infrastructure as code that deploys this stage, as far as its tags tell.
     pub managed_by: Option<ManagedBy>,
-    /// Timed changes in force, as recorded in the stage's tags.
+    /// The stage's `throttle-bot:` tags as read: untrusted until [`StageView::open`] checks
+    /// their seals.
+    pub tags: Vec<(String, String)>,
+    /// Timed changes in force, as recorded (and sealed by this service) in the stage's tags.
     pub timed: Vec<Timed>,
     /// Processes' claims to run due restores, from the stage's tags.
     pub claims: Vec<Claim>,
+    /// `throttle-bot:` records this service did not seal: never acted on.
+    pub unsealed: Vec<Unsealed>,
 }
 
 /// A tool whose next deployment of a stage may put its own throttling back.
@@ -129,6 +138,29 @@ impl StageView {
                 .map(|(_, configured)| *configured)
                 .unwrap_or_default(),
         }
+    }
+
+    /// Reads the records and claims among the stage's tags: only those sealed by `seal` for
+    /// this API and stage count; the others are set aside for a person.
+    pub fn open(&mut self, seal: Option<&RecordSeal>, api: &ApiId) {
+        let (mut timed, mut claims, mut unsealed) = (Vec::new(), Vec::new(), Vec::new());
+        if let Ok(stage) = StageName::parse(&self.stage) {
+            let place = Place { api, stage: &stage };
+            for (key, value) in &self.tags {
+                if let Some(claim) = Claim::from_tag(key, value, seal, place) {
+                    claims.push(claim);
+                    continue;
+                }
+                match Timed::from_tag(key, value, seal, place) {
+                    Some(Ok(record)) => timed.push(record),
+                    Some(Err(found)) => unsealed.push(found),
+                    None => {}
+                }
+            }
+        }
+        timed.sort_by_key(|t: &Timed| t.until);
+        unsealed.sort_by(|a: &Unsealed, b: &Unsealed| a.key.cmp(&b.key));
+        (self.timed, self.claims, self.unsealed) = (timed, claims, unsealed);
     }
 
     /// The timed change in force at `level`, if any.

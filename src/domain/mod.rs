@@ -13,4 +13,7 @@ pub use limits::{
     AccountLimits, BurstLimit, Configured, LimitError, QuotaExceeded, RateLimit, ThrottleLimits,
 };
 pub use target::{ApiId, ApiName, ApiRef, HttpMethod, Level, ResourcePath, StageName, TargetError};
-pub use timed::{Claim, Due, Hold, HoldError, TAG_PREFIX, Timed};
+pub use timed::{
+    CLAIM_PREFIX, Claim, Due, Hold, HoldError, Layer, Place, RecordSeal, TAG_PREFIX, Timed,
+    Unsealed,
+};

@@ -4,9 +4,12 @@
 
 use std::fmt;
 
+use hmac::{Hmac, Mac};
+use sha2::{Digest, Sha256};
+
 use super::change::Action;
 use super::limits::{BurstLimit, Configured, RateLimit, ThrottleLimits};
-use super::target::{HttpMethod, Level, ResourcePath};
+use super::target::{ApiId, HttpMethod, Level, ResourcePath, StageName};
 use super::text::echo;
 
 /// Why a duration was refused.
@@ -117,16 +120,88 @@ pub const TAG_PREFIX: &str = "throttle-bot:";
 const MAX_KEY_LEN: usize = 128;
 const MAX_VALUE_LEN: usize = 256;
 
-/// A timed change in force at one level: what it set, what was there before, until when, and
-/// who set it. Stored as one stage tag per level.
+/// The key that seals records and claims on stages: derived from the signing secret for this
+/// purpose alone, so nobody who may merely tag a stage can write one we would act on.
+/// `Debug` never shows the key.
+#[derive(Clone)]
+pub struct RecordSeal([u8; 32]);
+
+impl fmt::Debug for RecordSeal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("RecordSeal")
+    }
+}
+
+/// Where a tag lives: the API and stage it is on are part of what is sealed, so a record
+/// copied to another stage (or API) does not verify there.
+#[derive(Debug, Clone, Copy)]
+pub struct Place<'a> {
+    pub api: &'a ApiId,
+    pub stage: &'a StageName,
+}
+
+impl RecordSeal {
+    pub fn new(key: [u8; 32]) -> Self {
+        Self(key)
+    }
+
+    /// 128 bits of HMAC-SHA256 over the place, the tag key and the value before ` mac=`.
+    fn mac(&self, place: Place<'_>, key: &str, value: &str) -> String {
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.0).expect("any key length");
+        for part in [place.api.as_str(), place.stage.as_str(), key, value] {
+            mac.update(&(part.len() as u64).to_be_bytes());
+            mac.update(part.as_bytes());
+        }
+        hex::encode(&mac.finalize().into_bytes()[..16])
+    }
+
+    fn sign(&self, place: Place<'_>, key: String, value: String) -> (String, String) {
+        let mac = self.mac(place, &key, &value);
+        (key, format!("{value} mac={mac}"))
+    }
+
+    /// The value without its MAC, if the MAC is ours for this place and key.
+    fn verify<'v>(&self, place: Place<'_>, key: &str, value: &'v str) -> Option<&'v str> {
+        let (body, mac) = value.rsplit_once(" mac=")?;
+        let expected = self.mac(place, key, body);
+        let same = expected.len() == mac.len()
+            && expected
+                .bytes()
+                .zip(mac.bytes())
+                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                == 0;
+        same.then_some(body)
+    }
+}
+
+/// A `throttle-bot:` tag that does not verify: hand-written, edited, copied from another stage,
+/// or made with another signing secret. Never acted on; shown and reported for a person.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Unsealed {
+    pub key: String,
+    pub value: String,
+}
+
+/// An older timed change under the newest one at the same level: it comes back when the one
+/// above it ends, if it is still in force then.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Layer {
+    pub set: Configured,
+    pub until: i64,
+    pub by: String,
+}
+
+/// The timed changes in force at one level: the newest (what the level holds), the older ones
+/// under it, and what was there before the first. Stored as one sealed stage tag per level.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Timed {
     pub level: Level,
-    /// What the level held before (nothing set: the override is removed, as `reset` does).
+    /// What the level held before the first timed change (nothing set: the override is
+    /// removed, as `reset` does).
     pub restore: Configured,
-    /// What the timed change set: the restore happens only while the level still holds it.
+    /// What the newest timed change set: every step acts only while the level still holds it.
     pub set: Configured,
-    /// When it was set and when it ends, in Unix seconds.
+    /// When the newest was set and when it ends, in Unix seconds.
     pub since: i64,
     pub until: i64,
     /// Who set it: a chat user id, `schedule`, or `alarm:<name>`.
@@ -135,23 +210,33 @@ pub struct Timed {
     /// to thread under, when known.
     pub channel: Option<String>,
     pub thread: Option<String>,
+    /// Older timed changes still in force under it, newest first; each ends later than the one
+    /// above it (one that ends sooner is over before it could come back).
+    pub below: Vec<Layer>,
 }
 
-/// What the deadline of a timed change finds at its level.
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// What the end of the newest timed change at a level finds there.
+#[derive(Debug, Clone, PartialEq)]
 pub enum Due {
-    /// The level still holds what the timed change set: put this back.
-    Restore(Action),
-    /// The level already holds what was there before (restored, or undone): only the record
-    /// is left to remove.
-    AlreadyBack,
+    /// The level still holds what the timed change set: put this back, and keep `next` (the
+    /// timed change under it that comes back) as the level's record, if any.
+    Restore {
+        action: Action,
+        next: Option<Box<Timed>>,
+    },
+    /// The level already holds what comes back (restored, or undone): only the record is left
+    /// to update.
+    AlreadyBack { next: Option<Box<Timed>> },
     /// Someone changed the level since: nothing is restored; a person must decide.
     Moved { found: Configured },
 }
 
 impl Timed {
-    /// The record of a new timed change at `level`, which holds `live` now. A timed change on
-    /// top of another that is still in force keeps the first one's values to put back.
+    /// The record of a new timed change at `level`, which holds `live` now. On top of a timed
+    /// change still in force there (the level holds what it set), that one goes under the new
+    /// one and comes back when it ends, if it is still in force then; the same values again
+    /// only move its deadline.
+    #[allow(clippy::too_many_arguments)]
     pub fn start(
         level: Level,
         live: Configured,
@@ -161,32 +246,100 @@ impl Timed {
         by: String,
         channel: Option<String>,
     ) -> Self {
-        let restore = match prior {
-            Some(prior) if prior.set == live => prior.restore,
-            _ => live,
+        let until = since.saturating_add(hold.secs() as i64);
+        let (restore, below) = match prior {
+            Some(prior) if prior.set == live && prior.set == set => {
+                (prior.restore, prior.below.clone())
+            }
+            Some(prior) if prior.set == live => {
+                let mut below = vec![Layer {
+                    set: prior.set,
+                    until: prior.until,
+                    by: prior.by.clone(),
+                }];
+                below.extend(prior.below.iter().cloned());
+                (prior.restore, below)
+            }
+            _ => (live, Vec::new()),
         };
-        Self {
+        let mut record = Self {
             level,
             restore,
             set,
             since,
-            until: since.saturating_add(hold.secs() as i64),
+            until,
             by,
             channel,
             thread: None,
-        }
+            below,
+        };
+        record.prune();
+        record
+    }
+
+    /// Drops the older timed changes that end before this one: they are over by the time it
+    /// ends, so they never come back.
+    fn prune(&mut self) {
+        let mut until = self.until;
+        self.below.retain(|layer| {
+            let keep = layer.until > until;
+            if keep {
+                until = layer.until;
+            }
+            keep
+        });
     }
 
     pub fn is_due(&self, now: i64) -> bool {
         self.until <= now
     }
 
-    /// What to do at the deadline, given what the level holds now.
-    pub fn check(&self, live: Configured) -> Due {
+    /// The record once the newest timed change ends at `now`: the next one under it that is
+    /// still in force, or none (the values before the first come back).
+    pub fn next(&self, now: i64) -> Option<Timed> {
+        let at = self.below.iter().position(|layer| layer.until > now)?;
+        let layer = &self.below[at];
+        Some(Self {
+            level: self.level.clone(),
+            restore: self.restore,
+            set: layer.set,
+            since: self.since,
+            until: layer.until,
+            by: layer.by.clone(),
+            channel: self.channel.clone(),
+            thread: self.thread.clone(),
+            below: self.below[at + 1..].to_vec(),
+        })
+    }
+
+    /// The values that come back when the newest timed change ends at `now`.
+    pub fn comes_back(&self, now: i64) -> Configured {
+        self.next(now).map_or(self.restore, |next| next.set)
+    }
+
+    /// Every step from now on, if nothing intervenes: (when, the values that come back).
+    pub fn steps(&self) -> Vec<(i64, Configured)> {
+        let mut steps = Vec::new();
+        let mut at = self.until;
+        for layer in &self.below {
+            steps.push((at, layer.set));
+            at = layer.until;
+        }
+        steps.push((at, self.restore));
+        steps
+    }
+
+    /// What to do when the newest timed change ends at `now`, given what the level holds.
+    pub fn check(&self, live: Configured, now: i64) -> Due {
+        let next = self.next(now).map(Box::new);
+        let back = next.as_ref().map_or(self.restore, |next| next.set);
         if live == self.set {
-            Due::Restore(self.restore.as_action())
-        } else if live == self.restore {
-            Due::AlreadyBack
+            Due::Restore {
+                action: back.as_action(),
+                next,
+            }
+        } else if live == back {
+            Due::AlreadyBack { next }
         } else {
             Due::Moved { found: live }
         }
@@ -197,23 +350,18 @@ impl Timed {
         let until = self.until.max(now).saturating_add(by.secs() as i64);
         let from_now = u64::try_from(until - now).unwrap_or(0);
         Hold::from_secs(from_now)?.at_most(max)?;
-        Ok(Self {
+        let mut extended = Self {
             until,
             ..self.clone()
-        })
+        };
+        extended.prune();
+        Ok(extended)
     }
 
     /// The tag key for a level: `throttle-bot:stage` or `throttle-bot:GET /pets/=7Bid=7D`.
     /// `None` when the level's path is too long for a tag key.
     pub fn tag_key(level: &Level) -> Option<String> {
-        let key = match level {
-            Level::Stage => format!("{TAG_PREFIX}stage"),
-            Level::Method { method, path } => format!(
-                "{TAG_PREFIX}{} {}",
-                escape(method.as_str()),
-                escape(path.as_str())
-            ),
-        };
+        let key = record_key(level);
         (key.len() <= MAX_KEY_LEN).then_some(key)
     }
 
@@ -232,8 +380,8 @@ impl Timed {
         Some(level)
     }
 
-    /// The stage tag holding this record; `None` when it does not fit a tag.
-    pub fn to_tag(&self) -> Option<(String, String)> {
+    /// The sealed stage tag holding this record at `place`; `None` when it does not fit a tag.
+    pub fn to_tag(&self, seal: &RecordSeal, place: Place<'_>) -> Option<(String, String)> {
         let key = Self::tag_key(&self.level)?;
         let mut value = format!(
             "set={} restore={} since={} until={} by={}",
@@ -249,43 +397,136 @@ impl Timed {
         if let Some(thread) = &self.thread {
             value.push_str(&format!(" ts={}", escape(thread)));
         }
+        for layer in &self.below {
+            value.push_str(&format!(
+                " under={}@{}@{}",
+                pair(layer.set),
+                layer.until,
+                escape(&layer.by)
+            ));
+        }
+        let (key, value) = seal.sign(place, key, value);
         (value.len() <= MAX_VALUE_LEN).then_some((key, value))
     }
 
-    /// The record a stage tag holds; `None` for tags that are not ours or do not read back.
-    pub fn from_tag(key: &str, value: &str) -> Option<Self> {
+    /// What a stage tag at `place` holds: `None` for tags that are not records (not ours, or
+    /// claims); `Err` for a record key whose value is not one this service sealed there.
+    pub fn from_tag(
+        key: &str,
+        value: &str,
+        seal: Option<&RecordSeal>,
+        place: Place<'_>,
+    ) -> Option<Result<Self, Unsealed>> {
+        if !key.starts_with(TAG_PREFIX) || key.starts_with(CLAIM_PREFIX) {
+            return None;
+        }
+        let unsealed = || Unsealed {
+            key: key.to_owned(),
+            value: value.to_owned(),
+        };
+        let opened = seal
+            .and_then(|seal| seal.verify(place, key, value))
+            .and_then(|body| Self::parse(key, body));
+        Some(opened.ok_or_else(unsealed))
+    }
+
+    fn parse(key: &str, value: &str) -> Option<Self> {
         let level = Self::level_of_key(key)?;
         let field = |name: &str| {
             value
                 .split(' ')
                 .find_map(|part| part.strip_prefix(name)?.strip_prefix('='))
         };
+        let below = value
+            .split(' ')
+            .filter_map(|part| part.strip_prefix("under="))
+            .map(|layer| {
+                let mut parts = layer.splitn(3, '@');
+                Some(Layer {
+                    set: unpair(parts.next()?)?,
+                    until: parts.next()?.parse().ok()?,
+                    by: checked_by(unescape(parts.next()?)?)?,
+                })
+            })
+            .collect::<Option<Vec<Layer>>>()?;
         Some(Self {
             level,
             set: unpair(field("set")?)?,
             restore: unpair(field("restore")?)?,
             since: field("since")?.parse().ok()?,
             until: field("until")?.parse().ok()?,
-            by: unescape(field("by")?)?,
+            by: checked_by(unescape(field("by")?)?)?,
             channel: match field("in") {
-                Some(channel) => Some(unescape(channel)?),
+                Some(channel) => Some(unescape(channel).filter(|c| is_chat_id(c))?),
                 None => None,
             },
             thread: match field("ts") {
-                Some(thread) => Some(unescape(thread)?),
+                Some(thread) => Some(unescape(thread).filter(|t| is_message_ts(t))?),
                 None => None,
             },
+            below,
         })
     }
 }
 
+/// Chat ids in a record are checked as those in chat payloads are: upper-case letters and
+/// digits.
+fn is_chat_id(raw: &str) -> bool {
+    !raw.is_empty()
+        && raw.len() <= 64
+        && raw
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+}
+
+/// A message timestamp: `1700000000.000100`.
+fn is_message_ts(raw: &str) -> bool {
+    match raw.split_once('.') {
+        Some((secs, micros)) => {
+            (1..=12).contains(&secs.len())
+                && (1..=9).contains(&micros.len())
+                && secs
+                    .bytes()
+                    .chain(micros.bytes())
+                    .all(|b| b.is_ascii_digit())
+        }
+        None => false,
+    }
+}
+
+/// Who may be named as the author of a timed change: a chat user id, `schedule`, or an alarm.
+fn checked_by(by: String) -> Option<String> {
+    let valid = is_chat_id(&by)
+        || by == "schedule"
+        || by
+            .strip_prefix("alarm:")
+            .is_some_and(|name| !name.is_empty() && name.len() <= 255);
+    valid.then_some(by)
+}
+
+fn record_key(level: &Level) -> String {
+    match level {
+        Level::Stage => format!("{TAG_PREFIX}stage"),
+        Level::Method { method, path } => format!(
+            "{TAG_PREFIX}{} {}",
+            escape(method.as_str()),
+            escape(path.as_str())
+        ),
+    }
+}
+
+/// Every claim's tag key starts with this.
+pub const CLAIM_PREFIX: &str = "throttle-bot:claim:";
+
 /// A process's claim to run a due restore. A process that finds another's fresh claim leaves
 /// the restore to it; otherwise it writes its own, waits, and reads back: of two that wrote at
 /// once, only the one whose claim stayed (the last written) goes on, and the other then finds
-/// a fresh claim. A claim left by a dead process goes stale and is overwritten.
+/// a fresh claim. A claim left by a dead process goes stale and is overwritten. Claims are
+/// sealed like records: a hand-written one holds nobody off.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Claim {
-    pub level: Level,
+    /// The claim's tag key, which names the level it is for.
+    pub key: String,
     /// The claiming process's token.
     pub by: String,
     /// When it was claimed, in Unix seconds.
@@ -293,33 +534,53 @@ pub struct Claim {
 }
 
 impl Claim {
-    /// `throttle-bot:claim:stage`, `throttle-bot:claim:GET /pets`: never read as a record.
+    /// A claim on `level`; `None` for a level that can hold no record.
+    pub fn new(level: &Level, by: String, at: i64) -> Option<Self> {
+        Some(Self {
+            key: Self::tag_key(level)?,
+            by,
+            at,
+        })
+    }
+
+    /// `throttle-bot:claim:stage`, `throttle-bot:claim:GET /pets`: never read as a record. A
+    /// level whose record key is long is named by a digest of it instead, so every record
+    /// that fits a tag has a claim that fits too.
     pub fn tag_key(level: &Level) -> Option<String> {
         let record = Timed::tag_key(level)?;
-        let key = format!("{TAG_PREFIX}claim:{}", &record[TAG_PREFIX.len()..]);
-        (key.len() <= MAX_KEY_LEN).then_some(key)
+        let key = format!("{CLAIM_PREFIX}{}", &record[TAG_PREFIX.len()..]);
+        if key.len() <= MAX_KEY_LEN {
+            return Some(key);
+        }
+        let digest = hex::encode(&Sha256::digest(record.as_bytes())[..16]);
+        Some(format!("{CLAIM_PREFIX}sha256:{digest}"))
     }
 
     /// How long a claim holds off others: far longer than a restore takes.
     pub const FRESH_SECS: i64 = 60;
 
-    pub fn to_tag(&self) -> Option<(String, String)> {
+    pub fn to_tag(&self, seal: &RecordSeal, place: Place<'_>) -> (String, String) {
         let value = format!("by={} at={}", escape(&self.by), self.at);
-        Some((Self::tag_key(&self.level)?, value))
+        seal.sign(place, self.key.clone(), value)
     }
 
-    pub fn from_tag(key: &str, value: &str) -> Option<Self> {
-        let record_key = format!(
-            "{TAG_PREFIX}{}",
-            key.strip_prefix(TAG_PREFIX)?.strip_prefix("claim:")?
-        );
+    /// A claim this service sealed at `place`; `None` for anything else.
+    pub fn from_tag(
+        key: &str,
+        value: &str,
+        seal: Option<&RecordSeal>,
+        place: Place<'_>,
+    ) -> Option<Self> {
+        if !key.starts_with(CLAIM_PREFIX) {
+            return None;
+        }
+        let body = seal?.verify(place, key, value)?;
         let field = |name: &str| {
-            value
-                .split(' ')
+            body.split(' ')
                 .find_map(|part| part.strip_prefix(name)?.strip_prefix('='))
         };
         Some(Self {
-            level: Timed::level_of_key(&record_key)?,
+            key: key.to_owned(),
             by: unescape(field("by")?)?,
             at: field("at")?.parse().ok()?,
         })
@@ -424,9 +685,10 @@ mod tests {
             set: values(Some(0.5), Some(1)),
             since: 1_000,
             until: 2_800,
-            by: "alarm:5xx high=\"x\"".to_owned(),
+            by: "U0ALICE".to_owned(),
             channel: Some("C1".to_owned()),
             thread: Some("1700000000.000100".to_owned()),
+            below: Vec::new(),
         }
     }
 
@@ -513,48 +775,149 @@ mod tests {
         );
     }
 
+    fn seal() -> RecordSeal {
+        RecordSeal::new([7; 32])
+    }
+
+    fn api() -> ApiId {
+        ApiId::parse("a1b2c3d4e5").unwrap()
+    }
+
+    fn prod() -> StageName {
+        StageName::parse("prod").unwrap()
+    }
+
+    fn here<'a>(api: &'a ApiId, stage: &'a StageName) -> Place<'a> {
+        Place { api, stage }
+    }
+
+    fn open(key: &str, value: &str) -> Option<Result<Timed, Unsealed>> {
+        Timed::from_tag(key, value, Some(&seal()), here(&api(), &prod()))
+    }
+
+    fn sealed(record: &Timed) -> (String, String) {
+        record.to_tag(&seal(), here(&api(), &prod())).unwrap()
+    }
+
     #[test]
-    fn records_read_back_from_their_tag() {
+    fn records_read_back_from_their_sealed_tag() {
         for level in [Level::Stage, pets()] {
-            let record = record(level);
-            let (key, value) = record.to_tag().unwrap();
+            let mut record = record(level);
+            record.by = "alarm:5xx high=\"x\"".to_owned();
+            record.below = vec![Layer {
+                set: values(Some(5.0), Some(10)),
+                until: 9_000,
+                by: "U1".to_owned(),
+            }];
+            let (key, value) = sealed(&record);
             assert!(key.starts_with(TAG_PREFIX));
             let allowed = |c: char| c.is_ascii_alphanumeric() || " _.:/=+-@".contains(c);
             assert!(key.chars().all(allowed), "{key}");
             assert!(value.chars().all(allowed), "{value}");
-            assert_eq!(Timed::from_tag(&key, &value), Some(record));
+            assert_eq!(open(&key, &value), Some(Ok(record)));
         }
-        let (key, _) = record(pets()).to_tag().unwrap();
+        let (key, _) = sealed(&record(pets()));
         assert_eq!(key, "throttle-bot:GET /pets/=7Bid=7D");
         let mut none = record(Level::Stage);
         none.restore = Configured::default();
         none.channel = None;
         none.thread = None;
-        let (key, value) = none.to_tag().unwrap();
-        assert_eq!(
-            value,
-            "set=0.5/1 restore=-/- since=1000 until=2800 by=alarm:5xx=20high=3D=22x=22"
+        let (key, value) = sealed(&none);
+        assert!(
+            value.starts_with("set=0.5/1 restore=-/- since=1000 until=2800 by=U0ALICE mac="),
+            "{value}"
         );
-        assert_eq!(Timed::from_tag(&key, &value), Some(none));
+        assert_eq!(open(&key, &value), Some(Ok(none)));
+    }
+
+    #[test]
+    fn a_record_not_sealed_here_is_never_opened() {
+        let record = record(Level::Stage);
+        let (key, value) = sealed(&record);
+        let unsealed = |value: &str| {
+            Some(Err(Unsealed {
+                key: key.clone(),
+                value: value.to_owned(),
+            }))
+        };
+        // Hand-written: the same fields without a MAC, or with one made up.
+        let body = value.rsplit_once(" mac=").unwrap().0.to_owned();
+        assert_eq!(open(&key, &body), unsealed(&body));
+        let made_up = format!("{body} mac={}", "0".repeat(32));
+        assert_eq!(open(&key, &made_up), unsealed(&made_up));
+        // Edited: what comes back, or when.
+        for (from, to) in [
+            ("restore=100/200", "restore=0/0"),
+            ("until=2800", "until=9"),
+        ] {
+            let edited = value.replace(from, to);
+            assert_eq!(open(&key, &edited), unsealed(&edited));
+        }
+        // Copied to another level, stage or API, or sealed with another key.
+        let (other_key, _) = sealed(&self::record(pets()));
+        assert!(matches!(open(&other_key, &value), Some(Err(_))));
+        let other_stage = StageName::parse("test").unwrap();
+        assert!(matches!(
+            Timed::from_tag(&key, &value, Some(&seal()), here(&api(), &other_stage)),
+            Some(Err(_))
+        ));
+        let other_api = ApiId::parse("z9z9z9z9z9").unwrap();
+        assert!(matches!(
+            Timed::from_tag(&key, &value, Some(&seal()), here(&other_api, &prod())),
+            Some(Err(_))
+        ));
+        assert!(matches!(
+            Timed::from_tag(
+                &key,
+                &value,
+                Some(&RecordSeal::new([8; 32])),
+                here(&api(), &prod())
+            ),
+            Some(Err(_))
+        ));
+        // Without a key nothing can be verified.
+        assert!(matches!(
+            Timed::from_tag(&key, &value, None, here(&api(), &prod())),
+            Some(Err(_))
+        ));
+        assert_eq!(format!("{:?}", seal()), "RecordSeal");
+    }
+
+    #[test]
+    fn sealed_records_still_name_only_chat_ids_and_timestamps() {
+        for (field, bad) in [
+            ("channel", "<!channel>"),
+            ("channel", "c1"),
+            ("thread", "12ab"),
+            ("thread", "1."),
+            ("by", "<@U1>"),
+            ("by", "alarm:"),
+        ] {
+            let mut record = record(Level::Stage);
+            match field {
+                "channel" => record.channel = Some(bad.to_owned()),
+                "thread" => record.thread = Some(bad.to_owned()),
+                _ => record.by = bad.to_owned(),
+            }
+            let (key, value) = sealed(&record);
+            assert!(matches!(open(&key, &value), Some(Err(_))), "{field}={bad}");
+        }
+        for by in ["U0ALICE", "schedule", "alarm:orders 5xx"] {
+            let mut record = record(Level::Stage);
+            record.by = by.to_owned();
+            let (key, value) = sealed(&record);
+            assert!(matches!(open(&key, &value), Some(Ok(_))), "{by}");
+        }
     }
 
     #[test]
     fn tags_that_are_not_records_are_ignored() {
-        let (key, value) = record(Level::Stage).to_tag().unwrap();
-        assert_eq!(Timed::from_tag("team", &value), None);
-        assert_eq!(Timed::from_tag("throttle-bot:nope", &value), None);
-        assert_eq!(Timed::from_tag(&key, "set=1/2"), None);
-        assert_eq!(
-            Timed::from_tag(&key, &value.replace("until=2800", "until=x")),
-            None
-        );
-        assert_eq!(Timed::from_tag(&key, &value.replace("0.5/1", "a/1")), None);
-        assert_eq!(Timed::from_tag(&key, &value.replace("=20", "=2")), None);
-        assert_eq!(
-            Timed::from_tag("throttle-bot:GET /pets=7", &value),
-            None,
-            "a cut-off escape"
-        );
+        let (_, value) = sealed(&record(Level::Stage));
+        assert_eq!(open("team", &value), None);
+        let claim = Claim::new(&Level::Stage, "p".into(), 1).unwrap();
+        let (key, value) = claim.to_tag(&seal(), here(&api(), &prod()));
+        assert_eq!(open(&key, &value), None);
+        assert!(matches!(open("throttle-bot:nope", &value), Some(Err(_))));
     }
 
     #[test]
@@ -564,33 +927,51 @@ mod tests {
             ResourcePath::parse(&format!("/{}", "a".repeat(120))).unwrap(),
         );
         assert_eq!(Timed::tag_key(&long), None);
-        assert_eq!(record(long).to_tag(), None);
+        assert_eq!(record(long).to_tag(&seal(), here(&api(), &prod())), None);
         let mut wordy = record(Level::Stage);
         wordy.by = "x".repeat(300);
-        assert_eq!(wordy.to_tag(), None);
+        assert_eq!(wordy.to_tag(&seal(), here(&api(), &prod())), None);
     }
 
     #[test]
-    fn claims_read_back_and_are_never_taken_for_records() {
-        for level in [Level::Stage, pets()] {
-            let claim = Claim {
-                level: level.clone(),
-                by: "host-1 7f3a".to_owned(),
-                at: 1_000,
-            };
-            let (key, value) = claim.to_tag().unwrap();
+    fn claims_are_sealed_fit_every_record_and_are_never_taken_for_records() {
+        let longest = Level::method(
+            HttpMethod::parse("OPTIONS").unwrap(),
+            ResourcePath::parse(&format!("/{}", "a".repeat(100))).unwrap(),
+        );
+        assert!(Timed::tag_key(&longest).is_some());
+        for level in [Level::Stage, pets(), longest.clone()] {
+            let claim = Claim::new(&level, "host-1 7f3a".to_owned(), 1_000).unwrap();
+            let (key, value) = claim.to_tag(&seal(), here(&api(), &prod()));
             assert!(key.starts_with("throttle-bot:claim:"), "{key}");
-            assert_eq!(Claim::from_tag(&key, &value), Some(claim));
-            assert_eq!(Timed::from_tag(&key, &value), None);
-            let (record_key, record_value) = record(level).to_tag().unwrap();
-            assert_eq!(Claim::from_tag(&record_key, &record_value), None);
+            assert!(key.len() <= 128, "{key}");
+            let read = Claim::from_tag(&key, &value, Some(&seal()), here(&api(), &prod()));
+            assert_eq!(read, Some(claim));
+            assert_eq!(open(&key, &value), None);
+            let forged = value.replace("at=1000", "at=99999999999");
+            assert_eq!(
+                Claim::from_tag(&key, &forged, Some(&seal()), here(&api(), &prod())),
+                None
+            );
+            let (record_key, record_value) = sealed(&record(Level::Stage));
+            assert_eq!(
+                Claim::from_tag(
+                    &record_key,
+                    &record_value,
+                    Some(&seal()),
+                    here(&api(), &prod())
+                ),
+                None
+            );
         }
-        assert_eq!(Claim::from_tag("team", "x"), None);
-        let claim = Claim {
-            level: Level::Stage,
-            by: "a".to_owned(),
-            at: 1_000,
-        };
+        assert_ne!(
+            Claim::tag_key(&longest),
+            Claim::tag_key(&Level::method(
+                HttpMethod::parse("OPTIONS").unwrap(),
+                ResourcePath::parse(&format!("/{}b", "a".repeat(99))).unwrap(),
+            ))
+        );
+        let claim = Claim::new(&Level::Stage, "a".to_owned(), 1_000).unwrap();
         assert!(claim.is_fresh(1_059));
         assert!(!claim.is_fresh(1_060));
     }
@@ -599,52 +980,138 @@ mod tests {
     fn the_deadline_restores_only_what_it_set() {
         let record = record(Level::Stage);
         assert_eq!(
-            record.check(record.set),
-            Due::Restore(record.restore.as_action())
+            record.check(record.set, 2_800),
+            Due::Restore {
+                action: record.restore.as_action(),
+                next: None
+            }
         );
         assert!(
-            matches!(record.check(record.set), Due::Restore(Action::Set(l)) if l.burst.value() == 200)
+            matches!(record.check(record.set, 2_800), Due::Restore { action: Action::Set(l), .. } if l.burst.value() == 200)
         );
-        assert_eq!(record.check(record.restore), Due::AlreadyBack);
+        assert_eq!(
+            record.check(record.restore, 2_800),
+            Due::AlreadyBack { next: None }
+        );
         let found = values(Some(7.0), Some(1));
-        assert_eq!(record.check(found), Due::Moved { found });
+        assert_eq!(record.check(found, 2_800), Due::Moved { found });
         let mut unset = record.clone();
         unset.restore = Configured::default();
-        assert_eq!(unset.check(unset.set), Due::Restore(Action::Reset));
+        assert_eq!(
+            unset.check(unset.set, 2_800),
+            Due::Restore {
+                action: Action::Reset,
+                next: None
+            }
+        );
         assert!(!record.is_due(2_799));
         assert!(record.is_due(2_800));
     }
 
+    fn two_hour_clamp() -> Timed {
+        Timed::start(
+            Level::Stage,
+            values(Some(500.0), Some(1000)),
+            values(Some(50.0), Some(100)),
+            None,
+            (0, Hold::parse("2h").unwrap()),
+            "UFIRST".into(),
+            Some("C1".into()),
+        )
+    }
+
     #[test]
-    fn a_timed_change_on_top_of_another_keeps_the_first_values_to_put_back() {
-        let first = record(Level::Stage);
-        let new = values(Some(2.0), Some(4));
-        let hold = Hold::parse("10m").unwrap();
+    fn a_timed_change_on_top_of_another_brings_that_one_back_when_it_ends() {
+        let first = two_hour_clamp();
+        let tighter = values(Some(5.0), Some(10));
         let on_top = Timed::start(
             Level::Stage,
             first.set,
-            new,
+            tighter,
             Some(&first),
-            (5_000, hold),
-            "U1".into(),
+            (600, Hold::parse("1m").unwrap()),
+            "USECOND".into(),
             None,
         );
-        assert_eq!((on_top.restore, on_top.set), (first.restore, new));
-        assert_eq!((on_top.since, on_top.until), (5_000, 5_600));
+        assert_eq!((on_top.set, on_top.until), (tighter, 660));
+        assert_eq!(on_top.restore, first.restore);
+        assert_eq!(
+            on_top.steps(),
+            vec![(660, first.set), (7_200, first.restore)]
+        );
+        // A minute later the two-hour clamp comes back, not the values from before it.
+        assert_eq!(
+            on_top.check(tighter, 660),
+            Due::Restore {
+                action: first.set.as_action(),
+                next: Some(Box::new(Timed {
+                    since: on_top.since,
+                    by: "UFIRST".into(),
+                    channel: None,
+                    thread: None,
+                    ..first.clone()
+                }))
+            }
+        );
+        assert_eq!(on_top.comes_back(660), first.set);
+        // Had the first one ended by then, the values from before the first come back.
+        assert_eq!(on_top.comes_back(7_200), first.restore);
+        assert_eq!(
+            on_top.check(tighter, 7_200),
+            Due::Restore {
+                action: first.restore.as_action(),
+                next: None
+            }
+        );
+        // Already back to the first one's values: only the record changes.
+        assert!(matches!(
+            on_top.check(first.set, 660),
+            Due::AlreadyBack { next: Some(_) }
+        ));
+    }
+
+    #[test]
+    fn an_older_timed_change_that_ends_first_never_comes_back() {
+        let first = two_hour_clamp();
+        let longer = Timed::start(
+            Level::Stage,
+            first.set,
+            values(Some(1.0), Some(1)),
+            Some(&first),
+            (600, Hold::parse("3h").unwrap()),
+            "USECOND".into(),
+            None,
+        );
+        assert!(longer.below.is_empty());
+        assert_eq!(longer.restore, first.restore);
         // Someone changed the level since the first: what is there now is what comes back.
         let moved = values(Some(9.0), Some(9));
         let after_move = Timed::start(
             Level::Stage,
             moved,
-            new,
+            values(Some(1.0), Some(1)),
             Some(&first),
-            (5_000, hold),
+            (600, Hold::parse("1m").unwrap()),
             "U1".into(),
             None,
         );
-        assert_eq!(after_move.restore, moved);
-        let fresh = Timed::start(Level::Stage, moved, new, None, (0, hold), "U1".into(), None);
-        assert_eq!(fresh.restore, moved);
+        assert_eq!((after_move.restore, after_move.below.len()), (moved, 0));
+    }
+
+    #[test]
+    fn the_same_values_again_for_a_while_only_move_the_deadline() {
+        let first = two_hour_clamp();
+        let again = Timed::start(
+            Level::Stage,
+            first.set,
+            first.set,
+            Some(&first),
+            (600, Hold::parse("30m").unwrap()),
+            "USECOND".into(),
+            None,
+        );
+        assert_eq!(again.until, 2_400);
+        assert_eq!((again.restore, again.below.len()), (first.restore, 0));
     }
 
     #[test]

@@ -112,10 +112,16 @@ pub async fn run(args: LambdaArgs) -> Result<(), LambdaError> {
     }
     let restore_key = secret.as_ref().map(restore::restore_key);
     let runner = Arc::new(
-        app_runner((&args.aws).into(), slack, policy, Arc::clone(&metrics))
-            .with_cut_fraction(args.safety.confirm_cut_fraction)
-            .with_max_temporary(args.safety.max_temporary)
-            .with_deadlines(Arc::clone(&restores) as Arc<dyn Deadlines>),
+        app_runner(
+            (&args.aws).into(),
+            slack,
+            policy,
+            Arc::clone(&metrics),
+            secret.as_ref(),
+        )
+        .with_cut_fraction(args.safety.confirm_cut_fraction)
+        .with_max_temporary(args.safety.max_temporary)
+        .with_deadlines(Arc::clone(&restores) as Arc<dyn Deadlines>),
     );
     let hand_off = secret.as_ref().map(|secret| {
         let function_name = std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_default();

@@ -90,10 +90,21 @@ impl ScheduledRestores {
         }
     }
 
+    /// Learns the function from an invocation's ARN. The schedule targets the unqualified
+    /// function (the ARN without an alias or version): that is what `docs/deploy.md` lets the
+    /// scheduler role invoke, and a restore must reach the function whatever alias made it.
     pub fn know_function(&self, arn: &str) {
         if !arn.is_empty() {
-            let _ = self.function_arn.set(arn.to_owned());
+            let _ = self.function_arn.set(unqualified(arn).to_owned());
         }
+    }
+}
+
+/// `arn:aws:lambda:region:account:function:name`, without a `:alias` or `:version` after it.
+fn unqualified(arn: &str) -> &str {
+    match arn.match_indices(':').nth(6) {
+        Some((at, _)) => &arn[..at],
+        None => arn,
     }
 }
 
@@ -207,6 +218,19 @@ mod tests {
             ..stage.clone()
         };
         assert_ne!(schedule_name(&later), name);
+    }
+
+    #[test]
+    fn schedules_target_the_function_the_scheduler_role_may_invoke() {
+        let plain = "arn:aws:lambda:us-east-1:123456789012:function:throttle-bot";
+        assert_eq!(unqualified(plain), plain);
+        assert_eq!(unqualified(&format!("{plain}:live")), plain);
+        assert_eq!(unqualified(&format!("{plain}:7")), plain);
+        let secret = SigningSecret::new("s").unwrap();
+        let restores =
+            ScheduledRestores::new(Some("arn:role".into()), "default".into(), Some(&secret));
+        restores.know_function(&format!("{plain}:live"));
+        assert_eq!(restores.function_arn.get().map(String::as_str), Some(plain));
     }
 
     #[test]

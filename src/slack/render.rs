@@ -104,7 +104,7 @@ pub fn reply(news: &News<'_>, buttons: Option<&Buttons>) -> Option<Value> {
             result: Err(error),
         } => view_failed(request, error),
         Outcome::Interrupted { text } => interrupted(&who?.command, text),
-        Outcome::Invalid { .. } => return None,
+        Outcome::Invalid { .. } | Outcome::Untrusted { .. } => return None,
         Outcome::Timed {
             request,
             api,
@@ -163,6 +163,24 @@ pub fn notice(news: &News<'_>) -> Option<Value> {
             result,
             ..
         } => return timed::notice(request, api.as_ref(), result, actor),
+        Outcome::Untrusted { api, stage, found } => notice_of(format!(
+            ":rotating_light: *Not made by throttle-bot:* {} on {} / {} {} not sealed by this service (hand-written, edited or copied). Nothing will act on {}; a person must decide whether to remove {}: {}",
+            if found.len() == 1 {
+                "a `throttle-bot:` tag"
+            } else {
+                "`throttle-bot:` tags"
+            },
+            code(api.as_str()),
+            code(stage),
+            if found.len() == 1 { "is" } else { "are" },
+            if found.len() == 1 { "it" } else { "them" },
+            if found.len() == 1 { "it" } else { "them" },
+            found
+                .iter()
+                .map(|tag| format!("{} = {}", code(&tag.key), code(&tag.value)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
         Outcome::Show { .. } | Outcome::NeedsConfirmation { .. } => return None,
     })
 }
@@ -244,7 +262,7 @@ fn preview(
         target_of(change, &planned.api),
         plain_words(&planned.after),
     );
-    let text = with_iac_warning(with_hold(text, change), &planned.managed_by);
+    let text = with_iac_warning(with_hold(text, change, planned), &planned.managed_by);
     let mut message = ephemeral(text);
     if let Some(buttons) = buttons {
         let change = pinned(change, &planned.api);
@@ -280,7 +298,7 @@ fn approval_request(
         target_of(change, &planned.api),
         mentions(approvers),
     );
-    let text = with_iac_warning(with_hold(text, change), &planned.managed_by);
+    let text = with_iac_warning(with_hold(text, change, planned), &planned.managed_by);
     let mut message = ephemeral(text);
     message["response_type"] = json!("in_channel");
     if let Some(buttons) = buttons {
@@ -613,6 +631,25 @@ fn applied(
 ) -> Value {
     let api = api_label(&applied.api);
     let stage = code(change.stage.as_str());
+    if !applied.changed && applied.until.is_some() {
+        return ephemeral(format!(
+            ":stopwatch: {api} / {stage} ({}) already has {}: it now stays {}, {}. No call to UpdateStage was made.",
+            level_label(&change.level),
+            limits(&applied.after),
+            timed::ends(applied.until.unwrap_or_default()),
+            timed::then_back(&applied.steps)
+        ));
+    }
+    if !applied.changed
+        && let Some(ended) = applied.replaces_timed
+    {
+        return ephemeral(format!(
+            ":white_check_mark: {api} / {stage} ({}) keeps {} for good: the timed change that was to end {} is over, and nothing will be put back then. No call to UpdateStage was made.",
+            level_label(&change.level),
+            limits(&applied.after),
+            date(ended)
+        ));
+    }
     if !applied.changed {
         return ephemeral(format!(
             ":information_source: Nothing to change: {api} / {stage} ({}) already has rate {}, burst {}. No call to UpdateStage was made.",
@@ -644,9 +681,10 @@ fn applied(
     let text = format!("{text} ({})", by.replace('*', ""));
     let until = match (applied.until, applied.replaces_timed) {
         (Some(until), _) => Some(format!(
-            ":stopwatch: Timed: {} {}, then the values before come back.",
+            ":stopwatch: Timed: {} {}, {}.",
             limits(&applied.after),
-            timed::ends(until)
+            timed::ends(until),
+            timed::then_back(&applied.steps)
         )),
         (None, Some(ended)) => Some(format!(
             ":stopwatch: This replaces the timed change that was to end {}: nothing will be put back then.",
@@ -783,10 +821,11 @@ fn describe_request(change: &ThrottleChange) -> String {
 }
 
 /// For a timed change's preview or approval request: how long it will last once applied.
-fn with_hold(text: String, change: &ThrottleChange) -> String {
+fn with_hold(text: String, change: &ThrottleChange, planned: &Applied) -> String {
     match change.hold {
         Some(hold) => format!(
-            "{text}\n:stopwatch: Timed: for {hold} from when it is applied, then the values before come back."
+            "{text}\n:stopwatch: Timed: for {hold} from when it is applied, {}.",
+            timed::then_back(&planned.steps)
         ),
         None => text,
     }
@@ -851,6 +890,11 @@ fn view(view: &ApiView) -> Value {
         text.push_str(&format!(" Stage {}: {stage_wide}.", stage.stage));
         for record in &stage.timed {
             let line = timed::in_force(record);
+            text.push_str(&format!(" {line}."));
+            lines.push_str(&format!("\n{line}"));
+        }
+        for found in &stage.unsealed {
+            let line = timed::unsealed(found);
             text.push_str(&format!(" {line}."));
             lines.push_str(&format!("\n{line}"));
         }

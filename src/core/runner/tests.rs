@@ -28,9 +28,7 @@ impl FakeGateway {
             stage: stage.to_owned(),
             stage_wide: Configured::default(),
             methods: Vec::new(),
-            managed_by: None,
-            timed: Vec::new(),
-            claims: Vec::new(),
+            ..StageView::default()
         };
         self.apis.lock().unwrap().insert(
             id.to_owned(),
@@ -159,14 +157,8 @@ impl Gateway for FakeGateway {
             .1
             .get_mut(stage.as_str())
             .unwrap();
-        if let Some(claim) = Claim::from_tag(key, value) {
-            view.claims.retain(|c| c.level != claim.level);
-            view.claims.push(claim);
-            return Ok(());
-        }
-        let record = Timed::from_tag(key, value).expect("only records and claims are tagged");
-        view.timed.retain(|t| t.level != record.level);
-        view.timed.push(record);
+        view.tags.retain(|(k, _)| k != key);
+        view.tags.push((key.to_owned(), value.to_owned()));
         Ok(())
     }
 
@@ -179,10 +171,7 @@ impl Gateway for FakeGateway {
             .1
             .get_mut(stage.as_str())
             .unwrap();
-        view.timed
-            .retain(|t| Timed::tag_key(&t.level).as_deref() != Some(key));
-        view.claims
-            .retain(|c| Claim::tag_key(&c.level).as_deref() != Some(key));
+        view.tags.retain(|(k, _)| k != key);
         Ok(())
     }
 }
@@ -247,6 +236,12 @@ fn runner(gateway: FakeGateway, policy: Option<&str>) -> Runner<FakeGateway, Tol
         Arc::new(policy),
         Arc::new(Metrics::new()),
     )
+    .with_seal(Some(seal()))
+}
+
+/// The key records are sealed with in these tests.
+fn seal() -> crate::domain::RecordSeal {
+    crate::domain::RecordSeal::new([3; 32])
 }
 
 fn ask(user: &str, text: &str) -> Ask {
@@ -464,9 +459,7 @@ fn gated() -> Runner<FakeGateway, Told> {
                     burst: Some(100),
                 },
                 methods: Vec::new(),
-                managed_by: None,
-                timed: Vec::new(),
-                claims: Vec::new(),
+                ..StageView::default()
             },
         );
     runner(gateway, Some(GATED))

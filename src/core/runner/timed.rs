@@ -12,7 +12,8 @@ use crate::core::plan::plan;
 use crate::core::ports::{Gateway, GatewayError, Reminder, Teller};
 use crate::core::requester::{RequestId, Requester, Via};
 use crate::domain::{
-    ApiId, ApiRef, Applied, Approval, Claim, Due, ResolvedApi, StageName, ThrottleChange, Timed,
+    ApiId, ApiRef, Applied, Approval, Claim, Due, Place, ResolvedApi, StageName, ThrottleChange,
+    Timed,
 };
 use crate::policy::ApiIdentity;
 
@@ -48,10 +49,13 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
             action,
             hold: None,
         };
+        let now = unix_now();
         // A person needs a rule that would let them set what the step leaves at the level.
         let judged = match request.kind {
             TimedKind::Extend(_) => at_level(record.set.as_action()),
-            TimedKind::RestoreNow | TimedKind::Deadline => at_level(record.restore.as_action()),
+            TimedKind::RestoreNow | TimedKind::Deadline => {
+                at_level(record.comes_back(now).as_action())
+            }
         };
         if let (Some(policy), Some(who)) = (&policy, requester.user())
             && let Err(denial) = policy.decide(who, ApiIdentity::Resolved(&api), &judged)
@@ -62,8 +66,21 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
                 denial,
             });
         }
-        let now = unix_now();
+        let live = stage.at(&request.level);
         match request.kind {
+            // Only a timed change still in force is extended: never one whose end has come,
+            // nor one whose values someone has changed since.
+            TimedKind::Extend(_) if record.is_due(now) => {
+                done(Some(api), Err(Failure::Ended), Some(&record))
+            }
+            TimedKind::Extend(_) if live != record.set => done(
+                Some(api),
+                Err(Failure::NoLongerHeld {
+                    set: record.set,
+                    found: live,
+                }),
+                Some(&record),
+            ),
             TimedKind::Extend(by) => {
                 let extended = self
                     .deadlines_ready()
@@ -84,74 +101,91 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
                 thread: record.thread.clone(),
                 result: Ok(TimedDone::NotDue(Box::new(record))),
             }),
-            TimedKind::RestoreNow | TimedKind::Deadline => {
-                match record.check(stage.at(&request.level)) {
-                    Due::Restore(action) => {
-                        let change = at_level(action);
-                        let account = self.gateway.account_limits().await;
-                        let plan = match plan(&change, &stage, account) {
-                            Ok(plan) => plan,
-                            Err(exceeded) => {
-                                return done(Some(api), Err(exceeded.into()), Some(&record));
-                            }
-                        };
-                        let applied = Applied {
-                            api,
-                            before: plan.before,
-                            after: plan.after,
-                            changed: false,
-                            inherited: plan.inherited,
-                            approval: Approval::NotNeeded,
-                            managed_by: stage.managed_by.clone(),
-                            until: None,
-                            replaces_timed: None,
-                        };
-                        Step::Write(Prepared::Restore {
-                            request: request.clone(),
-                            change,
-                            applied,
-                            record,
-                        })
-                    }
-                    Due::AlreadyBack => Step::Write(Prepared::Forget {
-                        request: request.clone(),
+            TimedKind::RestoreNow | TimedKind::Deadline => match record.check(live, now) {
+                Due::Restore { action, next } => {
+                    let change = at_level(action);
+                    let account = self.gateway.account_limits().await;
+                    let plan = match plan(&change, &stage, account) {
+                        Ok(plan) => plan,
+                        Err(exceeded) => {
+                            return done(Some(api), Err(exceeded.into()), Some(&record));
+                        }
+                    };
+                    let applied = Applied {
                         api,
-                        done: TimedDone::AlreadyBack(Box::new(record.clone())),
-                        record,
-                    }),
-                    Due::Moved { found } => Step::Write(Prepared::Forget {
+                        before: plan.before,
+                        after: plan.after,
+                        changed: false,
+                        inherited: plan.inherited,
+                        approval: Approval::NotNeeded,
+                        managed_by: stage.managed_by.clone(),
+                        until: next.as_ref().map(|next| next.until),
+                        steps: next.as_ref().map(|next| next.steps()).unwrap_or_default(),
+                        replaces_timed: None,
+                    };
+                    Step::Write(Prepared::Restore {
                         request: request.clone(),
-                        api,
-                        done: TimedDone::Moved {
-                            record: Box::new(record.clone()),
-                            found,
-                        },
+                        change,
+                        applied,
                         record,
-                    }),
+                        next: next.map(|next| *next),
+                    })
                 }
-            }
+                Due::AlreadyBack { next } => Step::Write(Prepared::Forget {
+                    request: request.clone(),
+                    api,
+                    done: TimedDone::AlreadyBack(Box::new(record.clone())),
+                    record,
+                    next: next.map(|next| *next),
+                }),
+                Due::Moved { found } => Step::Write(Prepared::Forget {
+                    request: request.clone(),
+                    api,
+                    done: TimedDone::Moved {
+                        record: Box::new(record.clone()),
+                        found,
+                    },
+                    record,
+                    next: None,
+                }),
+            },
         }
     }
 
-    /// Puts a timed change's values before back, then removes its record.
+    /// Puts back what comes back when a timed change ends: the timed change under it (its
+    /// record kept first, and put back as it was if the write fails), or the values from
+    /// before the first (its record removed after the write).
     pub(super) async fn commit_restore(
         &self,
         request: TimedRequest,
         change: ThrottleChange,
         mut applied: Applied,
         record: Timed,
+        next: Option<Timed>,
     ) -> Outcome {
         let api = applied.api.clone();
+        if let Some(next) = &next
+            && let Err(error) = self.keep(&api.id, &change.stage, next).await
+        {
+            return timed(request, api, &record, Err(error.into()));
+        }
         let written = self
             .gateway
             .write(&api.id, &change.stage, &change.level, &change.action)
             .await;
         if let Err(error) = written {
+            if next.is_some() {
+                self.unkeep(&api.id, &change.stage, &record, Some(&record))
+                    .await;
+            }
             return timed(request, api, &record, Err(error.into()));
         }
         applied.changed = true;
-        // If this fails the record stays; the next look finds the values back and removes it.
-        self.unkeep(&api.id, &change.stage, &record, None).await;
+        match &next {
+            Some(next) => self.remind(&api.id, &change.stage, next).await,
+            // If this fails the record stays; the next look finds the values back and removes it.
+            None => self.unkeep(&api.id, &change.stage, &record, None).await,
+        }
         timed(
             request,
             api,
@@ -163,15 +197,25 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
         )
     }
 
-    /// Removes the record of a timed change with nothing to put back.
+    /// Updates the record of a timed change with nothing to put back: the one under it stays
+    /// (and keeps its deadline), or the record goes.
     pub(super) async fn commit_forget(
         &self,
         request: TimedRequest,
         api: ResolvedApi,
         record: Timed,
         done: TimedDone,
+        next: Option<Timed>,
     ) -> Outcome {
-        self.unkeep(&api.id, &request.stage, &record, None).await;
+        match &next {
+            Some(next) => {
+                if let Err(error) = self.keep(&api.id, &request.stage, next).await {
+                    return timed(request, api, &record, Err(error.into()));
+                }
+                self.remind(&api.id, &request.stage, next).await;
+            }
+            None => self.unkeep(&api.id, &request.stage, &record, None).await,
+        }
         timed(request, api, &record, Ok(done))
     }
 
@@ -205,14 +249,17 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
         token: &str,
         settle: Duration,
     ) -> Result<bool, Outcome> {
-        let claim = Claim {
-            level: reminder.level.clone(),
-            by: token.to_owned(),
-            at: unix_now(),
-        };
-        let Some((key, value)) = claim.to_tag() else {
+        let (Some(seal), Some(claim)) = (
+            &self.seal,
+            Claim::new(&reminder.level, token.to_owned(), unix_now()),
+        ) else {
             return Ok(true);
         };
+        let place = Place {
+            api: &reminder.api,
+            stage: &reminder.stage,
+        };
+        let (key, value) = claim.to_tag(seal, place);
         let (api, stage) = (&reminder.api, &reminder.stage);
         let unreached = |error: GatewayError| Outcome::Timed {
             request: deadline_request(reminder),
@@ -224,15 +271,11 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
         let held_elsewhere = |view: &crate::domain::StageView| {
             view.claims
                 .iter()
-                .any(|c| c.level == claim.level && c.by != claim.by && c.is_fresh(claim.at))
+                .any(|c| c.key == claim.key && c.by != claim.by && c.is_fresh(claim.at))
         };
         // Without this, two processes sweeping in step would overwrite each other's claims
         // for ever, and neither would restore.
-        let before = self
-            .gateway
-            .read_stage(api, stage)
-            .await
-            .map_err(unreached)?;
+        let before = self.read_stage(api, stage).await.map_err(unreached)?;
         if held_elsewhere(&before) {
             return Ok(false);
         }
@@ -241,11 +284,7 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
             .await
             .map_err(unreached)?;
         tokio::time::sleep(settle).await;
-        let view = self
-            .gateway
-            .read_stage(api, stage)
-            .await
-            .map_err(unreached)?;
+        let view = self.read_stage(api, stage).await.map_err(unreached)?;
         Ok(view.claims.contains(&claim))
     }
 
@@ -268,10 +307,20 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
         stage: &StageName,
         record: &Timed,
     ) -> Result<(), GatewayError> {
-        let Some((key, value)) = record.to_tag() else {
+        let Some((key, value)) = self.sealed(api, stage, record) else {
             return Err(GatewayError::Rejected(Failure::NoRoomForRecord.to_string()));
         };
         self.gateway.tag(api, stage, &key, &value).await
+    }
+
+    /// A record's sealed tag for this stage; `None` without a seal or when it does not fit.
+    pub(super) fn sealed(
+        &self,
+        api: &ApiId,
+        stage: &StageName,
+        record: &Timed,
+    ) -> Option<(String, String)> {
+        record.to_tag(self.seal.as_ref()?, Place { api, stage })
     }
 
     /// Removes a timed change's record, or puts back the one it replaced. A failure is logged:

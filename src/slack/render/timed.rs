@@ -8,7 +8,7 @@ use super::{
 use crate::core::grammar::{TimedKind, TimedRequest};
 use crate::core::outcome::{Failure, TimedDone};
 use crate::core::requester::Requester;
-use crate::domain::{ResolvedApi, Timed};
+use crate::domain::{Applied, Configured, ResolvedApi, Timed, Unsealed};
 
 /// The immediate acknowledgement of `extend` or `restore`.
 pub fn accepted(request: &TimedRequest) -> Value {
@@ -44,16 +44,45 @@ fn setter(record: &Timed) -> String {
     }
 }
 
+/// What comes back, step by step, when a timed change ends: `then rate 50, burst 100 until
+/// <date>, then nothing set`. Each step is the timed change under it (while still in force),
+/// the last the values from before the first.
+pub fn then_back(steps: &[(i64, Configured)]) -> String {
+    let mut text = String::new();
+    for (at, (_, values)) in steps.iter().enumerate() {
+        if at > 0 {
+            text.push_str(", ");
+        }
+        text.push_str(&format!("then {}", limits(values)));
+        if let Some((next, _)) = steps.get(at + 1) {
+            text.push_str(&format!(" {}", ends(*next)));
+        }
+    }
+    if text.is_empty() {
+        text.push_str("then the values before");
+    }
+    text
+}
+
 /// One line of `show`: a timed change in force.
 pub fn in_force(record: &Timed) -> String {
     format!(
-        ":stopwatch: {}: timed {} {}, set by {} on {}; then back to {}",
+        ":stopwatch: {}: timed {} {}, set by {} on {}; {}",
         capitalise(&level_label(&record.level)),
         limits(&record.set),
         ends(record.until),
         setter(record),
         date(record.since),
-        limits(&record.restore),
+        then_back(&record.steps()),
+    )
+}
+
+/// One line of `show`: a `throttle-bot:` tag this service did not seal.
+pub fn unsealed(found: &Unsealed) -> String {
+    format!(
+        ":rotating_light: {} = {}: *not made by throttle-bot* (not sealed by this service); nothing acts on it, a person must decide",
+        code(&found.key),
+        code(&found.value)
     )
 }
 
@@ -88,16 +117,16 @@ pub fn reply(
         .map_or_else(|| "throttle-bot".to_owned(), |u| format!("<@{}>", u.user));
     match result {
         Ok(TimedDone::Extended(record)) => in_channel(format!(
-            ":stopwatch: {by} extended the timed change on {at}: {} now stays {}, then {} comes back.",
+            ":stopwatch: {by} extended the timed change on {at}: {} now stays {}, {}.",
             limits(&record.set),
             ends(record.until),
-            limits(&record.restore)
+            then_back(&record.steps())
         )),
-        Ok(TimedDone::Restored { record, .. }) => in_channel(format!(
-            ":leftwards_arrow_with_hook: {by} restored {at} early: {} → {} (the values before the timed change set by {}).",
+        Ok(TimedDone::Restored { record, applied }) => in_channel(format!(
+            ":leftwards_arrow_with_hook: {by} ended the timed change on {at} early: {} → {} ({}).",
             limits(&record.set),
-            limits(&record.restore),
-            setter(record)
+            limits(&applied.after),
+            back_is(record, applied)
         )),
         Ok(TimedDone::AlreadyBack(record)) => ephemeral(format!(
             ":information_source: {at} already has the values from before the timed change ({}); its record was removed.",
@@ -116,6 +145,22 @@ pub fn reply(
             verb(request.kind),
             escape(&capitalise(&error.to_string()))
         )),
+    }
+}
+
+/// What the values that came back are: the timed change under the one that ended, or the
+/// values from before.
+fn back_is(record: &Timed, applied: &Applied) -> String {
+    match applied.until {
+        Some(_) => format!(
+            "the timed change under the one set by {}; {}",
+            setter(record),
+            then_back(&applied.steps)
+        ),
+        None => format!(
+            "the values before the timed change set by {}",
+            setter(record)
+        ),
     }
 }
 
@@ -143,11 +188,11 @@ pub fn notice(
             limits(&record.set),
             ends(record.until)
         ),
-        Ok(TimedDone::Restored { record, .. }) => format!(
-            ":leftwards_arrow_with_hook: Timed change on {at} ended: {} → {}, as before the change set by {} ({who})",
+        Ok(TimedDone::Restored { record, applied }) => format!(
+            ":leftwards_arrow_with_hook: Timed change on {at} ended: {} → {}, {} ({who})",
             limits(&record.set),
-            limits(&record.restore),
-            setter(record)
+            limits(&applied.after),
+            back_is(record, applied)
         ),
         Ok(TimedDone::AlreadyBack(record)) => format!(
             ":information_source: Timed change on {at} ended; the level already had its values from before ({}), so only the record was removed ({who})",
@@ -193,6 +238,7 @@ mod tests {
             by: by.to_owned(),
             channel: None,
             thread: None,
+            below: Vec::new(),
         }
     }
 
@@ -202,7 +248,22 @@ mod tests {
         assert!(line.contains("5 req/s, burst 10"), "{line}");
         assert!(line.contains("<!date^1795701800^"), "{line}");
         assert!(line.contains("<@U2CERLKJA>"), "{line}");
-        assert!(line.contains("then back to not set"), "{line}");
+        assert!(line.contains("; then not set"), "{line}");
+        let mut stacked = record("U2CERLKJA");
+        stacked.below.push(crate::domain::Layer {
+            set: Configured {
+                rate: Some(50.0),
+                burst: Some(100),
+            },
+            until: 1_795_709_000,
+            by: "U1".to_owned(),
+        });
+        let line = in_force(&stacked);
+        assert!(
+            line.contains("; then 50 req/s, burst 100 until <!date^1795709000^")
+                && line.ends_with(", then not set"),
+            "{line}"
+        );
         let alarm = in_force(&record("alarm:<!channel>"));
         assert!(alarm.contains("alarm `"), "{alarm}");
         assert!(!alarm.contains("<!channel>"), "escaped: {alarm}");

@@ -38,10 +38,35 @@ fn timed_runner(policy: Option<&str>) -> (Runner<FakeGateway, Told>, Arc<Noted>)
 }
 
 fn record(runner: &Runner<FakeGateway, Told>) -> Option<Timed> {
-    runner.gateway.apis.lock().unwrap()["a1b2c3d4e5"].1["prod"]
-        .timed
-        .first()
-        .cloned()
+    let mut view = runner.gateway.apis.lock().unwrap()["a1b2c3d4e5"].1["prod"].clone();
+    view.open(Some(&seal()), &ApiId::parse("a1b2c3d4e5").unwrap());
+    view.timed.first().cloned()
+}
+
+/// Writes a record on the stage as the service would (sealed), or replaces it.
+fn put_record(runner: &Runner<FakeGateway, Told>, record: &Timed) {
+    let (api, stage) = (
+        ApiId::parse("a1b2c3d4e5").unwrap(),
+        StageName::parse("prod").unwrap(),
+    );
+    let (key, value) = record
+        .to_tag(
+            &seal(),
+            crate::domain::Place {
+                api: &api,
+                stage: &stage,
+            },
+        )
+        .unwrap();
+    let mut apis = runner.gateway.apis.lock().unwrap();
+    let view = apis
+        .get_mut("a1b2c3d4e5")
+        .unwrap()
+        .1
+        .get_mut("prod")
+        .unwrap();
+    view.tags.retain(|(k, _)| *k != key);
+    view.tags.push((key, value));
 }
 
 fn deadline() -> Ask {
@@ -73,14 +98,9 @@ fn set(rate: f64, burst: i64) -> Action {
 
 /// Makes the record's deadline already past, as if its time had come.
 fn expire(runner: &Runner<FakeGateway, Told>) {
-    let mut apis = runner.gateway.apis.lock().unwrap();
-    let view = apis
-        .get_mut("a1b2c3d4e5")
-        .unwrap()
-        .1
-        .get_mut("prod")
-        .unwrap();
-    view.timed[0].until = 0;
+    let mut record = record(runner).expect("a record");
+    record.until = 0;
+    put_record(runner, &record);
 }
 
 #[tokio::test]
@@ -269,6 +289,140 @@ async fn a_timed_change_on_top_of_another_keeps_the_first_values_to_put_back() {
     );
 }
 
+#[tokio::test]
+async fn the_end_of_a_timed_change_on_top_brings_back_the_one_under_it() {
+    let (runner, noted) = timed_runner(None);
+    runner.perform(&ask("U1", "petstore prod 100 200")).await;
+    runner
+        .perform(&ask("U1", "petstore prod 50 100 for 2h"))
+        .await;
+    let first_until = record(&runner).unwrap().until;
+    runner
+        .perform(&ask("U2", "petstore prod 30 60 for 1m"))
+        .await;
+    let on_top = record(&runner).unwrap();
+    assert_eq!(
+        on_top.steps(),
+        vec![
+            (on_top.until, values(50.0, 100)),
+            (first_until, values(100.0, 200))
+        ]
+    );
+    expire(&runner);
+    let outcome = runner.perform(&deadline()).await;
+    assert_eq!(outcome.label(), Label::Restored, "{outcome:?}");
+    assert_eq!(
+        runner.gateway.stage_wide("a1b2c3d4e5", "prod"),
+        values(50.0, 100),
+        "the two-hour clamp comes back, not the values from before it"
+    );
+    let back = record(&runner).expect("the two-hour clamp is still in force");
+    assert_eq!(
+        (back.set, back.until, back.restore, back.by.as_str()),
+        (values(50.0, 100), first_until, values(100.0, 200), "U1")
+    );
+    assert_eq!(noted.0.lock().unwrap().last().unwrap().at, first_until);
+}
+
+#[tokio::test]
+async fn restoring_early_a_timed_change_on_top_needs_a_rule_for_what_comes_back() {
+    let (runner, _) = timed_runner(Some(POLICY));
+    runner.perform(&ask("U1", "petstore prod 100 200")).await;
+    runner
+        .perform(&ask("U1", "petstore prod 50 100 for 2h"))
+        .await;
+    runner
+        .perform(&ask("U1", "petstore prod 30 60 for 1h"))
+        .await;
+    let outcome = runner.perform(&ask("U1", "restore petstore prod")).await;
+    assert_eq!(outcome.label(), Label::Restored);
+    assert_eq!(
+        runner.gateway.stage_wide("a1b2c3d4e5", "prod"),
+        values(50.0, 100)
+    );
+    assert_eq!(record(&runner).unwrap().set, values(50.0, 100));
+}
+
+#[tokio::test]
+async fn extend_refuses_a_timed_change_whose_values_were_changed_since() {
+    let (runner, _) = timed_runner(None);
+    runner
+        .perform(&ask("U1", "petstore prod 5 10 for 10m"))
+        .await;
+    let until = record(&runner).unwrap().until;
+    elsewhere(&runner, set(7.0, 7)).await;
+    let outcome = runner.perform(&ask("U1", "extend petstore prod 30m")).await;
+    assert_eq!(outcome.label(), Label::Moved, "{outcome:?}");
+    assert!(format!("{outcome:?}").contains("NoLongerHeld"));
+    assert_eq!(record(&runner).unwrap().until, until, "not extended");
+}
+
+#[tokio::test]
+async fn extend_at_the_deadline_is_told_the_change_has_ended() {
+    let (runner, _) = timed_runner(None);
+    runner
+        .perform(&ask("U1", "petstore prod 5 10 for 10m"))
+        .await;
+    expire(&runner);
+    let outcome = runner.perform(&ask("U1", "extend petstore prod 30m")).await;
+    assert!(
+        matches!(
+            &outcome,
+            Outcome::Timed {
+                result: Err(Failure::Ended),
+                ..
+            }
+        ),
+        "{outcome:?}"
+    );
+    assert_eq!(record(&runner).unwrap().until, 0, "not extended");
+}
+
+#[tokio::test]
+async fn a_hand_written_record_is_never_acted_on_and_is_reported_once() {
+    let (runner, _) = timed_runner(None);
+    runner.perform(&ask("U1", "petstore prod 100 200")).await;
+    {
+        let mut apis = runner.gateway.apis.lock().unwrap();
+        let view = apis
+            .get_mut("a1b2c3d4e5")
+            .unwrap()
+            .1
+            .get_mut("prod")
+            .unwrap();
+        view.tags.push((
+            "throttle-bot:stage".to_owned(),
+            "set=100/200 restore=0/0 since=0 until=0 by=UEVE in=CEVE".to_owned(),
+        ));
+    }
+    let outcome = runner.run(&deadline(), &ReplyOnce::default()).await;
+    let _ = outcome;
+    assert_eq!(
+        runner.gateway.stage_wide("a1b2c3d4e5", "prod"),
+        values(100.0, 200),
+        "nothing blocked"
+    );
+    runner.perform(&ask("U1", "show petstore prod")).await;
+    let untrusted = runner
+        .teller
+        .notices
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|label| **label == "untrusted_record")
+        .count();
+    assert_eq!(untrusted, 1, "one audit alert, however often it is read");
+    assert!(runner.teller.announced.lock().unwrap().is_empty());
+    let Outcome::Show {
+        result: Ok(view), ..
+    } = runner.perform(&ask("U1", "show petstore prod")).await
+    else {
+        panic!()
+    };
+    assert_eq!(view.stages[0].unsealed.len(), 1);
+    assert!(view.stages[0].timed.is_empty());
+}
+
 fn stage_reminder() -> Reminder {
     Reminder {
         api: ApiId::parse("a1b2c3d4e5").unwrap(),
@@ -280,15 +434,17 @@ fn stage_reminder() -> Reminder {
 
 /// Writes a claim as another process would.
 async fn claimed_by(runner: &Runner<FakeGateway, Told>, by: &str, at: i64) {
-    let claim = Claim {
-        level: Level::Stage,
-        by: by.to_owned(),
-        at,
-    };
-    let (key, value) = claim.to_tag().unwrap();
+    let claim = Claim::new(&Level::Stage, by.to_owned(), at).unwrap();
     let (api, stage) = (
         ApiId::parse("a1b2c3d4e5").unwrap(),
         StageName::parse("prod").unwrap(),
+    );
+    let (key, value) = claim.to_tag(
+        &seal(),
+        crate::domain::Place {
+            api: &api,
+            stage: &stage,
+        },
     );
     runner
         .gateway
@@ -407,10 +563,65 @@ async fn a_change_for_good_through_the_bot_replaces_a_timed_one() {
         runner.gateway.stage_wide("a1b2c3d4e5", "prod"),
         values(95.0, 190)
     );
-    // A change that finds nothing to do leaves a timed change alone.
+}
+
+#[tokio::test]
+async fn the_same_values_for_good_end_a_timed_change_without_a_write() {
+    let (runner, _) = timed_runner(None);
+    runner.perform(&ask("U1", "petstore prod 100 200")).await;
     runner
-        .perform(&ask("U1", "petstore prod 90 180 for 30m"))
+        .perform(&ask("U1", "petstore prod 60 120 for 30m"))
         .await;
-    runner.perform(&ask("U1", "petstore prod 90 180")).await;
-    assert!(record(&runner).is_some());
+    let until = record(&runner).unwrap().until;
+    let writes = |runner: &Runner<FakeGateway, Told>| {
+        runner
+            .gateway
+            .calls()
+            .iter()
+            .filter(|c| c.starts_with("write"))
+            .count()
+    };
+    let before = writes(&runner);
+    let outcome = runner.perform(&ask("U1", "petstore prod 60 120")).await;
+    let Outcome::Change {
+        result: Ok(applied),
+        ..
+    } = &outcome
+    else {
+        panic!("{outcome:?}")
+    };
+    assert_eq!(
+        (applied.changed, applied.replaces_timed),
+        (false, Some(until))
+    );
+    assert_eq!(record(&runner), None, "the clamp stays for good");
+    assert_eq!(
+        writes(&runner),
+        before,
+        "no UpdateStage for the same values"
+    );
+    // With nothing timed there, the same values are nothing to do.
+    let again = runner.perform(&ask("U1", "petstore prod 60 120")).await;
+    assert_eq!(again.label(), Label::Unchanged);
+    assert!(!runner.gateway.calls().last().unwrap().starts_with("untag"));
+}
+
+#[tokio::test]
+async fn the_same_values_for_a_while_re_time_a_timed_change() {
+    let (runner, noted) = timed_runner(None);
+    runner.perform(&ask("U1", "petstore prod 100 200")).await;
+    runner
+        .perform(&ask("U1", "petstore prod 60 120 for 10m"))
+        .await;
+    let first = record(&runner).unwrap();
+    runner
+        .perform(&ask("U2", "petstore prod 60 120 for 2h"))
+        .await;
+    let again = record(&runner).unwrap();
+    assert_eq!(again.until - first.until, 7200 - 600);
+    assert_eq!(
+        (again.restore, again.below.len(), again.by.as_str()),
+        (values(100.0, 200), 0, "U2")
+    );
+    assert_eq!(noted.0.lock().unwrap().last().unwrap().at, again.until);
 }
