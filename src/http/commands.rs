@@ -45,8 +45,10 @@ pub async fn slash_command(
         Ok(Request::Change(change)) => Some(change),
         _ => None,
     };
-    // A change is made once per signed request: a captured one played again changes nothing.
-    if change.is_some()
+    // Whatever changes something (a change, `extend`, `restore`) is done once per signed
+    // request: a captured one played again changes nothing.
+    let changes_something = change.is_some() || matches!(&request, Ok(Request::Timed(_)));
+    if changes_something
         && !state
             .replays
             .first_use(stamp.timestamp, &stamp.signature, unix_now())

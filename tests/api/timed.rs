@@ -628,3 +628,89 @@ async fn apply_for_a_duration_records_its_restore_on_the_stage_for_a_sweep() {
     assert!(is_unset(stage_limits(&api, "test").await));
     assert!(ours(&stage_tags(&api, "test").await).is_empty());
 }
+
+#[tokio::test]
+async fn a_hand_written_record_is_never_acted_on_and_is_reported_once() {
+    // Anyone who may tag a stage could write this: a record whose `set` is what the stage
+    // holds and whose `restore` blocks every request, credited to someone else.
+    let api = create_api(&unique("forged"), "prod").await;
+    set_stage_limits(&api, "prod", 100.0, 200).await;
+    aws()
+        .await
+        .tag_resource()
+        .resource_arn(format!(
+            "arn:aws:apigateway:us-east-1::/restapis/{api}/stages/prod"
+        ))
+        .tags(
+            "throttle-bot:stage",
+            format!("set=100/200 restore=0/0 since=1 until=2 by=U0VICTIM in={CHANNEL}"),
+        )
+        .send()
+        .await
+        .unwrap();
+    let app = spawn(&api).await;
+
+    let alert = notice_with(&app, "Not made by throttle-bot").await;
+    assert!(
+        alert.contains(&api) && alert.contains("restore=0/0"),
+        "{alert}"
+    );
+    let shown_view = shown(&reply_to(&app, &format!("show {api} prod")).await);
+    assert!(
+        shown_view.contains("not made by throttle-bot"),
+        "{shown_view}"
+    );
+
+    let app = app.stop().await;
+    assert_eq!(stage_limits(&api, "prod").await, Some((100.0, 200)));
+    assert!(
+        stage_tags(&api, "prod")
+            .await
+            .contains_key("throttle-bot:stage"),
+        "left for a person to decide"
+    );
+    let alerts = app
+        .slack
+        .posts_to("/webhook")
+        .iter()
+        .filter(|post| shown(post).contains("Not made by throttle-bot"))
+        .count();
+    assert_eq!(alerts, 1, "one alert, however many sweeps read it");
+    assert!(
+        app.slack.posts_to("/api/chat.postMessage").is_empty(),
+        "nothing posted to the channel the record names"
+    );
+}
+
+#[tokio::test]
+async fn a_captured_extend_played_again_extends_once() {
+    let app = spawn("none").await;
+    let api = create_api(&unique("timed"), "prod").await;
+    reply_to(&app, &format!("{api} prod 10 20")).await;
+    reply_to(&app, &format!("{api} prod 8 16 for 10m")).await;
+    let until = record_field(&stage_tags(&api, "prod").await, "until");
+
+    let body = app
+        .command_form(&format!("extend {api} prod 30m"))
+        .into_bytes();
+    let timestamp = now().to_string();
+    let signature = sign(SIGNING_SECRET, &timestamp, &body);
+    let before = app.slack.posts_to("/reply").len();
+    app.post_with(body.clone(), Some(&timestamp), Some(&signature))
+        .await;
+    app.slack.wait_for("/reply", before + 1).await;
+    for _ in 0..3 {
+        let replayed = app
+            .post_with(body.clone(), Some(&timestamp), Some(&signature))
+            .await;
+        let text = shown(&replayed.json().await.unwrap());
+        assert!(text.contains("already received"), "{text}");
+    }
+
+    let app = app.stop().await;
+    assert_eq!(
+        record_field(&stage_tags(&api, "prod").await, "until"),
+        until + 1800
+    );
+    assert_eq!(app.slack.posts_to("/reply").len(), before + 1);
+}

@@ -123,7 +123,7 @@ pub fn reply(
             then_back(&record.steps())
         )),
         Ok(TimedDone::Restored { record, applied }) => in_channel(format!(
-            ":leftwards_arrow_with_hook: {by} ended the timed change on {at} early: {} → {} ({}).",
+            ":leftwards_arrow_with_hook: {by} restored {at} early: {} → {} ({}).",
             limits(&record.set),
             limits(&applied.after),
             back_is(record, applied)
