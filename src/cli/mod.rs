@@ -150,7 +150,8 @@ pub struct PolicyArgs {
 pub struct SlackHostArgs {
     /// Comma-separated `host` or `host:port` entries allowed over plain http for response URLs,
     /// the webhook and the Web API: local stand-ins in tests. Never set it in production.
-    #[arg(long, env = "INSECURE_TEST_HOSTS")]
+    /// Loopback hosts only; anything else is refused at start-up.
+    #[arg(long, env = "INSECURE_TEST_HOSTS", value_parser = SlackHosts::validate_setting)]
     pub insecure_test_hosts: Option<String>,
 }
 

@@ -41,6 +41,20 @@ impl SlackHosts {
         Self { insecure }
     }
 
+    /// Checks the setting before start-up: only loopback hosts (`127.0.0.0/8`, `::1`,
+    /// `localhost`, each with an optional port) may be reached over plain http, so a
+    /// mistaken setting can never send a reply or a token in clear text across a network.
+    pub fn validate_setting(raw: &str) -> Result<String, String> {
+        for entry in raw.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+            if !is_loopback(entry) {
+                return Err(format!(
+                    "`{entry}` is not a loopback host: INSECURE_TEST_HOSTS accepts only 127.0.0.0/8, ::1 and localhost (with an optional port), for tests"
+                ));
+            }
+        }
+        Ok(raw.to_owned())
+    }
+
     /// The hosts allowed over plain http, for the start-up warning.
     pub fn insecure(&self) -> &[String] {
         &self.insecure
@@ -77,8 +91,51 @@ impl SlackHosts {
     }
 }
 
+/// `host` or `host:port` (`[::1]:port` for IPv6) naming this machine only.
+fn is_loopback(entry: &str) -> bool {
+    let host = match entry.rsplit_once(':') {
+        _ if entry == "::1" => entry,
+        Some((host, port)) if !port.is_empty() && port.parse::<u16>().is_ok() => host,
+        _ => entry,
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn insecure_test_hosts_must_be_loopback() {
+        for ok in [
+            "127.0.0.1",
+            "127.0.0.1:8080",
+            "127.8.9.10",
+            "localhost",
+            "LOCALHOST:9000",
+            "::1",
+            "[::1]:8080",
+            "127.0.0.1, localhost:1",
+            "",
+        ] {
+            assert!(SlackHosts::validate_setting(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "10.0.0.1",
+            "evil.example",
+            "localhost.evil.example",
+            "127.0.0.1.nip.io",
+            "0.0.0.0",
+            "127.0.0.1, 192.168.1.1:80",
+            "[::2]:80",
+        ] {
+            let refused = SlackHosts::validate_setting(bad).unwrap_err();
+            assert!(refused.contains("not a loopback host"), "{bad}: {refused}");
+        }
+    }
+
     use super::*;
 
     #[test]

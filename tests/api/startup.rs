@@ -31,6 +31,24 @@ async fn a_bad_webhook_url_stops_start_up_without_echoing_it() {
     assert!(!stderr.contains("secret-part"), "{stderr}");
 }
 
+#[tokio::test]
+async fn insecure_test_hosts_beyond_this_machine_stop_start_up() {
+    for mode in ["serve", "lambda", "apply"] {
+        let output = service_command(None, false)
+            .env("INSECURE_TEST_HOSTS", "127.0.0.1,hooks.example.com")
+            .arg(mode)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert!(!output.status.success(), "{mode}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains("`hooks.example.com` is not a loopback host"),
+            "{mode}: {stderr}"
+        );
+    }
+}
+
 /// Runs one change and returns the text of its final reply.
 async fn reply_to_a_change(app: &TestApp) -> String {
     app.command("a1b2c3d4e5 prod 5 10").await;
