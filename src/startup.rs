@@ -154,7 +154,13 @@ pub fn state(config: &ServeConfig, mode: Mode, deadlines: Arc<dyn Deadlines>) ->
         rejection_log: Arc::new(rejection_log()),
         request_timeout: config.limits.request,
         replays: Arc::new(ReplayGuard::new(REPLAY_MEMORY)),
+        presses: Arc::new(press_ledger()),
     }
+}
+
+/// Presses remembered for as long as a button works.
+pub fn press_ledger() -> ReplayGuard {
+    ReplayGuard::remembering(REPLAY_MEMORY, crate::slack::buttons::UNDO_TTL_SECS)
 }
 
 /// Signed requests remembered against replays (a few MB at most).

@@ -11,11 +11,13 @@ use super::AppState;
 use super::signed::SlackBody;
 use crate::core::clock::unix_now;
 use crate::core::grammar::{Request, parse_text};
+use crate::core::outcome::{News, Outcome};
 use crate::core::requester::{ChatId, ChatUser, ReplyTo, RequestId, Requester, Via};
 use crate::core::runner::{Ask, Gates, Origin, Work};
-use crate::domain::Configured;
+use crate::domain::{Configured, ThrottleChange};
 use crate::jobs::{InvocationDeadline, Submitted, span};
 use crate::metrics::Rejection;
+use crate::policy::Denial;
 use crate::slack::buttons::{ButtonValue, Press};
 use crate::slack::interaction::ActionPayload;
 use crate::slack::render;
@@ -96,23 +98,80 @@ pub async fn press(
             return StatusCode::OK.into_response();
         }
     };
-    let team = payload.team.as_ref().and_then(|t| ChatId::parse(&t.id));
+    // Slack Connect: the presser's own workspace, not the channel's host.
+    let team = payload
+        .user
+        .as_ref()
+        .and_then(|u| u.team_id.as_deref())
+        .or(payload.team.as_ref().map(|t| t.id.as_str()))
+        .and_then(ChatId::parse);
     let channel = payload.channel.as_ref().and_then(|c| ChatId::parse(&c.id));
+    // One outcome per preview or approval request: the first press that ends it wins; a
+    // double click, or Approve and Reject pressed together, finds it answered.
+    let answered = || {
+        let key = press_key(&value, payload.message_ts_any());
+        !state.presses.first_use(unix_now(), &key, unix_now())
+    };
+    let already = || {
+        render::press_refused("this was already answered by another press; nothing more was done")
+    };
+    let Ok(Request::Change(change)) = parse_text(&value.text) else {
+        return StatusCode::BAD_REQUEST.into_response();
+    };
     let (via, requester, gates) = match handling(&value, &presser, channel, team) {
         Some(Handling::Run(via, requester, gates)) => (via, requester, gates),
-        Some(Handling::Tell(message, notice)) => {
+        Some(Handling::Refuse(via, presser, denial)) => {
+            let requester = Requester::User(presser);
+            refuse(
+                &state,
+                reply_to,
+                requester,
+                via,
+                &value.text,
+                change,
+                denial,
+            )
+            .await;
+            return StatusCode::OK.into_response();
+        }
+        Some(Handling::Close(_, _)) if answered() => {
+            state.jobs.tell(reply_to, already(), None).await;
+            return StatusCode::OK.into_response();
+        }
+        Some(Handling::Tell(message, notice) | Handling::Close(message, notice)) => {
             state.jobs.tell(reply_to, message, notice).await;
             return StatusCode::OK.into_response();
         }
         None => return StatusCode::BAD_REQUEST.into_response(),
     };
-    let Ok(Request::Change(change)) = parse_text(&value.text) else {
-        return StatusCode::BAD_REQUEST.into_response();
-    };
+    // A press no rule could allow is refused before any AWS call, and audited at the same
+    // bounded rate per person as a refused command.
+    let requester = Requester::User(requester);
+    let screened = state
+        .jobs
+        .runner()
+        .screen(&requester, Some(&Request::Change(change.clone())));
+    if let Err(denial) = screened {
+        refuse(
+            &state,
+            reply_to,
+            requester,
+            via,
+            &value.text,
+            change,
+            denial,
+        )
+        .await;
+        return StatusCode::OK.into_response();
+    }
+    if via != Via::Undo && answered() {
+        state.jobs.tell(reply_to, already(), None).await;
+        return StatusCode::OK.into_response();
+    }
     let ask = Ask {
         id: RequestId::new(),
         origin: Origin {
-            requester: Requester::User(requester),
+            requester,
             reply_to: Some(reply_to.clone()),
             via,
             message_ts: payload.message_ts().map(str::to_owned),
@@ -137,13 +196,70 @@ pub async fn press(
     StatusCode::OK.into_response()
 }
 
+/// Tells the presser why their press was refused, and audits it at the bounded per-person
+/// rate of refused commands.
+async fn refuse(
+    state: &AppState,
+    reply_to: ReplyTo,
+    requester: Requester,
+    via: Via,
+    text: &str,
+    change: ThrottleChange,
+    denial: Denial,
+) {
+    let outcome = Outcome::Refused {
+        text: text.to_owned(),
+        change: Some(change),
+        denial,
+    };
+    let news = News {
+        requester: &requester,
+        via,
+        outcome: &outcome,
+    };
+    if let Some(mut message) = render::reply(&news, None) {
+        // The request stays for whoever may answer it.
+        message["replace_original"] = serde_json::json!(false);
+        state.jobs.tell(reply_to, message, None).await;
+    }
+    state
+        .jobs
+        .refused(RequestId::new(), requester, outcome)
+        .await;
+}
+
 /// What a press leads to.
 #[derive(Debug, PartialEq)]
 enum Handling {
     /// Through the pipeline, as this person, with these second steps passed.
     Run(Via, ChatUser, Gates),
-    /// A message (and maybe an audit notice) on the press's `response_url`; nothing else.
+    /// The request ends here (Cancel, Reject): this message in place of it, and maybe an
+    /// audit notice; nothing else.
+    Close(serde_json::Value, Option<serde_json::Value>),
+    /// A message to the presser only; the request stays.
     Tell(serde_json::Value, Option<serde_json::Value>),
+    /// A press the policy cannot allow, refused before any AWS call; the request stays.
+    Refuse(Via, ChatUser, Denial),
+}
+
+/// What one request (a preview, an approval request, a change's Undo) is, whichever of its
+/// buttons was pressed: Apply and Cancel, or Approve and Reject, share it.
+fn press_key(value: &ButtonValue, message_ts: Option<&str>) -> String {
+    use sha2::{Digest, Sha256};
+    let group = match value.press {
+        Press::Undo => "undo",
+        Press::Apply | Press::Cancel | Press::Approve | Press::Reject => "decide",
+    };
+    let identity = serde_json::json!([
+        group,
+        value.text,
+        value.author,
+        value.channel,
+        value.expect,
+        value.approvers,
+        message_ts
+    ]);
+    hex::encode(Sha256::digest(identity.to_string().as_bytes()))
 }
 
 /// Who may press what: Apply and Cancel only the author; Reject an approver or the author;
@@ -168,7 +284,7 @@ fn handling(
             )),
             None,
         ),
-        Press::Cancel => Handling::Tell(
+        Press::Cancel => Handling::Close(
             render::closed(
                 &format!(":wastebasket: Cancelled by <@{presser}>. Nothing was changed."),
                 false,
@@ -186,13 +302,33 @@ fn handling(
                 None,
             )
         }
+        // Only an approver (never the author) may approve: refused here, before any AWS call;
+        // the pipeline checks again against the policy in force when it acts.
+        Press::Approve if !is_approver || is_author => Handling::Refuse(
+            Via::Approve,
+            ChatUser {
+                user: presser.clone(),
+                channel,
+                team,
+                command: author.command,
+            },
+            Denial::NotAnApprover {
+                user: presser.clone(),
+                author: is_author,
+                approvers: value
+                    .approvers
+                    .iter()
+                    .filter_map(|a| ChatId::parse(a))
+                    .collect(),
+            },
+        ),
         Press::Reject => {
             let text = format!(
                 ":no_entry_sign: Rejected by <@{presser}>: <@{}>'s request to run {}. Nothing was changed.",
                 author.user,
                 render::quoted(&value.text)
             );
-            Handling::Tell(
+            Handling::Close(
                 render::closed(&text, true),
                 Some(render::notice_text(&text)),
             )
@@ -292,7 +428,8 @@ mod tests {
                     Via::Command => "command",
                 }
             }
-            Some(Handling::Tell(message, notice)) if message["replace_original"] == true => {
+            Some(Handling::Close(message, notice)) => {
+                assert_eq!(message["replace_original"], true);
                 if notice.is_some() {
                     "close and audit"
                 } else {
@@ -300,8 +437,36 @@ mod tests {
                 }
             }
             Some(Handling::Tell(..)) => "tell the presser",
+            Some(Handling::Refuse(..)) => "refuse before any AWS call",
             None => "refuse",
         }
+    }
+
+    #[test]
+    fn apply_and_cancel_or_approve_and_reject_answer_the_same_request() {
+        let key = |press, ts| press_key(&value(press), ts);
+        assert_eq!(
+            key(Press::Apply, Some("1.2")),
+            key(Press::Cancel, Some("1.2"))
+        );
+        assert_eq!(
+            key(Press::Approve, Some("1.2")),
+            key(Press::Reject, Some("1.2"))
+        );
+        assert_ne!(
+            key(Press::Apply, Some("1.2")),
+            key(Press::Apply, Some("1.3"))
+        );
+        assert_ne!(
+            key(Press::Undo, Some("1.2")),
+            key(Press::Apply, Some("1.2"))
+        );
+        let mut other = value(Press::Apply);
+        other.expect = Some((Some(1.0), Some(1)));
+        assert_ne!(
+            press_key(&other, Some("1.2")),
+            key(Press::Apply, Some("1.2"))
+        );
     }
 
     #[test]
@@ -313,8 +478,10 @@ mod tests {
             (Press::Cancel, "U0OTHER", "tell the presser"),
             (Press::Undo, "U0OTHER", "undo as the presser"),
             (Press::Approve, "U0APPROVER", "approve for the author"),
-            // The pipeline refuses an author or a stranger approving, with the policy in force.
-            (Press::Approve, "U0OTHER", "approve for the author"),
+            // An author or a stranger approving is refused before any AWS call (and the
+            // pipeline checks again with the policy in force).
+            (Press::Approve, "U0OTHER", "refuse before any AWS call"),
+            (Press::Approve, "U0AUTHOR", "refuse before any AWS call"),
             (Press::Reject, "U0APPROVER", "close and audit"),
             (Press::Reject, "U0AUTHOR", "close and audit"),
             (Press::Reject, "U0OTHER", "tell the presser"),

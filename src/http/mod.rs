@@ -46,6 +46,8 @@ pub struct AppState {
     pub request_timeout: Duration,
     /// Signed requests that changed something, to refuse them played again.
     pub replays: Arc<ReplayGuard>,
+    /// Previews, approval requests and changes already answered by a press: one outcome each.
+    pub presses: Arc<ReplayGuard>,
 }
 
 /// The routes Slack calls: what faces the internet (and all a Lambda function URL serves).

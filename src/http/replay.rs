@@ -9,6 +9,8 @@ use crate::slack::signature::MAX_CLOCK_SKEW_SECS;
 /// What a replay guard remembers: signatures still inside Slack's timestamp window.
 pub struct ReplayGuard {
     capacity: usize,
+    /// How long after its timestamp a key is remembered.
+    window_secs: i64,
     seen: Mutex<Seen>,
 }
 
@@ -24,8 +26,15 @@ impl ReplayGuard {
     /// could be replayed once until their window closes): the memory stays bounded under a flood
     /// of validly signed requests, which only Slack's secret can make.
     pub fn new(capacity: usize) -> Self {
+        Self::remembering(capacity, MAX_CLOCK_SKEW_SECS)
+    }
+
+    /// The same, remembering each key for `window_secs` after its timestamp (for presses on
+    /// buttons, as long as a button works).
+    pub fn remembering(capacity: usize, window_secs: i64) -> Self {
         Self {
             capacity: capacity.max(1),
+            window_secs,
             seen: Mutex::default(),
         }
     }
@@ -34,7 +43,7 @@ impl ReplayGuard {
     pub fn first_use(&self, timestamp: i64, signature: &str, now: i64) -> bool {
         let mut seen = self.seen.lock().expect("replay guard");
         while let Some((at, _)) = seen.order.front() {
-            if at + MAX_CLOCK_SKEW_SECS >= now {
+            if at + self.window_secs >= now {
                 break;
             }
             if let Some((_, old)) = seen.order.pop_front() {

@@ -142,6 +142,7 @@ pub async fn run(args: LambdaArgs) -> Result<(), LambdaError> {
                 replays: Arc::new(crate::http::replay::ReplayGuard::new(
                     crate::startup::REPLAY_MEMORY,
                 )),
+                presses: Arc::new(crate::startup::press_ledger()),
             }))
         }
         _ => {

@@ -33,11 +33,19 @@ impl ActionPayload {
         let looks_like_ts = !ts.is_empty() && ts.chars().all(|c| c.is_ascii_digit() || c == '.');
         (!container.is_ephemeral && looks_like_ts).then_some(ts)
     }
+
+    /// The timestamp of the message holding the button, ephemeral or not: which preview or
+    /// request this is, when the same command was typed twice.
+    pub fn message_ts_any(&self) -> Option<&str> {
+        self.container.as_ref()?.message_ts.as_deref()
+    }
 }
 
 #[derive(Debug, Deserialize)]
 pub struct Id {
     pub id: String,
+    /// For a user: their own workspace (in a Slack Connect channel, not the channel's host).
+    pub team_id: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -433,3 +433,93 @@ async fn undo_is_a_change_like_any_other_and_the_presser_needs_the_policy_to_all
     app.slack.wait_for("/actions", 2).await;
     assert_eq!(stage_limits(&api, "prod").await, Some((-1.0, -1)));
 }
+
+#[tokio::test]
+async fn apply_double_clicked_applies_once_and_the_second_click_is_told_so() {
+    let app = TestApp::spawn().await;
+    let api = create_api(&unique("twice"), "prod").await;
+    let preview = reply_to(&app, &format!("{api} prod 0 0"), 1).await;
+
+    let (first, second) = tokio::join!(
+        app.press(&preview, "Apply", USER),
+        app.press(&preview, "Apply", USER)
+    );
+    assert_eq!(
+        (first.status().as_u16(), second.status().as_u16()),
+        (200, 200)
+    );
+
+    app.slack.wait_for("/actions", 3).await;
+    let app = app.stop().await;
+    let posts: Vec<String> = app.slack.posts_to("/actions").iter().map(shown).collect();
+    assert_eq!(posts.len(), 3, "{posts:?}");
+    let changed = posts
+        .iter()
+        .filter(|p| p.contains("changed throttling"))
+        .count();
+    assert_eq!(changed, 1, "one change message: {posts:?}");
+    assert!(
+        posts.iter().any(|p| p.contains("already answered")),
+        "{posts:?}"
+    );
+    let notices = app.slack.posts_to("/webhook");
+    assert_eq!(notices.len(), 1, "one audit notice: {notices:?}");
+}
+
+#[tokio::test]
+async fn approve_and_reject_pressed_together_have_one_true_outcome() {
+    let app = app_with_approvals().await;
+    let api = create_api(&unique("race"), "prod").await;
+    let request = reply_to(&app, &format!("{api} prod 40 80"), 1).await;
+
+    tokio::join!(
+        app.press(&request, "Approve", APPROVER),
+        app.press(&request, "Reject", APPROVER)
+    );
+
+    app.slack.wait_for("/actions", 2).await;
+    let app = app.stop().await;
+    let posts: Vec<String> = app.slack.posts_to("/actions").iter().map(shown).collect();
+    assert_eq!(posts.len(), 2, "{posts:?}");
+    let approved = posts.iter().any(|p| p.contains("approved by"));
+    let rejected = posts.iter().any(|p| p.contains("Rejected by"));
+    assert!(approved != rejected, "exactly one outcome: {posts:?}");
+    assert!(
+        posts.iter().any(|p| p.contains("already answered")),
+        "{posts:?}"
+    );
+    let applied = stage_limits(&api, "prod").await == Some((40.0, 80));
+    assert_eq!(applied, approved, "what it says is true: {posts:?}");
+}
+
+#[tokio::test]
+async fn a_press_from_another_workspace_in_a_shared_channel_is_refused() {
+    // Slack Connect: the channel is hosted by our workspace, the presser belongs to another.
+    let policy = format!(
+        "team_id = \"{TEAM}\"\n\n[[rule]]\nname = \"all\"\nusers = [\"*\"]\napis = [\"*\"]\nstages = [\"*\"]\n"
+    );
+    let app = app_with_policy(&policy).await;
+    let api = create_api(&unique("connect"), "prod").await;
+    let change = reply_to(&app, &format!("{api} prod 40 80"), 1).await;
+    let body = press_form(&change, "Undo", OTHER, &app.slack.url("/actions")).replace(
+        &format!("%22team_id%22%3A%22{TEAM}%22"),
+        "%22team_id%22%3A%22T0ELSEWHERE%22",
+    );
+    assert!(
+        body.contains("T0ELSEWHERE"),
+        "the presser's own team is set"
+    );
+
+    app.press_with(body).await;
+
+    let told = shown(&app.slack.wait_for("/actions", 1).await[0]);
+    assert!(
+        told.contains("T0ELSEWHERE") || told.contains("workspace"),
+        "{told}"
+    );
+    assert_eq!(
+        stage_limits(&api, "prod").await,
+        Some((40.0, 80)),
+        "not undone"
+    );
+}
