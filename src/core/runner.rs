@@ -112,6 +112,8 @@ pub enum Prepared {
 }
 
 /// What a change does to the timed-change record at its level.
+// One per request, moved once from `prepare` to `commit` (as `Step`): boxing buys nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum RecordStep {
     /// Nothing: no timed change there, and this one is not timed either.

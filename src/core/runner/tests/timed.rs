@@ -395,8 +395,7 @@ async fn a_hand_written_record_is_never_acted_on_and_is_reported_once() {
             "set=100/200 restore=0/0 since=0 until=0 by=UEVE in=CEVE".to_owned(),
         ));
     }
-    let outcome = runner.run(&deadline(), &ReplyOnce::default()).await;
-    let _ = outcome;
+    runner.run(&deadline(), &ReplyOnce::default()).await;
     assert_eq!(
         runner.gateway.stage_wide("a1b2c3d4e5", "prod"),
         values(100.0, 200),
