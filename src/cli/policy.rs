@@ -85,34 +85,34 @@ pub fn run(command: PolicyCommand) -> Result<(String, bool), PolicyToolError> {
                         let approvers: Vec<&str> =
                             allowed.approvers.iter().map(ChatId::as_str).collect();
                         let glass = if allowed.break_glass {
-                            " In an emergency the author may add --now to apply it at once (loudly audited)."
+                            " In an emergency the author may add --now to apply it at once (loudly audited; a change that blocks traffic is still previewed)."
                         } else {
                             ""
                         };
                         (
                             format!(
-                                "NEEDS APPROVAL by one of {} (rule \"{}\"), then applied.{glass}",
+                                "NEEDS APPROVAL by one of {} ({}), then applied.{glass}",
                                 approvers.join(", "),
-                                allowed.rule
+                                named(&allowed.rule)
                             ),
                             true,
                         )
                     }
                     Ok(allowed) if allowed.confirm => (
                         format!(
-                            "NEEDS CONFIRMATION: rule \"{}\" asks its author to confirm every change, then applied.",
-                            allowed.rule
+                            "NEEDS CONFIRMATION: {} asks its author to confirm every change, then applied.",
+                            named(&allowed.rule)
                         ),
                         true,
                     ),
                     Ok(allowed) if blocks_traffic(&change) => (
                         format!(
-                            "NEEDS CONFIRMATION: a rate or burst of 0 blocks traffic (allowed by rule \"{}\").",
-                            allowed.rule
+                            "NEEDS CONFIRMATION: a rate or burst of 0 blocks traffic (allowed by {}).",
+                            named(&allowed.rule)
                         ),
                         true,
                     ),
-                    Ok(allowed) => (format!("ALLOWED by rule \"{}\".", allowed.rule), true),
+                    Ok(allowed) => (format!("ALLOWED by {}.", named(&allowed.rule)), true),
                     Err(denial @ Denial::NoRuleForApi { .. }) => (
                         format!(
                             "DENIED as typed: {denial}. A rule that names this API by its other identity (id or name) would still allow it; the service looks that up."
@@ -123,6 +123,15 @@ pub fn run(command: PolicyCommand) -> Result<(String, bool), PolicyToolError> {
                 },
             )
         }
+    }
+}
+
+/// The rules that admitted a change: every one of them applies its conditions.
+fn named(rules: &str) -> String {
+    let names: Vec<String> = rules.split(" + ").map(|n| format!("\"{n}\"")).collect();
+    match names.as_slice() {
+        [one] => format!("rule {one}"),
+        many => format!("rules {}, each of which applies", many.join(" + ")),
     }
 }
 

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use super::clock::unix_now;
 use super::grammar::{Request, ShowRequest, TimedRequest};
 use super::outcome::{Failure, Label, News, Outcome, TimedDone};
-use super::plan::{DEFAULT_CUT_FRACTION, plan, risk};
+use super::plan::{DEFAULT_CUT_FRACTION, Risk, plan, risk};
 use super::ports::{Deadlines, Gateway, GatewayError, Teller};
 use super::requester::{ChatId, ReplyTo, RequestId, Requester, Via};
 use crate::domain::{
@@ -519,9 +519,15 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
                 }
             };
         }
-        // Only a person can confirm; approved and break-glass changes had their second step.
+        // Only a person can confirm; approved and break-glass changes had their second step,
+        // except that `--now` never skips confirming a change that blocks traffic.
         let risk = risk(change, &plan, self.cut_fraction);
-        let second_step_done = gates.confirmed || !matches!(applied.approval, Approval::NotNeeded);
+        let second_step_done = gates.confirmed
+            || match applied.approval {
+                Approval::NotNeeded => false,
+                Approval::By(_) => true,
+                Approval::Skipped { .. } => risk != Some(Risk::BlocksTraffic),
+            };
         if requester.user().is_some() && !second_step_done && (allowed.confirm || risk.is_some()) {
             return Step::Done(Outcome::NeedsConfirmation {
                 change: change.clone(),

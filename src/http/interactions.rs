@@ -339,9 +339,12 @@ fn handling(
             Gates {
                 expect,
                 confirmed: true,
+                break_glass: value.break_glass,
                 ..Gates::default()
             },
         ),
+        // Undo is the change it equals, typed by the presser: the same risk, confirmation and
+        // approval rules apply (undoing a recovery from 0/0 is previewed like typing 0 0).
         Press::Undo => Handling::Run(
             Via::Undo,
             ChatUser {
@@ -352,7 +355,6 @@ fn handling(
             },
             Gates {
                 expect,
-                confirmed: true,
                 ..Gates::default()
             },
         ),
@@ -395,6 +397,7 @@ mod tests {
             team: Some("T1".to_owned()),
             expect: Some((Some(100.0), Some(200))),
             approvers: vec!["U0APPROVER".to_owned()],
+            break_glass: false,
         }
     }
 
@@ -414,7 +417,7 @@ mod tests {
                         "apply as the author"
                     }
                     Via::Undo => {
-                        assert!(gates.confirmed && requester.user.as_str() == presser);
+                        assert!(!gates.confirmed && requester.user.as_str() == presser);
                         "undo as the presser"
                     }
                     Via::Approve => {

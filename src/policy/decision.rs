@@ -53,6 +53,11 @@ pub enum Denial {
     },
     /// Rules match, but each refuses the values; one breach per rule.
     OutOfBounds(Vec<Breach>),
+    /// Several rules admit the change and each needs approval, but no one is an approver
+    /// under all of them.
+    NoCommonApprover {
+        rules: Vec<String>,
+    },
     /// Approval must come from one of the rule's approvers, and not from the author.
     NotAnApprover {
         user: ChatId,
@@ -178,6 +183,15 @@ impl fmt::Display for Denial {
                 f,
                 "no rule lets {} change API {api} stage {stage}",
                 place(user, channel.as_ref())
+            ),
+            Self::NoCommonApprover { rules } => write!(
+                f,
+                "the rules {} all admit this change and each needs approval, but no one is an approver under all of them; the policy must be fixed",
+                rules
+                    .iter()
+                    .map(|r| format!("\"{r}\""))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
             Self::NotAnApprover {
                 user, author: true, ..

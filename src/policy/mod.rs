@@ -197,25 +197,50 @@ impl Policy {
 }
 
 /// The first rule whose bounds admit the action, or every rule's reason for refusing it.
+/// Every rule that admits the values applies its conditions: confirmation if any asks for it;
+/// approval if any names approvers, by someone every such rule names; break glass only if
+/// every such rule grants it. So a rule earlier in the file never waives a later one's.
 fn within_bounds(rules: &[&Rule], action: &Action) -> Result<Allowed, Denial> {
     let mut breaches = Vec::new();
+    let mut admitting = Vec::new();
     for rule in rules {
         match rule.bounds.check(action) {
-            Ok(()) => {
-                return Ok(Allowed {
-                    rule: rule.name.clone(),
-                    confirm: rule.confirm,
-                    approvers: rule.approvers.clone(),
-                    break_glass: rule.break_glass,
-                });
-            }
+            Ok(()) => admitting.push(*rule),
             Err(bound) => breaches.push(Breach {
                 rule: rule.name.clone(),
                 bound,
             }),
         }
     }
-    Err(Denial::OutOfBounds(breaches))
+    if admitting.is_empty() {
+        return Err(Denial::OutOfBounds(breaches));
+    }
+    let gated: Vec<&Rule> = admitting
+        .iter()
+        .copied()
+        .filter(|rule| !rule.approvers.is_empty())
+        .collect();
+    let approvers: Vec<ChatId> = match gated.first() {
+        Some(first) => first
+            .approvers
+            .iter()
+            .filter(|a| gated.iter().all(|rule| rule.approvers.contains(a)))
+            .cloned()
+            .collect(),
+        None => Vec::new(),
+    };
+    if !gated.is_empty() && approvers.is_empty() {
+        return Err(Denial::NoCommonApprover {
+            rules: gated.iter().map(|rule| rule.name.clone()).collect(),
+        });
+    }
+    let names: Vec<&str> = admitting.iter().map(|rule| rule.name.as_str()).collect();
+    Ok(Allowed {
+        rule: names.join(" + "),
+        confirm: admitting.iter().any(|rule| rule.confirm),
+        approvers,
+        break_glass: !gated.is_empty() && gated.iter().all(|rule| rule.break_glass),
+    })
 }
 
 impl Rule {

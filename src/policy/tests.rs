@@ -582,3 +582,77 @@ break_glass = true
         assert!(error.reason.contains(reason), "{text}: {error}");
     }
 }
+
+#[test]
+fn every_rule_that_admits_a_change_applies_its_conditions() {
+    let policy = parse(
+        "t",
+        r#"
+[[rule]]
+name = "on-call anywhere"
+users = ["U1"]
+apis = ["*"]
+stages = ["*"]
+
+[[rule]]
+name = "prod needs approval"
+users = ["*"]
+apis = ["*"]
+stages = ["prod"]
+confirm = true
+approvers = ["U2", "U3"]
+
+[[rule]]
+name = "payments prod"
+users = ["*"]
+apis = ["payments"]
+stages = ["prod"]
+approvers = ["U3", "U4"]
+break_glass = true
+"#,
+    )
+    .unwrap();
+    let decide = |api: &str, text: &str| {
+        policy.decide(
+            &user("U1", None, "T1"),
+            ApiIdentity::Resolved(&resolved("a1b2c3d4e5", Some(api))),
+            &change(text),
+        )
+    };
+    // The first rule in the file no longer waives the second's approvers or confirmation.
+    let orders = decide("orders", "x prod 5 5").unwrap();
+    let approvers: Vec<&str> = orders.approvers.iter().map(ChatId::as_str).collect();
+    assert_eq!(approvers, ["U2", "U3"]);
+    assert!(orders.confirm && !orders.break_glass);
+    assert_eq!(orders.rule, "on-call anywhere + prod needs approval");
+    // Approval by someone every gated rule names; break glass only if each of them grants it.
+    let payments = decide("payments", "x prod 5 5").unwrap();
+    let approvers: Vec<&str> = payments.approvers.iter().map(ChatId::as_str).collect();
+    assert_eq!(approvers, ["U3"]);
+    assert!(
+        !payments.break_glass,
+        "only one of the two gated rules grants it"
+    );
+    // Where no rule asks for anything, nothing is asked.
+    let test = decide("orders", "x test 5 5").unwrap();
+    assert!(test.approvers.is_empty() && !test.confirm);
+
+    let disjoint = parse(
+        "t",
+        "[[rule]]\nname = \"a\"\nusers = [\"*\"]\napis = [\"*\"]\nstages = [\"*\"]\napprovers = [\"U2\"]\n\n[[rule]]\nname = \"b\"\nusers = [\"*\"]\napis = [\"*\"]\nstages = [\"*\"]\napprovers = [\"U3\"]\n",
+    )
+    .unwrap();
+    let refused = disjoint
+        .decide(
+            &user("U1", None, "T1"),
+            ApiIdentity::Resolved(&resolved("a1b2c3d4e5", None)),
+            &change("x prod 5 5"),
+        )
+        .unwrap_err();
+    assert!(
+        refused
+            .to_string()
+            .contains("no one is an approver under all of them"),
+        "{refused}"
+    );
+}

@@ -70,6 +70,10 @@ pub struct ButtonValue {
     pub expect: Option<(Option<f64>, Option<i32>)>,
     #[serde(default)]
     pub approvers: Vec<String>,
+    /// The author asked to skip approval (`--now`) and a rule lets them: a preview's Apply
+    /// keeps that, so confirming a blocking change does not turn it into a request.
+    #[serde(default)]
+    pub break_glass: bool,
 }
 
 /// Makes and opens our buttons.
@@ -123,6 +127,7 @@ mod tests {
             team: None,
             expect: Some((Some(100.0), None)),
             approvers: vec!["U2".to_owned()],
+            break_glass: false,
         }
     }
 

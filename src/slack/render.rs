@@ -230,6 +230,7 @@ fn value_of(
         team: who.team.as_ref().map(ToString::to_string),
         expect: Some((expect.rate, expect.burst)),
         approvers: approvers.iter().map(ToString::to_string).collect(),
+        break_glass: false,
     }
 }
 
@@ -267,7 +268,10 @@ fn preview(
     if let Some(buttons) = buttons {
         let change = pinned(change, &planned.api);
         let expires = unix_now() + PREVIEW_TTL_SECS;
-        let apply = value_of(Press::Apply, &change, who, &planned.before, &[]);
+        let apply = ButtonValue {
+            break_glass: matches!(planned.approval, Approval::Skipped { .. }),
+            ..value_of(Press::Apply, &change, who, &planned.before, &[])
+        };
         let cancel = ButtonValue {
             press: Press::Cancel,
             ..apply.clone()
@@ -430,6 +434,7 @@ fn reason(denial: &Denial) -> String {
         Denial::ForeignWorkspace { .. }
         | Denial::OutOfBounds(_)
         | Denial::NotAReader { .. }
+        | Denial::NoCommonApprover { .. }
         | Denial::NotAnApprover { .. } => escape(&denial.to_string()),
     }
 }
@@ -746,6 +751,8 @@ fn applied(
                 }
                 _ => Action::Reset,
             },
+            // Undo is a change for good: it ends a timed change rather than replaying it.
+            hold: None,
             ..pinned(change, &applied.api)
         };
         let undo = value_of(Press::Undo, &restore, who, &applied.after, &[]);

@@ -40,6 +40,7 @@ fn message_with(press: Press, text: &str, approvers: &[&str], expires_at: i64) -
             team: Some(TEAM.to_owned()),
             expect: Some((None, None)),
             approvers: approvers.iter().map(|a| (*a).to_owned()).collect(),
+            break_glass: false,
         },
         expires_at,
     );
@@ -522,4 +523,58 @@ async fn a_press_from_another_workspace_in_a_shared_channel_is_refused() {
         Some((40.0, 80)),
         "not undone"
     );
+}
+
+#[tokio::test]
+async fn undo_of_a_timed_change_ends_it_for_good() {
+    let app = TestApp::spawn().await;
+    let api = create_api(&unique("undotimed"), "prod").await;
+    reply_to(&app, &format!("{api} prod 100 200"), 1).await;
+    let timed = reply_to(&app, &format!("{api} prod 80 160 for 30m"), 2).await;
+    assert!(
+        stage_tags(&api, "prod")
+            .await
+            .contains_key("throttle-bot:stage")
+    );
+
+    app.press(&timed, "Undo", USER).await;
+
+    let undone = shown(&app.slack.wait_for("/actions", 1).await[0]);
+    assert!(undone.contains("undid a change"), "{undone}");
+    assert_eq!(stage_limits(&api, "prod").await, Some((100.0, 200)));
+    let ours: Vec<String> = stage_tags(&api, "prod")
+        .await
+        .into_keys()
+        .filter(|k| k.starts_with("throttle-bot:"))
+        .collect();
+    assert!(
+        ours.is_empty(),
+        "no new timed change, and the old one ended: {ours:?}"
+    );
+}
+
+#[tokio::test]
+async fn undo_of_a_recovery_from_a_block_is_previewed_before_it_blocks_again() {
+    let app = TestApp::spawn().await;
+    let api = create_api(&unique("undoblock"), "prod").await;
+    set_stage_limits(&api, "prod", 0.0, 0).await;
+    let recovered = reply_to(&app, &format!("{api} prod 100 200"), 1).await;
+    assert_eq!(stage_limits(&api, "prod").await, Some((100.0, 200)));
+
+    app.press(&recovered, "Undo", USER).await;
+
+    let preview = app.slack.wait_for("/actions", 1).await[0].clone();
+    let text = shown(&preview);
+    assert!(
+        text.contains("Confirm this change") && text.contains("blocks traffic"),
+        "{text}"
+    );
+    assert_eq!(
+        stage_limits(&api, "prod").await,
+        Some((100.0, 200)),
+        "not yet"
+    );
+    app.press(&preview, "Apply", USER).await;
+    app.slack.wait_for("/actions", 2).await;
+    assert_eq!(stage_limits(&api, "prod").await, Some((0.0, 0)));
 }

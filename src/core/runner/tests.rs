@@ -633,4 +633,30 @@ async fn break_glass_skips_approval_only_where_the_rule_allows_it() {
     );
 }
 
+#[tokio::test]
+async fn break_glass_never_skips_confirming_a_change_that_blocks_traffic() {
+    let runner = gated();
+    let blocking = Gates {
+        break_glass: true,
+        ..Gates::default()
+    };
+    let outcome = runner
+        .perform(&with(ask("U1", "a1b2c3d4e5 prod 0 0"), blocking.clone()))
+        .await;
+    assert_eq!(outcome.label(), Label::AwaitingConfirmation, "{outcome:?}");
+    assert_eq!(
+        runner.gateway.stage_wide("a1b2c3d4e5", "prod"),
+        Configured::default()
+    );
+    // Its preview's Apply keeps the break glass: applied at once, not turned into a request.
+    let confirmed = Gates {
+        confirmed: true,
+        ..blocking
+    };
+    let outcome = runner
+        .perform(&with(ask("U1", "a1b2c3d4e5 prod 0 0"), confirmed))
+        .await;
+    assert_eq!(outcome.label(), Label::Applied, "{outcome:?}");
+}
+
 mod timed;
