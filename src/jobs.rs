@@ -205,7 +205,9 @@ impl Jobs {
         let budget = left_before(deadline).map_or(INLINE_BUDGET, |left| left.min(INLINE_BUDGET));
         let outcome = match tokio::time::timeout(budget, self.runner.prepare(&ask)).await {
             Ok(Step::Done(outcome)) => outcome,
-            Ok(Step::Write(prepared)) => within(deadline, &ask, self.runner.commit(prepared)).await,
+            Ok(Step::Write(prepared, held)) => {
+                within(deadline, &ask, self.runner.commit(prepared, held)).await
+            }
             Err(_) => match self.defer(hand_off, &ask).await {
                 Ok(()) => return Submitted::Deferred,
                 Err(()) => within(deadline, &ask, self.runner.perform(&ask)).await,

@@ -2,7 +2,7 @@
 //! Lambda, a deferred Lambda job, `apply`, a schedule, an alarm): who asks → what → allowed? →
 //! what is there now → plan → apply → count, log, tell.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -14,7 +14,7 @@ use super::plan::{DEFAULT_CUT_FRACTION, Risk, plan, risk};
 use super::ports::{Deadlines, Gateway, GatewayError, Teller};
 use super::requester::{ChatId, ReplyTo, RequestId, Requester, Via};
 use crate::domain::{
-    ApiId, ApiRef, ApiView, Applied, Approval, Configured, Hold, RecordSeal, ResolvedApi,
+    ApiId, ApiRef, ApiView, Applied, Approval, Configured, Hold, Level, RecordSeal, ResolvedApi,
     StageName, StageView, ThrottleChange, Timed, Unsealed,
 };
 use crate::metrics::Metrics;
@@ -72,8 +72,15 @@ pub struct Ask {
 pub enum Step {
     /// Nothing to write: refused, failed, found unnecessary, or a read.
     Done(Outcome),
-    /// Allowed and planned; the write is next.
-    Write(Prepared),
+    /// Allowed and planned; the write is next, with the level still held.
+    Write(Prepared, LevelGuard),
+}
+
+/// One level of one stage held by one request in this process, from its read to its write:
+/// changes, restores and extends there run one at a time, each on what the last one left.
+#[derive(Debug, Default)]
+pub struct LevelGuard {
+    _held: Option<tokio::sync::OwnedMutexGuard<()>>,
 }
 
 /// A request resolved, allowed and planned against the stage as read, not yet written.
@@ -154,6 +161,8 @@ pub struct Runner<G, T> {
     seal: Option<RecordSeal>,
     /// Records not sealed by this service that were already reported, so each is told once.
     reported: Mutex<HashSet<(ApiId, String, Unsealed)>>,
+    /// The levels requests are reading and writing now (see [`LevelGuard`]).
+    levels: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl<G: Gateway, T: Teller> Runner<G, T> {
@@ -168,6 +177,7 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
             deadlines: None,
             seal: None,
             reported: Mutex::new(HashSet::new()),
+            levels: Mutex::new(HashMap::new()),
         }
     }
 
@@ -298,7 +308,7 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
     pub async fn perform(&self, ask: &Ask) -> Outcome {
         match self.prepare(ask).await {
             Step::Done(outcome) => outcome,
-            Step::Write(prepared) => self.commit(prepared).await,
+            Step::Write(prepared, held) => self.commit(prepared, held).await,
         }
     }
 
@@ -317,8 +327,8 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
 
     /// The write of a prepared request. Once started it is seen through (bounded by the
     /// gateway's own timeout): an abandoned write would leave the channel unsure what happened.
-    pub async fn commit(&self, prepared: Prepared) -> Outcome {
-        match prepared {
+    pub async fn commit(&self, prepared: Prepared, held: LevelGuard) -> Outcome {
+        let outcome = match prepared {
             Prepared::Change {
                 change,
                 applied,
@@ -346,6 +356,22 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
                 api,
                 record,
             } => self.commit_extend(request, api, record).await,
+        };
+        drop(held);
+        outcome
+    }
+
+    /// Waits for this level of this stage to be free in this process, and holds it.
+    async fn hold(&self, api: &ApiId, stage: &StageName, level: &Level) -> LevelGuard {
+        let key = format!("{api} {stage} {level}");
+        let lock = {
+            let mut levels = self.levels.lock().expect("level locks");
+            // Bounded: locks nobody holds or waits for are dropped as new ones come.
+            levels.retain(|_, lock| Arc::strong_count(lock) > 1);
+            Arc::clone(levels.entry(key).or_default())
+        };
+        LevelGuard {
+            _held: Some(lock.lock_owned().await),
         }
     }
 
@@ -398,7 +424,10 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
             }
         }
         let policy = requester.user().and(self.policy.current());
-        let (api, stage) = match self.locate_for(requester, &change.api, &change.stage).await {
+        let (api, stage, held) = match self
+            .locate_for(requester, &change.api, &change.stage, &change.level)
+            .await
+        {
             Ok(found) => found,
             Err(error) => return Step::Done(changed(change, Err(error.into()))),
         };
@@ -535,11 +564,14 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
                 risk,
             });
         }
-        Step::Write(Prepared::Change {
-            change: change.clone(),
-            applied,
-            record,
-        })
+        Step::Write(
+            Prepared::Change {
+                change: change.clone(),
+                applied,
+                record,
+            },
+            held,
+        )
     }
 
     /// [`Runner::locate`] for this requester: names APIs for the policy when it needs them,
@@ -549,10 +581,11 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
         requester: &Requester,
         api: &ApiRef,
         stage: &StageName,
-    ) -> Result<(ResolvedApi, StageView), GatewayError> {
+        level: &Level,
+    ) -> Result<(ResolvedApi, StageView, LevelGuard), GatewayError> {
         let policy = requester.user().and(self.policy.current());
         let names_needed = policy.as_ref().is_some_and(|p| p.names_apis());
-        self.locate(api, stage, names_needed)
+        self.locate(api, stage, names_needed, Some(level))
             .await
             .map_err(|error| match (&policy, requester.user()) {
                 (Some(policy), Some(who)) if policy.may_read(who).is_err() => {
@@ -562,23 +595,36 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
             })
     }
 
-    /// Resolves the API as the user named it and reads the stage. An id-shaped reference that
-    /// is not an id is tried once as a name (names like `production` look like ids). Done before
-    /// the policy decides, so the decision is on the API that will be written.
+    /// Resolves the API as the user named it and reads the stage, holding `level` (when
+    /// given) from before the read. An id-shaped reference that is not an id is tried once as
+    /// a name (names like `production` look like ids). Done before the policy decides, so the
+    /// decision is on the API that will be written.
     async fn locate(
         &self,
         api: &ApiRef,
         stage: &StageName,
         names_needed: bool,
-    ) -> Result<(ResolvedApi, StageView), GatewayError> {
+        level: Option<&Level>,
+    ) -> Result<(ResolvedApi, StageView, LevelGuard), GatewayError> {
+        let hold = |id: &ApiId| {
+            let id = id.clone();
+            async move {
+                match level {
+                    Some(level) => self.hold(&id, stage, level).await,
+                    None => LevelGuard::default(),
+                }
+            }
+        };
         let id = match api {
             ApiRef::Name(name) => {
                 let found = self.gateway.find_by_name(name.as_str()).await?;
+                let held = hold(&found.id).await;
                 let read = self.read_stage(&found.id, stage).await?;
-                return Ok((found, read));
+                return Ok((found, read, held));
             }
             ApiRef::Id(id) => id,
         };
+        let held = hold(id).await;
         match self.read_stage(id, stage).await {
             Ok(read) => {
                 let name = if names_needed {
@@ -590,13 +636,15 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
                     id: id.clone(),
                     name,
                 };
-                Ok((api, read))
+                Ok((api, read, held))
             }
             Err(error) if error.is_not_found() => {
+                drop(held);
                 match self.gateway.find_by_name(id.as_str()).await {
                     Ok(named) if named.id != *id => {
+                        let held = hold(&named.id).await;
                         let read = self.read_stage(&named.id, stage).await?;
-                        Ok((named, read))
+                        Ok((named, read, held))
                     }
                     _ => Err(error),
                 }
@@ -609,7 +657,7 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
         let account = self.gateway.account_limits().await;
         let (api, mut stages) = match &request.stage {
             Some(stage) => {
-                let (api, read) = self.locate(&request.api, stage, false).await?;
+                let (api, read, _) = self.locate(&request.api, stage, false, None).await?;
                 (api, vec![read])
             }
             None => {

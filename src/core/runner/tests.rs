@@ -86,7 +86,8 @@ impl Gateway for FakeGateway {
 
     async fn read_stage(&self, api: &ApiId, stage: &StageName) -> Result<StageView, GatewayError> {
         self.call(format!("read {api}/{stage}"));
-        self.apis
+        let read = self
+            .apis
             .lock()
             .unwrap()
             .get(api.as_str())
@@ -94,7 +95,10 @@ impl Gateway for FakeGateway {
             .ok_or(GatewayError::NotFound {
                 api: api.to_string(),
                 stage: stage.to_string(),
-            })
+            });
+        // The answer travels back while other requests run.
+        tokio::task::yield_now().await;
+        read
     }
 
     async fn read_stages(&self, api: &ApiId) -> Result<Vec<StageView>, GatewayError> {
@@ -631,6 +635,26 @@ async fn break_glass_skips_approval_only_where_the_rule_allows_it() {
         runner.perform(&test).await.label(),
         Label::AwaitingConfirmation
     );
+}
+
+#[tokio::test]
+async fn two_presses_on_one_level_run_one_after_the_other_each_on_what_the_last_left() {
+    let runner = runner(petstore(), None);
+    let apply = || {
+        with(
+            ask("U1", "a1b2c3d4e5 prod 5 10"),
+            Gates {
+                expect: Some(Configured::default()),
+                confirmed: true,
+                ..Gates::default()
+            },
+        )
+    };
+    let (first, second) = (apply(), apply());
+    let (a, b) = tokio::join!(runner.perform(&first), runner.perform(&second));
+    let mut labels = [a.label(), b.label()];
+    labels.sort_by_key(|l| l.as_str());
+    assert_eq!(labels, [Label::Applied, Label::Moved], "{a:?} {b:?}");
 }
 
 #[tokio::test]

@@ -32,8 +32,8 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
         };
         let requester = &ask.origin.requester;
         let policy = requester.user().and(self.policy.current());
-        let (api, stage) = match self
-            .locate_for(requester, &request.api, &request.stage)
+        let (api, stage, held) = match self
+            .locate_for(requester, &request.api, &request.stage, &request.level)
             .await
         {
             Ok(found) => found,
@@ -86,11 +86,14 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
                     .deadlines_ready()
                     .and_then(|()| Ok(record.extended(by, now, self.max_temporary)?));
                 match extended {
-                    Ok(record) => Step::Write(Prepared::Extend {
-                        request: request.clone(),
-                        api,
-                        record,
-                    }),
+                    Ok(record) => Step::Write(
+                        Prepared::Extend {
+                            request: request.clone(),
+                            api,
+                            record,
+                        },
+                        held,
+                    ),
                     Err(error) => done(Some(api), Err(error), Some(&record)),
                 }
             }
@@ -123,31 +126,40 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
                         steps: next.as_ref().map(|next| next.steps()).unwrap_or_default(),
                         replaces_timed: None,
                     };
-                    Step::Write(Prepared::Restore {
+                    Step::Write(
+                        Prepared::Restore {
+                            request: request.clone(),
+                            change,
+                            applied,
+                            record,
+                            next: next.map(|next| *next),
+                        },
+                        held,
+                    )
+                }
+                Due::AlreadyBack { next } => Step::Write(
+                    Prepared::Forget {
                         request: request.clone(),
-                        change,
-                        applied,
+                        api,
+                        done: TimedDone::AlreadyBack(Box::new(record.clone())),
                         record,
                         next: next.map(|next| *next),
-                    })
-                }
-                Due::AlreadyBack { next } => Step::Write(Prepared::Forget {
-                    request: request.clone(),
-                    api,
-                    done: TimedDone::AlreadyBack(Box::new(record.clone())),
-                    record,
-                    next: next.map(|next| *next),
-                }),
-                Due::Moved { found } => Step::Write(Prepared::Forget {
-                    request: request.clone(),
-                    api,
-                    done: TimedDone::Moved {
-                        record: Box::new(record.clone()),
-                        found,
                     },
-                    record,
-                    next: None,
-                }),
+                    held,
+                ),
+                Due::Moved { found } => Step::Write(
+                    Prepared::Forget {
+                        request: request.clone(),
+                        api,
+                        done: TimedDone::Moved {
+                            record: Box::new(record.clone()),
+                            found,
+                        },
+                        record,
+                        next: None,
+                    },
+                    held,
+                ),
             },
         }
     }
