@@ -7,9 +7,10 @@
 //! Timers live in memory only: nothing is lost when the process stops, because the sweep of the
 //! next process (or of another replica) finds the record on the stage.
 
+use std::collections::HashSet;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
@@ -114,13 +115,24 @@ pub fn start(runner: Arc<AppRunner>, queue: TimerQueue, sweep_every: Duration, s
     let timer_token = Arc::clone(&token);
     tokio::spawn(async move {
         let TimerQueue(mut reminders) = queue;
+        // One timer per deadline, however often a sweep sees its record again.
+        let pending: Arc<Mutex<HashSet<String>>> = Arc::default();
         while let Some(reminder) = reminders.recv().await {
+            let key = format!(
+                "{} {} {} {}",
+                reminder.api, reminder.stage, reminder.level, reminder.at
+            );
+            if !pending.lock().expect("timers").insert(key.clone()) {
+                continue;
+            }
             let runner = Arc::clone(&timers);
             let token = Arc::clone(&timer_token);
+            let pending = Arc::clone(&pending);
             tokio::spawn(async move {
                 let wait = u64::try_from(reminder.at - unix_now()).unwrap_or(0);
                 tokio::time::sleep(Duration::from_secs(wait)).await;
                 restore_with_retries(&runner, &reminder, &token).await;
+                pending.lock().expect("timers").remove(&key);
             });
         }
     });
@@ -215,7 +227,7 @@ async fn sweep(runner: &AppRunner, scope: &SweepScope, token: &str) {
         },
     };
     let overdue_before = unix_now() - SWEEP_GRACE.as_secs() as i64;
-    let mut due = 0;
+    let (mut due, mut pending) = (0, 0);
     for api in &apis {
         let stages = match runner.read_stages(api).await {
             Ok(stages) => stages,
@@ -228,21 +240,30 @@ async fn sweep(runner: &AppRunner, scope: &SweepScope, token: &str) {
             let Ok(stage_name) = StageName::parse(&stage.stage) else {
                 continue;
             };
-            for record in stage.timed.iter().filter(|r| r.until <= overdue_before) {
-                due += 1;
+            for record in &stage.timed {
                 let reminder = Reminder {
                     api: api.clone(),
                     stage: stage_name.clone(),
                     level: record.level.clone(),
                     at: record.until,
                 };
-                restore(runner, &reminder, token, true).await;
+                if record.until <= overdue_before {
+                    due += 1;
+                    restore(runner, &reminder, token, true).await;
+                } else {
+                    // Made by a process that has since stopped, or by another replica: this
+                    // one keeps the time too, so a restart delays no restore by more than a
+                    // claim's settling.
+                    pending += 1;
+                    runner.keep_time(&reminder).await;
+                }
             }
         }
     }
     tracing::info!(
         apis = apis.len(),
         due,
+        pending,
         "swept stages for ended timed changes"
     );
 }

@@ -714,3 +714,26 @@ async fn a_captured_extend_played_again_extends_once() {
     );
     assert_eq!(app.slack.posts_to("/reply").len(), before + 1);
 }
+
+#[tokio::test]
+async fn a_restart_before_the_deadline_still_restores_on_time_not_at_the_next_sweep() {
+    let api = create_api(&unique("timed"), "prod").await;
+    let first = spawn("none").await;
+    reply_to(&first, &format!("{api} prod 10 20")).await;
+    reply_to(&first, &format!("{api} prod 8 16 for 3s")).await;
+    // Killed before its deadline: its timer dies with it.
+    drop(first);
+    // The next process sweeps at start-up and then only every 5 minutes.
+    let second = TestApp::spawn_with(Options {
+        extra_env: vec![
+            ("SWEEP_APIS", api.clone()),
+            ("SWEEP_INTERVAL_SECS", "300".to_owned()),
+        ],
+        ..Options::default()
+    })
+    .await;
+
+    notice_with(&second, "ended").await;
+    assert_eq!(stage_limits(&api, "prod").await, Some((10.0, 20)));
+    assert!(ours(&stage_tags(&api, "prod").await).is_empty());
+}

@@ -356,6 +356,15 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
         }
     }
 
+    /// Hands on the deadline of a record this process found on a stage (a sweep's).
+    pub async fn keep_time(&self, reminder: &Reminder) {
+        if let Some(deadlines) = &self.deadlines
+            && let Err(error) = deadlines.remind(reminder).await
+        {
+            tracing::warn!(%error, api = reminder.api.as_str(), stage = reminder.stage.as_str(), "could not keep a timed change's deadline; the next sweep tries again");
+        }
+    }
+
     /// Hands the deadline on. A failure is logged loudly but does not undo the change: the
     /// record on the stage lets a sweep or a person finish the restore.
     pub(super) async fn remind(&self, api: &ApiId, stage: &StageName, record: &Timed) {
