@@ -29,8 +29,9 @@ pub const CLAIM_SETTLE: Duration = Duration::from_secs(2);
 /// if it is alive, has had its turn first.
 const SWEEP_GRACE: Duration = Duration::from_secs(5);
 
-/// Which APIs the sweep reads (`SWEEP_APIS`): all of them, none (another replica or Lambda's
-/// schedules finish restores), or only these ids (fewer management calls in a large account).
+/// Which APIs the sweep reads (`SWEEP_APIS`): all that the policy's rules reach (the default;
+/// every API under `allow-all`), none (another replica or Lambda's schedules finish restores),
+/// or only these ids (fewer management calls in a large account).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SweepScope {
     All,
@@ -218,8 +219,9 @@ async fn sweep(runner: &AppRunner, scope: &SweepScope, token: &str) {
     let gateway = runner.gateway();
     let apis = match scope {
         SweepScope::Only(apis) => apis.clone(),
+        // By default, only the APIs this deployment's policy reaches.
         SweepScope::All | SweepScope::None => match gateway.apis().await {
-            Ok(apis) => apis,
+            Ok(apis) => apis.into_iter().filter(|api| runner.reaches(api)).collect(),
             Err(error) => {
                 tracing::warn!(%error, "could not list APIs to sweep for ended timed changes");
                 return;

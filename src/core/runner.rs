@@ -227,6 +227,18 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
         &self.teller
     }
 
+    /// Whether the policy's rules reach this API (by id, or by its name in the cached list);
+    /// without a policy (`allow-all`, schedules) every API is reached.
+    pub fn reaches(&self, api: &ApiId) -> bool {
+        let Some(policy) = self.policy.current() else {
+            return true;
+        };
+        let name = self.gateway.known_name(api);
+        let mut names = vec![api.as_str()];
+        names.extend(name.as_deref());
+        policy.reaches(&names)
+    }
+
     /// One stage as it is now, with only the records and claims this service sealed trusted.
     pub async fn read_stage(
         &self,

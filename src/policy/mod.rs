@@ -137,6 +137,15 @@ impl Policy {
         within_bounds(&rules, &change.action)
     }
 
+    /// Whether some rule could reach the API with these names (its id, and its name when
+    /// known): what a sweep of this deployment reads by default, so that deployments sharing
+    /// an account do not finish each other's timed changes.
+    pub fn reaches(&self, names: &[&str]) -> bool {
+        self.rules
+            .iter()
+            .any(|rule| names.iter().any(|n| rule.apis.iter().any(|p| p.matches(n))))
+    }
+
     /// Whether a decision may need an API's name as well as its id: only when some rule names
     /// APIs by something other than `*`.
     pub fn names_apis(&self) -> bool {

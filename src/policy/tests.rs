@@ -656,3 +656,22 @@ break_glass = true
         "{refused}"
     );
 }
+
+#[test]
+fn a_sweep_reaches_only_the_apis_some_rule_names() {
+    let named = parse(
+        "t",
+        "[[rule]]\nusers = [\"*\"]\napis = [\"orders-*\", \"a1b2c3d4e5\"]\nstages = [\"*\"]\n",
+    )
+    .unwrap();
+    assert!(named.reaches(&["z9z9z9z9z9", "orders-eu"]));
+    assert!(named.reaches(&["a1b2c3d4e5"]));
+    assert!(!named.reaches(&["z9z9z9z9z9", "payments"]));
+    assert!(!named.reaches(&["z9z9z9z9z9"]));
+    let any = parse(
+        "t",
+        "[[rule]]\nusers = [\"U1\"]\napis = [\"*\"]\nstages = [\"prod\"]\n",
+    )
+    .unwrap();
+    assert!(any.reaches(&["z9z9z9z9z9"]));
+}

@@ -684,3 +684,14 @@ async fn break_glass_never_skips_confirming_a_change_that_blocks_traffic() {
 }
 
 mod timed;
+
+#[test]
+fn the_sweep_reaches_the_apis_the_policy_names_by_id_or_name() {
+    let policy = "[[rule]]\nusers = [\"*\"]\napis = [\"petstore\"]\nstages = [\"*\"]\n";
+    let gateway = petstore().with_api("b1b2c3d4e5", "billing", "prod");
+    let scoped = runner(gateway, Some(policy));
+    assert!(scoped.reaches(&ApiId::parse("a1b2c3d4e5").unwrap()));
+    assert!(!scoped.reaches(&ApiId::parse("b1b2c3d4e5").unwrap()));
+    let everyone = runner(petstore(), None);
+    assert!(everyone.reaches(&ApiId::parse("c1b2c3d4e5").unwrap()));
+}
