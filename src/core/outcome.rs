@@ -36,6 +36,10 @@ pub enum Failure {
         pair(set)
     )]
     NoLongerHeld { set: Configured, found: Configured },
+    #[error(
+        "under rule \"{rule}\" a change needs approval, and so does keeping it longer; type the same values again `for <duration>` to ask an approver for the new end"
+    )]
+    NeedsApproval { rule: String },
 }
 
 /// `rate 5, burst 10`, or `nothing set`, for error text.
@@ -240,6 +244,7 @@ impl Label {
             Failure::NoDeadlines(_) => Self::Invalid,
             Failure::Ended => Self::NotDue,
             Failure::NoLongerHeld { .. } => Self::Moved,
+            Failure::NeedsApproval { .. } => Self::Denied,
         }
     }
 }

@@ -57,14 +57,29 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
                 at_level(record.comes_back(now).as_action())
             }
         };
-        if let (Some(policy), Some(who)) = (&policy, requester.user())
-            && let Err(denial) = policy.decide(who, ApiIdentity::Resolved(&api), &judged)
-        {
-            return Step::Done(Outcome::Refused {
-                text: ask.text.clone(),
-                change: Some(judged),
-                denial,
-            });
+        if let (Some(policy), Some(who)) = (&policy, requester.user()) {
+            match policy.decide(who, ApiIdentity::Resolved(&api), &judged) {
+                Err(denial) => {
+                    return Step::Done(Outcome::Refused {
+                        text: ask.text.clone(),
+                        change: Some(judged),
+                        denial,
+                    });
+                }
+                // Keeping a change longer than was approved needs approval like the change
+                // did: typing it again `for <duration>` asks for it (and re-times it).
+                Ok(allowed)
+                    if matches!(request.kind, TimedKind::Extend(_))
+                        && !allowed.approvers.is_empty() =>
+                {
+                    return done(
+                        Some(api),
+                        Err(Failure::NeedsApproval { rule: allowed.rule }),
+                        Some(&record),
+                    );
+                }
+                Ok(_) => {}
+            }
         }
         let live = stage.at(&request.level);
         match request.kind {

@@ -624,3 +624,37 @@ async fn the_same_values_for_a_while_re_time_a_timed_change() {
     );
     assert_eq!(noted.0.lock().unwrap().last().unwrap().at, again.until);
 }
+
+#[tokio::test]
+async fn keeping_an_approved_timed_change_longer_needs_approval_too() {
+    let policy = "[[rule]]\nname = \"prod needs approval\"\nusers = [\"U1\", \"U2\"]\napis = [\"*\"]\nstages = [\"prod\"]\napprovers = [\"U2\"]\n";
+    let (runner, _) = timed_runner(Some(policy));
+    let approved = with(
+        ask("U1", "petstore prod 60 120 for 10m"),
+        Gates {
+            approved_by: Some(ChatId::parse("U2").unwrap()),
+            ..Gates::default()
+        },
+    );
+    assert_eq!(runner.perform(&approved).await.label(), Label::Applied);
+    let until = record(&runner).unwrap().until;
+
+    let extend = runner.perform(&ask("U1", "extend petstore prod 30m")).await;
+
+    assert!(
+        matches!(
+            &extend,
+            Outcome::Timed {
+                result: Err(Failure::NeedsApproval { .. }),
+                ..
+            }
+        ),
+        "{extend:?}"
+    );
+    assert_eq!(record(&runner).unwrap().until, until, "not extended");
+    // Typing it again for longer asks an approver, as the change did.
+    let again = runner
+        .perform(&ask("U1", "petstore prod 60 120 for 40m"))
+        .await;
+    assert_eq!(again.label(), Label::AwaitingApproval);
+}
