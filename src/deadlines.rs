@@ -14,6 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
+use tokio_util::task::TaskTracker;
 
 use crate::core::clock::unix_now;
 use crate::core::outcome::{Failure, Outcome};
@@ -108,31 +109,56 @@ impl Deadlines for LeftToSweep {
     }
 }
 
-/// Starts the timers and the sweep; they run until the process ends.
-pub fn start(runner: Arc<AppRunner>, queue: TimerQueue, sweep_every: Duration, scope: SweepScope) {
-    // This process's claims on due restores.
-    let token: Arc<str> = RequestId::new().to_string().into();
+/// What this process's timers and sweep share.
+struct Keeper {
+    /// This process's claims on due restores.
+    token: String,
+    /// Restores whose failure was told and that have not succeeded since: told once, then
+    /// once more when they succeed, not at every retry or sweep.
+    failing: Mutex<HashSet<String>>,
+    /// Restore attempts in flight are part of graceful shutdown, as commands are.
+    tracker: TaskTracker,
+}
+
+fn deadline_key(reminder: &Reminder) -> String {
+    format!(
+        "{} {} {} {}",
+        reminder.api, reminder.stage, reminder.level, reminder.at
+    )
+}
+
+/// Starts the timers and the sweep; they run until the process ends. Restore attempts run on
+/// `tracker`, so shutdown waits for those in flight.
+pub fn start(
+    runner: Arc<AppRunner>,
+    queue: TimerQueue,
+    sweep_every: Duration,
+    scope: SweepScope,
+    tracker: TaskTracker,
+) {
+    let keeper = Arc::new(Keeper {
+        token: RequestId::new().to_string(),
+        failing: Mutex::default(),
+        tracker,
+    });
     let timers = Arc::clone(&runner);
-    let timer_token = Arc::clone(&token);
+    let timer_keeper = Arc::clone(&keeper);
     tokio::spawn(async move {
         let TimerQueue(mut reminders) = queue;
         // One timer per deadline, however often a sweep sees its record again.
         let pending: Arc<Mutex<HashSet<String>>> = Arc::default();
         while let Some(reminder) = reminders.recv().await {
-            let key = format!(
-                "{} {} {} {}",
-                reminder.api, reminder.stage, reminder.level, reminder.at
-            );
+            let key = deadline_key(&reminder);
             if !pending.lock().expect("timers").insert(key.clone()) {
                 continue;
             }
             let runner = Arc::clone(&timers);
-            let token = Arc::clone(&timer_token);
+            let keeper = Arc::clone(&timer_keeper);
             let pending = Arc::clone(&pending);
             tokio::spawn(async move {
                 let wait = u64::try_from(reminder.at - unix_now()).unwrap_or(0);
                 tokio::time::sleep(Duration::from_secs(wait)).await;
-                restore_with_retries(&runner, &reminder, &token).await;
+                restore_with_retries(&runner, &reminder, &keeper).await;
                 pending.lock().expect("timers").remove(&key);
             });
         }
@@ -146,17 +172,17 @@ pub fn start(runner: Arc<AppRunner>, queue: TimerQueue, sweep_every: Duration, s
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             ticks.tick().await;
-            sweep(&runner, &scope, &token).await;
+            sweep(&runner, &scope, &keeper).await;
         }
     });
 }
 
 /// Runs a deadline's restore; on failure retries with backoff, telling people of the first
 /// failure and of the end, not of every attempt.
-async fn restore_with_retries(runner: &AppRunner, reminder: &Reminder, token: &str) {
+async fn restore_with_retries(runner: &Arc<AppRunner>, reminder: &Reminder, keeper: &Keeper) {
     let mut wait = FIRST_RETRY;
     for attempt in 1..=MAX_ATTEMPTS {
-        let failed = restore(runner, reminder, token, attempt == 1).await;
+        let failed = restore(runner, reminder, keeper).await;
         if !failed {
             return;
         }
@@ -176,21 +202,32 @@ async fn restore_with_retries(runner: &AppRunner, reminder: &Reminder, token: &s
     );
 }
 
-/// One attempt, if this process's claim on it stands; true if it failed in a way worth
-/// retrying. A failure is told only when `tell_failure` (the first attempt), the rest always.
-async fn restore(runner: &AppRunner, reminder: &Reminder, token: &str, tell_failure: bool) -> bool {
-    let ask = deadline_ask(reminder);
-    let started = Instant::now();
-    let outcome = match runner.claim(reminder, token, CLAIM_SETTLE).await {
-        Ok(false) => return false,
-        Ok(true) => {
-            let outcome = runner.perform(&ask).await;
-            // Released before telling: once people hear of it, the stage holds only its own
-            // tags.
-            runner.release(reminder).await;
-            outcome
+/// One attempt, if this process's claim on it stands, run as a tracked task (shutdown waits
+/// for it); true if it failed in a way worth retrying.
+async fn restore(runner: &Arc<AppRunner>, reminder: &Reminder, keeper: &Keeper) -> bool {
+    let attempt = {
+        let runner = Arc::clone(runner);
+        let reminder = reminder.clone();
+        let token = keeper.token.clone();
+        async move {
+            let ask = deadline_ask(&reminder);
+            let started = Instant::now();
+            let outcome = match runner.claim(&reminder, &token, CLAIM_SETTLE).await {
+                Ok(false) => return None,
+                Ok(true) => {
+                    let outcome = runner.perform(&ask).await;
+                    // Released before telling: once people hear of it, the stage holds only
+                    // its own tags.
+                    runner.release(&reminder).await;
+                    outcome
+                }
+                Err(unreached) => unreached,
+            };
+            Some((ask, outcome, started))
         }
-        Err(unreached) => unreached,
+    };
+    let Ok(Some((ask, outcome, started))) = keeper.tracker.spawn(attempt).await else {
+        return false;
     };
     let failed = matches!(&outcome, Outcome::Timed { result: Err(_), .. });
     // A stage that is gone has nothing left to restore: told once, not retried.
@@ -198,9 +235,12 @@ async fn restore(runner: &AppRunner, reminder: &Reminder, token: &str, tell_fail
         &outcome,
         Outcome::Timed { result: Err(Failure::Gateway(error)), .. } if error.is_not_found()
     );
-    if failed && !tell_failure {
-        runner.record(&ask.origin.requester, &outcome, started.elapsed());
-    } else {
+    let tell = worth_telling(
+        &mut keeper.failing.lock().expect("failing restores"),
+        deadline_key(reminder),
+        failed && !gone,
+    );
+    if tell {
         runner
             .conclude(
                 &ask.origin,
@@ -209,13 +249,26 @@ async fn restore(runner: &AppRunner, reminder: &Reminder, token: &str, tell_fail
                 &ReplyOnce::default(),
             )
             .await;
+    } else {
+        runner.record(&ask.origin.requester, &outcome, started.elapsed());
     }
     failed && !gone
 }
 
+/// Whether people hear of this attempt: a failure only the first time in a row (by a timer's
+/// retry or any sweep), and whatever ends it (a success, or a stage that is gone).
+fn worth_telling(failing: &mut HashSet<String>, key: String, failed: bool) -> bool {
+    if failed {
+        failing.insert(key)
+    } else {
+        failing.remove(&key);
+        true
+    }
+}
+
 /// Restores every record overdue by more than [`SWEEP_GRACE`]. One call at a time: the sweep
 /// never queues more than one call ahead of a person's command under the process's pace.
-async fn sweep(runner: &AppRunner, scope: &SweepScope, token: &str) {
+async fn sweep(runner: &Arc<AppRunner>, scope: &SweepScope, keeper: &Keeper) {
     let gateway = runner.gateway();
     let apis = match scope {
         SweepScope::Only(apis) => apis.clone(),
@@ -251,7 +304,7 @@ async fn sweep(runner: &AppRunner, scope: &SweepScope, token: &str) {
                 };
                 if record.until <= overdue_before {
                     due += 1;
-                    restore(runner, &reminder, token, true).await;
+                    restore(runner, &reminder, keeper).await;
                 } else {
                     // Made by a process that has since stopped, or by another replica: this
                     // one keeps the time too, so a restart delays no restore by more than a
@@ -273,6 +326,27 @@ async fn sweep(runner: &AppRunner, scope: &SweepScope, token: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_failing_restore_is_told_once_then_when_it_ends() {
+        let mut failing = HashSet::new();
+        let key = || "a1b2c3d4e5 prod stage 100".to_owned();
+        assert!(
+            worth_telling(&mut failing, key(), true),
+            "the first failure"
+        );
+        assert!(!worth_telling(&mut failing, key(), true), "a retry");
+        assert!(!worth_telling(&mut failing, key(), true), "a sweep");
+        assert!(
+            worth_telling(&mut failing, "other".to_owned(), true),
+            "another restore's first failure"
+        );
+        assert!(worth_telling(&mut failing, key(), false), "it succeeded");
+        assert!(
+            worth_telling(&mut failing, key(), true),
+            "a new run of failures"
+        );
+    }
 
     #[test]
     fn the_sweep_covers_all_apis_none_or_a_list() {

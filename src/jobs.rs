@@ -148,6 +148,11 @@ impl Jobs {
         &self.runner
     }
 
+    /// Where work that shutdown must wait for runs (commands, and restores in flight).
+    pub fn tracker(&self) -> TaskTracker {
+        self.tracker.clone()
+    }
+
     pub fn shared_runner(&self) -> Arc<AppRunner> {
         Arc::clone(&self.runner)
     }

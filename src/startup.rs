@@ -81,6 +81,7 @@ impl Application {
             self.timers,
             self.config.sweep_interval,
             self.config.sweep_apis.clone(),
+            self.state.jobs.tracker(),
         );
 
         let jobs = Arc::clone(&self.state.jobs);

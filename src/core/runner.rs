@@ -702,17 +702,20 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
         once: &ReplyOnce,
     ) {
         self.record(&origin.requester, outcome, took);
-        if !once.claim() {
-            tracing::warn!(
-                "the command finished after shutdown had already told its user it was interrupted"
-            );
-            return;
-        }
         let news = News {
             requester: &origin.requester,
             via: origin.via,
             outcome,
         };
+        if !once.claim() {
+            // Its user was told it may or may not have been applied; the audit still hears
+            // what really happened.
+            tracing::warn!(
+                "the command finished after shutdown had already told its user it was interrupted"
+            );
+            self.audit(&news).await;
+            return;
+        }
         tokio::join!(
             self.reply(origin, &news),
             self.audit(&news),
