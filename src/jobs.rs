@@ -224,10 +224,11 @@ impl Jobs {
     }
 
     async fn defer(&self, hand_off: &HandOff, ask: &Ask) -> Result<(), ()> {
-        let Some(job) = DeferredJob::new(ask) else {
+        let Some(mut job) = DeferredJob::new(ask) else {
             tracing::error!("this request cannot be deferred; finishing it inline");
             return Err(());
         };
+        job.function = hand_off.invoker.function_name().to_owned();
         let sealed = hand_off.jobs.seal(job, unix_now() + HAND_OFF_TTL_SECS);
         let payload = serde_json::to_vec(&serde_json::json!({ DEFERRED_JOB_KEY: sealed }))
             .expect("a job serialises to JSON");
@@ -458,6 +459,10 @@ pub struct DeferredJob {
     /// when unknown, so jobs sealed by a release without it still verify.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     message_ts: Option<String>,
+    /// The function that sealed it: another function sharing the signing secret (a staging
+    /// deployment of the same Slack app) cannot be made to run it.
+    #[serde(default)]
+    function: String,
 }
 
 /// The key that marks an invocation's payload as a deferred job.
@@ -516,7 +521,13 @@ impl DeferredJob {
             approved_by: ask.gates.approved_by.as_ref().map(ToString::to_string),
             break_glass: ask.gates.break_glass,
             message_ts: ask.origin.message_ts.clone(),
+            function: String::new(),
         })
+    }
+
+    /// Whether this function (by name) sealed it.
+    pub fn is_for(&self, function: &str) -> bool {
+        self.function == function
     }
 
     /// The request again, validated as when it first arrived.

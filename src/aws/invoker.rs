@@ -16,6 +16,11 @@ pub struct SelfInvoker {
 }
 
 impl SelfInvoker {
+    /// The function this invokes (this function's own name).
+    pub fn function_name(&self) -> &str {
+        &self.function_name
+    }
+
     pub fn new(function_name: String) -> Self {
         Self {
             function_name,

@@ -6,8 +6,12 @@ use aws_sdk_scheduler::Client;
 use aws_sdk_scheduler::error::ProvideErrorMetadata;
 use aws_sdk_scheduler::primitives::{DateTime, DateTimeFormat};
 use aws_sdk_scheduler::types::{
-    ActionAfterCompletion, FlexibleTimeWindow, FlexibleTimeWindowMode, Target,
+    ActionAfterCompletion, FlexibleTimeWindow, FlexibleTimeWindowMode, RetryPolicy, Target,
 };
+
+/// EventBridge Scheduler's longest retry window (a day) and most retries (185).
+const RETRY_FOR_SECS: i32 = 86_400;
+const MAX_RETRIES: i32 = 185;
 use tokio::sync::OnceCell;
 
 /// Why a schedule was not created: AWS's error code, or "no answer".
@@ -52,10 +56,17 @@ impl Scheduler {
             .mode(FlexibleTimeWindowMode::Off)
             .build()
             .map_err(|e| ScheduleError(e.to_string()))?;
+        // A failed restore (AWS throttling, a claim held by another invocation) fails the
+        // invocation: retried for a day, as often as the scheduler allows.
+        let retries = RetryPolicy::builder()
+            .maximum_event_age_in_seconds(RETRY_FOR_SECS)
+            .maximum_retry_attempts(MAX_RETRIES)
+            .build();
         let target = Target::builder()
             .arn(schedule.target_arn)
             .role_arn(&self.role_arn)
             .input(schedule.input)
+            .retry_policy(retries)
             .build()
             .map_err(|e| ScheduleError(e.to_string()))?;
         let result = client

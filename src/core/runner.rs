@@ -394,11 +394,16 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
         record: RecordStep,
     ) -> Outcome {
         let api = applied.api.id.clone();
-        // The record goes first: a change made without it could never put itself back.
-        if let RecordStep::Keep(record, _) = &record
-            && let Err(error) = self.keep(&api, &change.stage, record).await
-        {
-            return changed(&change, Err(error.into()));
+        if let RecordStep::Keep(record, _) = &record {
+            // The deadline is handed on first (a one-time schedule on Lambda): a schedule
+            // with no record does nothing, but a change that cannot end by itself is refused.
+            if let Err(error) = self.hand_on(&api, &change.stage, record).await {
+                return changed(&change, Err(Failure::NoDeadlines(error.to_string())));
+            }
+            // Then the record: a change made without it could never put itself back.
+            if let Err(error) = self.keep(&api, &change.stage, record).await {
+                return changed(&change, Err(error.into()));
+            }
         }
         // The same values again only end or re-time the timed change: no write is needed.
         let written = if applied.before == applied.after {
@@ -416,10 +421,8 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
             return changed(&change, Err(error.into()));
         }
         applied.changed = applied.before != applied.after;
-        match &record {
-            RecordStep::Keep(record, _) => self.remind(&api, &change.stage, record).await,
-            RecordStep::End(record) => self.unkeep(&api, &change.stage, record, None).await,
-            RecordStep::Untouched => {}
+        if let RecordStep::End(record) = &record {
+            self.unkeep(&api, &change.stage, record, None).await;
         }
         changed(&change, Ok(applied))
     }

@@ -185,7 +185,7 @@ impl Function {
             Event::Scheduled(params) => self.scheduled(params).await,
             Event::Alarm { name, state } => self.alarm(&name, &state).await,
             Event::Deferred(job) => self.deferred(job, deadline).await,
-            Event::Restore(sealed) => self.restore(sealed).await,
+            Event::Restore(sealed) => self.restore(sealed, deadline).await,
             Event::Unrecognised(shape) => {
                 tracing::warn!(shape, "unrecognised event");
                 Err(FunctionError(format!(
@@ -255,6 +255,16 @@ impl Function {
         deadline: InvocationDeadline,
     ) -> Result<Value, FunctionError> {
         let job = self.open(sealed, "deferred job", |h| &h.jobs)?;
+        let own = self
+            .hand_off
+            .as_ref()
+            .map_or("", |h| h.invoker.function_name());
+        if !job.is_for(own) {
+            tracing::warn!("refused a deferred job sealed by another function");
+            return Err(FunctionError(
+                "refused a deferred job: it was sealed by another function".to_owned(),
+            ));
+        }
         let ask = job
             .into_ask(self.runner.teller().hosts())
             .map_err(|e| FunctionError(e.to_string()))?;
@@ -276,7 +286,11 @@ impl Function {
 
     /// A timed change's deadline. A failed restore fails the invocation, so that EventBridge
     /// Scheduler retries it (with backoff, for up to a day); each failure is told.
-    async fn restore(&self, sealed: Sealed<RestoreEvent>) -> Result<Value, FunctionError> {
+    async fn restore(
+        &self,
+        sealed: Sealed<RestoreEvent>,
+        deadline: InvocationDeadline,
+    ) -> Result<Value, FunctionError> {
         let Some(key) = &self.restore_key else {
             return Err(FunctionError(
                 "a restore event arrived but SLACK_SIGNING_SECRET is not set to verify it"
@@ -287,25 +301,50 @@ impl Function {
             tracing::warn!(%error, "refused a restore event");
             FunctionError(format!("refused a restore event: {error}"))
         })?;
+        if !self.restores.is_own(&event) {
+            tracing::warn!("refused a restore event sealed for another function");
+            return Err(FunctionError(
+                "refused a restore event: it was sealed for another function".to_owned(),
+            ));
+        }
         let reminder = event
             .reminder()
             .ok_or_else(|| FunctionError("a restore event with an invalid target".to_owned()))?;
         let ask = deadline_ask(&reminder);
         let started = std::time::Instant::now();
-        let claimed = self
-            .runner
-            .claim(&reminder, &self.claim_token, CLAIM_SETTLE)
-            .await;
-        let outcome = match claimed {
-            Ok(false) => {
-                return Ok(json!({ "statusCode": 200, "body": "another invocation has it" }));
+        // Bounded by the invocation's time, keeping back enough to tell people: a restore cut
+        // off by Lambda would be neither reported nor cleanly retried.
+        let work = async {
+            let claimed = self
+                .runner
+                .claim(&reminder, &self.claim_token, CLAIM_SETTLE)
+                .await;
+            match claimed {
+                // Held by another invocation: an error, so that the scheduler tries again
+                // (and does not delete the schedule) in case that one fails.
+                Ok(false) => None,
+                Ok(true) => {
+                    let outcome = self.runner.perform(&ask).await;
+                    self.runner.release(&reminder).await;
+                    Some(outcome)
+                }
+                Err(unreached) => Some(unreached),
             }
-            Ok(true) => {
-                let outcome = self.runner.perform(&ask).await;
-                self.runner.release(&reminder).await;
-                outcome
+        };
+        let budget = left_before(Some(deadline)).unwrap_or_default();
+        let outcome = match tokio::time::timeout(budget, work).await {
+            Ok(Some(outcome)) => outcome,
+            Ok(None) => {
+                return Err(FunctionError(
+                    "another invocation holds this restore's claim; retried later".to_owned(),
+                ));
             }
-            Err(unreached) => unreached,
+            Err(_) => {
+                return Err(FunctionError(
+                    "the restore did not finish in this invocation's time; retried later"
+                        .to_owned(),
+                ));
+            }
         };
         self.runner
             .conclude(

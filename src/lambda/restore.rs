@@ -30,6 +30,10 @@ pub struct RestoreEvent {
     pub method: Option<String>,
     pub path: Option<String>,
     pub at: i64,
+    /// The function it was sealed for (unqualified ARN): another function sharing the signing
+    /// secret refuses it.
+    #[serde(default)]
+    pub function: String,
 }
 
 impl From<&Reminder> for RestoreEvent {
@@ -47,6 +51,7 @@ impl From<&Reminder> for RestoreEvent {
             method,
             path,
             at: reminder.at,
+            function: String::new(),
         }
     }
 }
@@ -88,6 +93,11 @@ impl ScheduledRestores {
             key: secret.map(restore_key),
             function_arn: OnceLock::new(),
         }
+    }
+
+    /// Whether a restore event was sealed for this function.
+    pub fn is_own(&self, event: &RestoreEvent) -> bool {
+        self.function_arn.get() == Some(&event.function)
     }
 
     /// Learns the function from an invocation's ARN. The schedule targets the unqualified
@@ -155,7 +165,11 @@ impl Deadlines for ScheduledRestores {
             else {
                 return Err(DeadlineError("not ready".to_owned()));
             };
-            let sealed = key.seal(RestoreEvent::from(reminder), reminder.at + RESTORE_TTL_SECS);
+            let event = RestoreEvent {
+                function: function_arn.clone(),
+                ..RestoreEvent::from(reminder)
+            };
+            let sealed = key.seal(event, reminder.at + RESTORE_TTL_SECS);
             let input = serde_json::json!({ RESTORE_EVENT_KEY: sealed }).to_string();
             scheduler
                 .create(OneTime {

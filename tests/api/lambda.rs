@@ -465,6 +465,8 @@ fn deferred_job(api: &str, response_url: &str) -> Value {
         "confirmed": false,
         "approved_by": null,
         "break_glass": false,
+        // The function that sealed it (AWS_LAMBDA_FUNCTION_NAME in the harness).
+        "function": "throttle-bot",
     })
 }
 
@@ -493,6 +495,16 @@ async fn unsigned_forged_or_expired_deferred_jobs_are_refused() {
     };
     let mut retargeted = ours(future);
     retargeted["body"]["response_url"] = json!("https://hooks.slack.com/commands/T9/9/9");
+    // Sealed with the same secret by another function (a staging deployment of the app).
+    let elsewhere = {
+        let key = SealKey::derive(
+            &SigningSecret::new(SIGNING_SECRET).unwrap(),
+            "throttle_bot_job",
+        );
+        let mut job = job.clone();
+        job["function"] = json!("throttle-bot-staging");
+        serde_json::to_value(key.seal(job, future)).unwrap()
+    };
 
     for (case, payload) in [
         ("unsigned", job.clone()),
@@ -503,6 +515,7 @@ async fn unsigned_forged_or_expired_deferred_jobs_are_refused() {
         ("another secret", theirs),
         ("reply elsewhere", retargeted),
         ("expired", ours(now() - 1)),
+        ("another function", elsewhere),
     ] {
         let error = function
             .invoke(json!({ "throttle_bot_job": payload }))

@@ -410,6 +410,25 @@ mod on_lambda {
         .await
     }
 
+    /// A fresh claim on the stage-wide restore, sealed as another invocation's would be.
+    fn another_invocations_claim(api: &str) -> (String, String) {
+        use throttle_bot::domain::{ApiId, Claim, Level, Place, StageName};
+        use throttle_bot::slack::signature::SigningSecret;
+        let seal = throttle_bot::jobs::record_seal(&SigningSecret::new(SIGNING_SECRET).unwrap());
+        let claim = Claim::new(&Level::Stage, "another-invocation".to_owned(), now()).unwrap();
+        let (api, stage) = (
+            ApiId::parse(api).unwrap(),
+            StageName::parse("prod").unwrap(),
+        );
+        claim.to_tag(
+            &seal,
+            Place {
+                api: &api,
+                stage: &stage,
+            },
+        )
+    }
+
     /// A schedule group of the test's own (every test shares one moto).
     async fn schedule_group() -> (String, aws_sdk_scheduler::Client) {
         let group = unique("throttle-bot");
@@ -490,6 +509,35 @@ mod on_lambda {
             input["throttle_bot_restore"]["mac"].is_string(),
             "signed: {input}"
         );
+        assert_eq!(body["function"], FUNCTION, "bound to this function");
+        let retries = target.retry_policy().expect("a retry policy");
+        assert_eq!(retries.maximum_event_age_in_seconds(), Some(86_400));
+
+        // Another invocation holds the claim: an error, so the scheduler retries it later.
+        let (claim_key, claim_value) = another_invocations_claim(&api);
+        aws()
+            .await
+            .tag_resource()
+            .resource_arn(format!(
+                "arn:aws:apigateway:us-east-1::/restapis/{api}/stages/prod"
+            ))
+            .tags(&claim_key, claim_value)
+            .send()
+            .await
+            .unwrap();
+        let held = lambda.invoke(input.clone()).await.unwrap_err();
+        assert!(held.to_string().contains("another invocation"), "{held}");
+        assert_eq!(stage_limits(&api, "prod").await, Some((8.0, 16)));
+        aws()
+            .await
+            .untag_resource()
+            .resource_arn(format!(
+                "arn:aws:apigateway:us-east-1::/restapis/{api}/stages/prod"
+            ))
+            .tag_keys(&claim_key)
+            .send()
+            .await
+            .unwrap();
 
         // A changed event is refused: only this function could have made it.
         let mut forged = input.clone();

@@ -9,7 +9,7 @@ use crate::core::clock::unix_now;
 use crate::core::grammar::{TimedKind, TimedRequest};
 use crate::core::outcome::{Failure, Outcome, TimedDone};
 use crate::core::plan::plan;
-use crate::core::ports::{Gateway, GatewayError, Reminder, Teller};
+use crate::core::ports::{DeadlineError, Gateway, GatewayError, Reminder, Teller};
 use crate::core::requester::{RequestId, Requester, Via};
 use crate::domain::{
     ApiId, ApiRef, Applied, Approval, Claim, Due, Place, ResolvedApi, StageName, ThrottleChange,
@@ -253,10 +253,17 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
         api: ResolvedApi,
         record: Timed,
     ) -> Outcome {
+        if let Err(error) = self.hand_on(&api.id, &request.stage, &record).await {
+            return timed(
+                request,
+                api,
+                &record,
+                Err(Failure::NoDeadlines(error.to_string())),
+            );
+        }
         if let Err(error) = self.keep(&api.id, &request.stage, &record).await {
             return timed(request, api, &record, Err(error.into()));
         }
-        self.remind(&api.id, &request.stage, &record).await;
         timed(
             request,
             api,
@@ -380,11 +387,17 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
         }
     }
 
-    /// Hands the deadline on. A failure is logged loudly but does not undo the change: the
-    /// record on the stage lets a sweep or a person finish the restore.
-    pub(super) async fn remind(&self, api: &ApiId, stage: &StageName, record: &Timed) {
+    /// Hands a new deadline on, before its record is written; an error refuses the step.
+    pub(super) async fn hand_on(
+        &self,
+        api: &ApiId,
+        stage: &StageName,
+        record: &Timed,
+    ) -> Result<(), DeadlineError> {
         let Some(deadlines) = &self.deadlines else {
-            return;
+            return Err(DeadlineError(
+                "nothing in this process keeps deadlines".to_owned(),
+            ));
         };
         let reminder = Reminder {
             api: api.clone(),
@@ -392,9 +405,22 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
             level: record.level.clone(),
             at: record.until,
         };
-        if let Err(error) = deadlines.remind(&reminder).await {
+        deadlines.remind(&reminder).await.inspect_err(|error| {
             self.metrics.deadline_failed();
-            tracing::error!(%error, api = api.as_str(), stage = stage.as_str(), level = %record.level, until = record.until, "could not schedule a timed change's restore; a sweep or `/throttle restore` must finish it");
+            tracing::error!(%error, api = api.as_str(), stage = stage.as_str(), level = %record.level, until = record.until, "could not schedule a timed change's restore; nothing was changed");
+        })
+    }
+
+    /// Hands on the deadline of a timed change that comes back after the one above it ended.
+    /// A failure is logged loudly but undoes nothing: the record on the stage lets a sweep or
+    /// a person finish the restore.
+    pub(super) async fn remind(&self, api: &ApiId, stage: &StageName, record: &Timed) {
+        if self.hand_on(api, stage, record).await.is_err() {
+            tracing::error!(
+                api = api.as_str(),
+                stage = stage.as_str(),
+                "a sweep or `/throttle restore` must finish the timed change that came back"
+            );
         }
     }
 }

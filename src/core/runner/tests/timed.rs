@@ -658,3 +658,38 @@ async fn keeping_an_approved_timed_change_longer_needs_approval_too() {
         .await;
     assert_eq!(again.label(), Label::AwaitingApproval);
 }
+
+/// Refuses every deadline, as a scheduler that AWS will not let us use would.
+struct Unschedulable;
+
+impl Deadlines for Unschedulable {
+    fn remind<'a>(
+        &'a self,
+        _reminder: &'a Reminder,
+    ) -> Pin<Box<dyn Future<Output = Result<(), DeadlineError>> + Send + 'a>> {
+        Box::pin(async {
+            Err(DeadlineError(
+                "scheduler:CreateSchedule failed: AccessDenied".into(),
+            ))
+        })
+    }
+}
+
+#[tokio::test]
+async fn a_timed_change_whose_end_cannot_be_scheduled_is_refused_before_any_write() {
+    let runner = runner(petstore(), None).with_deadlines(Arc::new(Unschedulable));
+    let outcome = runner
+        .perform(&ask("U1", "petstore prod 60 120 for 10m"))
+        .await;
+    assert!(
+        matches!(&outcome, Outcome::Change { result: Err(Failure::NoDeadlines(why)), .. } if why.contains("AccessDenied")),
+        "{outcome:?}"
+    );
+    let calls = runner.gateway.calls();
+    assert!(
+        !calls
+            .iter()
+            .any(|c| c.starts_with("tag") || c.starts_with("write")),
+        "{calls:?}"
+    );
+}
