@@ -1084,6 +1084,17 @@ mod tests {
         );
         assert!(longer.below.is_empty());
         assert_eq!(longer.restore, first.restore);
+        // One that ends the same second as the new one is over by then too.
+        let as_long = Timed::start(
+            Level::Stage,
+            first.set,
+            values(Some(1.0), Some(1)),
+            Some(&first),
+            (600, Hold::from_secs(7_200 - 600).unwrap()),
+            "USECOND".into(),
+            None,
+        );
+        assert!(as_long.below.is_empty(), "{as_long:?}");
         // Someone changed the level since the first: what is there now is what comes back.
         let moved = values(Some(9.0), Some(9));
         let after_move = Timed::start(
