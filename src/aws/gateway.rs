@@ -29,9 +29,11 @@ const ACCOUNT_TTL: Duration = Duration::from_secs(300);
 /// How this process uses the management API.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct GatewaySettings {
-    /// At most this many management calls per second from this process.
+    /// At most this many management calls per second from this process, on average.
     pub calls_per_second: f64,
-    /// A name missing from the cached list of APIs refreshes it at most this often.
+    /// At most this many at once after a quiet spell.
+    pub calls_burst: u32,
+    /// The same name, missing from the cached list of APIs, refreshes it at most this often.
     pub list_refresh: Duration,
 }
 
@@ -39,6 +41,7 @@ impl Default for GatewaySettings {
     fn default() -> Self {
         Self {
             calls_per_second: 5.0,
+            calls_burst: 10,
             list_refresh: Duration::from_secs(5),
         }
     }
@@ -73,16 +76,23 @@ pub struct ApiGateway {
     names: tokio::sync::Mutex<Option<(Instant, ApiList)>>,
     /// Held across GetAccount, so concurrent commands share one call.
     account: tokio::sync::Mutex<Option<(Instant, AccountLimits)>>,
+    /// Names and ids just missed, with when: each refreshes the list at most once a while.
+    missed: std::sync::Mutex<HashMap<String, Instant>>,
 }
+
+/// How many recent misses are remembered (a flood of distinct typos only refreshes the list at
+/// the pace, and forgets nothing it needs).
+const MAX_MISSES: usize = 10_000;
 
 impl ApiGateway {
     pub fn new(settings: GatewaySettings) -> Self {
         Self {
             settings,
-            pacer: Pacer::per_second(settings.calls_per_second),
+            pacer: Pacer::new(settings.calls_per_second, settings.calls_burst),
             connection: OnceCell::new(),
             names: tokio::sync::Mutex::new(None),
             account: tokio::sync::Mutex::new(None),
+            missed: std::sync::Mutex::new(HashMap::new()),
         }
     }
 
@@ -129,11 +139,12 @@ impl ApiGateway {
             .unwrap_or_else(|| "REGION".to_owned())
     }
 
-    /// Every REST API's (id, name), all pages, reused while younger than `max_age`.
-    async fn api_list(&self, max_age: Duration) -> Result<ApiList, GatewayError> {
+    /// Every REST API's (id, name), all pages; the cached list while `fresh` says so of the
+    /// moment it was read.
+    async fn api_list(&self, fresh: impl Fn(Instant) -> bool) -> Result<ApiList, GatewayError> {
         let mut cached = self.names.lock().await;
         if let Some((at, list)) = cached.as_ref()
-            && at.elapsed() < max_age
+            && fresh(*at)
         {
             return Ok(Arc::clone(list));
         }
@@ -166,18 +177,46 @@ impl ApiGateway {
         Ok(list)
     }
 
-    /// The cached list, refreshed once if `found` finds nothing in it and it is not brand new
-    /// (an API created a minute ago is then found at once).
+    /// The cached list; when `found` finds nothing in it, refreshed once, so an API created a
+    /// moment ago is found at once. Not again for the same `wanted` name or id missed within
+    /// `list_refresh` (a burst of typos cannot spend the account's budget), and concurrent
+    /// misses share one refresh: a list read since this search began will do.
     async fn search<T>(
         &self,
+        wanted: &str,
         found: impl Fn(&[(String, String)]) -> Option<T>,
     ) -> Result<(Option<T>, ApiList), GatewayError> {
-        let list = self.api_list(NAMES_TTL).await?;
+        let began = Instant::now();
+        let list = self.api_list(|at| at.elapsed() < NAMES_TTL).await?;
         if let Some(hit) = found(&list) {
             return Ok((Some(hit), list));
         }
-        let list = self.api_list(self.settings.list_refresh).await?;
-        Ok((found(&list), list))
+        if self.missed_lately(wanted) {
+            return Ok((None, list));
+        }
+        let list = self.api_list(|at| at >= began).await?;
+        let hit = found(&list);
+        if hit.is_none() {
+            self.note_miss(wanted);
+        }
+        Ok((hit, list))
+    }
+
+    fn missed_lately(&self, wanted: &str) -> bool {
+        let missed = self.missed.lock().expect("missed names");
+        missed
+            .get(wanted)
+            .is_some_and(|at| at.elapsed() < self.settings.list_refresh)
+    }
+
+    fn note_miss(&self, wanted: &str) {
+        let mut missed = self.missed.lock().expect("missed names");
+        // Bounded: old misses are forgotten as new ones come.
+        let refresh = self.settings.list_refresh;
+        missed.retain(|_, at| at.elapsed() < refresh);
+        if missed.len() < MAX_MISSES {
+            missed.insert(wanted.to_owned(), Instant::now());
+        }
     }
 
     async fn get_stage(&self, api: &ApiId, stage: &StageName) -> Result<StageView, GatewayError> {
@@ -315,7 +354,7 @@ impl ApiGateway {
 impl Gateway for ApiGateway {
     async fn find_by_name(&self, name: &str) -> Result<ResolvedApi, GatewayError> {
         let (hits, list) = self
-            .search(|list| {
+            .search(name, |list| {
                 let ids: Vec<String> = list
                     .iter()
                     .filter(|(_, n)| n == name)
@@ -342,7 +381,7 @@ impl Gateway for ApiGateway {
 
     async fn name_of(&self, id: &ApiId) -> Result<Option<String>, GatewayError> {
         let (name, _) = self
-            .search(|list| {
+            .search(id.as_str(), |list| {
                 list.iter()
                     .find(|(candidate, _)| candidate == id.as_str())
                     .map(|(_, name)| name.clone())
@@ -444,7 +483,8 @@ impl Gateway for ApiGateway {
     }
 
     async fn apis(&self) -> Result<Vec<ApiId>, GatewayError> {
-        let list = self.api_list(self.settings.list_refresh).await?;
+        let refresh = self.settings.list_refresh;
+        let list = self.api_list(|at| at.elapsed() < refresh).await?;
         Ok(list
             .iter()
             .filter_map(|(id, _)| ApiId::parse(id).ok())

@@ -209,11 +209,17 @@ fn parse_fraction(raw: &str) -> Result<f64, String> {
 /// How this process uses API Gateway's management API.
 #[derive(Debug, Clone, Args)]
 pub struct AwsArgs {
-    /// Management API calls per second this process makes at most. The account's budget,
-    /// about 10 per second, is shared with every deploy pipeline in the account.
+    /// Management API calls per second this process makes at most, on average. The account's
+    /// budget, about 10 per second with bursts of 40, is shared with every deploy pipeline in
+    /// the account.
     #[arg(long, env = "AWS_CALLS_PER_SECOND", default_value_t = 5.0, value_parser = parse_rate)]
     pub calls_per_second: f64,
-    /// Seconds before a name missing from the cached list of APIs may refresh it again.
+    /// Management API calls this process may make at once after a quiet spell (the bucket's
+    /// size); a quiet service's change then never waits for the pace.
+    #[arg(long, env = "AWS_CALLS_BURST", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=40))]
+    pub calls_burst: u32,
+    /// Seconds before the same name, missing from the cached list of APIs, may refresh it
+    /// again.
     #[arg(long, env = "API_LIST_REFRESH_SECS", default_value = "5", value_parser = parse_secs)]
     pub api_list_refresh: Duration,
 }
@@ -222,6 +228,7 @@ impl From<&AwsArgs> for GatewaySettings {
     fn from(args: &AwsArgs) -> Self {
         Self {
             calls_per_second: args.calls_per_second,
+            calls_burst: args.calls_burst,
             list_refresh: args.api_list_refresh,
         }
     }

@@ -258,12 +258,8 @@ async fn show_of_an_unknown_api_says_so() {
 
 #[tokio::test]
 async fn an_api_created_after_the_list_was_cached_is_found_at_once() {
-    let app = TestApp::spawn_with(Options {
-        record_aws: true,
-        extra_env: vec![("API_LIST_REFRESH_SECS", "0".to_owned())],
-        ..Options::default()
-    })
-    .await;
+    // The default refresh pace: a list read a moment ago does not hide a new name.
+    let app = TestApp::spawn_with(recording()).await;
     let early = unique("early");
     create_api(&early, "prod").await;
     reply_to(&app, &format!("{early} prod 1 2"), 1).await;
@@ -281,6 +277,31 @@ async fn an_api_created_after_the_list_was_cached_is_found_at_once() {
         .filter(|c| *c == "GET /restapis")
         .count();
     assert_eq!(listings, 2, "one listing, and one refresh for the new name");
+}
+
+#[tokio::test]
+async fn a_burst_of_the_same_typo_refreshes_the_list_once() {
+    let app = TestApp::spawn_with(recording()).await;
+    // The list is read once and cached (as the start-up sweep would).
+    let known = unique("known");
+    create_api(&known, "prod").await;
+    app.command(&format!("show {known} prod")).await;
+    app.slack.wait_for("/reply", 1).await;
+    let typo = unique("no-such-api");
+    for nth in 2..=5 {
+        let reply = shown(&reply_to(&app, &format!("{typo} prod 3 4"), nth).await);
+        assert!(reply.contains("No REST API is named"), "{reply}");
+    }
+    let listings = app
+        .aws()
+        .calls()
+        .iter()
+        .filter(|c| *c == "GET /restapis")
+        .count();
+    assert_eq!(
+        listings, 2,
+        "the cached list, one refresh for the first miss, then none for the same typo"
+    );
 }
 
 #[tokio::test]
