@@ -375,15 +375,57 @@ impl Function {
     }
 }
 
+/// Lambda's longest timeout: a deadline further away than this (plus a little clock skew) is
+/// not one Lambda sent.
+const LONGEST_INVOCATION: Duration = Duration::from_secs(15 * 60 + 60);
+
 /// When this invocation must have answered, from the runtime's deadline (Unix milliseconds).
+/// Real Lambda always sends a Unix time; local emulators (`cargo lambda watch`) may send a
+/// duration (`600000`), which read as a Unix time passed in 1970. A deadline that is not a
+/// plausible Unix time within the next 15 minutes is unknown: logged once, and the invocation
+/// runs as with Lambda's longest timeout, as it would in production.
 fn deadline_of(context: &lambda_runtime::Context) -> InvocationDeadline {
     let now_ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64);
-    let left = Duration::from_millis(context.deadline.saturating_sub(now_ms));
+    let left = time_left(context.deadline, now_ms).unwrap_or_else(|| {
+        static WARNED: std::sync::Once = std::sync::Once::new();
+        WARNED.call_once(|| {
+            tracing::warn!(
+                deadline_ms = context.deadline,
+                "the runtime's deadline is not a Unix time within Lambda's longest timeout (a local emulator?); running as with a 15-minute timeout"
+            );
+        });
+        Duration::from_secs(15 * 60)
+    });
     InvocationDeadline(tokio::time::Instant::now() + left)
+}
+
+/// The time left until `deadline_ms`, if it is a plausible Lambda deadline at `now_ms`.
+fn time_left(deadline_ms: u64, now_ms: u64) -> Option<Duration> {
+    let left = Duration::from_millis(deadline_ms.checked_sub(now_ms)?);
+    (left <= LONGEST_INVOCATION).then_some(left)
 }
 
 fn env(key: &str) -> Option<String> {
     std::env::var(key).ok().filter(|v| !v.trim().is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_unix_time_within_lambdas_longest_timeout_is_a_deadline() {
+        let now = 1_795_700_000_000;
+        assert_eq!(time_left(now + 3_000, now), Some(Duration::from_secs(3)));
+        assert_eq!(
+            time_left(now + 900_000, now),
+            Some(Duration::from_secs(900))
+        );
+        // `cargo lambda watch` sends the timeout itself: 600000 ms.
+        assert_eq!(time_left(600_000, now), None);
+        assert_eq!(time_left(now + 24 * 3_600_000, now), None, "a day away");
+        assert_eq!(time_left(now - 1, now), None, "already past");
+    }
 }

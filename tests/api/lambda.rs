@@ -211,6 +211,26 @@ async fn a_slash_command_through_a_function_url_is_verified_and_applied() {
 }
 
 #[tokio::test]
+async fn under_a_local_emulator_that_sends_the_timeout_as_the_deadline_a_change_still_applies() {
+    // `cargo lambda watch` sends `Lambda-Runtime-Deadline-Ms: 600000` (a duration).
+    let function = lambda(vec![]).await;
+    function.send_deadlines_as_durations(Duration::from_secs(600));
+    let api = create_api(&unique("emulated"), "prod").await;
+
+    function
+        .invoke(function_url_event(
+            &format!("{api} prod 12 24"),
+            &function.slack.url("/reply"),
+        ))
+        .await
+        .unwrap();
+
+    let reply = shown(&function.slack.wait_for("/reply", 1).await[0]);
+    assert!(reply.contains("changed throttling"), "{reply}");
+    assert_eq!(stage_limits(&api, "prod").await, Some((12.0, 24)));
+}
+
+#[tokio::test]
 async fn a_slash_command_through_api_gateway_rest_is_verified_and_applied() {
     let function = lambda(vec![]).await;
     let api = create_api(&unique("restevent"), "prod").await;

@@ -25,6 +25,8 @@ struct Inner {
     next_id: u64,
     /// The function's timeout, as Lambda gives it in each invocation's deadline (default 60 s).
     timeout_ms: Option<u128>,
+    /// Send the deadline as `cargo lambda watch` does: the timeout itself, not a Unix time.
+    deadline_as_duration: bool,
 }
 
 #[derive(Clone, Default)]
@@ -50,6 +52,13 @@ pub struct LambdaHarness {
 }
 
 impl LambdaHarness {
+    /// From now on, sends each deadline as the local emulator `cargo lambda watch` does.
+    pub fn send_deadlines_as_durations(&self, timeout: Duration) {
+        let mut inner = self.shared.0.lock().unwrap();
+        inner.deadline_as_duration = true;
+        inner.timeout_ms = Some(timeout.as_millis());
+    }
+
     pub async fn start(options: Options, args: &[&str]) -> Self {
         let slack = SlackStandIn::start().await;
         let shared = Shared::default();
@@ -156,15 +165,19 @@ async fn next(State(shared): State<Shared>) -> Response {
         let next = {
             let mut inner = shared.0.lock().unwrap();
             let timeout = inner.timeout_ms.unwrap_or(60_000);
-            inner.queue.pop_front().map(|job| (job, timeout))
+            let as_duration = inner.deadline_as_duration;
+            inner
+                .queue
+                .pop_front()
+                .map(|job| (job, timeout, as_duration))
         };
-        if let Some(((id, event), timeout)) = next {
+        if let Some(((id, event), timeout, as_duration)) = next {
             let mut headers = HeaderMap::new();
-            let deadline = std::time::SystemTime::now()
+            let now = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .unwrap()
-                .as_millis()
-                + timeout;
+                .as_millis();
+            let deadline = if as_duration { timeout } else { now + timeout };
             headers.insert(
                 "lambda-runtime-aws-request-id",
                 HeaderValue::from_str(&id).unwrap(),
