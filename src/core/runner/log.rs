@@ -1,0 +1,134 @@
+//! The one log line each request ends with.
+
+use std::time::Duration;
+
+use crate::core::outcome::{Label, Outcome};
+use crate::core::requester::Requester;
+
+/// One line per request, with who, what and how it ended. User text is debug-escaped.
+pub(super) fn log_line(requester: &Requester, outcome: &Outcome, label: Label, took: Duration) {
+    let source = requester.source();
+    let (user, channel) = match requester.user() {
+        Some(who) => (
+            who.user.as_str(),
+            who.channel.as_ref().map_or("", |c| c.as_str()),
+        ),
+        None => ("", ""),
+    };
+    let alarm = match requester {
+        Requester::Alarm(name) => name.as_str(),
+        _ => "",
+    };
+    let outcome_label = label.as_str();
+    let latency_ms = took.as_millis() as u64;
+    match outcome {
+        Outcome::Change { change, result } => {
+            let after = change.after();
+            let (api, stage, level) = (
+                change.api.as_str(),
+                change.stage.as_str(),
+                change.level.to_string(),
+            );
+            let rate = after.rate.unwrap_or(-1.0);
+            let burst = after.burst.unwrap_or(-1);
+            match result {
+                Ok(_) => tracing::info!(
+                    source,
+                    user,
+                    channel,
+                    alarm,
+                    api,
+                    stage,
+                    level,
+                    rate,
+                    burst,
+                    outcome = outcome_label,
+                    latency_ms,
+                    "throttling command done"
+                ),
+                Err(error) => {
+                    tracing::warn!(source, user, channel, alarm, api, stage, level, rate, burst, outcome = outcome_label, %error, latency_ms, "throttling command failed")
+                }
+            }
+        }
+        Outcome::Refused { change, denial, .. } => {
+            let (api, stage, level) = change.as_ref().map_or(("", "", String::new()), |c| {
+                (c.api.as_str(), c.stage.as_str(), c.level.to_string())
+            });
+            tracing::warn!(source, user, channel, api, stage, level, outcome = outcome_label, reason = %denial, "throttling command denied by the access policy");
+        }
+        Outcome::Show { request, result } => match result {
+            Ok(_) => tracing::info!(
+                source,
+                user,
+                channel,
+                api = request.api.as_str(),
+                outcome = outcome_label,
+                latency_ms,
+                "show done"
+            ),
+            Err(error) => {
+                tracing::warn!(source, user, channel, api = request.api.as_str(), outcome = outcome_label, %error, latency_ms, "show failed")
+            }
+        },
+        Outcome::Interrupted { .. } => tracing::error!(
+            source,
+            user,
+            channel,
+            outcome = outcome_label,
+            "shutdown interrupted a command before it finished"
+        ),
+        Outcome::Invalid { reason } => tracing::warn!(
+            source,
+            alarm,
+            outcome = outcome_label,
+            reason,
+            "throttling job failed"
+        ),
+        Outcome::Timed {
+            request, result, ..
+        } => {
+            let (api, stage, level) = (
+                request.api.as_str(),
+                request.stage.as_str(),
+                request.level.to_string(),
+            );
+            match result {
+                Ok(_) => tracing::info!(
+                    source,
+                    user,
+                    channel,
+                    api,
+                    stage,
+                    level,
+                    outcome = outcome_label,
+                    latency_ms,
+                    "timed change step done"
+                ),
+                Err(error) => {
+                    tracing::warn!(source, user, channel, api, stage, level, outcome = outcome_label, %error, latency_ms, "timed change step failed")
+                }
+            }
+        }
+        Outcome::Untrusted { api, stage, found } => tracing::warn!(
+            api = api.as_str(),
+            stage,
+            tags = found.len(),
+            outcome = outcome_label,
+            "found throttle-bot tags this service did not seal; nothing acts on them"
+        ),
+        Outcome::NeedsConfirmation { change, .. }
+        | Outcome::AwaitingApproval { change, .. }
+        | Outcome::Moved { change, .. } => tracing::info!(
+            source,
+            user,
+            channel,
+            api = change.api.as_str(),
+            stage = change.stage.as_str(),
+            level = change.level.to_string(),
+            outcome = outcome_label,
+            latency_ms,
+            "throttling command not applied (yet)"
+        ),
+    }
+}
