@@ -21,7 +21,14 @@ use crate::domain::{
 };
 use crate::policy::{Denial, place};
 
+mod change;
+mod requests;
+mod show;
 pub mod timed;
+
+use change::{applied, audit_notice, failed, transitions};
+use requests::{approval_request, moved, preview};
+use show::{view, view_failed};
 
 /// How a reply reaches the conversation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -212,141 +219,6 @@ fn plain_words(after: &Configured) -> String {
         ),
         _ => "the level will follow the limits above it".to_owned(),
     }
-}
-
-/// A button value for `change`, from `who`, expecting `expect` at its level.
-fn value_of(
-    press: Press,
-    change: &ThrottleChange,
-    who: &ChatUser,
-    expect: &Configured,
-    approvers: &[ChatId],
-) -> ButtonValue {
-    ButtonValue {
-        press,
-        text: command_text(change),
-        author: who.user.to_string(),
-        channel: who.channel.as_ref().map(ToString::to_string),
-        team: who.team.as_ref().map(ToString::to_string),
-        expect: Some((expect.rate, expect.burst)),
-        approvers: approvers.iter().map(ToString::to_string).collect(),
-        break_glass: false,
-    }
-}
-
-/// The change pinned to the resolved API's id, so a button acts on exactly that API.
-fn pinned(change: &ThrottleChange, api: &crate::domain::ResolvedApi) -> ThrottleChange {
-    ThrottleChange {
-        api: ApiRef::Id(api.id.clone()),
-        ..change.clone()
-    }
-}
-
-/// The private preview of a risky change, with Apply and Cancel.
-fn preview(
-    change: &ThrottleChange,
-    planned: &Applied,
-    risk: Option<Risk>,
-    who: &ChatUser,
-    buttons: Option<&Buttons>,
-) -> Value {
-    let why = match risk {
-        Some(Risk::BlocksTraffic) => "it blocks traffic".to_owned(),
-        Some(Risk::Cuts { what, from, to }) => {
-            format!("it cuts the {what} from {from} to {to}, by more than half")
-        }
-        None => "the access policy asks to confirm changes here".to_owned(),
-    };
-    let (rate_line, burst_line) = transitions(change, planned);
-    let text = format!(
-        ":warning: *Confirm this change* ({why}): {}: rate {rate_line}; burst {burst_line}.\nIn plain words: {}. Nothing has been changed yet; this preview expires in 5 minutes.",
-        target_of(change, &planned.api),
-        plain_words(&planned.after),
-    );
-    let text = with_iac_warning(with_hold(text, change, planned), &planned.managed_by);
-    let mut message = ephemeral(text);
-    if let Some(buttons) = buttons {
-        let change = pinned(change, &planned.api);
-        let expires = unix_now() + PREVIEW_TTL_SECS;
-        let apply = ButtonValue {
-            break_glass: matches!(planned.approval, Approval::Skipped { .. }),
-            ..value_of(Press::Apply, &change, who, &planned.before, &[])
-        };
-        let cancel = ButtonValue {
-            press: Press::Cancel,
-            ..apply.clone()
-        };
-        push_actions(
-            &mut message,
-            vec![
-                buttons.button(apply, expires),
-                buttons.button(cancel, expires),
-            ],
-        );
-    }
-    message
-}
-
-/// The request for approval, in the channel, with Approve and Reject.
-fn approval_request(
-    change: &ThrottleChange,
-    planned: &Applied,
-    approvers: &[ChatId],
-    who: &ChatUser,
-    buttons: Option<&Buttons>,
-) -> Value {
-    let (rate_line, burst_line) = transitions(change, planned);
-    let text = format!(
-        ":raised_hand: *Approval needed:* <@{}> asks to change {}: rate {rate_line}; burst {burst_line}.\nApprovers: {}. Nothing has been changed yet; this request expires in 30 minutes.",
-        who.user.as_str(),
-        target_of(change, &planned.api),
-        mentions(approvers),
-    );
-    let text = with_iac_warning(with_hold(text, change, planned), &planned.managed_by);
-    let mut message = ephemeral(text);
-    message["response_type"] = json!("in_channel");
-    if let Some(buttons) = buttons {
-        let change = pinned(change, &planned.api);
-        let expires = unix_now() + APPROVAL_TTL_SECS;
-        let approve = value_of(Press::Approve, &change, who, &planned.before, approvers);
-        let reject = ButtonValue {
-            press: Press::Reject,
-            ..approve.clone()
-        };
-        push_actions(
-            &mut message,
-            vec![
-                buttons.button(approve, expires),
-                buttons.button(reject, expires),
-            ],
-        );
-    }
-    message
-}
-
-/// The level holds other values than the message showed: nothing applied.
-fn moved(
-    change: &ThrottleChange,
-    api: &crate::domain::ResolvedApi,
-    expected: &Configured,
-    found: &Configured,
-    via: Via,
-) -> Value {
-    let what = match via {
-        Via::Undo => "Nothing was undone",
-        Via::Approve => "This request is closed and nothing was applied",
-        Via::Apply | Via::Command => "Nothing was applied",
-    };
-    let mut message = ephemeral(format!(
-        ":warning: {what}: {} now has {}, not the {} shown. Someone or something changed it since (throttle-bot keeps no history; the audit channel may say who). Run the command again if it is still needed.",
-        target_of(change, api),
-        limits(found),
-        limits(expected),
-    ));
-    if via == Via::Approve {
-        message["response_type"] = json!("in_channel");
-    }
-    message
 }
 
 /// A private note to whoever pressed a button that did nothing.
@@ -585,32 +457,6 @@ fn limits(c: &Configured) -> String {
     }
 }
 
-/// Rate and burst as `before → after`; a cleared level says what it now inherits.
-fn transitions(change: &ThrottleChange, applied: &Applied) -> (String, String) {
-    let source = match change.level {
-        Level::Stage => "the account",
-        Level::Method { .. } => "the stage",
-    };
-    let step = |before: String, after: String, inherited: Option<String>| match inherited {
-        _ if after != "not set" => format!("{before} → {after}"),
-        Some(value) => format!("{before} → not set (inherits {value} from {source})"),
-        None => format!("{before} → not set (inherits from {source})"),
-    };
-    let inherited = applied.inherited;
-    (
-        step(
-            rate(applied.before.rate),
-            rate(applied.after.rate),
-            inherited.map(|c| rate(c.rate)),
-        ),
-        step(
-            burst(applied.before.burst),
-            burst(applied.after.burst),
-            inherited.map(|c| burst(c.burst)),
-        ),
-    )
-}
-
 fn by_whom(who: &ChatUser) -> String {
     match &who.channel {
         Some(channel) => format!("by <@{}> in <#{}>", who.user.as_str(), channel.as_str()),
@@ -623,154 +469,6 @@ fn level_label(level: &Level) -> String {
         Level::Stage => "stage-wide".to_owned(),
         level => format!("method {}", code(&level.to_string())),
     }
-}
-
-/// The final reply on `response_url` for a change that succeeded. A change that altered the
-/// stage is shown to the channel; one that found nothing to do only to the user.
-fn applied(
-    change: &ThrottleChange,
-    applied: &Applied,
-    who: Option<&ChatUser>,
-    via: Via,
-    buttons: Option<&Buttons>,
-) -> Value {
-    let api = api_label(&applied.api);
-    let stage = code(change.stage.as_str());
-    if !applied.changed && applied.until.is_some() {
-        return ephemeral(format!(
-            ":stopwatch: {api} / {stage} ({}) already has {}: it now stays {}, {}. No call to UpdateStage was made.",
-            level_label(&change.level),
-            limits(&applied.after),
-            timed::ends(applied.until.unwrap_or_default()),
-            timed::then_back(&applied.steps)
-        ));
-    }
-    if !applied.changed
-        && let Some(ended) = applied.replaces_timed
-    {
-        return ephemeral(format!(
-            ":white_check_mark: {api} / {stage} ({}) keeps {} for good: the timed change that was to end {} is over, and nothing will be put back then. No call to UpdateStage was made.",
-            level_label(&change.level),
-            limits(&applied.after),
-            date(ended)
-        ));
-    }
-    if !applied.changed {
-        return ephemeral(format!(
-            ":information_source: Nothing to change: {api} / {stage} ({}) already has rate {}, burst {}. No call to UpdateStage was made.",
-            level_label(&change.level),
-            rate(applied.after.rate),
-            burst(applied.after.burst),
-        ));
-    }
-    let verb = match (via, change.action) {
-        (Via::Undo, _) => "undid a change to",
-        (_, Action::Set(_)) => "changed",
-        (_, Action::Reset) => "reset",
-    };
-    let (rate_line, burst_line) = transitions(change, applied);
-    let (actor, by) = match who {
-        Some(who) => (format!("<@{}>", who.user.as_str()), by_whom(who)),
-        None => ("throttle-bot".to_owned(), "by throttle-bot".to_owned()),
-    };
-    let text = format!(
-        ":white_check_mark: {actor} {verb} throttling on {api} / {stage} ({}): rate {rate_line}; burst {burst_line}",
-        level_label(&change.level),
-    );
-    let by = match (&applied.approval, via) {
-        (_, Via::Undo) => format!("Undone {by} on {}", date(unix_now())),
-        (Approval::By(approver), _) => format!("Changed {by}, approved by <@{approver}>"),
-        (Approval::Skipped { .. }, _) => format!("Changed {by} *without approval* (break glass)"),
-        (Approval::NotNeeded, _) => format!("Changed {by}"),
-    };
-    let text = format!("{text} ({})", by.replace('*', ""));
-    let until = match (applied.until, applied.replaces_timed) {
-        (Some(until), _) => Some(format!(
-            ":stopwatch: Timed: {} {}, {}.",
-            limits(&applied.after),
-            timed::ends(until),
-            timed::then_back(&applied.steps)
-        )),
-        (None, Some(ended)) => Some(format!(
-            ":stopwatch: This replaces the timed change that was to end {}: nothing will be put back then.",
-            date(ended)
-        )),
-        (None, None) => None,
-    };
-    let text = match &until {
-        Some(until) => format!("{text}\n{until}"),
-        None => text,
-    };
-    let text = match iac_warning(&applied.managed_by) {
-        Some(warning) => format!("{text}\n{warning}"),
-        None => text,
-    };
-    let headline = match via {
-        Via::Undo => ":leftwards_arrow_with_hook: *Throttling change undone*".to_owned(),
-        _ => format!(":white_check_mark: *Throttling {verb}*"),
-    };
-    let mut message = json!({
-        "response_type": "in_channel",
-        "replace_original": false,
-        "text": text,
-        "blocks": [
-            { "type": "section", "text": { "type": "mrkdwn", "text": headline } },
-            { "type": "section", "fields": [
-                { "type": "mrkdwn", "text": format!("*API*\n{api}") },
-                { "type": "mrkdwn", "text": format!("*Stage*\n{stage}") },
-                { "type": "mrkdwn", "text": format!("*Level*\n{}", capitalise(&level_label(&change.level))) },
-                { "type": "mrkdwn", "text": format!("*Rate*\n{rate_line}") },
-                { "type": "mrkdwn", "text": format!("*Burst*\n{burst_line}") },
-            ]},
-            { "type": "context", "elements": [
-                { "type": "mrkdwn", "text": by },
-            ]},
-        ],
-    });
-    if let (Some(until), Some(blocks)) = (&until, message["blocks"].as_array_mut()) {
-        blocks
-            .push(json!({ "type": "context", "elements": [{ "type": "mrkdwn", "text": until }] }));
-    }
-    if let (Some(warning), Some(blocks)) = (
-        iac_warning(&applied.managed_by),
-        message["blocks"].as_array_mut(),
-    ) {
-        blocks.push(
-            json!({ "type": "context", "elements": [{ "type": "mrkdwn", "text": warning }] }),
-        );
-    }
-    // Undo restores the values before; an undone change has no Undo of its own.
-    if let (Some(buttons), Some(who), true) = (buttons, who, via != Via::Undo) {
-        let restore = ThrottleChange {
-            action: match (applied.before.rate, applied.before.burst) {
-                (Some(rate), Some(burst)) => {
-                    match (RateLimit::new(rate), BurstLimit::new(i64::from(burst))) {
-                        (Ok(rate), Ok(burst)) => Action::Set(ThrottleLimits { rate, burst }),
-                        _ => Action::Reset,
-                    }
-                }
-                _ => Action::Reset,
-            },
-            // Undo is a change for good: it ends a timed change rather than replaying it.
-            hold: None,
-            ..pinned(change, &applied.api)
-        };
-        let undo = value_of(Press::Undo, &restore, who, &applied.after, &[]);
-        push_actions(
-            &mut message,
-            vec![buttons.button(undo, unix_now() + UNDO_TTL_SECS)],
-        );
-    }
-    message
-}
-
-/// The final reply on `response_url` for a change that failed: only the user sees it.
-fn failed(change: &ThrottleChange, error: &Failure) -> Value {
-    ephemeral(format!(
-        ":x: Could not change the throttling of {}. Nothing was changed.\n{}.",
-        target(change),
-        escape(&capitalise(&error.to_string()))
-    ))
 }
 
 /// The reply to a change the access policy refused: only the user sees it.
@@ -827,17 +525,6 @@ fn describe_request(change: &ThrottleChange) -> String {
     }
 }
 
-/// For a timed change's preview or approval request: how long it will last once applied.
-fn with_hold(text: String, change: &ThrottleChange, planned: &Applied) -> String {
-    match change.hold {
-        Some(hold) => format!(
-            "{text}\n:stopwatch: Timed: for {hold} from when it is applied, {}.",
-            timed::then_back(&planned.steps)
-        ),
-        None => text,
-    }
-}
-
 /// The final reply of a command that shutdown cut short.
 fn interrupted(command: &str, text: &str) -> Value {
     ephemeral(format!(
@@ -857,73 +544,6 @@ fn audit_interrupted(actor: &Requester, text: &str) -> Value {
     ))
 }
 
-/// The answer to `show`: one section per stage, methods listed under it.
-fn view(view: &ApiView) -> Value {
-    let api = api_label(&view.api);
-    let account = match &view.account {
-        Some(a) => format!(
-            "Account limit in this region: {} req/s, burst {}",
-            a.rate, a.burst
-        ),
-        None => "Account limit: could not be read (GetAccount)".to_owned(),
-    };
-    let mut blocks = vec![
-        json!({ "type": "header", "text": { "type": "plain_text", "text": "API Gateway throttling" } }),
-        json!({ "type": "section", "text": { "type": "mrkdwn", "text": format!("*API* {api}") } }),
-        json!({ "type": "context", "elements": [{ "type": "mrkdwn", "text": account }] }),
-    ];
-    let mut text = format!("Throttling of {api}. {account}.");
-    if view.stages.is_empty() {
-        blocks.push(json!({ "type": "section", "text": { "type": "mrkdwn", "text": "This API has no stages." } }));
-        text.push_str(" No stages.");
-    }
-    // Slack allows 50 blocks; keep room for the header and a note.
-    const MAX_STAGES: usize = 40;
-    for stage in view.stages.iter().take(MAX_STAGES) {
-        let stage_wide = if stage.stage_wide.is_set() {
-            limits(&stage.stage_wide)
-        } else {
-            "not set (account limit applies)".to_owned()
-        };
-        let mut lines = format!("*Stage {}*\n• Stage-wide: {stage_wide}", code(&stage.stage));
-        for (level, configured) in &stage.methods {
-            let value = if configured.is_set() {
-                limits(configured)
-            } else {
-                "not set (stage-wide applies)".to_owned()
-            };
-            lines.push_str(&format!("\n• {}: {value}", code(&level.to_string())));
-        }
-        text.push_str(&format!(" Stage {}: {stage_wide}.", stage.stage));
-        for record in &stage.timed {
-            let line = timed::in_force(record);
-            text.push_str(&format!(" {line}."));
-            lines.push_str(&format!("\n{line}"));
-        }
-        for found in &stage.unsealed {
-            let line = timed::unsealed(found);
-            text.push_str(&format!(" {line}."));
-            lines.push_str(&format!("\n{line}"));
-        }
-        blocks.push(json!({ "type": "divider" }));
-        blocks.push(json!({ "type": "section", "text": { "type": "mrkdwn", "text": truncate(&lines, SECTION_MAX) } }));
-    }
-    if view.stages.len() > MAX_STAGES {
-        blocks.push(json!({ "type": "context", "elements": [{ "type": "mrkdwn",
-            "text": format!("…and {} more stages; name one to see it.", view.stages.len() - MAX_STAGES) }] }));
-    }
-    json!({ "response_type": "ephemeral", "text": text, "blocks": blocks })
-}
-
-/// The answer to `show` when it failed.
-fn view_failed(request: &ShowRequest, error: &GatewayError) -> Value {
-    ephemeral(format!(
-        ":x: Could not read the throttling of {}.\n{}.",
-        code(request.api.as_str()),
-        escape(&capitalise(&error.to_string()))
-    ))
-}
-
 /// Who or what asked, as the audit notice names it.
 fn describe(actor: &Requester) -> String {
     match actor {
@@ -932,71 +552,6 @@ fn describe(actor: &Requester) -> String {
         Requester::Alarm(name) => format!("CloudWatch alarm {}", code(name)),
         Requester::Deadline => "its deadline".to_owned(),
     }
-}
-
-/// The audit channel's notice of an attempted change: applied, found unnecessary, or failed.
-fn audit_notice(
-    change: &ThrottleChange,
-    actor: &Requester,
-    outcome: &Result<Applied, Failure>,
-) -> Value {
-    let headline = match outcome {
-        Ok(applied) if applied.changed => {
-            let (rate_line, burst_line) = transitions(change, applied);
-            format!(
-                ":white_check_mark: Updated throttling on {} / {} ({}): rate {rate_line}; burst {burst_line}",
-                api_label(&applied.api),
-                code(change.stage.as_str()),
-                level_label(&change.level),
-            )
-        }
-        Ok(applied) => format!(
-            ":information_source: No change needed on {} / {} ({}): already rate {}, burst {}",
-            api_label(&applied.api),
-            code(change.stage.as_str()),
-            level_label(&change.level),
-            rate(applied.after.rate),
-            burst(applied.after.burst),
-        ),
-        Err(error) => format!(
-            ":x: Failed to change throttling on {}: {}",
-            target(change),
-            escape(&error.to_string())
-        ),
-    };
-    let approval = match outcome {
-        Ok(Applied {
-            approval: Approval::By(approver),
-            ..
-        }) => format!("; approved by <@{approver}>"),
-        Ok(Applied {
-            approval: Approval::Skipped { rule },
-            changed: true,
-            ..
-        }) => format!(
-            "\n:rotating_light: *APPROVAL SKIPPED (break glass)* by {} under rule \"{}\"",
-            describe(actor),
-            escape(rule)
-        ),
-        _ => String::new(),
-    };
-    let until = match outcome {
-        Ok(Applied {
-            until: Some(until),
-            changed: true,
-            ..
-        }) => format!("; timed, {}", timed::ends(*until)),
-        Ok(Applied {
-            replaces_timed: Some(ended),
-            changed: true,
-            ..
-        }) => format!(
-            "; replaces the timed change that was to end {}",
-            date(*ended)
-        ),
-        _ => String::new(),
-    };
-    notice_of(format!("{headline} ({}){until}{approval}", describe(actor)))
 }
 
 /// The audit channel's notice of a job that failed before it had a valid change to make.

@@ -1,0 +1,71 @@
+//! What `show` answers: one section per stage, methods under it, timed changes and records
+//! not made by throttle-bot.
+
+use super::*;
+
+/// The answer to `show`: one section per stage, methods listed under it.
+pub(super) fn view(view: &ApiView) -> Value {
+    let api = api_label(&view.api);
+    let account = match &view.account {
+        Some(a) => format!(
+            "Account limit in this region: {} req/s, burst {}",
+            a.rate, a.burst
+        ),
+        None => "Account limit: could not be read (GetAccount)".to_owned(),
+    };
+    let mut blocks = vec![
+        json!({ "type": "header", "text": { "type": "plain_text", "text": "API Gateway throttling" } }),
+        json!({ "type": "section", "text": { "type": "mrkdwn", "text": format!("*API* {api}") } }),
+        json!({ "type": "context", "elements": [{ "type": "mrkdwn", "text": account }] }),
+    ];
+    let mut text = format!("Throttling of {api}. {account}.");
+    if view.stages.is_empty() {
+        blocks.push(json!({ "type": "section", "text": { "type": "mrkdwn", "text": "This API has no stages." } }));
+        text.push_str(" No stages.");
+    }
+    // Slack allows 50 blocks; keep room for the header and a note.
+    const MAX_STAGES: usize = 40;
+    for stage in view.stages.iter().take(MAX_STAGES) {
+        let stage_wide = if stage.stage_wide.is_set() {
+            limits(&stage.stage_wide)
+        } else {
+            "not set (account limit applies)".to_owned()
+        };
+        let mut lines = format!("*Stage {}*\n• Stage-wide: {stage_wide}", code(&stage.stage));
+        for (level, configured) in &stage.methods {
+            let value = if configured.is_set() {
+                limits(configured)
+            } else {
+                "not set (stage-wide applies)".to_owned()
+            };
+            lines.push_str(&format!("\n• {}: {value}", code(&level.to_string())));
+        }
+        text.push_str(&format!(" Stage {}: {stage_wide}.", stage.stage));
+        for record in &stage.timed {
+            let line = timed::in_force(record);
+            text.push_str(&format!(" {line}."));
+            lines.push_str(&format!("\n{line}"));
+        }
+        for found in &stage.unsealed {
+            let line = timed::unsealed(found);
+            text.push_str(&format!(" {line}."));
+            lines.push_str(&format!("\n{line}"));
+        }
+        blocks.push(json!({ "type": "divider" }));
+        blocks.push(json!({ "type": "section", "text": { "type": "mrkdwn", "text": truncate(&lines, SECTION_MAX) } }));
+    }
+    if view.stages.len() > MAX_STAGES {
+        blocks.push(json!({ "type": "context", "elements": [{ "type": "mrkdwn",
+            "text": format!("…and {} more stages; name one to see it.", view.stages.len() - MAX_STAGES) }] }));
+    }
+    json!({ "response_type": "ephemeral", "text": text, "blocks": blocks })
+}
+
+/// The answer to `show` when it failed.
+pub(super) fn view_failed(request: &ShowRequest, error: &GatewayError) -> Value {
+    ephemeral(format!(
+        ":x: Could not read the throttling of {}.\n{}.",
+        code(request.api.as_str()),
+        escape(&capitalise(&error.to_string()))
+    ))
+}
