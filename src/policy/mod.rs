@@ -390,21 +390,16 @@ impl PolicySource {
     pub fn load(&self) -> Result<Option<Policy>, PolicyError> {
         match self {
             Self::AllowAll => Ok(None),
-            source => source.load_rules().map(Some),
+            Self::File(path) => Self::read(path).map(Some),
+            Self::Inline(text) => parse("THROTTLE_POLICY_TOML", text).map(Some),
         }
     }
 
-    fn load_rules(&self) -> Result<Policy, PolicyError> {
-        match self {
-            Self::AllowAll => unreachable!("allow-all has no rules to load"),
-            Self::File(path) => {
-                let name = path.display().to_string();
-                let text = std::fs::read_to_string(path)
-                    .map_err(|e| PolicyError::whole(&name, format!("cannot read it ({e})")))?;
-                parse(&name, &text)
-            }
-            Self::Inline(text) => parse("THROTTLE_POLICY_TOML", text),
-        }
+    fn read(path: &std::path::Path) -> Result<Policy, PolicyError> {
+        let name = path.display().to_string();
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| PolicyError::whole(&name, format!("cannot read it ({e})")))?;
+        parse(&name, &text)
     }
 }
 
@@ -461,8 +456,8 @@ impl PolicyHandle {
     /// Re-reads the policy file. A bad file leaves the old policy in force.
     pub fn reload(&self) -> Result<usize, ReloadError> {
         match &self.source {
-            Some(source @ PolicySource::File(_)) => {
-                let policy = source.load_rules()?;
+            Some(PolicySource::File(path)) => {
+                let policy = PolicySource::read(path)?;
                 let rules = policy.rules.len();
                 *self.current.write().expect("policy lock") = Some(Arc::new(policy));
                 Ok(rules)
