@@ -36,6 +36,44 @@ struct RuleFile {
     break_glass: bool,
 }
 
+/// Why one rule (or the `readers` list) was refused; the text goes to the operator as is.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+enum RuleError {
+    #[error("empty rule: give at least users, apis and stages")]
+    Empty,
+    #[error("`{0}` is missing")]
+    Missing(String),
+    #[error("`{0}` is empty")]
+    EmptyList(String),
+    #[error("in {key}: {error}")]
+    Pattern {
+        key: String,
+        error: super::pattern::PatternError,
+    },
+    #[error("`{value}` in {key} is not {what} or \"*\"")]
+    NotAnId {
+        value: String,
+        key: String,
+        what: &'static str,
+    },
+    #[error("{0} must be a number ≥ 0")]
+    Rate(&'static str),
+    #[error("{0} must be a whole number from 0 to {max}", max = BurstLimit::MAX)]
+    Burst(&'static str),
+    #[error("min_{what} {min} is greater than max_{what} {max}")]
+    MinAboveMax {
+        what: &'static str,
+        min: String,
+        max: String,
+    },
+    #[error(
+        "`{0}` in approvers is not a Slack user id (like U2CERLKJA); name people, not channels or \"*\""
+    )]
+    Approver(String),
+    #[error("break_glass skips approval, so the rule needs `approvers`")]
+    BreakGlassWithoutApprovers,
+}
+
 /// Why a policy was refused: where (file and line; line 0 for the file as a whole) and what.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PolicyError {
@@ -111,7 +149,7 @@ pub fn parse(source: &str, text: &str) -> Result<Policy, PolicyError> {
                 &['U', 'W', 'C', 'G', 'D'],
                 "a Slack user or channel id (like U2CERLKJA or C0123ABC)",
             )
-            .map_err(|reason| fail(offset, reason))?;
+            .map_err(|reason| fail(offset, reason.to_string()))?;
             Some(readers)
         }
     };
@@ -122,7 +160,7 @@ pub fn parse(source: &str, text: &str) -> Result<Policy, PolicyError> {
     })
 }
 
-fn check_rule(name: String, raw: RuleFile) -> Result<Rule, String> {
+fn check_rule(name: String, raw: RuleFile) -> Result<Rule, RuleError> {
     let empty = raw.users.is_none()
         && raw.channels.is_none()
         && raw.apis.is_none()
@@ -132,7 +170,7 @@ fn check_rule(name: String, raw: RuleFile) -> Result<Rule, String> {
         && raw.min_burst.is_none()
         && raw.max_burst.is_none();
     if empty {
-        return Err("empty rule: give at least users, apis and stages".to_owned());
+        return Err(RuleError::Empty);
     }
     let users = ids(
         "users",
@@ -149,24 +187,20 @@ fn check_rule(name: String, raw: RuleFile) -> Result<Rule, String> {
             "a Slack channel id (like C0123ABC)",
         )?),
     };
-    let patterns = |key: &str, values: Option<Vec<String>>| -> Result<Vec<Pattern>, String> {
+    let patterns = |key: &str, values: Option<Vec<String>>| -> Result<Vec<Pattern>, RuleError> {
         required(key, values)?
             .iter()
-            .map(|v| Pattern::parse(v).map_err(|e| format!("in {key}: {e}")))
+            .map(|v| pattern(key, v))
             .collect()
     };
-    let rate = |key: &str, value: Option<f64>| {
+    let rate = |key: &'static str, value: Option<f64>| {
         value
-            .map(|v| RateLimit::new(v).map_err(|_| format!("{key} must be a number ≥ 0")))
+            .map(|v| RateLimit::new(v).map_err(|_| RuleError::Rate(key)))
             .transpose()
     };
-    let burst = |key: &str, value: Option<i64>| {
+    let burst = |key: &'static str, value: Option<i64>| {
         value
-            .map(|v| {
-                BurstLimit::new(v).map_err(|_| {
-                    format!("{key} must be a whole number from 0 to {}", BurstLimit::MAX)
-                })
-            })
+            .map(|v| BurstLimit::new(v).map_err(|_| RuleError::Burst(key)))
             .transpose()
     };
     let bounds = Bounds {
@@ -178,12 +212,20 @@ fn check_rule(name: String, raw: RuleFile) -> Result<Rule, String> {
     if let (Some(min), Some(max)) = (bounds.min_rate, bounds.max_rate)
         && min > max
     {
-        return Err(format!("min_rate {min} is greater than max_rate {max}"));
+        return Err(RuleError::MinAboveMax {
+            what: "rate",
+            min: min.to_string(),
+            max: max.to_string(),
+        });
     }
     if let (Some(min), Some(max)) = (bounds.min_burst, bounds.max_burst)
         && min > max
     {
-        return Err(format!("min_burst {min} is greater than max_burst {max}"));
+        return Err(RuleError::MinAboveMax {
+            what: "burst",
+            min: min.to_string(),
+            max: max.to_string(),
+        });
     }
     let approvers = match raw.approvers {
         None => Vec::new(),
@@ -193,18 +235,14 @@ fn check_rule(name: String, raw: RuleFile) -> Result<Rule, String> {
             for approver in list {
                 match ChatId::parse(&approver).filter(|_| approver.starts_with(['U', 'W'])) {
                     Some(id) => approvers.push(id),
-                    None => {
-                        return Err(format!(
-                            "`{approver}` in approvers is not a Slack user id (like U2CERLKJA); name people, not channels or \"*\""
-                        ));
-                    }
+                    None => return Err(RuleError::Approver(approver)),
                 }
             }
             approvers
         }
     };
     if raw.break_glass && approvers.is_empty() {
-        return Err("break_glass skips approval, so the rule needs `approvers`".to_owned());
+        return Err(RuleError::BreakGlassWithoutApprovers);
     }
     Ok(Rule {
         name,
@@ -219,10 +257,17 @@ fn check_rule(name: String, raw: RuleFile) -> Result<Rule, String> {
     })
 }
 
-fn required(key: &str, values: Option<Vec<String>>) -> Result<Vec<String>, String> {
+fn pattern(key: &str, value: &str) -> Result<Pattern, RuleError> {
+    Pattern::parse(value).map_err(|error| RuleError::Pattern {
+        key: key.to_owned(),
+        error,
+    })
+}
+
+fn required(key: &str, values: Option<Vec<String>>) -> Result<Vec<String>, RuleError> {
     match values {
-        None => Err(format!("`{key}` is missing")),
-        Some(values) if values.is_empty() => Err(format!("`{key}` is empty")),
+        None => Err(RuleError::Missing(key.to_owned())),
+        Some(values) if values.is_empty() => Err(RuleError::EmptyList(key.to_owned())),
         Some(values) => Ok(values.into_iter().map(|v| v.trim().to_owned()).collect()),
     }
 }
@@ -232,8 +277,8 @@ fn ids(
     key: &str,
     values: Option<Vec<String>>,
     prefixes: &[char],
-    what: &str,
-) -> Result<Vec<Pattern>, String> {
+    what: &'static str,
+) -> Result<Vec<Pattern>, RuleError> {
     required(key, values)?
         .into_iter()
         .map(|value| {
@@ -242,9 +287,13 @@ fn ids(
                     && value.starts_with(prefixes)
                     && ChatId::parse(&value).is_some());
             if valid {
-                Pattern::parse(&value).map_err(|e| format!("in {key}: {e}"))
+                pattern(key, &value)
             } else {
-                Err(format!("`{value}` in {key} is not {what} or \"*\""))
+                Err(RuleError::NotAnId {
+                    value,
+                    key: key.to_owned(),
+                    what,
+                })
             }
         })
         .collect()
