@@ -6,11 +6,10 @@ use std::time::Duration;
 use std::sync::Arc;
 
 use crate::aws::GatewaySettings;
-use crate::cli::{PolicyArgs, ServeArgs};
 use crate::deadlines::SweepScope;
 use crate::domain::Hold;
 use crate::http::server::Limits;
-use crate::policy::{PolicyError, PolicyHandle, PolicySource};
+use crate::policy::{PolicyError, PolicyHandle};
 use crate::slack::hosts::{HostError, SlackHosts};
 use crate::slack::poster::WebhookUrl;
 use crate::slack::signature::SigningSecret;
@@ -60,18 +59,6 @@ pub enum ConfigError {
     NoPolicy,
 }
 
-/// Loads the access policy the arguments name; a bad one, or none at all, is an error: a typo
-/// in the variable's name must not open every stage to everyone.
-pub fn policy(args: &PolicyArgs) -> Result<PolicyHandle, ConfigError> {
-    let source = PolicySource::from_settings(args.file.clone(), args.inline.clone())?;
-    let handle = PolicyHandle::load(source)?;
-    if handle.is_configured() {
-        Ok(handle)
-    } else {
-        Err(ConfigError::NoPolicy)
-    }
-}
-
 /// Says at start-up which access policy is in force.
 pub fn announce_policy(policy: &PolicyHandle) {
     match policy.current() {
@@ -99,43 +86,5 @@ pub fn announce_hosts(hosts: &SlackHosts) {
             hosts = hosts.insecure().join(","),
             "INSECURE_TEST_HOSTS is set: Slack messages may go over plain http to these hosts; never set it in production"
         );
-    }
-}
-
-impl TryFrom<ServeArgs> for ServeConfig {
-    type Error = ConfigError;
-
-    fn try_from(args: ServeArgs) -> Result<Self, Self::Error> {
-        let signing_secret = args
-            .signing_secret
-            .and_then(SigningSecret::new)
-            .ok_or(ConfigError::MissingSigningSecret)?;
-        let slack_hosts = SlackHosts::from(&args.slack_hosts);
-        let webhook = webhook(args.webhook_url.as_deref(), &slack_hosts)?;
-        let web_api = args
-            .web_api
-            .web_api(&slack_hosts)
-            .map_err(ConfigError::BadApiUrl)?;
-        Ok(Self {
-            signing_secret,
-            webhook,
-            listen_addr: args.listen_addr,
-            shutdown_grace: args.shutdown_grace,
-            policy: Arc::new(policy(&args.policy)?),
-            aws: (&args.aws).into(),
-            slack_hosts,
-            metrics_addr: args.metrics_addr,
-            max_jobs: args.max_jobs.max(1),
-            confirm_cut_fraction: args.safety.confirm_cut_fraction,
-            max_temporary: args.safety.max_temporary,
-            web_api,
-            sweep_interval: args.sweep_interval,
-            sweep_apis: args.sweep_apis,
-            limits: Limits {
-                header_read: args.header_read_timeout,
-                max_connections: args.max_connections.max(1),
-                request: args.request_timeout,
-            },
-        })
     }
 }

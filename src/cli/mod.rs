@@ -4,17 +4,19 @@
 pub mod apply;
 pub mod healthcheck;
 pub mod policy;
+mod serve;
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand};
 
 use crate::aws::GatewaySettings;
 use crate::deadlines::SweepScope;
 use crate::domain::Hold;
 use crate::slack::hosts::{HostError, SlackHosts};
 use crate::slack::web_api::{BotToken, DEFAULT_API_URL, WebApi};
+use crate::telemetry::LogFormat;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -29,12 +31,6 @@ pub struct Cli {
 
     #[command(subcommand)]
     pub command: Option<Command>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum LogFormat {
-    Text,
-    Json,
 }
 
 #[derive(Debug, Subcommand)]

@@ -2,6 +2,7 @@
 //! AWS SDK; it reaches API Gateway and people through the two traits in [`ports`].
 
 pub mod clock;
+pub mod errors;
 pub mod grammar;
 pub mod outcome;
 pub mod plan;

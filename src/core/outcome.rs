@@ -1,8 +1,8 @@
 //! What became of a request, typed, before anyone renders it for people, logs or metrics.
 
+use super::errors::GatewayError;
 use super::grammar::{ShowRequest, TimedKind, TimedRequest};
 use super::plan::Risk;
-use super::ports::GatewayError;
 use super::requester::Requester;
 use super::requester::{ChatId, Via};
 use crate::domain::{

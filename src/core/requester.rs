@@ -3,43 +3,7 @@
 use std::fmt;
 use std::hash::{BuildHasher, Hasher};
 
-/// A chat id such as `U2CERLKJA` (user), `C0123ABC` (channel) or `T1DC2JH3J` (workspace):
-/// upper-case letters and digits only, so it is safe inside `<@…>` and `<#…>` mentions.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct ChatId(String);
-
-impl ChatId {
-    pub const MAX_LEN: usize = 64;
-
-    pub fn parse(raw: &str) -> Option<Self> {
-        let valid = !raw.is_empty()
-            && raw.len() <= Self::MAX_LEN
-            && raw
-                .bytes()
-                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
-        valid.then(|| Self(raw.to_owned()))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for ChatId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-/// A person who typed a command: who, in which channel and workspace, with which command name.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ChatUser {
-    pub user: ChatId,
-    pub channel: Option<ChatId>,
-    pub team: Option<ChatId>,
-    /// The command as the user typed it (`/throttle`), for replies that quote it.
-    pub command: String,
-}
+pub use crate::domain::{ChatId, ChatUser};
 
 /// Who or what asks for a change. Only people are judged by the access policy: the schedule and
 /// alarms are authorised by whoever wired them (IAM), as the original job was.

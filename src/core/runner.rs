@@ -769,7 +769,7 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
     /// Counts the outcome and writes the request's one log line.
     pub fn record(&self, requester: &Requester, outcome: &Outcome, took: Duration) {
         let label = outcome.label();
-        self.metrics.command(label);
+        self.metrics.command(label.as_str());
         if matches!(outcome, Outcome::Change { .. }) {
             self.metrics.aws_call(took.as_secs_f64());
         }
@@ -778,7 +778,7 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
 
     /// Counts a request that ended before any work (help, text that does not parse).
     pub fn count(&self, label: Label) {
-        self.metrics.command(label);
+        self.metrics.command(label.as_str());
     }
 }
 

@@ -1,6 +1,7 @@
 //! The throttling domain: what may be changed and to what. No HTTP, Slack or AWS types here.
 
 mod change;
+mod chat;
 mod limits;
 mod target;
 pub mod text;
@@ -9,6 +10,7 @@ mod timed;
 pub use change::{
     Action, ApiView, Applied, Approval, ManagedBy, ResolvedApi, StageView, ThrottleChange,
 };
+pub use chat::{ChatId, ChatUser};
 pub use limits::{
     AccountLimits, BurstLimit, Configured, LimitError, QuotaExceeded, RateLimit, ThrottleLimits,
 };

@@ -10,6 +10,7 @@ mod signed;
 
 pub use signed::SIGNING_HEADERS;
 
+pub use crate::slack::{COMMANDS_PATH, INTERACTIONS_PATH};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -24,12 +25,6 @@ use crate::metrics::Metrics;
 use crate::slack::signature::SigningSecret;
 use crate::telemetry::LogBudget;
 use replay::ReplayGuard;
-
-/// The path Slack posts slash commands to; the manifest's command URL must end with it.
-pub const COMMANDS_PATH: &str = "/slack/commands";
-
-/// The path Slack posts button presses to (interface: others rely on it).
-pub const INTERACTIONS_PATH: &str = "/slack/interactions";
 
 /// Slack's forms are a few KiB; anything larger is refused with 413 without reading it all.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;

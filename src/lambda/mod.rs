@@ -78,7 +78,7 @@ pub async fn run(args: LambdaArgs) -> Result<(), LambdaError> {
     let webhook = webhook(args.webhook_url.as_deref(), &hosts)?;
     let secret = args.signing_secret.and_then(SigningSecret::new);
     // Schedules and alarms are authorised by whoever wired them; Slack commands need a policy.
-    let policy = match config::policy(&args.policy) {
+    let policy = match args.policy.load() {
         Ok(policy) => {
             config::announce_policy(&policy);
             policy

@@ -4,7 +4,7 @@
 use std::fmt;
 
 use super::Bounds;
-use crate::core::requester::ChatId;
+use crate::domain::ChatId;
 use crate::domain::{ApiRef, BurstLimit, RateLimit, ResolvedApi, StageName};
 
 /// What is known of the API a change is for.

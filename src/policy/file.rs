@@ -5,7 +5,7 @@ use toml::Spanned;
 
 use super::pattern::Pattern;
 use super::{Bounds, Policy, Rule};
-use crate::core::requester::ChatId;
+use crate::domain::ChatId;
 use crate::domain::{BurstLimit, RateLimit};
 
 #[derive(Deserialize)]

@@ -15,8 +15,8 @@ pub use decision::{AllowedRange, ApiIdentity, Bound, Breach, Denial, place};
 pub use file::{PolicyError, parse};
 pub use pattern::Pattern;
 
-use crate::core::requester::{ChatId, ChatUser};
 use crate::domain::{Action, BurstLimit, RateLimit, ThrottleChange};
+use crate::domain::{ChatId, ChatUser};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Policy {

@@ -2,7 +2,7 @@
 
 use reqwest::Url;
 
-use crate::http::{COMMANDS_PATH, INTERACTIONS_PATH};
+use super::{COMMANDS_PATH, INTERACTIONS_PATH};
 
 /// The manifest in `manifest/manifest.yml`, built into the binary.
 pub const TEMPLATE: &str = include_str!("../../manifest/manifest.yml");

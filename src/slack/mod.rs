@@ -13,3 +13,9 @@ pub mod signature;
 pub mod web_api;
 
 pub use poster::SlackPoster;
+
+/// The path Slack posts slash commands to; the manifest's command URL must end with it.
+pub const COMMANDS_PATH: &str = "/slack/commands";
+
+/// The path Slack posts button presses to (interface: others rely on it).
+pub const INTERACTIONS_PATH: &str = "/slack/interactions";

@@ -1,0 +1,99 @@
+//! The errors of the core's two ports, below both the ports and the outcomes that carry them.
+
+/// Why a call to API Gateway failed, in terms an operator can act on.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum GatewayError {
+    #[error("API `{api}` or its stage `{stage}` was not found")]
+    NotFound { api: String, stage: String },
+    #[error("API `{api}` was not found")]
+    ApiNotFound { api: String },
+    #[error("no REST API is named `{name}`{}", suggest(.suggestions))]
+    UnknownApiName {
+        name: String,
+        suggestions: Vec<String>,
+    },
+    #[error("{}", ambiguous(name, candidates))]
+    AmbiguousApiName {
+        name: String,
+        candidates: Vec<String>,
+    },
+    #[error("not allowed: the service's AWS identity needs `{action}` on `{resource}`")]
+    AccessDenied { action: String, resource: String },
+    #[error(
+        "AWS is throttling API Gateway calls (the account's budget is shared with every deploy pipeline) and still refused after retries; try again in a minute"
+    )]
+    Throttled,
+    #[error("AWS did not answer within {seconds} s; the change may or may not have been applied")]
+    Timeout { seconds: u64 },
+    #[error("API Gateway refused the change: {0}")]
+    Rejected(String),
+    #[error("another change to this stage was in progress; try again in a moment")]
+    Conflict,
+    #[error("no AWS region: set AWS_REGION")]
+    NoRegion,
+    #[error("no AWS credentials found: {0}")]
+    NoCredentials(String),
+    #[error("could not reach API Gateway at {endpoint}: {why}")]
+    Unreachable { endpoint: String, why: String },
+    #[error("unexpected answer from API Gateway: {0}")]
+    Unexpected(String),
+}
+
+fn ambiguous(name: &str, candidates: &[String]) -> String {
+    if candidates.is_empty() {
+        format!("several REST APIs are named `{name}`; use the API's id")
+    } else {
+        format!(
+            "{} REST APIs are named `{name}`; use one of their ids: {}",
+            candidates.len(),
+            candidates.join(", ")
+        )
+    }
+}
+
+fn suggest(names: &[String]) -> String {
+    if names.is_empty() {
+        String::new()
+    } else {
+        let quoted: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
+        format!(" (did you mean {}?)", quoted.join(", "))
+    }
+}
+
+impl GatewayError {
+    /// The same error without other APIs' names or ids (for someone who may not read them).
+    pub fn without_other_apis(self) -> Self {
+        match self {
+            Self::UnknownApiName { name, .. } => Self::UnknownApiName {
+                name,
+                suggestions: Vec::new(),
+            },
+            Self::AmbiguousApiName { name, .. } => Self::AmbiguousApiName {
+                name,
+                candidates: Vec::new(),
+            },
+            other => other,
+        }
+    }
+
+    /// Whether the API or stage does not exist (as opposed to a failure to find out).
+    pub fn is_not_found(&self) -> bool {
+        matches!(
+            self,
+            Self::NotFound { .. } | Self::ApiNotFound { .. } | Self::UnknownApiName { .. }
+        )
+    }
+}
+
+/// Why a message was not delivered. Never contains the address (it is a secret).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TellError {
+    #[error("the chat service answered HTTP {0}")]
+    Status(u16),
+    #[error("{0}")]
+    Transport(&'static str),
+    #[error("the reply address is not one of the chat service's: {0}")]
+    Address(&'static str),
+    #[error("the chat service refused the message: {0}")]
+    Refused(String),
+}
