@@ -13,25 +13,27 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use serde::{Deserialize, Serialize};
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
+mod deferred;
+mod denials;
+
+pub use deferred::{DEFERRED_JOB_KEY, DEFERRED_NOTICE_KEY, DeferredJob, DeferredJobError};
+use denials::DenialNotices;
+
 use crate::aws::{ApiGateway, GatewaySettings, SelfInvoker};
 use crate::core::clock::unix_now;
-use crate::core::grammar::{Request, parse_text};
 use crate::core::outcome::{Label, News, Outcome};
-use crate::core::requester::{ChatId, ChatUser, ReplyTo, RequestId, Requester, Via};
-use crate::core::runner::{Ask, Gates, Origin, ReplyOnce, Runner, Step, Work};
-use crate::domain::{Configured, RecordSeal};
+use crate::core::requester::{ReplyTo, RequestId, Requester, Via};
+use crate::core::runner::{Ask, Origin, ReplyOnce, Runner, Step};
+use crate::domain::RecordSeal;
 use crate::metrics::Metrics;
 use crate::policy::PolicyHandle;
 use crate::slack::SlackPoster;
-use crate::slack::hosts::SlackHosts;
 use crate::slack::render;
 use crate::slack::sealed::SealKey;
 use crate::slack::signature::SigningSecret;
-use crate::telemetry::LogBudget;
 
 /// The pipeline with its production adapters.
 pub type AppRunner = Runner<ApiGateway, SlackPoster>;
@@ -67,10 +69,6 @@ const DEADLINE_MARGIN: Duration = Duration::from_millis(1500);
 /// How long a sealed hand-off (a deferred job, an audit notice) stays valid: Lambda may retry
 /// an asynchronous invocation, but a job older than this is refused rather than run late.
 const HAND_OFF_TTL_SECS: i64 = 600;
-
-/// Audit notices of refusals made at once (no AWS call) per person, per minute; a flood of
-/// denied commands must not starve the audit webhook.
-const DENIAL_NOTICES_PER_MINUTE: u32 = 5;
 
 /// What a Lambda needs to hand work to an asynchronous invocation of itself.
 pub struct HandOff {
@@ -129,7 +127,8 @@ pub struct Jobs {
     /// Background commands not finished yet: enough to tell their users if shutdown cuts them short.
     pending: Arc<Mutex<HashMap<u64, Pending>>>,
     next_id: AtomicU64,
-    denial_notices: Mutex<HashMap<ChatId, LogBudget>>,
+    /// Audit notices of refusals made at once, per person.
+    denial_notices: DenialNotices,
 }
 
 impl Jobs {
@@ -140,7 +139,7 @@ impl Jobs {
             mode,
             pending: Arc::default(),
             next_id: AtomicU64::new(0),
-            denial_notices: Mutex::default(),
+            denial_notices: DenialNotices::default(),
         }
     }
 
@@ -224,11 +223,10 @@ impl Jobs {
     }
 
     async fn defer(&self, hand_off: &HandOff, ask: &Ask) -> Result<(), ()> {
-        let Some(mut job) = DeferredJob::new(ask) else {
+        let Some(job) = DeferredJob::new(ask, hand_off.invoker.function_name()) else {
             tracing::error!("this request cannot be deferred; finishing it inline");
             return Err(());
         };
-        job.function = hand_off.invoker.function_name().to_owned();
         let sealed = hand_off.jobs.seal(job, unix_now() + HAND_OFF_TTL_SECS);
         let payload = serde_json::to_vec(&serde_json::json!({ DEFERRED_JOB_KEY: sealed }))
             .expect("a job serialises to JSON");
@@ -300,7 +298,7 @@ impl Jobs {
         let span = span(&id);
         span.in_scope(|| self.runner.record(&requester, &outcome, Duration::ZERO));
         if let Some(who) = requester.user()
-            && !self.may_audit_denial_of(&who.user)
+            && !self.denial_notices.admit(&who.user)
         {
             span.in_scope(|| {
                 tracing::warn!(
@@ -332,19 +330,6 @@ impl Jobs {
                 self.hand_off_notice(hand_off, &news).instrument(span).await;
             }
         }
-    }
-
-    fn may_audit_denial_of(&self, user: &ChatId) -> bool {
-        let mut budgets = self.denial_notices.lock().expect("denial budgets");
-        // Bounded memory: a flood of distinct ids resets the books rather than growing them.
-        if budgets.len() > 10_000 {
-            budgets.clear();
-        }
-        budgets
-            .entry(user.clone())
-            .or_insert_with(|| LogBudget::new(DENIAL_NOTICES_PER_MINUTE, Duration::from_secs(60)))
-            .admit()
-            .is_some()
     }
 
     /// Sends a message that ends a button press handled without the pipeline (Cancel, Reject,
@@ -432,45 +417,6 @@ impl Jobs {
     }
 }
 
-/// A Slack command handed from one Lambda invocation to the next, as JSON: the command's text
-/// and where it came from, checked again on arrival exactly as the first time.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct DeferredJob {
-    text: String,
-    user_id: String,
-    channel_id: Option<String>,
-    team_id: Option<String>,
-    command: String,
-    response_url: String,
-    #[serde(default)]
-    request_id: Option<String>,
-    #[serde(default)]
-    via: Via,
-    /// The gates already passed ([`Gates`]), so a deferred button press stays one.
-    #[serde(default)]
-    expect: Option<(Option<f64>, Option<i32>)>,
-    #[serde(default)]
-    confirmed: bool,
-    #[serde(default)]
-    approved_by: Option<String>,
-    #[serde(default)]
-    break_glass: bool,
-    /// The channel message the answer replaces, when known ([`Origin::message_ts`]). Left out
-    /// when unknown, so jobs sealed by a release without it still verify.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    message_ts: Option<String>,
-    /// The function that sealed it: another function sharing the signing secret (a staging
-    /// deployment of the same Slack app) cannot be made to run it.
-    #[serde(default)]
-    function: String,
-}
-
-/// The key that marks an invocation's payload as a deferred job.
-pub const DEFERRED_JOB_KEY: &str = "throttle_bot_job";
-
-/// The key that marks an invocation's payload as an audit notice to post.
-pub const DEFERRED_NOTICE_KEY: &str = "throttle_bot_notice";
-
 /// Runs `work` within what is left of the invocation (less a margin for the final message);
 /// past that, the request ends as interrupted: its write may or may not have been applied.
 async fn within(
@@ -494,84 +440,4 @@ pub fn left_before(deadline: Option<InvocationDeadline>) -> Option<Duration> {
         at.saturating_duration_since(Instant::now())
             .saturating_sub(DEADLINE_MARGIN)
     })
-}
-
-/// Why a deferred job's payload was refused.
-#[derive(Debug, thiserror::Error)]
-pub enum DeferredJobError {
-    #[error("deferred job has an invalid {0}")]
-    Invalid(&'static str),
-}
-
-impl DeferredJob {
-    /// The job for a person's request; `None` for requesters nobody waits on.
-    pub fn new(ask: &Ask) -> Option<Self> {
-        let who = ask.origin.requester.user()?;
-        Some(Self {
-            text: ask.text.clone(),
-            user_id: who.user.to_string(),
-            channel_id: who.channel.as_ref().map(ToString::to_string),
-            team_id: who.team.as_ref().map(ToString::to_string),
-            command: who.command.clone(),
-            response_url: ask.origin.reply_to.as_ref()?.as_str().to_owned(),
-            request_id: Some(ask.id.to_string()),
-            via: ask.origin.via,
-            expect: ask.gates.expect.map(|c| (c.rate, c.burst)),
-            confirmed: ask.gates.confirmed,
-            approved_by: ask.gates.approved_by.as_ref().map(ToString::to_string),
-            break_glass: ask.gates.break_glass,
-            message_ts: ask.origin.message_ts.clone(),
-            function: String::new(),
-        })
-    }
-
-    /// Whether this function (by name) sealed it.
-    pub fn is_for(&self, function: &str) -> bool {
-        self.function == function
-    }
-
-    /// The request again, validated as when it first arrived.
-    pub fn into_ask(self, hosts: &SlackHosts) -> Result<Ask, DeferredJobError> {
-        let work = match parse_text(&self.text) {
-            Ok(Request::Change(change)) => Work::Change(change),
-            Ok(Request::Show(show)) => Work::Show(show),
-            Ok(Request::Timed(request)) => Work::Timed(request),
-            Ok(Request::Help) | Err(_) => return Err(DeferredJobError::Invalid("text")),
-        };
-        let who = ChatUser {
-            user: ChatId::parse(&self.user_id).ok_or(DeferredJobError::Invalid("user_id"))?,
-            channel: self.channel_id.as_deref().and_then(ChatId::parse),
-            team: self.team_id.as_deref().and_then(ChatId::parse),
-            command: self.command,
-        };
-        let reply_to = hosts
-            .check_hook(&self.response_url)
-            .map_err(|_| DeferredJobError::Invalid("response_url"))?;
-        Ok(Ask {
-            id: self
-                .request_id
-                .as_deref()
-                .and_then(RequestId::parse)
-                .unwrap_or_default(),
-            origin: Origin {
-                requester: Requester::User(who),
-                reply_to: Some(ReplyTo::new(reply_to.as_str())),
-                via: self.via,
-                message_ts: self.message_ts,
-            },
-            gates: Gates {
-                expect: self.expect.map(|(rate, burst)| Configured { rate, burst }),
-                confirmed: self.confirmed,
-                approved_by: match self.approved_by.as_deref() {
-                    Some(id) => {
-                        Some(ChatId::parse(id).ok_or(DeferredJobError::Invalid("approved_by"))?)
-                    }
-                    None => None,
-                },
-                break_glass: self.break_glass,
-            },
-            text: self.text,
-            work,
-        })
-    }
 }
