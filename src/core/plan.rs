@@ -3,7 +3,8 @@
 //! Pure: no I/O, so every rule here is unit-tested with tables.
 
 use crate::domain::{
-    AccountLimits, Action, Configured, Level, QuotaExceeded, StageView, ThrottleChange,
+    AccountLimits, Action, Applied, Approval, Configured, Level, QuotaExceeded, ResolvedApi,
+    StageView, ThrottleChange,
 };
 
 /// What a change will do at its level.
@@ -17,6 +18,23 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// What the change will have done once written, on `api` whose stage is `stage`: not yet
+    /// applied, with no approval and no timed change.
+    pub fn applied(&self, api: ResolvedApi, stage: &StageView) -> Applied {
+        Applied {
+            api,
+            before: self.before,
+            after: self.after,
+            changed: false,
+            inherited: self.inherited,
+            approval: Approval::NotNeeded,
+            managed_by: stage.managed_by.clone(),
+            until: None,
+            steps: Vec::new(),
+            replaces_timed: None,
+        }
+    }
+
     /// False when the level already holds the values asked for: no UpdateStage call is needed.
     pub fn changes_anything(&self) -> bool {
         self.before != self.after

@@ -490,18 +490,7 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
             Ok(plan) => plan,
             Err(exceeded) => return Step::Done(changed(change, Err(exceeded.into()))),
         };
-        let mut applied = Applied {
-            api,
-            before: plan.before,
-            after: plan.after,
-            changed: false,
-            inherited: plan.inherited,
-            approval: Approval::NotNeeded,
-            managed_by: stage.managed_by.clone(),
-            until: None,
-            steps: Vec::new(),
-            replaces_timed: None,
-        };
+        let mut applied = plan.applied(api, &stage);
         let record = match change.hold {
             Some(hold) => {
                 let prior = stage.timed_at(&change.level).cloned();

@@ -12,8 +12,7 @@ use crate::core::plan::plan;
 use crate::core::ports::{DeadlineError, Gateway, GatewayError, Reminder, Teller};
 use crate::core::requester::{RequestId, Requester, Via};
 use crate::domain::{
-    ApiId, ApiRef, Applied, Approval, Claim, Due, Place, ResolvedApi, StageName, ThrottleChange,
-    Timed,
+    ApiId, ApiRef, Applied, Claim, Due, Place, ResolvedApi, StageName, ThrottleChange, Timed,
 };
 use crate::policy::ApiIdentity;
 
@@ -130,16 +129,9 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
                         }
                     };
                     let applied = Applied {
-                        api,
-                        before: plan.before,
-                        after: plan.after,
-                        changed: false,
-                        inherited: plan.inherited,
-                        approval: Approval::NotNeeded,
-                        managed_by: stage.managed_by.clone(),
                         until: next.as_ref().map(|next| next.until),
                         steps: next.as_ref().map(|next| next.steps()).unwrap_or_default(),
-                        replaces_timed: None,
+                        ..plan.applied(api, &stage)
                     };
                     Step::Write(
                         Prepared::Restore {
