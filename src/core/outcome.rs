@@ -23,7 +23,7 @@ pub enum Failure {
     #[error(transparent)]
     Hold(#[from] HoldError),
     #[error(
-        "this level's resource path is too long to keep a timed change's record in a stage tag (128 characters); make the change without `for` and put it back by hand"
+        "this timed change's record does not fit a stage tag (a key of 128 characters, a value of 256): the level's resource path is too long, or too many timed changes are stacked at this level; end one with `restore`, or make the change without `for` and put it back by hand"
     )]
     NoRoomForRecord,
     #[error("timed changes cannot end by themselves here: {0}")]

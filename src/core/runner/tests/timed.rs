@@ -693,3 +693,40 @@ async fn a_timed_change_whose_end_cannot_be_scheduled_is_refused_before_any_writ
         "{calls:?}"
     );
 }
+
+#[tokio::test]
+async fn a_stack_too_deep_for_a_stage_tag_is_refused_before_any_write() {
+    let (runner, _) = timed_runner(None);
+    runner.perform(&ask("U1", "petstore prod 100 200")).await;
+    // Each newer change is shorter, so every older one stays under it.
+    let mut refused = None;
+    for (i, minutes) in (1..=10).rev().enumerate() {
+        let rate = 99 - i as i32;
+        let outcome = runner
+            .perform(&ask(
+                "U1",
+                &format!("petstore prod {rate} {} for {minutes}m", 2 * rate),
+            ))
+            .await;
+        if let Outcome::Change {
+            result: Err(Failure::NoRoomForRecord),
+            ..
+        } = outcome
+        {
+            refused = Some(rate);
+            break;
+        }
+        assert_eq!(outcome.label(), Label::Applied, "{outcome:?}");
+    }
+    let rate = refused.expect("a tag holds only so many layers");
+    let held = runner.gateway.stage_wide("a1b2c3d4e5", "prod");
+    assert_eq!(
+        held.rate,
+        Some(f64::from(rate + 1)),
+        "the refused one changed nothing"
+    );
+    assert!(
+        record(&runner).unwrap().below.len() >= 2,
+        "a few layers fit"
+    );
+}
