@@ -316,6 +316,16 @@ async fn the_end_of_a_timed_change_on_top_brings_back_the_one_under_it() {
         values(50.0, 100),
         "the two-hour clamp comes back, not the values from before it"
     );
+    // What is told says until when it holds, and what comes back after it.
+    let Outcome::Timed {
+        result: Ok(TimedDone::Restored { applied, .. }),
+        ..
+    } = &outcome
+    else {
+        panic!("{outcome:?}")
+    };
+    assert_eq!(applied.until, Some(first_until));
+    assert_eq!(applied.steps, vec![(first_until, values(100.0, 200))]);
     let back = record(&runner).expect("the two-hour clamp is still in force");
     assert_eq!(
         (back.set, back.until, back.restore, back.by.as_str()),
@@ -657,6 +667,22 @@ async fn keeping_an_approved_timed_change_longer_needs_approval_too() {
         .perform(&ask("U1", "petstore prod 60 120 for 40m"))
         .await;
     assert_eq!(again.label(), Label::AwaitingApproval);
+    // Ending it early needs no approval: it only ends a change that had it.
+    let restored = runner.perform(&ask("U1", "restore petstore prod")).await;
+    assert_eq!(restored.label(), Label::Restored, "{restored:?}");
+}
+
+#[tokio::test]
+async fn under_a_rule_without_approvers_extend_needs_none() {
+    let (runner, _) = timed_runner(Some(POLICY));
+    runner.perform(&ask("U1", "petstore prod 100 200")).await;
+    runner
+        .perform(&ask("U1", "petstore prod 90 180 for 30m"))
+        .await;
+    let until = record(&runner).unwrap().until;
+    let extended = runner.perform(&ask("U1", "extend petstore prod 30m")).await;
+    assert_eq!(extended.label(), Label::Extended, "{extended:?}");
+    assert_eq!(record(&runner).unwrap().until, until + 1800);
 }
 
 /// Refuses every deadline, as a scheduler that AWS will not let us use would.
