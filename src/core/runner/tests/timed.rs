@@ -756,3 +756,14 @@ async fn a_stack_too_deep_for_a_stage_tag_is_refused_before_any_write() {
         "a few layers fit"
     );
 }
+
+#[tokio::test]
+async fn a_record_found_by_a_sweep_gets_its_deadline_kept_here() {
+    let (runner, noted) = timed_runner(None);
+    let reminder = Reminder {
+        at: 1_795_700_000,
+        ..stage_reminder()
+    };
+    runner.keep_time(&reminder).await;
+    assert_eq!(*noted.0.lock().unwrap(), [reminder]);
+}
