@@ -118,10 +118,37 @@ pub async fn press(
     let Ok(Request::Change(change)) = parse_text(&value.text) else {
         return StatusCode::BAD_REQUEST.into_response();
     };
-    let (via, requester, gates) = match handling(&value, &presser, channel, team) {
-        Some(Handling::Run(via, requester, gates)) => (via, requester, gates),
+    // A press that cannot be allowed (not an approver, or no rule could allow it) is refused
+    // before any AWS call, and audited at the same bounded rate per person as a refused
+    // command.
+    let allowed = match handling(&value, &presser, channel, team) {
+        Some(Handling::Run(via, requester, gates)) => {
+            let requester = Requester::User(requester);
+            let screened = state
+                .jobs
+                .runner()
+                .screen(&requester, Some(&Request::Change(change.clone())));
+            match screened {
+                Ok(()) => Ok((via, requester, gates)),
+                Err(denial) => Err((via, requester, denial)),
+            }
+        }
         Some(Handling::Refuse(via, presser, denial)) => {
-            let requester = Requester::User(presser);
+            Err((via, Requester::User(presser), denial))
+        }
+        Some(Handling::Close(_, _)) if answered() => {
+            state.jobs.tell(reply_to, already(), None).await;
+            return StatusCode::OK.into_response();
+        }
+        Some(Handling::Tell(message, notice) | Handling::Close(message, notice)) => {
+            state.jobs.tell(reply_to, message, notice).await;
+            return StatusCode::OK.into_response();
+        }
+        None => return StatusCode::BAD_REQUEST.into_response(),
+    };
+    let (via, requester, gates) = match allowed {
+        Ok(allowed) => allowed,
+        Err((via, requester, denial)) => {
             refuse(
                 &state,
                 reply_to,
@@ -134,36 +161,7 @@ pub async fn press(
             .await;
             return StatusCode::OK.into_response();
         }
-        Some(Handling::Close(_, _)) if answered() => {
-            state.jobs.tell(reply_to, already(), None).await;
-            return StatusCode::OK.into_response();
-        }
-        Some(Handling::Tell(message, notice) | Handling::Close(message, notice)) => {
-            state.jobs.tell(reply_to, message, notice).await;
-            return StatusCode::OK.into_response();
-        }
-        None => return StatusCode::BAD_REQUEST.into_response(),
     };
-    // A press no rule could allow is refused before any AWS call, and audited at the same
-    // bounded rate per person as a refused command.
-    let requester = Requester::User(requester);
-    let screened = state
-        .jobs
-        .runner()
-        .screen(&requester, Some(&Request::Change(change.clone())));
-    if let Err(denial) = screened {
-        refuse(
-            &state,
-            reply_to,
-            requester,
-            via,
-            &value.text,
-            change,
-            denial,
-        )
-        .await;
-        return StatusCode::OK.into_response();
-    }
     if via != Via::Undo && answered() {
         state.jobs.tell(reply_to, already(), None).await;
         return StatusCode::OK.into_response();
