@@ -248,6 +248,17 @@ fn seal() -> crate::domain::RecordSeal {
     crate::domain::RecordSeal::new([3; 32])
 }
 
+/// What a change did, when the outcome is one that was made (or found nothing to do).
+fn applied(outcome: &Outcome) -> &Applied {
+    match outcome {
+        Outcome::Change {
+            result: Ok(applied),
+            ..
+        } => applied,
+        other => panic!("{other:?}"),
+    }
+}
+
 fn ask(user: &str, text: &str) -> Ask {
     let work = match parse_text(text) {
         Ok(Request::Change(change)) => Work::Change(change),
@@ -588,13 +599,7 @@ async fn approval_comes_from_a_listed_approver_who_is_not_the_author() {
         );
     }
     let outcome = runner.perform(&approved_by("U2")).await;
-    let Outcome::Change {
-        result: Ok(applied),
-        ..
-    } = outcome
-    else {
-        panic!("{outcome:?}")
-    };
+    let applied = applied(&outcome);
     assert_eq!(applied.approval, Approval::By("U2".to_owned()));
     assert!(applied.changed);
 }
@@ -610,13 +615,7 @@ async fn break_glass_skips_approval_only_where_the_rule_allows_it() {
         },
     );
     let outcome = runner.perform(&now).await;
-    let Outcome::Change {
-        result: Ok(applied),
-        ..
-    } = outcome
-    else {
-        panic!("{outcome:?}")
-    };
+    let applied = applied(&outcome);
     assert_eq!(
         applied.approval,
         Approval::Skipped {

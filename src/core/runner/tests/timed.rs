@@ -110,13 +110,7 @@ async fn a_timed_change_records_what_to_put_back_before_it_writes_and_hands_on_i
     let outcome = runner
         .perform(&ask("U1", "petstore prod 90 180 for 30m"))
         .await;
-    let Outcome::Change {
-        result: Ok(applied),
-        ..
-    } = &outcome
-    else {
-        panic!("{outcome:?}")
-    };
+    let applied = applied(&outcome);
     let record = record(&runner).expect("a record on the stage");
     assert_eq!(
         (record.restore, record.set),
@@ -559,13 +553,7 @@ async fn a_change_for_good_through_the_bot_replaces_a_timed_one() {
         .await;
     let until = record(&runner).unwrap().until;
     let outcome = runner.perform(&ask("U1", "petstore prod 95 190")).await;
-    let Outcome::Change {
-        result: Ok(applied),
-        ..
-    } = &outcome
-    else {
-        panic!("{outcome:?}")
-    };
+    let applied = applied(&outcome);
     assert_eq!((applied.replaces_timed, applied.until), (Some(until), None));
     assert_eq!(record(&runner), None, "its deadline will put nothing back");
     assert_eq!(
@@ -592,13 +580,7 @@ async fn the_same_values_for_good_end_a_timed_change_without_a_write() {
     };
     let before = writes(&runner);
     let outcome = runner.perform(&ask("U1", "petstore prod 60 120")).await;
-    let Outcome::Change {
-        result: Ok(applied),
-        ..
-    } = &outcome
-    else {
-        panic!("{outcome:?}")
-    };
+    let applied = applied(&outcome);
     assert_eq!(
         (applied.changed, applied.replaces_timed),
         (false, Some(until))
