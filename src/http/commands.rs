@@ -2,7 +2,10 @@
 //! acknowledged.
 
 use axum::extract::State;
-use axum::http::StatusCode;
+use std::sync::RwLock;
+
+use axum::body::Bytes;
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 
@@ -79,16 +82,15 @@ pub async fn slash_command(
             outcome: &outcome,
         };
         let reply = render::reply(&news, None);
-        state
-            .jobs
-            .refused(RequestId::new(), requester, outcome)
-            .await;
+        // Boxed, as is `submit` below: the handler's own future stays small, and every request
+        // (most of them `help`) moves it once into the router's box.
+        Box::pin(state.jobs.refused(RequestId::new(), requester, outcome)).await;
         return Json(reply).into_response();
     }
     let (work, ack) = match request {
         Ok(Request::Help) => {
             state.jobs.runner().count(Label::Help);
-            return Json(render::usage(&command)).into_response();
+            return usage_reply(&command);
         }
         Err(error) => {
             state.jobs.runner().count(Label::Invalid);
@@ -127,11 +129,33 @@ pub async fn slash_command(
         let user = ask.origin.requester.user().map_or("", |u| u.user.as_str());
         tracing::info!(user, "command accepted");
     });
-    match state.jobs.submit(ask, deadline.map(|d| d.0)).await {
+    match Box::pin(state.jobs.submit(ask, deadline.map(|d| d.0))).await {
         Submitted::Finished => StatusCode::OK.into_response(),
         Submitted::Running | Submitted::Deferred => Json(ack).into_response(),
         Submitted::Busy => Json(render::busy(&command)).into_response(),
     }
+}
+
+/// The usage, rendered and serialised once per command name: `help` is the commonest request and
+/// its ~3 KB answer never changes, so it is not escaped and serialised again each time. One name
+/// is remembered (a workspace's command is renamed rarely; any other name is rendered fresh).
+fn usage_reply(command: &str) -> Response {
+    static LAST: RwLock<Option<(String, Bytes)>> = RwLock::new(None);
+    let cached = LAST.read().ok().and_then(|last| {
+        last.as_ref()
+            .filter(|(c, _)| c == command)
+            .map(|(_, b)| b.clone())
+    });
+    let body = cached.unwrap_or_else(|| {
+        let body = Bytes::from(
+            serde_json::to_vec(&render::usage(command)).expect("a JSON value serialises"),
+        );
+        if let Ok(mut last) = LAST.write() {
+            *last = Some((command.to_owned(), body.clone()));
+        }
+        body
+    });
+    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
 fn malformed(state: &AppState, error: impl std::fmt::Display) -> Response {

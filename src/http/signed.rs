@@ -43,7 +43,9 @@ const DRAIN_LIMIT: usize = 1024 * 1024;
 async fn read_limited(body: axum::body::Body) -> Result<Bytes, StatusCode> {
     use http_body_util::BodyExt;
     let mut body = body;
-    let mut kept = Vec::new();
+    // A body usually arrives in one frame: kept as it came, without a copy.
+    let mut first: Option<Bytes> = None;
+    let mut joined = Vec::new();
     let mut seen = 0usize;
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|_| StatusCode::BAD_REQUEST)?;
@@ -55,13 +57,20 @@ async fn read_limited(body: axum::body::Body) -> Result<Bytes, StatusCode> {
             return Err(StatusCode::PAYLOAD_TOO_LARGE);
         }
         if seen <= MAX_BODY_BYTES {
-            kept.extend_from_slice(&data);
+            match first.take() {
+                None if joined.is_empty() => first = Some(data),
+                Some(earlier) => {
+                    joined.extend_from_slice(&earlier);
+                    joined.extend_from_slice(&data);
+                }
+                None => joined.extend_from_slice(&data),
+            }
         }
     }
     if seen > MAX_BODY_BYTES {
         return Err(StatusCode::PAYLOAD_TOO_LARGE);
     }
-    Ok(Bytes::from(kept))
+    Ok(first.unwrap_or_else(|| Bytes::from(joined)))
 }
 
 impl FromRequest<AppState> for SlackBody {
@@ -111,5 +120,60 @@ impl FromRequest<AppState> for SlackBody {
                 Err(StatusCode::UNAUTHORIZED.into_response())
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::VecDeque;
+    use std::convert::Infallible;
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
+
+    use hyper::body::Frame;
+
+    use super::*;
+
+    /// A body that arrives in the given pieces, as from a client that sends it in several writes.
+    struct Pieces(VecDeque<Bytes>);
+
+    impl hyper::body::Body for Pieces {
+        type Data = Bytes;
+        type Error = Infallible;
+
+        fn poll_frame(
+            mut self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+        ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+            Poll::Ready(self.0.pop_front().map(|piece| Ok(Frame::data(piece))))
+        }
+    }
+
+    async fn read(pieces: &[&[u8]]) -> Result<Bytes, StatusCode> {
+        let pieces = pieces.iter().map(|p| Bytes::copy_from_slice(p)).collect();
+        read_limited(axum::body::Body::new(Pieces(pieces))).await
+    }
+
+    #[tokio::test]
+    async fn a_body_is_read_whole_however_it_arrives() {
+        assert_eq!(read(&[b"text=help"]).await.unwrap(), "text=help");
+        assert_eq!(read(&[b"text", b"=he", b"lp"]).await.unwrap(), "text=help");
+        assert_eq!(read(&[b"", b"text=help"]).await.unwrap(), "text=help");
+        assert_eq!(read(&[]).await.unwrap(), "");
+    }
+
+    #[tokio::test]
+    async fn a_body_over_the_limit_is_refused_in_one_piece_or_several() {
+        let half = vec![b'a'; MAX_BODY_BYTES / 2 + 1];
+        let status = read(&[&half, &half]).await.unwrap_err();
+        assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+        let whole = vec![b'a'; MAX_BODY_BYTES + 1];
+        let status = read(&[&whole]).await.unwrap_err();
+        assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+        let exactly = vec![b'a'; MAX_BODY_BYTES];
+        assert_eq!(
+            read(&[&exactly[..10], &exactly[10..]]).await.unwrap().len(),
+            MAX_BODY_BYTES
+        );
     }
 }

@@ -72,6 +72,21 @@ async fn help_and_empty_text_show_the_usage() {
 }
 
 #[tokio::test]
+async fn help_names_the_command_it_was_typed_as() {
+    // A workspace may install the command under another name; the usage must say that name,
+    // and go on saying each name it is asked under (it is rendered once per name).
+    let app = InProcess::new();
+    for command in ["/limits", "/throttle", "/limits"] {
+        let body = slack_form("help", "https://hooks.slack.com/x")
+            .replace("command=%2Fthrottle", &format!("command=%2F{}", &command[1..]));
+        let usage = shown(&app.post_signed(body.into_bytes()).await.json());
+        assert!(usage.contains(&format!("{command} show <api>")), "{usage}");
+        let other = if command == "/limits" { "/throttle" } else { "/limits" };
+        assert!(!usage.contains(other), "{usage}");
+    }
+}
+
+#[tokio::test]
 async fn user_text_is_escaped_when_echoed() {
     let answer = InProcess::new()
         .command("a1b2c3d4e5 prod <!channel> 100")
