@@ -3,7 +3,7 @@
 #
 #   bash benches/run.sh        # needs wrk (apt-get install wrk), curl and openssl
 #
-# Builds the release binary and `benches/ack_floor.rs` (a bare axum server that checks the same
+# Builds the release binary and `benches/ack_floor` (a bare axum server that checks the same
 # signature and answers the same bytes), then loads each with a validly signed `/throttle help`
 # (32 connections, 10 s, alternating floor / throttle-bot for ROUNDS rounds) and prints each
 # one's requests/s and p99, the ratio of the two, the binary's size, and throttle-bot's resident
@@ -12,12 +12,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v wrk >/dev/null || { echo "wrk is needed: apt-get install wrk" >&2; exit 2; }
 cargo build --release --locked --quiet
-floor=$(cargo build --release --locked --quiet --bench ack_floor --message-format=json |
-  python3 -c 'import json,sys
-for line in sys.stdin:
-    m = json.loads(line)
-    if m.get("reason") == "compiler-artifact" and m["target"]["name"] == "ack_floor" and m.get("executable"):
-        print(m["executable"])')
+# The floor is a crate of its own (benches/ack_floor), built alike but apart.
+floor_target=target/ack-floor
+CARGO_TARGET_DIR=$floor_target cargo build --release --locked --quiet --manifest-path benches/ack_floor/Cargo.toml
+floor=$floor_target/release/ack-floor
 bin=target/release/throttle-bot
 
 secret="bench-signing-secret"

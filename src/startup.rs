@@ -153,7 +153,6 @@ pub fn state(config: &ServeConfig, mode: Mode, deadlines: Arc<dyn Deadlines>) ->
         jobs: Arc::new(Jobs::new(runner, mode)),
         metrics,
         rejection_log: Arc::new(rejection_log()),
-        request_timeout: config.limits.request,
         replays: Arc::new(ReplayGuard::new(REPLAY_MEMORY)),
         presses: Arc::new(press_ledger()),
     }

@@ -117,40 +117,64 @@ pub fn parse_text(text: &str) -> Result<Request, TextError> {
     if let Some(c) = first_forbidden(text) {
         return Err(TextError::Forbidden(c));
     }
-    let mut words: Vec<&str> = text
+    let words: Vec<&str> = text
         .split_whitespace()
         .filter(|w| *w != BREAK_GLASS_FLAG)
         .collect();
-    // `… for <duration>` makes any change timed; it always ends the command.
-    let hold = match words.iter().position(|w| w.eq_ignore_ascii_case("for")) {
+    let is_for = |w: &&str| w.eq_ignore_ascii_case("for");
+    // `… for <duration>` makes a change timed; it always ends the command. A `for` anywhere
+    // else is a name (a stage or API called `for`).
+    let (words, hold) = match words.iter().rposition(is_for) {
         Some(at) if at + 2 == words.len() && at > 0 => {
-            let hold = Hold::parse(words[at + 1])?;
-            words.truncate(at);
-            Some(hold)
+            (&words[..at], Some(Hold::parse(words[at + 1])?))
         }
-        Some(_) => return Err(TextError::ForUsage),
-        None => None,
+        _ => (&words[..], None),
     };
     let keyword = words.first().map(|w| w.to_ascii_lowercase());
-    let untimed = ["help", "show", "reset", "extend", "restore"];
-    if hold.is_some() && keyword.as_deref().is_some_and(|k| untimed.contains(&k)) {
+    let Some(keyword) = keyword.filter(|k| KEYWORDS.contains(&k.as_str())) else {
+        return change(words, hold).map_err(|error| match error {
+            // A `for` that ends nothing: say how `for` is used rather than count the words.
+            TextError::WrongCount(_) if hold.is_none() && words.iter().any(is_for) => {
+                TextError::ForUsage
+            }
+            error => error,
+        });
+    };
+    // A keyword is also a name: text that is not that command but is a change (four or six
+    // words, a rate and a burst) changes the API of that name, e.g. `show prod 5 10`.
+    keyword_request(&keyword, words, hold).or_else(|error| {
+        change(words, hold).or(if keyword == "help" {
+            Ok(Request::Help)
+        } else {
+            Err(error)
+        })
+    })
+}
+
+/// The words that start a command other than a change.
+const KEYWORDS: [&str; 5] = ["help", "show", "reset", "extend", "restore"];
+
+fn keyword_request(
+    keyword: &str,
+    words: &[&str],
+    hold: Option<Hold>,
+) -> Result<Request, TextError> {
+    if hold.is_some() {
         return Err(TextError::ForUsage);
     }
-    match (keyword.as_deref(), words.as_slice()) {
-        (None, _) => Ok(Request::Help),
-        (Some("help"), [_]) => Ok(Request::Help),
-        (Some("show"), [_, api]) => Ok(Request::Show(ShowRequest {
+    match (keyword, words) {
+        ("help", [_]) => Ok(Request::Help),
+        ("help", _) => Err(TextError::WrongCount(words.len())),
+        ("show", [_, api]) => Ok(Request::Show(ShowRequest {
             api: ApiRef::parse(api)?,
             stage: None,
         })),
-        (Some("show"), [_, api, stage]) => Ok(Request::Show(ShowRequest {
+        ("show", [_, api, stage]) => Ok(Request::Show(ShowRequest {
             api: ApiRef::parse(api)?,
             stage: Some(StageName::parse(stage)?),
         })),
-        (Some("show"), _) => Err(TextError::ShowUsage),
-        (Some("extend"), [_, api, stage, level @ .., hold])
-            if level.is_empty() || level.len() == 2 =>
-        {
+        ("show", _) => Err(TextError::ShowUsage),
+        ("extend", [_, api, stage, level @ .., hold]) if level.is_empty() || level.len() == 2 => {
             Ok(Request::Timed(TimedRequest {
                 api: ApiRef::parse(api)?,
                 stage: StageName::parse(stage)?,
@@ -158,8 +182,8 @@ pub fn parse_text(text: &str) -> Result<Request, TextError> {
                 kind: TimedKind::Extend(Hold::parse(hold)?),
             }))
         }
-        (Some("extend"), _) => Err(TextError::ExtendUsage),
-        (Some("restore"), [_, api, stage, level @ ..]) if level.is_empty() || level.len() == 2 => {
+        ("extend", _) => Err(TextError::ExtendUsage),
+        ("restore", [_, api, stage, level @ ..]) if level.is_empty() || level.len() == 2 => {
             Ok(Request::Timed(TimedRequest {
                 api: ApiRef::parse(api)?,
                 stage: StageName::parse(stage)?,
@@ -167,8 +191,8 @@ pub fn parse_text(text: &str) -> Result<Request, TextError> {
                 kind: TimedKind::RestoreNow,
             }))
         }
-        (Some("restore"), _) => Err(TextError::RestoreUsage),
-        (Some("reset"), [_, api, stage, level @ ..]) if level.is_empty() || level.len() == 2 => {
+        ("restore", _) => Err(TextError::RestoreUsage),
+        ("reset", [_, api, stage, level @ ..]) if level.is_empty() || level.len() == 2 => {
             Ok(Request::Change(ThrottleChange {
                 api: ApiRef::parse(api)?,
                 stage: StageName::parse(stage)?,
@@ -177,8 +201,15 @@ pub fn parse_text(text: &str) -> Result<Request, TextError> {
                 hold: None,
             }))
         }
-        (Some("reset"), _) => Err(TextError::ResetUsage),
-        (_, [api, stage, rate, burst, level @ ..]) if level.is_empty() || level.len() == 2 => {
+        _ => Err(TextError::ResetUsage),
+    }
+}
+
+/// `<api> <stage> <rate> <burst> [<METHOD> <path>]`.
+fn change(words: &[&str], hold: Option<Hold>) -> Result<Request, TextError> {
+    match words {
+        [] => Ok(Request::Help),
+        [api, stage, rate, burst, level @ ..] if level.is_empty() || level.len() == 2 => {
             Ok(Request::Change(ThrottleChange {
                 api: ApiRef::parse(api)?,
                 stage: StageName::parse(stage)?,
@@ -190,7 +221,7 @@ pub fn parse_text(text: &str) -> Result<Request, TextError> {
                 hold,
             }))
         }
-        (_, other) => Err(TextError::WrongCount(other.len())),
+        other => Err(TextError::WrongCount(other.len())),
     }
 }
 
@@ -365,6 +396,68 @@ mod tests {
         for text in ["", "   ", "help", "HELP"] {
             assert_eq!(parse_text(text), Ok(Request::Help), "{text:?}");
         }
+    }
+
+    #[test]
+    fn help_followed_by_anything_that_is_not_a_change_shows_the_usage() {
+        for text in [
+            "help foo",
+            "help me please",
+            "HELP set prod",
+            "help me with this",
+        ] {
+            assert_eq!(parse_text(text), Ok(Request::Help), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn a_command_word_or_for_is_also_a_name_where_a_name_goes() {
+        let set = |api: &str, stage: &str| {
+            Ok(Request::Change(ThrottleChange {
+                api: ApiRef::parse(api).unwrap(),
+                stage: StageName::parse(stage).unwrap(),
+                level: Level::Stage,
+                action: Action::Set(ThrottleLimits {
+                    rate: RateLimit::parse("5").unwrap(),
+                    burst: BurstLimit::parse("10").unwrap(),
+                }),
+                hold: None,
+            }))
+        };
+        for keyword in KEYWORDS {
+            let text = format!("{keyword} prod 5 10");
+            assert_eq!(parse_text(&text), set(keyword, "prod"), "{text}");
+        }
+        assert_eq!(parse_text("for prod 5 10"), set("for", "prod"));
+        assert_eq!(parse_text("petstore for 5 10"), set("petstore", "for"));
+        assert_eq!(parse_text("petstore show 5 10"), set("petstore", "show"));
+        let Ok(Request::Change(timed)) = parse_text("petstore for 5 10 for 30m") else {
+            panic!("a timed change on the stage named `for`");
+        };
+        assert_eq!(
+            (timed.stage.as_str(), timed.hold.map(|h| h.secs())),
+            ("for", Some(1800))
+        );
+        // The command's own forms still come first.
+        assert!(
+            matches!(parse_text("show show"), Ok(Request::Show(s)) if s.api.as_str() == "show")
+        );
+        assert!(matches!(
+            parse_text("extend petstore prod 30m"),
+            Ok(Request::Timed(_))
+        ));
+        assert!(matches!(
+            parse_text("reset petstore prod"),
+            Ok(Request::Change(c)) if c.action == Action::Reset
+        ));
+        // And a change written back as text reads as the same change.
+        let Ok(Request::Change(named)) = parse_text("show prod 5 10 for 1h") else {
+            panic!("a timed change on the API named `show`");
+        };
+        assert_eq!(
+            parse_text(&command_text(&named)),
+            Ok(Request::Change(named))
+        );
     }
 
     #[test]

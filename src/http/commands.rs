@@ -9,8 +9,8 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 
-use super::AppState;
 use super::signed::SlackBody;
+use super::{AppState, Shared};
 use crate::core::clock::unix_now;
 use crate::core::grammar::{Request, parse_text, wants_break_glass};
 use crate::core::outcome::{Label, News, Outcome};
@@ -23,7 +23,7 @@ use crate::slack::form::SlashCommandForm;
 use crate::slack::render;
 
 pub async fn slash_command(
-    State(state): State<AppState>,
+    State(state): State<Shared>,
     deadline: Option<Extension<InvocationDeadline>>,
     body: SlackBody,
 ) -> Response {
@@ -54,7 +54,7 @@ pub async fn slash_command(
     if changes_something
         && !state
             .replays
-            .first_use(stamp.timestamp, &stamp.signature, unix_now())
+            .first_use(stamp.timestamp, stamp.signature(), unix_now())
     {
         state.metrics.rejected(Rejection::Replay);
         if let Some(suppressed) = state.rejection_log.admit() {

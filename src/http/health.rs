@@ -1,7 +1,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 
-use super::AppState;
+use super::Shared;
 use crate::aws::Readiness;
 
 /// Liveness: the process is up and serving.
@@ -10,7 +10,7 @@ pub async fn live() -> &'static str {
 }
 
 /// Readiness: the AWS region and credentials were found. Otherwise 503, with the reason.
-pub async fn ready(State(state): State<AppState>) -> (StatusCode, String) {
+pub async fn ready(State(state): State<Shared>) -> (StatusCode, String) {
     match state.jobs.runner().gateway().readiness() {
         Readiness::Ready => (StatusCode::OK, "ready".to_owned()),
         Readiness::Starting => (

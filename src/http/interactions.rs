@@ -7,8 +7,8 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
-use super::AppState;
 use super::signed::SlackBody;
+use super::{AppState, Shared};
 use crate::core::clock::unix_now;
 use crate::core::grammar::{Request, parse_text};
 use crate::core::outcome::{News, Outcome};
@@ -23,7 +23,7 @@ use crate::slack::interaction::ActionPayload;
 use crate::slack::render;
 
 pub async fn press(
-    State(state): State<AppState>,
+    State(state): State<Shared>,
     deadline: Option<Extension<InvocationDeadline>>,
     body: SlackBody,
 ) -> Response {
@@ -60,7 +60,7 @@ pub async fn press(
     // A press is acted on once: a captured one played again does nothing.
     if !state
         .replays
-        .first_use(stamp.timestamp, &stamp.signature, unix_now())
+        .first_use(stamp.timestamp, stamp.signature(), unix_now())
     {
         state.metrics.rejected(Rejection::Replay);
         tracing::warn!("refused a signed button press played again");

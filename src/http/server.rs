@@ -6,7 +6,12 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use std::convert::Infallible;
+
 use axum::Router;
+use axum::http::{Request, StatusCode};
+use axum::response::{IntoResponse, Response};
+use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
@@ -35,6 +40,36 @@ impl Default for Limits {
             request: Duration::from_secs(20),
         }
     }
+}
+
+/// The router, with each whole request (from its headers to its answer: a slow body, a stuck
+/// handler) bounded by `limit`; then it gets `408`. Here rather than as an axum middleware, which
+/// would box and clone the route on every request.
+fn within<S>(
+    limit: Duration,
+    service: S,
+) -> impl hyper::service::Service<
+    Request<Incoming>,
+    Response = Response,
+    Error = Infallible,
+    Future = impl Future<Output = Result<Response, Infallible>> + Send,
+> + Clone
+where
+    S: hyper::service::Service<Request<Incoming>, Response = Response, Error = Infallible> + Clone,
+    S::Future: Send,
+{
+    hyper::service::service_fn(move |request| {
+        let answer = service.call(request);
+        async move {
+            match tokio::time::timeout(limit, answer).await {
+                Ok(answered) => answered,
+                Err(_) => {
+                    tracing::warn!("a request took longer than {limit:?}; answered 408");
+                    Ok(StatusCode::REQUEST_TIMEOUT.into_response())
+                }
+            }
+        }
+    })
 }
 
 /// Serves `router` until `shutdown` completes, then stops accepting and lets open connections
@@ -78,7 +113,7 @@ pub async fn serve(
             .header_read_timeout(limits.header_read)
             .serve_connection(
                 TokioIo::new(stream),
-                TowerToHyperService::new(router.clone()),
+                within(limits.request, TowerToHyperService::new(router.clone())),
             );
         let connection = graceful.watch(connection);
         tokio::spawn(async move {

@@ -5,7 +5,7 @@ use axum::extract::{FromRequest, Request};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
-use super::{AppState, MAX_BODY_BYTES};
+use super::{MAX_BODY_BYTES, Shared};
 use crate::core::clock::unix_now;
 use crate::metrics::Rejection;
 use crate::slack::form::SlashCommandForm;
@@ -27,7 +27,14 @@ pub enum SlackBody {
 /// The verified timestamp and signature of a request: together they identify it.
 pub struct Stamp {
     pub timestamp: i64,
-    pub signature: String,
+    /// As received (verified to be `v0=` and 64 hex digits); kept without a copy.
+    signature: axum::http::HeaderValue,
+}
+
+impl Stamp {
+    pub fn signature(&self) -> &str {
+        self.signature.to_str().unwrap_or_default()
+    }
 }
 
 fn is_ssl_check(body: &[u8]) -> bool {
@@ -73,10 +80,10 @@ async fn read_limited(body: axum::body::Body) -> Result<Bytes, StatusCode> {
     Ok(first.unwrap_or_else(|| Bytes::from(joined)))
 }
 
-impl FromRequest<AppState> for SlackBody {
+impl FromRequest<Shared> for SlackBody {
     type Rejection = Response;
 
-    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request(req: Request, state: &Shared) -> Result<Self, Self::Rejection> {
         let (parts, body) = req.into_parts();
         let body = match read_limited(body).await {
             Ok(body) => body,
@@ -104,7 +111,11 @@ impl FromRequest<AppState> for SlackBody {
                     .ok()
                     .and_then(|t| t.parse().ok())
                     .unwrap_or_default(),
-                signature: String::from_utf8_lossy(signature.unwrap_or_default()).into_owned(),
+                signature: parts
+                    .headers
+                    .get(SIGNATURE_HEADER)
+                    .cloned()
+                    .unwrap_or(axum::http::HeaderValue::from_static("")),
             })
         });
         match verified {

@@ -135,9 +135,6 @@ pub async fn run(args: LambdaArgs) -> Result<(), LambdaError> {
                 jobs: Arc::new(jobs),
                 metrics,
                 rejection_log: Arc::new(crate::startup::rejection_log()),
-                // The invocation's own deadline bounds a request here (see `jobs`); a shorter
-                // timeout could cut a write that has been sent.
-                request_timeout: Duration::from_secs(15 * 60),
                 // Per execution environment: Lambda may run several, see the README.
                 replays: Arc::new(crate::http::replay::ReplayGuard::new(
                     crate::startup::REPLAY_MEMORY,

@@ -53,6 +53,27 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_usage_hint_names_every_form_of_the_command() {
+        let hint = TEMPLATE
+            .lines()
+            .find_map(|line| line.trim().strip_prefix("usage_hint: "))
+            .expect("the slash command has a usage hint");
+        for form in [
+            "<api> <stage> <rate> <burst>",
+            "[<METHOD> <path>]",
+            "for 30m",
+            "--now",
+            "reset <api> <stage>",
+            "extend <api> <stage>",
+            "restore <api> <stage>",
+            "show <api> [<stage>]",
+            "help",
+        ] {
+            assert!(hint.contains(form), "{form} missing from {hint}");
+        }
+    }
+
+    #[test]
     fn the_template_uses_each_placeholder_request_url_once() {
         assert_eq!(TEMPLATE.matches(PLACEHOLDER).count(), 1);
         assert_eq!(TEMPLATE.matches(INTERACTIONS_PLACEHOLDER).count(), 1);

@@ -352,10 +352,13 @@ fn usage_text(command: &str) -> String {
          • `{c} show <api> [<stage>]`: show the current throttling and timed changes\n\
          • `{c} reset <api> <stage> [<METHOD> <path>]`: remove an override so the stage \
          follows the account's limits (or the method the stage's)\n\
+         • add `--now` to a change to skip approval in an emergency, where a rule allows it \
+         (loudly audited)\n\
          • `{c} help`: this message\n\
          `<api>` is a REST API id (`a1b2c3d4e5`) or name (`petstore`); `<rate>` is requests per \
          second, a number ≥ 0 (`50`, `0.5`); `<burst>` a whole number ≥ 0; `<METHOD>` like `GET` \
-         or `*`; `<path>` like `/pets/{{id}}` or `*`.\n\
+         or `*`; `<path>` like `/pets/{{id}}` or `*`. A name that is one of these words (`show`, \
+         `for`…) works where a name goes.\n\
          *Examples:*\n\
          `{c} petstore prod 50 100`\n\
          `{c} petstore prod 10 20 GET /pets/{{id}}`\n\

@@ -12,27 +12,34 @@ pub const MAX_CLOCK_SKEW_SECS: i64 = 300;
 
 /// The app's signing secret. Its `Debug` never shows the value.
 #[derive(Clone)]
-pub struct SigningSecret(Vec<u8>);
+pub struct SigningSecret {
+    len: usize,
+    /// HMAC-SHA256 already keyed with the secret: every request starts from a copy of it
+    /// rather than hashing the key again.
+    keyed: Hmac<Sha256>,
+}
 
 impl SigningSecret {
     pub fn new(secret: impl Into<String>) -> Option<Self> {
         let secret = secret.into();
         let trimmed = secret.trim();
-        (!trimmed.is_empty()).then(|| Self(trimmed.as_bytes().to_vec()))
+        (!trimmed.is_empty()).then(|| Self {
+            len: trimmed.len(),
+            keyed: Hmac::<Sha256>::new_from_slice(trimmed.as_bytes())
+                .expect("HMAC accepts keys of any length"),
+        })
     }
 
     /// A key for one purpose of our own (sealing payloads), never the secret itself.
     pub fn derive(&self, purpose: &str) -> [u8; 32] {
-        let mut mac =
-            Hmac::<Sha256>::new_from_slice(&self.0).expect("HMAC accepts keys of any length");
+        let mut mac = self.keyed.clone();
         mac.update(b"throttle-bot key for ");
         mac.update(purpose.as_bytes());
         mac.finalize().into_bytes().into()
     }
 
     fn mac(&self, timestamp: &[u8], body: &[u8]) -> Hmac<Sha256> {
-        let mut mac =
-            Hmac::<Sha256>::new_from_slice(&self.0).expect("HMAC accepts keys of any length");
+        let mut mac = self.keyed.clone();
         mac.update(b"v0:");
         mac.update(timestamp);
         mac.update(b":");
@@ -43,7 +50,7 @@ impl SigningSecret {
 
 impl fmt::Debug for SigningSecret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "SigningSecret({} bytes)", self.0.len())
+        write!(f, "SigningSecret({} bytes)", self.len)
     }
 }
 

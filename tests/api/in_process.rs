@@ -61,6 +61,10 @@ async fn help_and_empty_text_show_the_usage() {
             "/throttle <api> <stage> <rate> <burst> <METHOD> <path>",
             "/throttle show <api> [<stage>]",
             "/throttle reset <api> <stage> [<METHOD> <path>]",
+            "/throttle extend <api> <stage>",
+            "/throttle restore <api> <stage>",
+            "for <duration>",
+            "--now",
         ] {
             assert!(usage.contains(form), "{form} missing from {usage}");
         }
@@ -77,11 +81,17 @@ async fn help_names_the_command_it_was_typed_as() {
     // and go on saying each name it is asked under (it is rendered once per name).
     let app = InProcess::new();
     for command in ["/limits", "/throttle", "/limits"] {
-        let body = slack_form("help", "https://hooks.slack.com/x")
-            .replace("command=%2Fthrottle", &format!("command=%2F{}", &command[1..]));
+        let body = slack_form("help", "https://hooks.slack.com/x").replace(
+            "command=%2Fthrottle",
+            &format!("command=%2F{}", &command[1..]),
+        );
         let usage = shown(&app.post_signed(body.into_bytes()).await.json());
         assert!(usage.contains(&format!("{command} show <api>")), "{usage}");
-        let other = if command == "/limits" { "/throttle" } else { "/limits" };
+        let other = if command == "/limits" {
+            "/throttle"
+        } else {
+            "/limits"
+        };
         assert!(!usage.contains(other), "{usage}");
     }
 }

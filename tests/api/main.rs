@@ -8,6 +8,7 @@ mod interactivity;
 mod runtime_api;
 
 mod apply;
+mod docs;
 mod lambda;
 
 mod operations;

@@ -590,3 +590,25 @@ async fn policy_explain_says_when_a_change_needs_confirmation_or_approval() {
         "{listed}"
     );
 }
+
+#[tokio::test]
+async fn the_example_policy_the_quick_start_names_is_valid_and_does_what_it_says() {
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/policy.example.toml");
+    let check = policy_cli(&["check", example]);
+    assert!(check.status.success(), "{check:?}");
+    let explain = |text: &[&str]| {
+        let mut args = vec!["explain", "--file", example, "--user", USER];
+        args.extend_from_slice(text);
+        policy_cli(&args)
+    };
+    let test_stage = explain(&["petstore", "test", "50", "100"]);
+    assert!(test_stage.status.success(), "{test_stage:?}");
+    let to_zero = explain(&["petstore", "prod", "0", "0"]);
+    assert!(
+        !to_zero.status.success(),
+        "prod never goes to zero: {to_zero:?}"
+    );
+    let prod = explain(&["petstore", "prod", "50", "100"]);
+    let text = String::from_utf8_lossy(&prod.stdout);
+    assert!(text.contains("NEEDS CONFIRMATION"), "{text}");
+}

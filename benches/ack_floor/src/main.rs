@@ -5,7 +5,7 @@
 //! does beyond this is what the ratio prices.
 //!
 //!   SLACK_SIGNING_SECRET=… LISTEN_ADDR=127.0.0.1:PORT FLOOR_REPLY=reply.json \
-//!     target/release/deps/ack_floor-…     (run.sh builds and starts it)
+//!     target/ack-floor/release/ack-floor      (run.sh builds and starts it)
 
 use axum::Router;
 use axum::body::Bytes;
