@@ -8,6 +8,10 @@
 # (32 connections, 10 s, alternating floor / throttle-bot for ROUNDS rounds) and prints each
 # one's requests/s and p99, the ratio of the two, the binary's size, and throttle-bot's resident
 # memory (idle and peak) with SWEEP_APIS=none (no AWS client is ever used).
+#
+#   WITH_BOLT=1 bash benches/run.sh   # also Bolt for JavaScript and Bolt for Python (benches/bolt/),
+#                                     # answering the same command with the same reply; installs
+#                                     # them once under target/bench-bolt (needs npm and python3 -m venv)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v wrk >/dev/null || { echo "wrk is needed: apt-get install wrk" >&2; exit 2; }
@@ -46,12 +50,30 @@ floor_pid=$!
 for _ in $(seq 50); do [ "$(signed "$floor_port" "$work/floor.json")" = 200 ] && break; sleep 0.1; done
 cmp -s "$work/reply.json" "$work/floor.json" || { echo "the floor's answer differs" >&2; exit 1; }
 
+bolt_pids=()
+if [ -n "${WITH_BOLT:-}" ]; then
+  bolt=target/bench-bolt
+  [ -d $bolt/js/node_modules/@slack/bolt ] || npm install --silent --prefix $bolt/js @slack/bolt@4.7.3 >/dev/null
+  [ -x $bolt/py/bin/python ] || { python3 -m venv $bolt/py && $bolt/py/bin/pip install --quiet slack_bolt==1.30.0; }
+  bolt_js_port=$(free_port) bolt_py_port=$(free_port)
+  env -i PATH="$PATH" NODE_PATH=$bolt/js/node_modules SLACK_SIGNING_SECRET=$secret BOLT_REPLY="$work/reply.json" \
+    PORT=$bolt_js_port node benches/bolt/app.js >/dev/null 2>&1 &
+  bolt_pids+=($!)
+  env -i SLACK_SIGNING_SECRET=$secret BOLT_REPLY="$work/reply.json" PORT=$bolt_py_port \
+    $bolt/py/bin/python benches/bolt/app.py >/dev/null 2>&1 &
+  bolt_pids+=($!)
+  for p in $bolt_js_port $bolt_py_port; do
+    for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$p/" && break; sleep 0.1; done
+  done
+fi
+trap 'kill $pid ${floor_pid:-} ${bolt_pids[*]:-} 2>/dev/null || true; rm -rf "$work"' EXIT
+
 rss() { grep -E "^$1:" "/proc/$pid/status" | awk '{print $2}'; }
 idle_rss=$(rss VmRSS)
 threads=${THREADS:-2} connections=${CONNECTIONS:-32} duration=${DURATION:-10s} rounds=${ROUNDS:-2}
-load() { # port -> "req/s p99 non-2xx"
+load() { # port [path] -> "req/s p99 non-2xx"
   local out
-  out=$(wrk --latency -t"$threads" -c"$connections" -d"$duration" -s benches/signed_help.lua "http://127.0.0.1:$1/slack/commands")
+  out=$(wrk --latency -t"$threads" -c"$connections" -d"$duration" -s benches/signed_help.lua "http://127.0.0.1:$1${2:-/slack/commands}")
   non2xx=$(echo "$out" | awk '/Non-2xx/ {print $NF}')
   echo "$(echo "$out" | awk '/Requests\/sec/ {print $2}') $(echo "$out" | awk '$1=="99%" {print $2}') ${non2xx:-0}"
 }
@@ -62,6 +84,14 @@ for round in $(seq "$rounds"); do
   printf 'round %s  floor %8.0f req/s p99 %-7s non-2xx %s | throttle-bot %8.0f req/s p99 %-7s non-2xx %s | ratio %.2f\n' \
     "$round" "$f_rps" "$f_p99" "$f_bad" "$b_rps" "$b_p99" "$b_bad" "$(echo "$b_rps / $f_rps" | bc -l)"
   floor_sum=$(echo "$floor_sum + $f_rps" | bc -l) bot_sum=$(echo "$bot_sum + $b_rps" | bc -l)
+  if [ -n "${WITH_BOLT:-}" ]; then
+    for which in js py; do
+      port_var=bolt_${which}_port
+      read -r o_rps o_p99 o_bad <<<"$(load "${!port_var}" /slack/events)"
+      printf '        Bolt for %-10s %8.0f req/s p99 %-7s non-2xx %s | ratio to the floor %.3f\n' \
+        "$([ $which = js ] && echo JavaScript || echo Python)" "$o_rps" "$o_p99" "$o_bad" "$(echo "$o_rps / $f_rps" | bc -l)"
+    done
+  fi
 done
 printf 'ack path: %.2f x the floor over %s rounds (%s connections, %s each)\n' \
   "$(echo "$bot_sum / $floor_sum" | bc -l)" "$rounds" "$connections" "$duration"

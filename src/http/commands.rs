@@ -2,9 +2,9 @@
 //! acknowledged.
 
 use axum::extract::State;
-use std::sync::RwLock;
+use std::sync::OnceLock;
 
-use axum::body::Bytes;
+use axum::body::Body;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
@@ -136,25 +136,21 @@ pub async fn slash_command(
     }
 }
 
-/// The usage, rendered and serialised once per command name: `help` is the commonest request and
-/// its ~3 KB answer never changes, so it is not escaped and serialised again each time. One name
-/// is remembered (a workspace's command is renamed rarely; any other name is rendered fresh).
+/// The usage, rendered and serialised once: `help` is the commonest request and its ~3 KB answer
+/// never changes, so it is not escaped and serialised again each time. The first command name
+/// asked under is remembered (a workspace has one); any other name is rendered fresh.
 fn usage_reply(command: &str) -> Response {
-    static LAST: RwLock<Option<(String, Bytes)>> = RwLock::new(None);
-    let cached = LAST.read().ok().and_then(|last| {
-        last.as_ref()
-            .filter(|(c, _)| c == command)
-            .map(|(_, b)| b.clone())
-    });
-    let body = cached.unwrap_or_else(|| {
-        let body = Bytes::from(
-            serde_json::to_vec(&render::usage(command)).expect("a JSON value serialises"),
-        );
-        if let Ok(mut last) = LAST.write() {
-            *last = Some((command.to_owned(), body.clone()));
-        }
-        body
-    });
+    static FIRST: OnceLock<(String, &'static [u8])> = OnceLock::new();
+    let render = |command: &str| {
+        serde_json::to_vec(&render::usage(command)).expect("a JSON value serialises")
+    };
+    let (name, rendered) =
+        FIRST.get_or_init(|| (command.to_owned(), Vec::leak(render(command))));
+    let body = if name == command {
+        Body::from(*rendered)
+    } else {
+        Body::from(render(command))
+    };
     ([(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
