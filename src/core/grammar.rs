@@ -142,13 +142,11 @@ pub fn parse_text(text: &str) -> Result<Request, TextError> {
     };
     // A keyword is also a name: text that is not that command but is a change (four or six
     // words, a rate and a burst) changes the API of that name, e.g. `show prod 5 10`.
-    keyword_request(&keyword, words, hold).or_else(|error| {
-        change(words, hold).or(if keyword == "help" {
-            Ok(Request::Help)
-        } else {
-            Err(error)
-        })
-    })
+    if keyword == "help" {
+        // `help` followed by anything but a change (to an API named `help`) shows the usage.
+        return Ok(change(words, hold).unwrap_or(Request::Help));
+    }
+    keyword_request(&keyword, words, hold).or_else(|error| change(words, hold).or(Err(error)))
 }
 
 /// The words that start a command other than a change.
@@ -163,8 +161,6 @@ fn keyword_request(
         return Err(TextError::ForUsage);
     }
     match (keyword, words) {
-        ("help", [_]) => Ok(Request::Help),
-        ("help", _) => Err(TextError::WrongCount(words.len())),
         ("show", [_, api]) => Ok(Request::Show(ShowRequest {
             api: ApiRef::parse(api)?,
             stage: None,
@@ -201,6 +197,7 @@ fn keyword_request(
                 hold: None,
             }))
         }
+        // `reset` in any other form (`help` never comes here).
         _ => Err(TextError::ResetUsage),
     }
 }

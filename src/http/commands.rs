@@ -144,8 +144,7 @@ fn usage_reply(command: &str) -> Response {
     let render = |command: &str| {
         serde_json::to_vec(&render::usage(command)).expect("a JSON value serialises")
     };
-    let (name, rendered) =
-        FIRST.get_or_init(|| (command.to_owned(), Vec::leak(render(command))));
+    let (name, rendered) = FIRST.get_or_init(|| (command.to_owned(), Vec::leak(render(command))));
     let body = if name == command {
         Body::from(*rendered)
     } else {

@@ -46,10 +46,16 @@ impl SlashCommandForm {
             let Some(at) = NAMES.iter().position(|name| *name == key) else {
                 continue;
             };
-            let value = form_urlencoded::parse(pair)
-                .next()
-                .map(|(_, value)| value.into_owned())
-                .unwrap_or_default();
+            let raw = &pair[key.len()..];
+            let raw = raw.strip_prefix(b"=").unwrap_or(raw);
+            // Most values (ids, `help`) have nothing encoded: read them as they are.
+            let value = match std::str::from_utf8(raw) {
+                Ok(plain) if !raw.iter().any(|b| matches!(b, b'%' | b'+')) => plain.to_owned(),
+                _ => form_urlencoded::parse(pair)
+                    .next()
+                    .map(|(_, value)| value.into_owned())
+                    .unwrap_or_default(),
+            };
             if fields[at].replace(value).is_some() {
                 return Err(FormError::NotAForm);
             }
