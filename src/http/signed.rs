@@ -174,6 +174,39 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_body_in_one_piece_is_kept_as_it_came() {
+        let piece = Bytes::from_static(b"text=help");
+        let read = read_limited(axum::body::Body::new(Pieces([piece.clone()].into())))
+            .await
+            .unwrap();
+        assert_eq!(read.as_ptr(), piece.as_ptr(), "no copy of a one-frame body");
+    }
+
+    /// A body that never ends, in pieces of `size` bytes.
+    struct Endless(usize);
+
+    impl hyper::body::Body for Endless {
+        type Data = Bytes;
+        type Error = Infallible;
+
+        fn poll_frame(
+            self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+        ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+            Poll::Ready(Some(Ok(Frame::data(Bytes::from(vec![b'a'; self.0])))))
+        }
+    }
+
+    #[tokio::test]
+    async fn a_body_that_never_ends_is_given_up_on_past_the_drain_limit() {
+        // Pieces that never add up to the limit exactly: reading stops once past it.
+        let status = read_limited(axum::body::Body::new(Endless(1000)))
+            .await
+            .unwrap_err();
+        assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    }
+
+    #[tokio::test]
     async fn a_body_over_the_limit_is_refused_in_one_piece_or_several() {
         let half = vec![b'a'; MAX_BODY_BYTES / 2 + 1];
         let status = read(&[&half, &half]).await.unwrap_err();

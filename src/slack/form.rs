@@ -101,13 +101,40 @@ impl SlashCommandForm {
         let reply_to = hosts
             .check_hook(&self.response_url)
             .map_err(FormError::ResponseUrl)?;
-        Ok((who, ReplyTo::new(reply_to.as_str())))
+        Ok((who, ReplyTo::new(String::from(reply_to))))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_ssl_check_1_is_slacks_probe() {
+        let probe = |body: &[u8]| SlashCommandForm::from_body(body).unwrap().is_ssl_check();
+        assert!(probe(b"ssl_check=1&token=x"));
+        assert!(!probe(b"ssl_check=2&token=x"));
+        assert!(!probe(b"token=x&text=help"));
+    }
+
+    #[test]
+    fn a_command_name_that_is_not_one_is_read_as_throttle() {
+        let name = |command: &str| {
+            let body = format!(
+                "user_id=U1&command={}&response_url=https%3A%2F%2Fhooks.slack.com%2Fx",
+                command.replace('/', "%2F")
+            );
+            let form = SlashCommandForm::from_body(body.as_bytes()).unwrap();
+            form.requester(&SlackHosts::default()).unwrap().0.command
+        };
+        assert_eq!(name("/limits"), "/limits");
+        assert_eq!(name("limits"), "/throttle", "a command starts with /");
+        assert_eq!(
+            name(&format!("/{}", "a".repeat(40))),
+            "/throttle",
+            "at most 32 characters"
+        );
+    }
 
     #[test]
     fn slacks_documented_form_reads_as_a_requester() {
