@@ -98,10 +98,10 @@ impl SlashCommandForm {
                 .unwrap_or("/throttle")
                 .to_owned(),
         };
-        let reply_to = hosts
-            .check_hook(&self.response_url)
+        hosts
+            .accepts_hook(&self.response_url)
             .map_err(FormError::ResponseUrl)?;
-        Ok((who, ReplyTo::new(String::from(reply_to))))
+        Ok((who, ReplyTo::new(self.response_url.trim())))
     }
 }
 

@@ -83,6 +83,24 @@ impl SlackHosts {
         self.check(raw, &HOOK_HOSTS)
     }
 
+    /// The same verdict as [`Self::check_hook`] without building a `Url` when `raw` is what Slack
+    /// sends, `https://` and one of Slack's hooks hosts then `/`: nothing after that slash can
+    /// change the host. Anything else gets the full check. For the acknowledgement path, which
+    /// reads one `response_url` per command; whatever posts there checks it fully again.
+    pub fn accepts_hook(&self, raw: &str) -> Result<(), HostError> {
+        let plain = raw.trim().strip_prefix("https://").is_some_and(|rest| {
+            HOOK_HOSTS.iter().any(|host| {
+                rest.strip_prefix(host)
+                    .is_some_and(|path| path.starts_with('/'))
+            })
+        });
+        if plain {
+            Ok(())
+        } else {
+            self.check_hook(raw).map(|_| ())
+        }
+    }
+
     fn allows_insecure(&self, url: &Url, host: &str) -> bool {
         let with_port = url.port().map(|port| format!("{host}:{port}"));
         self.insecure
@@ -107,6 +125,46 @@ fn is_loopback(entry: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_quick_hook_check_agrees_with_the_full_one() {
+        let hosts = SlackHosts::from_setting(Some("127.0.0.1:9"));
+        for raw in [
+            "https://hooks.slack.com/commands/T1/2/x",
+            " https://hooks.slack-gov.com/commands/T1/2/x ",
+            "https://hooks.slack.com/x?y#z",
+            "https://hooks.slack.com/\\@evil.example/",
+            "https://hooks.slack.com.evil.example/x",
+            "https://hooks.slack.com@evil.example/x",
+            "https://user@hooks.slack.com/x",
+            "https://HOOKS.SLACK.COM/x",
+            "http://hooks.slack.com/x",
+            "https://hooks.slack.com",
+            "https://evil.example/https://hooks.slack.com/",
+            "http://127.0.0.1:9/reply",
+            "not a url",
+        ] {
+            assert_eq!(
+                hosts.accepts_hook(raw),
+                hosts.check_hook(raw).map(|_| ()),
+                "{raw}"
+            );
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn a_hook_accepted_quickly_is_on_slacks_hooks_host(
+            host in proptest::sample::select(vec!["hooks.slack.com", "hooks.slack-gov.com"]),
+            rest in "\\PC{0,40}",
+        ) {
+            let raw = format!("https://{host}/{rest}");
+            let hosts = SlackHosts::default();
+            proptest::prop_assert!(hosts.accepts_hook(&raw).is_ok());
+            let url = hosts.check_hook(&raw).unwrap();
+            proptest::prop_assert_eq!(url.host_str(), Some(host));
+        }
+    }
+
     #[test]
     fn insecure_test_hosts_must_be_loopback() {
         for ok in [
