@@ -151,6 +151,27 @@ mod tests {
         }
     }
 
+    #[test]
+    fn a_hook_with_a_user_name_or_password_is_refused() {
+        let hosts = SlackHosts::default();
+        for raw in [
+            "https://user@hooks.slack.com/x",
+            "https://user:secret@hooks.slack.com/x",
+            "https://:secret@hooks.slack.com/x",
+        ] {
+            assert_eq!(
+                hosts.check_hook(raw).unwrap_err(),
+                HostError::Credentials,
+                "{raw}"
+            );
+            assert_eq!(
+                hosts.accepts_hook(raw),
+                Err(HostError::Credentials),
+                "{raw}"
+            );
+        }
+    }
+
     proptest::proptest! {
         #[test]
         fn a_hook_accepted_quickly_is_on_slacks_hooks_host(
