@@ -2,11 +2,10 @@
 //! open connections, and a shutdown whose connection drain is bounded by the grace period.
 //! (axum::serve has none of these knobs; this is its loop with them, on hyper-util.)
 
+use std::convert::Infallible;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
-
-use std::convert::Infallible;
 
 use axum::Router;
 use axum::http::{Request, StatusCode};

@@ -2,7 +2,7 @@
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use super::{MAX_BODY_BYTES, Shared};
@@ -28,7 +28,7 @@ pub enum SlackBody {
 pub struct Stamp {
     pub timestamp: i64,
     /// As received (verified to be `v0=` and 64 hex digits); kept without a copy.
-    signature: axum::http::HeaderValue,
+    signature: HeaderValue,
 }
 
 impl Stamp {
@@ -99,23 +99,26 @@ impl FromRequest<Shared> for SlackBody {
         let header = |name| {
             let mut values = parts.headers.get_all(name).iter();
             match (values.next(), values.next()) {
-                (first, None) => Ok(first.map(|v| v.as_bytes())),
+                (first, None) => Ok(first),
                 _ => Err(signature::SignatureError::Duplicated),
             }
         };
         let verified = header(TIMESTAMP_HEADER).and_then(|timestamp| {
             let signature = header(SIGNATURE_HEADER)?;
-            signature::verify(&state.secret, timestamp, signature, &body, unix_now())?;
+            signature::verify(
+                &state.secret,
+                timestamp.map(HeaderValue::as_bytes),
+                signature.map(HeaderValue::as_bytes),
+                &body,
+                unix_now(),
+            )?;
+            // Both are present once verified.
             Ok(Stamp {
-                timestamp: std::str::from_utf8(timestamp.unwrap_or_default())
-                    .ok()
+                timestamp: timestamp
+                    .and_then(|t| t.to_str().ok())
                     .and_then(|t| t.parse().ok())
                     .unwrap_or_default(),
-                signature: parts
-                    .headers
-                    .get(SIGNATURE_HEADER)
-                    .cloned()
-                    .unwrap_or(axum::http::HeaderValue::from_static("")),
+                signature: signature.cloned().unwrap_or(HeaderValue::from_static("")),
             })
         });
         match verified {

@@ -31,20 +31,19 @@ impl SlashCommandForm {
     /// them given twice is not Slack's form; keys are compared as sent (Slack never encodes them).
     /// Every request is read so: a cost of the ack path.
     pub fn from_body(body: &[u8]) -> Result<Self, FormError> {
-        let mut fields: [Option<String>; 7] = Default::default();
-        const NAMES: [&[u8]; 7] = [
-            b"ssl_check",
-            b"team_id",
-            b"channel_id",
-            b"user_id",
-            b"command",
-            b"text",
-            b"response_url",
-        ];
+        let mut form = Self::default();
+        let (mut user_id, mut text, mut response_url) = (None, None, None);
         for pair in body.split(|&b| b == b'&') {
             let key = pair.split(|&b| b == b'=').next().unwrap_or_default();
-            let Some(at) = NAMES.iter().position(|name| *name == key) else {
-                continue;
+            let slot = match key {
+                b"ssl_check" => &mut form.ssl_check,
+                b"team_id" => &mut form.team_id,
+                b"channel_id" => &mut form.channel_id,
+                b"user_id" => &mut user_id,
+                b"command" => &mut form.command,
+                b"text" => &mut text,
+                b"response_url" => &mut response_url,
+                _ => continue,
             };
             let raw = &pair[key.len()..];
             let raw = raw.strip_prefix(b"=").unwrap_or(raw);
@@ -56,28 +55,14 @@ impl SlashCommandForm {
                     .map(|(_, value)| value.into_owned())
                     .unwrap_or_default(),
             };
-            if fields[at].replace(value).is_some() {
+            if slot.replace(value).is_some() {
                 return Err(FormError::NotAForm);
             }
         }
-        let [
-            ssl_check,
-            team_id,
-            channel_id,
-            user_id,
-            command,
-            text,
-            response_url,
-        ] = fields;
-        Ok(Self {
-            ssl_check,
-            team_id,
-            channel_id,
-            user_id: user_id.unwrap_or_default(),
-            command,
-            text: text.unwrap_or_default(),
-            response_url: response_url.unwrap_or_default(),
-        })
+        form.user_id = user_id.unwrap_or_default();
+        form.text = text.unwrap_or_default();
+        form.response_url = response_url.unwrap_or_default();
+        Ok(form)
     }
 
     /// Slack's certificate probe: answered with 200, every other field ignored (as Bolt does).
