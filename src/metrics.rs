@@ -44,6 +44,13 @@ impl EncodeLabelValue for Rejection {
     }
 }
 
+/// A change's outcome by the kind of API it was made on.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Change {
+    api_kind: &'static str,
+    outcome: &'static str,
+}
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct Reason {
     reason: Rejection,
@@ -53,6 +60,7 @@ struct Reason {
 pub struct Metrics {
     registry: Registry,
     commands: Family<Outcome, Counter>,
+    changes: Family<Change, Counter>,
     rejected: Family<Reason, Counter>,
     aws_seconds: Histogram,
     webhook_failures: Counter,
@@ -73,6 +81,12 @@ impl Metrics {
             "commands",
             "Slash commands by outcome (applied, an AWS failure kind, invalid, help)",
             commands.clone(),
+        );
+        let changes = Family::<Change, Counter>::default();
+        registry.register(
+            "changes",
+            "Changes that reached API Gateway, by the kind of API (rest, http) and outcome (applied, unchanged)",
+            changes.clone(),
         );
         let rejected = Family::<Reason, Counter>::default();
         registry.register(
@@ -101,6 +115,7 @@ impl Metrics {
         Self {
             registry,
             commands,
+            changes,
             rejected,
             aws_seconds,
             webhook_failures,
@@ -110,6 +125,13 @@ impl Metrics {
 
     pub fn command(&self, outcome: &'static str) {
         self.commands.get_or_create(&Outcome { outcome }).inc();
+    }
+
+    /// Counts a change that found its API, by the API's kind.
+    pub fn change(&self, api_kind: &'static str, outcome: &'static str) {
+        self.changes
+            .get_or_create(&Change { api_kind, outcome })
+            .inc();
     }
 
     pub fn rejected(&self, reason: Rejection) {

@@ -1,5 +1,7 @@
-//! API Gateway through the AWS SDK: the core's gateway port. Thin: SDK calls, caches of the API
-//! list and the account quota, and errors translated into terms an operator can act on.
+//! API Gateway through the AWS SDK: the core's gateway port, for both kinds of API. Thin: SDK
+//! calls, caches of the API list and the account quota, and errors translated into terms an
+//! operator can act on. Each kind's calls and rules are in its own module (`rest`, `http`);
+//! this one finds which kind an API is and sends each call to it.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -7,20 +9,20 @@ use std::time::{Duration, Instant};
 
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
-use aws_sdk_apigateway::Client;
 use aws_sdk_apigateway::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_apigateway::operation::get_stage::GetStageOutput;
-use aws_sdk_apigateway::types::{MethodSetting, Op, PatchOperation, Stage};
+use aws_sdk_apigatewayv2::types::ProtocolType;
 use tokio::sync::OnceCell;
 
 use super::connection::{Connection, OPERATION_TIMEOUT};
 use super::pacer::Pacer;
-use super::settings::{parse_setting_key, setting_key};
 use crate::core::ports::{Gateway, GatewayError};
 use crate::domain::{
-    AccountLimits, Action, ApiId, Configured, Level, ManagedBy, ResolvedApi, StageName, StageView,
-    TAG_PREFIX,
+    AccountLimits, Action, ApiId, ApiKind, Configured, Level, ManagedBy, ResolvedApi, StageName,
+    StageView, TAG_PREFIX,
 };
+
+mod http;
+mod rest;
 
 /// How long the list of API names and the account quota are reused.
 const NAMES_TTL: Duration = Duration::from_secs(60);
@@ -51,10 +53,29 @@ impl Default for GatewaySettings {
 const WRITE_ATTEMPTS: u32 = 8;
 pub const WRITE_TIMEOUT: Duration = Duration::from_secs(45);
 
-/// The value API Gateway reads as "not set at this level".
-const NOT_SET: &str = "-1";
+/// One API as the listings name it.
+#[derive(Debug, Clone, PartialEq)]
+struct Listed {
+    id: String,
+    name: String,
+    kind: Listing,
+}
 
-type ApiList = Arc<Vec<(String, String)>>;
+/// What kind of API a listing found: one this service changes, or a WebSocket API (listed by
+/// GetApis beside HTTP APIs, and refused by name).
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Listing {
+    Api(ApiKind),
+    WebSocket,
+}
+
+type ApiList = Arc<Vec<Listed>>;
+
+/// The SDK clients of the two APIs, on one shared configuration (and one pace).
+struct Clients {
+    rest: aws_sdk_apigateway::Client,
+    http: aws_sdk_apigatewayv2::Client,
+}
 
 /// Whether the AWS setup is known, for `/readyz`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,13 +92,15 @@ pub enum Readiness {
 pub struct ApiGateway {
     settings: GatewaySettings,
     pacer: Pacer,
-    connection: OnceCell<(Connection, Client)>,
-    /// Held across a listing, so concurrent lookups share one GetRestApis (single flight).
+    connection: OnceCell<(Connection, Clients)>,
+    /// Held across a listing, so concurrent lookups share one listing (single flight).
     names: tokio::sync::Mutex<Option<(Instant, ApiList)>>,
     /// Held across GetAccount, so concurrent commands share one call.
     account: tokio::sync::Mutex<Option<(Instant, AccountLimits)>>,
     /// Names and ids just missed, with when: each refreshes the list at most once a while.
     missed: std::sync::Mutex<HashMap<String, Instant>>,
+    /// Every API id any listing has found, with its kind (an id's kind never changes).
+    kinds: std::sync::Mutex<HashMap<String, Listing>>,
 }
 
 /// How many recent misses are remembered (a flood of distinct typos only refreshes the list at
@@ -93,6 +116,7 @@ impl ApiGateway {
             names: tokio::sync::Mutex::new(None),
             account: tokio::sync::Mutex::new(None),
             missed: std::sync::Mutex::new(HashMap::new()),
+            kinds: std::sync::Mutex::new(HashMap::new()),
         }
     }
 
@@ -111,24 +135,27 @@ impl ApiGateway {
         }
     }
 
-    async fn connection(&self) -> &(Connection, Client) {
+    async fn connection(&self) -> &(Connection, Clients) {
         self.connection
             .get_or_init(|| async {
                 let connection = Connection::resolve().await;
-                let client = Client::new(&connection.config);
-                (connection, client)
+                let clients = Clients {
+                    rest: aws_sdk_apigateway::Client::new(&connection.config),
+                    http: aws_sdk_apigatewayv2::Client::new(&connection.config),
+                };
+                (connection, clients)
             })
             .await
     }
 
-    /// The client, once this call's turn under the process's pace has come; or why AWS
-    /// cannot be called at all (no region).
-    async fn client(&self) -> Result<&Client, GatewayError> {
-        let (connection, client) = self.connection().await;
+    /// The clients, once this call's turn under the process's pace has come (both kinds share
+    /// the account's budget); or why AWS cannot be called at all (no region).
+    async fn clients(&self) -> Result<&Clients, GatewayError> {
+        let (connection, clients) = self.connection().await;
         self.pacer.wait().await;
         match &connection.setup {
             Err(GatewayError::NoRegion) => Err(GatewayError::NoRegion),
-            _ => Ok(client),
+            _ => Ok(clients),
         }
     }
 
@@ -139,8 +166,8 @@ impl ApiGateway {
             .unwrap_or_else(|| "REGION".to_owned())
     }
 
-    /// Every REST API's (id, name), all pages; the cached list while `fresh` says so of the
-    /// moment it was read.
+    /// Every API's id, name and kind (REST APIs, then HTTP and WebSocket APIs), all pages; the
+    /// cached list while `fresh` says so of the moment it was read.
     async fn api_list(&self, fresh: impl Fn(Instant) -> bool) -> Result<ApiList, GatewayError> {
         let mut cached = self.names.lock().await;
         if let Some((at, list)) = cached.as_ref()
@@ -148,10 +175,30 @@ impl ApiGateway {
         {
             return Ok(Arc::clone(list));
         }
+        let mut list = self.rest_apis().await?;
+        match self.http_apis().await {
+            Ok(http) => list.extend(http),
+            // A deployment whose role predates HTTP APIs keeps working on REST APIs.
+            Err(error @ GatewayError::AccessDenied { .. }) => {
+                tracing::warn!(%error, "cannot list HTTP APIs; only REST APIs are reachable");
+            }
+            Err(error) => return Err(error),
+        }
+        {
+            let mut kinds = self.kinds.lock().expect("api kinds");
+            kinds.extend(list.iter().map(|api| (api.id.clone(), api.kind)));
+        }
+        let list = Arc::new(list);
+        *cached = Some((Instant::now(), Arc::clone(&list)));
+        Ok(list)
+    }
+
+    async fn rest_apis(&self) -> Result<Vec<Listed>, GatewayError> {
         let mut list = Vec::new();
         let mut pages = self
-            .client()
+            .clients()
             .await?
+            .rest
             .get_rest_apis()
             .limit(500)
             .into_paginator()
@@ -166,15 +213,100 @@ impl ApiGateway {
                 Err(error) => return Err(self.named(error).await),
             };
             list.extend(page.items().iter().filter_map(|api| {
-                Some((
-                    api.id()?.to_owned(),
-                    api.name().unwrap_or_default().to_owned(),
-                ))
+                Some(Listed {
+                    id: api.id()?.to_owned(),
+                    name: api.name().unwrap_or_default().to_owned(),
+                    kind: Listing::Api(ApiKind::Rest),
+                })
             }));
         }
-        let list = Arc::new(list);
-        *cached = Some((Instant::now(), Arc::clone(&list)));
         Ok(list)
+    }
+
+    /// GetApis, all pages: HTTP APIs and WebSocket APIs.
+    async fn http_apis(&self) -> Result<Vec<Listed>, GatewayError> {
+        let mut list = Vec::new();
+        let mut next: Option<String> = None;
+        loop {
+            let result = self
+                .clients()
+                .await?
+                .http
+                .get_apis()
+                .max_results("500")
+                .set_next_token(next.take())
+                .send()
+                .await;
+            let page = match result {
+                Ok(page) => page,
+                Err(err) => {
+                    let resource = format!("arn:aws:apigateway:{}::/apis", self.region());
+                    let error = self.explain(err, "apigateway:GET", &resource, None);
+                    return Err(self.named(error).await);
+                }
+            };
+            list.extend(page.items().iter().filter_map(|api| {
+                let kind = match api.protocol_type()? {
+                    ProtocolType::Http => Listing::Api(ApiKind::Http),
+                    _ => Listing::WebSocket,
+                };
+                Some(Listed {
+                    id: api.api_id()?.to_owned(),
+                    name: api.name().unwrap_or_default().to_owned(),
+                    kind,
+                })
+            }));
+            match page.next_token() {
+                Some(token) if !token.is_empty() => next = Some(token.to_owned()),
+                _ => return Ok(list),
+            }
+        }
+    }
+
+    /// The kind of API `id` is, as far as any listing has found; never calls AWS.
+    fn listed_kind(&self, id: &ApiId) -> Option<Listing> {
+        self.kinds
+            .lock()
+            .expect("api kinds")
+            .get(id.as_str())
+            .copied()
+    }
+
+    /// The kind of API `id` is: known from a listing, or found by refreshing the list (at
+    /// most once a while per id). `None` when no listing has it.
+    async fn find_kind(&self, id: &ApiId) -> Result<Option<ApiKind>, GatewayError> {
+        let listed = match self.listed_kind(id) {
+            Some(listed) => Some(listed),
+            None => {
+                let (found, _) = self
+                    .search(id.as_str(), |list| {
+                        list.iter()
+                            .find(|api| api.id == id.as_str())
+                            .map(|api| api.kind)
+                    })
+                    .await?;
+                found
+            }
+        };
+        match listed {
+            Some(Listing::Api(kind)) => Ok(Some(kind)),
+            Some(Listing::WebSocket) => Err(GatewayError::WebSocketApi {
+                api: id.to_string(),
+            }),
+            None => Ok(None),
+        }
+    }
+
+    /// The kind to send a call for `id` to: from a listing; a REST API otherwise (the first
+    /// read of an unlisted id is REST's, see [`Gateway::read_stage`]).
+    fn kind_for_call(&self, id: &ApiId) -> Result<ApiKind, GatewayError> {
+        match self.listed_kind(id) {
+            Some(Listing::Api(kind)) => Ok(kind),
+            Some(Listing::WebSocket) => Err(GatewayError::WebSocketApi {
+                api: id.to_string(),
+            }),
+            None => Ok(ApiKind::Rest),
+        }
     }
 
     /// The cached list; when `found` finds nothing in it, refreshed once, so an API created a
@@ -184,7 +316,7 @@ impl ApiGateway {
     async fn search<T>(
         &self,
         wanted: &str,
-        found: impl Fn(&[(String, String)]) -> Option<T>,
+        found: impl Fn(&[Listed]) -> Option<T>,
     ) -> Result<(Option<T>, ApiList), GatewayError> {
         let began = Instant::now();
         let list = self.api_list(|at| at.elapsed() < NAMES_TTL).await?;
@@ -219,29 +351,6 @@ impl ApiGateway {
         }
     }
 
-    async fn get_stage(&self, api: &ApiId, stage: &StageName) -> Result<StageView, GatewayError> {
-        let result = self
-            .client()
-            .await?
-            .get_stage()
-            .rest_api_id(api.as_str())
-            .stage_name(stage.as_str())
-            .send()
-            .await;
-        match result {
-            Ok(found) => Ok(StageSettings::from(found).view()),
-            Err(err) => {
-                let not_found = GatewayError::NotFound {
-                    api: api.to_string(),
-                    stage: stage.to_string(),
-                };
-                let resource = stage_arn(&self.region(), api, stage);
-                let error = self.explain(err, "apigateway:GET", &resource, Some(not_found));
-                Err(self.named(error).await)
-            }
-        }
-    }
-
     /// A tagging call's failure in operator terms: tags have an IAM resource of their own.
     async fn tagging_error<E, R>(
         &self,
@@ -261,6 +370,30 @@ impl ApiGateway {
         let tags = format!("arn:aws:apigateway:{}::/tags/*", self.region());
         let error = self.explain(err, action, &tags, Some(not_found));
         self.named(error).await
+    }
+
+    /// A write's failure in operator terms (its timeout is the write's own).
+    fn write_error<E, R>(
+        &self,
+        err: SdkError<E, R>,
+        api: &ApiId,
+        stage: &StageName,
+        resource: &str,
+    ) -> GatewayError
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+        R: std::fmt::Debug,
+    {
+        let not_found = GatewayError::NotFound {
+            api: api.to_string(),
+            stage: stage.to_string(),
+        };
+        match self.explain(err, "apigateway:PATCH", resource, Some(not_found)) {
+            GatewayError::Timeout { .. } => GatewayError::Timeout {
+                seconds: WRITE_TIMEOUT.as_secs(),
+            },
+            error => error,
+        }
     }
 
     /// A failure before AWS answered may be a setup problem: name it if it is.
@@ -352,25 +485,36 @@ impl ApiGateway {
 }
 
 impl Gateway for ApiGateway {
+    /// Among APIs of both kinds: a name several APIs share is refused with each one's id and
+    /// kind; a WebSocket API's is refused as such.
     async fn find_by_name(&self, name: &str) -> Result<ResolvedApi, GatewayError> {
         let (hits, list) = self
             .search(name, |list| {
-                let ids: Vec<String> = list
-                    .iter()
-                    .filter(|(_, n)| n == name)
-                    .map(|(id, _)| id.clone())
-                    .collect();
-                (!ids.is_empty()).then_some(ids)
+                let hits: Vec<Listed> = list.iter().filter(|api| api.name == name).cloned().collect();
+                (!hits.is_empty()).then_some(hits)
             })
             .await?;
         match hits.as_deref() {
-            Some([id]) => Ok(ResolvedApi {
-                id: ApiId::parse(id).map_err(|e| GatewayError::Unexpected(e.to_string()))?,
-                name: Some(name.to_owned()),
-            }),
+            Some([only]) => match only.kind {
+                Listing::Api(kind) => Ok(ResolvedApi {
+                    id: ApiId::parse(&only.id)
+                        .map_err(|e| GatewayError::Unexpected(e.to_string()))?,
+                    name: Some(name.to_owned()),
+                    kind,
+                }),
+                Listing::WebSocket => Err(GatewayError::WebSocketApi {
+                    api: name.to_owned(),
+                }),
+            },
             Some(several) => Err(GatewayError::AmbiguousApiName {
                 name: name.to_owned(),
-                candidates: several.to_vec(),
+                candidates: several
+                    .iter()
+                    .map(|api| match api.kind {
+                        Listing::Api(kind) => format!("{} ({kind})", api.id),
+                        Listing::WebSocket => format!("{} (WebSocket API)", api.id),
+                    })
+                    .collect(),
             }),
             None => Err(GatewayError::UnknownApiName {
                 name: name.to_owned(),
@@ -383,8 +527,8 @@ impl Gateway for ApiGateway {
         let (name, _) = self
             .search(id.as_str(), |list| {
                 list.iter()
-                    .find(|(candidate, _)| candidate == id.as_str())
-                    .map(|(_, name)| name.clone())
+                    .find(|api| api.id == id.as_str())
+                    .map(|api| api.name.clone())
             })
             .await?;
         Ok(name)
@@ -394,40 +538,39 @@ impl Gateway for ApiGateway {
         let cached = self.names.try_lock().ok()?;
         let (_, list) = cached.as_ref()?;
         list.iter()
-            .find(|(candidate, _)| candidate == id.as_str())
-            .map(|(_, name)| name.clone())
+            .find(|api| api.id == id.as_str())
+            .map(|api| api.name.clone())
     }
 
+    fn known_kind(&self, id: &ApiId) -> Option<ApiKind> {
+        match self.listed_kind(id)? {
+            Listing::Api(kind) => Some(kind),
+            Listing::WebSocket => None,
+        }
+    }
+
+    /// An id no listing has yet is read as a REST API's first (one call, as before HTTP APIs);
+    /// when that finds nothing, the list is refreshed to see whether it is an HTTP API's.
     async fn read_stage(&self, api: &ApiId, stage: &StageName) -> Result<StageView, GatewayError> {
-        self.get_stage(api, stage).await
+        match self.listed_kind(api) {
+            Some(_) => match self.kind_for_call(api)? {
+                ApiKind::Rest => self.rest_stage(api, stage).await,
+                ApiKind::Http => self.http_stage(api, stage).await,
+            },
+            None => match self.rest_stage(api, stage).await {
+                Err(error) if error.is_not_found() => match self.find_kind(api).await? {
+                    Some(ApiKind::Http) => self.http_stage(api, stage).await,
+                    _ => Err(error),
+                },
+                read => read,
+            },
+        }
     }
 
     async fn read_stages(&self, api: &ApiId) -> Result<Vec<StageView>, GatewayError> {
-        let result = self
-            .client()
-            .await?
-            .get_stages()
-            .rest_api_id(api.as_str())
-            .send()
-            .await;
-        match result {
-            Ok(found) => Ok(found
-                .item()
-                .iter()
-                .cloned()
-                .map(|stage| StageSettings::from(stage).view())
-                .collect()),
-            Err(err) => {
-                let resource = format!(
-                    "arn:aws:apigateway:{}::/restapis/{api}/stages",
-                    self.region()
-                );
-                let not_found = GatewayError::ApiNotFound {
-                    api: api.to_string(),
-                };
-                let error = self.explain(err, "apigateway:GET", &resource, Some(not_found));
-                Err(self.named(error).await)
-            }
+        match self.find_kind(api).await? {
+            Some(ApiKind::Http) => self.http_stages(api).await,
+            _ => self.rest_stages(api).await,
         }
     }
 
@@ -438,56 +581,20 @@ impl Gateway for ApiGateway {
         level: &Level,
         action: &Action,
     ) -> Result<(), GatewayError> {
-        let (rate, burst) = match action {
-            Action::Set(limits) => (limits.rate.to_string(), limits.burst.to_string()),
-            Action::Reset => (NOT_SET.to_owned(), NOT_SET.to_owned()),
-        };
-        let key = setting_key(level);
-        let replace = |field: &str, value: String| {
-            PatchOperation::builder()
-                .op(Op::Replace)
-                .path(format!("/{key}/throttling/{field}"))
-                .value(value)
-                .build()
-        };
-        let result = self
-            .client()
-            .await?
-            .update_stage()
-            .rest_api_id(api.as_str())
-            .stage_name(stage.as_str())
-            .patch_operations(replace("rateLimit", rate))
-            .patch_operations(replace("burstLimit", burst))
-            .customize()
-            .config_override(write_retries())
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(err) => {
-                let not_found = GatewayError::NotFound {
-                    api: api.to_string(),
-                    stage: stage.to_string(),
-                };
-                let resource = stage_arn(&self.region(), api, stage);
-                let error = match self.explain(err, "apigateway:PATCH", &resource, Some(not_found))
-                {
-                    GatewayError::Timeout { .. } => GatewayError::Timeout {
-                        seconds: WRITE_TIMEOUT.as_secs(),
-                    },
-                    error => error,
-                };
-                Err(self.named(error).await)
-            }
+        match self.kind_for_call(api)? {
+            ApiKind::Rest => self.rest_write(api, stage, level, action).await,
+            ApiKind::Http => self.http_write(api, stage, level, action).await,
         }
     }
 
+    /// Every REST and HTTP API's id, from the (cached) list of APIs.
     async fn apis(&self) -> Result<Vec<ApiId>, GatewayError> {
         let refresh = self.settings.list_refresh;
         let list = self.api_list(|at| at.elapsed() < refresh).await?;
         Ok(list
             .iter()
-            .filter_map(|(id, _)| ApiId::parse(id).ok())
+            .filter(|api| matches!(api.kind, Listing::Api(_)))
+            .filter_map(|api| ApiId::parse(&api.id).ok())
             .collect())
     }
 
@@ -498,36 +605,16 @@ impl Gateway for ApiGateway {
         key: &str,
         value: &str,
     ) -> Result<(), GatewayError> {
-        let resource = stage_arn(&self.region(), api, stage);
-        let result = self
-            .client()
-            .await?
-            .tag_resource()
-            .resource_arn(&resource)
-            .tags(key, value)
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(err) => Err(self.tagging_error(err, "apigateway:PUT", api, stage).await),
+        match self.kind_for_call(api)? {
+            ApiKind::Rest => self.rest_tag(api, stage, key, value).await,
+            ApiKind::Http => self.http_tag(api, stage, key, value).await,
         }
     }
 
     async fn untag(&self, api: &ApiId, stage: &StageName, key: &str) -> Result<(), GatewayError> {
-        let resource = stage_arn(&self.region(), api, stage);
-        let result = self
-            .client()
-            .await?
-            .untag_resource()
-            .resource_arn(&resource)
-            .tag_keys(key)
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(err) => Err(self
-                .tagging_error(err, "apigateway:DELETE", api, stage)
-                .await),
+        match self.kind_for_call(api)? {
+            ApiKind::Rest => self.rest_untag(api, stage, key).await,
+            ApiKind::Http => self.http_untag(api, stage, key).await,
         }
     }
 
@@ -540,7 +627,7 @@ impl Gateway for ApiGateway {
         {
             return Some(limits);
         }
-        let client = self.client().await.ok()?;
+        let client = &self.clients().await.ok()?.rest;
         match client.get_account().send().await {
             Ok(account) => {
                 let settings = account.throttle_settings()?;
@@ -569,30 +656,24 @@ impl Gateway for ApiGateway {
 
 /// A write someone is waiting for rides out a busy account longer than a read: more attempts,
 /// with the SDK's exponential backoff, bounded by [`WRITE_TIMEOUT`]; then the user is told.
-fn write_retries() -> aws_sdk_apigateway::config::Builder {
-    aws_sdk_apigateway::config::Builder::default()
-        .retry_config(
-            RetryConfig::standard()
-                .with_max_attempts(WRITE_ATTEMPTS)
-                .with_max_backoff(Duration::from_secs(5)),
-        )
-        .timeout_config(
-            TimeoutConfig::builder()
-                .operation_timeout(WRITE_TIMEOUT)
-                .build(),
-        )
-}
-
-fn stage_arn(region: &str, api: &ApiId, stage: &StageName) -> String {
-    format!("arn:aws:apigateway:{region}::/restapis/{api}/stages/{stage}")
+fn retries() -> (RetryConfig, TimeoutConfig) {
+    (
+        RetryConfig::standard()
+            .with_max_attempts(WRITE_ATTEMPTS)
+            .with_max_backoff(Duration::from_secs(5)),
+        TimeoutConfig::builder()
+            .operation_timeout(WRITE_TIMEOUT)
+            .build(),
+    )
 }
 
 /// Up to three names close to `name`, best first.
-fn close_names(name: &str, list: &[(String, String)]) -> Vec<String> {
+fn close_names(name: &str, list: &[Listed]) -> Vec<String> {
     let wanted = name.to_lowercase();
     let mut scored: Vec<(f64, &String)> = list
         .iter()
-        .map(|(_, candidate)| {
+        .map(|api| {
+            let candidate = &api.name;
             let lower = candidate.to_lowercase();
             let mut score = strsim::jaro_winkler(&wanted, &lower);
             if lower.contains(&wanted) || wanted.contains(&lower) {
@@ -609,77 +690,34 @@ fn close_names(name: &str, list: &[(String, String)]) -> Vec<String> {
     names
 }
 
-/// A stage's name, method settings and what its tags say about who deploys it, from GetStage
-/// or GetStages.
-struct StageSettings {
-    name: String,
-    settings: Vec<(String, MethodSetting)>,
-    managed_by: Option<ManagedBy>,
-    tags: Vec<(String, String)>,
-}
-
-impl From<GetStageOutput> for StageSettings {
-    fn from(stage: GetStageOutput) -> Self {
-        Self::new(stage.stage_name(), stage.method_settings(), stage.tags())
-    }
-}
-
-impl From<Stage> for StageSettings {
-    fn from(stage: Stage) -> Self {
-        Self::new(stage.stage_name(), stage.method_settings(), stage.tags())
-    }
-}
-
-impl StageSettings {
-    fn new(
-        name: Option<&str>,
-        settings: Option<&HashMap<String, MethodSetting>>,
-        tags: Option<&HashMap<String, String>>,
-    ) -> Self {
-        Self {
-            name: name.unwrap_or_default().to_owned(),
-            settings: settings
-                .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
-                .unwrap_or_default(),
-            managed_by: tags.and_then(|tags| {
-                ManagedBy::from_tags(tags.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-            }),
-            tags: tags
-                .map(|tags| {
-                    tags.iter()
-                        .filter(|(key, _)| key.starts_with(TAG_PREFIX))
-                        .map(|(k, v)| (k.clone(), v.clone()))
-                        .collect()
-                })
-                .unwrap_or_default(),
-        }
-    }
-
-    /// The SDK reads absent limits as 0, so the presence of a setting's key decides.
-    fn view(&self) -> StageView {
-        let mut stage_wide = Configured::default();
-        let mut methods = Vec::new();
-        for (key, setting) in &self.settings {
-            let configured = Configured::from_reported(
-                Some(setting.throttling_rate_limit()),
-                Some(setting.throttling_burst_limit()),
-            );
-            match parse_setting_key(key) {
-                Some(Level::Stage) => stage_wide = configured,
-                Some(level) => methods.push((level, configured)),
-                None => {}
-            }
-        }
-        methods.sort_by_key(|(level, _)| level.to_string());
-        StageView {
-            stage: self.name.clone(),
-            stage_wide,
-            methods,
-            managed_by: self.managed_by.clone(),
-            tags: self.tags.clone(),
-            timed: Vec::new(),
-            claims: Vec::new(),
-            unsealed: Vec::new(),
-        }
+/// A stage as the core sees it, whichever kind of API it belongs to: levels sorted, and only
+/// the tags that say who deploys it or that this service may have written.
+fn stage_view(
+    kind: ApiKind,
+    name: &str,
+    stage_wide: Configured,
+    mut methods: Vec<(Level, Configured)>,
+    tags: Option<&HashMap<String, String>>,
+) -> StageView {
+    methods.sort_by_key(|(level, _)| level.to_string());
+    StageView {
+        stage: name.to_owned(),
+        kind,
+        stage_wide,
+        methods,
+        managed_by: tags.and_then(|tags| {
+            ManagedBy::from_tags(tags.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        }),
+        tags: tags
+            .map(|tags| {
+                tags.iter()
+                    .filter(|(key, _)| key.starts_with(TAG_PREFIX))
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        timed: Vec::new(),
+        claims: Vec::new(),
+        unsealed: Vec::new(),
     }
 }

@@ -3,9 +3,11 @@
 
 use crate::domain::{HttpMethod, Level, ResourcePath};
 
-pub fn setting_key(level: &Level) -> String {
-    match level {
+/// `None` for a level REST APIs do not have (`$default`: refused before any call).
+pub fn setting_key(level: &Level) -> Option<String> {
+    Some(match level {
         Level::Stage => "*/*".to_owned(),
+        Level::DefaultRoute => return None,
         Level::Method { method, path } => {
             let path = match path.as_str() {
                 "*" => "*".to_owned(),
@@ -13,7 +15,7 @@ pub fn setting_key(level: &Level) -> String {
             };
             format!("{path}/{}", method.as_str())
         }
-    }
+    })
 }
 
 pub fn parse_setting_key(key: &str) -> Option<Level> {
@@ -41,14 +43,16 @@ mod tests {
 
     #[test]
     fn keys_escape_slashes_in_resource_paths() {
-        assert_eq!(setting_key(&Level::Stage), "*/*");
-        assert_eq!(
-            setting_key(&method("GET", "/pets/{id}")),
-            "~1pets~1{id}/GET"
-        );
-        assert_eq!(setting_key(&method("POST", "/")), "~1/POST");
-        assert_eq!(setting_key(&method("GET", "*")), "*/GET");
-        assert_eq!(setting_key(&method("*", "/pets")), "~1pets/*");
+        assert_eq!(setting_key(&Level::Stage).as_deref(), Some("*/*"));
+        assert_eq!(setting_key(&method("GET", "/pets/{id}")).as_deref(), Some("~1pets~1{id}/GET"));
+        assert_eq!(setting_key(&method("POST", "/")).as_deref(), Some("~1/POST"));
+        assert_eq!(setting_key(&method("GET", "*")).as_deref(), Some("*/GET"));
+        assert_eq!(setting_key(&method("*", "/pets")).as_deref(), Some("~1pets/*"));
+    }
+
+    #[test]
+    fn rest_apis_have_no_default_route_key() {
+        assert_eq!(setting_key(&Level::DefaultRoute), None);
     }
 
     #[test]
@@ -60,7 +64,7 @@ mod tests {
             method("GET", "*"),
             method("*", "/a~b"),
         ] {
-            assert_eq!(parse_setting_key(&setting_key(&level)), Some(level));
+            assert_eq!(parse_setting_key(&setting_key(&level).unwrap()), Some(level));
         }
     }
 }

@@ -7,7 +7,7 @@ pub enum GatewayError {
     NotFound { api: String, stage: String },
     #[error("API `{api}` was not found")]
     ApiNotFound { api: String },
-    #[error("no REST API is named `{name}`{}", suggest(.suggestions))]
+    #[error("no REST or HTTP API is named `{name}`{}", suggest(.suggestions))]
     UnknownApiName {
         name: String,
         suggestions: Vec<String>,
@@ -29,6 +29,12 @@ pub enum GatewayError {
     Rejected(String),
     #[error("another change to this stage was in progress; try again in a moment")]
     Conflict,
+    #[error(
+        "`{api}` is a WebSocket API; throttle-bot changes REST and HTTP APIs (a WebSocket API's throttling is its stage's and routes' settings, outside this tool)"
+    )]
+    WebSocketApi { api: String },
+    #[error(transparent)]
+    Level(#[from] crate::domain::TargetError),
     #[error("no AWS region: set AWS_REGION")]
     NoRegion,
     #[error("no AWS credentials found: {0}")]
@@ -41,10 +47,10 @@ pub enum GatewayError {
 
 fn ambiguous(name: &str, candidates: &[String]) -> String {
     if candidates.is_empty() {
-        format!("several REST APIs are named `{name}`; use the API's id")
+        format!("several APIs are named `{name}`; use the API's id")
     } else {
         format!(
-            "{} REST APIs are named `{name}`; use one of their ids: {}",
+            "{} APIs are named `{name}`; use one of their ids: {}",
             candidates.len(),
             candidates.join(", ")
         )

@@ -45,7 +45,9 @@ pub struct ShowRequest {
 /// Why the command text could not be read. The text is shown to the user.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum TextError {
-    #[error("expected `<api> <stage> <rate> <burst> [<METHOD> <path>]` but got {0} values")]
+    #[error(
+        "expected `<api> <stage> <rate> <burst> [<METHOD> <path> | $default]` but got {0} values"
+    )]
     WrongCount(usize),
     #[error("`show` takes `<api> [<stage>]`")]
     ShowUsage,
@@ -82,10 +84,7 @@ pub fn wants_break_glass(text: &str) -> bool {
 
 /// A change written as the command that makes it (the inverse of [`parse_text`]).
 pub fn command_text(change: &ThrottleChange) -> String {
-    let level = match &change.level {
-        Level::Stage => String::new(),
-        Level::Method { method, path } => format!(" {} {}", method.as_str(), path.as_str()),
-    };
+    let level = level_words(&change.level);
     let hold = change
         .hold
         .map_or(String::new(), |hold| format!(" for {hold}"));
@@ -100,15 +99,20 @@ pub fn command_text(change: &ThrottleChange) -> String {
 
 /// A timed request written as the command that makes it; `None` for a deadline (never typed).
 pub fn timed_text(request: &TimedRequest) -> Option<String> {
-    let level = match &request.level {
-        Level::Stage => String::new(),
-        Level::Method { method, path } => format!(" {} {}", method.as_str(), path.as_str()),
-    };
+    let level = level_words(&request.level);
     let (api, stage) = (&request.api, &request.stage);
     match request.kind {
         TimedKind::Extend(hold) => Some(format!("extend {api} {stage}{level} {hold}")),
         TimedKind::RestoreNow => Some(format!("restore {api} {stage}{level}")),
         TimedKind::Deadline => None,
+    }
+}
+
+/// A level as typed after the values: nothing for the stage, else ` GET /pets` or ` $default`.
+fn level_words(level: &Level) -> String {
+    match level {
+        Level::Stage => String::new(),
+        level => format!(" {level}"),
     }
 }
 
@@ -170,7 +174,7 @@ fn keyword_request(
             stage: Some(StageName::parse(stage)?),
         })),
         ("show", _) => Err(TextError::ShowUsage),
-        ("extend", [_, api, stage, level @ .., hold]) if level.is_empty() || level.len() == 2 => {
+        ("extend", [_, api, stage, level @ .., hold]) if is_level(level) => {
             Ok(Request::Timed(TimedRequest {
                 api: ApiRef::parse(api)?,
                 stage: StageName::parse(stage)?,
@@ -179,7 +183,7 @@ fn keyword_request(
             }))
         }
         ("extend", _) => Err(TextError::ExtendUsage),
-        ("restore", [_, api, stage, level @ ..]) if level.is_empty() || level.len() == 2 => {
+        ("restore", [_, api, stage, level @ ..]) if is_level(level) => {
             Ok(Request::Timed(TimedRequest {
                 api: ApiRef::parse(api)?,
                 stage: StageName::parse(stage)?,
@@ -188,7 +192,7 @@ fn keyword_request(
             }))
         }
         ("restore", _) => Err(TextError::RestoreUsage),
-        ("reset", [_, api, stage, level @ ..]) if level.is_empty() || level.len() == 2 => {
+        ("reset", [_, api, stage, level @ ..]) if is_level(level) => {
             Ok(Request::Change(ThrottleChange {
                 api: ApiRef::parse(api)?,
                 stage: StageName::parse(stage)?,
@@ -206,7 +210,7 @@ fn keyword_request(
 fn change(words: &[&str], hold: Option<Hold>) -> Result<Request, TextError> {
     match words {
         [] => Ok(Request::Help),
-        [api, stage, rate, burst, level @ ..] if level.is_empty() || level.len() == 2 => {
+        [api, stage, rate, burst, level @ ..] if is_level(level) => {
             Ok(Request::Change(ThrottleChange {
                 api: ApiRef::parse(api)?,
                 stage: StageName::parse(stage)?,
@@ -230,12 +234,23 @@ fn describe_forbidden(c: char) -> String {
     }
 }
 
+/// Whether the words after the values can name a level: none (the stage), `<METHOD> <path>`,
+/// or an HTTP API's `$default`.
+fn is_level(words: &[&str]) -> bool {
+    match words {
+        [] | [_, _] => true,
+        [route] => *route == Level::DEFAULT_ROUTE,
+        _ => false,
+    }
+}
+
 fn parse_level(words: &[&str]) -> Result<Level, TargetError> {
     match words {
         [method, path] => Ok(Level::method(
             HttpMethod::parse(method)?,
             ResourcePath::parse(path)?,
         )),
+        [route] if *route == Level::DEFAULT_ROUTE => Ok(Level::DefaultRoute),
         _ => Ok(Level::Stage),
     }
 }

@@ -18,6 +18,10 @@ pub enum Failure {
     Gateway(#[from] GatewayError),
     #[error("refused: {0}; API Gateway would silently cap it")]
     AboveAccountLimit(#[from] QuotaExceeded),
+    #[error(
+        "an HTTP API stage cannot be left without limits (tools that try leave 0/0, which blocks every request), so `reset` writes the account's limits, and they could not be read (GetAccount needs `apigateway:GET` on `/account`); nothing was changed"
+    )]
+    NoAccountLimits,
     #[error("too many commands are running; nothing was changed, try again in a moment")]
     Busy,
     #[error(transparent)]
@@ -40,6 +44,15 @@ pub enum Failure {
         "under rule \"{rule}\" a change needs approval, and so does keeping it longer; type the same values again `for <duration>` to ask an approver for the new end"
     )]
     NeedsApproval { rule: String },
+}
+
+impl From<crate::core::plan::PlanError> for Failure {
+    fn from(error: crate::core::plan::PlanError) -> Self {
+        match error {
+            crate::core::plan::PlanError::Quota(exceeded) => Self::AboveAccountLimit(exceeded),
+            crate::core::plan::PlanError::NoAccountLimits => Self::NoAccountLimits,
+        }
+    }
 }
 
 /// `rate 5, burst 10`, or `nothing set`, for error text.
@@ -232,6 +245,7 @@ impl Label {
             GatewayError::NoCredentials(_) => Self::NoCredentials,
             GatewayError::Unreachable { .. } => Self::Unreachable,
             GatewayError::Unexpected(_) => Self::Unexpected,
+            GatewayError::WebSocketApi { .. } | GatewayError::Level(_) => Self::Invalid,
         }
     }
 
@@ -239,6 +253,7 @@ impl Label {
         match failure {
             Failure::Gateway(error) => Self::of_gateway(error),
             Failure::AboveAccountLimit(_) => Self::AboveAccountLimit,
+            Failure::NoAccountLimits => Self::Unexpected,
             Failure::Busy => Self::Busy,
             Failure::Hold(_) | Failure::NoRoomForRecord => Self::TooLong,
             Failure::NoDeadlines(_) => Self::Invalid,

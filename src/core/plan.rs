@@ -17,6 +17,16 @@ pub struct Plan {
     pub inherited: Option<Configured>,
 }
 
+/// Why a change cannot be planned.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum PlanError {
+    #[error(transparent)]
+    Quota(#[from] QuotaExceeded),
+    /// An HTTP API stage's reset writes the account's limits, and they are not known.
+    #[error("no account limits to reset to")]
+    NoAccountLimits,
+}
+
 impl Plan {
     /// What the change will have done once written, on `api` whose stage is `stage`: not yet
     /// applied, with no approval and no timed change.
@@ -82,30 +92,39 @@ pub fn risk(change: &ThrottleChange, plan: &Plan, cut_fraction: f64) -> Option<R
 
 /// Plans `change` against `stage` as read now. Values above the account's quota are refused,
 /// because API Gateway would silently cap them; without a known quota nothing is refused.
+///
+/// A reset removes the level's override, except stage-wide on a kind of API whose stage cannot
+/// be "not set" (HTTP APIs): there it writes the account's limits, never 0/0.
 pub fn plan(
     change: &ThrottleChange,
     stage: &StageView,
     account: Option<AccountLimits>,
-) -> Result<Plan, QuotaExceeded> {
+) -> Result<Plan, PlanError> {
     let account_values = account.map(|a| Configured {
         rate: Some(a.rate),
         burst: Some(a.burst),
     });
-    let inherited = match (&change.action, &change.level) {
+    let (after, inherited) = match (&change.action, &change.level) {
         (Action::Set(limits), _) => {
             if let Some(account) = account {
                 account.check(limits)?;
             }
-            None
+            (change.after(), None)
         }
-        (Action::Reset, Level::Method { .. }) => Some(stage.stage_wide)
-            .filter(Configured::is_set)
-            .or(account_values),
-        (Action::Reset, Level::Stage) => account_values,
+        (Action::Reset, Level::Stage) if !stage.kind.stage_can_be_unset() => {
+            (account_values.ok_or(PlanError::NoAccountLimits)?, None)
+        }
+        (Action::Reset, Level::Stage) => (change.after(), account_values),
+        (Action::Reset, Level::Method { .. } | Level::DefaultRoute) => (
+            change.after(),
+            Some(stage.stage_wide)
+                .filter(Configured::is_set)
+                .or(account_values),
+        ),
     };
     Ok(Plan {
         before: stage.at(&change.level),
-        after: change.after(),
+        after,
         inherited,
     })
 }
@@ -306,6 +325,53 @@ mod tests {
             assert_eq!(plan.changes_anything(), changes, "{text}: changes");
         }
     }
+
+    fn http(stage_wide: Configured, route: Option<(&str, Configured)>) -> StageView {
+        let level = route.map(|(text, c)| (change(text).level, c));
+        StageView {
+            kind: crate::domain::ApiKind::Http,
+            methods: level.into_iter().collect(),
+            ..stage(stage_wide, None)
+        }
+    }
+
+    #[test]
+    fn an_http_stage_reset_writes_the_account_limits_and_never_leaves_0_0() {
+        let reset = change("reset api0000000 prod");
+        let blocked = http(set(0.0, 0), None);
+        let planned = plan(&reset, &blocked, Some(ACCOUNT)).unwrap();
+        assert_eq!(
+            (planned.before, planned.after, planned.inherited),
+            (set(0.0, 0), set(10_000.0, 5_000), None)
+        );
+        assert!(planned.changes_anything());
+        // Already at the account's limits: nothing to write.
+        let at_account = http(set(10_000.0, 5_000), None);
+        assert!(!plan(&reset, &at_account, Some(ACCOUNT)).unwrap().changes_anything());
+        // Without the account's limits there is nothing safe to write.
+        assert_eq!(
+            plan(&reset, &blocked, None).unwrap_err(),
+            PlanError::NoAccountLimits
+        );
+        // A REST stage is simply unset, with or without them.
+        let rest = stage(set(0.0, 0), None);
+        assert_eq!(plan(&reset, &rest, None).unwrap().after, UNSET);
+    }
+
+    #[test]
+    fn an_http_route_reset_removes_its_settings_and_inherits_the_stage() {
+        for text in ["reset api0000000 prod GET /pets", "reset api0000000 prod $default"] {
+            let level_text = text.replace("reset ", "").replace("prod", "prod 1 1");
+            let view = http(set(20.0, 40), Some((level_text.as_str(), set(5.0, 10))));
+            let plan = plan(&change(text), &view, Some(ACCOUNT)).unwrap();
+            assert_eq!(
+                (plan.before, plan.after, plan.inherited),
+                (set(5.0, 10), UNSET, Some(set(20.0, 40))),
+                "{text}"
+            );
+        }
+    }
+
 
     #[test]
     fn values_above_the_account_quota_are_refused_and_at_it_allowed() {

@@ -7,7 +7,7 @@ use std::pin::Pin;
 pub use super::errors::{GatewayError, TellError};
 use super::outcome::News;
 use super::requester::ReplyTo;
-use crate::domain::{AccountLimits, Action, ApiId, Level, ResolvedApi, StageName, StageView};
+use crate::domain::{AccountLimits, Action, ApiId, ApiKind, Level, ResolvedApi, StageName, StageView};
 
 /// A timed change's deadline: where and when its restore must run.
 #[derive(Debug, Clone, PartialEq)]
@@ -39,8 +39,10 @@ pub trait Deadlines: Send + Sync {
     ) -> Pin<Box<dyn Future<Output = Result<(), DeadlineError>> + Send + 'a>>;
 }
 
-/// What the core needs from API Gateway. Each call is one management API call at most (cached
-/// where the adapter says so); errors are already in terms an operator can act on.
+/// What the core needs from API Gateway, in terms every kind of API shares: an API id, a stage,
+/// a level and an action. Which calls an action takes, and what "not set" is, are the
+/// adapter's (each call costs as few management calls as the kind allows, cached where the
+/// adapter says so); errors are already in terms an operator can act on.
 pub trait Gateway: Send + Sync {
     /// The API with this exact name (the list of APIs is cached; a miss refreshes it once).
     fn find_by_name(
@@ -56,6 +58,9 @@ pub trait Gateway: Send + Sync {
 
     /// The name of the API with this id if the cached list already knows it; never calls AWS.
     fn known_name(&self, id: &ApiId) -> Option<String>;
+
+    /// The kind of the API with this id if a listing already found it; never calls AWS.
+    fn known_kind(&self, id: &ApiId) -> Option<ApiKind>;
 
     /// One stage's throttling as it is now.
     fn read_stage(
@@ -79,7 +84,7 @@ pub trait Gateway: Send + Sync {
         action: &Action,
     ) -> impl Future<Output = Result<(), GatewayError>> + Send;
 
-    /// Every REST API's id, from the (cached) list of APIs.
+    /// Every API's id (of every kind this service changes), from the (cached) list of APIs.
     fn apis(&self) -> impl Future<Output = Result<Vec<ApiId>, GatewayError>> + Send;
 
     /// Sets one tag on a stage (where a timed change keeps its record).

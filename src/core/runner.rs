@@ -409,8 +409,9 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
         let written = if applied.before == applied.after {
             Ok(())
         } else {
+            // What the plan says the level will hold (a reset may write values, see `plan`).
             self.gateway
-                .write(&api, &change.stage, &change.level, &change.action)
+                .write(&api, &change.stage, &change.level, &applied.after.as_action())
                 .await
         };
         if let Err(error) = written {
@@ -446,6 +447,9 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
             Ok(found) => found,
             Err(error) => return Step::Done(changed(change, Err(error.into()))),
         };
+        if let Err(error) = stage.kind.check(&change.level) {
+            return Step::Done(changed(change, Err(GatewayError::from(error).into())));
+        }
         // Compare, then set: a button acts only on the values its message showed.
         let found = stage.at(&change.level);
         if let Some(expected) = gates.expect
@@ -639,6 +643,7 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
                 let api = ResolvedApi {
                     id: id.clone(),
                     name,
+                    kind: read.kind,
                 };
                 Ok((api, read, held))
             }
@@ -669,11 +674,14 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
                     ApiRef::Id(id) => ResolvedApi {
                         id: id.clone(),
                         name: self.gateway.known_name(id),
+                        kind: Default::default(),
                     },
                     ApiRef::Name(name) => self.gateway.find_by_name(name.as_str()).await?,
                 };
                 let stages = self.read_stages(&api.id).await?;
-                (api, stages)
+                // Known once the stages are read (by the listing that found the API's kind).
+                let kind = self.gateway.known_kind(&api.id).unwrap_or(api.kind);
+                (ResolvedApi { kind, ..api }, stages)
             }
         };
         stages.sort_by(|a, b| a.stage.cmp(&b.stage));
@@ -759,8 +767,11 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
     pub fn record(&self, requester: &Requester, outcome: &Outcome, took: Duration) {
         let label = outcome.label();
         self.metrics.command(label.as_str());
-        if matches!(outcome, Outcome::Change { .. }) {
+        if let Outcome::Change { result, .. } = outcome {
             self.metrics.aws_call(took.as_secs_f64());
+            if let Ok(applied) = result {
+                self.metrics.change(applied.api.kind.label(), label.as_str());
+            }
         }
         log_line(requester, outcome, label, took);
     }

@@ -1,5 +1,5 @@
 use super::{
-    AccountLimits, ApiId, ApiRef, Claim, Configured, Hold, Level, Place, RecordSeal, StageName,
+    AccountLimits, ApiId, ApiKind, ApiRef, Claim, Configured, Hold, Level, Place, RecordSeal, StageName,
     ThrottleLimits, Timed, Unsealed,
 };
 
@@ -36,6 +36,7 @@ impl ThrottleChange {
 pub struct ResolvedApi {
     pub id: ApiId,
     pub name: Option<String>,
+    pub kind: ApiKind,
 }
 
 /// What a change did: the values at its level before and after, and whether it called
@@ -77,6 +78,8 @@ pub enum Approval {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct StageView {
     pub stage: String,
+    /// The kind of API the stage belongs to (its adapter knows; REST unless it says).
+    pub kind: ApiKind,
     pub stage_wide: Configured,
     pub methods: Vec<(Level, Configured)>,
     /// Infrastructure as code that deploys this stage, as far as its tags tell.

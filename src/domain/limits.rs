@@ -146,6 +146,12 @@ impl Configured {
     pub fn is_set(&self) -> bool {
         self.rate.is_some() || self.burst.is_some()
     }
+
+    /// A rate or burst of 0 rejects every request with `429` (the trap HTTP API stages fall
+    /// into when tools clear their throttling).
+    pub fn blocks(&self) -> bool {
+        self.rate == Some(0.0) || self.burst == Some(0)
+    }
 }
 
 impl From<ThrottleLimits> for Configured {
@@ -296,6 +302,17 @@ mod tests {
         };
         assert!(only_rate.is_set() && only_burst.is_set());
         assert!(!Configured::default().is_set());
+    }
+
+    #[test]
+    fn a_zero_rate_or_burst_blocks_every_request_and_not_set_does_not() {
+        let pair = |rate, burst| Configured { rate, burst };
+        assert!(pair(Some(0.0), Some(0)).blocks());
+        assert!(pair(Some(0.0), Some(10)).blocks());
+        assert!(pair(Some(5.0), Some(0)).blocks());
+        assert!(!pair(Some(0.5), Some(1)).blocks());
+        assert!(!pair(None, None).blocks());
+        assert!(!pair(None, Some(1)).blocks());
     }
 
     #[test]

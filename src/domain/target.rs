@@ -6,7 +6,7 @@ use super::text::echo;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TargetError {
     #[error(
-        "API id `{0}` is not a REST API id (10 lower-case letters and digits, for example `a1b2c3d4e5`)"
+        "API id `{0}` is not an API id (10 lower-case letters and digits, for example `a1b2c3d4e5`)"
     )]
     ApiId(String),
     #[error(
@@ -22,9 +22,71 @@ pub enum TargetError {
     Method(String),
     #[error("resource path `{0}` must be `*` or start with `/`, like `/pets/{{id}}`")]
     Path(String),
+    #[error(
+        "`$default` is an HTTP API's catch-all route; a REST API's levels are `<METHOD> <path>`, like `GET /pets`"
+    )]
+    DefaultRouteOnRest,
+    #[error(
+        "an HTTP API's routes are named by their route key, like `GET /orders/{{id}}`, `ANY /{{proxy+}}` or `$default`; `{0}` is REST's wildcard"
+    )]
+    WildcardOnHttp(String),
 }
 
-/// The id API Gateway gives a REST API: ten lower-case letters and digits.
+/// The two kinds of API whose stages throttle-bot changes. They share stages, stage-wide
+/// limits, per-route (per-method) limits and stage tags; they differ in what "not set" means
+/// and in the calls that change them, which the adapter and [`ApiKind::check`] own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum ApiKind {
+    /// API Gateway's REST APIs (`/restapis`).
+    #[default]
+    Rest,
+    /// API Gateway v2's HTTP APIs (`/apis`).
+    Http,
+}
+
+impl ApiKind {
+    /// A short, stable label (metrics, logs, audit fields).
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Rest => "rest",
+            Self::Http => "http",
+        }
+    }
+
+    /// Whether `level` can exist on this kind of API: `$default` is HTTP's, and `*` (every
+    /// method or every resource) is REST's.
+    pub fn check(self, level: &Level) -> Result<(), TargetError> {
+        match (self, level) {
+            (Self::Rest, Level::DefaultRoute) => Err(TargetError::DefaultRouteOnRest),
+            (Self::Http, Level::Method { method, path }) if method.is_any() || path.is_any() => {
+                Err(TargetError::WildcardOnHttp(format!(
+                    "{} {}",
+                    method.as_str(),
+                    path.as_str()
+                )))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Whether a stage of this kind can be without stage-wide limits of its own. An HTTP API
+    /// stage cannot be told "not set" (tools that try leave 0/0, which blocks every request),
+    /// so a stage-wide reset writes the account's limits instead.
+    pub fn stage_can_be_unset(self) -> bool {
+        self == Self::Rest
+    }
+}
+
+impl fmt::Display for ApiKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Rest => "REST API",
+            Self::Http => "HTTP API",
+        })
+    }
+}
+
+/// The id API Gateway gives a REST or HTTP API: ten lower-case letters and digits.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ApiId(String);
 
@@ -85,7 +147,7 @@ impl fmt::Display for StageName {
     }
 }
 
-/// A REST API's name, as given in the console. Several APIs may share one.
+/// An API's name, as given in the console. Several APIs (of either kind) may share one.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ApiName(String);
 
@@ -198,7 +260,8 @@ impl ResourcePath {
     }
 }
 
-/// Where a limit applies: the whole stage, or one method of one resource.
+/// Where a limit applies: the whole stage, one method of one resource (a REST method setting,
+/// or the HTTP API route with that route key), or an HTTP API's `$default` route.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Level {
     Stage,
@@ -206,9 +269,14 @@ pub enum Level {
         method: HttpMethod,
         path: ResourcePath,
     },
+    /// The catch-all route of an HTTP API (route key `$default`).
+    DefaultRoute,
 }
 
 impl Level {
+    /// The route key of an HTTP API's catch-all route, as users type it.
+    pub const DEFAULT_ROUTE: &'static str = "$default";
+
     /// `*` for both method and path is the stage-wide setting.
     pub fn method(method: HttpMethod, path: ResourcePath) -> Self {
         if method.is_any() && path.is_any() {
@@ -224,6 +292,7 @@ impl fmt::Display for Level {
         match self {
             Self::Stage => f.write_str("stage-wide"),
             Self::Method { method, path } => write!(f, "{} {}", method.as_str(), path.as_str()),
+            Self::DefaultRoute => f.write_str(Level::DEFAULT_ROUTE),
         }
     }
 }
@@ -284,6 +353,37 @@ mod tests {
             ResourcePath::parse("/pets").unwrap(),
         );
         assert_eq!(level.to_string(), "GET /pets");
+    }
+
+    #[test]
+    fn each_kind_refuses_the_other_kinds_levels() {
+        let level = |m: &str, p: &str| {
+            Level::method(HttpMethod::parse(m).unwrap(), ResourcePath::parse(p).unwrap())
+        };
+        for ok in [Level::Stage, level("GET", "/orders/{id}"), level("ANY", "/{proxy+}")] {
+            assert_eq!(ApiKind::Rest.check(&ok), Ok(()), "{ok}");
+            assert_eq!(ApiKind::Http.check(&ok), Ok(()), "{ok}");
+        }
+        assert_eq!(
+            ApiKind::Rest.check(&Level::DefaultRoute),
+            Err(TargetError::DefaultRouteOnRest)
+        );
+        assert_eq!(ApiKind::Http.check(&Level::DefaultRoute), Ok(()));
+        for (m, p) in [("*", "/pets"), ("GET", "*")] {
+            assert_eq!(ApiKind::Rest.check(&level(m, p)), Ok(()));
+            assert_eq!(
+                ApiKind::Http.check(&level(m, p)),
+                Err(TargetError::WildcardOnHttp(format!("{m} {p}")))
+            );
+        }
+        assert!(!ApiKind::Http.stage_can_be_unset());
+        assert!(ApiKind::Rest.stage_can_be_unset());
+        assert_eq!(Level::DefaultRoute.to_string(), "$default");
+        assert_eq!(
+            (ApiKind::Rest.to_string(), ApiKind::Http.to_string()),
+            ("REST API".to_owned(), "HTTP API".to_owned())
+        );
+        assert_eq!((ApiKind::Rest.label(), ApiKind::Http.label()), ("rest", "http"));
     }
 
     #[test]

@@ -369,6 +369,7 @@ impl Timed {
     fn level_of_key(key: &str) -> Option<Level> {
         let level = match key.strip_prefix(TAG_PREFIX)? {
             "stage" => Level::Stage,
+            route if unescape(route)? == Level::DEFAULT_ROUTE => Level::DefaultRoute,
             method_path => {
                 let (method, path) = method_path.split_once(' ')?;
                 Level::method(
@@ -512,6 +513,8 @@ fn record_key(level: &Level) -> String {
             escape(method.as_str()),
             escape(path.as_str())
         ),
+        // `$` is not a tag character: `throttle-bot:=24default`.
+        Level::DefaultRoute => format!("{TAG_PREFIX}{}", escape(Level::DEFAULT_ROUTE)),
     }
 }
 

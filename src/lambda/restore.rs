@@ -40,6 +40,7 @@ impl From<&Reminder> for RestoreEvent {
     fn from(reminder: &Reminder) -> Self {
         let (method, path) = match &reminder.level {
             Level::Stage => (None, None),
+            Level::DefaultRoute => (Some(Level::DEFAULT_ROUTE.to_owned()), None),
             Level::Method { method, path } => (
                 Some(method.as_str().to_owned()),
                 Some(path.as_str().to_owned()),
@@ -64,7 +65,10 @@ impl RestoreEvent {
                 HttpMethod::parse(method).ok()?,
                 ResourcePath::parse(path).ok()?,
             ),
-            _ => Level::Stage,
+            (Some(route), None) if route == Level::DEFAULT_ROUTE => Level::DefaultRoute,
+            (None, None) => Level::Stage,
+            // Anything else was not written by this service.
+            _ => return None,
         };
         Some(Reminder {
             api: ApiId::parse(&self.api).ok()?,

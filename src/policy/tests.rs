@@ -46,6 +46,7 @@ fn user(user: &str, channel: Option<&str>, team: &str) -> ChatUser {
 
 fn resolved(id: &str, name: Option<&str>) -> ResolvedApi {
     ResolvedApi {
+        kind: Default::default(),
         id: ApiId::parse(id).unwrap(),
         name: name.map(str::to_owned),
     }

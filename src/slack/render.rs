@@ -344,24 +344,28 @@ fn usage_text(command: &str) -> String {
     escape(&format!(
         "*Usage:*\n\
          • `{c} <api> <stage> <rate> <burst>`: set a stage's throttling\n\
-         • `{c} <api> <stage> <rate> <burst> <METHOD> <path>`: set one method's throttling\n\
+         • `{c} <api> <stage> <rate> <burst> <METHOD> <path>`: set one method's throttling \
+         (a REST API's method, an HTTP API's route; `$default` for an HTTP API's default route)\n\
          • `{c} <api> <stage> <rate> <burst> [<METHOD> <path>] for <duration>`: a timed \
          change; the values before come back by themselves (`90s`, `30m`, `2h`, `1h30m`)\n\
          • `{c} extend <api> <stage> [<METHOD> <path>] <duration>`: a timed change ends later\n\
          • `{c} restore <api> <stage> [<METHOD> <path>]`: end a timed change now\n\
          • `{c} show <api> [<stage>]`: show the current throttling and timed changes\n\
          • `{c} reset <api> <stage> [<METHOD> <path>]`: remove an override so the stage \
-         follows the account's limits (or the method the stage's)\n\
+         follows the account's limits (or the method the stage's); an HTTP API stage cannot be \
+         unset, so it is set to the account's limits\n\
          • add `--now` to a change to skip approval in an emergency, where a rule allows it \
          (loudly audited)\n\
          • `{c} help`: this message\n\
-         `<api>` is a REST API id (`a1b2c3d4e5`) or name (`petstore`); `<rate>` is requests per \
-         second, a number ≥ 0 (`50`, `0.5`); `<burst>` a whole number ≥ 0; `<METHOD>` like `GET` \
-         or `*`; `<path>` like `/pets/{{id}}` or `*`. A name that is one of these words (`show`, \
-         `for`…) works where a name goes.\n\
+         `<api>` is a REST or HTTP API's id (`a1b2c3d4e5`) or name (`petstore`); `<rate>` is \
+         requests per second, a number ≥ 0 (`50`, `0.5`); `<burst>` a whole number ≥ 0; \
+         `<METHOD> <path>` a REST method (`GET /pets/{{id}}`, `*` for every method or path) or \
+         an HTTP API's route key (`GET /orders/{{id}}`, `ANY /{{proxy+}}`). A name that is one of \
+         these words (`show`, `for`…) works where a name goes.\n\
          *Examples:*\n\
          `{c} petstore prod 50 100`\n\
          `{c} petstore prod 10 20 GET /pets/{{id}}`\n\
+         `{c} orders prod 10 20 $default`\n\
          `{c} petstore prod 5 10 for 30m`\n\
          `{c} show petstore`\n\
          `{c} reset petstore prod GET /pets/{{id}}`"
@@ -437,10 +441,12 @@ pub fn looking_up(request: &ShowRequest) -> Value {
     ))
 }
 
+/// `REST API `petstore` (`a1b2c3d4e5`)`: every reply and notice names the kind of API.
 fn api_label(applied_api: &crate::domain::ResolvedApi) -> String {
+    let kind = applied_api.kind;
     match &applied_api.name {
-        Some(name) => format!("{} ({})", code(name), code(applied_api.id.as_str())),
-        None => code(applied_api.id.as_str()),
+        Some(name) => format!("{kind} {} ({})", code(name), code(applied_api.id.as_str())),
+        None => format!("{kind} {}", code(applied_api.id.as_str())),
     }
 }
 

@@ -2,10 +2,133 @@
 
 Prints the port on one line, then serves until its standard input closes, which
 happens when the test process that started it exits, however it exits.
-"""
-import sys
 
+moto 5 serves API Gateway v2's GetApis, GetStage(s), GetRoutes and CreateStage, but not
+UpdateStage or DeleteRouteSettings, and its tagging calls do not reach a stage's `tags`. This
+file adds a small stand-in for exactly those calls to moto's own v2 backend (so GetStage reads
+what they wrote), following the AWS API reference:
+https://docs.aws.amazon.com/apigatewayv2/latest/api-reference/apis-apiid-stages-stagename.html
+- UpdateStage replaces each settings object it is given: `defaultRouteSettings` whole, and in
+  `routeSettings` each route key's object whole (other route keys stay). A
+  `defaultRouteSettings` without the throttling fields reads back as rate 0 / burst 0, the
+  trap tools fall into when they clear an HTTP API stage's throttling. A route key the API has
+  no route for is a BadRequestException.
+- DeleteRouteSettings removes one route key's object (NotFoundException if there is none).
+- TagResource / UntagResource on a stage's ARN change the tags GetStage returns.
+- An API's id is ten lower-case letters and digits, as AWS makes them (moto makes eight).
+"""
+import json
+import random
+import re
+import string
+import sys
+from urllib.parse import unquote
+
+import moto.apigatewayv2.urls as v2_urls
+from moto.apigatewayv2.models import Api, apigatewayv2_backends
+from moto.iam.models import get_account_id_from
 from moto.server import ThreadedMotoServer
+
+STAGE_ARN = re.compile(r"arn:aws:apigateway:([^:]*)::/apis/([^/]+)/stages/([^/]+)$")
+
+
+def _error(status, kind, message):
+    return status, {"x-amzn-ErrorType": kind}, json.dumps({"message": message})
+
+
+def _backend(request):
+    auth = request.headers.get("Authorization", "")
+    match = re.search(r"Credential=([^/]+)/[^/]+/([^/]+)/", auth)
+    access_key, region = (match.group(1), match.group(2)) if match else ("", "us-east-1")
+    return apigatewayv2_backends[get_account_id_from(access_key)][region]
+
+
+def _stage(backend, api_id, stage_name):
+    api = backend.apis.get(api_id)
+    if api is None:
+        return None, None
+    return api, api.stages.get(stage_name)
+
+
+def update_stage(request, full_url, headers):
+    parts = request.path.split("/")
+    api_id, stage_name = parts[3], unquote(parts[5])
+    api, stage = _stage(_backend(request), api_id, stage_name)
+    if stage is None:
+        return _error(404, "NotFoundException", f"Invalid stage identifier specified {stage_name}")
+    body = json.loads(request.get_data() or b"{}")
+    routes = body.get("routeSettings") or {}
+    known = {route.route_key for route in api.routes.values()}
+    for key in routes:
+        if key not in known:
+            return _error(
+                400,
+                "BadRequestException",
+                f"Unable to find Route by key {key} within the provided RouteSettings",
+            )
+    if "defaultRouteSettings" in body:
+        settings = dict(body["defaultRouteSettings"])
+        settings.setdefault("throttlingBurstLimit", 0)
+        settings.setdefault("throttlingRateLimit", 0.0)
+        stage.default_route_settings = settings
+    for key, settings in routes.items():
+        stage.route_settings[key] = dict(settings)
+    if "description" in body:
+        stage.description = body["description"]
+    return 200, {}, json.dumps(stage.to_json())
+
+
+def delete_route_settings(request, full_url, headers):
+    parts = request.path.split("/")
+    api_id, stage_name, route_key = parts[3], unquote(parts[5]), unquote("/".join(parts[7:]))
+    _, stage = _stage(_backend(request), api_id, stage_name)
+    if stage is None or route_key not in stage.route_settings:
+        return _error(404, "NotFoundException", f"Unable to find RouteSettings {route_key}")
+    del stage.route_settings[route_key]
+    return 204, {}, ""
+
+
+def stage_tags(request, full_url, headers):
+    arn = unquote(request.path.split("/v2/tags/", 1)[1])
+    match = STAGE_ARN.match(arn)
+    if not match:
+        return _error(400, "BadRequestException", f"Invalid resource ARN {arn}")
+    _, stage = _stage(_backend(request), match.group(2), match.group(3))
+    if stage is None:
+        return _error(404, "NotFoundException", f"Unable to find resource {arn}")
+    if request.method == "POST":
+        stage.tags.update(json.loads(request.get_data() or b"{}").get("tags", {}))
+        return 201, {}, "{}"
+    for key in request.args.getlist("tagKeys"):
+        stage.tags.pop(key, None)
+    return 204, {}, ""
+
+
+def stage_or_update(request, full_url, headers):
+    if request.method == "PATCH":
+        return update_stage(request, full_url, headers)
+    return v2_urls.ApiGatewayV2Response.dispatch(request, full_url, headers)
+
+
+_moto_api_init = Api.__init__
+
+
+def _api_init(self, region, *args, **kwargs):
+    _moto_api_init(self, region, *args, **kwargs)
+    self.api_id = "".join(random.choice(string.ascii_lowercase + string.digits) for _ in range(10))
+    self.api_endpoint = f"https://{self.api_id}.execute-api.{region}.amazonaws.com"
+
+
+Api.__init__ = _api_init
+
+stage_path = "{0}/v2/apis/(?P<api_id>[^/]+)/stages/(?P<stage_name>[^/]+)$"
+v2_urls.url_paths[stage_path] = stage_or_update
+v2_urls.url_paths[
+    "{0}/v2/apis/(?P<api_id>[^/]+)/stages/(?P<stage_name>[^/]+)/routesettings/(?P<route_key>.+)$"
+] = delete_route_settings
+v2_urls.url_paths[
+    "{0}/v2/tags/(?P<arn>[^/]+)/apis/(?P<api_id>[^/]+)/stages/(?P<stage_name>[^/]+)$"
+] = stage_tags
 
 server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
 server.start()

@@ -32,12 +32,13 @@ pub(super) fn log_line(requester: &Requester, outcome: &Outcome, label: Label, t
             let rate = after.rate.unwrap_or(-1.0);
             let burst = after.burst.unwrap_or(-1);
             match result {
-                Ok(_) => tracing::info!(
+                Ok(applied) => tracing::info!(
                     source,
                     user,
                     channel,
                     alarm,
                     api,
+                    api_kind = applied.api.kind.label(),
                     stage,
                     level,
                     rate,

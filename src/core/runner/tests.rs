@@ -8,7 +8,7 @@ use crate::core::grammar::{Request, parse_text};
 use crate::core::ports::TellError;
 use crate::core::requester::Via;
 use crate::core::requester::{ChatId, ChatUser};
-use crate::domain::{AccountLimits, Action, ApiId, Approval, Claim, Configured, Level, Timed};
+use crate::domain::{AccountLimits, Action, ApiId, ApiKind, Approval, Claim, Configured, Level, Timed};
 use crate::policy::{Denial, PolicySource};
 
 /// An API's name and its stages by name.
@@ -37,6 +37,23 @@ impl FakeGateway {
         self
     }
 
+    /// The same, as an HTTP API's stage.
+    fn with_http_api(self, id: &str, name: &str, stage: &str) -> Self {
+        let this = self.with_api(id, name, stage);
+        for view in this.apis.lock().unwrap().get_mut(id).unwrap().1.values_mut() {
+            view.kind = ApiKind::Http;
+        }
+        this
+    }
+
+    fn kind(&self, id: &str) -> ApiKind {
+        self.apis.lock().unwrap()[id]
+            .1
+            .values()
+            .next()
+            .map_or(ApiKind::Rest, |view| view.kind)
+    }
+
     fn call(&self, what: String) {
         self.calls.lock().unwrap().push(what);
     }
@@ -63,6 +80,11 @@ impl Gateway for FakeGateway {
             [id] => Ok(ResolvedApi {
                 id: ApiId::parse(id).unwrap(),
                 name: Some(name.to_owned()),
+                kind: apis[id.as_str()]
+                    .1
+                    .values()
+                    .next()
+                    .map_or(ApiKind::Rest, |view| view.kind),
             }),
             _ => Err(GatewayError::UnknownApiName {
                 name: name.to_owned(),
@@ -82,6 +104,11 @@ impl Gateway for FakeGateway {
             .unwrap()
             .get(id.as_str())
             .map(|(n, _)| n.clone())
+    }
+
+    fn known_kind(&self, id: &ApiId) -> Option<ApiKind> {
+        let known = self.apis.lock().unwrap().contains_key(id.as_str());
+        known.then(|| self.kind(id.as_str()))
     }
 
     async fn read_stage(&self, api: &ApiId, stage: &StageName) -> Result<StageView, GatewayError> {
@@ -127,6 +154,10 @@ impl Gateway for FakeGateway {
             .unwrap();
         let values = match action {
             Action::Set(limits) => (*limits).into(),
+            // As the HTTP API adapter does: an HTTP stage has no "not set".
+            Action::Reset if view.kind == ApiKind::Http && *level == Level::Stage => {
+                return Err(GatewayError::Unexpected("unset HTTP stage".to_owned()));
+            }
             Action::Reset => Configured::default(),
         };
         match level {
@@ -395,6 +426,69 @@ async fn values_above_the_account_quota_are_refused_without_a_write() {
             .iter()
             .any(|c| c.starts_with("write"))
     );
+}
+
+#[tokio::test]
+async fn an_http_stage_reset_writes_the_account_limits_and_says_which_kind_it_is() {
+    let gateway = FakeGateway {
+        account: Some(AccountLimits {
+            rate: 100.0,
+            burst: 50,
+        }),
+        ..FakeGateway::default().with_http_api("h1b2c3d4e5", "orders", "prod")
+    };
+    let runner = runner(gateway, None);
+    runner.perform(&ask("U1", "orders prod 0 0")).await;
+    let outcome = runner.perform(&ask("U1", "reset orders prod")).await;
+    let applied = applied(&outcome);
+    assert_eq!(applied.api.kind, ApiKind::Http);
+    assert!(applied.changed);
+    let account = Configured {
+        rate: Some(100.0),
+        burst: Some(50),
+    };
+    assert_eq!(applied.after, account);
+    assert_eq!(runner.gateway.stage_wide("h1b2c3d4e5", "prod"), account);
+    // Without the account's limits nothing is written.
+    let gateway = FakeGateway::default().with_http_api("h1b2c3d4e5", "orders", "prod");
+    let runner = runner_without_account(gateway);
+    let outcome = runner.perform(&ask("U1", "reset orders prod")).await;
+    assert!(matches!(
+        outcome,
+        Outcome::Change {
+            result: Err(Failure::NoAccountLimits),
+            ..
+        }
+    ));
+    assert!(!runner.gateway.calls().iter().any(|c| c.starts_with("write")));
+}
+
+fn runner_without_account(gateway: FakeGateway) -> Runner<FakeGateway, Told> {
+    runner(gateway, None)
+}
+
+#[tokio::test]
+async fn a_level_the_kind_of_api_does_not_have_is_refused_before_any_write() {
+    let runner = runner(
+        petstore().with_http_api("h1b2c3d4e5", "orders", "prod"),
+        None,
+    );
+    for text in ["petstore prod 5 10 $default", "orders prod 5 10 * /pets"] {
+        let outcome = runner.perform(&ask("U1", text)).await;
+        assert!(
+            matches!(
+                &outcome,
+                Outcome::Change {
+                    result: Err(Failure::Gateway(GatewayError::Level(_))),
+                    ..
+                }
+            ),
+            "{text}: {outcome:?}"
+        );
+    }
+    assert!(!runner.gateway.calls().iter().any(|c| c.starts_with("write")));
+    let outcome = runner.perform(&ask("U1", "orders prod 5 10 $default")).await;
+    assert!(applied(&outcome).changed);
 }
 
 #[tokio::test]

@@ -84,6 +84,8 @@ pub(super) fn applied(
         Some(warning) => format!("{text}\n{warning}"),
         None => text,
     };
+    let notes = notes(change, applied);
+    let text = notes.iter().fold(text, |text, note| format!("{text}\n{note}"));
     let headline = match via {
         Via::Undo => ":leftwards_arrow_with_hook: *Throttling change undone*".to_owned(),
         _ => format!(":white_check_mark: *Throttling {verb}*"),
@@ -117,6 +119,13 @@ pub(super) fn applied(
         blocks.push(
             json!({ "type": "context", "elements": [{ "type": "mrkdwn", "text": warning }] }),
         );
+    }
+    if let Some(blocks) = message["blocks"].as_array_mut() {
+        for note in &notes {
+            blocks.push(
+                json!({ "type": "context", "elements": [{ "type": "mrkdwn", "text": note }] }),
+            );
+        }
     }
     // Undo restores the values before; an undone change has no Undo of its own.
     if let (Some(buttons), Some(who), true) = (buttons, who, via != Via::Undo) {
@@ -217,11 +226,33 @@ pub(super) fn audit_notice(
     notice_of(format!("{headline} ({}){until}{approval}", describe(actor)))
 }
 
+/// What else a change means for callers: traffic it unblocks, and values a reset wrote because
+/// the level cannot be left unset.
+fn notes(change: &ThrottleChange, applied: &Applied) -> Vec<String> {
+    let mut notes = Vec::new();
+    if applied.before.blocks() && !applied.after.blocks() {
+        notes.push(
+            ":unlock: This unblocks traffic: the level held a 0, which rejected every request."
+                .to_owned(),
+        );
+    }
+    if change.action == Action::Reset
+        && change.level == Level::Stage
+        && !applied.api.kind.stage_can_be_unset()
+    {
+        notes.push(format!(
+            ":information_source: An {} stage cannot be left without limits (tools that try leave 0/0, which blocks every request), so `reset` set the account's limits explicitly.",
+            applied.api.kind
+        ));
+    }
+    notes
+}
+
 /// Rate and burst as `before → after`; a cleared level says what it now inherits.
 pub(super) fn transitions(change: &ThrottleChange, applied: &Applied) -> (String, String) {
     let source = match change.level {
         Level::Stage => "the account",
-        Level::Method { .. } => "the stage",
+        Level::Method { .. } | Level::DefaultRoute => "the stage",
     };
     let step = |before: String, after: String, inherited: Option<String>| match inherited {
         _ if after != "not set" => format!("{before} → {after}"),

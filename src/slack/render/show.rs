@@ -15,7 +15,7 @@ pub(super) fn view(view: &ApiView) -> Value {
     };
     let mut blocks = vec![
         json!({ "type": "header", "text": { "type": "plain_text", "text": "API Gateway throttling" } }),
-        json!({ "type": "section", "text": { "type": "mrkdwn", "text": format!("*API* {api}") } }),
+        json!({ "type": "section", "text": { "type": "mrkdwn", "text": format!("*{api}*") } }),
         json!({ "type": "context", "elements": [{ "type": "mrkdwn", "text": account }] }),
     ];
     let mut text = format!("Throttling of {api}. {account}.");
@@ -27,14 +27,19 @@ pub(super) fn view(view: &ApiView) -> Value {
     const MAX_STAGES: usize = 40;
     for stage in view.stages.iter().take(MAX_STAGES) {
         let stage_wide = if stage.stage_wide.is_set() {
-            limits(&stage.stage_wide)
-        } else {
+            with_blocking(&stage.stage_wide)
+        } else if stage.kind.stage_can_be_unset() {
             "not set (account limit applies)".to_owned()
+        } else {
+            format!(
+                "not set (account limit applies; an {} stage cannot be unset, so `reset` sets the account's limits)",
+                stage.kind
+            )
         };
         let mut lines = format!("*Stage {}*\n• Stage-wide: {stage_wide}", code(&stage.stage));
         for (level, configured) in &stage.methods {
             let value = if configured.is_set() {
-                limits(configured)
+                with_blocking(configured)
             } else {
                 "not set (stage-wide applies)".to_owned()
             };
@@ -59,6 +64,15 @@ pub(super) fn view(view: &ApiView) -> Value {
             "text": format!("…and {} more stages; name one to see it.", view.stages.len() - MAX_STAGES) }] }));
     }
     json!({ "response_type": "ephemeral", "text": text, "blocks": blocks })
+}
+
+/// Values as `rate, burst`, and whether they reject every request.
+fn with_blocking(values: &Configured) -> String {
+    if values.blocks() {
+        format!("{} — :no_entry: blocks every request", limits(values))
+    } else {
+        limits(values)
+    }
 }
 
 /// The answer to `show` when it failed.

@@ -278,6 +278,7 @@ mod tests {
             kind: TimedKind::Deadline,
         };
         let api = ResolvedApi {
+            kind: Default::default(),
             id: ApiId::parse("a1b2c3d4e5").unwrap(),
             name: None,
         };

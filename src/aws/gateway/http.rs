@@ -1,0 +1,361 @@
+//! HTTP APIs (API Gateway v2, `/apis`): stage-wide limits in the stage's
+//! `DefaultRouteSettings`, a route's in `RouteSettings` under its route key.
+//!
+//! `UpdateStage` replaces each settings object it is given, and an object without throttling
+//! fields is read back as 0/0 (every request refused): so a write reads the stage first, changes
+//! only the two throttling fields and sends the rest as it was. A stage has no "not set" (the
+//! core writes the account's limits for a stage-wide reset); a route's override is removed with
+//! `DeleteRouteSettings`.
+
+use std::collections::HashMap;
+
+use aws_sdk_apigatewayv2::types::RouteSettings;
+
+use super::{ApiGateway, retries, stage_view};
+use crate::core::ports::GatewayError;
+use crate::domain::{
+    Action, ApiId, ApiKind, Configured, HttpMethod, Level, ResourcePath, StageName, StageView,
+    ThrottleLimits,
+};
+
+impl ApiGateway {
+    pub(super) async fn http_stage(
+        &self,
+        api: &ApiId,
+        stage: &StageName,
+    ) -> Result<StageView, GatewayError> {
+        self.http_settings(api, stage)
+            .await
+            .map(|settings| settings.view())
+    }
+
+    /// GetStage, as the settings objects a write must send back whole.
+    async fn http_settings(
+        &self,
+        api: &ApiId,
+        stage: &StageName,
+    ) -> Result<Settings, GatewayError> {
+        let result = self
+            .clients()
+            .await?
+            .http
+            .get_stage()
+            .api_id(api.as_str())
+            .stage_name(stage.as_str())
+            .send()
+            .await;
+        match result {
+            Ok(found) => Ok(Settings {
+                name: found.stage_name().unwrap_or_default().to_owned(),
+                default: found.default_route_settings().cloned(),
+                routes: found.route_settings().cloned().unwrap_or_default(),
+                tags: found.tags().cloned().unwrap_or_default(),
+            }),
+            Err(err) => {
+                let resource = http_stage_arn(&self.region(), api, stage);
+                let not_found = GatewayError::NotFound {
+                    api: api.to_string(),
+                    stage: stage.to_string(),
+                };
+                let error = self.explain(err, "apigateway:GET", &resource, Some(not_found));
+                Err(self.named(error).await)
+            }
+        }
+    }
+
+    /// Every stage, all pages.
+    pub(super) async fn http_stages(&self, api: &ApiId) -> Result<Vec<StageView>, GatewayError> {
+        let mut views = Vec::new();
+        let mut next: Option<String> = None;
+        loop {
+            let result = self
+                .clients()
+                .await?
+                .http
+                .get_stages()
+                .api_id(api.as_str())
+                .max_results("500")
+                .set_next_token(next.take())
+                .send()
+                .await;
+            let page = match result {
+                Ok(page) => page,
+                Err(err) => {
+                    let resource =
+                        format!("arn:aws:apigateway:{}::/apis/{api}/stages", self.region());
+                    let not_found = GatewayError::ApiNotFound {
+                        api: api.to_string(),
+                    };
+                    let error = self.explain(err, "apigateway:GET", &resource, Some(not_found));
+                    return Err(self.named(error).await);
+                }
+            };
+            views.extend(page.items().iter().map(|stage| {
+                Settings {
+                    name: stage.stage_name().unwrap_or_default().to_owned(),
+                    default: stage.default_route_settings().cloned(),
+                    routes: stage.route_settings().cloned().unwrap_or_default(),
+                    tags: stage.tags().cloned().unwrap_or_default(),
+                }
+                .view()
+            }));
+            match page.next_token() {
+                Some(token) if !token.is_empty() => next = Some(token.to_owned()),
+                _ => return Ok(views),
+            }
+        }
+    }
+
+    /// Sets a level's two throttling fields, keeping every other setting of its object; or
+    /// removes a route's settings.
+    pub(super) async fn http_write(
+        &self,
+        api: &ApiId,
+        stage: &StageName,
+        level: &Level,
+        action: &Action,
+    ) -> Result<(), GatewayError> {
+        let resource = http_stage_arn(&self.region(), api, stage);
+        let (attempts, timeouts) = retries();
+        let retried = || {
+            aws_sdk_apigatewayv2::config::Builder::default()
+                .retry_config(attempts.clone())
+                .timeout_config(timeouts.clone())
+        };
+        let result = match (route_key(level), action) {
+            (None, Action::Reset) => {
+                // The core writes the account's limits instead; unset would read back as 0/0.
+                return Err(GatewayError::Unexpected(
+                    "an HTTP API stage cannot be left without limits".to_owned(),
+                ));
+            }
+            (Some(key), Action::Reset) => self
+                .clients()
+                .await?
+                .http
+                .delete_route_settings()
+                .api_id(api.as_str())
+                .stage_name(stage.as_str())
+                .route_key(key)
+                .customize()
+                .config_override(retried())
+                .send()
+                .await
+                .map(drop)
+                .map_err(|err| self.write_error(err, api, stage, &resource)),
+            (key, Action::Set(limits)) => {
+                let current = self.http_settings(api, stage).await?;
+                let update = self
+                    .clients()
+                    .await?
+                    .http
+                    .update_stage()
+                    .api_id(api.as_str())
+                    .stage_name(stage.as_str());
+                let update = match &key {
+                    None => update.default_route_settings(with_limits(
+                        current.default.as_ref(),
+                        limits,
+                    )),
+                    Some(key) => update
+                        .route_settings(key, with_limits(current.routes.get(key), limits)),
+                };
+                update
+                    .customize()
+                    .config_override(retried())
+                    .send()
+                    .await
+                    .map(drop)
+                    .map_err(|err| self.write_error(err, api, stage, &resource))
+            }
+        };
+        match result {
+            Ok(()) => Ok(()),
+            Err(error) => Err(self.named(error).await),
+        }
+    }
+
+    pub(super) async fn http_tag(
+        &self,
+        api: &ApiId,
+        stage: &StageName,
+        key: &str,
+        value: &str,
+    ) -> Result<(), GatewayError> {
+        let resource = http_stage_arn(&self.region(), api, stage);
+        let result = self
+            .clients()
+            .await?
+            .http
+            .tag_resource()
+            .resource_arn(&resource)
+            .tags(key, value)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(err) => Err(self.tagging_error(err, "apigateway:PUT", api, stage).await),
+        }
+    }
+
+    pub(super) async fn http_untag(
+        &self,
+        api: &ApiId,
+        stage: &StageName,
+        key: &str,
+    ) -> Result<(), GatewayError> {
+        let resource = http_stage_arn(&self.region(), api, stage);
+        let result = self
+            .clients()
+            .await?
+            .http
+            .untag_resource()
+            .resource_arn(&resource)
+            .tag_keys(key)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(err) => Err(self
+                .tagging_error(err, "apigateway:DELETE", api, stage)
+                .await),
+        }
+    }
+}
+
+fn http_stage_arn(region: &str, api: &ApiId, stage: &StageName) -> String {
+    format!("arn:aws:apigateway:{region}::/apis/{api}/stages/{stage}")
+}
+
+/// A level's route key; `None` for the stage (its `DefaultRouteSettings`).
+fn route_key(level: &Level) -> Option<String> {
+    match level {
+        Level::Stage => None,
+        route => Some(route.to_string()),
+    }
+}
+
+/// The level a route key names; `None` for a key no command can name.
+fn level_of(route_key: &str) -> Option<Level> {
+    if route_key == Level::DEFAULT_ROUTE {
+        return Some(Level::DefaultRoute);
+    }
+    let (method, path) = route_key.split_once(' ')?;
+    let level = Level::method(
+        HttpMethod::parse(method).ok()?,
+        ResourcePath::parse(path).ok()?,
+    );
+    (level != Level::Stage).then_some(level)
+}
+
+/// `settings` with the throttling fields set to `limits` and everything else as it was.
+fn with_limits(settings: Option<&RouteSettings>, limits: &ThrottleLimits) -> RouteSettings {
+    RouteSettings::builder()
+        .set_data_trace_enabled(settings.and_then(RouteSettings::data_trace_enabled))
+        .set_detailed_metrics_enabled(settings.and_then(RouteSettings::detailed_metrics_enabled))
+        .set_logging_level(settings.and_then(|s| s.logging_level().cloned()))
+        .throttling_rate_limit(limits.rate.value())
+        .throttling_burst_limit(limits.burst.value())
+        .build()
+}
+
+/// An object's throttling: absent fields are "not set" (account limits apply).
+fn throttling(settings: &RouteSettings) -> Configured {
+    Configured::from_reported(
+        settings.throttling_rate_limit(),
+        settings.throttling_burst_limit(),
+    )
+}
+
+/// A stage's settings objects as GetStage or GetStages returns them.
+struct Settings {
+    name: String,
+    default: Option<RouteSettings>,
+    routes: HashMap<String, RouteSettings>,
+    tags: HashMap<String, String>,
+}
+
+impl Settings {
+    /// Routes whose settings hold no throttling (only metrics or logging) inherit the stage's.
+    fn view(&self) -> StageView {
+        let stage_wide = self.default.as_ref().map(throttling).unwrap_or_default();
+        let routes = self
+            .routes
+            .iter()
+            .filter_map(|(key, settings)| Some((level_of(key)?, throttling(settings))))
+            .filter(|(_, configured)| configured.is_set())
+            .collect();
+        stage_view(ApiKind::Http, &self.name, stage_wide, routes, Some(&self.tags))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{BurstLimit, RateLimit};
+
+    #[test]
+    fn route_keys_name_levels_and_back() {
+        for key in ["GET /orders/{id}", "ANY /{proxy+}", "$default", "POST /"] {
+            let level = level_of(key).expect(key);
+            assert_eq!(route_key(&level).as_deref(), Some(key));
+        }
+        assert_eq!(route_key(&Level::Stage), None);
+        for unnamed in ["$connect", "GET", "GET orders", "* *"] {
+            assert_eq!(level_of(unnamed), None, "{unnamed}");
+        }
+    }
+
+    #[test]
+    fn a_write_keeps_every_other_setting_of_the_object() {
+        let limits = ThrottleLimits {
+            rate: RateLimit::new(12.5).unwrap(),
+            burst: BurstLimit::new(30).unwrap(),
+        };
+        let current = RouteSettings::builder()
+            .detailed_metrics_enabled(true)
+            .data_trace_enabled(true)
+            .logging_level(aws_sdk_apigatewayv2::types::LoggingLevel::Info)
+            .throttling_rate_limit(0.0)
+            .throttling_burst_limit(0)
+            .build();
+        let written = with_limits(Some(&current), &limits);
+        assert_eq!(written.detailed_metrics_enabled(), Some(true));
+        assert_eq!(written.data_trace_enabled(), Some(true));
+        assert_eq!(
+            written.logging_level(),
+            Some(&aws_sdk_apigatewayv2::types::LoggingLevel::Info)
+        );
+        assert_eq!(written.throttling_rate_limit(), Some(12.5));
+        assert_eq!(written.throttling_burst_limit(), Some(30));
+        let fresh = with_limits(None, &limits);
+        assert_eq!(fresh.detailed_metrics_enabled(), None);
+        assert_eq!(fresh.throttling_burst_limit(), Some(30));
+    }
+
+    #[test]
+    fn routes_without_throttling_inherit_and_a_stage_without_it_is_not_set() {
+        let metrics_only = RouteSettings::builder()
+            .detailed_metrics_enabled(true)
+            .build();
+        let throttled = RouteSettings::builder()
+            .throttling_rate_limit(0.0)
+            .throttling_burst_limit(0)
+            .build();
+        let settings = Settings {
+            name: "prod".to_owned(),
+            default: Some(metrics_only.clone()),
+            routes: HashMap::from([
+                ("GET /a".to_owned(), metrics_only),
+                ("$default".to_owned(), throttled),
+            ]),
+            tags: HashMap::new(),
+        };
+        let view = settings.view();
+        assert_eq!(view.kind, ApiKind::Http);
+        assert!(!view.stage_wide.is_set());
+        assert_eq!(view.methods.len(), 1);
+        assert_eq!(view.methods[0].0, Level::DefaultRoute);
+        assert!(view.methods[0].1.blocks());
+    }
+}
