@@ -490,7 +490,11 @@ impl Gateway for ApiGateway {
     async fn find_by_name(&self, name: &str) -> Result<ResolvedApi, GatewayError> {
         let (hits, list) = self
             .search(name, |list| {
-                let hits: Vec<Listed> = list.iter().filter(|api| api.name == name).cloned().collect();
+                let hits: Vec<Listed> = list
+                    .iter()
+                    .filter(|api| api.name == name)
+                    .cloned()
+                    .collect();
                 (!hits.is_empty()).then_some(hits)
             })
             .await?;

@@ -44,10 +44,19 @@ mod tests {
     #[test]
     fn keys_escape_slashes_in_resource_paths() {
         assert_eq!(setting_key(&Level::Stage).as_deref(), Some("*/*"));
-        assert_eq!(setting_key(&method("GET", "/pets/{id}")).as_deref(), Some("~1pets~1{id}/GET"));
-        assert_eq!(setting_key(&method("POST", "/")).as_deref(), Some("~1/POST"));
+        assert_eq!(
+            setting_key(&method("GET", "/pets/{id}")).as_deref(),
+            Some("~1pets~1{id}/GET")
+        );
+        assert_eq!(
+            setting_key(&method("POST", "/")).as_deref(),
+            Some("~1/POST")
+        );
         assert_eq!(setting_key(&method("GET", "*")).as_deref(), Some("*/GET"));
-        assert_eq!(setting_key(&method("*", "/pets")).as_deref(), Some("~1pets/*"));
+        assert_eq!(
+            setting_key(&method("*", "/pets")).as_deref(),
+            Some("~1pets/*")
+        );
     }
 
     #[test]
@@ -64,7 +73,10 @@ mod tests {
             method("GET", "*"),
             method("*", "/a~b"),
         ] {
-            assert_eq!(parse_setting_key(&setting_key(&level).unwrap()), Some(level));
+            assert_eq!(
+                parse_setting_key(&setting_key(&level).unwrap()),
+                Some(level)
+            );
         }
     }
 }

@@ -347,7 +347,11 @@ mod tests {
         assert!(planned.changes_anything());
         // Already at the account's limits: nothing to write.
         let at_account = http(set(10_000.0, 5_000), None);
-        assert!(!plan(&reset, &at_account, Some(ACCOUNT)).unwrap().changes_anything());
+        assert!(
+            !plan(&reset, &at_account, Some(ACCOUNT))
+                .unwrap()
+                .changes_anything()
+        );
         // Without the account's limits there is nothing safe to write.
         assert_eq!(
             plan(&reset, &blocked, None).unwrap_err(),
@@ -360,7 +364,10 @@ mod tests {
 
     #[test]
     fn an_http_route_reset_removes_its_settings_and_inherits_the_stage() {
-        for text in ["reset api0000000 prod GET /pets", "reset api0000000 prod $default"] {
+        for text in [
+            "reset api0000000 prod GET /pets",
+            "reset api0000000 prod $default",
+        ] {
             let level_text = text.replace("reset ", "").replace("prod", "prod 1 1");
             let view = http(set(20.0, 40), Some((level_text.as_str(), set(5.0, 10))));
             let plan = plan(&change(text), &view, Some(ACCOUNT)).unwrap();
@@ -371,7 +378,6 @@ mod tests {
             );
         }
     }
-
 
     #[test]
     fn values_above_the_account_quota_are_refused_and_at_it_allowed() {

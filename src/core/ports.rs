@@ -7,7 +7,9 @@ use std::pin::Pin;
 pub use super::errors::{GatewayError, TellError};
 use super::outcome::News;
 use super::requester::ReplyTo;
-use crate::domain::{AccountLimits, Action, ApiId, ApiKind, Level, ResolvedApi, StageName, StageView};
+use crate::domain::{
+    AccountLimits, Action, ApiId, ApiKind, Level, ResolvedApi, StageName, StageView,
+};
 
 /// A timed change's deadline: where and when its restore must run.
 #[derive(Debug, Clone, PartialEq)]

@@ -411,7 +411,12 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
         } else {
             // What the plan says the level will hold (a reset may write values, see `plan`).
             self.gateway
-                .write(&api, &change.stage, &change.level, &applied.after.as_action())
+                .write(
+                    &api,
+                    &change.stage,
+                    &change.level,
+                    &applied.after.as_action(),
+                )
                 .await
         };
         if let Err(error) = written {
@@ -770,7 +775,8 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
         if let Outcome::Change { result, .. } = outcome {
             self.metrics.aws_call(took.as_secs_f64());
             if let Ok(applied) = result {
-                self.metrics.change(applied.api.kind.label(), label.as_str());
+                self.metrics
+                    .change(applied.api.kind.label(), label.as_str());
             }
         }
         log_line(requester, outcome, label, took);

@@ -1,6 +1,6 @@
 use super::{
-    AccountLimits, ApiId, ApiKind, ApiRef, Claim, Configured, Hold, Level, Place, RecordSeal, StageName,
-    ThrottleLimits, Timed, Unsealed,
+    AccountLimits, ApiId, ApiKind, ApiRef, Claim, Configured, Hold, Level, Place, RecordSeal,
+    StageName, ThrottleLimits, Timed, Unsealed,
 };
 
 /// What to do at a level: set limits, or remove our override so the level inherits.

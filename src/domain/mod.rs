@@ -14,7 +14,9 @@ pub use chat::{ChatId, ChatUser};
 pub use limits::{
     AccountLimits, BurstLimit, Configured, LimitError, QuotaExceeded, RateLimit, ThrottleLimits,
 };
-pub use target::{ApiId, ApiKind, ApiName, ApiRef, HttpMethod, Level, ResourcePath, StageName, TargetError};
+pub use target::{
+    ApiId, ApiKind, ApiName, ApiRef, HttpMethod, Level, ResourcePath, StageName, TargetError,
+};
 pub use timed::{
     CLAIM_PREFIX, Claim, Due, Hold, HoldError, Layer, Place, RecordSeal, TAG_PREFIX, Timed,
     Unsealed,

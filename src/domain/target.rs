@@ -358,9 +358,16 @@ mod tests {
     #[test]
     fn each_kind_refuses_the_other_kinds_levels() {
         let level = |m: &str, p: &str| {
-            Level::method(HttpMethod::parse(m).unwrap(), ResourcePath::parse(p).unwrap())
+            Level::method(
+                HttpMethod::parse(m).unwrap(),
+                ResourcePath::parse(p).unwrap(),
+            )
         };
-        for ok in [Level::Stage, level("GET", "/orders/{id}"), level("ANY", "/{proxy+}")] {
+        for ok in [
+            Level::Stage,
+            level("GET", "/orders/{id}"),
+            level("ANY", "/{proxy+}"),
+        ] {
             assert_eq!(ApiKind::Rest.check(&ok), Ok(()), "{ok}");
             assert_eq!(ApiKind::Http.check(&ok), Ok(()), "{ok}");
         }
@@ -383,7 +390,10 @@ mod tests {
             (ApiKind::Rest.to_string(), ApiKind::Http.to_string()),
             ("REST API".to_owned(), "HTTP API".to_owned())
         );
-        assert_eq!((ApiKind::Rest.label(), ApiKind::Http.label()), ("rest", "http"));
+        assert_eq!(
+            (ApiKind::Rest.label(), ApiKind::Http.label()),
+            ("rest", "http")
+        );
     }
 
     #[test]

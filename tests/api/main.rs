@@ -3,6 +3,7 @@
 
 mod helpers;
 mod hostile_clients;
+mod http_apis;
 mod in_process;
 mod interactivity;
 mod runtime_api;

@@ -43,7 +43,7 @@ async fn a_name_shared_by_several_apis_is_refused_with_their_ids() {
 
     let text = shown(&reply);
     assert_eq!(reply["response_type"], "ephemeral");
-    assert!(text.contains("2 REST APIs are named"), "{text}");
+    assert!(text.contains("2 APIs are named"), "{text}");
     assert!(text.contains(&first) && text.contains(&second), "{text}");
     assert_eq!(stage_limits(&first, "prod").await, None);
     assert_eq!(stage_limits(&second, "prod").await, None);
@@ -59,7 +59,7 @@ async fn an_unknown_name_is_refused_with_close_names_suggested() {
     let text = shown(&reply_to(&app, &format!("{typo} prod 10 20"), 1).await);
 
     assert!(
-        text.contains(&format!("REST API is named `{typo}`")),
+        text.contains(&format!("REST or HTTP API is named `{typo}`")),
         "{text}"
     );
     assert!(text.contains(&format!("did you mean `{name}`")), "{text}");
@@ -268,7 +268,7 @@ async fn an_api_created_after_the_list_was_cached_is_found_at_once() {
     let api = create_api(&late, "prod").await;
     let reply = shown(&reply_to(&app, &format!("{late} prod 3 4"), 2).await);
 
-    assert!(!reply.contains("No REST API is named"), "{reply}");
+    assert!(!reply.contains("No REST or HTTP API is named"), "{reply}");
     assert_eq!(stage_limits(&api, "prod").await, Some((3.0, 4)));
     let listings = app
         .aws()
@@ -290,7 +290,7 @@ async fn a_burst_of_the_same_typo_refreshes_the_list_once() {
     let typo = unique("no-such-api");
     for nth in 2..=5 {
         let reply = shown(&reply_to(&app, &format!("{typo} prod 3 4"), nth).await);
-        assert!(reply.contains("No REST API is named"), "{reply}");
+        assert!(reply.contains("No REST or HTTP API is named"), "{reply}");
     }
     let listings = app
         .aws()

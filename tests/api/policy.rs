@@ -293,7 +293,10 @@ async fn with_readers_only_they_see_throttling_and_api_names() {
     app.command_from(in_ops, &format!("{typo} test 10 20"))
         .await;
     let for_other = shown(&app.slack.wait_for("/reply", 2).await[1]);
-    assert!(for_other.contains("No REST API is named"), "{for_other}");
+    assert!(
+        for_other.contains("No REST or HTTP API is named"),
+        "{for_other}"
+    );
     assert!(!for_other.contains("did you mean"), "{for_other}");
 
     app.command(&format!("show {api}")).await;

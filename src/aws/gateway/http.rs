@@ -153,12 +153,12 @@ impl ApiGateway {
                     .api_id(api.as_str())
                     .stage_name(stage.as_str());
                 let update = match &key {
-                    None => update.default_route_settings(with_limits(
-                        current.default.as_ref(),
-                        limits,
-                    )),
-                    Some(key) => update
-                        .route_settings(key, with_limits(current.routes.get(key), limits)),
+                    None => {
+                        update.default_route_settings(with_limits(current.default.as_ref(), limits))
+                    }
+                    Some(key) => {
+                        update.route_settings(key, with_limits(current.routes.get(key), limits))
+                    }
                 };
                 update
                     .customize()
@@ -285,7 +285,13 @@ impl Settings {
             .filter_map(|(key, settings)| Some((level_of(key)?, throttling(settings))))
             .filter(|(_, configured)| configured.is_set())
             .collect();
-        stage_view(ApiKind::Http, &self.name, stage_wide, routes, Some(&self.tags))
+        stage_view(
+            ApiKind::Http,
+            &self.name,
+            stage_wide,
+            routes,
+            Some(&self.tags),
+        )
     }
 }
 

@@ -9,9 +9,7 @@ use aws_sdk_apigateway::types::{MethodSetting, Op, PatchOperation, Stage};
 use super::super::settings::{parse_setting_key, setting_key};
 use super::{ApiGateway, retries, stage_view};
 use crate::core::ports::GatewayError;
-use crate::domain::{
-    Action, ApiId, ApiKind, Configured, Level, StageName, StageView, TargetError,
-};
+use crate::domain::{Action, ApiId, ApiKind, Configured, Level, StageName, StageView, TargetError};
 
 /// The value API Gateway reads as "not set at this level".
 const NOT_SET: &str = "-1";

@@ -8,7 +8,9 @@ use crate::core::grammar::{Request, parse_text};
 use crate::core::ports::TellError;
 use crate::core::requester::Via;
 use crate::core::requester::{ChatId, ChatUser};
-use crate::domain::{AccountLimits, Action, ApiId, ApiKind, Approval, Claim, Configured, Level, Timed};
+use crate::domain::{
+    AccountLimits, Action, ApiId, ApiKind, Approval, Claim, Configured, Level, Timed,
+};
 use crate::policy::{Denial, PolicySource};
 
 /// An API's name and its stages by name.
@@ -40,7 +42,15 @@ impl FakeGateway {
     /// The same, as an HTTP API's stage.
     fn with_http_api(self, id: &str, name: &str, stage: &str) -> Self {
         let this = self.with_api(id, name, stage);
-        for view in this.apis.lock().unwrap().get_mut(id).unwrap().1.values_mut() {
+        for view in this
+            .apis
+            .lock()
+            .unwrap()
+            .get_mut(id)
+            .unwrap()
+            .1
+            .values_mut()
+        {
             view.kind = ApiKind::Http;
         }
         this
@@ -460,7 +470,13 @@ async fn an_http_stage_reset_writes_the_account_limits_and_says_which_kind_it_is
             ..
         }
     ));
-    assert!(!runner.gateway.calls().iter().any(|c| c.starts_with("write")));
+    assert!(
+        !runner
+            .gateway
+            .calls()
+            .iter()
+            .any(|c| c.starts_with("write"))
+    );
 }
 
 fn runner_without_account(gateway: FakeGateway) -> Runner<FakeGateway, Told> {
@@ -486,8 +502,16 @@ async fn a_level_the_kind_of_api_does_not_have_is_refused_before_any_write() {
             "{text}: {outcome:?}"
         );
     }
-    assert!(!runner.gateway.calls().iter().any(|c| c.starts_with("write")));
-    let outcome = runner.perform(&ask("U1", "orders prod 5 10 $default")).await;
+    assert!(
+        !runner
+            .gateway
+            .calls()
+            .iter()
+            .any(|c| c.starts_with("write"))
+    );
+    let outcome = runner
+        .perform(&ask("U1", "orders prod 5 10 $default"))
+        .await;
     assert!(applied(&outcome).changed);
 }
 

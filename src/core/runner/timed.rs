@@ -190,7 +190,12 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
         }
         let written = self
             .gateway
-            .write(&api.id, &change.stage, &change.level, &applied.after.as_action())
+            .write(
+                &api.id,
+                &change.stage,
+                &change.level,
+                &applied.after.as_action(),
+            )
             .await;
         if let Err(error) = written {
             if next.is_some() {

@@ -85,7 +85,9 @@ pub(super) fn applied(
         None => text,
     };
     let notes = notes(change, applied);
-    let text = notes.iter().fold(text, |text, note| format!("{text}\n{note}"));
+    let text = notes
+        .iter()
+        .fold(text, |text, note| format!("{text}\n{note}"));
     let headline = match via {
         Via::Undo => ":leftwards_arrow_with_hook: *Throttling change undone*".to_owned(),
         _ => format!(":white_check_mark: *Throttling {verb}*"),

@@ -2,6 +2,7 @@
 //! stand-in, the recording proxy, spawning the service, and signing like Slack.
 
 mod app;
+mod http_api;
 mod moto;
 mod proxy;
 mod router;
@@ -11,6 +12,7 @@ mod slack;
 use std::time::Duration;
 
 pub use app::*;
+pub use http_api::*;
 pub use moto::*;
 pub use proxy::*;
 pub use router::*;

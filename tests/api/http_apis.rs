@@ -1,0 +1,228 @@
+//! HTTP APIs (API Gateway v2), end to end: the service against moto, with the stand-in for the
+//! v2 calls moto lacks (UpdateStage, DeleteRouteSettings, a stage's tags; see
+//! `tests/support/moto_server.py`). GetApis, GetStage and GetRoutes are moto's own.
+
+use serde_json::Value;
+
+use crate::helpers::*;
+
+async fn reply_to(app: &TestApp, text: &str, nth: usize) -> Value {
+    app.command(text).await;
+    app.slack.wait_for("/reply", nth).await[nth - 1].clone()
+}
+
+fn contains_all(text: &str, expected: &[&str]) {
+    for part in expected {
+        assert!(text.contains(part), "{part:?} missing from {text}");
+    }
+}
+
+#[tokio::test]
+async fn an_http_api_by_name_gets_stage_limits_and_keeps_its_other_settings() {
+    let app = TestApp::spawn().await;
+    let name = unique("orders-http");
+    let api = create_http_api(&name, "prod", &["GET /orders/{id}"], None).await;
+
+    let reply = reply_to(&app, &format!("{name} prod 50 100"), 1).await;
+
+    let stage = http_stage(&api, "prod").await;
+    let defaults = stage.default_route_settings();
+    assert_eq!(throttling(defaults), Some((50.0, 100)));
+    // UpdateStage replaces the whole object: detailed metrics must have been sent back.
+    assert_eq!(
+        defaults.and_then(|d| d.detailed_metrics_enabled()),
+        Some(true)
+    );
+    contains_all(
+        &shown(&reply),
+        &[
+            "HTTP API",
+            &name,
+            &api,
+            "rate not set → 50 req/s",
+            "burst not set → 100",
+        ],
+    );
+    let notice = shown(&app.slack.wait_for("/webhook", 1).await[0]);
+    contains_all(&notice, &["HTTP API", &api]);
+}
+
+#[tokio::test]
+async fn a_route_is_named_by_its_route_key_and_reset_removes_its_settings() {
+    let app = TestApp::spawn().await;
+    let api = create_http_api(
+        &unique("routes"),
+        "prod",
+        &["GET /orders/{id}", "$default"],
+        Some((100.0, 200)),
+    )
+    .await;
+
+    let set = reply_to(&app, &format!("{api} prod 10 20 GET /orders/{{id}}"), 1).await;
+    reply_to(&app, &format!("{api} prod 30 60 $default"), 2).await;
+
+    let routes = http_stage(&api, "prod")
+        .await
+        .route_settings()
+        .cloned()
+        .unwrap();
+    assert_eq!(throttling(routes.get("GET /orders/{id}")), Some((10.0, 20)));
+    assert_eq!(throttling(routes.get("$default")), Some((30.0, 60)));
+    // The stage-wide values are untouched.
+    assert_eq!(
+        throttling(http_stage(&api, "prod").await.default_route_settings()),
+        Some((100.0, 200))
+    );
+    contains_all(&shown(&set), &["GET /orders/{id}", "not set → 10 req/s"]);
+
+    // Routes are listed in the message's blocks.
+    let shown_view = reply_to(&app, &format!("show {api} prod"), 3)
+        .await
+        .to_string();
+    contains_all(
+        &shown_view,
+        &[
+            "HTTP API",
+            "100 req/s",
+            "`GET /orders/{id}`: 10 req/s",
+            "`$default`: 30 req/s",
+        ],
+    );
+
+    let reset = reply_to(&app, &format!("reset {api} prod GET /orders/{{id}}"), 4).await;
+    let routes = http_stage(&api, "prod")
+        .await
+        .route_settings()
+        .cloned()
+        .unwrap();
+    assert!(!routes.contains_key("GET /orders/{id}"), "{routes:?}");
+    assert!(routes.contains_key("$default"));
+    contains_all(&shown(&reset), &["inherits 100 req/s from the stage"]);
+
+    // A route the API does not have: API Gateway's own refusal, and nothing changes.
+    let missing = shown(&reply_to(&app, &format!("{api} prod 1 2 GET /nope"), 5).await);
+    contains_all(&missing, &["Unable to find Route by key GET /nope"]);
+}
+
+#[tokio::test]
+async fn a_stage_left_at_0_0_is_shown_blocking_and_reset_writes_the_account_limits() {
+    let app = TestApp::spawn().await;
+    // What IaC leaves after "removing" an HTTP API stage's throttling.
+    let api = create_http_api(&unique("trapped"), "prod", &[], Some((0.0, 0))).await;
+
+    let view = shown(&reply_to(&app, &format!("show {api}"), 1).await);
+    contains_all(&view, &["blocks every request"]);
+
+    let reset = shown(&reply_to(&app, &format!("reset {api} prod"), 2).await);
+
+    let stage = http_stage(&api, "prod").await;
+    let account = aws().await.get_account().send().await.unwrap();
+    let limits = account.throttle_settings().unwrap();
+    assert_eq!(
+        throttling(stage.default_route_settings()),
+        Some((limits.rate_limit(), limits.burst_limit())),
+        "the account's limits, written explicitly"
+    );
+    assert_eq!(
+        stage
+            .default_route_settings()
+            .and_then(|d| d.detailed_metrics_enabled()),
+        Some(true)
+    );
+    contains_all(
+        &reset,
+        &[
+            "unblocks traffic",
+            "cannot be left without limits",
+            "set the account's limits explicitly",
+        ],
+    );
+}
+
+#[tokio::test]
+async fn a_name_shared_by_a_rest_and_an_http_api_is_refused_with_both_listed() {
+    let app = TestApp::spawn().await;
+    let name = unique("shared");
+    let rest = create_api(&name, "prod").await;
+    let http = create_http_api(&name, "prod", &[], None).await;
+
+    let text = shown(&reply_to(&app, &format!("{name} prod 10 20"), 1).await);
+
+    contains_all(
+        &text,
+        &[
+            "2 APIs are named",
+            &format!("{rest} (REST API)"),
+            &format!("{http} (HTTP API)"),
+        ],
+    );
+    assert_eq!(stage_limits(&rest, "prod").await, None);
+    assert_eq!(
+        throttling(http_stage(&http, "prod").await.default_route_settings()),
+        None
+    );
+}
+
+#[tokio::test]
+async fn a_websocket_api_is_refused_saying_so() {
+    let app = TestApp::spawn().await;
+    let name = unique("sockets");
+    create_websocket_api(&name).await;
+
+    let text = shown(&reply_to(&app, &format!("{name} prod 10 20"), 1).await);
+
+    contains_all(&text, &["is a WebSocket API", "REST and HTTP APIs"]);
+}
+
+#[tokio::test]
+async fn each_kind_refuses_the_other_kinds_levels_before_any_change() {
+    let app = TestApp::spawn().await;
+    let rest = create_api(&unique("rest-levels"), "prod").await;
+    let http = create_http_api(&unique("http-levels"), "prod", &["GET /pets"], None).await;
+
+    let on_rest = shown(&reply_to(&app, &format!("{rest} prod 10 20 $default"), 1).await);
+    let on_http = shown(&reply_to(&app, &format!("{http} prod 10 20 * /pets"), 2).await);
+
+    contains_all(&on_rest, &["`$default` is an HTTP API's catch-all route"]);
+    contains_all(&on_http, &["route key", "REST's wildcard"]);
+    assert_eq!(stage_limits(&rest, "prod").await, None);
+    assert!(
+        http_stage(&http, "prod")
+            .await
+            .route_settings()
+            .is_none_or(|r| r.is_empty())
+    );
+}
+
+#[tokio::test]
+async fn a_timed_change_on_an_http_api_is_recorded_on_the_stage_and_restored() {
+    let app = TestApp::spawn().await;
+    let name = unique("timed-http");
+    let api = create_http_api(&name, "prod", &[], Some((20.0, 40))).await;
+
+    let timed = shown(&reply_to(&app, &format!("{name} prod 15 30 for 1h"), 1).await);
+    contains_all(&timed, &["HTTP API", "20 req/s → 15 req/s"]);
+    assert_eq!(
+        throttling(http_stage(&api, "prod").await.default_route_settings()),
+        Some((15.0, 30))
+    );
+    let tags = http_stage(&api, "prod")
+        .await
+        .tags()
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        tags.keys().any(|k| k.starts_with("throttle-bot:")),
+        "the record is kept in the stage's tags: {tags:?}"
+    );
+
+    reply_to(&app, &format!("restore {name} prod"), 2).await;
+
+    let stage = http_stage(&api, "prod").await;
+    assert_eq!(throttling(stage.default_route_settings()), Some((20.0, 40)));
+    let tags = stage.tags().cloned().unwrap_or_default();
+    assert!(
+        !tags.keys().any(|k| k.starts_with("throttle-bot:")),
+        "the record is gone: {tags:?}"
+    );
+}
