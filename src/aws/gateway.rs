@@ -372,13 +372,14 @@ impl ApiGateway {
         self.named(error).await
     }
 
-    /// A write's failure in operator terms (its timeout is the write's own).
+    /// A write's failure in operator terms (its timeout is the write's own): `action` on
+    /// `resource` is what IAM must allow.
     fn write_error<E, R>(
         &self,
         err: SdkError<E, R>,
         api: &ApiId,
         stage: &StageName,
-        resource: &str,
+        (action, resource): (&str, &str),
     ) -> GatewayError
     where
         E: ProvideErrorMetadata + std::error::Error + 'static,
@@ -388,7 +389,7 @@ impl ApiGateway {
             api: api.to_string(),
             stage: stage.to_string(),
         };
-        match self.explain(err, "apigateway:PATCH", resource, Some(not_found)) {
+        match self.explain(err, action, resource, Some(not_found)) {
             GatewayError::Timeout { .. } => GatewayError::Timeout {
                 seconds: WRITE_TIMEOUT.as_secs(),
             },

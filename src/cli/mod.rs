@@ -55,7 +55,7 @@ pub enum Command {
 
 #[derive(Debug, Args)]
 pub struct ApplyArgs {
-    /// REST API id.
+    /// API id (REST or HTTP API).
     #[arg(long)]
     pub api_id: Option<String>,
     /// Stage name.
@@ -310,7 +310,7 @@ pub struct ServeArgs {
     pub sweep_interval: Duration,
 
     /// Which APIs the sweep reads: `all`, `none` (restores only what this process made), or a
-    /// comma-separated list of REST API ids.
+    /// comma-separated list of API ids (REST or HTTP).
     #[arg(long, env = "SWEEP_APIS", default_value = "all", value_parser = SweepScope::parse)]
     pub sweep_apis: SweepScope,
 

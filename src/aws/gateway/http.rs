@@ -129,20 +129,24 @@ impl ApiGateway {
                     "an HTTP API stage cannot be left without limits".to_owned(),
                 ));
             }
-            (Some(key), Action::Reset) => self
-                .clients()
-                .await?
-                .http
-                .delete_route_settings()
-                .api_id(api.as_str())
-                .stage_name(stage.as_str())
-                .route_key(key)
-                .customize()
-                .config_override(retried())
-                .send()
-                .await
-                .map(drop)
-                .map_err(|err| self.write_error(err, api, stage, &resource)),
+            (Some(key), Action::Reset) => {
+                let settings = format!("{resource}/routesettings/{key}");
+                self.clients()
+                    .await?
+                    .http
+                    .delete_route_settings()
+                    .api_id(api.as_str())
+                    .stage_name(stage.as_str())
+                    .route_key(&key)
+                    .customize()
+                    .config_override(retried())
+                    .send()
+                    .await
+                    .map(drop)
+                    .map_err(|err| {
+                        self.write_error(err, api, stage, ("apigateway:DELETE", &settings))
+                    })
+            }
             (key, Action::Set(limits)) => {
                 let current = self.http_settings(api, stage).await?;
                 let update = self
@@ -166,7 +170,9 @@ impl ApiGateway {
                     .send()
                     .await
                     .map(drop)
-                    .map_err(|err| self.write_error(err, api, stage, &resource))
+                    .map_err(|err| {
+                        self.write_error(err, api, stage, ("apigateway:PATCH", &resource))
+                    })
             }
         };
         match result {

@@ -117,7 +117,7 @@ impl ApiGateway {
             Ok(_) => Ok(()),
             Err(err) => {
                 let resource = rest_stage_arn(&self.region(), api, stage);
-                let error = self.write_error(err, api, stage, &resource);
+                let error = self.write_error(err, api, stage, ("apigateway:PATCH", &resource));
                 Err(self.named(error).await)
             }
         }
