@@ -207,10 +207,18 @@ mod tests {
             HttpMethod::parse("GET").unwrap(),
             ResourcePath::parse("/pets/{id}").unwrap(),
         );
-        for level in [Level::Stage, pets] {
+        for level in [Level::Stage, pets, Level::DefaultRoute] {
             let reminder = reminder(level);
             assert_eq!(RestoreEvent::from(&reminder).reminder(), Some(reminder));
         }
+        // A path without a method, or a method without a path that is not `$default`, was
+        // not written by this service.
+        let mut odd = RestoreEvent::from(&reminder(Level::Stage));
+        odd.path = Some("/pets".to_owned());
+        assert_eq!(odd.reminder(), None);
+        odd.path = None;
+        odd.method = Some("GET".to_owned());
+        assert_eq!(odd.reminder(), None);
         let mut bad = RestoreEvent::from(&reminder(Level::Stage));
         bad.api = "<!channel>".to_owned();
         assert_eq!(bad.reminder(), None);

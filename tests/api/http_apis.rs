@@ -111,7 +111,10 @@ async fn a_stage_left_at_0_0_is_shown_blocking_and_reset_writes_the_account_limi
     let api = create_http_api(&unique("trapped"), "prod", &[], Some((0.0, 0))).await;
 
     let view = shown(&reply_to(&app, &format!("show {api}"), 1).await);
-    contains_all(&view, &["blocks every request"]);
+    contains_all(
+        &view,
+        &["HTTP API", "blocks every request", "cannot be unset"],
+    );
 
     let reset = shown(&reply_to(&app, &format!("reset {api} prod"), 2).await);
 
@@ -224,5 +227,38 @@ async fn a_timed_change_on_an_http_api_is_recorded_on_the_stage_and_restored() {
     assert!(
         !tags.keys().any(|k| k.starts_with("throttle-bot:")),
         "the record is gone: {tags:?}"
+    );
+}
+
+#[tokio::test]
+async fn undo_on_an_http_api_puts_the_route_back_as_it_was() {
+    let app = TestApp::spawn().await;
+    let api = create_http_api(
+        &unique("undo-http"),
+        "prod",
+        &["$default"],
+        Some((50.0, 100)),
+    )
+    .await;
+    let changed = reply_to(&app, &format!("{api} prod 40 80 $default"), 1).await;
+    let routes = http_stage(&api, "prod")
+        .await
+        .route_settings()
+        .cloned()
+        .unwrap();
+    assert_eq!(throttling(routes.get("$default")), Some((40.0, 80)));
+
+    app.press(&changed, "Undo", USER).await;
+    app.slack.wait_for("/actions", 1).await;
+
+    let stage = http_stage(&api, "prod").await;
+    let routes = stage.route_settings().cloned().unwrap_or_default();
+    assert!(
+        !routes.contains_key("$default"),
+        "its override is gone: {routes:?}"
+    );
+    assert_eq!(
+        throttling(stage.default_route_settings()),
+        Some((50.0, 100))
     );
 }

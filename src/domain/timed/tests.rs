@@ -140,7 +140,11 @@ fn sealed(record: &Timed) -> (String, String) {
 
 #[test]
 fn records_read_back_from_their_sealed_tag() {
-    for level in [Level::Stage, pets()] {
+    assert_eq!(
+        Timed::tag_key(&Level::DefaultRoute).as_deref(),
+        Some("throttle-bot:=24default")
+    );
+    for level in [Level::Stage, pets(), Level::DefaultRoute] {
         let mut record = record(level);
         record.by = "alarm:5xx high=\"x\"".to_owned();
         record.below = vec![Layer {

@@ -28,15 +28,19 @@ pub(super) fn view(view: &ApiView) -> Value {
     for stage in view.stages.iter().take(MAX_STAGES) {
         let stage_wide = if stage.stage_wide.is_set() {
             with_blocking(&stage.stage_wide)
-        } else if stage.kind.stage_can_be_unset() {
-            "not set (account limit applies)".to_owned()
         } else {
-            format!(
-                "not set (account limit applies; an {} stage cannot be unset, so `reset` sets the account's limits)",
-                stage.kind
-            )
+            "not set (account limit applies)".to_owned()
         };
         let mut lines = format!("*Stage {}*\n• Stage-wide: {stage_wide}", code(&stage.stage));
+        let note = (!stage.kind.stage_can_be_unset()).then(|| {
+            format!(
+                "An {} stage cannot be unset: `reset` sets the account's limits",
+                stage.kind
+            )
+        });
+        if let Some(note) = &note {
+            lines.push_str(&format!(" ({note})"));
+        }
         for (level, configured) in &stage.methods {
             let value = if configured.is_set() {
                 with_blocking(configured)
@@ -46,6 +50,9 @@ pub(super) fn view(view: &ApiView) -> Value {
             lines.push_str(&format!("\n• {}: {value}", code(&level.to_string())));
         }
         text.push_str(&format!(" Stage {}: {stage_wide}.", stage.stage));
+        if let Some(note) = &note {
+            text.push_str(&format!(" {note}."));
+        }
         for record in &stage.timed {
             let line = timed::in_force(record);
             text.push_str(&format!(" {line}."));
