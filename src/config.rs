@@ -38,13 +38,21 @@ pub struct ServeConfig {
     /// Between sweeps for ended timed changes.
     pub sweep_interval: Duration,
     pub sweep_apis: SweepScope,
+    /// Under `socket`: how to reach Slack's Socket Mode (the Slack routes are then not served).
+    pub socket: Option<crate::socket::SocketSettings>,
 }
 
 /// A setting that stops the service from starting. The text never repeats a secret's value.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("SLACK_SIGNING_SECRET is not set; it is required to verify requests from Slack")]
+    #[error(
+        "SLACK_SIGNING_SECRET is not set; it is required to verify requests from Slack and to seal buttons and timed-change records"
+    )]
     MissingSigningSecret,
+    #[error(
+        "SLACK_APP_TOKEN is not set; Socket Mode needs an app-level token (xapp-…, scope connections:write)"
+    )]
+    MissingAppToken,
     #[error(
         "SLACK_WEBHOOK_URL is not a Slack incoming-webhook URL (https://hooks.slack.com/services/…): {0}"
     )]

@@ -4,7 +4,8 @@
 //!   HTTP, Lambda or AWS SDK in it.
 //! - `domain` — validated throttling types; `policy` — who may change what.
 //! - adapters: `aws` (API Gateway through the SDK), `slack` (signatures, forms, messages,
-//!   posting), `http` (the axum routes), `lambda` (the Lambda runtime loop), `cli` (operator
+//!   posting), `http` (the axum routes), `socket` (Slack's Socket Mode, into the same
+//!   handlers), `lambda` (the Lambda runtime loop), `cli` (operator
 //!   subcommands), `scheduled` (the RateLimitCanary job).
 //! - wiring: `config`, `startup`, `jobs` (where requests run), `metrics`, `telemetry`.
 
@@ -21,5 +22,6 @@ pub mod metrics;
 pub mod policy;
 pub mod scheduled;
 pub mod slack;
+pub mod socket;
 pub mod startup;
 pub mod telemetry;

@@ -12,7 +12,8 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     telemetry::init(cli.log_format);
     match cli.command {
-        Some(Command::Serve(args)) => serve(args).await,
+        Some(Command::Serve(args)) => serve(ServeConfig::try_from(args)).await,
+        Some(Command::Socket(args)) => serve(ServeConfig::try_from(args)).await,
         Some(Command::Apply(args)) => apply(args).await,
         Some(Command::Lambda(args)) => lambda(args).await,
         None if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() => {
@@ -26,12 +27,18 @@ async fn main() -> ExitCode {
             }
         }
         Some(Command::Policy(command)) => policy_command(command),
-        Some(Command::Manifest(args)) => match manifest::render(&args.url) {
-            Ok(manifest) => {
-                print!("{manifest}");
+        Some(Command::Manifest(args)) => match args.url.as_deref().map(manifest::render) {
+            None => {
+                print!("{}", manifest::socket_mode());
                 ExitCode::SUCCESS
             }
-            Err(error) => fail(&error),
+            Some(rendered) => match rendered {
+                Ok(manifest) => {
+                    print!("{manifest}");
+                    ExitCode::SUCCESS
+                }
+                Err(error) => fail(&error),
+            },
         },
         Some(Command::Healthcheck(args)) => {
             match cli::healthcheck::probe(args.metrics_addr.unwrap_or(args.listen_addr)).await {
@@ -46,8 +53,9 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn serve(args: throttle_bot::cli::ServeArgs) -> ExitCode {
-    let config = match ServeConfig::try_from(args) {
+/// `serve` and `socket`: the same service, reached over HTTP or through Socket Mode.
+async fn serve(config: Result<ServeConfig, throttle_bot::config::ConfigError>) -> ExitCode {
+    let config = match config {
         Ok(config) => config,
         Err(error) => return fail(&error),
     };

@@ -65,6 +65,7 @@ pub struct Metrics {
     aws_seconds: Histogram,
     webhook_failures: Counter,
     deadline_failures: Counter,
+    socket_reconnects: Counter,
 }
 
 impl Default for Metrics {
@@ -112,7 +113,14 @@ impl Metrics {
             "Timed changes whose restore could not be scheduled (a sweep or a person must finish it)",
             deadline_failures.clone(),
         );
+        let socket_reconnects = Counter::default();
+        registry.register(
+            "socket_reconnects",
+            "Socket Mode connections opened again (asked for by Slack, or after a dropped link)",
+            socket_reconnects.clone(),
+        );
         Self {
+            socket_reconnects,
             registry,
             commands,
             changes,
@@ -144,6 +152,10 @@ impl Metrics {
 
     pub fn webhook_failed(&self) {
         self.webhook_failures.inc();
+    }
+
+    pub fn socket_reconnected(&self) {
+        self.socket_reconnects.inc();
     }
 
     pub fn deadline_failed(&self) {

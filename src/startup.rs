@@ -35,13 +35,16 @@ impl Application {
             None => None,
         };
         let (deadlines, timers) = Timers::new();
-        let state = state(
+        let mut state = state(
             &config,
             Mode::Background {
                 max_jobs: config.max_jobs,
             },
             Arc::new(deadlines),
         );
+        if config.socket.is_some() {
+            state.socket = Some(Arc::new(crate::socket::Status::default()));
+        }
         Ok(Self {
             listener,
             ops_listener,
@@ -68,6 +71,11 @@ impl Application {
         crate::config::announce_hosts(&self.config.slack_hosts);
         reload_policy_on_sighup(Arc::clone(&self.config.policy));
         tracing::info!("listening on http://{addr}");
+        if self.config.socket.is_some() {
+            tracing::info!(
+                "Slack is reached through Socket Mode; this address serves health and metrics only"
+            );
+        }
 
         let jobs = Arc::clone(&self.state.jobs);
         tokio::spawn(async move { jobs.runner().gateway().warm_up().await });
@@ -87,6 +95,16 @@ impl Application {
         let jobs = Arc::clone(&self.state.jobs);
         let grace = self.config.shutdown_grace;
         let (stopping, stopped) = tokio::sync::watch::channel(false);
+        // Under Socket Mode, Slack's routes are not served: payloads come through the socket.
+        let socket = match (&self.config.socket, &self.state.socket) {
+            (Some(settings), Some(status)) => Some(tokio::spawn(crate::socket::run(
+                Arc::new(self.state.clone()),
+                settings.clone(),
+                Arc::clone(status),
+                stopped.clone(),
+            ))),
+            _ => None,
+        };
         let slack_routes = match self.ops_listener {
             Some(ops_listener) => {
                 tracing::info!("ops endpoints on http://{}", ops_listener.local_addr()?);
@@ -96,8 +114,12 @@ impl Application {
                     let _ = stopped.wait_for(|stop| *stop).await;
                 };
                 tokio::spawn(serve(ops_listener, ops, self.config.limits, until, grace));
-                slack_router(self.state)
+                match socket {
+                    Some(_) => axum::Router::new(),
+                    None => slack_router(self.state),
+                }
             }
+            None if socket.is_some() => ops_router(self.state),
             None => router(self.state),
         };
         let signalled = async move {
@@ -115,6 +137,10 @@ impl Application {
         )
         .await;
 
+        if let Some(socket) = socket {
+            // The stop signal closes every connection; nothing new arrives after this.
+            let _ = socket.await;
+        }
         let running = jobs.in_flight();
         if running > 0 {
             tracing::info!(running, "stopped accepting; finishing commands in flight");
@@ -155,6 +181,7 @@ pub fn state(config: &ServeConfig, mode: Mode, deadlines: Arc<dyn Deadlines>) ->
         rejection_log: Arc::new(rejection_log()),
         replays: Arc::new(ReplayGuard::new(REPLAY_MEMORY)),
         presses: Arc::new(press_ledger()),
+        socket: None,
     }
 }
 

@@ -37,6 +37,9 @@ pub struct Cli {
 pub enum Command {
     /// Run the HTTP service that answers the Slack slash command.
     Serve(ServeArgs),
+    /// Run the service through Slack's Socket Mode: it dials out to Slack, so it needs no
+    /// public URL (`/healthz`, `/readyz` and `/metrics` are served on the listen address).
+    Socket(SocketArgs),
     /// Set a stage's throttling once, as the original RateLimitCanary job did.
     ///
     /// Each value comes from its flag, else the event, else the environment variable
@@ -261,8 +264,15 @@ pub enum PolicyCommand {
 #[derive(Debug, Args)]
 pub struct ManifestArgs {
     /// The service's public base URL, e.g. https://bot.example.com
+    #[arg(
+        long,
+        required_unless_present = "socket_mode",
+        conflicts_with = "socket_mode"
+    )]
+    pub url: Option<String>,
+    /// The Socket Mode variant: no request URLs (for `throttle-bot socket`).
     #[arg(long)]
-    pub url: String,
+    pub socket_mode: bool,
 }
 
 #[derive(Debug, Args)]
@@ -273,6 +283,19 @@ pub struct HealthcheckArgs {
     /// The separate listener for /healthz, when the service has one; probed instead.
     #[arg(long, env = "METRICS_ADDR")]
     pub metrics_addr: Option<SocketAddr>,
+}
+
+#[derive(Debug, Args)]
+pub struct SocketArgs {
+    /// App-level token (`xapp-…`, scope `connections:write`) that opens Socket Mode
+    /// connections.
+    #[arg(long, env = "SLACK_APP_TOKEN", hide_env_values = true)]
+    pub app_token: Option<String>,
+    /// How many connections to hold at once (1–10; Slack spreads envelopes across them).
+    #[arg(long, env = "SOCKET_CONNECTIONS", default_value = "1", value_parser = clap::value_parser!(u8).range(1..=10))]
+    pub socket_connections: u8,
+    #[command(flatten)]
+    pub serve: ServeArgs,
 }
 
 #[derive(Debug, Args)]

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use super::{PolicyArgs, ServeArgs};
+use super::{PolicyArgs, ServeArgs, SocketArgs};
 use crate::config::{ConfigError, ServeConfig, webhook};
 use crate::http::server::Limits;
 use crate::policy::{PolicyHandle, PolicySource};
@@ -57,6 +57,30 @@ impl TryFrom<ServeArgs> for ServeConfig {
                 max_connections: args.max_connections.max(1),
                 request: args.request_timeout,
             },
+            socket: None,
         })
+    }
+}
+
+impl TryFrom<SocketArgs> for ServeConfig {
+    type Error = ConfigError;
+
+    fn try_from(args: SocketArgs) -> Result<Self, Self::Error> {
+        let token = args
+            .app_token
+            .as_deref()
+            .and_then(crate::socket::AppToken::new)
+            .ok_or(ConfigError::MissingAppToken)?;
+        let api_url = args.serve.web_api.api_url.clone();
+        let mut config = ServeConfig::try_from(args.serve)?;
+        let settings = crate::socket::SocketSettings::new(
+            token,
+            &api_url,
+            config.slack_hosts.clone(),
+            usize::from(args.socket_connections),
+        )
+        .map_err(ConfigError::BadApiUrl)?;
+        config.socket = Some(settings);
+        Ok(config)
     }
 }

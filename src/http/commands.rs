@@ -31,15 +31,48 @@ pub async fn slash_command(
         SlackBody::SslCheck => return StatusCode::OK.into_response(),
         SlackBody::Signed { body, stamp } => (body, stamp),
     };
-    let form = match SlashCommandForm::from_body(&body) {
+    let once = Once::Signed(stamp.timestamp, stamp.signature());
+    Box::pin(command(&state, deadline.map(|d| d.0), &body, once)).await
+}
+
+/// How a request is known to be acted on once.
+#[derive(Debug, Clone, Copy)]
+pub enum Once<'a> {
+    /// A signed HTTP request: its timestamp and signature, remembered while they are valid.
+    Signed(i64, &'a str),
+    /// A Socket Mode envelope: the socket already handed over each `envelope_id` once.
+    Delivered,
+}
+
+impl Once<'_> {
+    /// Whether this is the first time the request is acted on.
+    pub(super) fn first_use(self, state: &AppState) -> bool {
+        match self {
+            Self::Signed(timestamp, signature) => {
+                state.replays.first_use(timestamp, signature, unix_now())
+            }
+            Self::Delivered => true,
+        }
+    }
+}
+
+/// A slash command's form as Slack sent it (verified by its signature over HTTP, or delivered
+/// over the authenticated Socket Mode connection): parsed, handed to the pipeline, answered.
+pub async fn command(
+    state: &Shared,
+    deadline: Option<InvocationDeadline>,
+    body: &[u8],
+    once: Once<'_>,
+) -> Response {
+    let form = match SlashCommandForm::from_body(body) {
         Ok(form) if form.is_ssl_check() => return StatusCode::OK.into_response(),
         Ok(form) => form,
-        Err(error) => return malformed(&state, error),
+        Err(error) => return malformed(state, error),
     };
     let hosts = state.jobs.runner().teller().hosts();
     let (who, reply_to) = match form.requester(hosts) {
         Ok(found) => found,
-        Err(error) => return malformed(&state, error),
+        Err(error) => return malformed(state, error),
     };
     let command = who.command.clone();
     let requester = Requester::User(who);
@@ -51,11 +84,7 @@ pub async fn slash_command(
     // Whatever changes something (a change, `extend`, `restore`) is done once per signed
     // request: a captured one played again changes nothing.
     let changes_something = change.is_some() || matches!(&request, Ok(Request::Timed(_)));
-    if changes_something
-        && !state
-            .replays
-            .first_use(stamp.timestamp, stamp.signature(), unix_now())
-    {
+    if changes_something && !once.first_use(state) {
         state.metrics.rejected(Rejection::Replay);
         if let Some(suppressed) = state.rejection_log.admit() {
             tracing::warn!(suppressed, "refused a signed request played again");
@@ -129,7 +158,7 @@ pub async fn slash_command(
         let user = ask.origin.requester.user().map_or("", |u| u.user.as_str());
         tracing::info!(user, "command accepted");
     });
-    match Box::pin(state.jobs.submit(ask, deadline.map(|d| d.0))).await {
+    match Box::pin(state.jobs.submit(ask, deadline)).await {
         Submitted::Finished => StatusCode::OK.into_response(),
         Submitted::Running | Submitted::Deferred => Json(ack).into_response(),
         Submitted::Busy => Json(render::busy(&command)).into_response(),

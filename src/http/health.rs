@@ -11,6 +11,9 @@ pub async fn live() -> &'static str {
 
 /// Readiness: the AWS region and credentials were found. Otherwise 503, with the reason.
 pub async fn ready(State(state): State<Shared>) -> (StatusCode, String) {
+    if let Some(Err(why)) = state.socket.as_ref().map(|socket| socket.ready()) {
+        return (StatusCode::SERVICE_UNAVAILABLE, why.to_owned());
+    }
     match state.jobs.runner().gateway().readiness() {
         Readiness::Ready => (StatusCode::OK, "ready".to_owned()),
         Readiness::Starting => (

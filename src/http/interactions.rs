@@ -7,6 +7,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
+use super::commands::Once;
 use super::signed::SlackBody;
 use super::{AppState, Shared};
 use crate::core::clock::unix_now;
@@ -31,7 +32,18 @@ pub async fn press(
         SlackBody::SslCheck => return StatusCode::OK.into_response(),
         SlackBody::Signed { body, stamp } => (body, stamp),
     };
-    let payload = match ActionPayload::from_body(&body) {
+    let once = Once::Signed(stamp.timestamp, stamp.signature());
+    Box::pin(interaction(&state, deadline.map(|d| d.0), &body, once)).await
+}
+
+/// An interaction's form as Slack sent it (verified over HTTP, or delivered over Socket Mode).
+pub async fn interaction(
+    state: &Shared,
+    deadline: Option<InvocationDeadline>,
+    body: &[u8],
+    once: Once<'_>,
+) -> Response {
+    let payload = match ActionPayload::from_body(body) {
         Ok(payload) => payload,
         Err(error) => {
             state.metrics.rejected(Rejection::NotACommand);
@@ -58,10 +70,7 @@ pub async fn press(
     };
     let reply_to = ReplyTo::new(reply_to.as_str());
     // A press is acted on once: a captured one played again does nothing.
-    if !state
-        .replays
-        .first_use(stamp.timestamp, stamp.signature(), unix_now())
-    {
+    if !once.first_use(state) {
         state.metrics.rejected(Rejection::Replay);
         tracing::warn!("refused a signed button press played again");
         return StatusCode::OK.into_response();
@@ -185,7 +194,7 @@ pub async fn press(
             "button pressed"
         )
     });
-    if state.jobs.submit(ask, deadline.map(|d| d.0)).await == Submitted::Busy {
+    if state.jobs.submit(ask, deadline).await == Submitted::Busy {
         let message = render::press_refused(
             "throttle-bot is busy; nothing was changed, press again in a moment",
         );

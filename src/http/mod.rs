@@ -1,8 +1,8 @@
 //! The HTTP surface: routes, the signed-request extractor, and health checks.
 
-mod commands;
+pub mod commands;
 mod health;
-mod interactions;
+pub mod interactions;
 mod metrics;
 pub mod replay;
 pub mod server;
@@ -38,6 +38,8 @@ pub struct AppState {
     pub replays: Arc<ReplayGuard>,
     /// Previews, approval requests and changes already answered by a press: one outcome each.
     pub presses: Arc<ReplayGuard>,
+    /// Under `socket`: whether the Socket Mode connection is up (for `/readyz`).
+    pub socket: Option<Arc<crate::socket::Status>>,
 }
 
 /// The handlers' state: one shared copy, so a request clones one `Arc`, not each part of it.

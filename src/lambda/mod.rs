@@ -140,6 +140,7 @@ pub async fn run(args: LambdaArgs) -> Result<(), LambdaError> {
                     crate::startup::REPLAY_MEMORY,
                 )),
                 presses: Arc::new(crate::startup::press_ledger()),
+                socket: None,
             }))
         }
         _ => {

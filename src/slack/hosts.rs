@@ -6,6 +6,9 @@ use reqwest::Url;
 /// Slack's hosts for `response_url`s and incoming webhooks (GovSlack has its own).
 pub const HOOK_HOSTS: [&str; 2] = ["hooks.slack.com", "hooks.slack-gov.com"];
 
+/// The domains whose hosts serve Socket Mode's WebSockets.
+const SOCKET_DOMAINS: [&str; 2] = ["slack.com", "slack-gov.com"];
+
 /// The interface's setting name: hosts allowed over plain http, for tests only.
 pub const INSECURE_TEST_HOSTS: &str = "INSECURE_TEST_HOSTS";
 
@@ -98,6 +101,29 @@ impl SlackHosts {
             Ok(())
         } else {
             self.check_hook(raw).map(|_| ())
+        }
+    }
+
+    /// Socket Mode's WebSocket URL from `apps.connections.open`: `wss` to Slack's domains
+    /// (`wss-primary.slack.com`, …), or plain `ws` to a host the setting allows.
+    pub fn check_socket(&self, raw: &str) -> Result<Url, HostError> {
+        let url = Url::parse(raw.trim()).map_err(|_| HostError::NotAUrl)?;
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(HostError::Credentials);
+        }
+        let host = url
+            .host_str()
+            .ok_or(HostError::NotAUrl)?
+            .to_ascii_lowercase();
+        let slack = SOCKET_DOMAINS.iter().any(|domain| {
+            host.strip_suffix(domain)
+                .is_some_and(|sub| sub.ends_with('.'))
+        });
+        match url.scheme() {
+            "wss" if slack => Ok(url),
+            "wss" | "ws" if self.allows_insecure(&url, &host) => Ok(url),
+            "wss" => Err(HostError::NotSlack),
+            _ => Err(HostError::NotHttps),
         }
     }
 
@@ -268,5 +294,33 @@ mod tests {
         ] {
             assert_eq!(hosts.check_hook(raw).is_ok(), ok, "{raw}");
         }
+    }
+
+    #[test]
+    fn socket_urls_are_wss_to_slack_or_ws_to_an_allowed_test_host() {
+        let strict = SlackHosts::default();
+        let ok = "wss://wss-primary.slack.com/link/?ticket=t&app_id=A1";
+        assert!(strict.check_socket(ok).is_ok());
+        assert!(
+            strict
+                .check_socket("wss://wss-backup.slack-gov.com/link/")
+                .is_ok()
+        );
+        for (bad, why) in [
+            ("wss://slack.com.evil.example/link/", HostError::NotSlack),
+            ("wss://evilslack.com/link/", HostError::NotSlack),
+            ("ws://wss-primary.slack.com/link/", HostError::NotHttps),
+            ("https://wss-primary.slack.com/link/", HostError::NotHttps),
+            (
+                "wss://u:p@wss-primary.slack.com/link/",
+                HostError::Credentials,
+            ),
+            ("ws://127.0.0.1:9/link", HostError::NotHttps),
+        ] {
+            assert_eq!(strict.check_socket(bad).err(), Some(why), "{bad}");
+        }
+        let tests = SlackHosts::from_setting(Some("127.0.0.1:9"));
+        assert!(tests.check_socket("ws://127.0.0.1:9/link").is_ok());
+        assert!(tests.check_socket("ws://127.0.0.1:10/link").is_err());
     }
 }

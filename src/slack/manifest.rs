@@ -48,6 +48,25 @@ pub fn render(base: &str) -> Result<String, ManifestError> {
         .replace(INTERACTIONS_PLACEHOLDER, interactions_url(base)?.as_str()))
 }
 
+/// The Socket Mode variant: `socket_mode_enabled: true` and no request URLs (Slack sends
+/// everything through the socket).
+pub fn socket_mode() -> String {
+    let mut manifest = String::with_capacity(TEMPLATE.len());
+    for line in TEMPLATE.lines() {
+        let trimmed = line.trim_start();
+        if trimmed.starts_with("url: ") || trimmed.starts_with("request_url: ") {
+            continue;
+        }
+        if trimmed == "socket_mode_enabled: false" {
+            manifest.push_str(&line.replace("false", "true"));
+        } else {
+            manifest.push_str(line);
+        }
+        manifest.push('\n');
+    }
+    manifest
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -71,6 +90,22 @@ mod tests {
         ] {
             assert!(hint.contains(form), "{form} missing from {hint}");
         }
+    }
+
+    #[test]
+    fn the_socket_mode_variant_has_no_request_urls_and_turns_socket_mode_on() {
+        let manifest = socket_mode();
+        assert!(
+            !manifest.contains("throttle-bot.example.com/slack"),
+            "{manifest}"
+        );
+        assert!(manifest.contains("socket_mode_enabled: true"));
+        assert!(!manifest.contains("socket_mode_enabled: false"));
+        assert!(manifest.contains("command: /throttle"));
+        assert!(
+            manifest.contains("is_enabled: true"),
+            "interactivity stays on"
+        );
     }
 
     #[test]

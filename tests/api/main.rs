@@ -19,5 +19,6 @@ mod policy;
 mod rejected_requests;
 mod shutdown;
 mod slash_command;
+mod socket_mode;
 mod startup;
 mod timed;

@@ -30,6 +30,8 @@ pub struct Options {
     pub removed_env: Vec<&'static str>,
     /// For a Lambda harness: the function's timeout (each invocation's deadline); 60 s if unset.
     pub lambda_timeout: Option<Duration>,
+    /// The mode the service runs in: `serve` unless a test says `socket`.
+    pub subcommand: &'static str,
 }
 
 impl Options {
@@ -62,6 +64,7 @@ impl Default for Options {
             extra_env: Vec::new(),
             removed_env: Vec::new(),
             lambda_timeout: None,
+            subcommand: "serve",
         }
     }
 }
@@ -102,7 +105,7 @@ impl TestApp {
     pub async fn spawn_with(options: Options) -> Self {
         let slack = SlackStandIn::start().await;
         let mut command = service_command(Some(&slack), options.webhook);
-        command.arg("serve");
+        command.arg(options.subcommand);
         let aws = options.apply(&mut command, "AWS_ENDPOINT_URL").await;
         let mut child = command
             .stdin(Stdio::null())

@@ -8,6 +8,7 @@ mod proxy;
 mod router;
 mod signing;
 mod slack;
+mod socket;
 
 use std::time::Duration;
 
@@ -18,6 +19,7 @@ pub use proxy::*;
 pub use router::*;
 pub use signing::*;
 pub use slack::*;
+pub use socket::*;
 
 /// How long a test waits for something to happen before it fails.
 pub const WAIT: Duration = Duration::from_secs(20);

@@ -53,6 +53,7 @@ impl InProcess {
             web_api: None,
             sweep_interval: Duration::from_secs(300),
             sweep_apis: throttle_bot::deadlines::SweepScope::None,
+            socket: None,
         };
         // No timed change is made here, so its deadlines go nowhere.
         let (deadlines, _timers) = throttle_bot::deadlines::Timers::new();

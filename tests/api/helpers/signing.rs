@@ -86,8 +86,19 @@ pub fn press_form(
     user: &str,
     response_url: &str,
 ) -> String {
+    let payload = press_payload(message, label, user, response_url);
+    serde_urlencoded::to_string([("payload", payload.to_string())]).unwrap()
+}
+
+/// The `block_actions` payload of that press (as Socket Mode delivers it, unwrapped).
+pub fn press_payload(
+    message: &serde_json::Value,
+    label: &str,
+    user: &str,
+    response_url: &str,
+) -> serde_json::Value {
     let button = button(message, label).unwrap_or_else(|| panic!("no {label} button in {message}"));
-    let payload = serde_json::json!({
+    serde_json::json!({
         "type": "block_actions",
         "user": { "id": user, "username": "someone", "team_id": TEAM },
         "api_app_id": "A0APP",
@@ -107,6 +118,5 @@ pub fn press_form(
             "type": "button",
             "action_ts": "1700000001.000200"
         }]
-    });
-    serde_urlencoded::to_string([("payload", payload.to_string())]).unwrap()
+    })
 }

@@ -1,0 +1,405 @@
+//! Slack's Socket Mode: the service dials out to Slack over a WebSocket and Slack pushes slash
+//! commands and button presses through it, so no public URL is needed.
+//!
+//! Each connection: `apps.connections.open` (a new single-use URL every time), connect, `hello`,
+//! then envelopes, each acknowledged by its `envelope_id` with the immediate reply the HTTP
+//! endpoint would have sent; a `disconnect` (or a dropped link) opens a new connection, with
+//! backoff and jitter when it failed, and `link_disabled` stops. The payloads go to the same
+//! handlers as over HTTP; no signature applies (the connection is authenticated by the app
+//! token), every other rule does.
+
+mod envelope;
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::http::StatusCode;
+use axum::response::Response;
+use futures_util::{SinkExt, StreamExt};
+use reqwest::Url;
+use serde_json::Value;
+use tokio::sync::watch;
+use tokio_tungstenite::tungstenite::Message;
+
+pub use envelope::{Delivered, Envelope, Frame, Kind, Reason};
+
+use crate::http::Shared;
+use crate::http::commands::{Once, command};
+use crate::http::interactions::interaction;
+use crate::slack::hosts::SlackHosts;
+
+/// Slack's app-level token (`xapp-…`): a secret, never shown.
+#[derive(Clone)]
+pub struct AppToken(String);
+
+impl AppToken {
+    pub fn new(raw: &str) -> Option<Self> {
+        let raw = raw.trim();
+        (!raw.is_empty()).then(|| Self(raw.to_owned()))
+    }
+}
+
+impl std::fmt::Debug for AppToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AppToken(..)")
+    }
+}
+
+/// How to reach Slack in Socket Mode.
+#[derive(Debug, Clone)]
+pub struct SocketSettings {
+    pub token: AppToken,
+    /// `apps.connections.open` on the Web API base.
+    pub open_url: Url,
+    pub hosts: SlackHosts,
+    /// Connections held at once (Slack spreads envelopes across up to 10).
+    pub connections: usize,
+}
+
+/// Web API hosts `apps.connections.open` may be called on.
+const API_HOSTS: [&str; 2] = ["slack.com", "slack-gov.com"];
+
+impl SocketSettings {
+    pub fn new(
+        token: AppToken,
+        api_base: &str,
+        hosts: SlackHosts,
+        connections: usize,
+    ) -> Result<Self, crate::slack::hosts::HostError> {
+        let mut open_url = hosts.check(api_base, &API_HOSTS)?;
+        open_url
+            .path_segments_mut()
+            .map_err(|_| crate::slack::hosts::HostError::NotAUrl)?
+            .pop_if_empty()
+            .push("apps.connections.open");
+        Ok(Self {
+            token,
+            open_url,
+            hosts,
+            connections: connections.clamp(1, 10),
+        })
+    }
+}
+
+/// Whether the socket is up, for `/readyz`.
+#[derive(Debug, Default)]
+pub struct Status {
+    connected: AtomicUsize,
+    disabled: AtomicBool,
+}
+
+impl Status {
+    /// `Ok` while at least one connection has said `hello`; else why not.
+    pub fn ready(&self) -> Result<(), &'static str> {
+        if self.disabled.load(Ordering::Relaxed) {
+            Err("Socket Mode is turned off for this Slack app (link_disabled)")
+        } else if self.connected.load(Ordering::Relaxed) == 0 {
+            Err("not connected to Slack (Socket Mode)")
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// How a connection ended.
+enum End {
+    /// Slack asked for a new connection (`refresh_requested`, `warning`): open one now.
+    Refresh,
+    /// The link dropped or could not be made: open a new one after a backoff.
+    Dropped,
+    /// Socket Mode is off for the app: stop.
+    Disabled,
+    /// The service is stopping.
+    Stopped,
+}
+
+/// Holds `settings.connections` connections until `stop` turns true.
+pub async fn run(
+    state: Shared,
+    settings: SocketSettings,
+    status: Arc<Status>,
+    stop: watch::Receiver<bool>,
+) {
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap_or_default();
+    // Shared by every connection: Slack may redeliver on another one.
+    let delivered = Arc::new(Mutex::new(Delivered::new(Duration::from_secs(600), 10_000)));
+    let mut tasks = tokio::task::JoinSet::new();
+    for index in 0..settings.connections {
+        tasks.spawn(hold(Link {
+            index,
+            state: Arc::clone(&state),
+            settings: settings.clone(),
+            status: Arc::clone(&status),
+            delivered: Arc::clone(&delivered),
+            http: http.clone(),
+            stop: stop.clone(),
+        }));
+    }
+    while tasks.join_next().await.is_some() {}
+}
+
+/// One connection's part.
+struct Link {
+    index: usize,
+    state: Shared,
+    settings: SocketSettings,
+    status: Arc<Status>,
+    delivered: Arc<Mutex<Delivered>>,
+    http: reqwest::Client,
+    stop: watch::Receiver<bool>,
+}
+
+async fn hold(mut link: Link) {
+    let mut failures: u32 = 0;
+    loop {
+        if *link.stop.borrow() {
+            return;
+        }
+        let end = match link.open().await {
+            Ok(url) => link.session(&url, &mut failures).await,
+            Err(why) => {
+                tracing::warn!(
+                    connection = link.index,
+                    why,
+                    "could not open a Socket Mode connection"
+                );
+                End::Dropped
+            }
+        };
+        match end {
+            End::Stopped => return,
+            End::Disabled => {
+                link.status.disabled.store(true, Ordering::Relaxed);
+                tracing::error!(
+                    "Slack turned Socket Mode off for this app (link_disabled); not reconnecting"
+                );
+                return;
+            }
+            End::Refresh => {
+                link.state.metrics.socket_reconnected();
+            }
+            End::Dropped => {
+                link.state.metrics.socket_reconnected();
+                failures = failures.saturating_add(1);
+                let wait = backoff(failures, jitter());
+                tracing::info!(
+                    connection = link.index,
+                    wait_ms = wait.as_millis() as u64,
+                    "reconnecting to Slack"
+                );
+                let mut stop = link.stop.clone();
+                tokio::select! {
+                    () = tokio::time::sleep(wait) => {}
+                    () = stopped(&mut stop) => return,
+                }
+            }
+        }
+    }
+}
+
+impl Link {
+    /// `apps.connections.open`: a new single-use URL, checked to be Slack's.
+    async fn open(&self) -> Result<Url, String> {
+        let answer = self
+            .http
+            .post(self.settings.open_url.clone())
+            .bearer_auth(&self.settings.token.0)
+            .send()
+            .await
+            .map_err(|_| "could not reach Slack's Web API".to_owned())?;
+        if !answer.status().is_success() {
+            return Err(format!(
+                "apps.connections.open answered HTTP {}",
+                answer.status().as_u16()
+            ));
+        }
+        let answer: Value = answer
+            .json()
+            .await
+            .map_err(|_| "apps.connections.open answered something other than JSON".to_owned())?;
+        if answer["ok"] != Value::Bool(true) {
+            let code: String = answer["error"]
+                .as_str()
+                .unwrap_or("unknown_error")
+                .chars()
+                .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .take(64)
+                .collect();
+            return Err(format!("apps.connections.open refused: {code}"));
+        }
+        let url = answer["url"].as_str().unwrap_or_default();
+        self.settings
+            .hosts
+            .check_socket(url)
+            .map_err(|error| format!("apps.connections.open gave a URL that is {error}"))
+    }
+
+    /// One connection, from connect to its end.
+    async fn session(&mut self, url: &Url, failures: &mut u32) -> End {
+        let (mut socket, _) = match tokio_tungstenite::connect_async(url.as_str()).await {
+            Ok(connected) => connected,
+            Err(error) => {
+                tracing::warn!(connection = self.index, %error, "could not connect to Slack's WebSocket");
+                return End::Dropped;
+            }
+        };
+        let mut said_hello = false;
+        let end = loop {
+            let message = tokio::select! {
+                message = socket.next() => message,
+                () = stopped(&mut self.stop) => {
+                    let _ = socket.close(None).await;
+                    break End::Stopped;
+                }
+            };
+            let text = match message {
+                Some(Ok(Message::Text(text))) => text,
+                Some(Ok(
+                    Message::Ping(_) | Message::Pong(_) | Message::Binary(_) | Message::Frame(_),
+                )) => {
+                    // Pongs to pings are queued by the library; flushing sends them.
+                    if socket.flush().await.is_err() {
+                        break End::Dropped;
+                    }
+                    continue;
+                }
+                Some(Ok(Message::Close(_))) | Some(Err(_)) | None => break End::Dropped,
+            };
+            match envelope::parse(&text) {
+                Some(Frame::Hello) => {
+                    if !said_hello {
+                        said_hello = true;
+                        *failures = 0;
+                        self.status.connected.fetch_add(1, Ordering::Relaxed);
+                        tracing::info!(connection = self.index, "connected to Slack (Socket Mode)");
+                    }
+                }
+                Some(Frame::Disconnect(Reason::LinkDisabled)) => break End::Disabled,
+                Some(Frame::Disconnect(reason)) => {
+                    tracing::info!(
+                        connection = self.index,
+                        ?reason,
+                        "Slack asked for a new connection"
+                    );
+                    break End::Refresh;
+                }
+                Some(Frame::Envelope(envelope)) => {
+                    let ack = self.handle(envelope).await;
+                    if socket.send(Message::Text(ack.into())).await.is_err() {
+                        break End::Dropped;
+                    }
+                }
+                Some(Frame::Other) | None => {}
+            }
+        };
+        if said_hello {
+            self.status.connected.fetch_sub(1, Ordering::Relaxed);
+        }
+        end
+    }
+
+    /// Hands the envelope's payload to the same handler as over HTTP (once per envelope id)
+    /// and returns its acknowledgement.
+    async fn handle(&self, envelope: Envelope) -> String {
+        let first = self
+            .delivered
+            .lock()
+            .expect("delivered envelopes")
+            .first(&envelope.id, Instant::now());
+        if !first {
+            tracing::info!(
+                retry = true,
+                "an envelope delivered again was acknowledged, not run again"
+            );
+            return envelope::ack(&envelope.id, None);
+        }
+        let Some(body) = envelope.form_body() else {
+            return envelope::ack(&envelope.id, None);
+        };
+        let response = match envelope.kind {
+            Kind::SlashCommands => command(&self.state, None, &body, Once::Delivered).await,
+            Kind::Interactive => interaction(&self.state, None, &body, Once::Delivered).await,
+            Kind::Other(_) => return envelope::ack(&envelope.id, None),
+        };
+        let reply = match envelope.accepts_response_payload {
+            true => reply_of(response).await,
+            false => None,
+        };
+        envelope::ack(&envelope.id, reply)
+    }
+}
+
+/// Resolves once the service is stopping (or the sender is gone).
+async fn stopped(stop: &mut watch::Receiver<bool>) {
+    let _ = stop.wait_for(|stop| *stop).await;
+}
+
+/// The JSON body of a handler's answer, if it has one.
+async fn reply_of(response: Response) -> Option<Value> {
+    if response.status() != StatusCode::OK {
+        return None;
+    }
+    let bytes = axum::body::to_bytes(response.into_body(), 64 * 1024)
+        .await
+        .ok()?;
+    serde_json::from_slice(&bytes).ok()
+}
+
+/// The wait before the next attempt after `failures` failures in a row: doubling from 1 s up to
+/// 30 s, scaled by `jitter` in [0.5, 1.5) so that replicas do not reconnect in step.
+fn backoff(failures: u32, jitter: f64) -> Duration {
+    let base = 2f64
+        .powi(failures.saturating_sub(1).min(5) as i32)
+        .min(30.0);
+    Duration::from_secs_f64(base * jitter.clamp(0.5, 1.5))
+}
+
+/// A number in [0.5, 1.5), different in every process and call (std's randomly keyed hasher;
+/// no cryptographic quality is needed to spread reconnections).
+fn jitter() -> f64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u128(Instant::now().elapsed().as_nanos());
+    0.5 + (hasher.finish() >> 11) as f64 / (1u64 << 53) as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_to_a_cap_and_jitter_spreads_it() {
+        assert_eq!(backoff(1, 1.0), Duration::from_secs(1));
+        assert_eq!(backoff(2, 1.0), Duration::from_secs(2));
+        assert_eq!(backoff(4, 1.0), Duration::from_secs(8));
+        assert_eq!(backoff(6, 1.0), Duration::from_secs(30));
+        assert_eq!(backoff(60, 1.0), Duration::from_secs(30));
+        assert_eq!(backoff(1, 0.5), Duration::from_millis(500));
+        assert_eq!(backoff(1, 9.0), Duration::from_millis(1500));
+        for _ in 0..100 {
+            let j = jitter();
+            assert!((0.5..1.5).contains(&j), "{j}");
+        }
+    }
+
+    #[test]
+    fn the_app_token_never_shows() {
+        let token = AppToken::new(" xapp-1-secret ").unwrap();
+        assert_eq!(format!("{token:?}"), "AppToken(..)");
+        assert!(AppToken::new("  ").is_none());
+    }
+
+    #[test]
+    fn readiness_follows_the_connections() {
+        let status = Status::default();
+        assert!(status.ready().is_err());
+        status.connected.fetch_add(1, Ordering::Relaxed);
+        assert_eq!(status.ready(), Ok(()));
+        status.disabled.store(true, Ordering::Relaxed);
+        assert!(status.ready().unwrap_err().contains("link_disabled"));
+    }
+}

@@ -1,0 +1,160 @@
+//! `throttle-bot socket`: Slack's Socket Mode against a local stand-in (apps.connections.open
+//! and the WebSocket behind it), the stage read back from moto.
+
+use serde_json::Value;
+
+use crate::helpers::*;
+
+const APP_TOKEN: &str = "xapp-1-A0APP-test-secret";
+
+async fn socket_app(stand_in: &SocketStandIn) -> TestApp {
+    TestApp::spawn_with(Options {
+        subcommand: "socket",
+        extra_env: vec![
+            ("SLACK_APP_TOKEN", APP_TOKEN.to_owned()),
+            ("SLACK_API_URL", stand_in.api_url()),
+        ],
+        ..Options::default()
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_command_and_a_press_over_the_socket_go_down_the_same_path_as_over_http() {
+    let stand_in = SocketStandIn::start().await;
+    let app = socket_app(&stand_in).await;
+    let mut socket = stand_in.next_connection().await;
+    app.wait_for_log("connected to Slack (Socket Mode)", 1)
+        .await;
+    assert_eq!(app.readiness().await.0, 200, "ready once connected");
+    let api = create_api(&unique("socket"), "prod").await;
+
+    let ack = socket
+        .deliver(command_envelope(
+            "env-1",
+            &format!("{api} prod 150 300"),
+            &app.slack.url("/reply"),
+        ))
+        .await;
+
+    // Acknowledged by its id, carrying the immediate reply the HTTP endpoint would send.
+    assert_eq!(ack["envelope_id"], "env-1");
+    assert_eq!(ack["payload"]["response_type"], "ephemeral");
+    let changed = app.slack.wait_for("/reply", 1).await[0].clone();
+    assert_eq!(stage_limits(&api, "prod").await, Some((150.0, 300)));
+    assert!(shown(&changed).contains("150 req/s"), "{changed}");
+
+    // The Undo button, pressed through the socket.
+    let press = press_payload(&changed, "Undo", USER, &app.slack.url("/actions"));
+    let ack = socket.deliver(press_envelope("env-2", press)).await;
+    assert_eq!(ack, serde_json::json!({ "envelope_id": "env-2" }));
+    app.slack.wait_for("/actions", 1).await;
+    assert_eq!(stage_limits(&api, "prod").await, Some((-1.0, -1)));
+
+    // `help` is answered in the acknowledgement itself.
+    let help = socket
+        .deliver(command_envelope("env-3", "help", &app.slack.url("/reply")))
+        .await;
+    assert!(
+        help["payload"]["text"]
+            .as_str()
+            .is_some_and(|t| t.contains("Usage"))
+    );
+
+    assert_eq!(stand_in.authorizations(), [format!("Bearer {APP_TOKEN}")]);
+    let app = app.stop().await;
+    assert!(
+        !app.logs().iter().any(|line| line.contains("test-secret")),
+        "the app token is never logged"
+    );
+}
+
+#[tokio::test]
+async fn a_redelivered_envelope_runs_once_and_a_refresh_opens_a_new_connection() {
+    let stand_in = SocketStandIn::start().await;
+    let app = socket_app(&stand_in).await;
+    let mut socket = stand_in.next_connection().await;
+    let api = create_api(&unique("redeliver"), "prod").await;
+    let reply_url = app.slack.url("/reply");
+    let first = command_envelope("env-1", &format!("{api} prod 150 300"), &reply_url);
+
+    assert_eq!(socket.deliver(first.clone()).await["envelope_id"], "env-1");
+    app.slack.wait_for("/reply", 1).await;
+    // Slack did not see the ack in time and delivers it again: acknowledged, not run again.
+    let mut again = first.clone();
+    again["retry_attempt"] = Value::from(1);
+    again["retry_reason"] = Value::from("timeout");
+    let ack = socket.deliver(again).await;
+    assert_eq!(ack, serde_json::json!({ "envelope_id": "env-1" }));
+
+    // Slack asks for a refresh: a new URL from apps.connections.open, a new connection.
+    socket
+        .send(
+            serde_json::json!({ "type": "disconnect", "reason": "refresh_requested",
+                                   "debug_info": { "host": "applink-test" } }),
+        )
+        .await;
+    socket.closed().await;
+    let mut socket = stand_in.next_connection().await;
+    assert_eq!(stand_in.opened(), 2);
+    let second = command_envelope("env-2", &format!("{api} prod 120 240"), &reply_url);
+    assert_eq!(socket.deliver(second).await["envelope_id"], "env-2");
+    app.slack.wait_for("/reply", 2).await;
+    assert_eq!(stage_limits(&api, "prod").await, Some((120.0, 240)));
+
+    let metrics = app
+        .http
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("throttle_bot_socket_reconnects_total 1"),
+        "{metrics}"
+    );
+    let app = app.stop().await;
+    assert_eq!(
+        app.slack.posts_to("/reply").len(),
+        2,
+        "the redelivered envelope changed nothing and told nobody"
+    );
+}
+
+#[tokio::test]
+async fn link_disabled_stops_reconnecting_and_readiness_says_why() {
+    let stand_in = SocketStandIn::start().await;
+    let app = socket_app(&stand_in).await;
+    let mut socket = stand_in.next_connection().await;
+    app.wait_for_log("connected to Slack (Socket Mode)", 1)
+        .await;
+
+    socket
+        .send(serde_json::json!({ "type": "disconnect", "reason": "link_disabled" }))
+        .await;
+    app.wait_for_log("not reconnecting", 1).await;
+
+    let (status, why) = app.readiness().await;
+    assert_eq!(status, 503);
+    assert!(why.contains("link_disabled"), "{why}");
+    assert_eq!(stand_in.opened(), 1);
+}
+
+#[tokio::test]
+async fn socket_mode_needs_an_app_token() {
+    let stand_in = SocketStandIn::start().await;
+    let mut command = service_command(Some(&app_slack_stand_in().await), true);
+    command
+        .arg("socket")
+        .env("SLACK_API_URL", stand_in.api_url());
+    let output = command.output().expect("run throttle-bot socket");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("SLACK_APP_TOKEN is not set"), "{stderr}");
+}
+
+async fn app_slack_stand_in() -> SlackStandIn {
+    SlackStandIn::start().await
+}
