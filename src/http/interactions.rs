@@ -158,16 +158,7 @@ pub async fn interaction(
     let (via, requester, gates) = match allowed {
         Ok(allowed) => allowed,
         Err((via, requester, denial)) => {
-            refuse(
-                &state,
-                reply_to,
-                requester,
-                via,
-                &value.text,
-                change,
-                denial,
-            )
-            .await;
+            refuse(state, reply_to, requester, via, &value.text, change, denial).await;
             return StatusCode::OK.into_response();
         }
     };

@@ -55,7 +55,7 @@ fn read_outside_clap(mode: &str) -> Vec<&'static str> {
         "AWS_ENDPOINT_URL_API_GATEWAY",
     ];
     match mode {
-        "serve" => aws.to_vec(),
+        "serve" | "socket" => aws.to_vec(),
         // scheduled::KEYS fall back to the environment (cli::apply), as do the alarm's limits
         // and the function's own name (lambda).
         "lambda" => [
