@@ -4,9 +4,14 @@ use axum::http::StatusCode;
 use super::Shared;
 use crate::aws::Readiness;
 
-/// Liveness: the process is up and serving.
-pub async fn live() -> &'static str {
-    "ok"
+/// Liveness: the process is up and serving (200 either way); under Socket Mode the body also
+/// says whether the socket is connected, which `/readyz` turns into its status.
+pub async fn live(State(state): State<Shared>) -> &'static str {
+    match state.socket.as_ref().map(|socket| socket.ready()) {
+        None => "ok",
+        Some(Ok(())) => "ok (socket connected)",
+        Some(Err(_)) => "ok (socket not connected)",
+    }
 }
 
 /// Readiness: the AWS region and credentials were found. Otherwise 503, with the reason.

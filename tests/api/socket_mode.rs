@@ -139,6 +139,13 @@ async fn link_disabled_stops_reconnecting_and_readiness_says_why() {
     let (status, why) = app.readiness().await;
     assert_eq!(status, 503);
     assert!(why.contains("link_disabled"), "{why}");
+    let live = app.http.get(app.url("/healthz")).send().await.unwrap();
+    assert_eq!(
+        live.status(),
+        200,
+        "alive: restarting would not turn Socket Mode back on"
+    );
+    assert_eq!(live.text().await.unwrap(), "ok (socket not connected)");
     assert_eq!(stand_in.opened(), 1);
 }
 
