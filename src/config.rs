@@ -33,6 +33,10 @@ pub struct ServeConfig {
     pub confirm_cut_fraction: f64,
     /// The longest a timed change may last.
     pub max_temporary: Hold,
+    /// A rate below the last hour's busiest minute asks for confirmation.
+    pub confirm_below_traffic: bool,
+    /// How long after a change its impact report follows; zero: none.
+    pub impact_after: Duration,
     /// Slack's Web API with the bot token, if one is set.
     pub web_api: Option<WebApi>,
     /// Between sweeps for ended timed changes.

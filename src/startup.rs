@@ -39,6 +39,7 @@ impl Application {
             &config,
             Mode::Background {
                 max_jobs: config.max_jobs,
+                impact_after: config.impact_after,
             },
             Arc::new(deadlines),
         );
@@ -172,6 +173,7 @@ pub fn state(config: &ServeConfig, mode: Mode, deadlines: Arc<dyn Deadlines>) ->
     )
     .with_cut_fraction(config.confirm_cut_fraction)
     .with_max_temporary(config.max_temporary)
+    .with_traffic_checks(config.confirm_below_traffic)
     .with_deadlines(deadlines);
     let runner = Arc::new(runner);
     AppState {

@@ -15,10 +15,10 @@ use tokio::sync::OnceCell;
 
 use super::connection::{Connection, OPERATION_TIMEOUT};
 use super::pacer::Pacer;
-use crate::core::ports::{Gateway, GatewayError};
+use crate::core::ports::{Gateway, GatewayError, TrafficError};
 use crate::domain::{
     AccountLimits, Action, ApiId, ApiKind, Configured, Level, ManagedBy, ResolvedApi, StageName,
-    StageView, TAG_PREFIX,
+    StageView, TAG_PREFIX, Traffic,
 };
 
 mod http;
@@ -101,6 +101,8 @@ pub struct ApiGateway {
     missed: std::sync::Mutex<HashMap<String, Instant>>,
     /// Every API id any listing has found, with its kind (an id's kind never changes).
     kinds: std::sync::Mutex<HashMap<String, Listing>>,
+    /// Stages' traffic, from CloudWatch.
+    traffic: super::traffic::CloudWatch,
 }
 
 /// How many recent misses are remembered (a flood of distinct typos only refreshes the list at
@@ -117,6 +119,7 @@ impl ApiGateway {
             account: tokio::sync::Mutex::new(None),
             missed: std::sync::Mutex::new(HashMap::new()),
             kinds: std::sync::Mutex::new(HashMap::new()),
+            traffic: super::traffic::CloudWatch::default(),
         }
     }
 
@@ -623,6 +626,30 @@ impl Gateway for ApiGateway {
         }
     }
 
+    /// From CloudWatch: the adapter finds a REST API's name (its metrics are keyed by it) in
+    /// the cached list when the caller did not have it.
+    async fn traffic(
+        &self,
+        api: &ResolvedApi,
+        levels: &[(StageName, Level)],
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<Traffic>, TrafficError> {
+        let name = match (api.kind, &api.name) {
+            (ApiKind::Rest, None) => self.name_of(&api.id).await.ok().flatten(),
+            (_, name) => name.clone(),
+        };
+        let (connection, _) = self.connection().await;
+        let published = super::traffic::Published {
+            kind: api.kind,
+            id: api.id.as_str(),
+            name: name.as_deref(),
+        };
+        self.traffic
+            .read(&connection.config, published, levels, from, to)
+            .await
+    }
+
     /// The account's regional quota (GetAccount), reused for five minutes. `None` when it
     /// cannot be read: the quota check is a safety net, not a reason to refuse every change.
     async fn account_limits(&self) -> Option<AccountLimits> {
@@ -724,5 +751,6 @@ fn stage_view(
         timed: Vec::new(),
         claims: Vec::new(),
         unsealed: Vec::new(),
+        traffic: Vec::new(),
     }
 }

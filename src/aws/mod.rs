@@ -7,6 +7,7 @@ mod invoker;
 mod pacer;
 pub mod scheduler;
 mod settings;
+mod traffic;
 
 pub use gateway::{ApiGateway, GatewaySettings, Readiness};
 pub use invoker::SelfInvoker;

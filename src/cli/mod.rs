@@ -170,6 +170,23 @@ pub struct SafetyArgs {
     /// The longest a timed change (`for 30m`) may last: `90s`, `30m`, `2h`, `1h30m`.
     #[arg(long, env = "MAX_TEMPORARY", default_value = "24h", value_parser = parse_hold)]
     pub max_temporary: Hold,
+    /// A rate below the last hour's busiest minute (CloudWatch) is shown for confirmation
+    /// first, with the share of that minute it would have rejected.
+    #[arg(long, env = "CONFIRM_BELOW_TRAFFIC", default_value = "true", value_parser = clap::builder::BoolishValueParser::new())]
+    pub confirm_below_traffic: bool,
+    /// After a change, report the traffic before and after it this much later (`5m`, `90s`;
+    /// `0` turns the report off).
+    #[arg(long, env = "IMPACT_AFTER", default_value = "5m", value_parser = parse_after)]
+    pub impact_after: Duration,
+}
+
+fn parse_after(raw: &str) -> Result<Duration, String> {
+    match raw.trim() {
+        "0" => Ok(Duration::ZERO),
+        raw => Hold::parse(raw)
+            .map(|hold| Duration::from_secs(hold.secs()))
+            .map_err(|e| e.to_string()),
+    }
 }
 
 fn parse_hold(raw: &str) -> Result<Hold, String> {

@@ -49,6 +49,8 @@ impl TryFrom<ServeArgs> for ServeConfig {
             max_jobs: args.max_jobs.max(1),
             confirm_cut_fraction: args.safety.confirm_cut_fraction,
             max_temporary: args.safety.max_temporary,
+            confirm_below_traffic: args.safety.confirm_below_traffic,
+            impact_after: args.safety.impact_after,
             web_api,
             sweep_interval: args.sweep_interval,
             sweep_apis: args.sweep_apis,

@@ -91,6 +91,12 @@ impl GatewayError {
     }
 }
 
+/// Why a stage's traffic could not be read (no permission, no answer in time, …). Said in one
+/// line where traffic would be shown; never in the way of a change.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct TrafficError(pub String);
+
 /// Why a message was not delivered. Never contains the address (it is a secret).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TellError {

@@ -62,6 +62,9 @@ pub enum Risk {
         from: f64,
         to: f64,
     },
+    /// The rate is below the last hour's busiest minute (its average in requests per second):
+    /// about `rejected` (0–1) of that minute's requests would have been refused.
+    BelowTraffic { peak: f64, rate: f64, rejected: f64 },
 }
 
 /// The share of a level's own rate or burst a change may cut without confirmation.

@@ -4,11 +4,11 @@
 use std::future::Future;
 use std::pin::Pin;
 
-pub use super::errors::{GatewayError, TellError};
+pub use super::errors::{GatewayError, TellError, TrafficError};
 use super::outcome::News;
 use super::requester::ReplyTo;
 use crate::domain::{
-    AccountLimits, Action, ApiId, ApiKind, Level, ResolvedApi, StageName, StageView,
+    AccountLimits, Action, ApiId, ApiKind, Level, ResolvedApi, StageName, StageView, Traffic,
 };
 
 /// A timed change's deadline: where and when its restore must run.
@@ -108,6 +108,20 @@ pub trait Gateway: Send + Sync {
 
     /// The account's regional quota (cached); `None` when it cannot be read.
     fn account_limits(&self) -> impl Future<Output = Option<AccountLimits>> + Send;
+
+    /// The traffic each of `levels` (a stage and one of its levels) served between `from` and
+    /// `to` (Unix seconds), minute by minute, in one read with a short timeout. Not part of
+    /// the management budget; without a source of metrics, `Err`.
+    fn traffic(
+        &self,
+        api: &ResolvedApi,
+        levels: &[(StageName, Level)],
+        from: i64,
+        to: i64,
+    ) -> impl Future<Output = Result<Vec<Traffic>, TrafficError>> + Send {
+        let _ = (api, levels, from, to);
+        async { Err(TrafficError("no source of metrics".to_owned())) }
+    }
 }
 
 /// How the core tells people: the person who asked (on their reply address) and the audit

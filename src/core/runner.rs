@@ -11,11 +11,11 @@ use super::clock::unix_now;
 use super::grammar::{Request, ShowRequest, TimedRequest};
 use super::outcome::{Failure, Label, News, Outcome, TimedDone};
 use super::plan::{DEFAULT_CUT_FRACTION, Risk, plan, risk};
-use super::ports::{Deadlines, Gateway, GatewayError, Teller};
+use super::ports::{Deadlines, Gateway, GatewayError, Teller, TrafficError};
 use super::requester::{ChatId, ReplyTo, RequestId, Requester, Via};
 use crate::domain::{
-    ApiId, ApiRef, ApiView, Applied, Approval, Configured, Hold, Level, RecordSeal, ResolvedApi,
-    StageName, StageView, ThrottleChange, Timed, Unsealed,
+    Action, ApiId, ApiRef, ApiView, Applied, Approval, Configured, Hold, Level, RecordSeal,
+    ResolvedApi, StageName, StageView, ThrottleChange, Timed, Traffic, Unsealed, shortfall,
 };
 use crate::metrics::Metrics;
 use crate::policy::{Allowed, ApiIdentity, Denial, PolicyHandle};
@@ -152,6 +152,9 @@ pub struct Runner<G, T> {
     metrics: Arc<Metrics>,
     /// A cut of a level's own value by more than this share asks for confirmation.
     cut_fraction: f64,
+    /// A rate below the last hour's busiest minute asks for confirmation
+    /// (`CONFIRM_BELOW_TRAFFIC`).
+    confirm_below_traffic: bool,
     /// The longest a timed change may last (`MAX_TEMPORARY`).
     max_temporary: Hold,
     /// What makes timed changes' restores run on time; without it, only a sweep does.
@@ -173,6 +176,7 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
             policy,
             metrics,
             cut_fraction: DEFAULT_CUT_FRACTION,
+            confirm_below_traffic: true,
             max_temporary: Hold::DEFAULT_MAX,
             deadlines: None,
             seal: None,
@@ -217,6 +221,56 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
     pub fn with_cut_fraction(mut self, fraction: f64) -> Self {
         self.cut_fraction = fraction.clamp(0.0, 1.0);
         self
+    }
+
+    /// Whether a rate below the traffic of the last hour's busiest minute asks to confirm.
+    pub fn with_traffic_checks(mut self, on: bool) -> Self {
+        self.confirm_below_traffic = on;
+        self
+    }
+
+    /// The traffic at `level` before and after `at` (Unix seconds): `minutes` each side.
+    pub async fn impact(
+        &self,
+        api: &ResolvedApi,
+        stage: &StageName,
+        level: &Level,
+        at: i64,
+        minutes: i64,
+    ) -> Result<(Traffic, Traffic), TrafficError> {
+        let window = minutes.max(1) * 60;
+        let levels = [(stage.clone(), level.clone())];
+        let mut read = self
+            .gateway
+            .traffic(api, &levels, at - window, at + window)
+            .await?;
+        let traffic = read.pop().unwrap_or_default();
+        // The minute the change landed in counts as before: most of it ran on the old values.
+        let landed = at - at.rem_euclid(60);
+        Ok((
+            traffic.between(at - window, landed + 60),
+            traffic.between(landed + 60, at + window),
+        ))
+    }
+
+    /// When a rate would reject part of the last hour's busiest minute at the change's level.
+    async fn below_traffic(&self, api: &ResolvedApi, change: &ThrottleChange) -> Option<Risk> {
+        let Action::Set(limits) = change.action else {
+            return None;
+        };
+        let now = unix_now();
+        let levels = [(change.stage.clone(), change.level.clone())];
+        let read = self
+            .gateway
+            .traffic(api, &levels, now - TRAFFIC_WINDOW_SECS, now)
+            .await
+            .ok()?;
+        let short = shortfall(read.first()?, limits.rate.value())?;
+        Some(Risk::BelowTraffic {
+            peak: short.peak,
+            rate: limits.rate.value(),
+            rejected: short.rejected,
+        })
     }
 
     pub fn gateway(&self) -> &G {
@@ -309,11 +363,12 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
     }
 
     /// A request from start to end: its work, then its one final message and audit notice.
-    pub async fn run(&self, ask: &Ask, once: &ReplyOnce) {
+    pub async fn run(&self, ask: &Ask, once: &ReplyOnce) -> Outcome {
         let started = Instant::now();
         let outcome = self.perform(ask).await;
         self.conclude(&ask.origin, &outcome, started.elapsed(), once)
             .await;
+        outcome
     }
 
     /// Does the AWS part: prepares, then writes if the plan says so.
@@ -563,7 +618,15 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
         }
         // Only a person can confirm; approved and break-glass changes had their second step,
         // except that `--now` never skips confirming a change that blocks traffic.
-        let risk = risk(change, &plan, self.cut_fraction);
+        let mut risk = risk(change, &plan, self.cut_fraction);
+        // Only a person can confirm, and only before they did; then the traffic is worth a read.
+        if risk.is_none()
+            && self.confirm_below_traffic
+            && requester.user().is_some()
+            && !gates.confirmed
+        {
+            risk = self.below_traffic(&applied.api, change).await;
+        }
         let second_step_done = gates.confirmed
             || match applied.approval {
                 Approval::NotNeeded => false,
@@ -690,11 +753,50 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
             }
         };
         stages.sort_by(|a, b| a.stage.cmp(&b.stage));
+        let traffic_unread = self
+            .traffic_of(&api, &mut stages)
+            .await
+            .err()
+            .map(|error| error.to_string());
         Ok(ApiView {
             api,
             account,
             stages,
+            traffic_unread,
         })
+    }
+
+    /// Puts the last hour's traffic of every stage and of every level shown under it into the
+    /// views, in one read; `Err` says why it could not be read.
+    async fn traffic_of(
+        &self,
+        api: &ResolvedApi,
+        stages: &mut [StageView],
+    ) -> Result<(), TrafficError> {
+        let mut levels = Vec::new();
+        for view in stages.iter() {
+            let Ok(stage) = StageName::parse(&view.stage) else {
+                continue;
+            };
+            levels.push((stage.clone(), Level::Stage));
+            for (level, _) in &view.methods {
+                levels.push((stage.clone(), level.clone()));
+            }
+        }
+        if levels.is_empty() {
+            return Ok(());
+        }
+        let now = unix_now();
+        let read = self
+            .gateway
+            .traffic(api, &levels, now - TRAFFIC_WINDOW_SECS, now)
+            .await?;
+        for ((stage, level), traffic) in levels.into_iter().zip(read) {
+            if let Some(view) = stages.iter_mut().find(|v| v.stage == stage.as_str()) {
+                view.traffic.push((level, traffic));
+            }
+        }
+        Ok(())
     }
 
     /// Counts, logs and tells: the final reply (if anyone waits for one, and nobody has sent it
@@ -787,6 +889,9 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
         self.metrics.command(label.as_str());
     }
 }
+
+/// How far back `show` and the confirmation of a change look at traffic.
+pub const TRAFFIC_WINDOW_SECS: i64 = 3600;
 
 fn changed(change: &ThrottleChange, result: Result<Applied, Failure>) -> Outcome {
     Outcome::Change {

@@ -1,6 +1,6 @@
 use super::{
     AccountLimits, ApiId, ApiKind, ApiRef, Claim, Configured, Hold, Level, Place, RecordSeal,
-    StageName, ThrottleLimits, Timed, Unsealed,
+    StageName, ThrottleLimits, Timed, Traffic, Unsealed,
 };
 
 /// What to do at a level: set limits, or remove our override so the level inherits.
@@ -93,6 +93,8 @@ pub struct StageView {
     pub claims: Vec<Claim>,
     /// `throttle-bot:` records this service did not seal: never acted on.
     pub unsealed: Vec<Unsealed>,
+    /// The last hour's traffic at the stage (`Level::Stage`) and its levels, where read.
+    pub traffic: Vec<(Level, Traffic)>,
 }
 
 /// A tool whose next deployment of a stage may put its own throttling back.
@@ -178,6 +180,8 @@ pub struct ApiView {
     pub api: ResolvedApi,
     pub account: Option<AccountLimits>,
     pub stages: Vec<StageView>,
+    /// Why the stages' traffic could not be read, when it could not (said in one line).
+    pub traffic_unread: Option<String>,
 }
 
 #[cfg(test)]

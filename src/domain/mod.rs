@@ -6,6 +6,7 @@ mod limits;
 mod target;
 pub mod text;
 mod timed;
+mod traffic;
 
 pub use change::{
     Action, ApiView, Applied, Approval, ManagedBy, ResolvedApi, StageView, ThrottleChange,
@@ -21,3 +22,4 @@ pub use timed::{
     CLAIM_PREFIX, Claim, Due, Hold, HoldError, Layer, Place, RecordSeal, TAG_PREFIX, Timed,
     Unsealed,
 };
+pub use traffic::{Minute, Shortfall, Traffic, shortfall};

@@ -18,6 +18,7 @@ use tracing::Instrument;
 
 mod deferred;
 mod denials;
+mod impact;
 
 pub use deferred::{DEFERRED_JOB_KEY, DEFERRED_NOTICE_KEY, DeferredJob, DeferredJobError};
 use denials::DenialNotices;
@@ -91,6 +92,8 @@ pub enum Mode {
     /// As a server: requests run in tracked background tasks, at most this many at once.
     Background {
         max_jobs: usize,
+        /// How long after a change its impact report follows (`IMPACT_AFTER`; zero: none).
+        impact_after: Duration,
     },
     Lambda(Arc<HandOff>),
 }
@@ -159,7 +162,10 @@ impl Jobs {
     /// Starts a request. As a server it returns at once; on Lambda it may run the request.
     pub async fn submit(&self, ask: Ask, deadline: Option<InvocationDeadline>) -> Submitted {
         match &self.mode {
-            Mode::Background { max_jobs } => {
+            Mode::Background {
+                max_jobs,
+                impact_after,
+            } => {
                 if self.tracker.len() >= *max_jobs {
                     self.runner.count(Label::Busy);
                     span(&ask.id).in_scope(|| {
@@ -179,10 +185,12 @@ impl Jobs {
                 let runner = Arc::clone(&self.runner);
                 let registry = Arc::clone(&self.pending);
                 let span = span(&ask.id);
+                let impact_after = *impact_after;
                 self.tracker.spawn(
                     async move {
-                        runner.run(&ask, &once).await;
+                        let outcome = runner.run(&ask, &once).await;
                         registry.lock().expect("pending jobs").remove(&id);
+                        impact::schedule(&runner, &ask, &outcome, impact_after);
                     }
                     .instrument(span),
                 );

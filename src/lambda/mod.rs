@@ -121,6 +121,7 @@ pub async fn run(args: LambdaArgs) -> Result<(), LambdaError> {
         )
         .with_cut_fraction(args.safety.confirm_cut_fraction)
         .with_max_temporary(args.safety.max_temporary)
+        .with_traffic_checks(args.safety.confirm_below_traffic)
         .with_deadlines(Arc::clone(&restores) as Arc<dyn Deadlines>),
     );
     let hand_off = secret.as_ref().map(|secret| {

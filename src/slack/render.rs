@@ -22,11 +22,13 @@ use crate::domain::{
 use crate::policy::{Denial, place};
 
 mod change;
+mod impact;
 mod requests;
 mod show;
 pub mod timed;
 
 use change::{applied, audit_notice, failed, transitions};
+pub use impact::{impact, impact_unread};
 use requests::{approval_request, moved, preview};
 use show::{view, view_failed};
 
@@ -447,6 +449,24 @@ fn api_label(applied_api: &crate::domain::ResolvedApi) -> String {
     match &applied_api.name {
         Some(name) => format!("{kind} {} ({})", code(name), code(applied_api.id.as_str())),
         None => format!("{kind} {}", code(applied_api.id.as_str())),
+    }
+}
+
+/// Requests per second as people read them: whole above 10, one decimal below.
+fn per_second(value: f64) -> String {
+    let rounded = if value >= 10.0 {
+        value.round()
+    } else {
+        (value * 10.0).round() / 10.0
+    };
+    format!("{rounded} req/s")
+}
+
+/// A share (0–1) as a whole percentage; "under 1%" rather than a misleading 0%.
+fn percent(share: f64) -> String {
+    match (share * 100.0).round() {
+        0.0 if share > 0.0 => "under 1%".to_owned(),
+        whole => format!("{whole}%"),
     }
 }
 

@@ -22,3 +22,4 @@ mod slash_command;
 mod socket_mode;
 mod startup;
 mod timed;
+mod traffic;

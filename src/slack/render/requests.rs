@@ -16,6 +16,20 @@ pub(super) fn preview(
         Some(Risk::Cuts { what, from, to }) => {
             format!("it cuts the {what} from {from} to {to}, by more than half")
         }
+        Some(Risk::BelowTraffic {
+            peak,
+            rate,
+            rejected,
+        }) => format!(
+            "in the last hour {} peaked at {} (1-minute average); at {} about {} of that minute's requests would have been rejected",
+            match &change.level {
+                Level::Stage => "this stage".to_owned(),
+                level => format!("`{level}`"),
+            },
+            per_second(peak),
+            per_second(rate),
+            percent(rejected)
+        ),
         None => "the access policy asks to confirm changes here".to_owned(),
     };
     let (rate_line, burst_line) = transitions(change, planned);

@@ -2,6 +2,7 @@
 //! not made by throttle-bot.
 
 use super::*;
+use crate::domain::Traffic;
 
 /// The answer to `show`: one section per stage, methods listed under it.
 pub(super) fn view(view: &ApiView) -> Value {
@@ -19,6 +20,11 @@ pub(super) fn view(view: &ApiView) -> Value {
         json!({ "type": "context", "elements": [{ "type": "mrkdwn", "text": account }] }),
     ];
     let mut text = format!("Throttling of {api}. {account}.");
+    if let Some(why) = &view.traffic_unread {
+        let line = format!("Traffic: could not be read ({})", escape(why));
+        blocks.push(json!({ "type": "context", "elements": [{ "type": "mrkdwn", "text": line }] }));
+        text.push_str(&format!(" {line}."));
+    }
     if view.stages.is_empty() {
         blocks.push(json!({ "type": "section", "text": { "type": "mrkdwn", "text": "This API has no stages." } }));
         text.push_str(" No stages.");
@@ -32,6 +38,13 @@ pub(super) fn view(view: &ApiView) -> Value {
             "not set (account limit applies)".to_owned()
         };
         let mut lines = format!("*Stage {}*\n• Stage-wide: {stage_wide}", code(&stage.stage));
+        let traffic_at = |level: &Level| {
+            stage
+                .traffic
+                .iter()
+                .find(|(at, _)| at == level)
+                .map(|(_, traffic)| traffic_line(traffic))
+        };
         let note = (!stage.kind.stage_can_be_unset()).then(|| {
             format!(
                 "An {} stage cannot be unset: `reset` sets the account's limits",
@@ -41,6 +54,10 @@ pub(super) fn view(view: &ApiView) -> Value {
         if let Some(note) = &note {
             lines.push_str(&format!(" ({note})"));
         }
+        let stage_traffic = traffic_at(&Level::Stage);
+        if let Some(traffic) = &stage_traffic {
+            lines.push_str(&format!("\n   Traffic, {traffic}"));
+        }
         for (level, configured) in &stage.methods {
             let value = if configured.is_set() {
                 with_blocking(configured)
@@ -48,10 +65,16 @@ pub(super) fn view(view: &ApiView) -> Value {
                 "not set (stage-wide applies)".to_owned()
             };
             lines.push_str(&format!("\n• {}: {value}", code(&level.to_string())));
+            if let Some(traffic) = traffic_at(level) {
+                lines.push_str(&format!("\n   Traffic, {traffic}"));
+            }
         }
         text.push_str(&format!(" Stage {}: {stage_wide}.", stage.stage));
         if let Some(note) = &note {
             text.push_str(&format!(" {note}."));
+        }
+        if let Some(traffic) = &stage_traffic {
+            text.push_str(&format!(" Traffic, {traffic}."));
         }
         for record in &stage.timed {
             let line = timed::in_force(record);
@@ -71,6 +94,20 @@ pub(super) fn view(view: &ApiView) -> Value {
             "text": format!("…and {} more stages; name one to see it.", view.stages.len() - MAX_STAGES) }] }));
     }
     json!({ "response_type": "ephemeral", "text": text, "blocks": blocks })
+}
+
+/// The last hour's traffic at one level, in a line: peak and latest minute, 4XX share.
+fn traffic_line(traffic: &Traffic) -> String {
+    match (traffic.peak(), traffic.latest()) {
+        (Some(peak), Some(latest)) => format!(
+            "last hour (1-minute averages): peak {} at {}, latest {}; 4XX {} of requests",
+            per_second(peak.per_second()),
+            date(peak.at),
+            per_second(latest.per_second()),
+            traffic.client_error_share().map_or("—".to_owned(), percent)
+        ),
+        _ => "last hour: none published (no requests, or metrics not on for this level)".to_owned(),
+    }
 }
 
 /// Values as `rate, burst`, and whether they reject every request.

@@ -50,6 +50,8 @@ impl InProcess {
             max_jobs: 8,
             confirm_cut_fraction: 0.5,
             max_temporary: throttle_bot::domain::Hold::DEFAULT_MAX,
+            confirm_below_traffic: false,
+            impact_after: std::time::Duration::ZERO,
             web_api: None,
             sweep_interval: Duration::from_secs(300),
             sweep_apis: throttle_bot::deadlines::SweepScope::None,
@@ -60,7 +62,10 @@ impl InProcess {
         Self {
             router: throttle_bot::http::router(throttle_bot::startup::state(
                 &config,
-                Mode::Background { max_jobs: 8 },
+                Mode::Background {
+                    max_jobs: 8,
+                    impact_after: std::time::Duration::ZERO,
+                },
                 Arc::new(deadlines),
             )),
         }

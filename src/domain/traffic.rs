@@ -1,0 +1,171 @@
+//! The traffic a stage (or one of its methods or routes) served, per minute, as API Gateway
+//! publishes it to CloudWatch. Per-second traffic is not published: a minute's count / 60 is a
+//! one-minute average, and every figure here says so.
+
+/// One minute's requests and client errors (4XX, 429s included).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Minute {
+    /// Unix seconds at the start of the minute.
+    pub at: i64,
+    pub requests: f64,
+    pub client_errors: f64,
+}
+
+impl Minute {
+    /// The minute's average in requests per second.
+    pub fn per_second(&self) -> f64 {
+        self.requests / 60.0
+    }
+}
+
+/// A level's traffic over a window, minute by minute (oldest first).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Traffic {
+    pub minutes: Vec<Minute>,
+}
+
+impl Traffic {
+    /// From minutes in any order; minutes with no requests count as served nothing.
+    pub fn new(mut minutes: Vec<Minute>) -> Self {
+        minutes.sort_by_key(|m| m.at);
+        Self { minutes }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.minutes.is_empty()
+    }
+
+    /// The busiest minute.
+    pub fn peak(&self) -> Option<Minute> {
+        self.minutes
+            .iter()
+            .copied()
+            .max_by(|a, b| a.requests.total_cmp(&b.requests))
+    }
+
+    /// The most recent minute with data.
+    pub fn latest(&self) -> Option<Minute> {
+        self.minutes.last().copied()
+    }
+
+    /// The share of requests answered with a 4XX over the whole window; `None` without requests.
+    pub fn client_error_share(&self) -> Option<f64> {
+        let requests: f64 = self.minutes.iter().map(|m| m.requests).sum();
+        let errors: f64 = self.minutes.iter().map(|m| m.client_errors).sum();
+        (requests > 0.0).then(|| (errors / requests).clamp(0.0, 1.0))
+    }
+
+    /// The average in requests per second over the minutes with data; `None` without any.
+    pub fn average_per_second(&self) -> Option<f64> {
+        (!self.minutes.is_empty()).then(|| {
+            self.minutes.iter().map(Minute::per_second).sum::<f64>() / self.minutes.len() as f64
+        })
+    }
+
+    /// The minutes starting in `[from, to)`.
+    pub fn between(&self, from: i64, to: i64) -> Self {
+        Self {
+            minutes: self
+                .minutes
+                .iter()
+                .copied()
+                .filter(|m| m.at >= from && m.at < to)
+                .collect(),
+        }
+    }
+}
+
+/// What a rate below the traffic's peak would have done to that minute.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Shortfall {
+    /// The peak minute's average in requests per second.
+    pub peak: f64,
+    /// The share of that minute's requests the rate would have rejected (0–1).
+    pub rejected: f64,
+}
+
+/// `Some` when `rate` is below the peak minute's average: at that rate about
+/// `(peak - rate) / peak` of that minute's requests would have been rejected.
+pub fn shortfall(traffic: &Traffic, rate: f64) -> Option<Shortfall> {
+    let peak = traffic.peak()?.per_second();
+    (peak > rate && peak > 0.0).then(|| Shortfall {
+        peak,
+        rejected: (peak - rate) / peak,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn minute(at: i64, requests: f64, client_errors: f64) -> Minute {
+        Minute {
+            at,
+            requests,
+            client_errors,
+        }
+    }
+
+    #[test]
+    fn the_peak_and_latest_minutes_are_averages_per_second() {
+        let traffic = Traffic::new(vec![
+            minute(120, 600.0, 0.0),
+            minute(0, 7200.0, 72.0),
+            minute(60, 3000.0, 0.0),
+        ]);
+        assert_eq!(
+            traffic.peak().map(|m| (m.at, m.per_second())),
+            Some((0, 120.0))
+        );
+        assert_eq!(
+            traffic.latest().map(|m| (m.at, m.per_second())),
+            Some((120, 10.0))
+        );
+        assert_eq!(
+            traffic.average_per_second(),
+            Some((120.0 + 50.0 + 10.0) / 3.0)
+        );
+        let share = traffic.client_error_share().unwrap();
+        assert!((share - 72.0 / 10_800.0).abs() < 1e-12, "{share}");
+        assert_eq!(
+            traffic.between(60, 120).minutes,
+            vec![minute(60, 3000.0, 0.0)]
+        );
+        assert_eq!(traffic.between(0, 60).minutes.len(), 1);
+    }
+
+    #[test]
+    fn no_data_means_no_figures() {
+        let empty = Traffic::default();
+        assert!(empty.is_empty());
+        assert_eq!(empty.peak(), None);
+        assert_eq!(empty.latest(), None);
+        assert_eq!(empty.client_error_share(), None);
+        assert_eq!(empty.average_per_second(), None);
+        let idle = Traffic::new(vec![minute(0, 0.0, 0.0)]);
+        assert_eq!(idle.client_error_share(), None);
+        assert_eq!(shortfall(&idle, 0.0), None);
+    }
+
+    #[test]
+    fn a_rate_below_the_peak_minute_would_have_rejected_the_difference() {
+        let traffic = Traffic::new(vec![minute(0, 7200.0, 0.0), minute(60, 600.0, 0.0)]);
+        let short = shortfall(&traffic, 50.0).unwrap();
+        assert_eq!(short.peak, 120.0);
+        assert!((short.rejected - 70.0 / 120.0).abs() < 1e-12);
+        assert_eq!(
+            shortfall(&traffic, 120.0),
+            None,
+            "at the peak: nothing rejected"
+        );
+        assert_eq!(shortfall(&traffic, 500.0), None);
+        assert_eq!(shortfall(&traffic, 0.0).map(|s| s.rejected), Some(1.0));
+        assert_eq!(shortfall(&Traffic::default(), 1.0), None);
+    }
+
+    #[test]
+    fn client_error_shares_stay_within_zero_and_one() {
+        let odd = Traffic::new(vec![minute(0, 10.0, 50.0)]);
+        assert_eq!(odd.client_error_share(), Some(1.0));
+    }
+}
