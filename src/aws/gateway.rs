@@ -626,8 +626,9 @@ impl Gateway for ApiGateway {
         }
     }
 
-    /// From CloudWatch: the adapter finds a REST API's name (its metrics are keyed by it) in
-    /// the cached list when the caller did not have it.
+    /// From CloudWatch: a REST API's metrics are keyed by its name, taken from the cached list
+    /// when the caller did not have it (never listed for this: that would spend the management
+    /// budget on a read that may be skipped).
     async fn traffic(
         &self,
         api: &ResolvedApi,
@@ -636,7 +637,7 @@ impl Gateway for ApiGateway {
         to: i64,
     ) -> Result<Vec<Traffic>, TrafficError> {
         let name = match (api.kind, &api.name) {
-            (ApiKind::Rest, None) => self.name_of(&api.id).await.ok().flatten(),
+            (ApiKind::Rest, None) => self.known_name(&api.id),
             (_, name) => name.clone(),
         };
         let (connection, _) = self.connection().await;

@@ -179,7 +179,7 @@ fn dimensions(
             "ApiName",
             api.name.ok_or_else(|| {
                 TrafficError(
-                    "a REST API's metrics are published under its name, which is not known"
+                    "a REST API's metrics are published under its name, not yet known here; name the API to read them"
                         .to_owned(),
                 )
             })?,
