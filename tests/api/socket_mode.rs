@@ -165,3 +165,36 @@ async fn socket_mode_needs_an_app_token() {
 async fn app_slack_stand_in() -> SlackStandIn {
     SlackStandIn::start().await
 }
+
+#[tokio::test]
+async fn several_connections_share_one_memory_of_envelopes() {
+    let stand_in = SocketStandIn::start().await;
+    let app = TestApp::spawn_with(Options {
+        subcommand: "socket",
+        extra_env: vec![
+            ("SLACK_APP_TOKEN", APP_TOKEN.to_owned()),
+            ("SLACK_API_URL", stand_in.api_url()),
+            ("SOCKET_CONNECTIONS", "2".to_owned()),
+        ],
+        ..Options::default()
+    })
+    .await;
+    let mut first = stand_in.next_connection().await;
+    let mut second = stand_in.next_connection().await;
+    assert_eq!(stand_in.opened(), 2, "one URL per connection");
+    let api = create_api(&unique("two-links"), "prod").await;
+    let envelope = command_envelope(
+        "env-1",
+        &format!("{api} prod 150 300"),
+        &app.slack.url("/reply"),
+    );
+
+    first.deliver(envelope.clone()).await;
+    app.slack.wait_for("/reply", 1).await;
+    // Slack redelivers on the other connection: acknowledged there, not run again.
+    let ack = second.deliver(envelope).await;
+    assert_eq!(ack, serde_json::json!({ "envelope_id": "env-1" }));
+
+    let app = app.stop().await;
+    assert_eq!(app.slack.posts_to("/reply").len(), 1);
+}
