@@ -31,10 +31,6 @@ impl Traffic {
         Self { minutes }
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.minutes.is_empty()
-    }
-
     /// The busiest minute.
     pub fn peak(&self) -> Option<Minute> {
         self.minutes
@@ -137,7 +133,6 @@ mod tests {
     #[test]
     fn no_data_means_no_figures() {
         let empty = Traffic::default();
-        assert!(empty.is_empty());
         assert_eq!(empty.peak(), None);
         assert_eq!(empty.latest(), None);
         assert_eq!(empty.client_error_share(), None);
