@@ -84,7 +84,8 @@ pub struct Shortfall {
 /// `(peak - rate) / peak` of that minute's requests would have been rejected.
 pub fn shortfall(traffic: &Traffic, rate: f64) -> Option<Shortfall> {
     let peak = traffic.peak()?.per_second();
-    (peak > rate && peak > 0.0).then(|| Shortfall {
+    // A rate is never negative, so a peak above it is above zero: no division by zero.
+    (peak > rate).then(|| Shortfall {
         peak,
         rejected: (peak - rate) / peak,
     })

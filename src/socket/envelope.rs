@@ -190,6 +190,11 @@ mod tests {
             parse(r#"{"type":"slash_commands","payload":{}}"#),
             Some(Frame::Other)
         );
+        assert_eq!(
+            parse(r#"{"type":"slash_commands","envelope_id":"","payload":{}}"#),
+            Some(Frame::Other),
+            "an envelope without an id cannot be acknowledged"
+        );
         assert_eq!(parse("not json"), None);
         assert_eq!(parse(r#"{"no":"type"}"#), None);
     }
