@@ -247,13 +247,29 @@ mod tests {
     #[test]
     fn a_redelivered_envelope_is_handled_once_and_ids_are_forgotten_in_time() {
         let start = Instant::now();
+        let at = |secs| start + Duration::from_secs(secs);
         let mut delivered = Delivered::new(Duration::from_secs(60), 2);
+        assert!(delivered.first("a", at(0)));
+        assert!(!delivered.first("a", at(59)));
+        assert!(
+            delivered.first("a", at(60)),
+            "forgotten after exactly `keep`"
+        );
+        assert!(delivered.first("b", at(90)));
+        // Full at 120: "a" (from 60, as old as `keep`) makes room; "b" (30 s old) stays.
+        assert!(delivered.first("c", at(120)));
+        assert!(!delivered.first("b", at(121)));
+        assert!(!delivered.first("c", at(121)));
+    }
+
+    #[test]
+    fn memory_stays_bounded_when_a_flood_fills_it() {
+        let start = Instant::now();
+        let mut delivered = Delivered::new(Duration::from_secs(60), 1);
         assert!(delivered.first("a", start));
-        assert!(!delivered.first("a", start + Duration::from_secs(59)));
-        assert!(delivered.first("a", start + Duration::from_secs(61)));
-        assert!(delivered.first("b", start + Duration::from_secs(61)));
-        // Full: old ids make room; a flood of new ones is still handled once each.
-        assert!(delivered.first("c", start + Duration::from_secs(200)));
-        assert!(!delivered.first("c", start + Duration::from_secs(201)));
+        // Full of a fresh id: the next is handled but not remembered.
+        assert!(delivered.first("b", start + Duration::from_secs(1)));
+        assert!(delivered.first("b", start + Duration::from_secs(2)));
+        assert!(!delivered.first("a", start + Duration::from_secs(3)));
     }
 }
