@@ -366,10 +366,7 @@ impl ApiGateway {
         E: ProvideErrorMetadata + std::error::Error + 'static,
         R: std::fmt::Debug,
     {
-        let not_found = GatewayError::NotFound {
-            api: api.to_string(),
-            stage: stage.to_string(),
-        };
+        let not_found = stage_not_found(api, stage);
         let tags = format!("arn:aws:apigateway:{}::/tags/*", self.region());
         let error = self.explain(err, action, &tags, Some(not_found));
         self.named(error).await
@@ -388,10 +385,7 @@ impl ApiGateway {
         E: ProvideErrorMetadata + std::error::Error + 'static,
         R: std::fmt::Debug,
     {
-        let not_found = GatewayError::NotFound {
-            api: api.to_string(),
-            stage: stage.to_string(),
-        };
+        let not_found = stage_not_found(api, stage);
         match self.explain(err, action, resource, Some(not_found)) {
             GatewayError::Timeout { .. } => GatewayError::Timeout {
                 seconds: WRITE_TIMEOUT.as_secs(),
@@ -684,6 +678,14 @@ impl Gateway for ApiGateway {
                 None
             }
         }
+    }
+}
+
+/// "API or stage not found", for calls on one stage.
+fn stage_not_found(api: &ApiId, stage: &StageName) -> GatewayError {
+    GatewayError::NotFound {
+        api: api.to_string(),
+        stage: stage.to_string(),
     }
 }
 

@@ -11,7 +11,19 @@ use crate::core::ports::TellError;
 pub const DEFAULT_API_URL: &str = "https://slack.com/api";
 
 /// Slack's Web API hosts (GovSlack has its own).
-const API_HOSTS: [&str; 2] = ["slack.com", "slack-gov.com"];
+pub const API_HOSTS: [&str; 2] = ["slack.com", "slack-gov.com"];
+
+/// The `error` of a Web API answer with `ok: false`: Slack's codes are short words
+/// (`not_in_channel`); only those characters are kept, so nothing else reaches a log.
+pub fn error_code(answer: &Value) -> String {
+    answer["error"]
+        .as_str()
+        .unwrap_or("unknown_error")
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .take(64)
+        .collect()
+}
 
 /// A bot token (`xoxb-…`). It is a secret: `Debug` never shows it.
 #[derive(Clone)]
@@ -89,15 +101,7 @@ impl WebApi {
         if answer["ok"] == json!(true) {
             Ok(())
         } else {
-            // Slack's error codes are short words (`not_in_channel`); keep only those.
-            let code: String = answer["error"]
-                .as_str()
-                .unwrap_or("unknown_error")
-                .chars()
-                .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
-                .take(64)
-                .collect();
-            Err(TellError::Refused(code))
+            Err(TellError::Refused(error_code(&answer)))
         }
     }
 }

@@ -28,6 +28,7 @@ use crate::http::Shared;
 use crate::http::commands::{Once, command};
 use crate::http::interactions::interaction;
 use crate::slack::hosts::SlackHosts;
+use crate::slack::web_api::{API_HOSTS, error_code};
 
 /// Slack's app-level token (`xapp-…`): a secret, never shown.
 #[derive(Clone)]
@@ -56,9 +57,6 @@ pub struct SocketSettings {
     /// Connections held at once (Slack spreads envelopes across up to 10).
     pub connections: usize,
 }
-
-/// Web API hosts `apps.connections.open` may be called on.
-const API_HOSTS: [&str; 2] = ["slack.com", "slack-gov.com"];
 
 impl SocketSettings {
     pub fn new(
@@ -222,14 +220,10 @@ impl Link {
             .await
             .map_err(|_| "apps.connections.open answered something other than JSON".to_owned())?;
         if answer["ok"] != Value::Bool(true) {
-            let code: String = answer["error"]
-                .as_str()
-                .unwrap_or("unknown_error")
-                .chars()
-                .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
-                .take(64)
-                .collect();
-            return Err(format!("apps.connections.open refused: {code}"));
+            return Err(format!(
+                "apps.connections.open refused: {}",
+                error_code(&answer)
+            ));
         }
         let url = answer["url"].as_str().unwrap_or_default();
         self.settings

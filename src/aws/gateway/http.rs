@@ -11,7 +11,7 @@ use std::collections::HashMap;
 
 use aws_sdk_apigatewayv2::types::RouteSettings;
 
-use super::{ApiGateway, retries, stage_view};
+use super::{ApiGateway, retries, stage_not_found, stage_view};
 use crate::core::ports::GatewayError;
 use crate::domain::{
     Action, ApiId, ApiKind, Configured, HttpMethod, Level, ResourcePath, StageName, StageView,
@@ -53,10 +53,7 @@ impl ApiGateway {
             }),
             Err(err) => {
                 let resource = http_stage_arn(&self.region(), api, stage);
-                let not_found = GatewayError::NotFound {
-                    api: api.to_string(),
-                    stage: stage.to_string(),
-                };
+                let not_found = stage_not_found(api, stage);
                 let error = self.explain(err, "apigateway:GET", &resource, Some(not_found));
                 Err(self.named(error).await)
             }

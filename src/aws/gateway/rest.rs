@@ -7,7 +7,7 @@ use aws_sdk_apigateway::operation::get_stage::GetStageOutput;
 use aws_sdk_apigateway::types::{MethodSetting, Op, PatchOperation, Stage};
 
 use super::super::settings::{parse_setting_key, setting_key};
-use super::{ApiGateway, retries, stage_view};
+use super::{ApiGateway, retries, stage_not_found, stage_view};
 use crate::core::ports::GatewayError;
 use crate::domain::{Action, ApiId, ApiKind, Configured, Level, StageName, StageView, TargetError};
 
@@ -33,10 +33,7 @@ impl ApiGateway {
             Ok(found) => Ok(StageSettings::from(found).view()),
             Err(err) => {
                 let resource = rest_stage_arn(&self.region(), api, stage);
-                let not_found = GatewayError::NotFound {
-                    api: api.to_string(),
-                    stage: stage.to_string(),
-                };
+                let not_found = stage_not_found(api, stage);
                 let error = self.explain(err, "apigateway:GET", &resource, Some(not_found));
                 Err(self.named(error).await)
             }
