@@ -63,6 +63,8 @@ pub enum ConfigError {
     BadWebhookUrl(HostError),
     #[error("SLACK_API_URL is not Slack's Web API (https://slack.com/api): {0}")]
     BadApiUrl(HostError),
+    #[error("targets refused: {0}")]
+    Targets(#[from] crate::aws::targets::TargetsError),
     #[error("access policy refused: {0}")]
     Policy(#[from] PolicyError),
     #[error(

@@ -100,7 +100,7 @@ impl Deadlines for LeftToSweep {
         reminder: &'a Reminder,
     ) -> Pin<Box<dyn Future<Output = Result<(), DeadlineError>> + Send + 'a>> {
         tracing::info!(
-            api = reminder.api.as_str(),
+            api = %reminder.api,
             stage = reminder.stage.as_str(),
             until = reminder.at,
             "timed change recorded on the stage; a running service's sweep restores it"
@@ -195,7 +195,7 @@ async fn restore_with_retries(runner: &Arc<AppRunner>, reminder: &Reminder, keep
         wait = (wait * 2).min(MAX_RETRY_WAIT);
     }
     tracing::error!(
-        api = reminder.api.as_str(),
+        api = %reminder.api,
         stage = reminder.stage.as_str(),
         level = %reminder.level,
         "a timed change's restore kept failing; the sweep keeps trying"
@@ -287,7 +287,7 @@ async fn sweep(runner: &Arc<AppRunner>, scope: &SweepScope, keeper: &Keeper) {
         let stages = match runner.read_stages(api).await {
             Ok(stages) => stages,
             Err(error) => {
-                tracing::warn!(%error, api = api.as_str(), "could not read stages to sweep");
+                tracing::warn!(%error, api = %api, "could not read stages to sweep");
                 continue;
             }
         };

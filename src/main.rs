@@ -1,3 +1,7 @@
+// The whole service is one future under `main`; its layout nests every adapter's futures (the
+// gateway per target, inside the runner, inside each mode), deeper than the default allows.
+#![recursion_limit = "256"]
+
 use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser};

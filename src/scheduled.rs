@@ -258,7 +258,7 @@ mod tests {
             .unwrap()
             .into_change()
             .unwrap();
-        assert_eq!(change.api.as_str(), "jbjfqykyob");
+        assert_eq!(change.api.to_string(), "jbjfqykyob");
         assert_eq!(change.stage.as_str(), "test");
         assert_eq!(
             success_text(&change),
@@ -288,7 +288,7 @@ mod tests {
             ("BURST_LIMIT", ""),
         ]));
         let change = merged.into_change().unwrap();
-        assert_eq!(change.api.as_str(), "jbjfqykyob");
+        assert_eq!(change.api.to_string(), "jbjfqykyob");
         assert_eq!(
             change.stage.as_str(),
             "night",

@@ -163,7 +163,7 @@ impl Application {
 pub fn state(config: &ServeConfig, mode: Mode, deadlines: Arc<dyn Deadlines>) -> AppState {
     let metrics = Arc::new(Metrics::new());
     let runner = app_runner(
-        config.aws,
+        config.aws.clone(),
         SlackPoster::new(config.webhook.clone(), config.slack_hosts.clone())
             .with_buttons(&config.signing_secret)
             .with_web_api(config.web_api.clone()),

@@ -4,11 +4,18 @@
 use std::time::Duration;
 
 use aws_config::retry::RetryConfig;
+use aws_config::sts::AssumeRoleProvider;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, SdkConfig};
-use aws_sdk_apigateway::config::{Credentials, ProvideCredentials};
+use aws_sdk_apigateway::config::{
+    Credentials, ProvideCredentials, Region, SharedCredentialsProvider,
+};
 
+use super::targets::TargetConfig;
 use crate::core::ports::GatewayError;
+
+/// How assumed-role sessions are named in the target account's CloudTrail.
+const SESSION_NAME: &str = "throttle-bot";
 
 pub const OPERATION_TIMEOUT: Duration = Duration::from_secs(20);
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(6);
@@ -30,9 +37,11 @@ pub struct Connection {
 
 impl Connection {
     /// Loads the standard aws-config chain, then checks that it yields a region and credentials,
-    /// logging where each came from (never the keys).
-    pub async fn resolve() -> Self {
-        let config = aws_config::defaults(BehaviorVersion::latest())
+    /// logging where each came from (never the keys). For another target: its region, and the
+    /// SDK's own assume-role provider on top of the chain when it names a role (credentials
+    /// cached and refreshed by the SDK).
+    pub async fn resolve(target: Option<&TargetConfig>) -> Self {
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
             .retry_config(
                 RetryConfig::standard()
                     .with_max_attempts(MAX_ATTEMPTS)
@@ -44,11 +53,40 @@ impl Connection {
                     .operation_attempt_timeout(ATTEMPT_TIMEOUT)
                     .connect_timeout(CONNECT_TIMEOUT)
                     .build(),
-            )
-            .load()
-            .await;
+            );
+        if let Some(target) = target {
+            loader = loader.region(Region::new(target.region.clone()));
+        }
+        let base = loader.load().await;
+        let role = target.and_then(|t| Some((t.role_arn.clone()?, t.external_id.clone())));
+        let config = match &role {
+            None => base,
+            Some((arn, external_id)) => {
+                let mut provider = AssumeRoleProvider::builder(arn.clone())
+                    .session_name(SESSION_NAME)
+                    .configure(&base);
+                if let Some(region) = base.region() {
+                    provider = provider.region(region.clone());
+                }
+                if let Some(id) = external_id {
+                    provider = provider.external_id(id.clone());
+                }
+                let provider = provider.build().await;
+                base.into_builder()
+                    .credentials_provider(SharedCredentialsProvider::new(provider))
+                    .build()
+            }
+        };
         let endpoint = endpoint(&config);
-        let setup = check(&config).await;
+        let setup = match (check(&config).await, &role) {
+            (Err(GatewayError::NoCredentials(why)), Some((arn, _))) => {
+                Err(GatewayError::CannotAssume {
+                    role: arn.clone(),
+                    why,
+                })
+            }
+            (setup, _) => setup,
+        };
         match &setup {
             Ok(()) => {}
             Err(error) => tracing::error!(%error, "AWS is not set up; commands will say so"),
@@ -92,7 +130,8 @@ async fn check(config: &SdkConfig) -> Result<(), GatewayError> {
             Ok(())
         }
         Err(error) => Err(GatewayError::NoCredentials(format!(
-            "{error} (set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE, or give the service an IAM role)"
+            "{} (set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE, or give the service an IAM role)",
+            aws_sdk_apigateway::error::DisplayErrorContext(&error)
         ))),
     }
 }

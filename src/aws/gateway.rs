@@ -15,10 +15,11 @@ use tokio::sync::OnceCell;
 
 use super::connection::{Connection, OPERATION_TIMEOUT};
 use super::pacer::Pacer;
+use super::targets::TargetConfig;
 use crate::core::ports::{Gateway, GatewayError, TrafficError};
 use crate::domain::{
-    AccountLimits, Action, ApiId, ApiKind, Configured, Level, ManagedBy, ResolvedApi, StageName,
-    StageView, TAG_PREFIX, Traffic,
+    AccountLimits, Action, ApiId, ApiKind, ApiName, Configured, Level, ManagedBy, ResolvedApi,
+    StageName, StageView, TAG_PREFIX, TargetAlias, Traffic,
 };
 
 mod http;
@@ -29,7 +30,7 @@ const NAMES_TTL: Duration = Duration::from_secs(60);
 const ACCOUNT_TTL: Duration = Duration::from_secs(300);
 
 /// How this process uses the management API.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct GatewaySettings {
     /// At most this many management calls per second from this process, on average.
     pub calls_per_second: f64,
@@ -37,6 +38,8 @@ pub struct GatewaySettings {
     pub calls_burst: u32,
     /// The same name, missing from the cached list of APIs, refreshes it at most this often.
     pub list_refresh: Duration,
+    /// Other accounts and regions (the targets file); empty: the home target only.
+    pub targets: Vec<TargetConfig>,
 }
 
 impl Default for GatewaySettings {
@@ -45,6 +48,7 @@ impl Default for GatewaySettings {
             calls_per_second: 5.0,
             calls_burst: 10,
             list_refresh: Duration::from_secs(5),
+            targets: Vec::new(),
         }
     }
 }
@@ -85,13 +89,19 @@ pub enum Readiness {
     NotReady(String),
 }
 
-/// API Gateway, reached through one SDK client built on first use (or by [`ApiGateway::warm_up`]).
+/// API Gateway in one target (an account and region), reached through one SDK client built on
+/// first use (or by [`TargetGateway::warm_up`]).
 ///
-/// Building the client may probe the network (IMDS for the region), so it never runs
-/// before the server listens.
-pub struct ApiGateway {
+/// Building the client may probe the network (IMDS for the region, STS for a role), so it
+/// never runs before the server listens.
+pub struct TargetGateway {
     settings: GatewaySettings,
-    pacer: Pacer,
+    /// The target's alias (stamped on every id its listings find); `None` for home.
+    target: Option<TargetAlias>,
+    /// How the target is reached; `None` for home (the standard chain as it is).
+    reach: Option<TargetConfig>,
+    /// Shared by every target in the same account and region: their budget is one.
+    pacer: Arc<Pacer>,
     connection: OnceCell<(Connection, Clients)>,
     /// Held across a listing, so concurrent lookups share one listing (single flight).
     names: tokio::sync::Mutex<Option<(Instant, ApiList)>>,
@@ -109,11 +119,23 @@ pub struct ApiGateway {
 /// the pace, and forgets nothing it needs).
 const MAX_MISSES: usize = 10_000;
 
-impl ApiGateway {
-    pub fn new(settings: GatewaySettings) -> Self {
+impl TargetGateway {
+    /// The home target: the service's own credentials and region.
+    pub fn home(settings: &GatewaySettings, pacer: Arc<Pacer>) -> Self {
+        Self::reaching(settings, None, pacer)
+    }
+
+    /// Another target, or home when `reach` is `None`.
+    pub fn reaching(
+        settings: &GatewaySettings,
+        reach: Option<TargetConfig>,
+        pacer: Arc<Pacer>,
+    ) -> Self {
         Self {
-            settings,
-            pacer: Pacer::new(settings.calls_per_second, settings.calls_burst),
+            settings: settings.clone(),
+            target: reach.as_ref().map(|t| t.alias.clone()),
+            reach,
+            pacer,
             connection: OnceCell::new(),
             names: tokio::sync::Mutex::new(None),
             account: tokio::sync::Mutex::new(None),
@@ -141,7 +163,7 @@ impl ApiGateway {
     async fn connection(&self) -> &(Connection, Clients) {
         self.connection
             .get_or_init(|| async {
-                let connection = Connection::resolve().await;
+                let connection = Connection::resolve(self.reach.as_ref()).await;
                 let clients = Clients {
                     rest: aws_sdk_apigateway::Client::new(&connection.config),
                     http: aws_sdk_apigatewayv2::Client::new(&connection.config),
@@ -266,13 +288,24 @@ impl ApiGateway {
         }
     }
 
+    /// An id a listing of this target found, as the core knows it (with the target's alias).
+    fn stamped(&self, raw: &str) -> Result<ApiId, GatewayError> {
+        ApiId::parse(raw)
+            .map(|id| id.in_target(self.target.clone()))
+            .map_err(|e| GatewayError::Unexpected(e.to_string()))
+    }
+
+    /// An id or name of this target as a user types it (`prod:…` outside home).
+    fn qualified(&self, bare: &str) -> String {
+        match &self.target {
+            Some(alias) => format!("{alias}:{bare}"),
+            None => bare.to_owned(),
+        }
+    }
+
     /// The kind of API `id` is, as far as any listing has found; never calls AWS.
     fn listed_kind(&self, id: &ApiId) -> Option<Listing> {
-        self.kinds
-            .lock()
-            .expect("api kinds")
-            .get(id.as_str())
-            .copied()
+        self.kinds.lock().expect("api kinds").get(id.id()).copied()
     }
 
     /// The kind of API `id` is: known from a listing, or found by refreshing the list (at
@@ -282,9 +315,9 @@ impl ApiGateway {
             Some(listed) => Some(listed),
             None => {
                 let (found, _) = self
-                    .search(id.as_str(), |list| {
+                    .search(id.id(), |list| {
                         list.iter()
-                            .find(|api| api.id == id.as_str())
+                            .find(|api| api.id == id.id())
                             .map(|api| api.kind)
                     })
                     .await?;
@@ -482,10 +515,11 @@ impl ApiGateway {
     }
 }
 
-impl Gateway for ApiGateway {
+impl Gateway for TargetGateway {
     /// Among APIs of both kinds: a name several APIs share is refused with each one's id and
     /// kind; a WebSocket API's is refused as such.
-    async fn find_by_name(&self, name: &str) -> Result<ResolvedApi, GatewayError> {
+    async fn find_by_name(&self, wanted: &ApiName) -> Result<ResolvedApi, GatewayError> {
+        let name = wanted.name();
         let (hits, list) = self
             .search(name, |list| {
                 let hits: Vec<Listed> = list
@@ -499,37 +533,42 @@ impl Gateway for ApiGateway {
         match hits.as_deref() {
             Some([only]) => match only.kind {
                 Listing::Api(kind) => Ok(ResolvedApi {
-                    id: ApiId::parse(&only.id)
-                        .map_err(|e| GatewayError::Unexpected(e.to_string()))?,
+                    id: self.stamped(&only.id)?,
                     name: Some(name.to_owned()),
                     kind,
                 }),
                 Listing::WebSocket => Err(GatewayError::WebSocketApi {
-                    api: name.to_owned(),
+                    api: wanted.to_string(),
                 }),
             },
             Some(several) => Err(GatewayError::AmbiguousApiName {
-                name: name.to_owned(),
+                name: wanted.to_string(),
                 candidates: several
                     .iter()
-                    .map(|api| match api.kind {
-                        Listing::Api(kind) => format!("{} ({kind})", api.id),
-                        Listing::WebSocket => format!("{} (WebSocket API)", api.id),
+                    .map(|api| {
+                        let id = self.qualified(&api.id);
+                        match api.kind {
+                            Listing::Api(kind) => format!("{id} ({kind})"),
+                            Listing::WebSocket => format!("{id} (WebSocket API)"),
+                        }
                     })
                     .collect(),
             }),
             None => Err(GatewayError::UnknownApiName {
-                name: name.to_owned(),
-                suggestions: close_names(name, &list),
+                name: wanted.to_string(),
+                suggestions: close_names(name, &list)
+                    .into_iter()
+                    .map(|name| self.qualified(&name))
+                    .collect(),
             }),
         }
     }
 
     async fn name_of(&self, id: &ApiId) -> Result<Option<String>, GatewayError> {
         let (name, _) = self
-            .search(id.as_str(), |list| {
+            .search(id.id(), |list| {
                 list.iter()
-                    .find(|api| api.id == id.as_str())
+                    .find(|api| api.id == id.id())
                     .map(|api| api.name.clone())
             })
             .await?;
@@ -540,7 +579,7 @@ impl Gateway for ApiGateway {
         let cached = self.names.try_lock().ok()?;
         let (_, list) = cached.as_ref()?;
         list.iter()
-            .find(|api| api.id == id.as_str())
+            .find(|api| api.id == id.id())
             .map(|api| api.name.clone())
     }
 
@@ -589,6 +628,23 @@ impl Gateway for ApiGateway {
         }
     }
 
+    /// This target's REST and HTTP APIs, from the (cached) list of APIs.
+    async fn listing(&self, _: Option<&TargetAlias>) -> Result<Vec<ResolvedApi>, GatewayError> {
+        let refresh = self.settings.list_refresh;
+        let list = self.api_list(|at| at.elapsed() < refresh).await?;
+        Ok(list
+            .iter()
+            .filter_map(|api| match api.kind {
+                Listing::Api(kind) => Some(ResolvedApi {
+                    id: self.stamped(&api.id).ok()?,
+                    name: Some(api.name.clone()),
+                    kind,
+                }),
+                Listing::WebSocket => None,
+            })
+            .collect())
+    }
+
     /// Every REST and HTTP API's id, from the (cached) list of APIs.
     async fn apis(&self) -> Result<Vec<ApiId>, GatewayError> {
         let refresh = self.settings.list_refresh;
@@ -596,7 +652,7 @@ impl Gateway for ApiGateway {
         Ok(list
             .iter()
             .filter(|api| matches!(api.kind, Listing::Api(_)))
-            .filter_map(|api| ApiId::parse(&api.id).ok())
+            .filter_map(|api| self.stamped(&api.id).ok())
             .collect())
     }
 
@@ -637,7 +693,7 @@ impl Gateway for ApiGateway {
         let (connection, _) = self.connection().await;
         let published = super::traffic::Published {
             kind: api.kind,
-            id: api.id.as_str(),
+            id: api.id.id(),
             name: name.as_deref(),
         };
         self.traffic
@@ -647,7 +703,7 @@ impl Gateway for ApiGateway {
 
     /// The account's regional quota (GetAccount), reused for five minutes. `None` when it
     /// cannot be read: the quota check is a safety net, not a reason to refuse every change.
-    async fn account_limits(&self) -> Option<AccountLimits> {
+    async fn account_limits(&self, _: &ApiId) -> Option<AccountLimits> {
         let mut cached = self.account.lock().await;
         if let Some((at, limits)) = *cached
             && at.elapsed() < ACCOUNT_TTL

@@ -2,13 +2,16 @@
 //! configured by the standard aws-config chain.
 
 mod connection;
+mod fleet;
 mod gateway;
 mod invoker;
 mod pacer;
 pub mod scheduler;
 mod settings;
+pub mod targets;
 mod traffic;
 
-pub use gateway::{ApiGateway, GatewaySettings, Readiness};
+pub use fleet::ApiGateway;
+pub use gateway::{GatewaySettings, Readiness};
 pub use invoker::SelfInvoker;
 pub use scheduler::{OneTime, ScheduleError, Scheduler};

@@ -31,7 +31,7 @@ pub async fn run(args: ApplyArgs) -> Result<String, ApplyError> {
     let webhook = config::webhook(args.webhook_url.as_deref(), &hosts)?;
     // Scheduled jobs are authorised by IAM (who may run them), not the Slack policy.
     let runner = app_runner(
-        (&args.aws).into(),
+        args.aws.settings().map_err(ConfigError::from)?,
         SlackPoster::new(webhook, hosts),
         Arc::new(PolicyHandle::none()),
         Arc::new(Metrics::new()),

@@ -12,6 +12,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 
 use crate::aws::GatewaySettings;
+use crate::aws::targets::{self, TargetsError};
 use crate::deadlines::SweepScope;
 use crate::domain::Hold;
 use crate::slack::hosts::{HostError, SlackHosts};
@@ -238,15 +239,30 @@ pub struct AwsArgs {
     /// again.
     #[arg(long, env = "API_LIST_REFRESH_SECS", default_value = "5", value_parser = parse_secs)]
     pub api_list_refresh: Duration,
+    /// A TOML file of other accounts and regions to reach (`[[target]]` with `alias`,
+    /// `region`, and optionally `role_arn` and `external_id`), named in commands as
+    /// `alias:api`. Without it, the service's own account and region only.
+    #[arg(long, env = "THROTTLE_TARGETS")]
+    pub targets_file: Option<String>,
+    /// The targets file's text, instead of THROTTLE_TARGETS.
+    #[arg(long, env = "THROTTLE_TARGETS_TOML", hide_env_values = true)]
+    pub targets_toml: Option<String>,
 }
 
-impl From<&AwsArgs> for GatewaySettings {
-    fn from(args: &AwsArgs) -> Self {
-        Self {
-            calls_per_second: args.calls_per_second,
-            calls_burst: args.calls_burst,
-            list_refresh: args.api_list_refresh,
+impl AwsArgs {
+    /// The gateway's settings; a targets file that cannot be read or is wrong stops start-up.
+    pub fn settings(&self) -> Result<GatewaySettings, TargetsError> {
+        let targets = targets::load(self.targets_file.as_deref(), self.targets_toml.as_deref())?;
+        if !targets.is_empty() {
+            let aliases: Vec<&str> = targets.iter().map(|t| t.alias.as_str()).collect();
+            tracing::info!(targets = %aliases.join(", "), "other accounts and regions configured");
         }
+        Ok(GatewaySettings {
+            calls_per_second: self.calls_per_second,
+            calls_burst: self.calls_burst,
+            list_refresh: self.api_list_refresh,
+            targets,
+        })
     }
 }
 

@@ -55,7 +55,7 @@ pub fn run(command: PolicyCommand) -> Result<(String, bool), PolicyToolError> {
                         Err(denial) => (format!("DENIED: {denial}"), false),
                     });
                 }
-                Request::Show(_) => {
+                Request::Show(_) | Request::List(_) => {
                     return Ok(match policy.may_read(&who) {
                         Ok(()) if policy.readers.is_none() => (
                             "ALLOWED: `show` is open to everyone in the workspace (no `readers`)."

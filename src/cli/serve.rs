@@ -43,7 +43,7 @@ impl TryFrom<ServeArgs> for ServeConfig {
             listen_addr: args.listen_addr,
             shutdown_grace: args.shutdown_grace,
             policy: Arc::new(args.policy.load()?),
-            aws: (&args.aws).into(),
+            aws: args.aws.settings()?,
             slack_hosts,
             metrics_addr: args.metrics_addr,
             max_jobs: args.max_jobs.max(1),

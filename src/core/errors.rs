@@ -35,6 +35,10 @@ pub enum GatewayError {
     WebSocketApi { api: String },
     #[error(transparent)]
     Level(#[from] crate::domain::TargetError),
+    #[error("no target is called `{alias}`; the targets are {}", known.join(", "))]
+    UnknownTarget { alias: String, known: Vec<String> },
+    #[error("could not assume {role} : {why}")]
+    CannotAssume { role: String, why: String },
     #[error("no AWS region: set AWS_REGION")]
     NoRegion,
     #[error("no AWS credentials found: {0}")]

@@ -3,7 +3,7 @@
 use crate::domain::text::first_forbidden;
 use crate::domain::{
     Action, ApiRef, BurstLimit, Hold, HoldError, HttpMethod, Level, LimitError, RateLimit,
-    ResourcePath, StageName, TargetError, ThrottleChange, ThrottleLimits,
+    ResourcePath, StageName, TargetAlias, TargetError, ThrottleChange, ThrottleLimits,
 };
 
 /// What the user asked for.
@@ -12,6 +12,8 @@ pub enum Request {
     Help,
     Change(ThrottleChange),
     Show(ShowRequest),
+    /// `show <alias>:`: a target's APIs and their stages.
+    List(ListRequest),
     /// `extend …` or `restore …`: about a timed change in force.
     Timed(TimedRequest),
 }
@@ -42,6 +44,13 @@ pub struct ShowRequest {
     pub stage: Option<StageName>,
 }
 
+/// `show prod:` (or `show home:`): every API of one target, with its stages.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ListRequest {
+    /// `None`: the home target.
+    pub target: Option<TargetAlias>,
+}
+
 /// Why the command text could not be read. The text is shown to the user.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum TextError {
@@ -49,7 +58,7 @@ pub enum TextError {
         "expected `<api> <stage> <rate> <burst> [<METHOD> <path> | $default]` but got {0} values"
     )]
     WrongCount(usize),
-    #[error("`show` takes `<api> [<stage>]`")]
+    #[error("`show` takes `<api> [<stage>]`, or `<target>:` for a target's APIs")]
     ShowUsage,
     #[error("`reset` takes `<api> <stage> [<METHOD> <path>]`")]
     ResetUsage,
@@ -165,6 +174,9 @@ fn keyword_request(
         return Err(TextError::ForUsage);
     }
     match (keyword, words) {
+        ("show", [_, target]) if target.ends_with(':') => Ok(Request::List(ListRequest {
+            target: TargetAlias::parse(&target[..target.len() - 1])?,
+        })),
         ("show", [_, api]) => Ok(Request::Show(ShowRequest {
             api: ApiRef::parse(api)?,
             stage: None,
@@ -267,9 +279,34 @@ mod tests {
     }
 
     #[test]
+    fn a_target_is_named_before_the_api_and_listed_with_show() {
+        let change = change("prod:petstore prod 5 10");
+        assert_eq!(change.api.to_string(), "prod:petstore");
+        assert_eq!(command_text(&change), "prod:petstore prod 5 10");
+        assert_eq!(
+            parse_text("show prod:"),
+            Ok(Request::List(ListRequest {
+                target: TargetAlias::parse("prod").unwrap()
+            }))
+        );
+        assert_eq!(
+            parse_text("show home:"),
+            Ok(Request::List(ListRequest { target: None }))
+        );
+        assert!(matches!(
+            parse_text("show Prod:"),
+            Err(TextError::Target(TargetError::Alias(_)))
+        ));
+        let Ok(Request::Show(show)) = parse_text("show prod:petstore live") else {
+            panic!()
+        };
+        assert_eq!(show.api.to_string(), "prod:petstore");
+    }
+
+    #[test]
     fn four_values_make_a_stage_wide_change() {
         let change = change("  a1b2c3d4e5   prod 0.5  100 ");
-        assert_eq!(change.api.as_str(), "a1b2c3d4e5");
+        assert_eq!(change.api.to_string(), "a1b2c3d4e5");
         assert!(matches!(change.api, ApiRef::Id(_)));
         assert_eq!(change.stage.as_str(), "prod");
         assert_eq!(change.level, Level::Stage);
@@ -306,7 +343,10 @@ mod tests {
         let Ok(Request::Show(all)) = parse_text("show petstore") else {
             panic!()
         };
-        assert_eq!((all.api.as_str(), all.stage), ("petstore", None));
+        assert_eq!(
+            (all.api.to_string(), all.stage),
+            ("petstore".to_owned(), None)
+        );
         let Ok(Request::Show(one)) = parse_text("SHOW petstore prod") else {
             panic!()
         };
@@ -452,7 +492,7 @@ mod tests {
         );
         // The command's own forms still come first.
         assert!(
-            matches!(parse_text("show show"), Ok(Request::Show(s)) if s.api.as_str() == "show")
+            matches!(parse_text("show show"), Ok(Request::Show(s)) if s.api.to_string() == "show")
         );
         assert!(matches!(
             parse_text("extend petstore prod 30m"),
@@ -563,7 +603,7 @@ mod tests {
                 let Ok(Request::Change(change)) = parse_text(&text) else {
                     return Err(TestCaseError::fail(format!("{text:?} did not parse")));
                 };
-                prop_assert_eq!(change.api.as_str(), api.as_str());
+                prop_assert_eq!(change.api.to_string(), api.as_str());
                 prop_assert_eq!(change.stage.as_str(), stage.as_str());
                 let Action::Set(limits) = change.action else {
                     return Err(TestCaseError::fail("not a set"));

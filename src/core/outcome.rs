@@ -1,13 +1,13 @@
 //! What became of a request, typed, before anyone renders it for people, logs or metrics.
 
 use super::errors::GatewayError;
-use super::grammar::{ShowRequest, TimedKind, TimedRequest};
+use super::grammar::{ListRequest, ShowRequest, TimedKind, TimedRequest};
 use super::plan::Risk;
 use super::requester::Requester;
 use super::requester::{ChatId, Via};
 use crate::domain::{
-    ApiId, ApiView, Applied, Configured, HoldError, QuotaExceeded, ResolvedApi, ThrottleChange,
-    Timed, Unsealed,
+    ApiId, ApiView, Applied, Configured, HoldError, QuotaExceeded, ResolvedApi, TargetApis,
+    ThrottleChange, Timed, Unsealed,
 };
 use crate::policy::Denial;
 
@@ -109,6 +109,11 @@ pub enum Outcome {
     Show {
         request: ShowRequest,
         result: Result<ApiView, GatewayError>,
+    },
+    /// `show <alias>:`: a target's APIs, or why they could not be listed.
+    Listed {
+        request: ListRequest,
+        result: Result<TargetApis, GatewayError>,
     },
     /// Shutdown cut the request short; `text` is what was typed.
     Interrupted { text: String },
@@ -234,7 +239,8 @@ impl Label {
         match error {
             GatewayError::NotFound { .. }
             | GatewayError::ApiNotFound { .. }
-            | GatewayError::UnknownApiName { .. } => Self::NotFound,
+            | GatewayError::UnknownApiName { .. }
+            | GatewayError::UnknownTarget { .. } => Self::NotFound,
             GatewayError::AmbiguousApiName { .. } => Self::Ambiguous,
             GatewayError::AccessDenied { .. } => Self::AccessDenied,
             GatewayError::Throttled => Self::Throttled,
@@ -242,7 +248,9 @@ impl Label {
             GatewayError::Rejected(_) => Self::Rejected,
             GatewayError::Conflict => Self::Conflict,
             GatewayError::NoRegion => Self::NoRegion,
-            GatewayError::NoCredentials(_) => Self::NoCredentials,
+            GatewayError::NoCredentials(_) | GatewayError::CannotAssume { .. } => {
+                Self::NoCredentials
+            }
             GatewayError::Unreachable { .. } => Self::Unreachable,
             GatewayError::Unexpected(_) => Self::Unexpected,
             GatewayError::WebSocketApi { .. } | GatewayError::Level(_) => Self::Invalid,
@@ -273,6 +281,8 @@ impl Outcome {
             Self::Refused { .. } => Label::Denied,
             Self::Show { result: Ok(_), .. } => Label::Show,
             Self::Show { result: Err(e), .. } => Label::of_gateway(e),
+            Self::Listed { result: Ok(_), .. } => Label::Show,
+            Self::Listed { result: Err(e), .. } => Label::of_gateway(e),
             Self::Interrupted { .. } => Label::Interrupted,
             Self::Invalid { .. } => Label::Invalid,
             Self::NeedsConfirmation { .. } => Label::AwaitingConfirmation,
@@ -297,6 +307,7 @@ impl Outcome {
         !matches!(
             self,
             Self::Show { .. }
+                | Self::Listed { .. }
                 | Self::NeedsConfirmation { .. }
                 | Self::Timed {
                     result: Ok(TimedDone::NothingPending | TimedDone::NotDue(_)),

@@ -8,7 +8,8 @@ pub use super::errors::{GatewayError, TellError, TrafficError};
 use super::outcome::News;
 use super::requester::ReplyTo;
 use crate::domain::{
-    AccountLimits, Action, ApiId, ApiKind, Level, ResolvedApi, StageName, StageView, Traffic,
+    AccountLimits, Action, ApiId, ApiKind, ApiName, Level, ResolvedApi, StageName, StageView,
+    TargetAlias, Traffic,
 };
 
 /// A timed change's deadline: where and when its restore must run.
@@ -49,7 +50,7 @@ pub trait Gateway: Send + Sync {
     /// The API with this exact name (the list of APIs is cached; a miss refreshes it once).
     fn find_by_name(
         &self,
-        name: &str,
+        name: &ApiName,
     ) -> impl Future<Output = Result<ResolvedApi, GatewayError>> + Send;
 
     /// The name of the API with this id, from the (cached) list of APIs; `None` if unlisted.
@@ -86,6 +87,12 @@ pub trait Gateway: Send + Sync {
         action: &Action,
     ) -> impl Future<Output = Result<(), GatewayError>> + Send;
 
+    /// One target's APIs (of every kind this service changes), from its (cached) list.
+    fn listing(
+        &self,
+        target: Option<&TargetAlias>,
+    ) -> impl Future<Output = Result<Vec<ResolvedApi>, GatewayError>> + Send;
+
     /// Every API's id (of every kind this service changes), from the (cached) list of APIs.
     fn apis(&self) -> impl Future<Output = Result<Vec<ApiId>, GatewayError>> + Send;
 
@@ -106,8 +113,8 @@ pub trait Gateway: Send + Sync {
         key: &str,
     ) -> impl Future<Output = Result<(), GatewayError>> + Send;
 
-    /// The account's regional quota (cached); `None` when it cannot be read.
-    fn account_limits(&self) -> impl Future<Output = Option<AccountLimits>> + Send;
+    /// The regional quota of the account `api` lives in (cached); `None` when it cannot be read.
+    fn account_limits(&self, api: &ApiId) -> impl Future<Output = Option<AccountLimits>> + Send;
 
     /// The traffic each of `levels` (a stage and one of its levels) served between `from` and
     /// `to` (Unix seconds), minute by minute, in one read with a short timeout. Not part of

@@ -8,23 +8,28 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::clock::unix_now;
-use super::grammar::{Request, ShowRequest, TimedRequest};
+use super::grammar::{ListRequest, Request, ShowRequest, TimedRequest};
 use super::outcome::{Failure, Label, News, Outcome, TimedDone};
 use super::plan::{DEFAULT_CUT_FRACTION, Risk, plan, risk};
 use super::ports::{Deadlines, Gateway, GatewayError, Teller, TrafficError};
 use super::requester::{ChatId, ReplyTo, RequestId, Requester, Via};
 use crate::domain::{
-    Action, ApiId, ApiRef, ApiView, Applied, Approval, Configured, Hold, Level, RecordSeal,
-    ResolvedApi, StageName, StageView, ThrottleChange, Timed, Traffic, Unsealed, shortfall,
+    Action, ApiId, ApiName, ApiRef, ApiView, Applied, Approval, Configured, Hold, Level,
+    RecordSeal, ResolvedApi, StageName, StageView, TargetApis, ThrottleChange, Timed, Traffic,
+    Unsealed, shortfall,
 };
 use crate::metrics::Metrics;
 use crate::policy::{Allowed, ApiIdentity, Denial, PolicyHandle};
+
+/// How many of a target's APIs `show <alias>:` reads the stages of (one management call each).
+const LISTED_WITH_STAGES: usize = 20;
 
 /// Work that needs AWS, so it runs after the acknowledgement.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Work {
     Change(ThrottleChange),
     Show(ShowRequest),
+    List(ListRequest),
     Timed(TimedRequest),
 }
 
@@ -288,9 +293,9 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
             return true;
         };
         let name = self.gateway.known_name(api);
-        let mut names = vec![api.as_str()];
+        let mut names = vec![api.id()];
         names.extend(name.as_deref());
-        policy.reaches(&names)
+        policy.reaches(api.target(), &names)
     }
 
     /// One stage as it is now, with only the records and claims this service sealed trusted.
@@ -356,7 +361,7 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
         };
         match request {
             Some(Request::Change(change)) => policy.screen(who, change),
-            Some(Request::Show(_)) => policy.may_read(who),
+            Some(Request::Show(_) | Request::List(_)) => policy.may_read(who),
             Some(Request::Timed(_)) => policy.admits_team(who.team.as_ref()),
             Some(Request::Help) | None => policy.admits_team(who.team.as_ref()),
         }
@@ -387,6 +392,10 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
             Work::Show(request) => Step::Done(Outcome::Show {
                 request: request.clone(),
                 result: self.show(request).await,
+            }),
+            Work::List(request) => Step::Done(Outcome::Listed {
+                request: request.clone(),
+                result: self.list(request).await,
             }),
             Work::Timed(request) => self.timed(ask, request).await,
         }
@@ -549,7 +558,7 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
                 approvers: allowed.approvers.clone(),
             });
         }
-        let account = self.gateway.account_limits().await;
+        let account = self.gateway.account_limits(&api.id).await;
         let plan = match plan(change, &stage, account) {
             Ok(plan) => plan,
             Err(exceeded) => return Step::Done(changed(change, Err(exceeded.into()))),
@@ -693,7 +702,7 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
         };
         let id = match api {
             ApiRef::Name(name) => {
-                let found = self.gateway.find_by_name(name.as_str()).await?;
+                let found = self.gateway.find_by_name(name).await?;
                 let held = hold(&found.id).await;
                 let read = self.read_stage(&found.id, stage).await?;
                 return Ok((found, read, held));
@@ -717,7 +726,8 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
             }
             Err(error) if error.is_not_found() => {
                 drop(held);
-                match self.gateway.find_by_name(id.as_str()).await {
+                let as_name = ApiName::parse(&id.to_string()).expect("an id is a name");
+                match self.gateway.find_by_name(&as_name).await {
                     Ok(named) if named.id != *id => {
                         let held = hold(&named.id).await;
                         let read = self.read_stage(&named.id, stage).await?;
@@ -730,8 +740,30 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
         }
     }
 
+    /// A target's APIs, and the stages of the first [`LISTED_WITH_STAGES`] of them (one read
+    /// each, under the pace; the rest are listed by name, to be shown one by one).
+    async fn list(&self, request: &ListRequest) -> Result<TargetApis, GatewayError> {
+        let mut listed = self.gateway.listing(request.target.as_ref()).await?;
+        listed.sort_by(|a, b| a.name.cmp(&b.name).then(a.id.id().cmp(b.id.id())));
+        let mut apis = Vec::with_capacity(listed.len());
+        for (index, api) in listed.into_iter().enumerate() {
+            let stages = if index < LISTED_WITH_STAGES {
+                match self.gateway.read_stages(&api.id).await {
+                    Ok(stages) => Some(stages.into_iter().map(|s| s.stage).collect()),
+                    Err(error) => {
+                        tracing::warn!(api = %api.id, %error, "could not read the stages of a listed API");
+                        None
+                    }
+                }
+            } else {
+                None
+            };
+            apis.push((api, stages));
+        }
+        Ok(TargetApis { apis })
+    }
+
     async fn show(&self, request: &ShowRequest) -> Result<ApiView, GatewayError> {
-        let account = self.gateway.account_limits().await;
         let (api, mut stages) = match &request.stage {
             Some(stage) => {
                 let (api, read, _) = self.locate(&request.api, stage, false, None).await?;
@@ -744,7 +776,7 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
                         name: self.gateway.known_name(id),
                         kind: Default::default(),
                     },
-                    ApiRef::Name(name) => self.gateway.find_by_name(name.as_str()).await?,
+                    ApiRef::Name(name) => self.gateway.find_by_name(name).await?,
                 };
                 let stages = self.read_stages(&api.id).await?;
                 // Known once the stages are read (by the listing that found the API's kind).
@@ -753,6 +785,7 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
             }
         };
         stages.sort_by(|a, b| a.stage.cmp(&b.stage));
+        let account = self.gateway.account_limits(&api.id).await;
         let traffic_unread = self
             .traffic_of(&api, &mut stages)
             .await

@@ -184,6 +184,12 @@ pub struct ApiView {
     pub traffic_unread: Option<String>,
 }
 
+/// A target's APIs (`show prod:`), each with its stages' names when they were read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TargetApis {
+    pub apis: Vec<(ResolvedApi, Option<Vec<String>>)>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

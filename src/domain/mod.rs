@@ -9,14 +9,16 @@ mod timed;
 mod traffic;
 
 pub use change::{
-    Action, ApiView, Applied, Approval, ManagedBy, ResolvedApi, StageView, ThrottleChange,
+    Action, ApiView, Applied, Approval, ManagedBy, ResolvedApi, StageView, TargetApis,
+    ThrottleChange,
 };
 pub use chat::{ChatId, ChatUser};
 pub use limits::{
     AccountLimits, BurstLimit, Configured, LimitError, QuotaExceeded, RateLimit, ThrottleLimits,
 };
 pub use target::{
-    ApiId, ApiKind, ApiName, ApiRef, HttpMethod, Level, ResourcePath, StageName, TargetError,
+    ApiId, ApiKind, ApiName, ApiRef, HttpMethod, Level, ResourcePath, StageName, TargetAlias,
+    TargetError,
 };
 pub use timed::{
     CLAIM_PREFIX, Claim, Due, Hold, HoldError, Layer, Place, RecordSeal, TAG_PREFIX, Timed,

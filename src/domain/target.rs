@@ -23,6 +23,11 @@ pub enum TargetError {
     #[error("resource path `{0}` must be `*` or start with `/`, like `/pets/{{id}}`")]
     Path(String),
     #[error(
+        "`{0}` is not a target alias (a lower-case letter, then lower-case letters, digits and `-`, at most {max} characters)",
+        max = TargetAlias::MAX_LEN
+    )]
+    Alias(String),
+    #[error(
         "`$default` is an HTTP API's catch-all route; a REST API's levels are `<METHOD> <path>`, like `GET /pets`"
     )]
     DefaultRouteOnRest,
@@ -86,33 +91,106 @@ impl fmt::Display for ApiKind {
     }
 }
 
-/// The id API Gateway gives a REST or HTTP API: ten lower-case letters and digits.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct ApiId(String);
+/// Which configured account and region (a `[[target]]` of the targets file) an API lives in.
+/// The home target (the service's own credentials and region) has no alias in an [`ApiId`];
+/// it is called `home` wherever it must be named (`home:petstore`, a rule's `targets`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TargetAlias(String);
 
-impl ApiId {
-    pub const LEN: usize = 10;
+impl TargetAlias {
+    pub const MAX_LEN: usize = 32;
+    /// The name of the home target.
+    pub const HOME: &'static str = "home";
 
-    pub fn parse(raw: &str) -> Result<Self, TargetError> {
-        let valid = raw.len() == Self::LEN
+    /// An alias as a targets file or a command gives it; `home` is the home target (`None`).
+    pub fn parse(raw: &str) -> Result<Option<Self>, TargetError> {
+        let valid = raw.len() <= Self::MAX_LEN
+            && raw.starts_with(|c: char| c.is_ascii_lowercase())
             && raw
                 .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
-        if valid {
-            Ok(Self(raw.to_owned()))
-        } else {
-            Err(TargetError::ApiId(echo(raw)))
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        match raw {
+            Self::HOME => Ok(None),
+            _ if valid => Ok(Some(Self(raw.to_owned()))),
+            _ => Err(TargetError::Alias(echo(raw))),
         }
     }
 
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The alias as a rule's `targets` or a reply names it: `home` for the home target.
+    pub fn name(target: Option<&Self>) -> &str {
+        target.map_or(Self::HOME, Self::as_str)
+    }
+}
+
+impl fmt::Display for TargetAlias {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// `alias:rest` split at its first colon: the target (`None` for home) and the rest. Text
+/// without a colon is the home target's.
+fn split_target(raw: &str) -> Result<(Option<TargetAlias>, &str), TargetError> {
+    match raw.split_once(':') {
+        Some((alias, rest)) => Ok((TargetAlias::parse(alias)?, rest)),
+        None => Ok((None, raw)),
+    }
+}
+
+/// The id API Gateway gives a REST or HTTP API (ten lower-case letters and digits), in the
+/// target it lives in. Written `prod:a1b2c3d4e5` for another target and `a1b2c3d4e5` for home,
+/// everywhere it is stored (button values, records, schedules), so each acts where it was made.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ApiId {
+    target: Option<TargetAlias>,
+    id: String,
+}
+
+impl ApiId {
+    pub const LEN: usize = 10;
+
+    pub fn parse(raw: &str) -> Result<Self, TargetError> {
+        let (target, id) = split_target(raw).map_err(|_| TargetError::ApiId(echo(raw)))?;
+        let valid = id.len() == Self::LEN
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
+        if valid {
+            Ok(Self {
+                target,
+                id: id.to_owned(),
+            })
+        } else {
+            Err(TargetError::ApiId(echo(raw)))
+        }
+    }
+
+    /// The same API id in another target (what a target's listing finds).
+    pub fn in_target(self, target: Option<TargetAlias>) -> Self {
+        Self { target, ..self }
+    }
+
+    /// The id as AWS knows it, without the target.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The target it lives in; `None` for home.
+    pub fn target(&self) -> Option<&TargetAlias> {
+        self.target.as_ref()
+    }
 }
 
 impl fmt::Display for ApiId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        if let Some(target) = &self.target {
+            write!(f, "{target}:")?;
+        }
+        f.write_str(&self.id)
     }
 }
 
@@ -147,26 +225,48 @@ impl fmt::Display for StageName {
     }
 }
 
-/// An API's name, as given in the console. Several APIs (of either kind) may share one.
+/// An API's name, as given in the console, in the target it is looked up in. Several APIs (of
+/// either kind) may share one. A name with a colon is typed after its target: `home:a:b`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct ApiName(String);
+pub struct ApiName {
+    target: Option<TargetAlias>,
+    name: String,
+}
 
 impl ApiName {
     pub const MAX_LEN: usize = 128;
 
     pub fn parse(raw: &str) -> Result<Self, TargetError> {
-        let valid = !raw.is_empty()
-            && raw.chars().count() <= Self::MAX_LEN
-            && !raw.chars().any(char::is_control);
+        let (target, name) = split_target(raw)?;
+        let valid = !name.is_empty()
+            && name.chars().count() <= Self::MAX_LEN
+            && !name.chars().any(char::is_control);
         if valid {
-            Ok(Self(raw.to_owned()))
+            Ok(Self {
+                target,
+                name: name.to_owned(),
+            })
         } else {
             Err(TargetError::ApiName(echo(raw)))
         }
     }
 
-    pub fn as_str(&self) -> &str {
-        &self.0
+    /// The name as AWS knows it, without the target.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn target(&self) -> Option<&TargetAlias> {
+        self.target.as_ref()
+    }
+}
+
+impl fmt::Display for ApiName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(target) = &self.target {
+            write!(f, "{target}:")?;
+        }
+        f.write_str(&self.name)
     }
 }
 
@@ -185,18 +285,29 @@ impl ApiRef {
         }
     }
 
-    /// The text the user gave.
-    pub fn as_str(&self) -> &str {
+    /// The id or name as AWS knows it, without the target.
+    pub fn bare(&self) -> &str {
         match self {
-            Self::Id(id) => id.as_str(),
-            Self::Name(name) => name.as_str(),
+            Self::Id(id) => id.id(),
+            Self::Name(name) => name.name(),
+        }
+    }
+
+    /// The target it is looked up in; `None` for home.
+    pub fn target(&self) -> Option<&TargetAlias> {
+        match self {
+            Self::Id(id) => id.target(),
+            Self::Name(name) => name.target(),
         }
     }
 }
 
 impl fmt::Display for ApiRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        match self {
+            Self::Id(id) => id.fmt(f),
+            Self::Name(name) => name.fmt(f),
+        }
     }
 }
 
@@ -303,7 +414,7 @@ mod tests {
 
     #[test]
     fn api_ids_are_ten_lower_case_letters_and_digits() {
-        assert_eq!(ApiId::parse("a1b2c3d4e5").unwrap().as_str(), "a1b2c3d4e5");
+        assert_eq!(ApiId::parse("a1b2c3d4e5").unwrap().id(), "a1b2c3d4e5");
         for bad in [
             "",
             "A1B2C3D4E5",
@@ -314,6 +425,89 @@ mod tests {
         ] {
             assert!(ApiId::parse(bad).is_err(), "{bad} should be refused");
         }
+    }
+
+    #[test]
+    fn an_api_in_another_target_is_written_after_its_alias() {
+        let id = ApiId::parse("prod:a1b2c3d4e5").unwrap();
+        assert_eq!(id.id(), "a1b2c3d4e5");
+        assert_eq!(id.target().map(TargetAlias::as_str), Some("prod"));
+        assert_eq!(id.to_string(), "prod:a1b2c3d4e5");
+        assert_eq!(ApiId::parse(&id.to_string()), Ok(id.clone()));
+        // `home:` is the home target, written without an alias.
+        let home = ApiId::parse("home:a1b2c3d4e5").unwrap();
+        assert_eq!(
+            (home.target(), home.to_string().as_str()),
+            (None, "a1b2c3d4e5")
+        );
+        assert_eq!(home, ApiId::parse("a1b2c3d4e5").unwrap());
+        assert_ne!(home, id);
+        assert_eq!(home.clone().in_target(id.target().cloned()), id);
+        for bad in [
+            "Prod:a1b2c3d4e5",
+            ":a1b2c3d4e5",
+            "prod:",
+            "prod:a1b2",
+            "1x:a1b2c3d4e5",
+        ] {
+            assert!(ApiId::parse(bad).is_err(), "{bad} should be refused");
+        }
+        let name = ApiName::parse("prod:pet:store").unwrap();
+        assert_eq!(
+            (name.name(), name.to_string().as_str()),
+            ("pet:store", "prod:pet:store")
+        );
+        assert_eq!(name.target().map(TargetAlias::as_str), Some("prod"));
+        let home = ApiName::parse("home:pet:store").unwrap();
+        assert_eq!(
+            (home.target(), home.to_string().as_str()),
+            (None, "pet:store")
+        );
+        assert!(ApiName::parse("prod:").is_err());
+        assert!(ApiName::parse("No Such:petstore").is_err());
+        let typed = ApiRef::parse("prod:petstore").unwrap();
+        assert_eq!(
+            (typed.bare(), typed.target().map(TargetAlias::as_str)),
+            ("petstore", Some("prod"))
+        );
+        let typed = ApiRef::parse("prod:a1b2c3d4e5").unwrap();
+        assert!(matches!(typed, ApiRef::Id(_)));
+        assert_eq!(
+            (typed.bare(), typed.to_string().as_str()),
+            ("a1b2c3d4e5", "prod:a1b2c3d4e5")
+        );
+    }
+
+    #[test]
+    fn target_aliases_are_short_lower_case_words() {
+        assert_eq!(TargetAlias::parse("home"), Ok(None));
+        assert_eq!(
+            TargetAlias::parse("eu-prod-2").unwrap().unwrap().as_str(),
+            "eu-prod-2"
+        );
+        assert_eq!(
+            TargetAlias::parse(&"a".repeat(32))
+                .unwrap()
+                .unwrap()
+                .as_str()
+                .len(),
+            32
+        );
+        for bad in [
+            "",
+            "Prod",
+            "2prod",
+            "-prod",
+            "pr od",
+            "prod_1",
+            &"a".repeat(33),
+        ] {
+            assert!(
+                TargetAlias::parse(bad).is_err(),
+                "{bad:?} should be refused"
+            );
+        }
+        assert_eq!(TargetAlias::name(None), "home");
     }
 
     #[test]

@@ -134,6 +134,10 @@ pub async fn command(
             let ack = render::looking_up(&show);
             (Work::Show(show), ack)
         }
+        Ok(Request::List(list)) => {
+            let ack = render::listing_apis(&list);
+            (Work::List(list), ack)
+        }
         Ok(Request::Timed(request)) => {
             let ack = render::timed::accepted(&request);
             (Work::Timed(request), ack)

@@ -88,6 +88,7 @@ impl DeferredJob {
         let work = match parse_text(&self.text) {
             Ok(Request::Change(change)) => Work::Change(change),
             Ok(Request::Show(show)) => Work::Show(show),
+            Ok(Request::List(list)) => Work::List(list),
             Ok(Request::Timed(request)) => Work::Timed(request),
             Ok(Request::Help) | Err(_) => return Err(DeferredJobError::Invalid("text")),
         };

@@ -113,7 +113,7 @@ pub async fn run(args: LambdaArgs) -> Result<(), LambdaError> {
     let restore_key = secret.as_ref().map(restore::restore_key);
     let runner = Arc::new(
         app_runner(
-            (&args.aws).into(),
+            args.aws.settings().map_err(ConfigError::from)?,
             slack,
             policy,
             Arc::clone(&metrics),

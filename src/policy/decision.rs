@@ -5,7 +5,7 @@ use std::fmt;
 
 use super::Bounds;
 use crate::domain::ChatId;
-use crate::domain::{ApiRef, BurstLimit, RateLimit, ResolvedApi, StageName};
+use crate::domain::{ApiRef, BurstLimit, RateLimit, ResolvedApi, StageName, TargetAlias};
 
 /// What is known of the API a change is for.
 #[derive(Debug, Clone, Copy)]
@@ -19,10 +19,18 @@ pub enum ApiIdentity<'a> {
 impl ApiIdentity<'_> {
     pub(super) fn names(&self) -> Vec<&str> {
         match self {
-            Self::Resolved(api) => std::iter::once(api.id.as_str())
+            Self::Resolved(api) => std::iter::once(api.id.id())
                 .chain(api.name.as_deref())
                 .collect(),
-            Self::AsTyped(typed) => vec![typed.as_str()],
+            Self::AsTyped(typed) => vec![typed.bare()],
+        }
+    }
+
+    /// The target the API lives in; `None` for home.
+    pub(super) fn target(&self) -> Option<&TargetAlias> {
+        match self {
+            Self::Resolved(api) => api.id.target(),
+            Self::AsTyped(typed) => typed.target(),
         }
     }
 

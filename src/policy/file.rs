@@ -6,7 +6,7 @@ use toml::Spanned;
 use super::pattern::Pattern;
 use super::{Bounds, Policy, Rule};
 use crate::domain::ChatId;
-use crate::domain::{BurstLimit, RateLimit};
+use crate::domain::{BurstLimit, RateLimit, TargetAlias};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -23,6 +23,7 @@ struct RuleFile {
     name: Option<String>,
     users: Option<Vec<String>>,
     channels: Option<Vec<String>>,
+    targets: Option<Vec<String>>,
     apis: Option<Vec<String>>,
     stages: Option<Vec<String>>,
     min_rate: Option<f64>,
@@ -244,10 +245,18 @@ fn check_rule(name: String, raw: RuleFile) -> Result<Rule, RuleError> {
     if raw.break_glass && approvers.is_empty() {
         return Err(RuleError::BreakGlassWithoutApprovers);
     }
+    let targets = match raw.targets {
+        None => vec![Pattern::Exact(TargetAlias::HOME.to_owned())],
+        Some(list) => required("targets", Some(list))?
+            .iter()
+            .map(|value| target_pattern(value))
+            .collect::<Result<_, _>>()?,
+    };
     Ok(Rule {
         name,
         users,
         channels,
+        targets,
         apis: patterns("apis", raw.apis)?,
         stages: patterns("stages", raw.stages)?,
         bounds,
@@ -255,6 +264,19 @@ fn check_rule(name: String, raw: RuleFile) -> Result<Rule, RuleError> {
         approvers,
         break_glass: raw.break_glass,
     })
+}
+
+/// An alias of the targets file (or `home`), `*`, or a prefix ending in `*`.
+fn target_pattern(value: &str) -> Result<Pattern, RuleError> {
+    let pattern = pattern("targets", value)?;
+    match &pattern {
+        Pattern::Exact(alias) if TargetAlias::parse(alias).is_err() => Err(RuleError::NotAnId {
+            value: value.to_owned(),
+            key: "targets".to_owned(),
+            what: "a target alias (lower-case letters, digits and `-`; `home` for the service's own)",
+        }),
+        _ => Ok(pattern),
+    }
 }
 
 fn pattern(key: &str, value: &str) -> Result<Pattern, RuleError> {

@@ -15,7 +15,7 @@ pub use decision::{AllowedRange, ApiIdentity, Bound, Breach, Denial, place};
 pub use file::{PolicyError, parse};
 pub use pattern::Pattern;
 
-use crate::domain::{Action, BurstLimit, RateLimit, ThrottleChange};
+use crate::domain::{Action, BurstLimit, RateLimit, TargetAlias, ThrottleChange};
 use crate::domain::{ChatId, ChatUser};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -33,6 +33,10 @@ pub struct Rule {
     pub users: Vec<Pattern>,
     /// `None`: any channel.
     pub channels: Option<Vec<Pattern>>,
+    /// Which targets (accounts and regions) the rule reaches, by alias; `home` is the
+    /// service's own. Only `home` when the rule does not say, so adding a target never widens
+    /// an existing policy.
+    pub targets: Vec<Pattern>,
     pub apis: Vec<Pattern>,
     pub stages: Vec<Pattern>,
     pub bounds: Bounds,
@@ -121,10 +125,11 @@ impl Policy {
     ) -> Result<Allowed, Denial> {
         self.admits_team(who.team.as_ref())?;
         let names = api.names();
+        let target = api.target();
         let rules: Vec<&Rule> = self
             .rules_for(who, change)?
             .into_iter()
-            .filter(|rule| names.iter().any(|n| rule.apis.iter().any(|p| p.matches(n))))
+            .filter(|rule| rule.reaches(target, &names))
             .collect();
         if rules.is_empty() {
             return Err(Denial::NoRuleForApi {
@@ -140,10 +145,8 @@ impl Policy {
     /// Whether some rule could reach the API with these names (its id, and its name when
     /// known): what a sweep of this deployment reads by default, so that deployments sharing
     /// an account do not finish each other's timed changes.
-    pub fn reaches(&self, names: &[&str]) -> bool {
-        self.rules
-            .iter()
-            .any(|rule| names.iter().any(|n| rule.apis.iter().any(|p| p.matches(n))))
+    pub fn reaches(&self, target: Option<&TargetAlias>, names: &[&str]) -> bool {
+        self.rules.iter().any(|rule| rule.reaches(target, names))
     }
 
     /// Whether a decision may need an API's name as well as its id: only when some rule names
@@ -253,6 +256,14 @@ fn within_bounds(rules: &[&Rule], action: &Action) -> Result<Allowed, Denial> {
 }
 
 impl Rule {
+    /// Whether the rule covers an API of these names (its id, and its name when known) in
+    /// this target.
+    fn reaches(&self, target: Option<&TargetAlias>, names: &[&str]) -> bool {
+        let alias = TargetAlias::name(target);
+        self.targets.iter().any(|p| p.matches(alias))
+            && names.iter().any(|n| self.apis.iter().any(|p| p.matches(n)))
+    }
+
     fn admits(&self, who: &ChatUser) -> bool {
         let user = self.users.iter().any(|p| p.matches(who.user.as_str()));
         let channel = match (&self.channels, &who.channel) {
@@ -276,8 +287,13 @@ impl Rule {
             None => "in any channel".to_owned(),
             Some(c) => format!("in {}", list(c, "any channel")),
         };
+        let targets = if self.targets == [Pattern::Exact(TargetAlias::HOME.to_owned())] {
+            String::new()
+        } else {
+            format!(" in target {}", list(&self.targets, "any target"))
+        };
         let mut text = format!(
-            "{} {channels} may change {}, {}; {}",
+            "{} {channels} may change {}{targets}, {}; {}",
             list(&self.users, "anyone"),
             list(&self.apis, "any API"),
             list(&self.stages, "any stage"),

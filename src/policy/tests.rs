@@ -1,6 +1,6 @@
 use super::*;
 use crate::core::grammar::{Request, parse_text};
-use crate::domain::{ApiId, ApiRef, ResolvedApi};
+use crate::domain::{ApiId, ApiRef, ResolvedApi, TargetAlias};
 
 const POLICY: &str = r#"
 team_id = "T1DC2JH3J"
@@ -665,14 +665,125 @@ fn a_sweep_reaches_only_the_apis_some_rule_names() {
         "[[rule]]\nusers = [\"*\"]\napis = [\"orders-*\", \"a1b2c3d4e5\"]\nstages = [\"*\"]\n",
     )
     .unwrap();
-    assert!(named.reaches(&["z9z9z9z9z9", "orders-eu"]));
-    assert!(named.reaches(&["a1b2c3d4e5"]));
-    assert!(!named.reaches(&["z9z9z9z9z9", "payments"]));
-    assert!(!named.reaches(&["z9z9z9z9z9"]));
+    assert!(named.reaches(None, &["z9z9z9z9z9", "orders-eu"]));
+    assert!(named.reaches(None, &["a1b2c3d4e5"]));
+    assert!(!named.reaches(None, &["z9z9z9z9z9", "payments"]));
+    assert!(!named.reaches(None, &["z9z9z9z9z9"]));
     let any = parse(
         "t",
         "[[rule]]\nusers = [\"U1\"]\napis = [\"*\"]\nstages = [\"prod\"]\n",
     )
     .unwrap();
-    assert!(any.reaches(&["z9z9z9z9z9"]));
+    assert!(any.reaches(None, &["z9z9z9z9z9"]));
+}
+
+#[test]
+fn a_rule_reaches_only_home_unless_it_names_targets() {
+    let policy = parse(
+        "t",
+        r#"
+[[rule]]
+name = "home only"
+users = ["*"]
+apis = ["*"]
+stages = ["*"]
+
+[[rule]]
+name = "prod"
+users = ["U2CERLKJA"]
+targets = ["prod", "home"]
+apis = ["petstore"]
+stages = ["*"]
+
+[[rule]]
+name = "every eu target"
+users = ["U0EU00001"]
+targets = ["eu-*"]
+apis = ["*"]
+stages = ["*"]
+"#,
+    )
+    .unwrap();
+    let who = |id: &str| user(id, Some("C0123ABC"), "T1");
+    let decide = |who: &ChatUser, api: &str, name: &str| {
+        let api = ResolvedApi {
+            kind: Default::default(),
+            id: ApiId::parse(api).unwrap(),
+            name: Some(name.to_owned()),
+        };
+        policy
+            .decide(who, ApiIdentity::Resolved(&api), &change("x prod 5 10"))
+            .map(|allowed| allowed.rule)
+    };
+    // A rule without `targets` covers home only: adding a target widens nothing.
+    assert_eq!(
+        decide(&who("U0ANYONE1"), "a1b2c3d4e5", "orders").unwrap(),
+        "home only"
+    );
+    let refused = decide(&who("U0ANYONE1"), "prod:a1b2c3d4e5", "orders").unwrap_err();
+    assert!(refused.to_string().contains("prod:a1b2c3d4e5"), "{refused}");
+    assert_eq!(
+        decide(&who("U2CERLKJA"), "prod:a1b2c3d4e5", "petstore").unwrap(),
+        "prod"
+    );
+    assert!(decide(&who("U2CERLKJA"), "prod:a1b2c3d4e5", "orders").is_err());
+    assert!(decide(&who("U2CERLKJA"), "stage:a1b2c3d4e5", "petstore").is_err());
+    assert_eq!(
+        decide(&who("U0EU00001"), "eu-west:a1b2c3d4e5", "orders").unwrap(),
+        "every eu target"
+    );
+    assert!(decide(&who("U0EU00001"), "us:a1b2c3d4e5", "orders").is_err());
+    // As typed (`policy explain`), the target is the one typed.
+    let typed = ApiRef::parse("prod:petstore").unwrap();
+    let as_typed = policy.decide(
+        &who("U2CERLKJA"),
+        ApiIdentity::AsTyped(&typed),
+        &change("prod:petstore prod 5 10"),
+    );
+    assert_eq!(as_typed.unwrap().rule, "prod");
+    let typed = ApiRef::parse("prod:orders").unwrap();
+    assert!(
+        policy
+            .decide(
+                &who("U0ANYONE1"),
+                ApiIdentity::AsTyped(&typed),
+                &change("prod:orders prod 5 10")
+            )
+            .is_err()
+    );
+    // A sweep reaches a target's APIs only through a rule that names the target.
+    assert!(policy.reaches(None, &["z9z9z9z9z9"]));
+    let prod = TargetAlias::parse("prod").unwrap();
+    assert!(!policy.reaches(prod.as_ref(), &["z9z9z9z9z9"]));
+    assert!(policy.reaches(prod.as_ref(), &["z9z9z9z9z9", "petstore"]));
+    // The rule says which targets it reaches.
+    let described = policy.describe().join("\n");
+    assert!(described.contains("in target prod or home"), "{described}");
+    assert!(
+        !described.contains("home only\": anyone in any channel may change any API in target"),
+        "{described}"
+    );
+}
+
+#[test]
+fn targets_in_a_rule_are_aliases_or_patterns() {
+    let e = parse(
+        "t",
+        "[[rule]]\nusers = [\"*\"]\ntargets = [\"Prod\"]\napis = [\"*\"]\nstages = [\"*\"]\n",
+    )
+    .unwrap_err();
+    assert!(e.reason.contains("not a target alias"), "{e}");
+    let e = parse(
+        "t",
+        "[[rule]]\nusers = [\"*\"]\ntargets = []\napis = [\"*\"]\nstages = [\"*\"]\n",
+    )
+    .unwrap_err();
+    assert!(e.reason.contains("`targets` is empty"), "{e}");
+    assert!(
+        parse(
+            "t",
+            "[[rule]]\nusers = [\"*\"]\ntargets = [\"*\"]\napis = [\"*\"]\nstages = [\"*\"]\n"
+        )
+        .is_ok()
+    );
 }

@@ -9,7 +9,7 @@ use super::buttons::{
     APPROVAL_TTL_SECS, ButtonValue, Buttons, PREVIEW_TTL_SECS, Press, UNDO_TTL_SECS,
 };
 use crate::core::clock::unix_now;
-use crate::core::grammar::{ShowRequest, TextError, command_text};
+use crate::core::grammar::{ListRequest, ShowRequest, TextError, command_text};
 use crate::core::outcome::{Failure, News, Outcome};
 use crate::core::plan::Risk;
 use crate::core::ports::GatewayError;
@@ -17,7 +17,7 @@ use crate::core::requester::{ChatId, ChatUser, Requester, Via};
 use crate::domain::text::is_hidden;
 use crate::domain::{
     Action, ApiRef, ApiView, Applied, Approval, BurstLimit, Configured, Level, ManagedBy,
-    RateLimit, ThrottleChange, ThrottleLimits,
+    RateLimit, TargetAlias, TargetApis, ThrottleChange, ThrottleLimits,
 };
 use crate::policy::{Denial, place};
 
@@ -30,7 +30,7 @@ pub mod timed;
 use change::{applied, audit_notice, failed, transitions};
 pub use impact::{impact, impact_unread};
 use requests::{approval_request, moved, preview};
-use show::{view, view_failed};
+use show::{target_apis, target_failed, view, view_failed};
 
 /// How a reply reaches the conversation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -112,6 +112,14 @@ pub fn reply(news: &News<'_>, buttons: Option<&Buttons>) -> Option<Value> {
             request,
             result: Err(error),
         } => view_failed(request, error),
+        Outcome::Listed {
+            request,
+            result: Ok(listed),
+        } => target_apis(request, listed),
+        Outcome::Listed {
+            request,
+            result: Err(error),
+        } => target_failed(request, error),
         Outcome::Interrupted { text } => interrupted(&who?.command, text),
         Outcome::Invalid { .. } | Outcome::Untrusted { .. } => return None,
         Outcome::Timed {
@@ -179,7 +187,7 @@ pub fn notice(news: &News<'_>) -> Option<Value> {
             } else {
                 "`throttle-bot:` tags"
             },
-            code(api.as_str()),
+            code(&api.to_string()),
             code(stage),
             if found.len() == 1 { "is" } else { "are" },
             if found.len() == 1 { "it" } else { "them" },
@@ -190,7 +198,9 @@ pub fn notice(news: &News<'_>) -> Option<Value> {
                 .collect::<Vec<_>>()
                 .join(", ")
         )),
-        Outcome::Show { .. } | Outcome::NeedsConfirmation { .. } => return None,
+        Outcome::Show { .. } | Outcome::Listed { .. } | Outcome::NeedsConfirmation { .. } => {
+            return None;
+        }
     })
 }
 
@@ -352,7 +362,8 @@ fn usage_text(command: &str) -> String {
          change; the values before come back by themselves (`90s`, `30m`, `2h`, `1h30m`)\n\
          • `{c} extend <api> <stage> [<METHOD> <path>] <duration>`: a timed change ends later\n\
          • `{c} restore <api> <stage> [<METHOD> <path>]`: end a timed change now\n\
-         • `{c} show <api> [<stage>]`: show the current throttling and timed changes\n\
+         • `{c} show <api> [<stage>]`: show the current throttling and timed changes; \
+         `{c} show prod:` lists target `prod`'s APIs and stages\n\
          • `{c} reset <api> <stage> [<METHOD> <path>]`: remove an override so the stage \
          follows the account's limits (or the method the stage's); an HTTP API stage cannot be \
          unset, so it is set to the account's limits\n\
@@ -363,7 +374,8 @@ fn usage_text(command: &str) -> String {
          requests per second, a number ≥ 0 (`50`, `0.5`); `<burst>` a whole number ≥ 0; \
          `<METHOD> <path>` a REST method (`GET /pets/{{id}}`, `*` for every method or path) or \
          an HTTP API's route key (`GET /orders/{{id}}`, `ANY /{{proxy+}}`). A name that is one of \
-         these words (`show`, `for`…) works where a name goes.\n\
+         these words (`show`, `for`…) works where a name goes. `prod:petstore` is an API in \
+         another account or region, configured as target `prod`.\n\
          *Examples:*\n\
          `{c} petstore prod 50 100`\n\
          `{c} petstore prod 10 20 GET /pets/{{id}}`\n\
@@ -406,7 +418,7 @@ fn target(change: &ThrottleChange) -> String {
     };
     format!(
         "{} / {} ({level})",
-        code(change.api.as_str()),
+        code(&change.api.to_string()),
         code(change.stage.as_str())
     )
 }
@@ -435,11 +447,19 @@ pub fn busy(command: &str) -> Value {
     ))
 }
 
+/// The immediate acknowledgement of `show <alias>:`.
+pub fn listing_apis(request: &ListRequest) -> Value {
+    ephemeral(format!(
+        ":mag: Listing the APIs of target {}…",
+        code(TargetAlias::name(request.target.as_ref()))
+    ))
+}
+
 /// The immediate acknowledgement of `show`.
 pub fn looking_up(request: &ShowRequest) -> Value {
     ephemeral(format!(
         ":mag: Looking up the throttling of {}…",
-        code(request.api.as_str())
+        code(&request.api.to_string())
     ))
 }
 
@@ -447,8 +467,12 @@ pub fn looking_up(request: &ShowRequest) -> Value {
 fn api_label(applied_api: &crate::domain::ResolvedApi) -> String {
     let kind = applied_api.kind;
     match &applied_api.name {
-        Some(name) => format!("{kind} {} ({})", code(name), code(applied_api.id.as_str())),
-        None => format!("{kind} {}", code(applied_api.id.as_str())),
+        Some(name) => format!(
+            "{kind} {} ({})",
+            code(name),
+            code(&applied_api.id.to_string())
+        ),
+        None => format!("{kind} {}", code(&applied_api.id.to_string())),
     }
 }
 

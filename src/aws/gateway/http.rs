@@ -11,14 +11,14 @@ use std::collections::HashMap;
 
 use aws_sdk_apigatewayv2::types::RouteSettings;
 
-use super::{ApiGateway, retries, stage_not_found, stage_view};
+use super::{TargetGateway, retries, stage_not_found, stage_view};
 use crate::core::ports::GatewayError;
 use crate::domain::{
     Action, ApiId, ApiKind, Configured, HttpMethod, Level, ResourcePath, StageName, StageView,
     ThrottleLimits,
 };
 
-impl ApiGateway {
+impl TargetGateway {
     pub(super) async fn http_stage(
         &self,
         api: &ApiId,
@@ -40,7 +40,7 @@ impl ApiGateway {
             .await?
             .http
             .get_stage()
-            .api_id(api.as_str())
+            .api_id(api.id())
             .stage_name(stage.as_str())
             .send()
             .await;
@@ -70,7 +70,7 @@ impl ApiGateway {
                 .await?
                 .http
                 .get_stages()
-                .api_id(api.as_str())
+                .api_id(api.id())
                 .max_results("500")
                 .set_next_token(next.take())
                 .send()
@@ -78,8 +78,11 @@ impl ApiGateway {
             let page = match result {
                 Ok(page) => page,
                 Err(err) => {
-                    let resource =
-                        format!("arn:aws:apigateway:{}::/apis/{api}/stages", self.region());
+                    let resource = format!(
+                        "arn:aws:apigateway:{}::/apis/{}/stages",
+                        self.region(),
+                        api.id()
+                    );
                     let not_found = GatewayError::ApiNotFound {
                         api: api.to_string(),
                     };
@@ -132,7 +135,7 @@ impl ApiGateway {
                     .await?
                     .http
                     .delete_route_settings()
-                    .api_id(api.as_str())
+                    .api_id(api.id())
                     .stage_name(stage.as_str())
                     .route_key(&key)
                     .customize()
@@ -151,7 +154,7 @@ impl ApiGateway {
                     .await?
                     .http
                     .update_stage()
-                    .api_id(api.as_str())
+                    .api_id(api.id())
                     .stage_name(stage.as_str());
                 let update = match &key {
                     None => {
@@ -227,7 +230,10 @@ impl ApiGateway {
 }
 
 fn http_stage_arn(region: &str, api: &ApiId, stage: &StageName) -> String {
-    format!("arn:aws:apigateway:{region}::/apis/{api}/stages/{stage}")
+    format!(
+        "arn:aws:apigateway:{region}::/apis/{}/stages/{stage}",
+        api.id()
+    )
 }
 
 /// A level's route key; `None` for the stage (its `DefaultRouteSettings`).

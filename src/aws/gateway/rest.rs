@@ -7,14 +7,14 @@ use aws_sdk_apigateway::operation::get_stage::GetStageOutput;
 use aws_sdk_apigateway::types::{MethodSetting, Op, PatchOperation, Stage};
 
 use super::super::settings::{parse_setting_key, setting_key};
-use super::{ApiGateway, retries, stage_not_found, stage_view};
+use super::{TargetGateway, retries, stage_not_found, stage_view};
 use crate::core::ports::GatewayError;
 use crate::domain::{Action, ApiId, ApiKind, Configured, Level, StageName, StageView, TargetError};
 
 /// The value API Gateway reads as "not set at this level".
 const NOT_SET: &str = "-1";
 
-impl ApiGateway {
+impl TargetGateway {
     pub(super) async fn rest_stage(
         &self,
         api: &ApiId,
@@ -25,7 +25,7 @@ impl ApiGateway {
             .await?
             .rest
             .get_stage()
-            .rest_api_id(api.as_str())
+            .rest_api_id(api.id())
             .stage_name(stage.as_str())
             .send()
             .await;
@@ -46,7 +46,7 @@ impl ApiGateway {
             .await?
             .rest
             .get_stages()
-            .rest_api_id(api.as_str())
+            .rest_api_id(api.id())
             .send()
             .await;
         match result {
@@ -58,8 +58,9 @@ impl ApiGateway {
                 .collect()),
             Err(err) => {
                 let resource = format!(
-                    "arn:aws:apigateway:{}::/restapis/{api}/stages",
-                    self.region()
+                    "arn:aws:apigateway:{}::/restapis/{}/stages",
+                    self.region(),
+                    api.id()
                 );
                 let not_found = GatewayError::ApiNotFound {
                     api: api.to_string(),
@@ -98,7 +99,7 @@ impl ApiGateway {
             .await?
             .rest
             .update_stage()
-            .rest_api_id(api.as_str())
+            .rest_api_id(api.id())
             .stage_name(stage.as_str())
             .patch_operations(replace("rateLimit", rate))
             .patch_operations(replace("burstLimit", burst))
@@ -169,7 +170,10 @@ impl ApiGateway {
 }
 
 fn rest_stage_arn(region: &str, api: &ApiId, stage: &StageName) -> String {
-    format!("arn:aws:apigateway:{region}::/restapis/{api}/stages/{stage}")
+    format!(
+        "arn:aws:apigateway:{region}::/restapis/{}/stages/{stage}",
+        api.id()
+    )
 }
 
 /// A stage's name, method settings and tags, from GetStage or GetStages.

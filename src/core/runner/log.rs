@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use crate::core::outcome::{Label, Outcome};
 use crate::core::requester::Requester;
+use crate::domain::TargetAlias;
 
 /// One line per request, with who, what and how it ended. User text is debug-escaped.
 pub(super) fn log_line(requester: &Requester, outcome: &Outcome, label: Label, took: Duration) {
@@ -25,7 +26,7 @@ pub(super) fn log_line(requester: &Requester, outcome: &Outcome, label: Label, t
         Outcome::Change { change, result } => {
             let after = change.after();
             let (api, stage, level) = (
-                change.api.as_str(),
+                change.api.to_string(),
                 change.stage.as_str(),
                 change.level.to_string(),
             );
@@ -53,9 +54,11 @@ pub(super) fn log_line(requester: &Requester, outcome: &Outcome, label: Label, t
             }
         }
         Outcome::Refused { change, denial, .. } => {
-            let (api, stage, level) = change.as_ref().map_or(("", "", String::new()), |c| {
-                (c.api.as_str(), c.stage.as_str(), c.level.to_string())
-            });
+            let (api, stage, level) = change
+                .as_ref()
+                .map_or((String::new(), "", String::new()), |c| {
+                    (c.api.to_string(), c.stage.as_str(), c.level.to_string())
+                });
             tracing::warn!(source, user, channel, api, stage, level, outcome = outcome_label, reason = %denial, "throttling command denied by the access policy");
         }
         Outcome::Show { request, result } => match result {
@@ -63,15 +66,33 @@ pub(super) fn log_line(requester: &Requester, outcome: &Outcome, label: Label, t
                 source,
                 user,
                 channel,
-                api = request.api.as_str(),
+                api = %request.api,
                 outcome = outcome_label,
                 latency_ms,
                 "show done"
             ),
             Err(error) => {
-                tracing::warn!(source, user, channel, api = request.api.as_str(), outcome = outcome_label, %error, latency_ms, "show failed")
+                tracing::warn!(source, user, channel, api = %request.api, outcome = outcome_label, %error, latency_ms, "show failed")
             }
         },
+        Outcome::Listed { request, result } => {
+            let target = TargetAlias::name(request.target.as_ref());
+            match result {
+                Ok(listed) => tracing::info!(
+                    source,
+                    user,
+                    channel,
+                    target,
+                    apis = listed.apis.len(),
+                    outcome = outcome_label,
+                    latency_ms,
+                    "target listed"
+                ),
+                Err(error) => {
+                    tracing::warn!(source, user, channel, target, outcome = outcome_label, %error, latency_ms, "target listing failed")
+                }
+            }
+        }
         Outcome::Interrupted { .. } => tracing::error!(
             source,
             user,
@@ -90,7 +111,7 @@ pub(super) fn log_line(requester: &Requester, outcome: &Outcome, label: Label, t
             request, result, ..
         } => {
             let (api, stage, level) = (
-                request.api.as_str(),
+                request.api.to_string(),
                 request.stage.as_str(),
                 request.level.to_string(),
             );
@@ -112,7 +133,7 @@ pub(super) fn log_line(requester: &Requester, outcome: &Outcome, label: Label, t
             }
         }
         Outcome::Untrusted { api, stage, found } => tracing::warn!(
-            api = api.as_str(),
+            api = %api,
             stage,
             tags = found.len(),
             outcome = outcome_label,
@@ -124,7 +145,7 @@ pub(super) fn log_line(requester: &Requester, outcome: &Outcome, label: Label, t
             source,
             user,
             channel,
-            api = change.api.as_str(),
+            api = %change.api,
             stage = change.stage.as_str(),
             level = change.level.to_string(),
             outcome = outcome_label,

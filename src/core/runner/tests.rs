@@ -9,7 +9,7 @@ use crate::core::ports::TellError;
 use crate::core::requester::Via;
 use crate::core::requester::{ChatId, ChatUser};
 use crate::domain::{
-    AccountLimits, Action, ApiId, ApiKind, Approval, Claim, Configured, Level, Timed,
+    AccountLimits, Action, ApiId, ApiKind, Approval, Claim, Configured, Level, TargetAlias, Timed,
 };
 use crate::policy::{Denial, PolicySource};
 
@@ -78,19 +78,22 @@ impl FakeGateway {
 }
 
 impl Gateway for FakeGateway {
-    async fn find_by_name(&self, name: &str) -> Result<ResolvedApi, GatewayError> {
-        self.call(format!("list for {name}"));
+    async fn find_by_name(&self, wanted: &ApiName) -> Result<ResolvedApi, GatewayError> {
+        self.call(format!("list for {wanted}"));
+        let name = wanted.name();
         let apis = self.apis.lock().unwrap();
         let ids: Vec<&String> = apis
             .iter()
-            .filter(|(_, (n, _))| n == name)
+            .filter(|(id, (n, _))| {
+                n == name && ApiId::parse(id).unwrap().target() == wanted.target()
+            })
             .map(|(id, _)| id)
             .collect();
         match ids.as_slice() {
             [id] => Ok(ResolvedApi {
                 id: ApiId::parse(id).unwrap(),
                 name: Some(name.to_owned()),
-                kind: apis[id.as_str()]
+                kind: apis[id.to_string().as_str()]
                     .1
                     .values()
                     .next()
@@ -112,13 +115,17 @@ impl Gateway for FakeGateway {
         self.apis
             .lock()
             .unwrap()
-            .get(id.as_str())
+            .get(id.to_string().as_str())
             .map(|(n, _)| n.clone())
     }
 
     fn known_kind(&self, id: &ApiId) -> Option<ApiKind> {
-        let known = self.apis.lock().unwrap().contains_key(id.as_str());
-        known.then(|| self.kind(id.as_str()))
+        let known = self
+            .apis
+            .lock()
+            .unwrap()
+            .contains_key(id.to_string().as_str());
+        known.then(|| self.kind(id.to_string().as_str()))
     }
 
     async fn read_stage(&self, api: &ApiId, stage: &StageName) -> Result<StageView, GatewayError> {
@@ -127,7 +134,7 @@ impl Gateway for FakeGateway {
             .apis
             .lock()
             .unwrap()
-            .get(api.as_str())
+            .get(api.to_string().as_str())
             .and_then(|(_, stages)| stages.get(stage.as_str()).cloned())
             .ok_or(GatewayError::NotFound {
                 api: api.to_string(),
@@ -140,7 +147,7 @@ impl Gateway for FakeGateway {
 
     async fn read_stages(&self, api: &ApiId) -> Result<Vec<StageView>, GatewayError> {
         self.call(format!("read {api}/*"));
-        Ok(self.apis.lock().unwrap()[api.as_str()]
+        Ok(self.apis.lock().unwrap()[api.to_string().as_str()]
             .1
             .values()
             .cloned()
@@ -157,7 +164,7 @@ impl Gateway for FakeGateway {
         self.call(format!("write {api}/{stage}"));
         let mut apis = self.apis.lock().unwrap();
         let view = apis
-            .get_mut(api.as_str())
+            .get_mut(api.to_string().as_str())
             .unwrap()
             .1
             .get_mut(stage.as_str())
@@ -177,8 +184,25 @@ impl Gateway for FakeGateway {
         Ok(())
     }
 
-    async fn account_limits(&self) -> Option<AccountLimits> {
+    async fn account_limits(&self, _: &ApiId) -> Option<AccountLimits> {
         self.account
+    }
+
+    async fn listing(
+        &self,
+        target: Option<&TargetAlias>,
+    ) -> Result<Vec<ResolvedApi>, GatewayError> {
+        self.call("list".to_owned());
+        let apis = self.apis.lock().unwrap();
+        Ok(apis
+            .iter()
+            .map(|(id, (name, _))| ResolvedApi {
+                id: ApiId::parse(id).unwrap(),
+                name: Some(name.clone()),
+                kind: ApiKind::Rest,
+            })
+            .filter(|api| api.id.target() == target)
+            .collect())
     }
 
     async fn apis(&self) -> Result<Vec<ApiId>, GatewayError> {
@@ -197,7 +221,7 @@ impl Gateway for FakeGateway {
         self.call(format!("tag {api}/{stage}"));
         let mut apis = self.apis.lock().unwrap();
         let view = apis
-            .get_mut(api.as_str())
+            .get_mut(api.to_string().as_str())
             .unwrap()
             .1
             .get_mut(stage.as_str())
@@ -211,7 +235,7 @@ impl Gateway for FakeGateway {
         self.call(format!("untag {api}/{stage}"));
         let mut apis = self.apis.lock().unwrap();
         let view = apis
-            .get_mut(api.as_str())
+            .get_mut(api.to_string().as_str())
             .unwrap()
             .1
             .get_mut(stage.as_str())
@@ -304,6 +328,7 @@ fn ask(user: &str, text: &str) -> Ask {
     let work = match parse_text(text) {
         Ok(Request::Change(change)) => Work::Change(change),
         Ok(Request::Show(show)) => Work::Show(show),
+        Ok(Request::List(list)) => Work::List(list),
         Ok(Request::Timed(request)) => Work::Timed(request),
         other => panic!("{text}: {other:?}"),
     };

@@ -121,7 +121,7 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
             TimedKind::RestoreNow | TimedKind::Deadline => match record.check(live, now) {
                 Due::Restore { action, next } => {
                     let change = at_level(action);
-                    let account = self.gateway.account_limits().await;
+                    let account = self.gateway.account_limits(&api.id).await;
                     let plan = match plan(&change, &stage, account) {
                         Ok(plan) => plan,
                         Err(exceeded) => {
@@ -371,7 +371,7 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
             },
         };
         if let Err(error) = result {
-            tracing::warn!(%error, api = api.as_str(), stage = stage.as_str(), level = %record.level, "could not update a timed change's record on its stage; it is tidied when next read");
+            tracing::warn!(%error, api = %api, stage = stage.as_str(), level = %record.level, "could not update a timed change's record on its stage; it is tidied when next read");
         }
     }
 
@@ -380,7 +380,7 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
         if let Some(deadlines) = &self.deadlines
             && let Err(error) = deadlines.remind(reminder).await
         {
-            tracing::warn!(%error, api = reminder.api.as_str(), stage = reminder.stage.as_str(), "could not keep a timed change's deadline; the next sweep tries again");
+            tracing::warn!(%error, api = %reminder.api, stage = reminder.stage.as_str(), "could not keep a timed change's deadline; the next sweep tries again");
         }
     }
 
@@ -404,7 +404,7 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
         };
         deadlines.remind(&reminder).await.inspect_err(|error| {
             self.metrics.deadline_failed();
-            tracing::error!(%error, api = api.as_str(), stage = stage.as_str(), level = %record.level, until = record.until, "could not schedule a timed change's restore; nothing was changed");
+            tracing::error!(%error, api = %api, stage = stage.as_str(), level = %record.level, until = record.until, "could not schedule a timed change's restore; nothing was changed");
         })
     }
 
@@ -414,7 +414,7 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
     pub(super) async fn remind(&self, api: &ApiId, stage: &StageName, record: &Timed) {
         if self.hand_on(api, stage, record).await.is_err() {
             tracing::error!(
-                api = api.as_str(),
+                api = %api,
                 stage = stage.as_str(),
                 "a sweep or `/throttle restore` must finish the timed change that came back"
             );

@@ -123,7 +123,71 @@ fn with_blocking(values: &Configured) -> String {
 pub(super) fn view_failed(request: &ShowRequest, error: &GatewayError) -> Value {
     ephemeral(format!(
         ":x: Could not read the throttling of {}.\n{}.",
-        code(request.api.as_str()),
+        code(&request.api.to_string()),
+        escape(&capitalise(&error.to_string()))
+    ))
+}
+
+/// The answer to `show <alias>:`: each API of the target (name, kind, id to type) with its
+/// stages. Only the person who asked sees it.
+pub(super) fn target_apis(request: &ListRequest, listed: &TargetApis) -> Value {
+    let target = TargetAlias::name(request.target.as_ref());
+    if listed.apis.is_empty() {
+        return ephemeral(format!("Target {} has no REST or HTTP APIs.", code(target)));
+    }
+    // Slack allows 50 blocks; a section holds 3000 characters: lines are packed into sections.
+    const MAX_LINES: usize = 200;
+    let lines: Vec<String> = listed
+        .apis
+        .iter()
+        .take(MAX_LINES)
+        .map(|(api, stages)| {
+            let stages = match stages {
+                Some(stages) if stages.is_empty() => "no stages".to_owned(),
+                Some(stages) => {
+                    let names: Vec<String> = stages.iter().map(|s| code(s)).collect();
+                    format!("stages {}", names.join(", "))
+                }
+                None => format!("`show {}` for its stages", api.id),
+            };
+            format!("• {} — {stages}", api_label(api))
+        })
+        .collect();
+    let mut blocks = vec![json!({
+        "type": "section",
+        "text": { "type": "mrkdwn", "text": format!("*APIs in target {}* ({})", code(target), listed.apis.len()) }
+    })];
+    let mut section = String::new();
+    for line in &lines {
+        if section.len() + line.len() + 1 > 2900 {
+            blocks
+                .push(json!({ "type": "section", "text": { "type": "mrkdwn", "text": section } }));
+            section = String::new();
+        }
+        if !section.is_empty() {
+            section.push('\n');
+        }
+        section.push_str(line);
+    }
+    if !section.is_empty() {
+        blocks.push(json!({ "type": "section", "text": { "type": "mrkdwn", "text": section } }));
+    }
+    if listed.apis.len() > MAX_LINES {
+        let more = listed.apis.len() - MAX_LINES;
+        blocks.push(json!({ "type": "context", "elements": [{ "type": "mrkdwn", "text": format!("…and {more} more") }] }));
+    }
+    blocks.truncate(50);
+    json!({
+        "response_type": "ephemeral",
+        "text": format!("{} APIs in target {target}", listed.apis.len()),
+        "blocks": blocks,
+    })
+}
+
+pub(super) fn target_failed(request: &ListRequest, error: &GatewayError) -> Value {
+    ephemeral(format!(
+        ":x: Could not list the APIs of target {}.\n{}.",
+        code(TargetAlias::name(request.target.as_ref())),
         escape(&capitalise(&error.to_string()))
     ))
 }

@@ -87,7 +87,7 @@ pub fn unsealed(found: &Unsealed) -> String {
 }
 
 fn target(request: &TimedRequest, api: Option<&ResolvedApi>) -> String {
-    let api = api.map_or_else(|| code(request.api.as_str()), api_label);
+    let api = api.map_or_else(|| code(&request.api.to_string()), api_label);
     format!(
         "{api} / {} ({})",
         code(request.stage.as_str()),

@@ -125,7 +125,10 @@ async fn a_timed_change_records_what_to_put_back_before_it_writes_and_hands_on_i
         ["tag a1b2c3d4e5/prod", "write a1b2c3d4e5/prod"]
     );
     assert_eq!(noted.0.lock().unwrap()[0].at, record.until);
-    assert_eq!(noted.0.lock().unwrap()[0].api.as_str(), "a1b2c3d4e5");
+    assert_eq!(
+        noted.0.lock().unwrap()[0].api.to_string().as_str(),
+        "a1b2c3d4e5"
+    );
 }
 
 #[tokio::test]

@@ -1,0 +1,179 @@
+//! Every target one `/throttle` reaches: the home account and region, and each `[[target]]` of
+//! the targets file. The core's gateway port, sending each call to the target its API id or
+//! name names. Each account and region has its own pace, name cache and quota, and a target
+//! that cannot be reached fails alone.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use super::gateway::{GatewaySettings, Readiness, TargetGateway};
+use super::pacer::Pacer;
+use crate::core::ports::{Gateway, GatewayError, TrafficError};
+use crate::domain::{
+    AccountLimits, Action, ApiId, ApiKind, ApiName, Level, ResolvedApi, StageName, StageView,
+    TargetAlias, Traffic,
+};
+
+/// API Gateway in every configured target.
+pub struct ApiGateway {
+    home: TargetGateway,
+    others: BTreeMap<TargetAlias, TargetGateway>,
+}
+
+impl ApiGateway {
+    /// Nothing is called until first use (or [`ApiGateway::warm_up`]).
+    pub fn new(settings: GatewaySettings) -> Self {
+        // One pace per account and region: targets that share both share one budget.
+        let mut paces: HashMap<(Option<String>, Option<String>), Arc<Pacer>> = HashMap::new();
+        let mut pace = |account: Option<&str>, region: Option<&str>| {
+            let key = (account.map(str::to_owned), region.map(str::to_owned));
+            Arc::clone(paces.entry(key).or_insert_with(|| {
+                Arc::new(Pacer::new(settings.calls_per_second, settings.calls_burst))
+            }))
+        };
+        let home_region = std::env::var("AWS_REGION")
+            .or_else(|_| std::env::var("AWS_DEFAULT_REGION"))
+            .ok();
+        let home = TargetGateway::home(&settings, pace(None, home_region.as_deref()));
+        let others = settings
+            .targets
+            .iter()
+            .map(|target| {
+                let pacer = pace(target.account(), Some(&target.region));
+                let gateway = TargetGateway::reaching(&settings, Some(target.clone()), pacer);
+                (target.alias.clone(), gateway)
+            })
+            .collect();
+        Self { home, others }
+    }
+
+    /// Resolves every target's AWS setup now (each on its own: a role that cannot be assumed
+    /// does not hold up the others), so that the first command does not wait for it.
+    pub async fn warm_up(&self) {
+        let all = std::iter::once(&self.home).chain(self.others.values());
+        futures_util::future::join_all(all.map(TargetGateway::warm_up)).await;
+    }
+
+    /// Ready when the home target's setup is known; other targets' problems are detail.
+    pub fn readiness(&self) -> Readiness {
+        self.home.readiness()
+    }
+
+    /// Each other target whose setup failed, with why (for `/readyz`'s detail).
+    pub fn target_problems(&self) -> Vec<String> {
+        self.others
+            .iter()
+            .filter_map(|(alias, gateway)| match gateway.readiness() {
+                Readiness::NotReady(why) => Some(format!("target {alias}: {why}")),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The target an id or name names, or why there is none.
+    fn pick(&self, target: Option<&TargetAlias>) -> Result<&TargetGateway, GatewayError> {
+        match target {
+            None => Ok(&self.home),
+            Some(alias) => self
+                .others
+                .get(alias)
+                .ok_or_else(|| GatewayError::UnknownTarget {
+                    alias: alias.to_string(),
+                    known: std::iter::once(TargetAlias::HOME.to_owned())
+                        .chain(self.others.keys().map(ToString::to_string))
+                        .collect(),
+                }),
+        }
+    }
+}
+
+impl Gateway for ApiGateway {
+    async fn find_by_name(&self, name: &ApiName) -> Result<ResolvedApi, GatewayError> {
+        self.pick(name.target())?.find_by_name(name).await
+    }
+
+    async fn name_of(&self, id: &ApiId) -> Result<Option<String>, GatewayError> {
+        self.pick(id.target())?.name_of(id).await
+    }
+
+    fn known_name(&self, id: &ApiId) -> Option<String> {
+        self.pick(id.target()).ok()?.known_name(id)
+    }
+
+    fn known_kind(&self, id: &ApiId) -> Option<ApiKind> {
+        self.pick(id.target()).ok()?.known_kind(id)
+    }
+
+    async fn read_stage(&self, api: &ApiId, stage: &StageName) -> Result<StageView, GatewayError> {
+        self.pick(api.target())?.read_stage(api, stage).await
+    }
+
+    async fn read_stages(&self, api: &ApiId) -> Result<Vec<StageView>, GatewayError> {
+        self.pick(api.target())?.read_stages(api).await
+    }
+
+    async fn write(
+        &self,
+        api: &ApiId,
+        stage: &StageName,
+        level: &Level,
+        action: &Action,
+    ) -> Result<(), GatewayError> {
+        self.pick(api.target())?
+            .write(api, stage, level, action)
+            .await
+    }
+
+    async fn listing(
+        &self,
+        target: Option<&TargetAlias>,
+    ) -> Result<Vec<ResolvedApi>, GatewayError> {
+        self.pick(target)?.listing(target).await
+    }
+
+    /// Every target's APIs. A target that cannot be listed is logged and left out, so the
+    /// others are still swept; only home's failure is the caller's.
+    async fn apis(&self) -> Result<Vec<ApiId>, GatewayError> {
+        let mut all = self.home.apis().await?;
+        for (alias, gateway) in &self.others {
+            match gateway.apis().await {
+                Ok(apis) => all.extend(apis),
+                Err(error) => {
+                    tracing::warn!(target_alias = %alias, %error, "could not list the target's APIs");
+                }
+            }
+        }
+        Ok(all)
+    }
+
+    async fn tag(
+        &self,
+        api: &ApiId,
+        stage: &StageName,
+        key: &str,
+        value: &str,
+    ) -> Result<(), GatewayError> {
+        self.pick(api.target())?.tag(api, stage, key, value).await
+    }
+
+    async fn untag(&self, api: &ApiId, stage: &StageName, key: &str) -> Result<(), GatewayError> {
+        self.pick(api.target())?.untag(api, stage, key).await
+    }
+
+    async fn account_limits(&self, api: &ApiId) -> Option<AccountLimits> {
+        self.pick(api.target()).ok()?.account_limits(api).await
+    }
+
+    async fn traffic(
+        &self,
+        api: &ResolvedApi,
+        levels: &[(StageName, Level)],
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<Traffic>, TrafficError> {
+        match self.pick(api.id.target()) {
+            Ok(gateway) => gateway.traffic(api, levels, from, to).await,
+            Err(error) => Err(TrafficError(error.to_string())),
+        }
+    }
+}
