@@ -33,6 +33,8 @@ pub struct Connection {
     pub endpoint: String,
     /// `Err` when the region or the credentials could not be found.
     pub setup: Result<(), GatewayError>,
+    /// The role assumed for these credentials, if any.
+    role: Option<String>,
 }
 
 impl Connection {
@@ -78,15 +80,8 @@ impl Connection {
             }
         };
         let endpoint = endpoint(&config);
-        let setup = match (check(&config).await, &role) {
-            (Err(GatewayError::NoCredentials(why)), Some((arn, _))) => {
-                Err(GatewayError::CannotAssume {
-                    role: arn.clone(),
-                    why,
-                })
-            }
-            (setup, _) => setup,
-        };
+        let role = role.map(|(arn, _)| arn);
+        let setup = check(&config, role.as_deref()).await;
         match &setup {
             Ok(()) => {}
             Err(error) => tracing::error!(%error, "AWS is not set up; commands will say so"),
@@ -95,16 +90,19 @@ impl Connection {
             config,
             endpoint,
             setup,
+            role,
         }
     }
 
     /// Checks the credentials again (after a call failed before reaching AWS).
     pub async fn recheck(&self) -> Result<(), GatewayError> {
-        check(&self.config).await
+        check(&self.config, self.role.as_deref()).await
     }
 }
 
-async fn check(config: &SdkConfig) -> Result<(), GatewayError> {
+/// Checks that `config` yields a region and credentials; with `role`, that the role could be
+/// assumed (named, with STS's error code, when it could not).
+async fn check(config: &SdkConfig, role: Option<&str>) -> Result<(), GatewayError> {
     let Some(region) = config.region() else {
         return Err(GatewayError::NoRegion);
     };
@@ -129,11 +127,35 @@ async fn check(config: &SdkConfig) -> Result<(), GatewayError> {
             );
             Ok(())
         }
+        Err(error) if role.is_some() => Err(GatewayError::CannotAssume {
+            role: role.unwrap_or_default().to_owned(),
+            why: refusal(&error),
+        }),
         Err(error) => Err(GatewayError::NoCredentials(format!(
             "{} (set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE, or give the service an IAM role)",
             aws_sdk_apigateway::error::DisplayErrorContext(&error)
         ))),
     }
+}
+
+/// Why STS refused a role, in a word an operator can search for: its error code (`AccessDenied`,
+/// `ExpiredToken`, `RegionDisabledException`), or the failure's own words when STS never
+/// answered.
+fn refusal(error: &(dyn std::error::Error + 'static)) -> String {
+    use aws_sdk_sts::error::ProvideErrorMetadata;
+    type Refused =
+        aws_sdk_sts::error::SdkError<aws_sdk_sts::operation::assume_role::AssumeRoleError>;
+    let mut source = Some(error);
+    while let Some(error) = source {
+        if let Some(refused) = error.downcast_ref::<Refused>() {
+            return match refused.code() {
+                Some(code) => code.to_owned(),
+                None => aws_sdk_sts::error::DisplayErrorContext(refused).to_string(),
+            };
+        }
+        source = error.source();
+    }
+    aws_sdk_apigateway::error::DisplayErrorContext(error).to_string()
 }
 
 fn credentials_source(credentials: &Credentials) -> String {

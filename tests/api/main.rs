@@ -21,5 +21,6 @@ mod shutdown;
 mod slash_command;
 mod socket_mode;
 mod startup;
+mod targets;
 mod timed;
 mod traffic;

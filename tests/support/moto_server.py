@@ -16,6 +16,10 @@ https://docs.aws.amazon.com/apigatewayv2/latest/api-reference/apis-apiid-stages-
 - DeleteRouteSettings removes one route key's object (NotFoundException if there is none).
 - TagResource / UntagResource on a stage's ARN change the tags GetStage returns.
 - An API's id is ten lower-case letters and digits, as AWS makes them (moto makes eight).
+
+moto's STS lets anyone assume any role. To stand in for a role whose trust policy does not
+trust the caller, AssumeRole of a role named `untrusted-…` is refused as STS refuses it
+(https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRole.html): AccessDenied.
 """
 import json
 import random
@@ -28,6 +32,8 @@ import moto.apigatewayv2.urls as v2_urls
 from moto.apigatewayv2.models import Api, apigatewayv2_backends
 from moto.iam.models import get_account_id_from
 from moto.server import ThreadedMotoServer
+from moto.sts.exceptions import STSClientError
+from moto.sts.models import STSBackend
 
 STAGE_ARN = re.compile(r"arn:aws:apigateway:([^:]*)::/apis/([^/]+)/stages/([^/]+)$")
 
@@ -120,6 +126,21 @@ def _api_init(self, region, *args, **kwargs):
 
 
 Api.__init__ = _api_init
+
+_moto_assume_role = STSBackend.assume_role
+
+
+def _assume_role(self, region_name, role_session_name, role_arn, *args, **kwargs):
+    if role_arn.split("/")[-1].startswith("untrusted-"):
+        raise STSClientError(
+            "AccessDenied",
+            f"User: arn:aws:iam::123456789012:user/moto is not authorized to perform: "
+            f"sts:AssumeRole on resource: {role_arn}"
+        )
+    return _moto_assume_role(self, region_name, role_session_name, role_arn, *args, **kwargs)
+
+
+STSBackend.assume_role = _assume_role
 
 stage_path = "{0}/v2/apis/(?P<api_id>[^/]+)/stages/(?P<stage_name>[^/]+)$"
 v2_urls.url_paths[stage_path] = stage_or_update

@@ -179,7 +179,7 @@ pub(super) fn target_apis(request: &ListRequest, listed: &TargetApis) -> Value {
     blocks.truncate(50);
     json!({
         "response_type": "ephemeral",
-        "text": format!("{} APIs in target {target}", listed.apis.len()),
+        "text": format!("APIs in target {target}:\n{}", lines.join("\n")),
         "blocks": blocks,
     })
 }

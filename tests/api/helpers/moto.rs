@@ -111,7 +111,11 @@ pub async fn create_api(name: &str, stage: &str) -> String {
 
 /// Creates a REST API deployed to each of `stages`; returns the API id.
 pub async fn create_api_with_stages(name: &str, stages: &[&str]) -> String {
-    let aws = aws().await;
+    create_api_on(&aws().await, name, stages).await
+}
+
+/// Creates a REST API deployed to each of `stages` with this client (in its account).
+pub async fn create_api_on(aws: &AwsClient, name: &str, stages: &[&str]) -> String {
     let api = aws
         .create_rest_api()
         .name(name)
@@ -160,6 +164,54 @@ pub async fn create_api_with_stages(name: &str, stages: &[&str]) -> String {
 /// The stage-wide (rate, burst) override as GetStage reports it; None when not set.
 pub async fn stage_limits(api: &str, stage: &str) -> Option<(f64, i32)> {
     setting_limits(api, stage, "*/*").await
+}
+
+/// The stage-wide (rate, burst) override as this client's account sees it; `Err` when the
+/// account has no such stage.
+pub async fn stage_limits_on(
+    aws: &AwsClient,
+    api: &str,
+    stage: &str,
+) -> Result<Option<(f64, i32)>, String> {
+    let found = aws
+        .get_stage()
+        .rest_api_id(api)
+        .stage_name(stage)
+        .send()
+        .await
+        .map_err(|e| aws_sdk_apigateway::error::DisplayErrorContext(e).to_string())?;
+    Ok(found
+        .method_settings()
+        .and_then(|m| m.get("*/*"))
+        .map(|s| (s.throttling_rate_limit(), s.throttling_burst_limit())))
+}
+
+/// An API Gateway client in another account, through moto's STS: the role's account is the
+/// one moto keeps the client's resources in, as AWS would.
+pub async fn aws_in(account: &str) -> AwsClient {
+    use aws_config::sts::AssumeRoleProvider;
+    use aws_sdk_apigateway::config::{Credentials, Region, SharedCredentialsProvider};
+    let base = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(&moto().endpoint)
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("testing", "testing", None, None, "tests"))
+        .load()
+        .await;
+    let role = AssumeRoleProvider::builder(role_arn(account, "throttle-bot"))
+        .session_name("tests")
+        .configure(&base)
+        .build()
+        .await;
+    let config = base
+        .into_builder()
+        .credentials_provider(SharedCredentialsProvider::new(role))
+        .build();
+    AwsClient::new(&config)
+}
+
+/// A role's ARN in `account`.
+pub fn role_arn(account: &str, name: &str) -> String {
+    format!("arn:aws:iam::{account}:role/{name}")
 }
 
 /// The (rate, burst) of one method setting key, e.g. `~1pets~1{id}/GET`; None when absent.
