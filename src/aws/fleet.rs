@@ -5,13 +5,15 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
+use std::time::Duration;
 
 use super::gateway::{GatewaySettings, Readiness, TargetGateway};
 use super::pacer::Pacer;
+use super::plan_queue::PlanQueue;
 use crate::core::ports::{Gateway, GatewayError, TrafficError};
 use crate::domain::{
-    AccountLimits, Action, ApiId, ApiKind, ApiName, Level, ResolvedApi, StageName, StageView,
-    TargetAlias, Traffic,
+    AccountLimits, Action, ApiId, ApiKind, ApiName, Configured, Level, PlanLevel, PlanRef,
+    PlanView, ResolvedApi, StageName, StageView, TargetAlias, Traffic,
 };
 
 /// API Gateway in every configured target.
@@ -24,12 +26,17 @@ impl ApiGateway {
     /// Nothing is called until first use (or [`ApiGateway::warm_up`]).
     pub fn new(settings: GatewaySettings) -> Self {
         // One pace per account and region: targets that share both share one budget.
-        let mut paces: HashMap<(Option<String>, Option<String>), Arc<Pacer>> = HashMap::new();
+        type Paces = (Arc<Pacer>, Arc<PlanQueue>);
+        let mut paces: HashMap<(Option<String>, Option<String>), Paces> = HashMap::new();
         let mut pace = |account: Option<&str>, region: Option<&str>| {
             let key = (account.map(str::to_owned), region.map(str::to_owned));
-            Arc::clone(paces.entry(key).or_insert_with(|| {
-                Arc::new(Pacer::new(settings.calls_per_second, settings.calls_burst))
-            }))
+            let (pacer, plans) = paces.entry(key).or_insert_with(|| {
+                (
+                    Arc::new(Pacer::new(settings.calls_per_second, settings.calls_burst)),
+                    Arc::new(PlanQueue::new(settings.plan_spacing)),
+                )
+            });
+            (Arc::clone(pacer), Arc::clone(plans))
         };
         let home_region = std::env::var("AWS_REGION")
             .or_else(|_| std::env::var("AWS_DEFAULT_REGION"))
@@ -158,6 +165,27 @@ impl Gateway for ApiGateway {
 
     async fn untag(&self, api: &ApiId, stage: &StageName, key: &str) -> Result<(), GatewayError> {
         self.pick(api.target())?.untag(api, stage, key).await
+    }
+
+    async fn read_plan(&self, plan: &PlanRef) -> Result<PlanView, GatewayError> {
+        self.pick(plan.target())?.read_plan(plan).await
+    }
+
+    fn plan_wait(&self, target: Option<&TargetAlias>) -> Duration {
+        self.pick(target)
+            .map_or(Duration::ZERO, |gateway| gateway.plan_wait(target))
+    }
+
+    async fn write_plan(
+        &self,
+        plan: &PlanView,
+        level: &PlanLevel,
+        action: &Action,
+        expected: Configured,
+    ) -> Result<Duration, GatewayError> {
+        self.pick(plan.target.as_ref())?
+            .write_plan(plan, level, action, expected)
+            .await
     }
 
     async fn account_limits(&self, api: &ApiId) -> Option<AccountLimits> {

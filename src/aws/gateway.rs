@@ -15,14 +15,16 @@ use tokio::sync::OnceCell;
 
 use super::connection::{Connection, OPERATION_TIMEOUT};
 use super::pacer::Pacer;
+use super::plan_queue::PlanQueue;
 use super::targets::TargetConfig;
 use crate::core::ports::{Gateway, GatewayError, TrafficError};
 use crate::domain::{
-    AccountLimits, Action, ApiId, ApiKind, ApiName, Configured, Level, ManagedBy, ResolvedApi,
-    StageName, StageView, TAG_PREFIX, TargetAlias, Traffic,
+    AccountLimits, Action, ApiId, ApiKind, ApiName, Configured, Level, ManagedBy, PlanLevel,
+    PlanRef, PlanView, ResolvedApi, StageName, StageView, TAG_PREFIX, TargetAlias, Traffic,
 };
 
 mod http;
+mod plans;
 mod rest;
 
 /// How long the list of API names and the account quota are reused.
@@ -40,6 +42,8 @@ pub struct GatewaySettings {
     pub list_refresh: Duration,
     /// Other accounts and regions (the targets file); empty: the home target only.
     pub targets: Vec<TargetConfig>,
+    /// UpdateUsagePlan calls in one account go at most this often (AWS: about one per 20 s).
+    pub plan_spacing: Duration,
 }
 
 impl Default for GatewaySettings {
@@ -49,6 +53,7 @@ impl Default for GatewaySettings {
             calls_burst: 10,
             list_refresh: Duration::from_secs(5),
             targets: Vec::new(),
+            plan_spacing: Duration::from_secs(20),
         }
     }
 }
@@ -102,6 +107,8 @@ pub struct TargetGateway {
     reach: Option<TargetConfig>,
     /// Shared by every target in the same account and region: their budget is one.
     pacer: Arc<Pacer>,
+    /// Turns for UpdateUsagePlan, shared the same way.
+    plan_queue: Arc<PlanQueue>,
     connection: OnceCell<(Connection, Clients)>,
     /// Held across a listing, so concurrent lookups share one listing (single flight).
     names: tokio::sync::Mutex<Option<(Instant, ApiList)>>,
@@ -121,21 +128,22 @@ const MAX_MISSES: usize = 10_000;
 
 impl TargetGateway {
     /// The home target: the service's own credentials and region.
-    pub fn home(settings: &GatewaySettings, pacer: Arc<Pacer>) -> Self {
-        Self::reaching(settings, None, pacer)
+    pub fn home(settings: &GatewaySettings, paces: (Arc<Pacer>, Arc<PlanQueue>)) -> Self {
+        Self::reaching(settings, None, paces)
     }
 
     /// Another target, or home when `reach` is `None`.
     pub fn reaching(
         settings: &GatewaySettings,
         reach: Option<TargetConfig>,
-        pacer: Arc<Pacer>,
+        (pacer, plan_queue): (Arc<Pacer>, Arc<PlanQueue>),
     ) -> Self {
         Self {
             settings: settings.clone(),
             target: reach.as_ref().map(|t| t.alias.clone()),
             reach,
             pacer,
+            plan_queue,
             connection: OnceCell::new(),
             names: tokio::sync::Mutex::new(None),
             account: tokio::sync::Mutex::new(None),
@@ -626,6 +634,24 @@ impl Gateway for TargetGateway {
             ApiKind::Rest => self.rest_write(api, stage, level, action).await,
             ApiKind::Http => self.http_write(api, stage, level, action).await,
         }
+    }
+
+    async fn read_plan(&self, plan: &PlanRef) -> Result<PlanView, GatewayError> {
+        self.find_plan(plan).await
+    }
+
+    fn plan_wait(&self, _: Option<&TargetAlias>) -> Duration {
+        self.plan_queue.wait()
+    }
+
+    async fn write_plan(
+        &self,
+        plan: &PlanView,
+        level: &PlanLevel,
+        action: &Action,
+        expected: Configured,
+    ) -> Result<Duration, GatewayError> {
+        self.update_plan(plan, level, action, expected).await
     }
 
     /// This target's REST and HTTP APIs, from the (cached) list of APIs.

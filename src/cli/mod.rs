@@ -244,6 +244,10 @@ pub struct AwsArgs {
     /// `alias:api`. Without it, the service's own account and region only.
     #[arg(long, env = "THROTTLE_TARGETS")]
     pub targets_file: Option<String>,
+    /// Seconds between UpdateUsagePlan calls in one account (AWS allows about one every 20 s);
+    /// a change that must wait for its turn is told so, with the wait.
+    #[arg(long, env = "PLAN_CALLS_INTERVAL_SECS", default_value = "20", value_parser = parse_secs)]
+    pub plan_spacing: Duration,
     /// The targets file's text, instead of THROTTLE_TARGETS.
     #[arg(long, env = "THROTTLE_TARGETS_TOML", hide_env_values = true)]
     pub targets_toml: Option<String>,
@@ -262,6 +266,7 @@ impl AwsArgs {
             calls_burst: self.calls_burst,
             list_refresh: self.api_list_refresh,
             targets,
+            plan_spacing: self.plan_spacing,
         })
     }
 }

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use super::PolicyCommand;
-use crate::core::grammar::{Request, TextError, parse_text};
+use crate::core::grammar::{PlanRequest, Request, TextError, parse_text};
 use crate::core::requester::{ChatId, ChatUser};
 use crate::policy::{ApiIdentity, Denial, Policy, PolicyError, PolicySource};
 
@@ -74,6 +74,29 @@ pub fn run(command: PolicyCommand) -> Result<(String, bool), PolicyToolError> {
                         ),
                         Err(denial) => (format!("DENIED: {denial}"), false),
                     });
+                }
+                Request::Plan(PlanRequest::Show(_)) => {
+                    return Ok(match policy.may_read(&who) {
+                        Ok(()) => ("ALLOWED: `show plan` is open to readers.".to_owned(), true),
+                        Err(denial) => (format!("DENIED: {denial}."), false),
+                    });
+                }
+                Request::Plan(PlanRequest::Change(change)) => {
+                    // As typed: the service also knows the plan's other identity (id or name).
+                    let names = [change.plan.bare()];
+                    return Ok(
+                        match policy.decide_plan(&who, change.plan.target(), &names, &change.action)
+                        {
+                            Ok(allowed) => (format!("ALLOWED by {}.", named(&allowed.rule)), true),
+                            Err(denial @ Denial::NoRuleForPlan { .. }) => (
+                                format!(
+                                    "DENIED as typed: {denial}. A rule that names this plan by its other identity (id or name) would still allow it; the service looks that up."
+                                ),
+                                false,
+                            ),
+                            Err(denial) => (format!("DENIED: {denial}."), false),
+                        },
+                    );
                 }
                 Request::Change(change) => change,
             };

@@ -39,6 +39,14 @@ pub enum GatewayError {
     UnknownTarget { alias: String, known: Vec<String> },
     #[error("could not assume {role} : {why}")]
     CannotAssume { role: String, why: String },
+    #[error("no usage plan has the id or name `{plan}`{}", some_plans(known))]
+    UnknownPlan { plan: String, known: Vec<String> },
+    #[error("{} usage plans are named `{plan}`; use one of their ids: {}", ids.len(), ids.join(", "))]
+    AmbiguousPlan { plan: String, ids: Vec<String> },
+    #[error(
+        "usage plan `{plan}` changed while this change waited its turn (it is now {now}); nothing was written: look again and retry"
+    )]
+    PlanMoved { plan: String, now: String },
     #[error("no AWS region: set AWS_REGION")]
     NoRegion,
     #[error("no AWS credentials found: {0}")]
@@ -58,6 +66,15 @@ fn ambiguous(name: &str, candidates: &[String]) -> String {
             candidates.len(),
             candidates.join(", ")
         )
+    }
+}
+
+fn some_plans(names: &[String]) -> String {
+    if names.is_empty() {
+        String::new()
+    } else {
+        let quoted: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
+        format!(" (plans here include {})", quoted.join(", "))
     }
 }
 
@@ -81,6 +98,14 @@ impl GatewayError {
             Self::AmbiguousApiName { name, .. } => Self::AmbiguousApiName {
                 name,
                 candidates: Vec::new(),
+            },
+            Self::UnknownPlan { plan, .. } => Self::UnknownPlan {
+                plan,
+                known: Vec::new(),
+            },
+            Self::AmbiguousPlan { plan, .. } => Self::AmbiguousPlan {
+                plan,
+                ids: Vec::new(),
             },
             other => other,
         }

@@ -1,9 +1,10 @@
 //! The `/throttle` grammar: command text to a request. Knows text and domain types only.
 
-use crate::domain::text::first_forbidden;
+use crate::domain::text::{echo, first_forbidden};
 use crate::domain::{
-    Action, ApiRef, BurstLimit, Hold, HoldError, HttpMethod, Level, LimitError, RateLimit,
-    ResourcePath, StageName, TargetAlias, TargetError, ThrottleChange, ThrottleLimits,
+    Action, ApiId, ApiRef, BurstLimit, Hold, HoldError, HttpMethod, Level, LimitError, PlanChange,
+    PlanLevel, PlanRef, RateLimit, ResourcePath, StageName, TargetAlias, TargetError,
+    ThrottleChange, ThrottleLimits,
 };
 
 /// What the user asked for.
@@ -16,6 +17,15 @@ pub enum Request {
     List(ListRequest),
     /// `extend …` or `restore …`: about a timed change in force.
     Timed(TimedRequest),
+    /// `plan …`, `show plan …`, `reset plan …`: a usage plan's throttle.
+    Plan(PlanRequest),
+}
+
+/// What the user asked of a usage plan.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PlanRequest {
+    Change(PlanChange),
+    Show(PlanRef),
 }
 
 /// What to do with the timed change in force at one level.
@@ -70,6 +80,20 @@ pub enum TextError {
     RestoreUsage,
     #[error("`for` ends a change with how long it lasts, like `petstore prod 10 20 for 30m`")]
     ForUsage,
+    #[error(
+        "`plan` takes `<plan> <rate> <burst>`, or `<plan> <api id> <stage> <rate> <burst> <METHOD> <path>` for one method of an API stage in the plan"
+    )]
+    PlanUsage,
+    #[error(
+        "a usage plan throttles an API stage per method: add `<METHOD> <path>`, or set the plan's own limits with `plan <plan> <rate> <burst>`"
+    )]
+    PlanStageNeedsMethod,
+    #[error("in a usage plan, name the API by its id (like `a1b2c3d4e5`), not `{0}`")]
+    PlanApiById(String),
+    #[error(
+        "timed changes (`for …`) are for stages; a usage plan's change stays until changed again"
+    )]
+    PlanTimed,
     #[error(transparent)]
     Hold(#[from] HoldError),
     #[error(
@@ -159,11 +183,22 @@ pub fn parse_text(text: &str) -> Result<Request, TextError> {
         // `help` followed by anything but a change (to an API named `help`) shows the usage.
         return Ok(change(words, hold).unwrap_or(Request::Help));
     }
+    // `plan …`, `show plan …` and `reset plan …` are usage plans'; an API named `plan` is
+    // typed as `home:plan`.
+    let is_plan = |w: &&str| w.eq_ignore_ascii_case("plan");
+    if keyword == "plan"
+        || (matches!(keyword.as_str(), "show" | "reset") && words.get(1).is_some_and(is_plan))
+    {
+        return match hold {
+            Some(_) => Err(TextError::PlanTimed),
+            None => plan_request(&keyword, words).map(Request::Plan),
+        };
+    }
     keyword_request(&keyword, words, hold).or_else(|error| change(words, hold).or(Err(error)))
 }
 
 /// The words that start a command other than a change.
-const KEYWORDS: [&str; 5] = ["help", "show", "reset", "extend", "restore"];
+const KEYWORDS: [&str; 6] = ["help", "show", "reset", "extend", "restore", "plan"];
 
 fn keyword_request(
     keyword: &str,
@@ -215,6 +250,48 @@ fn keyword_request(
         }
         // `reset` in any other form (`help` never comes here).
         _ => Err(TextError::ResetUsage),
+    }
+}
+
+/// `plan <plan> …`, `show plan <plan>` and `reset plan <plan> …`. A plan throttles an API
+/// stage per method only, so a stage without a method is refused rather than guessed.
+fn plan_request(keyword: &str, words: &[&str]) -> Result<PlanRequest, TextError> {
+    let api_id = |raw: &str| ApiId::parse(raw).map_err(|_| TextError::PlanApiById(echo(raw)));
+    let level = |api: &str, stage: &str, method: &str, path: &str| {
+        Ok::<_, TextError>(PlanLevel::Method {
+            api: api_id(api)?,
+            stage: StageName::parse(stage)?,
+            method: HttpMethod::parse(method)?,
+            path: ResourcePath::parse(path)?,
+        })
+    };
+    let set = |rate: &str, burst: &str| -> Result<Action, TextError> {
+        Ok(Action::Set(ThrottleLimits {
+            rate: RateLimit::parse(rate)?,
+            burst: BurstLimit::parse(burst)?,
+        }))
+    };
+    let change = |plan: &str, level, action| -> Result<PlanRequest, TextError> {
+        Ok(PlanRequest::Change(PlanChange {
+            plan: PlanRef::parse(plan)?,
+            level,
+            action,
+        }))
+    };
+    match (keyword, words) {
+        ("show", [_, _, plan]) => Ok(PlanRequest::Show(PlanRef::parse(plan)?)),
+        ("reset", [_, _, plan]) => change(plan, PlanLevel::Plan, Action::Reset),
+        ("reset", [_, _, plan, api, stage, method, path]) => {
+            change(plan, level(api, stage, method, path)?, Action::Reset)
+        }
+        ("reset", [_, _, _, _, _]) => Err(TextError::PlanStageNeedsMethod),
+        ("plan", [_, plan, rate, burst]) => change(plan, PlanLevel::Plan, set(rate, burst)?),
+        ("plan", [_, plan, api, stage, rate, burst, method, path]) => {
+            let action = set(rate, burst)?;
+            change(plan, level(api, stage, method, path)?, action)
+        }
+        ("plan", [_, _, _, _, _, _]) => Err(TextError::PlanStageNeedsMethod),
+        _ => Err(TextError::PlanUsage),
     }
 }
 
@@ -270,12 +347,70 @@ fn parse_level(words: &[&str]) -> Result<Level, TargetError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::PlanRef;
 
     fn change(text: &str) -> ThrottleChange {
         match parse_text(text) {
             Ok(Request::Change(change)) => change,
             other => panic!("{text}: expected a change, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn usage_plans_have_their_own_words() {
+        let plan = |text: &str| match parse_text(text) {
+            Ok(Request::Plan(request)) => request,
+            other => panic!("{text}: {other:?}"),
+        };
+        let PlanRequest::Change(own) = plan("plan gold 5 10") else {
+            panic!()
+        };
+        assert_eq!((own.plan.bare(), &own.level), ("gold", &PlanLevel::Plan));
+        assert!(
+            matches!(own.action, Action::Set(l) if l.rate.value() == 5.0 && l.burst.value() == 10)
+        );
+        let PlanRequest::Change(method) = plan("PLAN prod:gold a1b2c3d4e5 live 1 2 get /pets")
+        else {
+            panic!()
+        };
+        assert_eq!(method.plan.to_string(), "prod:gold");
+        assert_eq!(method.level.to_string(), "a1b2c3d4e5 live GET /pets");
+        let PlanRequest::Change(reset) = plan("reset plan gold a1b2c3d4e5 live GET /pets") else {
+            panic!()
+        };
+        assert_eq!(reset.action, Action::Reset);
+        assert!(
+            matches!(plan("reset plan gold"), PlanRequest::Change(c) if c.level == PlanLevel::Plan && c.action == Action::Reset)
+        );
+        assert_eq!(
+            plan("show plan prod:gold"),
+            PlanRequest::Show(PlanRef::parse("prod:gold").unwrap())
+        );
+        for (text, expected) in [
+            (
+                "plan gold a1b2c3d4e5 live 1 2",
+                TextError::PlanStageNeedsMethod,
+            ),
+            (
+                "reset plan gold a1b2c3d4e5 live",
+                TextError::PlanStageNeedsMethod,
+            ),
+            ("plan gold 5", TextError::PlanUsage),
+            ("plan", TextError::PlanUsage),
+            ("show plan", TextError::PlanUsage),
+            ("plan gold 5 10 for 30m", TextError::PlanTimed),
+        ] {
+            assert_eq!(parse_text(text), Err(expected), "{text}");
+        }
+        assert!(matches!(
+            parse_text("plan gold petstore live 1 2 GET /pets"),
+            Err(TextError::PlanApiById(_))
+        ));
+        // An API named `plan` is typed after its target.
+        assert!(matches!(
+            parse_text("home:plan live 5 10"),
+            Ok(Request::Change(_))
+        ));
     }
 
     #[test]
@@ -476,10 +611,13 @@ mod tests {
                 hold: None,
             }))
         };
-        for keyword in KEYWORDS {
+        // `plan` is the one word kept for its command (`plan gold 5 10` is a plan's change):
+        // an API named `plan` is typed `home:plan`.
+        for keyword in KEYWORDS.iter().filter(|k| **k != "plan") {
             let text = format!("{keyword} prod 5 10");
             assert_eq!(parse_text(&text), set(keyword, "prod"), "{text}");
         }
+        assert_eq!(parse_text("home:plan prod 5 10"), set("plan", "prod"));
         assert_eq!(parse_text("for prod 5 10"), set("for", "prod"));
         assert_eq!(parse_text("petstore for 5 10"), set("petstore", "for"));
         assert_eq!(parse_text("petstore show 5 10"), set("petstore", "show"));

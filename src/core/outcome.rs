@@ -6,8 +6,8 @@ use super::plan::Risk;
 use super::requester::Requester;
 use super::requester::{ChatId, Via};
 use crate::domain::{
-    ApiId, ApiView, Applied, Configured, HoldError, QuotaExceeded, ResolvedApi, TargetApis,
-    ThrottleChange, Timed, Unsealed,
+    ApiId, ApiView, Applied, Configured, HoldError, PlanApplied, PlanChange, PlanRef, PlanView,
+    QuotaExceeded, ResolvedApi, TargetApis, ThrottleChange, Timed, Unsealed,
 };
 use crate::policy::Denial;
 
@@ -91,6 +91,19 @@ pub enum TimedDone {
     NotDue(Box<Timed>),
 }
 
+/// Why a change to a usage plan was not made.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum PlanFailure {
+    #[error("{0}")]
+    Denied(Denial),
+    #[error(transparent)]
+    Gateway(#[from] GatewayError),
+    #[error(
+        "API `{api}` stage `{stage}` is not in this usage plan; add it to the plan first (a plan throttles only the API stages it covers)"
+    )]
+    NotInPlan { api: String, stage: String },
+}
+
 /// The end of one request.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
@@ -114,6 +127,16 @@ pub enum Outcome {
     Listed {
         request: ListRequest,
         result: Result<TargetApis, GatewayError>,
+    },
+    /// `show plan …`: a usage plan as it is now, or why it could not be read.
+    PlanShown {
+        plan: PlanRef,
+        result: Result<PlanView, GatewayError>,
+    },
+    /// A change to a usage plan: made, found unnecessary, refused or failed.
+    PlanChanged {
+        change: PlanChange,
+        result: Result<PlanApplied, PlanFailure>,
     },
     /// Shutdown cut the request short; `text` is what was typed.
     Interrupted { text: String },
@@ -240,13 +263,16 @@ impl Label {
             GatewayError::NotFound { .. }
             | GatewayError::ApiNotFound { .. }
             | GatewayError::UnknownApiName { .. }
-            | GatewayError::UnknownTarget { .. } => Self::NotFound,
-            GatewayError::AmbiguousApiName { .. } => Self::Ambiguous,
+            | GatewayError::UnknownTarget { .. }
+            | GatewayError::UnknownPlan { .. } => Self::NotFound,
+            GatewayError::AmbiguousApiName { .. } | GatewayError::AmbiguousPlan { .. } => {
+                Self::Ambiguous
+            }
             GatewayError::AccessDenied { .. } => Self::AccessDenied,
             GatewayError::Throttled => Self::Throttled,
             GatewayError::Timeout { .. } => Self::Timeout,
             GatewayError::Rejected(_) => Self::Rejected,
-            GatewayError::Conflict => Self::Conflict,
+            GatewayError::Conflict | GatewayError::PlanMoved { .. } => Self::Conflict,
             GatewayError::NoRegion => Self::NoRegion,
             GatewayError::NoCredentials(_) | GatewayError::CannotAssume { .. } => {
                 Self::NoCredentials
@@ -281,7 +307,24 @@ impl Outcome {
             Self::Refused { .. } => Label::Denied,
             Self::Show { result: Ok(_), .. } => Label::Show,
             Self::Show { result: Err(e), .. } => Label::of_gateway(e),
-            Self::Listed { result: Ok(_), .. } => Label::Show,
+            Self::Listed { result: Ok(_), .. } | Self::PlanShown { result: Ok(_), .. } => {
+                Label::Show
+            }
+            Self::PlanShown { result: Err(e), .. } => Label::of_gateway(e),
+            Self::PlanChanged { result: Ok(a), .. } if a.changed => Label::Applied,
+            Self::PlanChanged { result: Ok(_), .. } => Label::Unchanged,
+            Self::PlanChanged {
+                result: Err(PlanFailure::Denied(_)),
+                ..
+            } => Label::Denied,
+            Self::PlanChanged {
+                result: Err(PlanFailure::Gateway(e)),
+                ..
+            } => Label::of_gateway(e),
+            Self::PlanChanged {
+                result: Err(PlanFailure::NotInPlan { .. }),
+                ..
+            } => Label::NotFound,
             Self::Listed { result: Err(e), .. } => Label::of_gateway(e),
             Self::Interrupted { .. } => Label::Interrupted,
             Self::Invalid { .. } => Label::Invalid,
@@ -308,6 +351,7 @@ impl Outcome {
             self,
             Self::Show { .. }
                 | Self::Listed { .. }
+                | Self::PlanShown { .. }
                 | Self::NeedsConfirmation { .. }
                 | Self::Timed {
                     result: Ok(TimedDone::NothingPending | TimedDone::NotDue(_)),

@@ -3,13 +3,14 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::time::Duration;
 
 pub use super::errors::{GatewayError, TellError, TrafficError};
 use super::outcome::News;
 use super::requester::ReplyTo;
 use crate::domain::{
-    AccountLimits, Action, ApiId, ApiKind, ApiName, Level, ResolvedApi, StageName, StageView,
-    TargetAlias, Traffic,
+    AccountLimits, Action, ApiId, ApiKind, ApiName, Configured, Level, PlanLevel, PlanRef,
+    PlanView, ResolvedApi, StageName, StageView, TargetAlias, Traffic,
 };
 
 /// A timed change's deadline: where and when its restore must run.
@@ -112,6 +113,45 @@ pub trait Gateway: Send + Sync {
         stage: &StageName,
         key: &str,
     ) -> impl Future<Output = Result<(), GatewayError>> + Send;
+
+    /// A usage plan by id or name in its target, as it is now.
+    fn read_plan(
+        &self,
+        plan: &PlanRef,
+    ) -> impl Future<Output = Result<PlanView, GatewayError>> + Send {
+        let plan = plan.to_string();
+        async move {
+            Err(GatewayError::Unexpected(format!(
+                "usage plan `{plan}`: usage plans are not reachable here"
+            )))
+        }
+    }
+
+    /// How long a usage plan write in this target would wait for its turn if asked now (AWS
+    /// allows about one UpdateUsagePlan every 20 seconds per account); never calls AWS.
+    fn plan_wait(&self, target: Option<&TargetAlias>) -> Duration {
+        let _ = target;
+        Duration::ZERO
+    }
+
+    /// Sets or removes a usage plan's throttle at one level, after its turn comes, if the
+    /// level still holds `expected` then (else [`GatewayError::PlanMoved`], nothing written).
+    /// Returns how long it waited for its turn.
+    fn write_plan(
+        &self,
+        plan: &PlanView,
+        level: &PlanLevel,
+        action: &Action,
+        expected: Configured,
+    ) -> impl Future<Output = Result<Duration, GatewayError>> + Send {
+        let _ = (level, action, expected);
+        let plan = plan.id.clone();
+        async move {
+            Err(GatewayError::Unexpected(format!(
+                "usage plan `{plan}`: usage plans are not reachable here"
+            )))
+        }
+    }
 
     /// The regional quota of the account `api` lives in (cached); `None` when it cannot be read.
     fn account_limits(&self, api: &ApiId) -> impl Future<Output = Option<AccountLimits>> + Send;

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::clock::unix_now;
-use super::grammar::{ListRequest, Request, ShowRequest, TimedRequest};
+use super::grammar::{ListRequest, PlanRequest, Request, ShowRequest, TimedRequest};
 use super::outcome::{Failure, Label, News, Outcome, TimedDone};
 use super::plan::{DEFAULT_CUT_FRACTION, Risk, plan, risk};
 use super::ports::{Deadlines, Gateway, GatewayError, Teller, TrafficError};
@@ -31,6 +31,7 @@ pub enum Work {
     Show(ShowRequest),
     List(ListRequest),
     Timed(TimedRequest),
+    Plan(PlanRequest),
 }
 
 /// Who asked, how, and where their final answer goes.
@@ -363,6 +364,8 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
             Some(Request::Change(change)) => policy.screen(who, change),
             Some(Request::Show(_) | Request::List(_)) => policy.may_read(who),
             Some(Request::Timed(_)) => policy.admits_team(who.team.as_ref()),
+            Some(Request::Plan(PlanRequest::Show(_))) => policy.may_read(who),
+            Some(Request::Plan(PlanRequest::Change(_))) => policy.admits_team(who.team.as_ref()),
             Some(Request::Help) | None => policy.admits_team(who.team.as_ref()),
         }
     }
@@ -398,6 +401,7 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
                 result: self.list(request).await,
             }),
             Work::Timed(request) => self.timed(ask, request).await,
+            Work::Plan(request) => Step::Done(self.plan(ask, request).await),
         }
     }
 
@@ -907,6 +911,10 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
     pub fn record(&self, requester: &Requester, outcome: &Outcome, took: Duration) {
         let label = outcome.label();
         self.metrics.command(label.as_str());
+        if let Outcome::PlanChanged { result: Ok(_), .. } = outcome {
+            self.metrics.aws_call(took.as_secs_f64());
+            self.metrics.change("plan", label.as_str());
+        }
         if let Outcome::Change { result, .. } = outcome {
             self.metrics.aws_call(took.as_secs_f64());
             if let Ok(applied) = result {
@@ -934,6 +942,7 @@ fn changed(change: &ThrottleChange, result: Result<Applied, Failure>) -> Outcome
 }
 
 mod log;
+mod plans;
 mod timed;
 
 use log::log_line;

@@ -16,6 +16,8 @@ pub enum TargetError {
     Stage(String),
     #[error("API name `{0}` is too long (at most {max} characters)", max = ApiName::MAX_LEN)]
     ApiName(String),
+    #[error("usage plan `{0}` is not a plan's id or name (at most 128 characters)")]
+    Plan(String),
     #[error(
         "method `{0}` is not an HTTP method (GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS, ANY or *)"
     )]

@@ -3,6 +3,7 @@
 
 use axum::extract::State;
 use std::sync::OnceLock;
+use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::{StatusCode, header};
@@ -12,8 +13,9 @@ use axum::{Extension, Json};
 use super::signed::SlackBody;
 use super::{AppState, Shared};
 use crate::core::clock::unix_now;
-use crate::core::grammar::{Request, parse_text, wants_break_glass};
+use crate::core::grammar::{PlanRequest, Request, parse_text, wants_break_glass};
 use crate::core::outcome::{Label, News, Outcome};
+use crate::core::ports::Gateway;
 use crate::core::requester::{RequestId, Requester, Via};
 use crate::core::runner::{Ask, Gates, Origin, Work};
 use crate::jobs::{InvocationDeadline, Submitted, span};
@@ -137,6 +139,18 @@ pub async fn command(
         Ok(Request::List(list)) => {
             let ack = render::listing_apis(&list);
             (Work::List(list), ack)
+        }
+        Ok(Request::Plan(request)) => {
+            let wait = match &request {
+                PlanRequest::Change(change) => state
+                    .jobs
+                    .runner()
+                    .gateway()
+                    .plan_wait(change.plan.target()),
+                PlanRequest::Show(_) => Duration::ZERO,
+            };
+            let ack = render::plans::accepted(&request, wait);
+            (Work::Plan(request), ack)
         }
         Ok(Request::Timed(request)) => {
             let ack = render::timed::accepted(&request);

@@ -89,6 +89,7 @@ impl DeferredJob {
             Ok(Request::Change(change)) => Work::Change(change),
             Ok(Request::Show(show)) => Work::Show(show),
             Ok(Request::List(list)) => Work::List(list),
+            Ok(Request::Plan(plan)) => Work::Plan(plan),
             Ok(Request::Timed(request)) => Work::Timed(request),
             Ok(Request::Help) | Err(_) => return Err(DeferredJobError::Invalid("text")),
         };

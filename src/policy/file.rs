@@ -26,6 +26,7 @@ struct RuleFile {
     targets: Option<Vec<String>>,
     apis: Option<Vec<String>>,
     stages: Option<Vec<String>>,
+    plans: Option<Vec<String>>,
     min_rate: Option<f64>,
     max_rate: Option<f64>,
     min_burst: Option<i64>,
@@ -166,6 +167,7 @@ fn check_rule(name: String, raw: RuleFile) -> Result<Rule, RuleError> {
         && raw.channels.is_none()
         && raw.apis.is_none()
         && raw.stages.is_none()
+        && raw.plans.is_none()
         && raw.min_rate.is_none()
         && raw.max_rate.is_none()
         && raw.min_burst.is_none()
@@ -252,13 +254,25 @@ fn check_rule(name: String, raw: RuleFile) -> Result<Rule, RuleError> {
             .map(|value| target_pattern(value))
             .collect::<Result<_, _>>()?,
     };
+    // A rule for usage plans only needs no `apis` and `stages`; any other rule needs both.
+    let plans_only = raw.plans.is_some() && raw.apis.is_none() && raw.stages.is_none();
+    let (apis, stages) = if plans_only {
+        (Vec::new(), Vec::new())
+    } else {
+        (patterns("apis", raw.apis)?, patterns("stages", raw.stages)?)
+    };
+    let plans = match raw.plans {
+        None => Vec::new(),
+        Some(plans) => patterns("plans", Some(plans))?,
+    };
     Ok(Rule {
         name,
         users,
         channels,
         targets,
-        apis: patterns("apis", raw.apis)?,
-        stages: patterns("stages", raw.stages)?,
+        apis,
+        stages,
+        plans,
         bounds,
         confirm: raw.confirm,
         approvers,

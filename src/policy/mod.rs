@@ -37,8 +37,12 @@ pub struct Rule {
     /// service's own. Only `home` when the rule does not say, so adding a target never widens
     /// an existing policy.
     pub targets: Vec<Pattern>,
+    /// Empty in a rule for usage plans only.
     pub apis: Vec<Pattern>,
     pub stages: Vec<Pattern>,
+    /// Usage plans (ids or names) the rule lets its users change, within the same bounds.
+    /// Empty: none.
+    pub plans: Vec<Pattern>,
     pub bounds: Bounds,
     /// Every change under this rule asks its author to confirm first.
     pub confirm: bool,
@@ -140,6 +144,48 @@ impl Policy {
             });
         }
         within_bounds(&rules, &change.action)
+    }
+
+    /// The decision on a change to a usage plan with these names (its id and its name) in
+    /// this target: rules that list the plan, for this person, within bounds. Approval and
+    /// confirmation are not asked for plans (see the README); a rule that needs approvers
+    /// refuses plan changes rather than waive them.
+    pub fn decide_plan(
+        &self,
+        who: &ChatUser,
+        target: Option<&TargetAlias>,
+        names: &[&str],
+        action: &Action,
+    ) -> Result<Allowed, Denial> {
+        self.admits_team(who.team.as_ref())?;
+        let alias = TargetAlias::name(target);
+        let rules: Vec<&Rule> = self
+            .rules
+            .iter()
+            .filter(|rule| {
+                rule.admits(who)
+                    && rule.targets.iter().any(|p| p.matches(alias))
+                    && names
+                        .iter()
+                        .any(|n| rule.plans.iter().any(|p| p.matches(n)))
+            })
+            .collect();
+        if rules.is_empty() {
+            let shown = match target {
+                Some(alias) => format!("{alias}:{}", names.first().copied().unwrap_or_default()),
+                None => names.first().copied().unwrap_or_default().to_owned(),
+            };
+            return Err(Denial::NoRuleForPlan {
+                user: who.user.clone(),
+                channel: who.channel.clone(),
+                plan: shown,
+            });
+        }
+        let allowed = within_bounds(&rules, action)?;
+        if allowed.confirm || !allowed.approvers.is_empty() {
+            return Err(Denial::PlanGated { rule: allowed.rule });
+        }
+        Ok(allowed)
     }
 
     /// Whether some rule could reach the API with these names (its id, and its name when
@@ -292,11 +338,23 @@ impl Rule {
         } else {
             format!(" in target {}", list(&self.targets, "any target"))
         };
+        let what = match (self.apis.is_empty(), self.plans.is_empty()) {
+            (false, true) => format!(
+                "{}, {}",
+                list(&self.apis, "any API"),
+                list(&self.stages, "any stage")
+            ),
+            (true, _) => format!("usage plan {}", list(&self.plans, "any usage plan")),
+            (false, false) => format!(
+                "{}, {}, and usage plan {}",
+                list(&self.apis, "any API"),
+                list(&self.stages, "any stage"),
+                list(&self.plans, "any usage plan")
+            ),
+        };
         let mut text = format!(
-            "{} {channels} may change {}{targets}, {}; {}",
+            "{} {channels} may change {what}{targets}; {}",
             list(&self.users, "anyone"),
-            list(&self.apis, "any API"),
-            list(&self.stages, "any stage"),
             self.bounds.describe()
         );
         if self.confirm {

@@ -787,3 +787,80 @@ fn targets_in_a_rule_are_aliases_or_patterns() {
         .is_ok()
     );
 }
+
+#[test]
+fn plans_are_reached_only_by_rules_that_list_them_within_bounds_and_never_past_a_gate() {
+    let policy = parse(
+        "t",
+        r#"
+[[rule]]
+name = "stages"
+users = ["*"]
+apis = ["*"]
+stages = ["*"]
+
+[[rule]]
+name = "bronze"
+users = ["U2CERLKJA"]
+plans = ["bronze-*", "abc123"]
+max_rate = 50
+
+[[rule]]
+name = "gold needs approval"
+users = ["*"]
+targets = ["prod"]
+plans = ["gold"]
+approvers = ["U0LEAD0001"]
+"#,
+    )
+    .unwrap();
+    let who = |id: &str| user(id, Some("C0123ABC"), "T1");
+    let set = |rate: &str| match parse_text(&format!("x prod {rate} 10")) {
+        Ok(Request::Change(change)) => change.action,
+        other => panic!("{other:?}"),
+    };
+    let decide = |user: &str, target: Option<&str>, names: &[&str], rate: &str| {
+        let target = target.map(|t| TargetAlias::parse(t).unwrap().unwrap());
+        policy.decide_plan(&who(user), target.as_ref(), names, &set(rate))
+    };
+    assert_eq!(
+        decide("U2CERLKJA", None, &["xyz789", "bronze-eu"], "40")
+            .unwrap()
+            .rule,
+        "bronze"
+    );
+    assert_eq!(
+        decide("U2CERLKJA", None, &["abc123", "other"], "40")
+            .unwrap()
+            .rule,
+        "bronze"
+    );
+    assert!(matches!(
+        decide("U2CERLKJA", None, &["xyz789", "bronze-eu"], "60"),
+        Err(Denial::OutOfBounds(_))
+    ));
+    // A rule for stages does not reach plans; a plan rule covers only its people and targets.
+    let denied = decide("U0OTHER01", None, &["xyz789", "bronze-eu"], "40").unwrap_err();
+    assert!(
+        matches!(denied, Denial::NoRuleForPlan { ref plan, .. } if plan == "xyz789"),
+        "{denied:?}"
+    );
+    assert!(decide("U2CERLKJA", Some("prod"), &["xyz789", "bronze-eu"], "40").is_err());
+    // A gate plan changes cannot honour is refused, not waived.
+    assert!(matches!(
+        decide("U0OTHER01", Some("prod"), &["g1", "gold"], "40"),
+        Err(Denial::PlanGated { .. })
+    ));
+    let described = policy.describe().join("\n");
+    assert!(
+        described.contains("may change usage plan bronze-* or abc123; rate at most 50"),
+        "{described}"
+    );
+    // A rule for plans only needs no apis or stages; one without plans still needs both.
+    let e = parse(
+        "t",
+        "[[rule]]\nusers = [\"*\"]\nplans = [\"*\"]\nstages = [\"*\"]\n",
+    )
+    .unwrap_err();
+    assert!(e.reason.contains("`apis` is missing"), "{e}");
+}

@@ -23,6 +23,7 @@ use crate::policy::{Denial, place};
 
 mod change;
 mod impact;
+pub mod plans;
 mod requests;
 mod show;
 pub mod timed;
@@ -116,6 +117,14 @@ pub fn reply(news: &News<'_>, buttons: Option<&Buttons>) -> Option<Value> {
             request,
             result: Ok(listed),
         } => target_apis(request, listed),
+        Outcome::PlanShown {
+            result: Ok(plan), ..
+        } => plans::shown(plan),
+        Outcome::PlanShown {
+            plan,
+            result: Err(error),
+        } => plans::show_failed(plan, error),
+        Outcome::PlanChanged { change, result } => plans::reply(change, result, who),
         Outcome::Listed {
             request,
             result: Err(error),
@@ -198,7 +207,11 @@ pub fn notice(news: &News<'_>) -> Option<Value> {
                 .collect::<Vec<_>>()
                 .join(", ")
         )),
-        Outcome::Show { .. } | Outcome::Listed { .. } | Outcome::NeedsConfirmation { .. } => {
+        Outcome::PlanChanged { change, result } => plans::notice(change, actor, result),
+        Outcome::Show { .. }
+        | Outcome::Listed { .. }
+        | Outcome::PlanShown { .. }
+        | Outcome::NeedsConfirmation { .. } => {
             return None;
         }
     })
@@ -315,10 +328,20 @@ fn reason(denial: &Denial) -> String {
             code(api),
             code(stage.as_str())
         ),
+        Denial::NoRuleForPlan {
+            user,
+            channel,
+            plan,
+        } => format!(
+            "no rule lets {} change usage plan {}",
+            place(user, channel.as_ref()),
+            code(plan)
+        ),
         Denial::ForeignWorkspace { .. }
         | Denial::OutOfBounds(_)
         | Denial::NotAReader { .. }
         | Denial::NoCommonApprover { .. }
+        | Denial::PlanGated { .. }
         | Denial::NotAnApprover { .. } => escape(&denial.to_string()),
     }
 }
@@ -367,6 +390,8 @@ fn usage_text(command: &str) -> String {
          • `{c} reset <api> <stage> [<METHOD> <path>]`: remove an override so the stage \
          follows the account's limits (or the method the stage's); an HTTP API stage cannot be \
          unset, so it is set to the account's limits\n\
+         • `{c} plan <plan> <rate> <burst>` (or `… <plan> <api id> <stage> <rate> <burst> \
+         <METHOD> <path>`): a usage plan's throttle; `show plan <plan>`, `reset plan <plan> …`\n\
          • add `--now` to a change to skip approval in an emergency, where a rule allows it \
          (loudly audited)\n\
          • `{c} help`: this message\n\

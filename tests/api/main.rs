@@ -14,6 +14,7 @@ mod lambda;
 
 mod operations;
 mod operator;
+mod plans;
 mod policy;
 
 mod rejected_requests;

@@ -17,6 +17,13 @@ https://docs.aws.amazon.com/apigatewayv2/latest/api-reference/apis-apiid-stages-
 - TagResource / UntagResource on a stage's ARN change the tags GetStage returns.
 - An API's id is ten lower-case letters and digits, as AWS makes them (moto makes eight).
 
+moto's UpdateUsagePlan stores rates as whole numbers and ignores a method's throttle in an API
+stage of the plan; the stand-in follows the AWS API reference for UsagePlan (rateLimit is a
+double) and takes the paths the AWS provider for Terraform sends:
+`replace /apiStages/<api>:<stage>/throttle/<path>/<METHOD>/rateLimit` (and `burstLimit`), and
+`remove /apiStages/<api>:<stage>/throttle/<path>/<METHOD>`; an API stage the plan does not cover
+is a BadRequestException.
+
 moto's STS lets anyone assume any role. To stand in for a role whose trust policy does not
 trust the caller, AssumeRole of a role named `untrusted-…` is refused as STS refuses it
 (https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRole.html): AccessDenied.
@@ -32,6 +39,8 @@ import moto.apigatewayv2.urls as v2_urls
 from moto.apigatewayv2.models import Api, apigatewayv2_backends
 from moto.iam.models import get_account_id_from
 from moto.server import ThreadedMotoServer
+from moto.apigateway.exceptions import BadRequestException
+from moto.apigateway.models import UsagePlan
 from moto.sts.exceptions import STSClientError
 from moto.sts.models import STSBackend
 
@@ -126,6 +135,40 @@ def _api_init(self, region, *args, **kwargs):
 
 
 Api.__init__ = _api_init
+
+_moto_plan_patch = UsagePlan.apply_patch_operations
+API_STAGE_THROTTLE = re.compile(r"^/apiStages/([^:/]+):([^/]+)/throttle/(.+?)(?:/(rateLimit|burstLimit))?$")
+
+
+def _plan_patch(self, patch_operations):
+    rest = []
+    for op in patch_operations:
+        path = op["path"]
+        match = API_STAGE_THROTTLE.match(path)
+        if match:
+            api_id, stage_name, key, field = match.groups()
+            stage = next(
+                (s for s in self.api_stages if s["apiId"] == api_id and s["stage"] == stage_name),
+                None,
+            )
+            if stage is None:
+                raise BadRequestException(f"API stage {api_id}:{stage_name} is not in usage plan {self.id}")
+            throttle = stage.setdefault("throttle", {})
+            if op["op"] == "remove" and field is None:
+                throttle.pop(key, None)
+            elif op["op"] in ("add", "replace") and field is not None:
+                value = float(op["value"]) if field == "rateLimit" else int(op["value"])
+                throttle.setdefault(key, {})[field] = value
+            else:
+                raise BadRequestException(f"Invalid patch path {path}")
+        elif op["op"] in ("add", "replace") and path == "/throttle/rateLimit":
+            self.throttle["rateLimit"] = float(op["value"])
+        else:
+            rest.append(op)
+    _moto_plan_patch(self, rest)
+
+
+UsagePlan.apply_patch_operations = _plan_patch
 
 _moto_assume_role = STSBackend.assume_role
 

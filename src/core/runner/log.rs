@@ -93,6 +93,36 @@ pub(super) fn log_line(requester: &Requester, outcome: &Outcome, label: Label, t
                 }
             }
         }
+        Outcome::PlanShown { plan, result } => match result {
+            Ok(_) => {
+                tracing::info!(source, user, channel, plan = %plan, outcome = outcome_label, latency_ms, "plan shown")
+            }
+            Err(error) => {
+                tracing::warn!(source, user, channel, plan = %plan, outcome = outcome_label, %error, latency_ms, "plan show failed")
+            }
+        },
+        Outcome::PlanChanged { change, result } => {
+            let (plan, level) = (change.plan.to_string(), change.level.to_string());
+            let after = change.after();
+            let (rate, burst) = (after.rate.unwrap_or(-1.0), after.burst.unwrap_or(-1));
+            match result {
+                Ok(_) => tracing::info!(
+                    source,
+                    user,
+                    channel,
+                    plan,
+                    level,
+                    rate,
+                    burst,
+                    outcome = outcome_label,
+                    latency_ms,
+                    "usage plan command done"
+                ),
+                Err(error) => {
+                    tracing::warn!(source, user, channel, plan, level, rate, burst, outcome = outcome_label, %error, latency_ms, "usage plan command failed")
+                }
+            }
+        }
         Outcome::Interrupted { .. } => tracing::error!(
             source,
             user,

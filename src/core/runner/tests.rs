@@ -329,6 +329,7 @@ fn ask(user: &str, text: &str) -> Ask {
         Ok(Request::Change(change)) => Work::Change(change),
         Ok(Request::Show(show)) => Work::Show(show),
         Ok(Request::List(list)) => Work::List(list),
+        Ok(Request::Plan(plan)) => Work::Plan(plan),
         Ok(Request::Timed(request)) => Work::Timed(request),
         other => panic!("{text}: {other:?}"),
     };

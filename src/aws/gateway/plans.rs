@@ -1,0 +1,315 @@
+//! Usage plans through the SDK: find one by id or name (one GetUsagePlans), read it again when
+//! its turn to be written comes (GetUsagePlan), and write its throttle (UpdateUsagePlan) only if
+//! the level still holds what the user saw.
+
+use std::time::Duration;
+
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_sdk_apigateway::types::{Op, PatchOperation, UsagePlan};
+
+use super::TargetGateway;
+use crate::core::ports::GatewayError;
+use crate::domain::{Action, Configured, PlanLevel, PlanRef, PlanStage, PlanView};
+
+/// UpdateUsagePlan is allowed about once every 20 s: a throttled write is tried once more after
+/// a full spacing, never hammered.
+fn plan_retries() -> (RetryConfig, TimeoutConfig) {
+    (
+        RetryConfig::standard()
+            .with_max_attempts(2)
+            .with_initial_backoff(Duration::from_secs(20))
+            .with_max_backoff(Duration::from_secs(25)),
+        TimeoutConfig::builder()
+            .operation_timeout(Duration::from_secs(60))
+            .build(),
+    )
+}
+
+impl TargetGateway {
+    fn plans_arn(&self) -> String {
+        format!("arn:aws:apigateway:{}::/usageplans", self.region())
+    }
+
+    /// The plan whose id, else whose name, is `plan`'s text (all pages of GetUsagePlans).
+    pub(super) async fn find_plan(&self, plan: &PlanRef) -> Result<PlanView, GatewayError> {
+        let wanted = plan.bare();
+        let mut all: Vec<UsagePlan> = Vec::new();
+        let mut pages = self
+            .clients()
+            .await?
+            .rest
+            .get_usage_plans()
+            .limit(500)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            match page {
+                Ok(page) => all.extend(page.items().iter().cloned()),
+                Err(err) => {
+                    let error = self.explain(err, "apigateway:GET", &self.plans_arn(), None);
+                    return Err(self.named(error).await);
+                }
+            }
+        }
+        if let Some(found) = all.iter().find(|p| p.id() == Some(wanted)) {
+            return Ok(self.plan_view(found));
+        }
+        let named: Vec<&UsagePlan> = all.iter().filter(|p| p.name() == Some(wanted)).collect();
+        match named.as_slice() {
+            [only] => Ok(self.plan_view(only)),
+            [] => Err(GatewayError::UnknownPlan {
+                plan: plan.to_string(),
+                known: all
+                    .iter()
+                    .filter_map(|p| p.name())
+                    .take(5)
+                    .map(|name| self.qualified(name))
+                    .collect(),
+            }),
+            several => Err(GatewayError::AmbiguousPlan {
+                plan: plan.to_string(),
+                ids: several
+                    .iter()
+                    .filter_map(|p| p.id())
+                    .map(|id| self.qualified(id))
+                    .collect(),
+            }),
+        }
+    }
+
+    /// Waits for this account's next plan turn, reads the plan again, and writes only if the
+    /// level still holds `expected`. Returns how long the turn took to come.
+    pub(super) async fn update_plan(
+        &self,
+        plan: &PlanView,
+        level: &PlanLevel,
+        action: &Action,
+        expected: Configured,
+    ) -> Result<Duration, GatewayError> {
+        let waited = self.plan_queue.turn().await;
+        let id = plan.bare_id();
+        let resource = format!("{}/{id}", self.plans_arn());
+        let not_found = || GatewayError::UnknownPlan {
+            plan: plan.id.clone(),
+            known: Vec::new(),
+        };
+        let now = match self
+            .clients()
+            .await?
+            .rest
+            .get_usage_plan()
+            .usage_plan_id(id)
+            .send()
+            .await
+        {
+            Ok(now) => now,
+            Err(err) => {
+                let error = self.explain(err, "apigateway:GET", &resource, Some(not_found()));
+                return Err(self.named(error).await);
+            }
+        };
+        let now = self.plan_view(
+            &UsagePlan::builder()
+                .set_id(now.id().map(str::to_owned))
+                .set_name(now.name().map(str::to_owned))
+                .set_throttle(now.throttle().cloned())
+                .set_quota(now.quota().cloned())
+                .set_api_stages(Some(now.api_stages().to_vec()))
+                .build(),
+        );
+        let held = now.at(level).unwrap_or_default();
+        if held != expected {
+            return Err(GatewayError::PlanMoved {
+                plan: plan.id.clone(),
+                now: describe(&held),
+            });
+        }
+        let (attempts, timeouts) = plan_retries();
+        let result = self
+            .clients()
+            .await?
+            .rest
+            .update_usage_plan()
+            .usage_plan_id(id)
+            .set_patch_operations(Some(patch(level, action)))
+            .customize()
+            .config_override(
+                aws_sdk_apigateway::config::Builder::default()
+                    .retry_config(attempts)
+                    .timeout_config(timeouts),
+            )
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(waited),
+            Err(err) => {
+                let error = self.explain(err, "apigateway:PATCH", &resource, Some(not_found()));
+                Err(self.named(error).await)
+            }
+        }
+    }
+
+    fn plan_view(&self, plan: &UsagePlan) -> PlanView {
+        let values = |t: Option<&aws_sdk_apigateway::types::ThrottleSettings>| {
+            t.map_or_else(Configured::default, |t| Configured {
+                rate: Some(t.rate_limit()),
+                burst: Some(t.burst_limit()),
+            })
+        };
+        let mut stages: Vec<PlanStage> = plan
+            .api_stages()
+            .iter()
+            .map(|stage| {
+                let mut methods: Vec<(String, Configured)> = stage
+                    .throttle()
+                    .map(|map| {
+                        map.iter()
+                            .map(|(k, v)| (k.clone(), values(Some(v))))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                methods.sort_by(|a, b| a.0.cmp(&b.0));
+                PlanStage {
+                    api: stage.api_id().unwrap_or_default().to_owned(),
+                    stage: stage.stage().unwrap_or_default().to_owned(),
+                    methods,
+                }
+            })
+            .collect();
+        stages.sort_by(|a, b| (&a.api, &a.stage).cmp(&(&b.api, &b.stage)));
+        PlanView {
+            id: self.qualified(plan.id().unwrap_or_default()),
+            target: self.target.clone(),
+            name: plan.name().unwrap_or_default().to_owned(),
+            throttle: values(plan.throttle()),
+            quota: plan.quota().map(|q| {
+                let period = q.period().map_or("period", |p| p.as_str());
+                format!("{} requests a {period}", q.limit())
+            }),
+            stages,
+        }
+    }
+}
+
+fn describe(values: &Configured) -> String {
+    match (values.rate, values.burst) {
+        (None, None) => "not set".to_owned(),
+        (rate, burst) => format!(
+            "{} req/s, burst {}",
+            rate.map_or("not set".to_owned(), |r| r.to_string()),
+            burst.map_or("not set".to_owned(), |b| b.to_string())
+        ),
+    }
+}
+
+/// The patch operations for one level: `/throttle/…` for the plan's own, and
+/// `/apiStages/<api>:<stage>/throttle/<path>/<METHOD>/…` for a method (the form the AWS
+/// provider for Terraform sends).
+fn patch(level: &PlanLevel, action: &Action) -> Vec<PatchOperation> {
+    let base = match level {
+        PlanLevel::Plan => "/throttle".to_owned(),
+        PlanLevel::Method {
+            api,
+            stage,
+            method,
+            path,
+        } => format!(
+            "/apiStages/{}:{stage}/throttle/{}",
+            api.id(),
+            PlanLevel::method_key(path, method)
+        ),
+    };
+    let op = |op: Op, path: String, value: Option<String>| {
+        PatchOperation::builder()
+            .op(op)
+            .path(path)
+            .set_value(value)
+            .build()
+    };
+    match action {
+        Action::Set(limits) => vec![
+            op(
+                Op::Replace,
+                format!("{base}/rateLimit"),
+                Some(limits.rate.to_string()),
+            ),
+            op(
+                Op::Replace,
+                format!("{base}/burstLimit"),
+                Some(limits.burst.to_string()),
+            ),
+        ],
+        Action::Reset => vec![op(Op::Remove, base, None)],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{
+        ApiId, BurstLimit, HttpMethod, RateLimit, ResourcePath, StageName, ThrottleLimits,
+    };
+
+    fn ops(level: &PlanLevel, action: &Action) -> Vec<(String, String, Option<String>)> {
+        patch(level, action)
+            .iter()
+            .map(|p| {
+                (
+                    p.op().map_or(String::new(), |o| o.as_str().to_owned()),
+                    p.path().unwrap_or_default().to_owned(),
+                    p.value().map(str::to_owned),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn each_level_is_patched_at_its_own_path() {
+        let set = Action::Set(ThrottleLimits {
+            rate: RateLimit::new(2.5).unwrap(),
+            burst: BurstLimit::new(5).unwrap(),
+        });
+        assert_eq!(
+            ops(&PlanLevel::Plan, &set),
+            vec![
+                (
+                    "replace".into(),
+                    "/throttle/rateLimit".into(),
+                    Some("2.5".into())
+                ),
+                (
+                    "replace".into(),
+                    "/throttle/burstLimit".into(),
+                    Some("5".into())
+                ),
+            ]
+        );
+        assert_eq!(
+            ops(&PlanLevel::Plan, &Action::Reset),
+            vec![("remove".into(), "/throttle".into(), None)]
+        );
+        let method = PlanLevel::Method {
+            api: ApiId::parse("prod:a1b2c3d4e5").unwrap(),
+            stage: StageName::parse("live").unwrap(),
+            method: HttpMethod::parse("get").unwrap(),
+            path: ResourcePath::parse("/pets/{id}").unwrap(),
+        };
+        assert_eq!(
+            ops(&method, &set)[0],
+            (
+                "replace".into(),
+                "/apiStages/a1b2c3d4e5:live/throttle//pets/{id}/GET/rateLimit".into(),
+                Some("2.5".into())
+            )
+        );
+        assert_eq!(
+            ops(&method, &Action::Reset),
+            vec![(
+                "remove".into(),
+                "/apiStages/a1b2c3d4e5:live/throttle//pets/{id}/GET".into(),
+                None
+            )]
+        );
+    }
+}

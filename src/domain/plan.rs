@@ -1,0 +1,278 @@
+//! Usage plans: the throttle a plan puts on every API key in it, and per method of one API stage
+//! inside the plan. A plan is found by id or name in a target, like an API.
+
+use std::fmt;
+
+use super::change::Action;
+use super::limits::Configured;
+use super::target::{ApiId, HttpMethod, ResourcePath, StageName, TargetAlias, TargetError};
+use super::text::echo;
+
+/// How a user names a usage plan: its id or its name, in a target (`prod:gold`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct PlanRef {
+    target: Option<TargetAlias>,
+    text: String,
+}
+
+impl PlanRef {
+    pub const MAX_LEN: usize = 128;
+
+    pub fn parse(raw: &str) -> Result<Self, TargetError> {
+        let (target, text) = match raw.split_once(':') {
+            Some((alias, rest)) => (TargetAlias::parse(alias)?, rest),
+            None => (None, raw),
+        };
+        let valid = !text.is_empty()
+            && text.chars().count() <= Self::MAX_LEN
+            && !text.chars().any(char::is_control);
+        if valid {
+            Ok(Self {
+                target,
+                text: text.to_owned(),
+            })
+        } else {
+            Err(TargetError::Plan(echo(raw)))
+        }
+    }
+
+    /// The id or name as AWS knows it, without the target.
+    pub fn bare(&self) -> &str {
+        &self.text
+    }
+
+    pub fn target(&self) -> Option<&TargetAlias> {
+        self.target.as_ref()
+    }
+}
+
+impl fmt::Display for PlanRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(target) = &self.target {
+            write!(f, "{target}:")?;
+        }
+        f.write_str(&self.text)
+    }
+}
+
+/// Where in a plan a throttle applies.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum PlanLevel {
+    /// The plan's own throttle: every key in the plan, on every API stage in it.
+    Plan,
+    /// One method of one API stage in the plan (a REST API's: usage plans throttle REST APIs).
+    Method {
+        api: ApiId,
+        stage: StageName,
+        method: HttpMethod,
+        path: ResourcePath,
+    },
+}
+
+impl PlanLevel {
+    /// The key API Gateway gives a method's throttle in a plan's API stage: `/pets/GET`.
+    pub fn method_key(path: &ResourcePath, method: &HttpMethod) -> String {
+        format!("{}/{}", path.as_str(), method.as_str())
+    }
+}
+
+impl fmt::Display for PlanLevel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Plan => f.write_str("plan-wide"),
+            Self::Method {
+                api,
+                stage,
+                method,
+                path,
+            } => write!(
+                f,
+                "{} {stage} {} {}",
+                api.id(),
+                method.as_str(),
+                path.as_str()
+            ),
+        }
+    }
+}
+
+/// What the user asked of a plan: new limits (or none) at one level.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlanChange {
+    pub plan: PlanRef,
+    pub level: PlanLevel,
+    pub action: Action,
+}
+
+impl PlanChange {
+    /// The values the level should hold after the change: none for a reset.
+    pub fn after(&self) -> Configured {
+        match self.action {
+            Action::Set(limits) => limits.into(),
+            Action::Reset => Configured::default(),
+        }
+    }
+}
+
+/// One API stage in a plan, with the methods it throttles.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlanStage {
+    pub api: String,
+    pub stage: String,
+    /// `(/pets/GET, values)`, sorted by key.
+    pub methods: Vec<(String, Configured)>,
+}
+
+/// A usage plan as read now.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlanView {
+    /// The plan's id, written with its target as every record names it (`prod:abc123`).
+    pub id: String,
+    pub target: Option<TargetAlias>,
+    pub name: String,
+    pub throttle: Configured,
+    /// The quota in plain words (`10000 requests a MONTH`), when the plan has one.
+    pub quota: Option<String>,
+    pub stages: Vec<PlanStage>,
+}
+
+impl PlanView {
+    /// The id as AWS knows it, without the target.
+    pub fn bare_id(&self) -> &str {
+        self.id.rsplit(':').next().unwrap_or(&self.id)
+    }
+
+    /// The values at `level` now; `None` when the level's API stage is not in the plan (a
+    /// method throttle can only be set on an API stage the plan already covers).
+    pub fn at(&self, level: &PlanLevel) -> Option<Configured> {
+        match level {
+            PlanLevel::Plan => Some(self.throttle),
+            PlanLevel::Method {
+                api,
+                stage,
+                method,
+                path,
+            } => {
+                let key = PlanLevel::method_key(path, method);
+                self.stages
+                    .iter()
+                    .find(|s| s.api == api.id() && s.stage == stage.as_str())
+                    .map(|s| {
+                        s.methods
+                            .iter()
+                            .find(|(k, _)| *k == key)
+                            .map_or_else(Configured::default, |(_, values)| *values)
+                    })
+            }
+        }
+    }
+}
+
+/// A plan change as made (or found unnecessary): the plan, and its values before and after.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlanApplied {
+    pub plan: PlanView,
+    pub before: Configured,
+    pub after: Configured,
+    pub changed: bool,
+    /// How long the change waited behind other plan changes in its account (AWS allows about
+    /// one UpdateUsagePlan every 20 seconds), when it waited at all.
+    pub queued_secs: Option<u64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{BurstLimit, RateLimit, ThrottleLimits};
+
+    fn view() -> PlanView {
+        PlanView {
+            id: "prod:abc123".to_owned(),
+            target: TargetAlias::parse("prod").unwrap(),
+            name: "gold".to_owned(),
+            throttle: Configured {
+                rate: Some(100.0),
+                burst: Some(200),
+            },
+            quota: None,
+            stages: vec![PlanStage {
+                api: "a1b2c3d4e5".to_owned(),
+                stage: "prod".to_owned(),
+                methods: vec![(
+                    "/pets/GET".to_owned(),
+                    Configured {
+                        rate: Some(5.0),
+                        burst: Some(10),
+                    },
+                )],
+            }],
+        }
+    }
+
+    fn method(api: &str, stage: &str, method: &str, path: &str) -> PlanLevel {
+        PlanLevel::Method {
+            api: ApiId::parse(api).unwrap(),
+            stage: StageName::parse(stage).unwrap(),
+            method: HttpMethod::parse(method).unwrap(),
+            path: ResourcePath::parse(path).unwrap(),
+        }
+    }
+
+    #[test]
+    fn plan_refs_carry_their_target() {
+        let plan = PlanRef::parse("prod:gold plan").unwrap();
+        assert_eq!(
+            (plan.bare(), plan.to_string().as_str()),
+            ("gold plan", "prod:gold plan")
+        );
+        assert_eq!(plan.target().map(TargetAlias::as_str), Some("prod"));
+        let home = PlanRef::parse("home:abc123").unwrap();
+        assert_eq!((home.target(), home.to_string().as_str()), (None, "abc123"));
+        for bad in ["", "prod:", "Prod:gold", &"p".repeat(129), "go\u{7}ld"] {
+            assert!(PlanRef::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn a_level_reads_the_plan_or_one_method_of_an_api_stage_in_it() {
+        let view = view();
+        assert_eq!(view.bare_id(), "abc123");
+        assert_eq!(view.at(&PlanLevel::Plan), Some(view.throttle));
+        assert_eq!(
+            view.at(&method("a1b2c3d4e5", "prod", "get", "/pets")),
+            Some(Configured {
+                rate: Some(5.0),
+                burst: Some(10)
+            })
+        );
+        // A method of a stage in the plan without its own throttle: not set.
+        assert_eq!(
+            view.at(&method("a1b2c3d4e5", "prod", "POST", "/pets")),
+            Some(Configured::default())
+        );
+        // A stage the plan does not cover: nothing to set there.
+        assert_eq!(view.at(&method("a1b2c3d4e5", "test", "GET", "/pets")), None);
+        assert_eq!(view.at(&method("z1b2c3d4e5", "prod", "GET", "/pets")), None);
+    }
+
+    #[test]
+    fn a_change_says_what_the_level_holds_after_it() {
+        let limits = ThrottleLimits {
+            rate: RateLimit::new(5.0).unwrap(),
+            burst: BurstLimit::new(10).unwrap(),
+        };
+        let mut change = PlanChange {
+            plan: PlanRef::parse("gold").unwrap(),
+            level: PlanLevel::Plan,
+            action: Action::Set(limits),
+        };
+        assert_eq!(change.after(), limits.into());
+        change.action = Action::Reset;
+        assert_eq!(change.after(), Configured::default());
+        assert_eq!(
+            method("a1b2c3d4e5", "prod", "get", "/pets/{id}").to_string(),
+            "a1b2c3d4e5 prod GET /pets/{id}"
+        );
+        assert_eq!(PlanLevel::Plan.to_string(), "plan-wide");
+    }
+}

@@ -1,0 +1,171 @@
+//! What usage plan commands say: the acknowledgement (with the wait behind other plan changes),
+//! the plan as it is, the change as made or refused, and the audit notice.
+
+use std::time::Duration;
+
+use super::*;
+use crate::core::grammar::PlanRequest;
+use crate::core::outcome::PlanFailure;
+use crate::domain::{PlanApplied, PlanChange, PlanLevel, PlanRef, PlanView};
+
+/// The immediate acknowledgement. A change that will wait behind another plan change in the
+/// same account says so, with how long: AWS allows about one UpdateUsagePlan every 20 s.
+pub fn accepted(request: &PlanRequest, wait: Duration) -> Value {
+    match request {
+        PlanRequest::Show(plan) => ephemeral(format!(
+            ":mag: Looking up usage plan {}…",
+            code(&plan.to_string())
+        )),
+        PlanRequest::Change(change) if wait >= Duration::from_secs(1) => ephemeral(format!(
+            ":hourglass_flowing_sand: {}… queued behind another usage plan change in this account: about {} s (AWS allows about one every 20 s).",
+            capitalise(&describe_change(change)),
+            wait.as_secs()
+        )),
+        PlanRequest::Change(change) => ephemeral(format!(
+            ":hourglass_flowing_sand: {}…",
+            capitalise(&describe_change(change))
+        )),
+    }
+}
+
+fn describe_change(change: &PlanChange) -> String {
+    let at = level(&change.level);
+    let plan = code(&change.plan.to_string());
+    match change.action {
+        Action::Set(limits) => format!(
+            "setting usage plan {plan} ({at}) to rate {} req/s, burst {}",
+            limits.rate, limits.burst
+        ),
+        Action::Reset => format!("removing the throttle of usage plan {plan} ({at})"),
+    }
+}
+
+fn level(level: &PlanLevel) -> String {
+    match level {
+        PlanLevel::Plan => "plan-wide".to_owned(),
+        level => code(&level.to_string()),
+    }
+}
+
+/// `usage plan `gold` (`prod:abc123`)`.
+fn plan_label(plan: &PlanView) -> String {
+    format!("usage plan {} ({})", code(&plan.name), code(&plan.id))
+}
+
+/// The answer to `show plan …`: the plan's own throttle and quota, then each API stage in it
+/// with the methods it throttles.
+pub(super) fn shown(plan: &PlanView) -> Value {
+    let mut lines = vec![
+        format!("*{}*", plan_label(plan)),
+        format!("• Plan-wide: {}", limits(&plan.throttle)),
+        format!(
+            "• Quota: {}",
+            plan.quota.as_deref().map_or("none".to_owned(), escape)
+        ),
+    ];
+    if plan.stages.is_empty() {
+        lines.push("• No API stages in this plan.".to_owned());
+    }
+    for stage in &plan.stages {
+        let mut line = format!("• API {} stage {}", code(&stage.api), code(&stage.stage));
+        if stage.methods.is_empty() {
+            line.push_str(": no method throttles (the plan-wide limits apply)");
+        }
+        for (key, values) in &stage.methods {
+            line.push_str(&format!("\n   {}: {}", code(key), limits(values)));
+        }
+        lines.push(line);
+    }
+    ephemeral(lines.join("\n"))
+}
+
+pub(super) fn show_failed(plan: &PlanRef, error: &GatewayError) -> Value {
+    ephemeral(format!(
+        ":x: Could not read usage plan {}.\n{}.",
+        code(&plan.to_string()),
+        escape(&capitalise(&error.to_string()))
+    ))
+}
+
+/// The final reply: a change made is shown to the channel; anything else only to its author.
+pub(super) fn reply(
+    change: &PlanChange,
+    result: &Result<PlanApplied, PlanFailure>,
+    who: Option<&ChatUser>,
+) -> Value {
+    match result {
+        Ok(applied) if applied.changed => {
+            let actor = who.map_or("throttle-bot".to_owned(), |w| {
+                format!("<@{}>", w.user.as_str())
+            });
+            let queued = applied.queued_secs.map_or(String::new(), |secs| {
+                format!(" It waited {secs} s behind another usage plan change in this account.")
+            });
+            let text = format!(
+                ":white_check_mark: {actor} changed {} ({}): {} → {}.{queued}",
+                plan_label(&applied.plan),
+                level(&change.level),
+                limits(&applied.before),
+                limits(&applied.after),
+            );
+            json!({
+                "response_type": "in_channel",
+                "replace_original": false,
+                "text": text,
+                "blocks": [{ "type": "section", "text": { "type": "mrkdwn", "text": text } }],
+            })
+        }
+        Ok(applied) => ephemeral(format!(
+            ":information_source: Nothing to change: {} ({}) already has {}. No call to UpdateUsagePlan was made.",
+            plan_label(&applied.plan),
+            level(&change.level),
+            limits(&applied.after)
+        )),
+        Err(PlanFailure::Denied(denial)) => ephemeral(format!(
+            ":no_entry: Not allowed: {}. Nothing was changed.",
+            reason(denial)
+        )),
+        Err(error) => ephemeral(format!(
+            ":x: Could not change usage plan {} ({}). Nothing was changed.\n{}.",
+            code(&change.plan.to_string()),
+            level(&change.level),
+            escape(&capitalise(&error.to_string()))
+        )),
+    }
+}
+
+/// The audit channel's notice: every attempt, made or not.
+pub(super) fn notice(
+    change: &PlanChange,
+    actor: &Requester,
+    result: &Result<PlanApplied, PlanFailure>,
+) -> Value {
+    let headline = match result {
+        Ok(applied) if applied.changed => format!(
+            ":white_check_mark: Updated {} ({}): {} → {}",
+            plan_label(&applied.plan),
+            level(&change.level),
+            limits(&applied.before),
+            limits(&applied.after)
+        ),
+        Ok(applied) => format!(
+            ":information_source: No change needed on {} ({}): already {}",
+            plan_label(&applied.plan),
+            level(&change.level),
+            limits(&applied.after)
+        ),
+        Err(PlanFailure::Denied(denial)) => format!(
+            ":no_entry: Denied a change to usage plan {} ({}): {}",
+            code(&change.plan.to_string()),
+            level(&change.level),
+            reason(denial)
+        ),
+        Err(error) => format!(
+            ":x: Failed to change usage plan {} ({}): {}",
+            code(&change.plan.to_string()),
+            level(&change.level),
+            escape(&error.to_string())
+        ),
+    };
+    notice_of(format!("{headline} ({})", describe(actor)))
+}

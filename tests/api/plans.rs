@@ -1,0 +1,172 @@
+//! Usage plans against moto (GetUsagePlans, GetUsagePlan, UpdateUsagePlan; a method's throttle
+//! in a plan's API stage through the stand-in in `tests/support/moto_server.py`).
+
+use serde_json::Value;
+
+use crate::helpers::*;
+
+async fn reply_to(app: &TestApp, text: &str, nth: usize) -> Value {
+    app.command(text).await;
+    app.slack.wait_for("/reply", nth).await[nth - 1].clone()
+}
+
+fn with_env(extra: Vec<(&'static str, String)>) -> Options {
+    Options {
+        extra_env: extra,
+        ..Options::default()
+    }
+}
+
+#[tokio::test]
+async fn a_plans_own_throttle_is_set_by_name_shown_and_reset_by_id() {
+    let app = TestApp::spawn().await;
+    let name = unique("gold");
+    let plan = create_usage_plan(&name, &[], Some((100.0, 200))).await;
+
+    let changed = reply_to(&app, &format!("plan {name} 5.5 10"), 1).await;
+
+    let text = shown(&changed);
+    assert_eq!(changed["response_type"], "in_channel", "{text}");
+    assert!(
+        text.contains("100 req/s, burst 200 → 5.5 req/s, burst 10"),
+        "before → after: {text}"
+    );
+    assert_eq!(plan_throttles(&plan).await.0, Some((5.5, 10)));
+    let notice = shown(&app.slack.wait_for("/webhook", 1).await[0]);
+    assert!(notice.contains(&name) && notice.contains(&plan), "{notice}");
+
+    let again = shown(&reply_to(&app, &format!("plan {plan} 5.5 10"), 2).await);
+    assert!(again.contains("Nothing to change"), "{again}");
+
+    let view = shown(&reply_to(&app, &format!("show plan {name}"), 3).await);
+    assert!(view.contains("Plan-wide: 5.5 req/s, burst 10"), "{view}");
+
+    reply_to(&app, &format!("reset plan {plan}"), 4).await;
+    assert_eq!(plan_throttles(&plan).await.0, None);
+}
+
+#[tokio::test]
+async fn a_method_of_an_api_stage_in_the_plan_is_throttled_and_reset() {
+    let app = TestApp::spawn().await;
+    let api = create_api(&unique("planned"), "prod").await;
+    let name = unique("silver");
+    let plan = create_usage_plan(&name, &[(&api, "prod")], None).await;
+
+    let set = shown(&reply_to(&app, &format!("plan {name} {api} prod 2 4 GET /pets"), 1).await);
+
+    assert!(set.contains("not set → 2 req/s, burst 4"), "{set}");
+    let key = format!("{api} prod /pets/GET");
+    assert_eq!(plan_throttles(&plan).await.1.get(&key), Some(&(2.0, 4)));
+    let view = shown(&reply_to(&app, &format!("show plan {plan}"), 2).await);
+    assert!(
+        view.contains("/pets/GET") && view.contains("2 req/s, burst 4"),
+        "{view}"
+    );
+
+    reply_to(&app, &format!("reset plan {name} {api} prod GET /pets"), 3).await;
+    assert_eq!(plan_throttles(&plan).await.1.get(&key), None);
+
+    let outside = shown(&reply_to(&app, &format!("plan {name} {api} test 2 4 GET /pets"), 4).await);
+    assert!(outside.contains("is not in this usage plan"), "{outside}");
+    let stage_only: Value = app
+        .command(&format!("plan {name} {api} prod 2 4"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let stage_only = shown(&stage_only);
+    assert!(stage_only.contains("add `<METHOD> <path>`"), "{stage_only}");
+}
+
+#[tokio::test]
+async fn the_policy_reaches_plans_only_where_a_rule_lists_them_within_its_bounds() {
+    let policy = "[[rule]]\nname = \"stages\"\nusers = [\"*\"]\napis = [\"*\"]\nstages = [\"*\"]\n\n[[rule]]\nname = \"bronze plans\"\nusers = [\"*\"]\nplans = [\"bronze-*\"]\nmax_rate = 50\nmax_burst = 100\n";
+    let app = TestApp::spawn_with(with_env(vec![
+        ("THROTTLE_POLICY", String::new()),
+        ("THROTTLE_POLICY_TOML", policy.to_owned()),
+    ]))
+    .await;
+    let bronze = unique("bronze");
+    let bronze_id = create_usage_plan(&bronze, &[], Some((10.0, 20))).await;
+    let gold = unique("gold");
+    let gold_id = create_usage_plan(&gold, &[], Some((10.0, 20))).await;
+
+    let above = shown(&reply_to(&app, &format!("plan {bronze} 100 200"), 1).await);
+    let elsewhere = shown(&reply_to(&app, &format!("plan {gold} 20 40"), 2).await);
+    let within = shown(&reply_to(&app, &format!("plan {bronze_id} 40 80"), 3).await);
+
+    assert!(above.contains("above the maximum"), "{above}");
+    assert!(
+        elsewhere.contains("no rule lets") && elsewhere.contains("usage plan"),
+        "{elsewhere}"
+    );
+    assert!(within.contains("→ 40 req/s, burst 80"), "{within}");
+    assert_eq!(plan_throttles(&gold_id).await.0, Some((10.0, 20)));
+    assert_eq!(plan_throttles(&bronze_id).await.0, Some((40.0, 80)));
+}
+
+#[tokio::test]
+async fn a_change_queued_behind_another_says_so_and_writes_only_what_its_author_saw() {
+    let app = TestApp::spawn_with(Options {
+        record_aws: true,
+        ..with_env(vec![("PLAN_CALLS_INTERVAL_SECS", "4".to_owned())])
+    })
+    .await;
+    let aws_calls = app.aws.as_ref().unwrap();
+    let name = unique("queued");
+    let plan = create_usage_plan(&name, &[], Some((10.0, 20))).await;
+
+    reply_to(&app, &format!("plan {name} 11 22"), 1).await;
+    let ack: Value = app
+        .command(&format!("plan {name} 12 24"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let ack = shown(&ack);
+    assert!(
+        ack.contains("queued behind another usage plan change in this account: about"),
+        "{ack}"
+    );
+    // Once it has read the plan (the first change read it twice), and while it waits its
+    // turn, someone changes the plan in the console.
+    aws_calls
+        .wait_for_calls_matching("GET /usageplans", 3)
+        .await;
+    set_plan_throttle(&plan, 30.0, 60).await;
+
+    let refused = shown(&app.slack.wait_for("/reply", 2).await[1]);
+    assert!(
+        refused.contains("changed while this change waited its turn"),
+        "{refused}"
+    );
+    assert!(refused.contains("30 req/s, burst 60"), "{refused}");
+    assert_eq!(plan_throttles(&plan).await.0, Some((30.0, 60)));
+
+    let third = shown(&reply_to(&app, &format!("plan {name} 13 26"), 3).await);
+    assert!(
+        third.contains("30 req/s, burst 60 → 13 req/s, burst 26"),
+        "{third}"
+    );
+    assert!(third.contains("It waited"), "{third}");
+}
+
+#[tokio::test]
+async fn an_unknown_plan_is_named_and_timed_plan_changes_are_refused() {
+    let app = TestApp::spawn().await;
+    let unknown = shown(&reply_to(&app, "plan no-such-plan-at-all 5 10", 1).await);
+    assert!(
+        unknown.contains("No usage plan has the id or name `no-such-plan-at-all`"),
+        "{unknown}"
+    );
+    let response: Value = app
+        .command("plan gold 5 10 for 30m")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        shown(&response).contains("a usage plan's change stays"),
+        "{response}"
+    );
+}
