@@ -44,7 +44,7 @@ pub enum GatewayError {
     #[error("{} usage plans are named `{plan}`; use one of their ids: {}", ids.len(), ids.join(", "))]
     AmbiguousPlan { plan: String, ids: Vec<String> },
     #[error(
-        "usage plan `{plan}` changed while this change waited its turn (it is now {now}); nothing was written: look again and retry"
+        "usage plan `{plan}` changed since it was read for this change (it is now {now}); nothing was written: look again and retry"
     )]
     PlanMoved { plan: String, now: String },
     #[error("no AWS region: set AWS_REGION")]

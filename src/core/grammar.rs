@@ -130,6 +130,32 @@ pub fn command_text(change: &ThrottleChange) -> String {
     }
 }
 
+/// A usage plan change written as the command that makes it (the inverse of [`parse_text`]).
+pub fn plan_text(change: &PlanChange) -> String {
+    let plan = &change.plan;
+    let (place, method) = match &change.level {
+        PlanLevel::Plan => (String::new(), String::new()),
+        PlanLevel::Method {
+            api,
+            stage,
+            method,
+            path,
+        } => (
+            format!(" {} {stage}", api.id()),
+            format!(" {} {}", method.as_str(), path.as_str()),
+        ),
+    };
+    match change.action {
+        Action::Set(limits) => {
+            format!(
+                "plan {plan}{place} {} {}{method}",
+                limits.rate, limits.burst
+            )
+        }
+        Action::Reset => format!("reset plan {plan}{place}{method}"),
+    }
+}
+
 /// A timed request written as the command that makes it; `None` for a deadline (never typed).
 pub fn timed_text(request: &TimedRequest) -> Option<String> {
     let level = level_words(&request.level);
@@ -406,6 +432,17 @@ mod tests {
             parse_text("plan gold petstore live 1 2 GET /pets"),
             Err(TextError::PlanApiById(_))
         ));
+        for text in [
+            "plan prod:gold 5.5 10",
+            "plan gold a1b2c3d4e5 live 1 2 GET /pets/{id}",
+            "reset plan gold",
+            "reset plan abc123 a1b2c3d4e5 live POST /",
+        ] {
+            let PlanRequest::Change(change) = plan(text) else {
+                panic!("{text}")
+            };
+            assert_eq!(plan_text(&change), text);
+        }
         // An API named `plan` is typed after its target.
         assert!(matches!(
             parse_text("home:plan live 5 10"),

@@ -154,6 +154,22 @@ impl Configured {
     }
 }
 
+/// `5 req/s, burst 10`, or `not set` (plain words for errors and logs; chat messages have
+/// their own rendering).
+impl fmt::Display for Configured {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let rate = self
+            .rate
+            .map_or("not set".to_owned(), |r| format!("{r} req/s"));
+        let burst = self.burst.map_or("not set".to_owned(), |b| b.to_string());
+        if self.is_set() {
+            write!(f, "{rate}, burst {burst}")
+        } else {
+            f.write_str("not set")
+        }
+    }
+}
+
 impl From<ThrottleLimits> for Configured {
     fn from(limits: ThrottleLimits) -> Self {
         Self {

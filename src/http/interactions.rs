@@ -11,10 +11,11 @@ use super::commands::Once;
 use super::signed::SlackBody;
 use super::{AppState, Shared};
 use crate::core::clock::unix_now;
-use crate::core::grammar::{Request, parse_text};
+use crate::core::grammar::{PlanRequest, Request, parse_text};
 use crate::core::outcome::{News, Outcome};
 use crate::core::requester::{ChatId, ChatUser, ReplyTo, RequestId, Requester, Via};
 use crate::core::runner::{Ask, Gates, Origin, Work};
+use crate::domain::PlanChange;
 use crate::domain::{Configured, ThrottleChange};
 use crate::jobs::{InvocationDeadline, Submitted, span};
 use crate::metrics::Rejection;
@@ -124,8 +125,23 @@ pub async fn interaction(
     let already = || {
         render::press_refused("this was already answered by another press; nothing more was done")
     };
-    let Ok(Request::Change(change)) = parse_text(&value.text) else {
-        return StatusCode::BAD_REQUEST.into_response();
+    let change = match parse_text(&value.text) {
+        Ok(Request::Change(change)) => change,
+        // A usage plan change's only button is Undo (plan changes have no preview or approval).
+        Ok(Request::Plan(PlanRequest::Change(change))) if value.press == Press::Undo => {
+            let ask = plan_undo(&value, &presser, channel, team, &reply_to, &payload, change);
+            let Some(ask) = ask else {
+                return StatusCode::BAD_REQUEST.into_response();
+            };
+            if state.jobs.submit(ask, deadline).await == Submitted::Busy {
+                let message = render::press_refused(
+                    "throttle-bot is busy; nothing was changed, press again in a moment",
+                );
+                state.jobs.tell(reply_to, message, None).await;
+            }
+            return StatusCode::OK.into_response();
+        }
+        _ => return StatusCode::BAD_REQUEST.into_response(),
     };
     // A press that cannot be allowed (not an approver, or no rule could allow it) is refused
     // before any AWS call, and audited at the same bounded rate per person as a refused
@@ -369,6 +385,40 @@ fn handling(
 }
 
 /// Who asked for the change a button carries.
+/// Undo of a usage plan change: the change it equals, made by the presser, only if the plan
+/// still holds what the message showed. The policy in force decides in the pipeline.
+fn plan_undo(
+    value: &ButtonValue,
+    presser: &ChatId,
+    channel: Option<ChatId>,
+    team: Option<ChatId>,
+    reply_to: &ReplyTo,
+    payload: &ActionPayload,
+    change: PlanChange,
+) -> Option<Ask> {
+    let author = author_of(value)?;
+    Some(Ask {
+        id: RequestId::new(),
+        origin: Origin {
+            requester: Requester::User(ChatUser {
+                user: presser.clone(),
+                channel,
+                team,
+                command: author.command,
+            }),
+            reply_to: Some(reply_to.clone()),
+            via: Via::Undo,
+            message_ts: payload.message_ts().map(str::to_owned),
+        },
+        text: value.text.clone(),
+        work: Work::Plan(PlanRequest::Change(change)),
+        gates: Gates {
+            expect: expected(value),
+            ..Gates::default()
+        },
+    })
+}
+
 fn author_of(value: &ButtonValue) -> Option<ChatUser> {
     Some(ChatUser {
         user: ChatId::parse(&value.author)?,

@@ -124,7 +124,9 @@ pub fn reply(news: &News<'_>, buttons: Option<&Buttons>) -> Option<Value> {
             plan,
             result: Err(error),
         } => plans::show_failed(plan, error),
-        Outcome::PlanChanged { change, result } => plans::reply(change, result, who),
+        Outcome::PlanChanged { change, result } => {
+            plans::reply(change, result, who, news.via, buttons)
+        }
         Outcome::Listed {
             request,
             result: Err(error),

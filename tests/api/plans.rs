@@ -10,16 +10,25 @@ async fn reply_to(app: &TestApp, text: &str, nth: usize) -> Value {
     app.slack.wait_for("/reply", nth).await[nth - 1].clone()
 }
 
-fn with_env(extra: Vec<(&'static str, String)>) -> Options {
+/// Plan writes take turns (AWS allows about one every 20 s); tests that make several take
+/// turns a second apart.
+fn with_env(mut extra: Vec<(&'static str, String)>) -> Options {
+    if !extra.iter().any(|(k, _)| *k == "PLAN_CALLS_INTERVAL_SECS") {
+        extra.push(("PLAN_CALLS_INTERVAL_SECS", "1".to_owned()));
+    }
     Options {
         extra_env: extra,
         ..Options::default()
     }
 }
 
+async fn spawn() -> TestApp {
+    TestApp::spawn_with(with_env(Vec::new())).await
+}
+
 #[tokio::test]
 async fn a_plans_own_throttle_is_set_by_name_shown_and_reset_by_id() {
-    let app = TestApp::spawn().await;
+    let app = spawn().await;
     let name = unique("gold");
     let plan = create_usage_plan(&name, &[], Some((100.0, 200))).await;
 
@@ -47,7 +56,7 @@ async fn a_plans_own_throttle_is_set_by_name_shown_and_reset_by_id() {
 
 #[tokio::test]
 async fn a_method_of_an_api_stage_in_the_plan_is_throttled_and_reset() {
-    let app = TestApp::spawn().await;
+    let app = spawn().await;
     let api = create_api(&unique("planned"), "prod").await;
     let name = unique("silver");
     let plan = create_usage_plan(&name, &[(&api, "prod")], None).await;
@@ -137,7 +146,7 @@ async fn a_change_queued_behind_another_says_so_and_writes_only_what_its_author_
 
     let refused = shown(&app.slack.wait_for("/reply", 2).await[1]);
     assert!(
-        refused.contains("changed while this change waited its turn"),
+        refused.contains("changed since it was read for this change"),
         "{refused}"
     );
     assert!(refused.contains("30 req/s, burst 60"), "{refused}");
@@ -153,7 +162,7 @@ async fn a_change_queued_behind_another_says_so_and_writes_only_what_its_author_
 
 #[tokio::test]
 async fn an_unknown_plan_is_named_and_timed_plan_changes_are_refused() {
-    let app = TestApp::spawn().await;
+    let app = spawn().await;
     let unknown = shown(&reply_to(&app, "plan no-such-plan-at-all 5 10", 1).await);
     assert!(
         unknown.contains("No usage plan has the id or name `no-such-plan-at-all`"),
@@ -169,4 +178,31 @@ async fn an_unknown_plan_is_named_and_timed_plan_changes_are_refused() {
         shown(&response).contains("a usage plan's change stays"),
         "{response}"
     );
+}
+
+#[tokio::test]
+async fn undo_puts_a_plans_values_back_only_while_the_plan_holds_what_its_message_showed() {
+    let app = spawn().await;
+    let name = unique("undone");
+    let plan = create_usage_plan(&name, &[], Some((100.0, 200))).await;
+    let changed = reply_to(&app, &format!("plan {name} 5 10"), 1).await;
+
+    app.press(&changed, "Undo", "U0OTHER01").await;
+    let undone = shown(&app.slack.wait_for("/actions", 1).await[0]);
+
+    assert!(
+        undone.contains("<@U0OTHER01> undid a change to"),
+        "{undone}"
+    );
+    assert!(
+        undone.contains("5 req/s, burst 10 → 100 req/s, burst 200"),
+        "{undone}"
+    );
+    assert_eq!(plan_throttles(&plan).await.0, Some((100.0, 200)));
+
+    // The same Undo again: the plan no longer holds what its message showed.
+    app.press(&changed, "Undo", USER).await;
+    let again = shown(&app.slack.wait_for("/actions", 2).await[1]);
+    assert!(again.contains("changed since it was read"), "{again}");
+    assert_eq!(plan_throttles(&plan).await.0, Some((100.0, 200)));
 }

@@ -122,7 +122,7 @@ impl TargetGateway {
         if held != expected {
             return Err(GatewayError::PlanMoved {
                 plan: plan.id.clone(),
-                now: describe(&held),
+                now: held.to_string(),
             });
         }
         let (attempts, timeouts) = plan_retries();
@@ -189,17 +189,6 @@ impl TargetGateway {
             }),
             stages,
         }
-    }
-}
-
-fn describe(values: &Configured) -> String {
-    match (values.rate, values.burst) {
-        (None, None) => "not set".to_owned(),
-        (rate, burst) => format!(
-            "{} req/s, burst {}",
-            rate.map_or("not set".to_owned(), |r| r.to_string()),
-            burst.map_or("not set".to_owned(), |b| b.to_string())
-        ),
     }
 }
 

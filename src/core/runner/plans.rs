@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use super::super::grammar::PlanRequest;
 use super::super::outcome::{Outcome, PlanFailure};
-use super::super::ports::{Gateway, Teller};
+use super::super::ports::{Gateway, GatewayError, Teller};
 use super::{Ask, Runner};
 use crate::domain::{PlanApplied, PlanChange, PlanLevel};
 
@@ -58,6 +58,16 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
             };
             return Err(PlanFailure::NotInPlan { api, stage });
         };
+        // An Undo acts only on the values its message showed.
+        if let Some(expected) = ask.gates.expect
+            && expected != before
+        {
+            return Err(GatewayError::PlanMoved {
+                plan: plan.id.clone(),
+                now: before.to_string(),
+            }
+            .into());
+        }
         let after = change.after();
         if before == after {
             return Ok(PlanApplied {

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use super::*;
-use crate::core::grammar::PlanRequest;
+use crate::core::grammar::{PlanRequest, plan_text};
 use crate::core::outcome::PlanFailure;
 use crate::domain::{PlanApplied, PlanChange, PlanLevel, PlanRef, PlanView};
 
@@ -92,28 +92,46 @@ pub(super) fn reply(
     change: &PlanChange,
     result: &Result<PlanApplied, PlanFailure>,
     who: Option<&ChatUser>,
+    via: Via,
+    buttons: Option<&Buttons>,
 ) -> Value {
     match result {
         Ok(applied) if applied.changed => {
             let actor = who.map_or("throttle-bot".to_owned(), |w| {
                 format!("<@{}>", w.user.as_str())
             });
+            let verb = if via == Via::Undo {
+                "undid a change to"
+            } else {
+                "changed"
+            };
             let queued = applied.queued_secs.map_or(String::new(), |secs| {
                 format!(" It waited {secs} s behind another usage plan change in this account.")
             });
             let text = format!(
-                ":white_check_mark: {actor} changed {} ({}): {} → {}.{queued}",
+                ":white_check_mark: {actor} {verb} {} ({}): {} → {}.{queued}",
                 plan_label(&applied.plan),
                 level(&change.level),
                 limits(&applied.before),
                 limits(&applied.after),
             );
-            json!({
+            let mut message = json!({
                 "response_type": "in_channel",
                 "replace_original": false,
                 "text": text,
                 "blocks": [{ "type": "section", "text": { "type": "mrkdwn", "text": text } }],
-            })
+            });
+            // Undo puts the values before back, on exactly this plan, only while the plan
+            // still holds these; an undone change has no Undo of its own.
+            if let (Some(buttons), Some(who), false) = (buttons, who, via == Via::Undo)
+                && let Some(undo) = undo_value(change, applied, who)
+            {
+                push_actions(
+                    &mut message,
+                    vec![buttons.button(undo, unix_now() + UNDO_TTL_SECS)],
+                );
+            }
+            message
         }
         Ok(applied) => ephemeral(format!(
             ":information_source: Nothing to change: {} ({}) already has {}. No call to UpdateUsagePlan was made.",
@@ -132,6 +150,32 @@ pub(super) fn reply(
             escape(&capitalise(&error.to_string()))
         )),
     }
+}
+
+/// The Undo button's value: the change back to the values before, pinned to the plan's id.
+fn undo_value(change: &PlanChange, applied: &PlanApplied, who: &ChatUser) -> Option<ButtonValue> {
+    let action = match (applied.before.rate, applied.before.burst) {
+        (Some(rate), Some(burst)) => Action::Set(ThrottleLimits {
+            rate: RateLimit::new(rate).ok()?,
+            burst: BurstLimit::new(i64::from(burst)).ok()?,
+        }),
+        _ => Action::Reset,
+    };
+    let back = PlanChange {
+        plan: PlanRef::parse(&applied.plan.id).ok()?,
+        level: change.level.clone(),
+        action,
+    };
+    Some(ButtonValue {
+        press: Press::Undo,
+        text: plan_text(&back),
+        author: who.user.to_string(),
+        channel: who.channel.as_ref().map(ToString::to_string),
+        team: who.team.as_ref().map(ToString::to_string),
+        expect: Some((applied.after.rate, applied.after.burst)),
+        approvers: Vec::new(),
+        break_glass: false,
+    })
 }
 
 /// The audit channel's notice: every attempt, made or not.
