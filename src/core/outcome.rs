@@ -138,6 +138,13 @@ pub enum Outcome {
         change: PlanChange,
         result: Result<PlanApplied, PlanFailure>,
     },
+    /// A usage plan change a rule gates: a preview for its author (no approvers), or a
+    /// request for one of `approvers`; nothing applied yet.
+    PlanGated {
+        change: PlanChange,
+        planned: PlanApplied,
+        approvers: Vec<ChatId>,
+    },
     /// Shutdown cut the request short; `text` is what was typed.
     Interrupted { text: String },
     /// A scheduled or alarm job whose parameters do not make a change.
@@ -311,6 +318,10 @@ impl Outcome {
                 Label::Show
             }
             Self::PlanShown { result: Err(e), .. } => Label::of_gateway(e),
+            Self::PlanGated { approvers, .. } if approvers.is_empty() => {
+                Label::AwaitingConfirmation
+            }
+            Self::PlanGated { .. } => Label::AwaitingApproval,
             Self::PlanChanged { result: Ok(a), .. } if a.changed => Label::Applied,
             Self::PlanChanged { result: Ok(_), .. } => Label::Unchanged,
             Self::PlanChanged {
@@ -357,7 +368,8 @@ impl Outcome {
                     result: Ok(TimedDone::NothingPending | TimedDone::NotDue(_)),
                     ..
                 }
-        ) && !self.is_quiet_deadline()
+        ) && !matches!(self, Self::PlanGated { approvers, .. } if approvers.is_empty())
+            && !self.is_quiet_deadline()
     }
 
     /// A deadline that found the values already back (another replica restored them, or

@@ -12,7 +12,7 @@ use super::signed::SlackBody;
 use super::{AppState, Shared};
 use crate::core::clock::unix_now;
 use crate::core::grammar::{PlanRequest, Request, parse_text};
-use crate::core::outcome::{News, Outcome};
+use crate::core::outcome::{News, Outcome, PlanFailure};
 use crate::core::requester::{ChatId, ChatUser, ReplyTo, RequestId, Requester, Via};
 use crate::core::runner::{Ask, Gates, Origin, Work};
 use crate::domain::PlanChange;
@@ -125,23 +125,8 @@ pub async fn interaction(
     let already = || {
         render::press_refused("this was already answered by another press; nothing more was done")
     };
-    let change = match parse_text(&value.text) {
-        Ok(Request::Change(change)) => change,
-        // A usage plan change's only button is Undo (plan changes have no preview or approval).
-        Ok(Request::Plan(PlanRequest::Change(change))) if value.press == Press::Undo => {
-            let ask = plan_undo(&value, &presser, channel, team, &reply_to, &payload, change);
-            let Some(ask) = ask else {
-                return StatusCode::BAD_REQUEST.into_response();
-            };
-            if state.jobs.submit(ask, deadline).await == Submitted::Busy {
-                let message = render::press_refused(
-                    "throttle-bot is busy; nothing was changed, press again in a moment",
-                );
-                state.jobs.tell(reply_to, message, None).await;
-            }
-            return StatusCode::OK.into_response();
-        }
-        _ => return StatusCode::BAD_REQUEST.into_response(),
+    let Some(pressed) = Pressed::read(&value.text) else {
+        return StatusCode::BAD_REQUEST.into_response();
     };
     // A press that cannot be allowed (not an approver, or no rule could allow it) is refused
     // before any AWS call, and audited at the same bounded rate per person as a refused
@@ -152,7 +137,7 @@ pub async fn interaction(
             let screened = state
                 .jobs
                 .runner()
-                .screen(&requester, Some(&Request::Change(change.clone())));
+                .screen(&requester, Some(&pressed.request()));
             match screened {
                 Ok(()) => Ok((via, requester, gates)),
                 Err(denial) => Err((via, requester, denial)),
@@ -174,7 +159,8 @@ pub async fn interaction(
     let (via, requester, gates) = match allowed {
         Ok(allowed) => allowed,
         Err((via, requester, denial)) => {
-            refuse(state, reply_to, requester, via, &value.text, change, denial).await;
+            let outcome = pressed.refused(&value.text, denial);
+            refuse(state, reply_to, requester, via, outcome).await;
             return StatusCode::OK.into_response();
         }
     };
@@ -191,7 +177,7 @@ pub async fn interaction(
             message_ts: payload.message_ts().map(str::to_owned),
         },
         text: value.text.clone(),
-        work: Work::Change(change),
+        work: pressed.work(),
         gates,
     };
     span(&ask.id).in_scope(|| {
@@ -217,15 +203,8 @@ async fn refuse(
     reply_to: ReplyTo,
     requester: Requester,
     via: Via,
-    text: &str,
-    change: ThrottleChange,
-    denial: Denial,
+    outcome: Outcome,
 ) {
-    let outcome = Outcome::Refused {
-        text: text.to_owned(),
-        change: Some(change),
-        denial,
-    };
     let news = News {
         requester: &requester,
         via,
@@ -240,6 +219,51 @@ async fn refuse(
         .jobs
         .refused(RequestId::new(), requester, outcome)
         .await;
+}
+
+/// The change a button carries: a stage's or a usage plan's.
+enum Pressed {
+    Stage(ThrottleChange),
+    Plan(PlanChange),
+}
+
+impl Pressed {
+    fn read(text: &str) -> Option<Self> {
+        match parse_text(text) {
+            Ok(Request::Change(change)) => Some(Self::Stage(change)),
+            Ok(Request::Plan(PlanRequest::Change(change))) => Some(Self::Plan(change)),
+            _ => None,
+        }
+    }
+
+    fn request(&self) -> Request {
+        match self {
+            Self::Stage(change) => Request::Change(change.clone()),
+            Self::Plan(change) => Request::Plan(PlanRequest::Change(change.clone())),
+        }
+    }
+
+    fn work(self) -> Work {
+        match self {
+            Self::Stage(change) => Work::Change(change),
+            Self::Plan(change) => Work::Plan(PlanRequest::Change(change)),
+        }
+    }
+
+    /// The outcome of a press the policy refused before any AWS call.
+    fn refused(&self, text: &str, denial: Denial) -> Outcome {
+        match self {
+            Self::Stage(change) => Outcome::Refused {
+                text: text.to_owned(),
+                change: Some(change.clone()),
+                denial,
+            },
+            Self::Plan(change) => Outcome::PlanChanged {
+                change: change.clone(),
+                result: Err(PlanFailure::Denied(denial)),
+            },
+        }
+    }
 }
 
 /// What a press leads to.
@@ -385,40 +409,6 @@ fn handling(
 }
 
 /// Who asked for the change a button carries.
-/// Undo of a usage plan change: the change it equals, made by the presser, only if the plan
-/// still holds what the message showed. The policy in force decides in the pipeline.
-fn plan_undo(
-    value: &ButtonValue,
-    presser: &ChatId,
-    channel: Option<ChatId>,
-    team: Option<ChatId>,
-    reply_to: &ReplyTo,
-    payload: &ActionPayload,
-    change: PlanChange,
-) -> Option<Ask> {
-    let author = author_of(value)?;
-    Some(Ask {
-        id: RequestId::new(),
-        origin: Origin {
-            requester: Requester::User(ChatUser {
-                user: presser.clone(),
-                channel,
-                team,
-                command: author.command,
-            }),
-            reply_to: Some(reply_to.clone()),
-            via: Via::Undo,
-            message_ts: payload.message_ts().map(str::to_owned),
-        },
-        text: value.text.clone(),
-        work: Work::Plan(PlanRequest::Change(change)),
-        gates: Gates {
-            expect: expected(value),
-            ..Gates::default()
-        },
-    })
-}
-
 fn author_of(value: &ButtonValue) -> Option<ChatUser> {
     Some(ChatUser {
         user: ChatId::parse(&value.author)?,

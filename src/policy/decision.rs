@@ -64,11 +64,6 @@ pub enum Denial {
         channel: Option<ChatId>,
         plan: String,
     },
-    /// The rule that allows a usage plan change asks for a preview or an approval, which plan
-    /// changes do not offer: refused rather than waived.
-    PlanGated {
-        rule: String,
-    },
     /// Rules match, but each refuses the values; one breach per rule.
     OutOfBounds(Vec<Breach>),
     /// Several rules admit the change and each needs approval, but no one is an approver
@@ -210,10 +205,6 @@ impl fmt::Display for Denial {
                 f,
                 "no rule lets {} change usage plan {plan}",
                 place(user, channel.as_ref())
-            ),
-            Self::PlanGated { rule } => write!(
-                f,
-                "rule \"{rule}\" asks for confirmation or approval, which usage plan changes do not offer; a rule without them must allow this plan"
             ),
             Self::NoCommonApprover { rules } => write!(
                 f,

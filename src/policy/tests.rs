@@ -846,11 +846,9 @@ approvers = ["U0LEAD0001"]
         "{denied:?}"
     );
     assert!(decide("U2CERLKJA", Some("prod"), &["xyz789", "bronze-eu"], "40").is_err());
-    // A gate plan changes cannot honour is refused, not waived.
-    assert!(matches!(
-        decide("U0OTHER01", Some("prod"), &["g1", "gold"], "40"),
-        Err(Denial::PlanGated { .. })
-    ));
+    // A rule's conditions come with it, as for stages.
+    let gated = decide("U0OTHER01", Some("prod"), &["g1", "gold"], "40").unwrap();
+    assert_eq!(gated.approvers, vec![ChatId::parse("U0LEAD0001").unwrap()]);
     let described = policy.describe().join("\n");
     assert!(
         described.contains("may change usage plan bronze-* or abc123; rate at most 50"),

@@ -127,6 +127,11 @@ pub fn reply(news: &News<'_>, buttons: Option<&Buttons>) -> Option<Value> {
         Outcome::PlanChanged { change, result } => {
             plans::reply(change, result, who, news.via, buttons)
         }
+        Outcome::PlanGated {
+            change,
+            planned,
+            approvers,
+        } => plans::gated(change, planned, approvers, who?, buttons),
         Outcome::Listed {
             request,
             result: Err(error),
@@ -210,6 +215,11 @@ pub fn notice(news: &News<'_>) -> Option<Value> {
                 .join(", ")
         )),
         Outcome::PlanChanged { change, result } => plans::notice(change, actor, result),
+        Outcome::PlanGated {
+            change,
+            planned,
+            approvers,
+        } => plans::gated_notice(change, planned, approvers, actor),
         Outcome::Show { .. }
         | Outcome::Listed { .. }
         | Outcome::PlanShown { .. }
@@ -343,7 +353,6 @@ fn reason(denial: &Denial) -> String {
         | Denial::OutOfBounds(_)
         | Denial::NotAReader { .. }
         | Denial::NoCommonApprover { .. }
-        | Denial::PlanGated { .. }
         | Denial::NotAnApprover { .. } => escape(&denial.to_string()),
     }
 }

@@ -206,3 +206,43 @@ async fn undo_puts_a_plans_values_back_only_while_the_plan_holds_what_its_messag
     assert!(again.contains("changed since it was read"), "{again}");
     assert_eq!(plan_throttles(&plan).await.0, Some((100.0, 200)));
 }
+
+#[tokio::test]
+async fn a_rules_preview_and_approval_apply_to_plans_as_to_stages() {
+    let policy = "[[rule]]\nname = \"stages\"\nusers = [\"*\"]\napis = [\"*\"]\nstages = [\"*\"]\n\n[[rule]]\nname = \"careful\"\nusers = [\"*\"]\nplans = [\"careful-*\"]\nconfirm = true\n\n[[rule]]\nname = \"four eyes\"\nusers = [\"*\"]\nplans = [\"eyes-*\"]\napprovers = [\"U0LEAD0001\"]\n";
+    let app = TestApp::spawn_with(with_env(vec![
+        ("THROTTLE_POLICY", String::new()),
+        ("THROTTLE_POLICY_TOML", policy.to_owned()),
+    ]))
+    .await;
+    let careful = unique("careful");
+    let careful_id = create_usage_plan(&careful, &[], Some((10.0, 20))).await;
+    let eyes = unique("eyes");
+    let eyes_id = create_usage_plan(&eyes, &[], Some((10.0, 20))).await;
+
+    let preview = reply_to(&app, &format!("plan {careful} 5 10"), 1).await;
+    assert!(shown(&preview).contains("Confirm this change"), "{preview}");
+    assert_eq!(
+        plan_throttles(&careful_id).await.0,
+        Some((10.0, 20)),
+        "not yet"
+    );
+    app.press(&preview, "Apply", USER).await;
+    let applied = shown(&app.slack.wait_for("/actions", 1).await[0]);
+    assert!(
+        applied.contains("10 req/s, burst 20 → 5 req/s, burst 10"),
+        "{applied}"
+    );
+    assert_eq!(plan_throttles(&careful_id).await.0, Some((5.0, 10)));
+
+    let request = reply_to(&app, &format!("plan {eyes} 5 10"), 2).await;
+    assert_eq!(request["response_type"], "in_channel");
+    assert!(shown(&request).contains("Approval needed"), "{request}");
+    app.press(&request, "Approve", USER).await;
+    let refused = shown(&app.slack.wait_for("/actions", 2).await[1]);
+    assert!(refused.contains("cannot also approve"), "{refused}");
+    app.press(&request, "Approve", "U0LEAD0001").await;
+    let approved = shown(&app.slack.wait_for("/actions", 3).await[2]);
+    assert!(approved.contains("→ 5 req/s, burst 10"), "{approved}");
+    assert_eq!(plan_throttles(&eyes_id).await.0, Some((5.0, 10)));
+}

@@ -101,6 +101,22 @@ pub(super) fn log_line(requester: &Requester, outcome: &Outcome, label: Label, t
                 tracing::warn!(source, user, channel, plan = %plan, outcome = outcome_label, %error, latency_ms, "plan show failed")
             }
         },
+        Outcome::PlanGated {
+            change, approvers, ..
+        } => {
+            let (plan, level) = (change.plan.to_string(), change.level.to_string());
+            tracing::info!(
+                source,
+                user,
+                channel,
+                plan,
+                level,
+                approvers = approvers.len(),
+                outcome = outcome_label,
+                latency_ms,
+                "usage plan change held for confirmation or approval"
+            );
+        }
         Outcome::PlanChanged { change, result } => {
             let (plan, level) = (change.plan.to_string(), change.level.to_string());
             let after = change.after();

@@ -1,6 +1,7 @@
 //! Usage plans: read one, or change its throttle at one level. The policy decides on the plan
-//! as read (its id and name, in its target); the write compares before it sets, at the moment
-//! its turn comes under the account's plan pace.
+//! as read (its id and name, in its target), with its rule's conditions — a preview for the
+//! author, or an approver's yes — as for stages; the write compares before it sets, at the
+//! moment its turn comes under the account's plan pace.
 
 use std::time::Duration;
 
@@ -8,10 +9,19 @@ use super::super::grammar::PlanRequest;
 use super::super::outcome::{Outcome, PlanFailure};
 use super::super::ports::{Gateway, GatewayError, Teller};
 use super::{Ask, Runner};
-use crate::domain::{PlanApplied, PlanChange, PlanLevel};
+use crate::domain::{ChatId, PlanApplied, PlanChange, PlanLevel};
+use crate::policy::Denial;
 
 /// A wait shorter than this is not worth telling anyone about.
 const WORTH_SAYING: Duration = Duration::from_secs(1);
+
+/// Where a plan change stands once decided.
+enum Next {
+    /// Made, or found unnecessary.
+    Done(PlanApplied),
+    /// Held for its author's confirmation (no approvers) or an approver's yes.
+    Gated(PlanApplied, Vec<ChatId>),
+}
 
 impl<G: Gateway, T: Teller> Runner<G, T> {
     pub(super) async fn plan(&self, ask: &Ask, request: &PlanRequest) -> Outcome {
@@ -20,18 +30,25 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
                 plan: plan.clone(),
                 result: self.gateway.read_plan(plan).await,
             },
-            PlanRequest::Change(change) => Outcome::PlanChanged {
-                change: change.clone(),
-                result: self.plan_change(ask, change).await,
+            PlanRequest::Change(change) => match self.plan_change(ask, change).await {
+                Ok(Next::Gated(planned, approvers)) => Outcome::PlanGated {
+                    change: change.clone(),
+                    planned,
+                    approvers,
+                },
+                Ok(Next::Done(applied)) => Outcome::PlanChanged {
+                    change: change.clone(),
+                    result: Ok(applied),
+                },
+                Err(failure) => Outcome::PlanChanged {
+                    change: change.clone(),
+                    result: Err(failure),
+                },
             },
         }
     }
 
-    async fn plan_change(
-        &self,
-        ask: &Ask,
-        change: &PlanChange,
-    ) -> Result<PlanApplied, PlanFailure> {
+    async fn plan_change(&self, ask: &Ask, change: &PlanChange) -> Result<Next, PlanFailure> {
         let policy = self.policy.current();
         let who = ask.origin.requester.user();
         let plan = match self.gateway.read_plan(&change.plan).await {
@@ -44,11 +61,26 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
                 _ => return Err(error.into()),
             },
         };
-        if let (Some(policy), Some(who)) = (policy, who) {
-            let names = [plan.bare_id(), plan.name.as_str()];
-            policy
-                .decide_plan(who, plan.target.as_ref(), &names, &change.action)
-                .map_err(PlanFailure::Denied)?;
+        // The one decision, on the plan as read, by the policy in force now.
+        let allowed = match (&policy, who) {
+            (Some(policy), Some(who)) => {
+                let names = [plan.bare_id(), plan.name.as_str()];
+                let allowed = policy
+                    .decide_plan(who, plan.target.as_ref(), &names, &change.action)
+                    .map_err(PlanFailure::Denied)?;
+                Some(allowed)
+            }
+            _ => None,
+        };
+        if let (Some(allowed), Some(approver), Some(author)) =
+            (&allowed, &ask.gates.approved_by, who)
+            && (approver == &author.user || !allowed.approvers.contains(approver))
+        {
+            return Err(PlanFailure::Denied(Denial::NotAnApprover {
+                user: approver.clone(),
+                author: approver == &author.user,
+                approvers: allowed.approvers.clone(),
+            }));
         }
         // Only a method level can be missing: its API stage is not in the plan.
         let Some(before) = plan.at(&change.level) else {
@@ -58,7 +90,7 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
             };
             return Err(PlanFailure::NotInPlan { api, stage });
         };
-        // An Undo acts only on the values its message showed.
+        // A button acts only on the values its message showed.
         if let Some(expected) = ask.gates.expect
             && expected != before
         {
@@ -69,25 +101,30 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
             .into());
         }
         let after = change.after();
-        if before == after {
-            return Ok(PlanApplied {
-                plan,
-                before,
-                after,
-                changed: false,
-                queued_secs: None,
-            });
-        }
-        let waited = self
-            .gateway
-            .write_plan(&plan, &change.level, &change.action, before)
-            .await?;
-        Ok(PlanApplied {
+        let mut applied = PlanApplied {
             plan,
             before,
             after,
-            changed: true,
-            queued_secs: (waited >= WORTH_SAYING).then_some(waited.as_secs()),
-        })
+            changed: false,
+            queued_secs: None,
+        };
+        if before == after {
+            return Ok(Next::Done(applied));
+        }
+        if let Some(allowed) = allowed {
+            if !allowed.approvers.is_empty() && ask.gates.approved_by.is_none() {
+                return Ok(Next::Gated(applied, allowed.approvers));
+            }
+            if allowed.confirm && !ask.gates.confirmed && ask.gates.approved_by.is_none() {
+                return Ok(Next::Gated(applied, Vec::new()));
+            }
+        }
+        let waited = self
+            .gateway
+            .write_plan(&applied.plan, &change.level, &change.action, before)
+            .await?;
+        applied.changed = true;
+        applied.queued_secs = (waited >= WORTH_SAYING).then_some(waited.as_secs());
+        Ok(Next::Done(applied))
     }
 }

@@ -100,10 +100,10 @@ pub(super) fn reply(
             let actor = who.map_or("throttle-bot".to_owned(), |w| {
                 format!("<@{}>", w.user.as_str())
             });
-            let verb = if via == Via::Undo {
-                "undid a change to"
-            } else {
-                "changed"
+            let verb = match via {
+                Via::Undo => "undid a change to",
+                Via::Approve => "changed (approved)",
+                Via::Apply | Via::Command => "changed",
             };
             let queued = applied.queued_secs.map_or(String::new(), |secs| {
                 format!(" It waited {secs} s behind another usage plan change in this account.")
@@ -176,6 +176,82 @@ fn undo_value(change: &PlanChange, applied: &PlanApplied, who: &ChatUser) -> Opt
         approvers: Vec::new(),
         break_glass: false,
     })
+}
+
+/// A change a rule gates: a preview with Apply and Cancel for its author (no approvers), or a
+/// request in the channel with Approve and Reject for one of `approvers`. Each button carries
+/// the change pinned to the plan's id and the values shown, so nothing is applied over others.
+pub(super) fn gated(
+    change: &PlanChange,
+    planned: &PlanApplied,
+    approvers: &[ChatId],
+    who: &ChatUser,
+    buttons: Option<&Buttons>,
+) -> Value {
+    let what = format!(
+        "{} ({}): {} → {}",
+        plan_label(&planned.plan),
+        level(&change.level),
+        limits(&planned.before),
+        limits(&planned.after)
+    );
+    let (mut message, presses, ttl) = if approvers.is_empty() {
+        let text = format!(
+            ":warning: *Confirm this change* (the access policy asks to confirm changes here): {what}. Nothing has been changed yet; this preview expires in 5 minutes."
+        );
+        (
+            ephemeral(text),
+            [Press::Apply, Press::Cancel],
+            PREVIEW_TTL_SECS,
+        )
+    } else {
+        let text = format!(
+            ":raised_hand: *Approval needed:* <@{}> asks to change {what}.\nApprovers: {}. Nothing has been changed yet; this request expires in 30 minutes.",
+            who.user.as_str(),
+            mentions(approvers)
+        );
+        let mut message = ephemeral(text);
+        message["response_type"] = json!("in_channel");
+        (message, [Press::Approve, Press::Reject], APPROVAL_TTL_SECS)
+    };
+    let pinned = PlanRef::parse(&planned.plan.id).map(|plan| PlanChange {
+        plan,
+        ..change.clone()
+    });
+    if let (Some(buttons), Ok(pinned)) = (buttons, pinned) {
+        let expires = unix_now() + ttl;
+        let value = |press| ButtonValue {
+            press,
+            text: plan_text(&pinned),
+            author: who.user.to_string(),
+            channel: who.channel.as_ref().map(ToString::to_string),
+            team: who.team.as_ref().map(ToString::to_string),
+            expect: Some((planned.before.rate, planned.before.burst)),
+            approvers: approvers.iter().map(ToString::to_string).collect(),
+            break_glass: false,
+        };
+        let row = presses.map(|press| buttons.button(value(press), expires));
+        push_actions(&mut message, row.to_vec());
+    }
+    message
+}
+
+/// The audit channel hears of an approval request (a preview only its author sees is not news).
+pub(super) fn gated_notice(
+    change: &PlanChange,
+    planned: &PlanApplied,
+    approvers: &[ChatId],
+    actor: &Requester,
+) -> Value {
+    notice_of(format!(
+        ":raised_hand: Approval requested for {} ({}): {} → {}; approvers {} ({})",
+        plan_label(&planned.plan),
+        level(&change.level),
+        limits(&planned.before),
+        limits(&planned.after),
+        mentions(approvers),
+        describe(actor)
+    ))
 }
 
 /// The audit channel's notice: every attempt, made or not.
