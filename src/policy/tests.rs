@@ -789,7 +789,7 @@ fn targets_in_a_rule_are_aliases_or_patterns() {
 }
 
 #[test]
-fn plans_are_reached_only_by_rules_that_list_them_within_bounds_and_never_past_a_gate() {
+fn plans_are_reached_only_by_rules_that_list_them_within_bounds_with_their_gates() {
     let policy = parse(
         "t",
         r#"

@@ -22,6 +22,9 @@ struct FakeGateway {
     apis: Mutex<HashMap<String, NamedStages>>,
     account: Option<AccountLimits>,
     calls: Mutex<Vec<String>>,
+    /// Usage plans, and how long a plan write waits for its turn.
+    plans: Mutex<Vec<crate::domain::PlanView>>,
+    plan_turn: std::time::Duration,
 }
 
 impl FakeGateway {
@@ -182,6 +185,63 @@ impl Gateway for FakeGateway {
             level => view.methods.push((level.clone(), values)),
         }
         Ok(())
+    }
+
+    async fn read_plan(
+        &self,
+        plan: &crate::domain::PlanRef,
+    ) -> Result<crate::domain::PlanView, GatewayError> {
+        self.call(format!("read plan {plan}"));
+        let plans = self.plans.lock().unwrap();
+        let in_target = |p: &&crate::domain::PlanView| p.target.as_ref() == plan.target();
+        plans
+            .iter()
+            .filter(in_target)
+            .find(|p| p.bare_id() == plan.bare())
+            .or_else(|| {
+                plans
+                    .iter()
+                    .filter(in_target)
+                    .find(|p| p.name == plan.bare())
+            })
+            .cloned()
+            .ok_or(GatewayError::UnknownPlan {
+                plan: plan.to_string(),
+                known: Vec::new(),
+            })
+    }
+
+    async fn write_plan(
+        &self,
+        plan: &crate::domain::PlanView,
+        level: &crate::domain::PlanLevel,
+        action: &Action,
+        expected: Configured,
+    ) -> Result<std::time::Duration, GatewayError> {
+        self.call(format!("write plan {}", plan.id));
+        let mut plans = self.plans.lock().unwrap();
+        let stored = plans.iter_mut().find(|p| p.id == plan.id).unwrap();
+        let now = stored.at(level).unwrap_or_default();
+        if now != expected {
+            return Err(GatewayError::PlanMoved {
+                plan: plan.id.clone(),
+                now: now.to_string(),
+            });
+        }
+        let values = match action {
+            Action::Set(limits) => (*limits).into(),
+            Action::Reset => Configured::default(),
+        };
+        match level {
+            crate::domain::PlanLevel::Plan => stored.throttle = values,
+            crate::domain::PlanLevel::Method { method, path, .. } => {
+                let key = crate::domain::PlanLevel::method_key(path, method);
+                let methods = &mut stored.stages[0].methods;
+                methods.retain(|(k, _)| *k != key);
+                methods.push((key, values));
+            }
+        }
+        Ok(self.plan_turn)
     }
 
     async fn account_limits(&self, _: &ApiId) -> Option<AccountLimits> {
@@ -826,6 +886,7 @@ async fn break_glass_never_skips_confirming_a_change_that_blocks_traffic() {
     assert_eq!(outcome.label(), Label::Applied, "{outcome:?}");
 }
 
+mod plans;
 mod timed;
 
 #[test]
