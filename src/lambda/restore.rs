@@ -128,13 +128,14 @@ pub fn restore_key(secret: &SigningSecret) -> SealKey {
 }
 
 /// A name unique to the deadline (≤ 64 of `[0-9a-zA-Z-_.]`): the same deadline twice is one
-/// schedule.
+/// schedule. The API's bare id names it for people; the digest covers its target (`prod:`,
+/// whose colon no schedule name may hold), stage and level.
 fn schedule_name(reminder: &Reminder) -> String {
     let place = format!("{} {} {}", reminder.api, reminder.stage, reminder.level);
     let digest = hex::encode(Sha256::digest(place.as_bytes()));
     format!(
         "throttle-bot-{}-{}-{}",
-        reminder.api,
+        reminder.api.id(),
         &digest[..16],
         reminder.at
     )
@@ -244,6 +245,20 @@ mod tests {
             ..stage.clone()
         };
         assert_ne!(schedule_name(&later), name);
+        // Another target: the same API id there is another place, and the name stays valid.
+        let elsewhere = Reminder {
+            api: ApiId::parse(&format!("{}:{}", "a".repeat(32), stage.api)).unwrap(),
+            ..stage.clone()
+        };
+        let other = schedule_name(&elsewhere);
+        assert_ne!(other, name);
+        assert!(other.len() <= 64, "{other}");
+        assert!(
+            other
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)),
+            "{other}"
+        );
     }
 
     #[test]
