@@ -88,6 +88,23 @@ impl SlackPoster {
         &self.hosts
     }
 
+    /// Posts `message` in `channel` under the message `thread`, with the bot token;
+    /// `Ok(false)` without one.
+    pub async fn post_in_thread(
+        &self,
+        channel: &str,
+        thread: &str,
+        message: &Value,
+    ) -> Result<bool, TellError> {
+        match &self.web_api {
+            Some(web_api) => web_api
+                .post_message(&self.http, channel, Some(thread), message)
+                .await
+                .map(|()| true),
+            None => Ok(false),
+        }
+    }
+
     pub fn has_webhook(&self) -> bool {
         self.webhook.is_some()
     }

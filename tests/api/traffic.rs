@@ -147,3 +147,33 @@ async fn an_impact_report_follows_a_change_with_the_traffic_before_and_after() {
         assert!(text.contains(expected), "{expected:?} missing from {text}");
     }
 }
+
+#[tokio::test]
+async fn an_approved_changes_impact_report_is_threaded_under_its_message_with_a_bot_token() {
+    let policy = "[[rule]]\nname = \"four eyes\"\nusers = [\"*\"]\napis = [\"*\"]\nstages = [\"*\"]\napprovers = [\"U0APPROVER\"]\n";
+    let app = TestApp::spawn_with(Options {
+        extra_env: vec![
+            ("IMPACT_AFTER", "1s".to_owned()),
+            ("SLACK_BOT_TOKEN", unique("test-bot-token")),
+            ("THROTTLE_POLICY", String::new()),
+            ("THROTTLE_POLICY_TOML", policy.to_owned()),
+        ],
+        ..Options::default()
+    })
+    .await;
+    let name = unique("threaded");
+    create_api(&name, "prod").await;
+    let request = reply_to(&app, &format!("{name} prod 150 300"), 1).await;
+    assert_eq!(
+        request["response_type"], "in_channel",
+        "an approval request"
+    );
+
+    app.press(&request, "Approve", "U0APPROVER").await;
+    app.slack.wait_for("/actions", 1).await;
+    let posted = app.slack.wait_for("/api/chat.postMessage", 1).await[0].clone();
+
+    assert_eq!(posted["thread_ts"], "1700000000.000100", "{posted}");
+    assert_eq!(posted["channel"], CHANNEL, "{posted}");
+    assert!(shown(&posted).contains("Impact"), "{posted}");
+}
