@@ -18,7 +18,7 @@ use tracing::Instrument;
 
 mod deferred;
 mod denials;
-mod impact;
+pub mod impact;
 
 pub use deferred::{DEFERRED_JOB_KEY, DEFERRED_NOTICE_KEY, DeferredJob, DeferredJobError};
 use denials::DenialNotices;
@@ -71,11 +71,26 @@ const DEADLINE_MARGIN: Duration = Duration::from_millis(1500);
 /// an asynchronous invocation, but a job older than this is refused rather than run late.
 const HAND_OFF_TTL_SECS: i64 = 600;
 
-/// What a Lambda needs to hand work to an asynchronous invocation of itself.
+/// On Lambda: leaves the impact report `outcome` calls for in a one-time schedule.
+pub async fn report_later(hand_off: &HandOff, ask: &Ask, outcome: &Outcome) {
+    let Some((after, later)) = &hand_off.impacts else {
+        return;
+    };
+    if let Some(report) = impact::report_of(ask, outcome, *after)
+        && let Err(error) = later.report_later(&report).await
+    {
+        tracing::warn!(%error, "could not schedule the impact report; none will follow");
+    }
+}
+
+/// What a Lambda needs to hand work to an asynchronous invocation of itself, and to send an
+/// impact report later.
 pub struct HandOff {
     pub invoker: SelfInvoker,
     pub jobs: SealKey,
     pub notices: SealKey,
+    /// Where impact reports wait (`IMPACT_AFTER`; zero: none), if anywhere.
+    pub impacts: Option<(Duration, Arc<dyn impact::ReportLater>)>,
 }
 
 impl HandOff {
@@ -84,6 +99,7 @@ impl HandOff {
             invoker,
             jobs: SealKey::derive(secret, DEFERRED_JOB_KEY),
             notices: SealKey::derive(secret, DEFERRED_NOTICE_KEY),
+            impacts: None,
         }
     }
 }
@@ -227,6 +243,7 @@ impl Jobs {
         };
         self.finish_on_lambda(hand_off, &ask.origin, &outcome, started.elapsed())
             .await;
+        report_later(hand_off, &ask, &outcome).await;
         Submitted::Finished
     }
 

@@ -3,7 +3,7 @@
 use lambda_http::request::LambdaRequest;
 use serde_json::Value;
 
-use super::restore::{RESTORE_EVENT_KEY, RestoreEvent};
+use super::restore::{IMPACT_EVENT_KEY, ImpactEvent, RESTORE_EVENT_KEY, RestoreEvent};
 use crate::jobs::{DEFERRED_JOB_KEY, DEFERRED_NOTICE_KEY, DeferredJob};
 use crate::scheduled::{JobError, JobParams, KEYS};
 use crate::slack::sealed::Sealed;
@@ -21,6 +21,8 @@ pub enum Event {
     Notice(Sealed<Value>),
     /// A timed change's deadline, from the one-time schedule this function created.
     Restore(Sealed<RestoreEvent>),
+    /// An impact report's time came (a one-time schedule, sealed by this function).
+    Impact(Sealed<ImpactEvent>),
     /// Anything else; the text describes its shape for the error.
     Unrecognised(String),
 }
@@ -36,6 +38,12 @@ pub fn classify(event: Value) -> Event {
         return match serde_json::from_value(notice.clone()) {
             Ok(notice) => Event::Notice(notice),
             Err(e) => Event::Unrecognised(format!("a deferred notice that does not parse: {e}")),
+        };
+    }
+    if let Some(impact) = event.get(IMPACT_EVENT_KEY) {
+        return match serde_json::from_value(impact.clone()) {
+            Ok(impact) => Event::Impact(impact),
+            Err(e) => Event::Unrecognised(format!("an impact event that does not parse: {e}")),
         };
     }
     if let Some(restore) = event.get(RESTORE_EVENT_KEY) {

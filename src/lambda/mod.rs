@@ -20,8 +20,10 @@ use crate::core::requester::Requester;
 use crate::core::runner::{ReplyOnce, deadline_ask};
 use crate::deadlines::CLAIM_SETTLE;
 use crate::http::AppState;
+use crate::jobs::impact::ReportLater;
 use crate::jobs::{
-    AppRunner, DeferredJob, HandOff, InvocationDeadline, Jobs, Mode, app_runner, left_before, span,
+    AppRunner, DeferredJob, HandOff, InvocationDeadline, Jobs, Mode, app_runner, left_before,
+    report_later, span,
 };
 use crate::metrics::Metrics;
 use crate::policy::PolicyHandle;
@@ -31,7 +33,7 @@ use crate::slack::hosts::SlackHosts;
 use crate::slack::sealed::{SealKey, Sealed};
 use crate::slack::signature::SigningSecret;
 use events::Event;
-use restore::{RestoreEvent, ScheduledRestores};
+use restore::{ImpactEvent, RestoreEvent, ScheduledRestores};
 use std::time::Duration;
 use tracing::Instrument;
 
@@ -126,7 +128,11 @@ pub async fn run(args: LambdaArgs) -> Result<(), LambdaError> {
     );
     let hand_off = secret.as_ref().map(|secret| {
         let function_name = std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_default();
-        Arc::new(HandOff::new(SelfInvoker::new(function_name), secret))
+        let later = Arc::clone(&restores) as Arc<dyn ReportLater>;
+        Arc::new(HandOff {
+            impacts: Some((args.safety.impact_after, later)),
+            ..HandOff::new(SelfInvoker::new(function_name), secret)
+        })
     });
     let slack = match (secret, &hand_off) {
         (Some(secret), Some(hand_off)) => {
@@ -185,6 +191,7 @@ impl Function {
             Event::Alarm { name, state } => self.alarm(&name, &state).await,
             Event::Deferred(job) => self.deferred(job, deadline).await,
             Event::Restore(sealed) => self.restore(sealed, deadline).await,
+            Event::Impact(sealed) => Ok(self.impact(sealed).await),
             Event::Unrecognised(shape) => {
                 tracing::warn!(shape, "unrecognised event");
                 Err(FunctionError(format!(
@@ -270,7 +277,11 @@ impl Function {
         let once = ReplyOnce::default();
         let run = self.runner.run(&ask, &once).instrument(span(&ask.id));
         let left = left_before(Some(deadline)).unwrap_or_default();
-        if tokio::time::timeout(left, run).await.is_err() {
+        let ran = tokio::time::timeout(left, run).await;
+        if let (Ok(outcome), Some(hand_off)) = (&ran, &self.hand_off) {
+            report_later(hand_off, &ask, outcome).await;
+        }
+        if ran.is_err() {
             // Out of time: the one final message says so.
             let outcome = Outcome::Interrupted {
                 text: ask.text.clone(),
@@ -281,6 +292,19 @@ impl Function {
                 .await;
         }
         Ok(json!({ "statusCode": 200 }))
+    }
+
+    /// An impact report whose time came. Informational: whatever happens, the invocation
+    /// succeeds (the schedule is not retried), and a refusal is logged.
+    async fn impact(&self, sealed: Sealed<ImpactEvent>) -> Value {
+        let report = self
+            .restores
+            .open_impact(sealed, self.runner.teller().hosts());
+        match report {
+            Ok(report) => crate::jobs::impact::send(&self.runner, &report).await,
+            Err(why) => tracing::warn!(why, "refused an impact report event"),
+        }
+        json!({ "statusCode": 200 })
     }
 
     /// A timed change's deadline. A failed restore fails the invocation, so that EventBridge

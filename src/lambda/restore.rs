@@ -1,6 +1,8 @@
 //! On Lambda a timed change's deadline is a one-time EventBridge Scheduler schedule that invokes
 //! this function with a sealed restore event. The event only says where to look: the record on
 //! the stage decides, so a late, repeated or replayed event restores nothing it should not.
+//! An impact report rides the same mechanism: a sealed impact event, due `IMPACT_AFTER` after
+//! the change, that reads the traffic and tells the same conversation.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -10,13 +12,36 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::aws::{OneTime, Scheduler};
+use crate::core::clock::unix_now;
 use crate::core::ports::{DeadlineError, Deadlines, Reminder};
-use crate::domain::{ApiId, HttpMethod, Level, ResourcePath, StageName};
-use crate::slack::sealed::SealKey;
+use crate::core::requester::{ChatId, ReplyTo};
+use crate::domain::{ApiId, ApiKind, HttpMethod, Level, ResolvedApi, ResourcePath, StageName};
+use crate::jobs::impact::{Report, ReportLater};
+use crate::slack::hosts::SlackHosts;
+use crate::slack::sealed::{SealKey, Sealed};
 use crate::slack::signature::SigningSecret;
 
 /// The key a restore event's sealed body travels under.
 pub const RESTORE_EVENT_KEY: &str = "throttle_bot_restore";
+
+/// The key an impact event's sealed body travels under.
+pub const IMPACT_EVENT_KEY: &str = "throttle_bot_impact";
+
+/// An impact report stays valid this long after it is due: its reply address works 30 minutes
+/// after the command, so a report much later has nowhere to go.
+const IMPACT_TTL_SECS: i64 = 10 * 60;
+
+/// An impact report due later, as the schedule carries it: the place and time of the change
+/// (with the API's kind and name, which its metrics are keyed by) and where to tell.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ImpactEvent {
+    pub place: RestoreEvent,
+    pub kind: String,
+    pub name: Option<String>,
+    pub minutes: i64,
+    pub reply_to: String,
+    pub thread: Option<(String, String)>,
+}
 
 /// How long a restore event stays valid after its deadline: EventBridge Scheduler retries a
 /// failed invocation for up to a day.
@@ -83,6 +108,8 @@ impl RestoreEvent {
 pub struct ScheduledRestores {
     scheduler: Option<Scheduler>,
     key: Option<SealKey>,
+    /// Seals impact events (a purpose of its own).
+    impact_key: Option<SealKey>,
     /// This function's ARN, from the first invocation's context (the schedule's target).
     function_arn: OnceLock<String>,
 }
@@ -95,6 +122,7 @@ impl ScheduledRestores {
                 .filter(|arn| !arn.trim().is_empty())
                 .map(|arn| Scheduler::new(group, arn)),
             key: secret.map(restore_key),
+            impact_key: secret.map(|s| SealKey::derive(s, "impact event")),
             function_arn: OnceLock::new(),
         }
     }
@@ -111,6 +139,110 @@ impl ScheduledRestores {
         if !arn.is_empty() {
             let _ = self.function_arn.set(unqualified(arn).to_owned());
         }
+    }
+}
+
+impl ScheduledRestores {
+    /// An impact event sealed by this function, checked as a command's parts are: the place,
+    /// the kind, the reply address (Slack's hosts only) and the thread.
+    pub fn open_impact(
+        &self,
+        sealed: Sealed<ImpactEvent>,
+        hosts: &SlackHosts,
+    ) -> Result<Report, &'static str> {
+        let key = self
+            .impact_key
+            .as_ref()
+            .ok_or("no signing secret to open it with")?;
+        let event = key
+            .open(sealed, unix_now())
+            .map_err(|_| "not sealed by this service, or expired")?;
+        if !self.is_own(&event.place) {
+            return Err("sealed for another function");
+        }
+        let reminder = event.place.reminder().ok_or("an invalid place")?;
+        let kind = match event.kind.as_str() {
+            "rest" => ApiKind::Rest,
+            "http" => ApiKind::Http,
+            _ => return Err("an unknown kind of API"),
+        };
+        let reply_to = hosts
+            .check_hook(&event.reply_to)
+            .map_err(|_| "a reply address off Slack's hosts")?;
+        let thread = match event.thread {
+            Some((channel, ts)) => {
+                let channel = ChatId::parse(&channel).ok_or("an invalid channel")?;
+                let valid_ts =
+                    !ts.is_empty() && ts.bytes().all(|b| b.is_ascii_digit() || b == b'.');
+                if !valid_ts {
+                    return Err("an invalid message timestamp");
+                }
+                Some((channel.to_string(), ts))
+            }
+            None => None,
+        };
+        Ok(Report {
+            api: ResolvedApi {
+                id: reminder.api,
+                name: event.name,
+                kind,
+            },
+            stage: reminder.stage,
+            level: reminder.level,
+            at: event.place.at,
+            minutes: event.minutes.clamp(1, 30),
+            after: std::time::Duration::ZERO,
+            reply_to: ReplyTo::new(reply_to.as_str()),
+            thread,
+        })
+    }
+}
+
+impl ReportLater for ScheduledRestores {
+    fn report_later<'a>(
+        &'a self,
+        report: &'a Report,
+    ) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>> {
+        Box::pin(async move {
+            let (Some(scheduler), Some(key), Some(function_arn)) =
+                (&self.scheduler, &self.impact_key, self.function_arn.get())
+            else {
+                return Err(
+                    "needs SCHEDULER_ROLE_ARN, a signing secret and this function's ARN".to_owned(),
+                );
+            };
+            let reminder = Reminder {
+                api: report.api.id.clone(),
+                stage: report.stage.clone(),
+                level: report.level.clone(),
+                at: report.at,
+            };
+            let due = report.at + report.after.as_secs() as i64;
+            let event = ImpactEvent {
+                place: RestoreEvent {
+                    function: function_arn.clone(),
+                    ..RestoreEvent::from(&reminder)
+                },
+                kind: report.api.kind.label().to_owned(),
+                name: report.api.name.clone(),
+                minutes: report.minutes,
+                reply_to: report.reply_to.as_str().to_owned(),
+                thread: report.thread.clone(),
+            };
+            let sealed = key.seal(event, due + IMPACT_TTL_SECS);
+            let input = serde_json::json!({ IMPACT_EVENT_KEY: sealed }).to_string();
+            let name =
+                schedule_name(&reminder).replacen("throttle-bot-", "throttle-bot-impact-", 1);
+            scheduler
+                .create(OneTime {
+                    name: &name,
+                    at: due,
+                    target_arn: function_arn,
+                    input: &input,
+                })
+                .await
+                .map_err(|e| e.to_string())
+        })
     }
 }
 

@@ -397,11 +397,18 @@ mod on_lambda {
     const FUNCTION: &str = "arn:aws:lambda:us-east-1:123456789012:function:throttle-bot";
 
     async fn lambda_with_scheduler(group: &str) -> LambdaHarness {
+        lambda_with_scheduler_and(group, "0").await
+    }
+
+    /// With impact reports `impact_after` after a change (`0`: none, so that a test sees only
+    /// the schedules of timed changes).
+    async fn lambda_with_scheduler_and(group: &str, impact_after: &str) -> LambdaHarness {
         LambdaHarness::start(
             Options {
                 extra_env: vec![
                     ("SCHEDULER_ROLE_ARN", ROLE.to_owned()),
                     ("SCHEDULER_GROUP", group.to_owned()),
+                    ("IMPACT_AFTER", impact_after.to_owned()),
                 ],
                 ..Options::default()
             },
@@ -620,6 +627,73 @@ mod on_lambda {
             .await
             .unwrap();
         assert_eq!(listed.schedules().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn an_impact_report_rides_a_one_time_schedule_and_follows_in_the_conversation() {
+        let (group, schedules) = schedule_group().await;
+        let lambda = lambda_with_scheduler_and(&group, "2m").await;
+        let name = unique("impact");
+        create_api(&name, "prod").await;
+        publish_traffic(("ApiName", &name), "prod", &[(30, 600.0, 60.0)]).await;
+        let before = now();
+        lambda
+            .invoke(function_url_event(
+                &format!("{name} prod 150 300"),
+                &lambda.slack.url("/reply"),
+            ))
+            .await
+            .unwrap();
+        lambda.slack.wait_for("/reply", 1).await;
+
+        let listed = schedules
+            .list_schedules()
+            .group_name(&group)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(listed.schedules().len(), 1, "one report for one change");
+        let name_of = listed.schedules()[0].name().unwrap();
+        assert!(name_of.starts_with("throttle-bot-impact-"), "{name_of}");
+        let schedule = schedules
+            .get_schedule()
+            .group_name(&group)
+            .name(name_of)
+            .send()
+            .await
+            .unwrap();
+        let due = schedule
+            .schedule_expression()
+            .unwrap()
+            .trim_start_matches("at(")
+            .trim_end_matches(')')
+            .to_owned();
+        let due = aws_sdk_scheduler::primitives::DateTime::from_str(
+            &format!("{due}Z"),
+            aws_sdk_scheduler::primitives::DateTimeFormat::DateTime,
+        )
+        .unwrap()
+        .secs();
+        assert!(
+            (before + 120..=now() + 120).contains(&due),
+            "due two minutes after the change"
+        );
+        let input: Value =
+            serde_json::from_str(schedule.target().unwrap().input().unwrap()).unwrap();
+
+        // Tampered with, it is refused and tells no one; as sealed, it reports.
+        let mut forged = input.clone();
+        forged["throttle_bot_impact"]["body"]["reply_to"] = "https://example.com/x".into();
+        assert!(lambda.invoke(forged).await.is_ok(), "never retried");
+        lambda.invoke(input).await.unwrap();
+        let replies = lambda.slack.wait_for("/reply", 2).await;
+        assert_eq!(replies.len(), 2, "the forged event told no one");
+        let report = shown(&replies[1]);
+        assert!(
+            report.contains("Impact") && report.contains(&name),
+            "{report}"
+        );
+        assert!(report.contains("before, 10 req/s on average"), "{report}");
     }
 
     #[tokio::test]
