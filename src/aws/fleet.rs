@@ -205,3 +205,55 @@ impl Gateway for ApiGateway {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aws::targets;
+
+    #[test]
+    fn targets_in_one_account_and_region_share_one_pace_and_others_do_not() {
+        let targets = targets::parse(
+            "t",
+            r#"
+[[target]]
+alias = "prod-a"
+region = "eu-west-1"
+role_arn = "arn:aws:iam::111122223333:role/a"
+
+[[target]]
+alias = "prod-b"
+region = "eu-west-1"
+role_arn = "arn:aws:iam::111122223333:role/b"
+
+[[target]]
+alias = "prod-us"
+region = "us-east-1"
+role_arn = "arn:aws:iam::111122223333:role/a"
+
+[[target]]
+alias = "stage"
+region = "eu-west-1"
+role_arn = "arn:aws:iam::444455556666:role/a"
+"#,
+        )
+        .unwrap();
+        let fleet = ApiGateway::new(GatewaySettings {
+            targets,
+            ..GatewaySettings::default()
+        });
+        let target = |alias: &str| {
+            fleet
+                .pick(TargetAlias::parse(alias).unwrap().as_ref())
+                .unwrap()
+        };
+        assert!(target("prod-a").shares_paces_with(target("prod-b")));
+        assert!(!target("prod-a").shares_paces_with(target("prod-us")));
+        assert!(!target("prod-a").shares_paces_with(target("stage")));
+        assert!(!target("prod-a").shares_paces_with(target("home")));
+        let unknown = fleet.pick(TargetAlias::parse("nope").unwrap().as_ref());
+        assert!(
+            matches!(unknown, Err(GatewayError::UnknownTarget { ref known, .. }) if known == &["home", "prod-a", "prod-b", "prod-us", "stage"])
+        );
+    }
+}

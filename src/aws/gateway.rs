@@ -153,6 +153,12 @@ impl TargetGateway {
         }
     }
 
+    /// Whether two targets take turns under one pace (and one plan queue).
+    #[cfg(test)]
+    pub fn shares_paces_with(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.pacer, &other.pacer) && Arc::ptr_eq(&self.plan_queue, &other.plan_queue)
+    }
+
     /// Resolves the AWS setup now, so that the first command does not wait for it.
     pub async fn warm_up(&self) {
         self.connection().await;
