@@ -5,53 +5,42 @@ use std::fmt;
 
 use super::change::Action;
 use super::limits::Configured;
-use super::target::{ApiId, HttpMethod, ResourcePath, StageName, TargetAlias, TargetError};
+use super::target::{
+    ApiId, HttpMethod, ResourcePath, StageName, TargetAlias, TargetError, Targeted,
+};
 use super::text::echo;
 
 /// How a user names a usage plan: its id or its name, in a target (`prod:gold`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct PlanRef {
-    target: Option<TargetAlias>,
-    text: String,
-}
+pub struct PlanRef(Targeted);
 
 impl PlanRef {
     pub const MAX_LEN: usize = 128;
 
     pub fn parse(raw: &str) -> Result<Self, TargetError> {
-        let (target, text) = match raw.split_once(':') {
-            Some((alias, rest)) => (TargetAlias::parse(alias)?, rest),
-            None => (None, raw),
-        };
-        let valid = !text.is_empty()
-            && text.chars().count() <= Self::MAX_LEN
-            && !text.chars().any(char::is_control);
-        if valid {
-            Ok(Self {
-                target,
-                text: text.to_owned(),
-            })
-        } else {
-            Err(TargetError::Plan(echo(raw)))
+        match raw.split_once(':') {
+            Some((alias, _)) if TargetAlias::parse(alias).is_err() => {
+                Err(TargetError::Alias(echo(alias)))
+            }
+            _ => Targeted::parse(raw, |text| Targeted::is_name(text, Self::MAX_LEN))
+                .map(Self)
+                .ok_or_else(|| TargetError::Plan(echo(raw))),
         }
     }
 
     /// The id or name as AWS knows it, without the target.
     pub fn bare(&self) -> &str {
-        &self.text
+        self.0.text()
     }
 
     pub fn target(&self) -> Option<&TargetAlias> {
-        self.target.as_ref()
+        self.0.target()
     }
 }
 
 impl fmt::Display for PlanRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if let Some(target) = &self.target {
-            write!(f, "{target}:")?;
-        }
-        f.write_str(&self.text)
+        self.0.fmt(f)
     }
 }
 

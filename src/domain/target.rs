@@ -134,12 +134,47 @@ impl fmt::Display for TargetAlias {
     }
 }
 
-/// `alias:rest` split at its first colon: the target (`None` for home) and the rest. Text
-/// without a colon is the home target's.
-fn split_target(raw: &str) -> Result<(Option<TargetAlias>, &str), TargetError> {
-    match raw.split_once(':') {
-        Some((alias, rest)) => Ok((TargetAlias::parse(alias)?, rest)),
-        None => Ok((None, raw)),
+/// Text that names something in a target: `prod:petstore`, or `petstore` at home. Split at the
+/// first colon, so a name with colons is typed after its target (`home:a:b`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(super) struct Targeted {
+    target: Option<TargetAlias>,
+    text: String,
+}
+
+impl Targeted {
+    /// The target and the text after it, if the text passes `valid`.
+    pub(super) fn parse(raw: &str, valid: impl Fn(&str) -> bool) -> Option<Self> {
+        let (target, text) = match raw.split_once(':') {
+            Some((alias, rest)) => (TargetAlias::parse(alias).ok()?, rest),
+            None => (None, raw),
+        };
+        valid(text).then(|| Self {
+            target,
+            text: text.to_owned(),
+        })
+    }
+
+    /// A name as the console gives one: 1 to `max` characters, none of them control ones.
+    pub(super) fn is_name(text: &str, max: usize) -> bool {
+        !text.is_empty() && text.chars().count() <= max && !text.chars().any(char::is_control)
+    }
+
+    pub(super) fn text(&self) -> &str {
+        &self.text
+    }
+
+    pub(super) fn target(&self) -> Option<&TargetAlias> {
+        self.target.as_ref()
+    }
+}
+
+impl fmt::Display for Targeted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(target) = &self.target {
+            write!(f, "{target}:")?;
+        }
+        f.write_str(&self.text)
     }
 }
 
@@ -147,52 +182,42 @@ fn split_target(raw: &str) -> Result<(Option<TargetAlias>, &str), TargetError> {
 /// target it lives in. Written `prod:a1b2c3d4e5` for another target and `a1b2c3d4e5` for home,
 /// everywhere it is stored (button values, records, schedules), so each acts where it was made.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct ApiId {
-    target: Option<TargetAlias>,
-    id: String,
-}
+pub struct ApiId(Targeted);
 
 impl ApiId {
     pub const LEN: usize = 10;
 
     pub fn parse(raw: &str) -> Result<Self, TargetError> {
-        let (target, id) = split_target(raw).map_err(|_| TargetError::ApiId(echo(raw)))?;
-        let valid = id.len() == Self::LEN
-            && id
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
-        if valid {
-            Ok(Self {
-                target,
-                id: id.to_owned(),
-            })
-        } else {
-            Err(TargetError::ApiId(echo(raw)))
-        }
+        let is_id = |id: &str| {
+            id.len() == Self::LEN
+                && id
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        };
+        Targeted::parse(raw, is_id)
+            .map(Self)
+            .ok_or_else(|| TargetError::ApiId(echo(raw)))
     }
 
     /// The same API id in another target (what a target's listing finds).
     pub fn in_target(self, target: Option<TargetAlias>) -> Self {
-        Self { target, ..self }
+        Self(Targeted { target, ..self.0 })
     }
 
     /// The id as AWS knows it, without the target.
     pub fn id(&self) -> &str {
-        &self.id
+        self.0.text()
     }
 
     /// The target it lives in; `None` for home.
     pub fn target(&self) -> Option<&TargetAlias> {
-        self.target.as_ref()
+        self.0.target()
     }
 }
 
 impl fmt::Display for ApiId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if let Some(target) = &self.target {
-            write!(f, "{target}:")?;
-        }
-        f.write_str(&self.id)
+        self.0.fmt(f)
     }
 }
 
@@ -230,45 +255,36 @@ impl fmt::Display for StageName {
 /// An API's name, as given in the console, in the target it is looked up in. Several APIs (of
 /// either kind) may share one. A name with a colon is typed after its target: `home:a:b`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct ApiName {
-    target: Option<TargetAlias>,
-    name: String,
-}
+pub struct ApiName(Targeted);
 
 impl ApiName {
     pub const MAX_LEN: usize = 128;
 
     pub fn parse(raw: &str) -> Result<Self, TargetError> {
-        let (target, name) = split_target(raw)?;
-        let valid = !name.is_empty()
-            && name.chars().count() <= Self::MAX_LEN
-            && !name.chars().any(char::is_control);
-        if valid {
-            Ok(Self {
-                target,
-                name: name.to_owned(),
-            })
-        } else {
-            Err(TargetError::ApiName(echo(raw)))
+        match raw.split_once(':') {
+            // An alias that is not one is named as such, not as a bad name.
+            Some((alias, _)) if TargetAlias::parse(alias).is_err() => {
+                Err(TargetError::Alias(echo(alias)))
+            }
+            _ => Targeted::parse(raw, |name| Targeted::is_name(name, Self::MAX_LEN))
+                .map(Self)
+                .ok_or_else(|| TargetError::ApiName(echo(raw))),
         }
     }
 
     /// The name as AWS knows it, without the target.
     pub fn name(&self) -> &str {
-        &self.name
+        self.0.text()
     }
 
     pub fn target(&self) -> Option<&TargetAlias> {
-        self.target.as_ref()
+        self.0.target()
     }
 }
 
 impl fmt::Display for ApiName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if let Some(target) = &self.target {
-            write!(f, "{target}:")?;
-        }
-        f.write_str(&self.name)
+        self.0.fmt(f)
     }
 }
 
