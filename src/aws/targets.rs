@@ -231,7 +231,9 @@ region = "us-east-1"
         assert_eq!(targets[0].account(), Some("111122223333"));
         assert_eq!(targets[1].account(), None);
         assert_eq!(targets[1].region, "us-east-1");
-        assert!(!format!("{:?}", targets[0]).contains("throttle-bot-prod"));
+        let debug = format!("{:?}", targets[0]);
+        assert!(debug.contains("prod") && debug.contains("eu-west-1"), "{debug}");
+        assert!(!debug.contains("throttle-bot-prod"), "the external id stays out: {debug}");
     }
 
     #[test]
