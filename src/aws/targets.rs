@@ -232,8 +232,14 @@ region = "us-east-1"
         assert_eq!(targets[1].account(), None);
         assert_eq!(targets[1].region, "us-east-1");
         let debug = format!("{:?}", targets[0]);
-        assert!(debug.contains("prod") && debug.contains("eu-west-1"), "{debug}");
-        assert!(!debug.contains("throttle-bot-prod"), "the external id stays out: {debug}");
+        assert!(
+            debug.contains("prod") && debug.contains("eu-west-1"),
+            "{debug}"
+        );
+        assert!(
+            !debug.contains("throttle-bot-prod"),
+            "the external id stays out: {debug}"
+        );
     }
 
     #[test]

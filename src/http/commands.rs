@@ -83,9 +83,13 @@ pub async fn command(
         Ok(Request::Change(change)) => Some(change),
         _ => None,
     };
-    // Whatever changes something (a change, `extend`, `restore`) is done once per signed
-    // request: a captured one played again changes nothing.
-    let changes_something = change.is_some() || matches!(&request, Ok(Request::Timed(_)));
+    // Whatever changes something (a change, `extend`, `restore`, a usage plan's change) is done
+    // once per signed request: a captured one played again changes nothing.
+    let changes_something = change.is_some()
+        || matches!(
+            &request,
+            Ok(Request::Timed(_) | Request::Plan(PlanRequest::Change(_)))
+        );
     if changes_something && !once.first_use(state) {
         state.metrics.rejected(Rejection::Replay);
         if let Some(suppressed) = state.rejection_log.admit() {

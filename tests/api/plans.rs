@@ -246,3 +246,27 @@ async fn a_rules_preview_and_approval_apply_to_plans_as_to_stages() {
     assert!(approved.contains("→ 5 req/s, burst 10"), "{approved}");
     assert_eq!(plan_throttles(&eyes_id).await.0, Some((5.0, 10)));
 }
+
+#[tokio::test]
+async fn a_captured_plan_change_played_again_changes_nothing() {
+    let app = spawn().await;
+    let name = unique("replayed");
+    let plan = create_usage_plan(&name, &[], Some((10.0, 20))).await;
+    let body = app.command_form(&format!("plan {name} 5 10")).into_bytes();
+    let at = now().to_string();
+    let signature = sign(SIGNING_SECRET, &at, &body);
+    app.post_with(body.clone(), Some(&at), Some(&signature))
+        .await;
+    app.slack.wait_for("/reply", 1).await;
+    set_plan_throttle(&plan, 30.0, 60).await;
+
+    let replayed = app.post_with(body, Some(&at), Some(&signature)).await;
+
+    let text = shown(&replayed.json().await.unwrap());
+    assert!(text.contains("already received"), "{text}");
+    assert_eq!(
+        plan_throttles(&plan).await.0,
+        Some((30.0, 60)),
+        "not reverted"
+    );
+}
