@@ -10,7 +10,7 @@ use super::buttons::{
 };
 use crate::core::clock::unix_now;
 use crate::core::grammar::{ListRequest, ShowRequest, TextError, command_text};
-use crate::core::outcome::{Failure, News, Outcome};
+use crate::core::outcome::{Failure, News, Outcome, PlanFailure};
 use crate::core::plan::Risk;
 use crate::core::ports::GatewayError;
 use crate::core::requester::{ChatId, ChatUser, Requester, Via};
@@ -46,7 +46,10 @@ pub enum Delivery {
 
 /// Where a reply goes, given how the request came and how it ended.
 pub fn delivery(news: &News<'_>) -> Delivery {
-    let done = matches!(news.outcome, Outcome::Change { result: Ok(_), .. });
+    let done = matches!(
+        news.outcome,
+        Outcome::Change { result: Ok(_), .. } | Outcome::PlanChanged { result: Ok(_), .. }
+    );
     match (news.via, done, news.outcome) {
         (Via::Command, _, _) => Delivery::New,
         (Via::Apply, true, _) => Delivery::NewThenDeleteOriginal,
@@ -59,6 +62,10 @@ pub fn delivery(news: &News<'_>) -> Delivery {
             _,
             Outcome::Refused {
                 denial: Denial::NotAnApprover { .. },
+                ..
+            }
+            | Outcome::PlanChanged {
+                result: Err(PlanFailure::Denied(Denial::NotAnApprover { .. })),
                 ..
             },
         ) => Delivery::New,

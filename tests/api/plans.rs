@@ -228,10 +228,15 @@ async fn a_rules_preview_and_approval_apply_to_plans_as_to_stages() {
         "not yet"
     );
     app.press(&preview, "Apply", USER).await;
-    let applied = shown(&app.slack.wait_for("/actions", 1).await[0]);
+    let posts = app.slack.wait_for("/actions", 2).await;
+    let applied = shown(&posts[0]);
     assert!(
         applied.contains("10 req/s, burst 20 → 5 req/s, burst 10"),
         "{applied}"
+    );
+    assert_eq!(
+        posts[1]["delete_original"], true,
+        "the preview goes once applied"
     );
     assert_eq!(plan_throttles(&careful_id).await.0, Some((5.0, 10)));
 
@@ -239,11 +244,22 @@ async fn a_rules_preview_and_approval_apply_to_plans_as_to_stages() {
     assert_eq!(request["response_type"], "in_channel");
     assert!(shown(&request).contains("Approval needed"), "{request}");
     app.press(&request, "Approve", USER).await;
-    let refused = shown(&app.slack.wait_for("/actions", 2).await[1]);
-    assert!(refused.contains("cannot also approve"), "{refused}");
+    let refused = app.slack.wait_for("/actions", 3).await[2].clone();
+    assert!(shown(&refused).contains("cannot also approve"), "{refused}");
+    assert_ne!(
+        refused["replace_original"], true,
+        "the request stays for the approvers"
+    );
     app.press(&request, "Approve", "U0LEAD0001").await;
-    let approved = shown(&app.slack.wait_for("/actions", 3).await[2]);
-    assert!(approved.contains("→ 5 req/s, burst 10"), "{approved}");
+    let approved = app.slack.wait_for("/actions", 4).await[3].clone();
+    assert!(
+        shown(&approved).contains("→ 5 req/s, burst 10"),
+        "{approved}"
+    );
+    assert_eq!(
+        approved["replace_original"], true,
+        "in place of the request"
+    );
     assert_eq!(plan_throttles(&eyes_id).await.0, Some((5.0, 10)));
 }
 
