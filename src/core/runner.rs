@@ -15,8 +15,8 @@ use super::ports::{Deadlines, Gateway, GatewayError, Teller, TrafficError};
 use super::requester::{ChatId, ReplyTo, RequestId, Requester, Via};
 use crate::domain::{
     Action, ApiId, ApiName, ApiRef, ApiView, Applied, Approval, Configured, Hold, Level,
-    RecordSeal, ResolvedApi, StageName, StageView, TargetApis, ThrottleChange, Timed, Traffic,
-    Unsealed, shortfall,
+    PlanApplied, PlanChange, RecordSeal, ResolvedApi, StageName, StageView, TargetApis,
+    ThrottleChange, Timed, Traffic, Unsealed, shortfall,
 };
 use crate::metrics::Metrics;
 use crate::policy::{Allowed, ApiIdentity, Denial, PolicyHandle};
@@ -115,6 +115,12 @@ pub enum Prepared {
         record: Timed,
         done: TimedDone,
         next: Option<Timed>,
+    },
+    /// A usage plan change, decided: the write (at the plan's turn, if the level still holds
+    /// `applied.before` then).
+    Plan {
+        change: PlanChange,
+        applied: PlanApplied,
     },
     /// A timed change that now ends later: its record rewritten.
     Extend {
@@ -401,7 +407,7 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
                 result: self.list(request).await,
             }),
             Work::Timed(request) => self.timed(ask, request).await,
-            Work::Plan(request) => Step::Done(self.plan(ask, request).await),
+            Work::Plan(request) => self.plan(ask, request).await,
         }
     }
 
@@ -436,6 +442,7 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
                 api,
                 record,
             } => self.commit_extend(request, api, record).await,
+            Prepared::Plan { change, applied } => self.commit_plan(change, applied).await,
         };
         drop(held);
         outcome

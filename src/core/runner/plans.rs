@@ -8,44 +8,78 @@ use std::time::Duration;
 use super::super::grammar::PlanRequest;
 use super::super::outcome::{Outcome, PlanFailure};
 use super::super::ports::{Gateway, GatewayError, Teller};
-use super::{Ask, Runner};
+use super::{Ask, LevelGuard, Prepared, Runner, Step};
 use crate::domain::{ChatId, PlanApplied, PlanChange, PlanLevel};
 use crate::policy::Denial;
 
 /// A wait shorter than this is not worth telling anyone about.
 const WORTH_SAYING: Duration = Duration::from_secs(1);
 
-/// Where a plan change stands once decided.
+/// Where a plan change stands once decided (reads only, so far).
 enum Next {
-    /// Made, or found unnecessary.
+    /// Nothing to write: the level already holds the values.
     Done(PlanApplied),
     /// Held for its author's confirmation (no approvers) or an approver's yes.
     Gated(PlanApplied, Vec<ChatId>),
+    /// To be written.
+    Write(PlanApplied),
 }
 
 impl<G: Gateway, T: Teller> Runner<G, T> {
-    pub(super) async fn plan(&self, ask: &Ask, request: &PlanRequest) -> Outcome {
-        match request {
-            PlanRequest::Show(plan) => Outcome::PlanShown {
-                plan: plan.clone(),
-                result: self.gateway.read_plan(plan).await,
-            },
-            PlanRequest::Change(change) => match self.plan_change(ask, change).await {
-                Ok(Next::Gated(planned, approvers)) => Outcome::PlanGated {
+    /// Everything up to the write (reads only: on Lambda it may be cut short and redone).
+    pub(super) async fn plan(&self, ask: &Ask, request: &PlanRequest) -> Step {
+        let change = match request {
+            PlanRequest::Show(plan) => {
+                return Step::Done(Outcome::PlanShown {
+                    plan: plan.clone(),
+                    result: self.gateway.read_plan(plan).await,
+                });
+            }
+            PlanRequest::Change(change) => change,
+        };
+        let done = |result| {
+            Step::Done(Outcome::PlanChanged {
+                change: change.clone(),
+                result,
+            })
+        };
+        match self.plan_change(ask, change).await {
+            Ok(Next::Write(applied)) => Step::Write(
+                Prepared::Plan {
                     change: change.clone(),
-                    planned,
-                    approvers,
+                    applied,
                 },
-                Ok(Next::Done(applied)) => Outcome::PlanChanged {
-                    change: change.clone(),
-                    result: Ok(applied),
-                },
-                Err(failure) => Outcome::PlanChanged {
-                    change: change.clone(),
-                    result: Err(failure),
-                },
-            },
+                LevelGuard::default(),
+            ),
+            Ok(Next::Gated(planned, approvers)) => Step::Done(Outcome::PlanGated {
+                change: change.clone(),
+                planned,
+                approvers,
+            }),
+            Ok(Next::Done(applied)) => done(Ok(applied)),
+            Err(failure) => done(Err(failure)),
         }
+    }
+
+    /// The write of a decided plan change, at the plan's turn in its account.
+    pub(super) async fn commit_plan(
+        &self,
+        change: PlanChange,
+        mut applied: PlanApplied,
+    ) -> Outcome {
+        let written = self
+            .gateway
+            .write_plan(&applied.plan, &change.level, &change.action, applied.before)
+            .await;
+        let result = match written {
+            Ok(waited) => {
+                applied.changed = true;
+                applied.queued_secs = (waited >= WORTH_SAYING).then_some(waited.as_secs());
+                Ok(applied)
+            }
+            Err(error) => Err(error.into()),
+        };
+        Outcome::PlanChanged { change, result }
     }
 
     async fn plan_change(&self, ask: &Ask, change: &PlanChange) -> Result<Next, PlanFailure> {
@@ -101,7 +135,7 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
             .into());
         }
         let after = change.after();
-        let mut applied = PlanApplied {
+        let applied = PlanApplied {
             plan,
             before,
             after,
@@ -119,12 +153,6 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
                 return Ok(Next::Gated(applied, Vec::new()));
             }
         }
-        let waited = self
-            .gateway
-            .write_plan(&applied.plan, &change.level, &change.action, before)
-            .await?;
-        applied.changed = true;
-        applied.queued_secs = (waited >= WORTH_SAYING).then_some(waited.as_secs());
-        Ok(Next::Done(applied))
+        Ok(Next::Write(applied))
     }
 }

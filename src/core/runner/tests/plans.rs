@@ -236,3 +236,20 @@ async fn a_wait_for_the_turn_is_told_when_it_is_worth_saying() {
         assert_eq!(applied.queued_secs, said, "{turn:?}");
     }
 }
+
+#[tokio::test]
+async fn preparing_a_plan_change_only_reads_so_a_lambda_may_cut_it_short() {
+    let runner = runner(
+        gateway(vec![plan("abc123", "bronze", None)], Duration::ZERO),
+        None,
+    );
+    let ask = ask("U1", "plan bronze 5 10");
+    let prepared = runner.prepare(&ask).await;
+    assert!(matches!(prepared, Step::Write(Prepared::Plan { .. }, _)));
+    assert_eq!(writes(&runner), 0, "nothing written while preparing");
+    let Step::Write(prepared, held) = prepared else {
+        unreachable!()
+    };
+    assert_eq!(runner.commit(prepared, held).await.label(), Label::Applied);
+    assert_eq!(writes(&runner), 1);
+}
