@@ -205,9 +205,9 @@ impl Gateway for FakeGateway {
                     .find(|p| p.name == plan.bare())
             })
             .cloned()
-            .ok_or(GatewayError::UnknownPlan {
+            .ok_or_else(|| GatewayError::UnknownPlan {
                 plan: plan.to_string(),
-                known: Vec::new(),
+                known: plans.iter().map(|p| p.name.clone()).collect(),
             })
     }
 

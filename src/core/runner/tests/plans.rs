@@ -253,3 +253,24 @@ async fn preparing_a_plan_change_only_reads_so_a_lambda_may_cut_it_short() {
     assert_eq!(runner.commit(prepared, held).await.label(), Label::Applied);
     assert_eq!(writes(&runner), 1);
 }
+
+#[tokio::test]
+async fn someone_who_may_not_read_names_is_not_told_other_plans_names() {
+    let policy = format!("readers = [\"U2\"]\n{PLANS}");
+    let runner = runner(
+        gateway(vec![plan("abc123", "bronze", None)], Duration::ZERO),
+        Some(&policy),
+    );
+    for (user, told) in [
+        ("U1", Vec::<String>::new()),
+        ("U2", vec!["bronze".to_owned()]),
+    ] {
+        let outcome = runner.perform(&ask(user, "plan bronx 5 10")).await;
+        match plan_result(&outcome) {
+            Err(PlanFailure::Gateway(GatewayError::UnknownPlan { known, .. })) => {
+                assert_eq!(known, &told, "{user}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}
