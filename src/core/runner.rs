@@ -371,7 +371,9 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
             Some(Request::Show(_) | Request::List(_)) => policy.may_read(who),
             Some(Request::Timed(_)) => policy.admits_team(who.team.as_ref()),
             Some(Request::Plan(PlanRequest::Show(_))) => policy.may_read(who),
-            Some(Request::Plan(PlanRequest::Change(_))) => policy.admits_team(who.team.as_ref()),
+            Some(Request::Plan(PlanRequest::Change(change))) => {
+                policy.screen_plan(who, change.plan.target(), &change.action)
+            }
             Some(Request::Help) | None => policy.admits_team(who.team.as_ref()),
         }
     }

@@ -146,6 +146,35 @@ impl Policy {
         within_bounds(&rules, &change.action)
     }
 
+    /// What can be decided on a usage plan change without reading the plan: refused when no
+    /// rule lets this person change any plan in its target to these values.
+    pub fn screen_plan(
+        &self,
+        who: &ChatUser,
+        target: Option<&TargetAlias>,
+        action: &Action,
+    ) -> Result<(), Denial> {
+        self.admits_team(who.team.as_ref())?;
+        let alias = TargetAlias::name(target);
+        let rules: Vec<&Rule> = self
+            .rules
+            .iter()
+            .filter(|rule| {
+                rule.admits(who)
+                    && !rule.plans.is_empty()
+                    && rule.targets.iter().any(|p| p.matches(alias))
+            })
+            .collect();
+        if rules.is_empty() {
+            return Err(Denial::NoRuleForPlan {
+                user: who.user.clone(),
+                channel: who.channel.clone(),
+                plan: format!("{alias}:*"),
+            });
+        }
+        within_bounds(&rules, action).map(|_| ())
+    }
+
     /// The decision on a change to a usage plan with these names (its id and its name) in
     /// this target: rules that list the plan, for this person, within bounds, with the
     /// conditions (confirmation, approvers) of every rule that admits it, as for stages.

@@ -862,3 +862,35 @@ approvers = ["U0LEAD0001"]
     .unwrap_err();
     assert!(e.reason.contains("`apis` is missing"), "{e}");
 }
+
+#[test]
+fn a_plan_change_no_rule_could_allow_is_refused_before_the_plan_is_read() {
+    let policy = parse(
+        "t",
+        "[[rule]]\nname = \"stages\"\nusers = [\"*\"]\napis = [\"*\"]\nstages = [\"*\"]\n\n[[rule]]\nname = \"plans\"\nusers = [\"U2CERLKJA\"]\nplans = [\"*\"]\nmax_rate = 50\n",
+    )
+    .unwrap();
+    let action = |rate: &str| match parse_text(&format!("x prod {rate} 10")) {
+        Ok(Request::Change(change)) => change.action,
+        other => panic!("{other:?}"),
+    };
+    let who = |id: &str| user(id, Some("C0123ABC"), "T1");
+    assert!(
+        policy
+            .screen_plan(&who("U2CERLKJA"), None, &action("40"))
+            .is_ok()
+    );
+    assert!(matches!(
+        policy.screen_plan(&who("U2CERLKJA"), None, &action("60")),
+        Err(Denial::OutOfBounds(_))
+    ));
+    assert!(matches!(
+        policy.screen_plan(&who("U0OTHER01"), None, &action("40")),
+        Err(Denial::NoRuleForPlan { .. })
+    ));
+    let prod = TargetAlias::parse("prod").unwrap();
+    assert!(matches!(
+        policy.screen_plan(&who("U2CERLKJA"), prod.as_ref(), &action("40")),
+        Err(Denial::NoRuleForPlan { ref plan, .. }) if plan == "prod:*"
+    ));
+}

@@ -100,9 +100,16 @@ async fn the_policy_reaches_plans_only_where_a_rule_lists_them_within_its_bounds
     let gold = unique("gold");
     let gold_id = create_usage_plan(&gold, &[], Some((10.0, 20))).await;
 
-    let above = shown(&reply_to(&app, &format!("plan {bronze} 100 200"), 1).await);
-    let elsewhere = shown(&reply_to(&app, &format!("plan {gold} 20 40"), 2).await);
-    let within = shown(&reply_to(&app, &format!("plan {bronze_id} 40 80"), 3).await);
+    // Values no plan rule allows are refused at once, before the plan is read.
+    let above: Value = app
+        .command(&format!("plan {bronze} 100 200"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let above = shown(&above);
+    let elsewhere = shown(&reply_to(&app, &format!("plan {gold} 20 40"), 1).await);
+    let within = shown(&reply_to(&app, &format!("plan {bronze_id} 40 80"), 2).await);
 
     assert!(above.contains("above the maximum"), "{above}");
     assert!(
