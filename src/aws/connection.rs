@@ -127,14 +127,16 @@ async fn check(config: &SdkConfig, role: Option<&str>) -> Result<(), GatewayErro
             );
             Ok(())
         }
-        Err(error) if role.is_some() => Err(GatewayError::CannotAssume {
-            role: role.unwrap_or_default().to_owned(),
-            why: refusal(&error),
+        Err(error) => Err(match role {
+            Some(role) => GatewayError::CannotAssume {
+                role: role.to_owned(),
+                why: refusal(&error),
+            },
+            None => GatewayError::NoCredentials(format!(
+                "{} (set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE, or give the service an IAM role)",
+                aws_sdk_apigateway::error::DisplayErrorContext(&error)
+            )),
         }),
-        Err(error) => Err(GatewayError::NoCredentials(format!(
-            "{} (set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE, or give the service an IAM role)",
-            aws_sdk_apigateway::error::DisplayErrorContext(&error)
-        ))),
     }
 }
 

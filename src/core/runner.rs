@@ -563,13 +563,9 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
         };
         if let (Some(allowed), Some(approver), Some(author)) =
             (&allowed, &gates.approved_by, requester.user())
-            && (approver == &author.user || !allowed.approvers.contains(approver))
+            && let Err(denial) = allowed.approval_by(approver, &author.user)
         {
-            return refused(Denial::NotAnApprover {
-                user: approver.clone(),
-                author: approver == &author.user,
-                approvers: allowed.approvers.clone(),
-            });
+            return refused(denial);
         }
         let account = self.gateway.account_limits(&api.id).await;
         let plan = match plan(change, &stage, account) {

@@ -59,6 +59,14 @@ pub enum PlanLevel {
 }
 
 impl PlanLevel {
+    /// The API stage a method level is in; `None` for the plan's own level.
+    pub fn api_stage(&self) -> Option<(&ApiId, &StageName)> {
+        match self {
+            Self::Plan => None,
+            Self::Method { api, stage, .. } => Some((api, stage)),
+        }
+    }
+
     /// The key API Gateway gives a method's throttle in a plan's API stage: `/pets/GET`.
     pub fn method_key(path: &ResourcePath, method: &HttpMethod) -> String {
         format!("{}/{}", path.as_str(), method.as_str())

@@ -62,6 +62,19 @@ pub struct Allowed {
 }
 
 impl Allowed {
+    /// Whether `approver` may approve `author`'s change under these conditions: one of the
+    /// approvers, and never the author.
+    pub fn approval_by(&self, approver: &ChatId, author: &ChatId) -> Result<(), Denial> {
+        if approver == author || !self.approvers.contains(approver) {
+            return Err(Denial::NotAnApprover {
+                user: approver.clone(),
+                author: approver == author,
+                approvers: self.approvers.clone(),
+            });
+        }
+        Ok(())
+    }
+
     /// Allowed without conditions (no policy, or a schedule).
     pub fn unconditionally(rule: &str) -> Self {
         Self {

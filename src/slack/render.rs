@@ -16,8 +16,8 @@ use crate::core::ports::GatewayError;
 use crate::core::requester::{ChatId, ChatUser, Requester, Via};
 use crate::domain::text::is_hidden;
 use crate::domain::{
-    Action, ApiRef, ApiView, Applied, Approval, BurstLimit, Configured, Level, ManagedBy,
-    RateLimit, TargetAlias, TargetApis, ThrottleChange, ThrottleLimits,
+    Action, ApiRef, ApiView, Applied, Approval, Configured, Level, ManagedBy, TargetAlias,
+    TargetApis, ThrottleChange,
 };
 use crate::policy::{Denial, place};
 

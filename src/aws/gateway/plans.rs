@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
-use aws_sdk_apigateway::types::{Op, PatchOperation, UsagePlan};
+use aws_sdk_apigateway::types::{
+    ApiStage, Op, PatchOperation, QuotaSettings, ThrottleSettings, UsagePlan,
+};
 
 use super::TargetGateway;
 use crate::core::ports::GatewayError;
@@ -24,6 +26,27 @@ fn plan_retries() -> (RetryConfig, TimeoutConfig) {
             .operation_timeout(Duration::from_secs(60))
             .build(),
     )
+}
+
+/// A plan's fields as both GetUsagePlans' items and GetUsagePlan's answer give them.
+struct Parts<'a> {
+    id: Option<&'a str>,
+    name: Option<&'a str>,
+    throttle: Option<&'a ThrottleSettings>,
+    quota: Option<&'a QuotaSettings>,
+    stages: &'a [ApiStage],
+}
+
+impl<'a> Parts<'a> {
+    fn of(plan: &'a UsagePlan) -> Self {
+        Self {
+            id: plan.id(),
+            name: plan.name(),
+            throttle: plan.throttle(),
+            quota: plan.quota(),
+            stages: plan.api_stages(),
+        }
+    }
 }
 
 impl TargetGateway {
@@ -53,11 +76,11 @@ impl TargetGateway {
             }
         }
         if let Some(found) = all.iter().find(|p| p.id() == Some(wanted)) {
-            return Ok(self.plan_view(found));
+            return Ok(self.plan_view(Parts::of(found)));
         }
         let named: Vec<&UsagePlan> = all.iter().filter(|p| p.name() == Some(wanted)).collect();
         match named.as_slice() {
-            [only] => Ok(self.plan_view(only)),
+            [only] => Ok(self.plan_view(Parts::of(only))),
             [] => Err(GatewayError::UnknownPlan {
                 plan: plan.to_string(),
                 known: all
@@ -109,15 +132,13 @@ impl TargetGateway {
                 return Err(self.named(error).await);
             }
         };
-        let now = self.plan_view(
-            &UsagePlan::builder()
-                .set_id(now.id().map(str::to_owned))
-                .set_name(now.name().map(str::to_owned))
-                .set_throttle(now.throttle().cloned())
-                .set_quota(now.quota().cloned())
-                .set_api_stages(Some(now.api_stages().to_vec()))
-                .build(),
-        );
+        let now = self.plan_view(Parts {
+            id: now.id(),
+            name: now.name(),
+            throttle: now.throttle(),
+            quota: now.quota(),
+            stages: now.api_stages(),
+        });
         let held = now.at(level).unwrap_or_default();
         if held != expected {
             return Err(GatewayError::PlanMoved {
@@ -150,15 +171,15 @@ impl TargetGateway {
         }
     }
 
-    fn plan_view(&self, plan: &UsagePlan) -> PlanView {
-        let values = |t: Option<&aws_sdk_apigateway::types::ThrottleSettings>| {
+    fn plan_view(&self, plan: Parts<'_>) -> PlanView {
+        let values = |t: Option<&ThrottleSettings>| {
             t.map_or_else(Configured::default, |t| Configured {
                 rate: Some(t.rate_limit()),
                 burst: Some(t.burst_limit()),
             })
         };
         let mut stages: Vec<PlanStage> = plan
-            .api_stages()
+            .stages
             .iter()
             .map(|stage| {
                 let mut methods: Vec<(String, Configured)> = stage
@@ -179,11 +200,11 @@ impl TargetGateway {
             .collect();
         stages.sort_by(|a, b| (&a.api, &a.stage).cmp(&(&b.api, &b.stage)));
         PlanView {
-            id: self.qualified(plan.id().unwrap_or_default()),
+            id: self.qualified(plan.id.unwrap_or_default()),
             target: self.target.clone(),
-            name: plan.name().unwrap_or_default().to_owned(),
-            throttle: values(plan.throttle()),
-            quota: plan.quota().map(|q| {
+            name: plan.name.unwrap_or_default().to_owned(),
+            throttle: values(plan.throttle),
+            quota: plan.quota.map(|q| {
                 let period = q.period().map_or("period", |p| p.as_str());
                 format!("{} requests a {period}", q.limit())
             }),

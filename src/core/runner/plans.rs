@@ -9,8 +9,7 @@ use super::super::grammar::PlanRequest;
 use super::super::outcome::{Outcome, PlanFailure};
 use super::super::ports::{Gateway, GatewayError, Teller};
 use super::{Ask, LevelGuard, Prepared, Runner, Step};
-use crate::domain::{ChatId, PlanApplied, PlanChange, PlanLevel};
-use crate::policy::Denial;
+use crate::domain::{ChatId, PlanApplied, PlanChange};
 
 /// A wait shorter than this is not worth telling anyone about.
 const WORTH_SAYING: Duration = Duration::from_secs(1);
@@ -108,20 +107,18 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
         };
         if let (Some(allowed), Some(approver), Some(author)) =
             (&allowed, &ask.gates.approved_by, who)
-            && (approver == &author.user || !allowed.approvers.contains(approver))
         {
-            return Err(PlanFailure::Denied(Denial::NotAnApprover {
-                user: approver.clone(),
-                author: approver == &author.user,
-                approvers: allowed.approvers.clone(),
-            }));
+            allowed
+                .approval_by(approver, &author.user)
+                .map_err(PlanFailure::Denied)?;
         }
         // Only a method level can be missing: its API stage is not in the plan.
         let Some(before) = plan.at(&change.level) else {
-            let (api, stage) = match &change.level {
-                PlanLevel::Method { api, stage, .. } => (api.id().to_owned(), stage.to_string()),
-                PlanLevel::Plan => (String::new(), String::new()),
-            };
+            let (api, stage) = change
+                .level
+                .api_stage()
+                .map(|(api, stage)| (api.id().to_owned(), stage.to_string()))
+                .unwrap_or_default();
             return Err(PlanFailure::NotInPlan { api, stage });
         };
         // A button acts only on the values its message showed.

@@ -132,15 +132,7 @@ pub(super) fn applied(
     // Undo restores the values before; an undone change has no Undo of its own.
     if let (Some(buttons), Some(who), true) = (buttons, who, via != Via::Undo) {
         let restore = ThrottleChange {
-            action: match (applied.before.rate, applied.before.burst) {
-                (Some(rate), Some(burst)) => {
-                    match (RateLimit::new(rate), BurstLimit::new(i64::from(burst))) {
-                        (Ok(rate), Ok(burst)) => Action::Set(ThrottleLimits { rate, burst }),
-                        _ => Action::Reset,
-                    }
-                }
-                _ => Action::Reset,
-            },
+            action: applied.before.as_action(),
             // Undo is a change for good: it ends a timed change rather than replaying it.
             hold: None,
             ..pinned(change, &applied.api)

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use super::requests::button_value;
 use super::*;
 use crate::core::grammar::{PlanRequest, plan_text};
 use crate::core::outcome::PlanFailure;
@@ -154,28 +155,18 @@ pub(super) fn reply(
 
 /// The Undo button's value: the change back to the values before, pinned to the plan's id.
 fn undo_value(change: &PlanChange, applied: &PlanApplied, who: &ChatUser) -> Option<ButtonValue> {
-    let action = match (applied.before.rate, applied.before.burst) {
-        (Some(rate), Some(burst)) => Action::Set(ThrottleLimits {
-            rate: RateLimit::new(rate).ok()?,
-            burst: BurstLimit::new(i64::from(burst)).ok()?,
-        }),
-        _ => Action::Reset,
-    };
     let back = PlanChange {
         plan: PlanRef::parse(&applied.plan.id).ok()?,
         level: change.level.clone(),
-        action,
+        action: applied.before.as_action(),
     };
-    Some(ButtonValue {
-        press: Press::Undo,
-        text: plan_text(&back),
-        author: who.user.to_string(),
-        channel: who.channel.as_ref().map(ToString::to_string),
-        team: who.team.as_ref().map(ToString::to_string),
-        expect: Some((applied.after.rate, applied.after.burst)),
-        approvers: Vec::new(),
-        break_glass: false,
-    })
+    Some(button_value(
+        Press::Undo,
+        plan_text(&back),
+        who,
+        &applied.after,
+        &[],
+    ))
 }
 
 /// A change a rule gates: a preview with Apply and Cancel for its author (no approvers), or a
@@ -220,16 +211,8 @@ pub(super) fn gated(
     });
     if let (Some(buttons), Ok(pinned)) = (buttons, pinned) {
         let expires = unix_now() + ttl;
-        let value = |press| ButtonValue {
-            press,
-            text: plan_text(&pinned),
-            author: who.user.to_string(),
-            channel: who.channel.as_ref().map(ToString::to_string),
-            team: who.team.as_ref().map(ToString::to_string),
-            expect: Some((planned.before.rate, planned.before.burst)),
-            approvers: approvers.iter().map(ToString::to_string).collect(),
-            break_glass: false,
-        };
+        let value =
+            |press| button_value(press, plan_text(&pinned), who, &planned.before, approvers);
         let row = presses.map(|press| buttons.button(value(press), expires));
         push_actions(&mut message, row.to_vec());
     }

@@ -132,9 +132,20 @@ pub(super) fn value_of(
     expect: &Configured,
     approvers: &[ChatId],
 ) -> ButtonValue {
+    button_value(press, command_text(change), who, expect, approvers)
+}
+
+/// A button's value for the command `text`: who asked, where, and the values shown.
+pub(super) fn button_value(
+    press: Press,
+    text: String,
+    who: &ChatUser,
+    expect: &Configured,
+    approvers: &[ChatId],
+) -> ButtonValue {
     ButtonValue {
         press,
-        text: command_text(change),
+        text,
         author: who.user.to_string(),
         channel: who.channel.as_ref().map(ToString::to_string),
         team: who.team.as_ref().map(ToString::to_string),
