@@ -44,7 +44,7 @@ impl Application {
             Arc::new(deadlines),
         );
         if config.socket.is_some() {
-            state.socket = Some(Arc::new(crate::socket::Status::default()));
+            state.socket = Some(Arc::new(crate::http::SocketStatus::default()));
         }
         Ok(Self {
             listener,

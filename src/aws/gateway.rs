@@ -9,11 +9,10 @@ use std::time::{Duration, Instant};
 
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
-use aws_sdk_apigateway::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_apigatewayv2::types::ProtocolType;
+use aws_sdk_apigateway::error::ProvideErrorMetadata;
 use tokio::sync::OnceCell;
 
-use super::connection::{Connection, OPERATION_TIMEOUT};
+use super::connection::Connection;
 use super::pacer::Pacer;
 use super::plan_queue::PlanQueue;
 use super::targets::TargetConfig;
@@ -23,9 +22,14 @@ use crate::domain::{
     PlanRef, PlanView, ResolvedApi, StageName, StageView, TAG_PREFIX, TargetAlias, Traffic,
 };
 
+mod errors;
 mod http;
+mod listing;
 mod plans;
 mod rest;
+
+use errors::stage_not_found;
+use listing::{ApiList, Listed, Listing, close_names};
 
 /// How long the list of API names and the account quota are reused.
 const NAMES_TTL: Duration = Duration::from_secs(60);
@@ -61,24 +65,6 @@ impl Default for GatewaySettings {
 /// Writes retry throttling this many times at most, within this long.
 const WRITE_ATTEMPTS: u32 = 8;
 pub const WRITE_TIMEOUT: Duration = Duration::from_secs(45);
-
-/// One API as the listings name it.
-#[derive(Debug, Clone, PartialEq)]
-struct Listed {
-    id: String,
-    name: String,
-    kind: Listing,
-}
-
-/// What kind of API a listing found: one this service changes, or a WebSocket API (listed by
-/// GetApis beside HTTP APIs, and refused by name).
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum Listing {
-    Api(ApiKind),
-    WebSocket,
-}
-
-type ApiList = Arc<Vec<Listed>>;
 
 /// The SDK clients of the two APIs, on one shared configuration (and one pace).
 struct Clients {
@@ -121,10 +107,6 @@ pub struct TargetGateway {
     /// Stages' traffic, from CloudWatch.
     traffic: super::traffic::CloudWatch,
 }
-
-/// How many recent misses are remembered (a flood of distinct typos only refreshes the list at
-/// the pace, and forgets nothing it needs).
-const MAX_MISSES: usize = 10_000;
 
 impl TargetGateway {
     /// The home target: the service's own credentials and region.
@@ -205,103 +187,6 @@ impl TargetGateway {
             .unwrap_or_else(|| "REGION".to_owned())
     }
 
-    /// Every API's id, name and kind (REST APIs, then HTTP and WebSocket APIs), all pages; the
-    /// cached list while `fresh` says so of the moment it was read.
-    async fn api_list(&self, fresh: impl Fn(Instant) -> bool) -> Result<ApiList, GatewayError> {
-        let mut cached = self.names.lock().await;
-        if let Some((at, list)) = cached.as_ref()
-            && fresh(*at)
-        {
-            return Ok(Arc::clone(list));
-        }
-        let mut list = self.rest_apis().await?;
-        match self.http_apis().await {
-            Ok(http) => list.extend(http),
-            // A deployment whose role predates HTTP APIs keeps working on REST APIs.
-            Err(error @ GatewayError::AccessDenied { .. }) => {
-                tracing::warn!(%error, "cannot list HTTP APIs; only REST APIs are reachable");
-            }
-            Err(error) => return Err(error),
-        }
-        {
-            let mut kinds = self.kinds.lock().expect("api kinds");
-            kinds.extend(list.iter().map(|api| (api.id.clone(), api.kind)));
-        }
-        let list = Arc::new(list);
-        *cached = Some((Instant::now(), Arc::clone(&list)));
-        Ok(list)
-    }
-
-    async fn rest_apis(&self) -> Result<Vec<Listed>, GatewayError> {
-        let mut list = Vec::new();
-        let mut pages = self
-            .clients()
-            .await?
-            .rest
-            .get_rest_apis()
-            .limit(500)
-            .into_paginator()
-            .send();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|err| {
-                let resource = format!("arn:aws:apigateway:{}::/restapis", self.region());
-                self.explain(err, "apigateway:GET", &resource, None)
-            });
-            let page = match page {
-                Ok(page) => page,
-                Err(error) => return Err(self.named(error).await),
-            };
-            list.extend(page.items().iter().filter_map(|api| {
-                Some(Listed {
-                    id: api.id()?.to_owned(),
-                    name: api.name().unwrap_or_default().to_owned(),
-                    kind: Listing::Api(ApiKind::Rest),
-                })
-            }));
-        }
-        Ok(list)
-    }
-
-    /// GetApis, all pages: HTTP APIs and WebSocket APIs.
-    async fn http_apis(&self) -> Result<Vec<Listed>, GatewayError> {
-        let mut list = Vec::new();
-        let mut next: Option<String> = None;
-        loop {
-            let result = self
-                .clients()
-                .await?
-                .http
-                .get_apis()
-                .max_results("500")
-                .set_next_token(next.take())
-                .send()
-                .await;
-            let page = match result {
-                Ok(page) => page,
-                Err(err) => {
-                    let resource = format!("arn:aws:apigateway:{}::/apis", self.region());
-                    let error = self.explain(err, "apigateway:GET", &resource, None);
-                    return Err(self.named(error).await);
-                }
-            };
-            list.extend(page.items().iter().filter_map(|api| {
-                let kind = match api.protocol_type()? {
-                    ProtocolType::Http => Listing::Api(ApiKind::Http),
-                    _ => Listing::WebSocket,
-                };
-                Some(Listed {
-                    id: api.api_id()?.to_owned(),
-                    name: api.name().unwrap_or_default().to_owned(),
-                    kind,
-                })
-            }));
-            match page.next_token() {
-                Some(token) if !token.is_empty() => next = Some(token.to_owned()),
-                _ => return Ok(list),
-            }
-        }
-    }
-
     /// An id a listing of this target found, as the core knows it (with the target's alias).
     fn stamped(&self, raw: &str) -> Result<ApiId, GatewayError> {
         ApiId::parse(raw)
@@ -314,217 +199,6 @@ impl TargetGateway {
         match &self.target {
             Some(alias) => format!("{alias}:{bare}"),
             None => bare.to_owned(),
-        }
-    }
-
-    /// The kind of API `id` is, as far as any listing has found; never calls AWS.
-    fn listed_kind(&self, id: &ApiId) -> Option<Listing> {
-        self.kinds.lock().expect("api kinds").get(id.id()).copied()
-    }
-
-    /// The kind of API `id` is: known from a listing, or found by refreshing the list (at
-    /// most once a while per id). `None` when no listing has it.
-    async fn find_kind(&self, id: &ApiId) -> Result<Option<ApiKind>, GatewayError> {
-        let listed = match self.listed_kind(id) {
-            Some(listed) => Some(listed),
-            None => {
-                let (found, _) = self
-                    .search(id.id(), |list| {
-                        list.iter()
-                            .find(|api| api.id == id.id())
-                            .map(|api| api.kind)
-                    })
-                    .await?;
-                found
-            }
-        };
-        match listed {
-            Some(Listing::Api(kind)) => Ok(Some(kind)),
-            Some(Listing::WebSocket) => Err(GatewayError::WebSocketApi {
-                api: id.to_string(),
-            }),
-            None => Ok(None),
-        }
-    }
-
-    /// The kind to send a call for `id` to: from a listing; a REST API otherwise (the first
-    /// read of an unlisted id is REST's, see [`Gateway::read_stage`]).
-    fn kind_for_call(&self, id: &ApiId) -> Result<ApiKind, GatewayError> {
-        match self.listed_kind(id) {
-            Some(Listing::Api(kind)) => Ok(kind),
-            Some(Listing::WebSocket) => Err(GatewayError::WebSocketApi {
-                api: id.to_string(),
-            }),
-            None => Ok(ApiKind::Rest),
-        }
-    }
-
-    /// The cached list; when `found` finds nothing in it, refreshed once, so an API created a
-    /// moment ago is found at once. Not again for the same `wanted` name or id missed within
-    /// `list_refresh` (a burst of typos cannot spend the account's budget), and concurrent
-    /// misses share one refresh: a list read since this search began will do.
-    async fn search<T>(
-        &self,
-        wanted: &str,
-        found: impl Fn(&[Listed]) -> Option<T>,
-    ) -> Result<(Option<T>, ApiList), GatewayError> {
-        let began = Instant::now();
-        let list = self.api_list(|at| at.elapsed() < NAMES_TTL).await?;
-        if let Some(hit) = found(&list) {
-            return Ok((Some(hit), list));
-        }
-        if self.missed_lately(wanted) {
-            return Ok((None, list));
-        }
-        let list = self.api_list(|at| at >= began).await?;
-        let hit = found(&list);
-        if hit.is_none() {
-            self.note_miss(wanted);
-        }
-        Ok((hit, list))
-    }
-
-    fn missed_lately(&self, wanted: &str) -> bool {
-        let missed = self.missed.lock().expect("missed names");
-        missed
-            .get(wanted)
-            .is_some_and(|at| at.elapsed() < self.settings.list_refresh)
-    }
-
-    fn note_miss(&self, wanted: &str) {
-        let mut missed = self.missed.lock().expect("missed names");
-        // Bounded: old misses are forgotten as new ones come.
-        let refresh = self.settings.list_refresh;
-        missed.retain(|_, at| at.elapsed() < refresh);
-        if missed.len() < MAX_MISSES {
-            missed.insert(wanted.to_owned(), Instant::now());
-        }
-    }
-
-    /// A tagging call's failure in operator terms: tags have an IAM resource of their own.
-    async fn tagging_error<E, R>(
-        &self,
-        err: SdkError<E, R>,
-        action: &str,
-        api: &ApiId,
-        stage: &StageName,
-    ) -> GatewayError
-    where
-        E: ProvideErrorMetadata + std::error::Error + 'static,
-        R: std::fmt::Debug,
-    {
-        let not_found = stage_not_found(api, stage);
-        let tags = format!("arn:aws:apigateway:{}::/tags/*", self.region());
-        let error = self.explain(err, action, &tags, Some(not_found));
-        self.named(error).await
-    }
-
-    /// A write's failure in operator terms (its timeout is the write's own): `action` on
-    /// `resource` is what IAM must allow.
-    fn write_error<E, R>(
-        &self,
-        err: SdkError<E, R>,
-        api: &ApiId,
-        stage: &StageName,
-        (action, resource): (&str, &str),
-    ) -> GatewayError
-    where
-        E: ProvideErrorMetadata + std::error::Error + 'static,
-        R: std::fmt::Debug,
-    {
-        let not_found = stage_not_found(api, stage);
-        match self.explain(err, action, resource, Some(not_found)) {
-            GatewayError::Timeout { .. } => GatewayError::Timeout {
-                seconds: WRITE_TIMEOUT.as_secs(),
-            },
-            error => error,
-        }
-    }
-
-    /// A failure before AWS answered may be a setup problem: name it if it is.
-    async fn named(&self, error: GatewayError) -> GatewayError {
-        if !matches!(error, GatewayError::Unreachable { .. }) {
-            return error;
-        }
-        let (connection, _) = self.connection().await;
-        match connection.recheck().await {
-            Err(setup) => setup,
-            Ok(()) => error,
-        }
-    }
-
-    fn explain<E, R>(
-        &self,
-        err: SdkError<E, R>,
-        action: &str,
-        resource: &str,
-        not_found: Option<GatewayError>,
-    ) -> GatewayError
-    where
-        E: ProvideErrorMetadata + std::error::Error + 'static,
-        R: std::fmt::Debug,
-    {
-        let endpoint = || {
-            self.connection
-                .get()
-                .map_or_else(String::new, |(c, _)| c.endpoint.clone())
-        };
-        match &err {
-            SdkError::TimeoutError(_) => {
-                return GatewayError::Timeout {
-                    seconds: OPERATION_TIMEOUT.as_secs(),
-                };
-            }
-            SdkError::DispatchFailure(failure) => {
-                let why = if failure.is_timeout() {
-                    "connection timed out"
-                } else if failure.is_io() {
-                    "network error"
-                } else {
-                    "could not send the request"
-                };
-                return GatewayError::Unreachable {
-                    endpoint: endpoint(),
-                    why: why.to_owned(),
-                };
-            }
-            SdkError::ConstructionFailure(_) => {
-                return GatewayError::Unreachable {
-                    endpoint: endpoint(),
-                    why: "could not build the request".to_owned(),
-                };
-            }
-            _ => {}
-        }
-        let code = err.code().unwrap_or_default();
-        match code {
-            "NotFoundException" => not_found.unwrap_or_else(|| {
-                GatewayError::Unexpected("NotFoundException on a listing".to_owned())
-            }),
-            "AccessDeniedException"
-            | "UnauthorizedException"
-            | "UnrecognizedClientException"
-            | "InvalidSignatureException"
-            | "ExpiredTokenException"
-            | "MissingAuthenticationTokenException" => GatewayError::AccessDenied {
-                action: action.to_owned(),
-                resource: resource.to_owned(),
-            },
-            "TooManyRequestsException" | "LimitExceededException" | "ThrottlingException" => {
-                GatewayError::Throttled
-            }
-            "ConflictException" => GatewayError::Conflict,
-            "BadRequestException" => {
-                GatewayError::Rejected(err.message().unwrap_or("bad request").to_owned())
-            }
-            _ => {
-                tracing::warn!(code, error = %aws_sdk_apigateway::error::DisplayErrorContext(&err), "unexpected API Gateway error");
-                GatewayError::Unexpected(if code.is_empty() {
-                    "no error code".to_owned()
-                } else {
-                    code.to_owned()
-                })
-            }
         }
     }
 }
@@ -769,14 +443,6 @@ impl Gateway for TargetGateway {
     }
 }
 
-/// "API or stage not found", for calls on one stage.
-fn stage_not_found(api: &ApiId, stage: &StageName) -> GatewayError {
-    GatewayError::NotFound {
-        api: api.to_string(),
-        stage: stage.to_string(),
-    }
-}
-
 /// A write someone is waiting for rides out a busy account longer than a read: more attempts,
 /// with the SDK's exponential backoff, bounded by [`WRITE_TIMEOUT`]; then the user is told.
 fn retries() -> (RetryConfig, TimeoutConfig) {
@@ -788,29 +454,6 @@ fn retries() -> (RetryConfig, TimeoutConfig) {
             .operation_timeout(WRITE_TIMEOUT)
             .build(),
     )
-}
-
-/// Up to three names close to `name`, best first.
-fn close_names(name: &str, list: &[Listed]) -> Vec<String> {
-    let wanted = name.to_lowercase();
-    let mut scored: Vec<(f64, &String)> = list
-        .iter()
-        .map(|api| {
-            let candidate = &api.name;
-            let lower = candidate.to_lowercase();
-            let mut score = strsim::jaro_winkler(&wanted, &lower);
-            if lower.contains(&wanted) || wanted.contains(&lower) {
-                score = score.max(0.9);
-            }
-            (score, candidate)
-        })
-        .filter(|(score, _)| *score >= 0.8)
-        .collect();
-    scored.sort_by(|a, b| b.0.total_cmp(&a.0));
-    let mut names: Vec<String> = scored.into_iter().map(|(_, n)| n.clone()).collect();
-    names.dedup();
-    names.truncate(3);
-    names
 }
 
 /// A stage as the core sees it, whichever kind of API it belongs to: levels sorted, and only

@@ -5,18 +5,17 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use super::clock::unix_now;
 use super::grammar::{ListRequest, PlanRequest, Request, ShowRequest, TimedRequest};
-use super::outcome::{Failure, Label, News, Outcome, TimedDone};
+use super::outcome::{Failure, Outcome, TimedDone};
 use super::plan::{DEFAULT_CUT_FRACTION, Risk, plan, risk};
-use super::ports::{Deadlines, Gateway, GatewayError, Teller, TrafficError};
+use super::ports::{Deadlines, Gateway, GatewayError, Teller};
 use super::requester::{ChatId, ReplyTo, RequestId, Requester, Via};
 use crate::domain::{
-    Action, ApiId, ApiName, ApiRef, ApiView, Applied, Approval, Configured, Hold, Level,
-    PlanApplied, PlanChange, RecordSeal, ResolvedApi, StageName, StageView, TargetApis,
-    ThrottleChange, Timed, Traffic, Unsealed, shortfall,
+    ApiId, Applied, Approval, Configured, Hold, Level, PlanApplied, PlanChange, RecordSeal,
+    ResolvedApi, StageName, ThrottleChange, Timed, Unsealed,
 };
 use crate::metrics::Metrics;
 use crate::policy::{Allowed, ApiIdentity, Denial, PolicyHandle};
@@ -241,50 +240,6 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
         self
     }
 
-    /// The traffic at `level` before and after `at` (Unix seconds): `minutes` each side.
-    pub async fn impact(
-        &self,
-        api: &ResolvedApi,
-        stage: &StageName,
-        level: &Level,
-        at: i64,
-        minutes: i64,
-    ) -> Result<(Traffic, Traffic), TrafficError> {
-        let window = minutes.max(1) * 60;
-        let levels = [(stage.clone(), level.clone())];
-        let mut read = self
-            .gateway
-            .traffic(api, &levels, at - window, at + window)
-            .await?;
-        let traffic = read.pop().unwrap_or_default();
-        // The minute the change landed in counts as before: most of it ran on the old values.
-        let landed = at - at.rem_euclid(60);
-        Ok((
-            traffic.between(at - window, landed + 60),
-            traffic.between(landed + 60, at + window),
-        ))
-    }
-
-    /// When a rate would reject part of the last hour's busiest minute at the change's level.
-    async fn below_traffic(&self, api: &ResolvedApi, change: &ThrottleChange) -> Option<Risk> {
-        let Action::Set(limits) = change.action else {
-            return None;
-        };
-        let now = unix_now();
-        let levels = [(change.stage.clone(), change.level.clone())];
-        let read = self
-            .gateway
-            .traffic(api, &levels, now - TRAFFIC_WINDOW_SECS, now)
-            .await
-            .ok()?;
-        let short = shortfall(read.first()?, limits.rate.value())?;
-        Some(Risk::BelowTraffic {
-            peak: short.peak,
-            rate: limits.rate.value(),
-            rejected: short.rejected,
-        })
-    }
-
     pub fn gateway(&self) -> &G {
         &self.gateway
     }
@@ -303,57 +258,6 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
         let mut names = vec![api.id()];
         names.extend(name.as_deref());
         policy.reaches(api.target(), &names)
-    }
-
-    /// One stage as it is now, with only the records and claims this service sealed trusted.
-    pub async fn read_stage(
-        &self,
-        api: &ApiId,
-        stage: &StageName,
-    ) -> Result<StageView, GatewayError> {
-        let mut view = self.gateway.read_stage(api, stage).await?;
-        self.open(api, &mut view).await;
-        Ok(view)
-    }
-
-    /// Every stage of an API, as [`Runner::read_stage`] reads one.
-    pub async fn read_stages(&self, api: &ApiId) -> Result<Vec<StageView>, GatewayError> {
-        let mut views = self.gateway.read_stages(api).await?;
-        for view in &mut views {
-            self.open(api, view).await;
-        }
-        Ok(views)
-    }
-
-    /// Checks a stage's records' seals; what does not verify is told to the audit channel
-    /// once per process, and is otherwise left alone for a person.
-    async fn open(&self, api: &ApiId, view: &mut StageView) {
-        view.open(self.seal.as_ref(), api);
-        let fresh: Vec<Unsealed> = {
-            let mut reported = self.reported.lock().expect("reported set");
-            view.unsealed
-                .iter()
-                .filter(|found| {
-                    reported.insert((api.clone(), view.stage.clone(), (*found).clone()))
-                })
-                .cloned()
-                .collect()
-        };
-        if fresh.is_empty() {
-            return;
-        }
-        let outcome = Outcome::Untrusted {
-            api: api.clone(),
-            stage: view.stage.clone(),
-            found: fresh,
-        };
-        self.record(&Requester::Deadline, &outcome, Duration::ZERO);
-        self.audit(&News {
-            requester: &Requester::Deadline,
-            via: Via::Command,
-            outcome: &outcome,
-        })
-        .await;
     }
 
     pub fn metrics(&self) -> &Metrics {
@@ -667,273 +571,6 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
             held,
         )
     }
-
-    /// [`Runner::locate`] for this requester: names APIs for the policy when it needs them,
-    /// and keeps other APIs' names and ids (in a "did you mean") for readers only.
-    async fn locate_for(
-        &self,
-        requester: &Requester,
-        api: &ApiRef,
-        stage: &StageName,
-        level: &Level,
-    ) -> Result<(ResolvedApi, StageView, LevelGuard), GatewayError> {
-        let policy = requester.user().and(self.policy.current());
-        let names_needed = policy.as_ref().is_some_and(|p| p.names_apis());
-        self.locate(api, stage, names_needed, Some(level))
-            .await
-            .map_err(|error| match (&policy, requester.user()) {
-                (Some(policy), Some(who)) if policy.may_read(who).is_err() => {
-                    error.without_other_apis()
-                }
-                _ => error,
-            })
-    }
-
-    /// Resolves the API as the user named it and reads the stage, holding `level` (when
-    /// given) from before the read. An id-shaped reference that is not an id is tried once as
-    /// a name (names like `production` look like ids). Done before the policy decides, so the
-    /// decision is on the API that will be written.
-    async fn locate(
-        &self,
-        api: &ApiRef,
-        stage: &StageName,
-        names_needed: bool,
-        level: Option<&Level>,
-    ) -> Result<(ResolvedApi, StageView, LevelGuard), GatewayError> {
-        let hold = |id: &ApiId| {
-            let id = id.clone();
-            async move {
-                match level {
-                    Some(level) => self.hold(&id, stage, level).await,
-                    None => LevelGuard::default(),
-                }
-            }
-        };
-        let id = match api {
-            ApiRef::Name(name) => {
-                let found = self.gateway.find_by_name(name).await?;
-                let held = hold(&found.id).await;
-                let read = self.read_stage(&found.id, stage).await?;
-                return Ok((found, read, held));
-            }
-            ApiRef::Id(id) => id,
-        };
-        let held = hold(id).await;
-        match self.read_stage(id, stage).await {
-            Ok(read) => {
-                let name = if names_needed {
-                    self.gateway.name_of(id).await?
-                } else {
-                    self.gateway.known_name(id)
-                };
-                let api = ResolvedApi {
-                    id: id.clone(),
-                    name,
-                    kind: read.kind,
-                };
-                Ok((api, read, held))
-            }
-            Err(error) if error.is_not_found() => {
-                drop(held);
-                let as_name = ApiName::parse(&id.to_string()).expect("an id is a name");
-                match self.gateway.find_by_name(&as_name).await {
-                    Ok(named) if named.id != *id => {
-                        let held = hold(&named.id).await;
-                        let read = self.read_stage(&named.id, stage).await?;
-                        Ok((named, read, held))
-                    }
-                    _ => Err(error),
-                }
-            }
-            Err(error) => Err(error),
-        }
-    }
-
-    /// A target's APIs, and the stages of the first [`LISTED_WITH_STAGES`] of them (one read
-    /// each, under the pace; the rest are listed by name, to be shown one by one).
-    async fn list(&self, request: &ListRequest) -> Result<TargetApis, GatewayError> {
-        let mut listed = self.gateway.listing(request.target.as_ref()).await?;
-        listed.sort_by(|a, b| a.name.cmp(&b.name).then(a.id.id().cmp(b.id.id())));
-        let mut apis = Vec::with_capacity(listed.len());
-        for (index, api) in listed.into_iter().enumerate() {
-            let stages = if index < LISTED_WITH_STAGES {
-                match self.gateway.read_stages(&api.id).await {
-                    Ok(stages) => Some(stages.into_iter().map(|s| s.stage).collect()),
-                    Err(error) => {
-                        tracing::warn!(api = %api.id, %error, "could not read the stages of a listed API");
-                        None
-                    }
-                }
-            } else {
-                None
-            };
-            apis.push((api, stages));
-        }
-        Ok(TargetApis { apis })
-    }
-
-    async fn show(&self, request: &ShowRequest) -> Result<ApiView, GatewayError> {
-        let (api, mut stages) = match &request.stage {
-            Some(stage) => {
-                let (api, read, _) = self.locate(&request.api, stage, false, None).await?;
-                (api, vec![read])
-            }
-            None => {
-                let api = match &request.api {
-                    ApiRef::Id(id) => ResolvedApi {
-                        id: id.clone(),
-                        name: self.gateway.known_name(id),
-                        kind: Default::default(),
-                    },
-                    ApiRef::Name(name) => self.gateway.find_by_name(name).await?,
-                };
-                let stages = self.read_stages(&api.id).await?;
-                // Known once the stages are read (by the listing that found the API's kind).
-                let kind = self.gateway.known_kind(&api.id).unwrap_or(api.kind);
-                (ResolvedApi { kind, ..api }, stages)
-            }
-        };
-        stages.sort_by(|a, b| a.stage.cmp(&b.stage));
-        let account = self.gateway.account_limits(&api.id).await;
-        let traffic_unread = self
-            .traffic_of(&api, &mut stages)
-            .await
-            .err()
-            .map(|error| error.to_string());
-        Ok(ApiView {
-            api,
-            account,
-            stages,
-            traffic_unread,
-        })
-    }
-
-    /// Puts the last hour's traffic of every stage and of every level shown under it into the
-    /// views, in one read; `Err` says why it could not be read.
-    async fn traffic_of(
-        &self,
-        api: &ResolvedApi,
-        stages: &mut [StageView],
-    ) -> Result<(), TrafficError> {
-        let mut levels = Vec::new();
-        for view in stages.iter() {
-            let Ok(stage) = StageName::parse(&view.stage) else {
-                continue;
-            };
-            levels.push((stage.clone(), Level::Stage));
-            for (level, _) in &view.methods {
-                levels.push((stage.clone(), level.clone()));
-            }
-        }
-        if levels.is_empty() {
-            return Ok(());
-        }
-        let now = unix_now();
-        let read = self
-            .gateway
-            .traffic(api, &levels, now - TRAFFIC_WINDOW_SECS, now)
-            .await?;
-        for ((stage, level), traffic) in levels.into_iter().zip(read) {
-            if let Some(view) = stages.iter_mut().find(|v| v.stage == stage.as_str()) {
-                view.traffic.push((level, traffic));
-            }
-        }
-        Ok(())
-    }
-
-    /// Counts, logs and tells: the final reply (if anyone waits for one, and nobody has sent it
-    /// yet) and the audit notice, together.
-    pub async fn conclude(
-        &self,
-        origin: &Origin,
-        outcome: &Outcome,
-        took: Duration,
-        once: &ReplyOnce,
-    ) {
-        self.record(&origin.requester, outcome, took);
-        let news = News {
-            requester: &origin.requester,
-            via: origin.via,
-            outcome,
-        };
-        if !once.claim() {
-            // Its user was told it may or may not have been applied; the audit still hears
-            // what really happened.
-            tracing::warn!(
-                "the command finished after shutdown had already told its user it was interrupted"
-            );
-            self.audit(&news).await;
-            return;
-        }
-        tokio::join!(
-            self.reply(origin, &news),
-            self.audit(&news),
-            self.announce(origin, &news)
-        );
-    }
-
-    /// Where nobody waits for a reply (a deadline), a timed change's end is also posted in the
-    /// channel it was made in, when the teller can post there.
-    async fn announce(&self, origin: &Origin, news: &News<'_>) {
-        let Outcome::Timed {
-            channel: Some(channel),
-            thread,
-            ..
-        } = news.outcome
-        else {
-            return;
-        };
-        if origin.reply_to.is_some() || !news.outcome.is_audited() {
-            return;
-        }
-        if let Err(error) = self.teller.announce(channel, thread.as_deref(), news).await {
-            tracing::warn!(%error, "could not post the end of a timed change in its channel");
-        }
-    }
-
-    /// The final reply to whoever asked, if anyone waits for one. The caller holds the
-    /// request's [`ReplyOnce`] claim.
-    pub async fn reply(&self, origin: &Origin, news: &News<'_>) {
-        if let Some(to) = &origin.reply_to
-            && let Err(error) = self.teller.reply(to, news).await
-        {
-            tracing::error!(%error, "could not deliver the final reply");
-        }
-    }
-
-    /// Tells the audit channel only (for outcomes whose reply went out another way).
-    pub async fn audit(&self, news: &News<'_>) {
-        if !news.outcome.is_audited() {
-            return;
-        }
-        if let Err(error) = self.teller.audit(news).await {
-            self.metrics.webhook_failed();
-            tracing::warn!(%error, "could not deliver the audit notice");
-        }
-    }
-
-    /// Counts the outcome and writes the request's one log line.
-    pub fn record(&self, requester: &Requester, outcome: &Outcome, took: Duration) {
-        let label = outcome.label();
-        self.metrics.command(label.as_str());
-        if let Outcome::PlanChanged { result: Ok(_), .. } = outcome {
-            self.metrics.aws_call(took.as_secs_f64());
-            self.metrics.change("plan", label.as_str());
-        }
-        if let Outcome::Change { result, .. } = outcome {
-            self.metrics.aws_call(took.as_secs_f64());
-            if let Ok(applied) = result {
-                self.metrics
-                    .change(applied.api.kind.label(), label.as_str());
-            }
-        }
-        log_line(requester, outcome, label, took);
-    }
-
-    /// Counts a request that ended before any work (help, text that does not parse).
-    pub fn count(&self, label: Label) {
-        self.metrics.command(label.as_str());
-    }
 }
 
 /// How far back `show` and the confirmation of a change look at traffic.
@@ -948,9 +585,9 @@ fn changed(change: &ThrottleChange, result: Result<Applied, Failure>) -> Outcome
 
 mod log;
 mod plans;
+mod reads;
+mod tell;
 mod timed;
-
-use log::log_line;
 
 pub use timed::deadline_ask;
 

@@ -8,6 +8,7 @@ pub mod replay;
 pub mod server;
 mod signed;
 
+pub use health::SocketStatus;
 pub use signed::SIGNING_HEADERS;
 
 pub use crate::slack::{COMMANDS_PATH, INTERACTIONS_PATH};
@@ -39,7 +40,7 @@ pub struct AppState {
     /// Previews, approval requests and changes already answered by a press: one outcome each.
     pub presses: Arc<ReplayGuard>,
     /// Under `socket`: whether the Socket Mode connection is up (for `/readyz`).
-    pub socket: Option<Arc<crate::socket::Status>>,
+    pub socket: Option<Arc<health::SocketStatus>>,
 }
 
 /// The handlers' state: one shared copy, so a request clones one `Arc`, not each part of it.

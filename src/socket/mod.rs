@@ -10,7 +10,6 @@
 
 mod envelope;
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -25,6 +24,7 @@ use tokio_tungstenite::tungstenite::Message;
 pub use envelope::{Delivered, Envelope, Frame, Kind, Reason};
 
 use crate::http::Shared;
+use crate::http::SocketStatus as Status;
 use crate::http::commands::{Once, command};
 use crate::http::interactions::interaction;
 use crate::slack::hosts::SlackHosts;
@@ -77,26 +77,6 @@ impl SocketSettings {
             hosts,
             connections: connections.clamp(1, 10),
         })
-    }
-}
-
-/// Whether the socket is up, for `/readyz`.
-#[derive(Debug, Default)]
-pub struct Status {
-    connected: AtomicUsize,
-    disabled: AtomicBool,
-}
-
-impl Status {
-    /// `Ok` while at least one connection has said `hello`; else why not.
-    pub fn ready(&self) -> Result<(), &'static str> {
-        if self.disabled.load(Ordering::Relaxed) {
-            Err("Socket Mode is turned off for this Slack app (link_disabled)")
-        } else if self.connected.load(Ordering::Relaxed) == 0 {
-            Err("not connected to Slack (Socket Mode)")
-        } else {
-            Ok(())
-        }
     }
 }
 
@@ -171,7 +151,7 @@ async fn hold(mut link: Link) {
         match end {
             End::Stopped => return,
             End::Disabled => {
-                link.status.disabled.store(true, Ordering::Relaxed);
+                link.status.disable();
                 tracing::error!(
                     "Slack turned Socket Mode off for this app (link_disabled); not reconnecting"
                 );
@@ -268,7 +248,7 @@ impl Link {
                     if !said_hello {
                         said_hello = true;
                         *failures = 0;
-                        self.status.connected.fetch_add(1, Ordering::Relaxed);
+                        self.status.connected();
                         tracing::info!(connection = self.index, "connected to Slack (Socket Mode)");
                     }
                 }
@@ -291,7 +271,7 @@ impl Link {
             }
         };
         if said_hello {
-            self.status.connected.fetch_sub(1, Ordering::Relaxed);
+            self.status.dropped();
         }
         end
     }
@@ -385,15 +365,5 @@ mod tests {
         let token = AppToken::new(" xapp-1-secret ").unwrap();
         assert_eq!(format!("{token:?}"), "AppToken(..)");
         assert!(AppToken::new("  ").is_none());
-    }
-
-    #[test]
-    fn readiness_follows_the_connections() {
-        let status = Status::default();
-        assert!(status.ready().is_err());
-        status.connected.fetch_add(1, Ordering::Relaxed);
-        assert_eq!(status.ready(), Ok(()));
-        status.disabled.store(true, Ordering::Relaxed);
-        assert!(status.ready().unwrap_err().contains("link_disabled"));
     }
 }

@@ -3,6 +3,7 @@
 
 use std::pin::Pin;
 
+use super::gates::with;
 use super::*;
 use crate::core::outcome::TimedDone;
 use crate::core::ports::{DeadlineError, Deadlines, Reminder};

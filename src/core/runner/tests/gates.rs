@@ -1,0 +1,246 @@
+//! Confirmation, buttons that act only on what they showed, approvals and break-glass.
+
+use super::*;
+
+const GATED: &str = r#"
+[[rule]]
+name = "prod with approval"
+users = ["U1", "U2", "U3"]
+apis = ["*"]
+stages = ["prod"]
+approvers = ["U2"]
+break_glass = true
+
+[[rule]]
+name = "test with confirmation"
+users = ["U1"]
+apis = ["*"]
+stages = ["test"]
+confirm = true
+"#;
+
+fn gated() -> Runner<FakeGateway, Told> {
+    let gateway = petstore();
+    gateway
+        .apis
+        .lock()
+        .unwrap()
+        .get_mut("a1b2c3d4e5")
+        .unwrap()
+        .1
+        .insert(
+            "test".to_owned(),
+            StageView {
+                stage: "test".to_owned(),
+                stage_wide: Configured {
+                    rate: Some(100.0),
+                    burst: Some(100),
+                },
+                methods: Vec::new(),
+                ..StageView::default()
+            },
+        );
+    runner(gateway, Some(GATED))
+}
+
+pub(super) fn with(mut ask: Ask, gates: Gates) -> Ask {
+    ask.gates = gates;
+    ask
+}
+
+#[tokio::test]
+async fn risky_or_rule_flagged_changes_wait_for_their_author_to_confirm() {
+    let runner = runner(petstore(), None);
+    for text in ["a1b2c3d4e5 prod 0 10", "a1b2c3d4e5 prod 10 0"] {
+        let outcome = runner.perform(&ask("U1", text)).await;
+        assert_eq!(outcome.label(), Label::AwaitingConfirmation, "{text}");
+    }
+    let gated = gated();
+    // Not risky (a raise), but the rule asks for confirmation.
+    let outcome = gated.perform(&ask("U1", "a1b2c3d4e5 test 200 200")).await;
+    assert!(
+        matches!(outcome, Outcome::NeedsConfirmation { risk: None, .. }),
+        "{outcome:?}"
+    );
+    // A cut by more than half of the stage's own values.
+    let outcome = runner.perform(&ask("U1", "a1b2c3d4e5 prod 5 10")).await;
+    assert_eq!(outcome.label(), Label::Applied, "nothing to cut yet");
+    let outcome = runner.perform(&ask("U1", "a1b2c3d4e5 prod 2 10")).await;
+    assert!(
+        matches!(outcome, Outcome::NeedsConfirmation { risk: Some(_), .. }),
+        "{outcome:?}"
+    );
+    assert_eq!(
+        runner
+            .gateway
+            .calls()
+            .iter()
+            .filter(|c| c.starts_with("write"))
+            .count(),
+        1
+    );
+
+    let confirmed = with(
+        ask("U1", "a1b2c3d4e5 prod 2 10"),
+        Gates {
+            confirmed: true,
+            expect: Some(Configured {
+                rate: Some(5.0),
+                burst: Some(10),
+            }),
+            ..Gates::default()
+        },
+    );
+    assert_eq!(runner.perform(&confirmed).await.label(), Label::Applied);
+    // Schedules are never asked: nobody is there to answer.
+    let mut scheduled = ask("U1", "a1b2c3d4e5 prod 0 0");
+    scheduled.origin.requester = Requester::Schedule;
+    assert_eq!(runner.perform(&scheduled).await.label(), Label::Applied);
+}
+
+#[tokio::test]
+async fn a_button_acts_only_on_the_values_its_message_showed() {
+    let runner = runner(petstore(), None);
+    let stale = with(
+        ask("U1", "a1b2c3d4e5 prod 1 1"),
+        Gates {
+            confirmed: true,
+            expect: Some(Configured {
+                rate: Some(9.0),
+                burst: Some(9),
+            }),
+            ..Gates::default()
+        },
+    );
+    let outcome = runner.perform(&stale).await;
+    let Outcome::Moved {
+        expected, found, ..
+    } = outcome
+    else {
+        panic!("{outcome:?}")
+    };
+    assert_eq!((expected.rate, found.rate), (Some(9.0), None));
+    assert!(
+        !runner
+            .gateway
+            .calls()
+            .iter()
+            .any(|c| c.starts_with("write"))
+    );
+}
+
+#[tokio::test]
+async fn approval_comes_from_a_listed_approver_who_is_not_the_author() {
+    let runner = gated();
+    let asked = runner.perform(&ask("U1", "a1b2c3d4e5 prod 5 10")).await;
+    let Outcome::AwaitingApproval { approvers, .. } = &asked else {
+        panic!("{asked:?}")
+    };
+    assert_eq!(approvers[0].as_str(), "U2");
+
+    let approved_by = |who: &str| {
+        with(
+            ask("U1", "a1b2c3d4e5 prod 5 10"),
+            Gates {
+                approved_by: ChatId::parse(who),
+                expect: Some(Configured::default()),
+                ..Gates::default()
+            },
+        )
+    };
+    for (approver, denied) in [("U1", true), ("U3", true), ("U9", true)] {
+        let outcome = runner.perform(&approved_by(approver)).await;
+        assert!(
+            matches!(
+                outcome,
+                Outcome::Refused {
+                    denial: Denial::NotAnApprover { .. },
+                    ..
+                }
+            ) == denied,
+            "{approver}: {outcome:?}"
+        );
+    }
+    let outcome = runner.perform(&approved_by("U2")).await;
+    let applied = applied(&outcome);
+    assert_eq!(applied.approval, Approval::By("U2".to_owned()));
+    assert!(applied.changed);
+}
+
+#[tokio::test]
+async fn break_glass_skips_approval_only_where_the_rule_allows_it() {
+    let runner = gated();
+    let now = with(
+        ask("U1", "a1b2c3d4e5 prod 5 10"),
+        Gates {
+            break_glass: true,
+            ..Gates::default()
+        },
+    );
+    let outcome = runner.perform(&now).await;
+    let applied = applied(&outcome);
+    assert_eq!(
+        applied.approval,
+        Approval::Skipped {
+            rule: "prod with approval".to_owned()
+        }
+    );
+    // The confirmation rule has no approvers and no break glass: --now changes nothing there.
+    let test = with(
+        ask("U1", "a1b2c3d4e5 test 200 200"),
+        Gates {
+            break_glass: true,
+            ..Gates::default()
+        },
+    );
+    assert_eq!(
+        runner.perform(&test).await.label(),
+        Label::AwaitingConfirmation
+    );
+}
+
+#[tokio::test]
+async fn two_presses_on_one_level_run_one_after_the_other_each_on_what_the_last_left() {
+    let runner = runner(petstore(), None);
+    let apply = || {
+        with(
+            ask("U1", "a1b2c3d4e5 prod 5 10"),
+            Gates {
+                expect: Some(Configured::default()),
+                confirmed: true,
+                ..Gates::default()
+            },
+        )
+    };
+    let (first, second) = (apply(), apply());
+    let (a, b) = tokio::join!(runner.perform(&first), runner.perform(&second));
+    let mut labels = [a.label(), b.label()];
+    labels.sort_by_key(|l| l.as_str());
+    assert_eq!(labels, [Label::Applied, Label::Moved], "{a:?} {b:?}");
+}
+
+#[tokio::test]
+async fn break_glass_never_skips_confirming_a_change_that_blocks_traffic() {
+    let runner = gated();
+    let blocking = Gates {
+        break_glass: true,
+        ..Gates::default()
+    };
+    let outcome = runner
+        .perform(&with(ask("U1", "a1b2c3d4e5 prod 0 0"), blocking.clone()))
+        .await;
+    assert_eq!(outcome.label(), Label::AwaitingConfirmation, "{outcome:?}");
+    assert_eq!(
+        runner.gateway.stage_wide("a1b2c3d4e5", "prod"),
+        Configured::default()
+    );
+    // Its preview's Apply keeps the break glass: applied at once, not turned into a request.
+    let confirmed = Gates {
+        confirmed: true,
+        ..blocking
+    };
+    let outcome = runner
+        .perform(&with(ask("U1", "a1b2c3d4e5 prod 0 0"), confirmed))
+        .await;
+    assert_eq!(outcome.label(), Label::Applied, "{outcome:?}");
+}
