@@ -34,7 +34,7 @@ pub async fn slash_command(
         SlackBody::Signed { body, stamp } => (body, stamp),
     };
     let once = Once::Signed(stamp.timestamp, stamp.signature());
-    Box::pin(command(&state, deadline.map(|d| d.0), &body, once)).await
+    command(&state, deadline.map(|d| d.0), &body, once).await
 }
 
 /// How a request is known to be acted on once.
@@ -66,15 +66,57 @@ pub async fn command(
     body: &[u8],
     once: Once<'_>,
 ) -> Response {
+    // Sorted without awaiting anything, so that what most requests are (`help`, a typo) is
+    // answered without this future ever holding the form: it stays small, and needs no box.
+    match triage(state, body, once) {
+        Triage::Answered(response) => response,
+        Triage::Refused {
+            requester,
+            outcome,
+            reply,
+        } => {
+            // Boxed, as is `submit` below: rare, and this future stays small.
+            Box::pin(state.jobs.refused(RequestId::new(), requester, outcome)).await;
+            Json(reply).into_response()
+        }
+        Triage::Accepted { ask, ack, command } => {
+            match Box::pin(state.jobs.submit(ask, deadline)).await {
+                Submitted::Finished => StatusCode::OK.into_response(),
+                Submitted::Running | Submitted::Deferred => Json(ack).into_response(),
+                Submitted::Busy => Json(render::busy(&command)).into_response(),
+            }
+        }
+    }
+}
+
+/// What a command comes to before anything is awaited.
+enum Triage {
+    /// Answered at once (help, a typo, a replay, a malformed form).
+    Answered(Response),
+    /// Refused by the policy's screen: told to the audit channel, then answered.
+    Refused {
+        requester: Requester,
+        outcome: Outcome,
+        reply: Option<serde_json::Value>,
+    },
+    /// Work for the pipeline, acknowledged with `ack`.
+    Accepted {
+        ask: Ask,
+        ack: serde_json::Value,
+        command: String,
+    },
+}
+
+fn triage(state: &Shared, body: &[u8], once: Once<'_>) -> Triage {
     let form = match SlashCommandForm::from_body(body) {
-        Ok(form) if form.is_ssl_check() => return StatusCode::OK.into_response(),
+        Ok(form) if form.is_ssl_check() => return Triage::Answered(StatusCode::OK.into_response()),
         Ok(form) => form,
-        Err(error) => return malformed(state, error),
+        Err(error) => return Triage::Answered(malformed(state, error)),
     };
     let hosts = state.jobs.runner().teller().hosts();
     let (who, reply_to) = match form.requester(hosts) {
         Ok(found) => found,
-        Err(error) => return malformed(state, error),
+        Err(error) => return Triage::Answered(malformed(state, error)),
     };
     let command = who.command.clone();
     let requester = Requester::User(who);
@@ -95,7 +137,7 @@ pub async fn command(
         if let Some(suppressed) = state.rejection_log.admit() {
             tracing::warn!(suppressed, "refused a signed request played again");
         }
-        return Json(render::replayed()).into_response();
+        return Triage::Answered(Json(render::replayed()).into_response());
     }
     if let Err(denial) = state
         .jobs
@@ -107,7 +149,7 @@ pub async fn command(
             .filter(|_| !matches!(denial, Denial::ForeignWorkspace { .. }))
             .cloned();
         let outcome = Outcome::Refused {
-            text: form.text,
+            text: form.text.into_owned(),
             change,
             denial,
         };
@@ -117,20 +159,21 @@ pub async fn command(
             outcome: &outcome,
         };
         let reply = render::reply(&news, None);
-        // Boxed, as is `submit` below: the handler's own future stays small, and every request
-        // (most of them `help`) moves it once into the router's box.
-        Box::pin(state.jobs.refused(RequestId::new(), requester, outcome)).await;
-        return Json(reply).into_response();
+        return Triage::Refused {
+            requester,
+            outcome,
+            reply,
+        };
     }
     let (work, ack) = match request {
         Ok(Request::Help) => {
             state.jobs.runner().count(Label::Help);
-            return usage_reply(&command);
+            return Triage::Answered(usage_reply(&command));
         }
         Err(error) => {
             state.jobs.runner().count(Label::Invalid);
             tracing::info!(error = ?error.to_string(), "refused a command that does not parse");
-            return Json(render::invalid(&command, &error)).into_response();
+            return Triage::Answered(Json(render::invalid(&command, &error)).into_response());
         }
         Ok(Request::Change(change)) => {
             let ack = render::accepted(&change);
@@ -173,18 +216,14 @@ pub async fn command(
             break_glass: wants_break_glass(&form.text),
             ..Gates::default()
         },
-        text: form.text,
+        text: form.text.into_owned(),
         work,
     };
     span(&ask.id).in_scope(|| {
         let user = ask.origin.requester.user().map_or("", |u| u.user.as_str());
         tracing::info!(user, "command accepted");
     });
-    match Box::pin(state.jobs.submit(ask, deadline)).await {
-        Submitted::Finished => StatusCode::OK.into_response(),
-        Submitted::Running | Submitted::Deferred => Json(ack).into_response(),
-        Submitted::Busy => Json(render::busy(&command)).into_response(),
-    }
+    Triage::Accepted { ask, ack, command }
 }
 
 /// The usage, rendered and serialised once: `help` is the commonest request and its ~3 KB answer

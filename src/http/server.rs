@@ -5,6 +5,7 @@
 use std::convert::Infallible;
 use std::future::Future;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 
 use axum::Router;
@@ -12,12 +13,13 @@ use axum::http::{Request, StatusCode};
 use axum::response::{IntoResponse, Response};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::TokioIo;
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
+use super::watchdog::{Limits as TimeLimits, Watch, watchdog};
 use crate::telemetry::LogBudget;
 
 /// How much a client may hold of the server.
@@ -41,11 +43,11 @@ impl Default for Limits {
     }
 }
 
-/// The router, with each whole request (from its headers to its answer: a slow body, a stuck
-/// handler) bounded by `limit`; then it gets `408`. Here rather than as an axum middleware, which
-/// would box and clone the route on every request.
-fn within<S>(
-    limit: Duration,
+/// The router, with each request's handling told to the connection's [`Watch`]; a request
+/// the watchdog flags as over its time (a slow body, a stuck handler) is answered `408`.
+/// Here rather than as an axum middleware, which would box and clone the route on every request.
+fn watched<S>(
+    watch: Arc<Watch>,
     service: S,
 ) -> impl hyper::service::Service<
     Request<Incoming>,
@@ -58,15 +60,24 @@ where
     S::Future: Send,
 {
     hyper::service::service_fn(move |request| {
+        watch.handling();
         let answer = service.call(request);
+        let watch = Arc::clone(&watch);
         async move {
-            match tokio::time::timeout(limit, answer).await {
-                Ok(answered) => answered,
-                Err(_) => {
-                    tracing::warn!("a request took longer than {limit:?}; answered 408");
-                    Ok(StatusCode::REQUEST_TIMEOUT.into_response())
+            tokio::pin!(answer);
+            std::future::poll_fn(|cx| {
+                if watch.take_expired() {
+                    tracing::warn!("a request took longer than its time limit; answered 408");
+                    watch.answered();
+                    return Poll::Ready(Ok(StatusCode::REQUEST_TIMEOUT.into_response()));
                 }
-            }
+                let answered = answer.as_mut().poll(cx);
+                if answered.is_ready() {
+                    watch.answered();
+                }
+                answered
+            })
+            .await
         }
     })
 }
@@ -83,6 +94,10 @@ pub async fn serve(
     let slots = Arc::new(Semaphore::new(limits.max_connections));
     let graceful = GracefulShutdown::new();
     let refused_log = LogBudget::new(5, Duration::from_secs(60));
+    let time_limits = TimeLimits {
+        header_read: limits.header_read,
+        request: limits.request,
+    };
     tokio::pin!(shutdown);
     loop {
         let stream = tokio::select! {
@@ -107,16 +122,23 @@ pub async fn serve(
             }
             continue;
         };
+        let watch = Watch::new();
+        // Both time limits are the watchdog's (one timer per connection), not hyper's.
         let connection = http1::Builder::new()
-            .timer(TokioTimer::new())
-            .header_read_timeout(limits.header_read)
+            .header_read_timeout(None)
             .serve_connection(
                 TokioIo::new(stream),
-                within(limits.request, TowerToHyperService::new(router.clone())),
+                watched(Arc::clone(&watch), TowerToHyperService::new(router.clone())),
             );
         let connection = graceful.watch(connection);
+        let watchdog = watchdog(watch, time_limits);
         tokio::spawn(async move {
-            let _ = connection.await;
+            tokio::select! {
+                biased;
+                // Headers too late: the connection is dropped, and so closed.
+                () = watchdog => {}
+                _ = connection => {}
+            }
             drop(slot);
         });
     }

@@ -1,18 +1,22 @@
 //! The slash command as Slack sends it: the form's fields, and who asked and where to answer.
 
+use std::borrow::Cow;
+
 use super::hosts::SlackHosts;
 use crate::core::requester::{ChatId, ChatUser, ReplyTo};
 
-/// The fields of Slack's slash-command form that we use; the rest are ignored.
+/// The fields of Slack's slash-command form that we use; the rest are ignored. Borrowed from
+/// the body where nothing in a value is encoded (ids, `help`): read on every request, so no
+/// copy it does not need.
 #[derive(Debug, Default)]
-pub struct SlashCommandForm {
-    pub ssl_check: Option<String>,
-    pub team_id: Option<String>,
-    pub channel_id: Option<String>,
-    pub user_id: String,
-    pub command: Option<String>,
-    pub text: String,
-    pub response_url: String,
+pub struct SlashCommandForm<'a> {
+    pub ssl_check: Option<Cow<'a, str>>,
+    pub team_id: Option<Cow<'a, str>>,
+    pub channel_id: Option<Cow<'a, str>>,
+    pub user_id: Cow<'a, str>,
+    pub command: Option<Cow<'a, str>>,
+    pub text: Cow<'a, str>,
+    pub response_url: Cow<'a, str>,
 }
 
 /// A signed form that is not a usable slash command.
@@ -26,11 +30,11 @@ pub enum FormError {
     ResponseUrl(super::hosts::HostError),
 }
 
-impl SlashCommandForm {
+impl<'a> SlashCommandForm<'a> {
     /// Reads the form. Only the fields we use are decoded (Slack sends a dozen more); one of
     /// them given twice is not Slack's form; keys are compared as sent (Slack never encodes them).
     /// Every request is read so: a cost of the ack path.
-    pub fn from_body(body: &[u8]) -> Result<Self, FormError> {
+    pub fn from_body(body: &'a [u8]) -> Result<Self, FormError> {
         let mut form = Self::default();
         let (mut user_id, mut text, mut response_url) = (None, None, None);
         for pair in body.split(|&b| b == b'&') {
@@ -46,16 +50,10 @@ impl SlashCommandForm {
                 _ => continue,
             };
             let raw = &pair[key.len()..];
-            let raw = raw.strip_prefix(b"=").unwrap_or(raw);
-            // Most values (ids, `help`) have nothing encoded: read them as they are.
-            let value = match std::str::from_utf8(raw) {
-                Ok(plain) if !raw.iter().any(|b| matches!(b, b'%' | b'+')) => plain.to_owned(),
-                _ => form_urlencoded::parse(pair)
-                    .next()
-                    .map(|(_, value)| value.into_owned())
-                    .unwrap_or_default(),
-            };
-            if slot.replace(value).is_some() {
+            if slot
+                .replace(decoded(raw.strip_prefix(b"=").unwrap_or(raw)))
+                .is_some()
+            {
                 return Err(FormError::NotAForm);
             }
         }
@@ -88,6 +86,23 @@ impl SlashCommandForm {
             .map_err(FormError::ResponseUrl)?;
         Ok((who, ReplyTo::new(self.response_url.trim())))
     }
+}
+
+/// A form value as `application/x-www-form-urlencoded` decodes it (`+` is a space, `%XX` a
+/// byte, bytes that are not UTF-8 replaced), borrowed when nothing in it is encoded.
+fn decoded(raw: &[u8]) -> Cow<'_, str> {
+    if raw.contains(&b'+') {
+        let spaced: Vec<u8> = raw
+            .iter()
+            .map(|&b| if b == b'+' { b' ' } else { b })
+            .collect();
+        return Cow::Owned(
+            percent_encoding::percent_decode(&spaced)
+                .decode_utf8_lossy()
+                .into_owned(),
+        );
+    }
+    percent_encoding::percent_decode(raw).decode_utf8_lossy()
 }
 
 #[cfg(test)]
@@ -169,9 +184,9 @@ mod tests {
                 match serde_urlencoded::from_str::<Reference>(&body) {
                     Ok(reference) => {
                         let ours = ours.unwrap();
-                        prop_assert_eq!(ours.team_id, reference.team_id);
+                        prop_assert_eq!(ours.team_id.map(Cow::into_owned), reference.team_id);
                         prop_assert_eq!(ours.user_id, reference.user_id.unwrap_or_default());
-                        prop_assert_eq!(ours.command, reference.command);
+                        prop_assert_eq!(ours.command.map(Cow::into_owned), reference.command);
                         prop_assert_eq!(ours.text, reference.text.unwrap_or_default());
                     }
                     Err(_) => prop_assert!(ours.is_err()),

@@ -105,10 +105,11 @@ pub fn verify(
         return Err(SignatureError::Stale);
     }
     let signature = signature.ok_or(SignatureError::MissingSignature)?;
-    let digest = signature
+    let mut digest = [0u8; 32];
+    signature
         .strip_prefix(b"v0=")
         .filter(|hex| hex.len() == 64)
-        .and_then(|hex| <[u8; 32]>::try_from(hex::decode(hex).ok()?).ok())
+        .and_then(|hex| hex::decode_to_slice(hex, &mut digest).ok())
         .ok_or(SignatureError::MalformedSignature)?;
     secret
         .mac(timestamp, body)

@@ -68,6 +68,30 @@ async fn a_client_that_stops_sending_headers_is_cut_off() {
 }
 
 #[tokio::test]
+async fn a_kept_alive_connection_left_idle_after_its_answer_is_closed() {
+    let app = TestApp::spawn_with(Options {
+        extra_env: vec![("HEADER_READ_TIMEOUT_SECS", "1".to_owned())],
+        ..Options::default()
+    })
+    .await;
+    let mut stream = TcpStream::connect(app.addr).await.unwrap();
+    stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut buf = [0u8; 1024];
+    let read = tokio::time::timeout(WAIT, stream.read(&mut buf))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        buf[..read].starts_with(b"HTTP/1.1 200"),
+        "answered, and kept alive"
+    );
+    assert!(closed_by_server(&mut stream).await);
+}
+
+#[tokio::test]
 async fn a_client_that_stops_sending_its_body_gets_408() {
     let app = TestApp::spawn_with(Options {
         extra_env: vec![("REQUEST_TIMEOUT_SECS", "1".to_owned())],
