@@ -6,6 +6,7 @@ mod hostile_clients;
 mod http_apis;
 mod in_process;
 mod interactivity;
+mod layout;
 mod runtime_api;
 
 mod apply;
