@@ -15,7 +15,10 @@ fn rust_files(dir: &Path, found: &mut Vec<PathBuf>) {
     for entry in std::fs::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();
         if path.is_dir() {
-            rust_files(&path, found);
+            // A build's output (a fuzzer's `target/`, say) is not our source.
+            if !path.ends_with("target") {
+                rust_files(&path, found);
+            }
         } else if path.extension().is_some_and(|e| e == "rs") {
             found.push(path);
         }
