@@ -24,6 +24,6 @@ pub use target::{
 };
 pub use timed::{
     CLAIM_PREFIX, Claim, Due, Hold, HoldError, Layer, Place, RecordSeal, TAG_PREFIX, Timed,
-    Unsealed,
+    Unsealed, is_message_ts,
 };
 pub use traffic::{Minute, Shortfall, Traffic, shortfall};

@@ -8,7 +8,6 @@ use super::limits::Configured;
 use super::target::{
     ApiId, HttpMethod, ResourcePath, StageName, TargetAlias, TargetError, Targeted,
 };
-use super::text::echo;
 
 /// How a user names a usage plan: its id or its name, in a target (`prod:gold`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -18,14 +17,7 @@ impl PlanRef {
     pub const MAX_LEN: usize = 128;
 
     pub fn parse(raw: &str) -> Result<Self, TargetError> {
-        match raw.split_once(':') {
-            Some((alias, _)) if TargetAlias::parse(alias).is_err() => {
-                Err(TargetError::Alias(echo(alias)))
-            }
-            _ => Targeted::parse(raw, |text| Targeted::is_name(text, Self::MAX_LEN))
-                .map(Self)
-                .ok_or_else(|| TargetError::Plan(echo(raw))),
-        }
+        Targeted::parse_name(raw, Self::MAX_LEN, TargetError::Plan).map(Self)
     }
 
     /// The id or name as AWS knows it, without the target.

@@ -60,6 +60,13 @@ impl ApiKind {
         }
     }
 
+    /// The kind a [`ApiKind::label`] names.
+    pub fn from_label(label: &str) -> Option<Self> {
+        [Self::Rest, Self::Http]
+            .into_iter()
+            .find(|kind| kind.label() == label)
+    }
+
     /// Whether `level` can exist on this kind of API: `$default` is HTTP's, and `*` (every
     /// method or every resource) is REST's.
     pub fn check(self, level: &Level) -> Result<(), TargetError> {
@@ -155,9 +162,24 @@ impl Targeted {
         })
     }
 
-    /// A name as the console gives one: 1 to `max` characters, none of them control ones.
-    pub(super) fn is_name(text: &str, max: usize) -> bool {
-        !text.is_empty() && text.chars().count() <= max && !text.chars().any(char::is_control)
+    /// A name as the console gives one (1 to `max` characters, none of them control ones), in
+    /// a target. An alias that is not one is named as such; any other fault by `bad`.
+    pub(super) fn parse_name(
+        raw: &str,
+        max: usize,
+        bad: fn(String) -> TargetError,
+    ) -> Result<Self, TargetError> {
+        match raw.split_once(':') {
+            Some((alias, _)) if TargetAlias::parse(alias).is_err() => {
+                Err(TargetError::Alias(echo(alias)))
+            }
+            _ => Self::parse(raw, |text| {
+                !text.is_empty()
+                    && text.chars().count() <= max
+                    && !text.chars().any(char::is_control)
+            })
+            .ok_or_else(|| bad(echo(raw))),
+        }
     }
 
     pub(super) fn text(&self) -> &str {
@@ -261,15 +283,7 @@ impl ApiName {
     pub const MAX_LEN: usize = 128;
 
     pub fn parse(raw: &str) -> Result<Self, TargetError> {
-        match raw.split_once(':') {
-            // An alias that is not one is named as such, not as a bad name.
-            Some((alias, _)) if TargetAlias::parse(alias).is_err() => {
-                Err(TargetError::Alias(echo(alias)))
-            }
-            _ => Targeted::parse(raw, |name| Targeted::is_name(name, Self::MAX_LEN))
-                .map(Self)
-                .ok_or_else(|| TargetError::ApiName(echo(raw))),
-        }
+        Targeted::parse_name(raw, Self::MAX_LEN, TargetError::ApiName).map(Self)
     }
 
     /// The name as AWS knows it, without the target.
@@ -606,6 +620,10 @@ mod tests {
             (ApiKind::Rest.label(), ApiKind::Http.label()),
             ("rest", "http")
         );
+        for kind in [ApiKind::Rest, ApiKind::Http] {
+            assert_eq!(ApiKind::from_label(kind.label()), Some(kind));
+        }
+        assert_eq!(ApiKind::from_label("websocket"), None);
     }
 
     #[test]

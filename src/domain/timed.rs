@@ -483,8 +483,8 @@ fn is_chat_id(raw: &str) -> bool {
             .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
 }
 
-/// A message timestamp: `1700000000.000100`.
-fn is_message_ts(raw: &str) -> bool {
+/// A message timestamp: `1700000000.000100`. Checked wherever one comes back from storage.
+pub fn is_message_ts(raw: &str) -> bool {
     match raw.split_once('.') {
         Some((secs, micros)) => {
             (1..=12).contains(&secs.len())

@@ -19,7 +19,7 @@ use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
-use super::watchdog::{Limits as TimeLimits, Watch, watchdog};
+use super::watchdog::{Watch, watchdog};
 use crate::telemetry::LogBudget;
 
 /// How much a client may hold of the server.
@@ -94,10 +94,6 @@ pub async fn serve(
     let slots = Arc::new(Semaphore::new(limits.max_connections));
     let graceful = GracefulShutdown::new();
     let refused_log = LogBudget::new(5, Duration::from_secs(60));
-    let time_limits = TimeLimits {
-        header_read: limits.header_read,
-        request: limits.request,
-    };
     tokio::pin!(shutdown);
     loop {
         let stream = tokio::select! {
@@ -131,7 +127,7 @@ pub async fn serve(
                 watched(Arc::clone(&watch), TowerToHyperService::new(router.clone())),
             );
         let connection = graceful.watch(connection);
-        let watchdog = watchdog(watch, time_limits);
+        let watchdog = watchdog(watch, limits.header_read, limits.request);
         tokio::spawn(async move {
             tokio::select! {
                 biased;

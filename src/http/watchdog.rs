@@ -57,36 +57,29 @@ impl Watch {
         self.expired.swap(false, Ordering::Relaxed)
     }
 
-    /// When the current phase runs out, and whether a request is being handled.
-    fn deadline(&self, limits: Limits) -> (Instant, bool) {
+    /// When the current phase runs out (after `header_read` or `request`), and whether a
+    /// request is being handled.
+    fn deadline(&self, header_read: Duration, request: Duration) -> (Instant, bool) {
         let phase = self.phase.load(Ordering::Relaxed);
         let handling = phase & 1 == 1;
         let since = self.opened + Duration::from_millis(phase >> 1);
-        let limit = if handling {
-            limits.request
-        } else {
-            limits.header_read
-        };
-        (since + limit, handling)
+        (
+            since + if handling { request } else { header_read },
+            handling,
+        )
     }
 }
 
-/// The two limits the watchdog keeps.
-#[derive(Debug, Clone, Copy)]
-pub struct Limits {
-    pub header_read: Duration,
-    pub request: Duration,
-}
-
-/// Runs beside its connection, in the same task, and ends when the connection has waited for
-/// headers too long (the caller then drops the connection). A request over its time is
-/// flagged and its task woken, so the service answers it `408` at its next poll.
-pub async fn watchdog(watch: Arc<Watch>, limits: Limits) {
-    let timer = tokio::time::sleep(limits.header_read);
+/// Runs beside its connection, in the same task, and ends when the connection has waited longer
+/// than `header_read` for headers (the caller then drops the connection). A request over its
+/// `request` time is flagged and its task woken, so the service answers it `408` at its next
+/// poll.
+pub async fn watchdog(watch: Arc<Watch>, header_read: Duration, request: Duration) {
+    let timer = tokio::time::sleep(header_read);
     tokio::pin!(timer);
     loop {
         timer.as_mut().await;
-        let (deadline, handling) = watch.deadline(limits);
+        let (deadline, handling) = watch.deadline(header_read, request);
         let now = Instant::now();
         if deadline > now {
             timer.as_mut().reset(deadline);
@@ -104,7 +97,7 @@ pub async fn watchdog(watch: Arc<Watch>, limits: Limits) {
         .await;
         // The answer goes out at once; the wait for the next headers, which starts then, ends
         // no sooner than this (and if the answer is stuck, the request is flagged again).
-        timer.as_mut().reset(now + limits.header_read);
+        timer.as_mut().reset(now + header_read);
     }
 }
 
@@ -112,24 +105,22 @@ pub async fn watchdog(watch: Arc<Watch>, limits: Limits) {
 mod tests {
     use super::*;
 
-    const LIMITS: Limits = Limits {
-        header_read: Duration::from_secs(10),
-        request: Duration::from_secs(20),
-    };
+    const HEADER_READ: Duration = Duration::from_secs(10);
+    const REQUEST: Duration = Duration::from_secs(20);
 
     #[tokio::test(start_paused = true)]
     async fn a_connection_waiting_for_headers_ends_when_they_are_late() {
         let watch = Watch::new();
         let started = Instant::now();
-        watchdog(Arc::clone(&watch), LIMITS).await;
-        assert_eq!(started.elapsed(), LIMITS.header_read);
+        watchdog(Arc::clone(&watch), HEADER_READ, REQUEST).await;
+        assert_eq!(started.elapsed(), HEADER_READ);
         assert!(!watch.take_expired());
     }
 
     #[tokio::test(start_paused = true)]
     async fn each_answer_restarts_the_wait_for_headers() {
         let watch = Watch::new();
-        let dog = tokio::spawn(watchdog(Arc::clone(&watch), LIMITS));
+        let dog = tokio::spawn(watchdog(Arc::clone(&watch), HEADER_READ, REQUEST));
         let started = Instant::now();
         for _ in 0..3 {
             tokio::time::sleep(Duration::from_secs(6)).await;
@@ -144,7 +135,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_request_over_its_time_is_flagged_and_the_connection_kept() {
         let watch = Watch::new();
-        let dog = tokio::spawn(watchdog(Arc::clone(&watch), LIMITS));
+        let dog = tokio::spawn(watchdog(Arc::clone(&watch), HEADER_READ, REQUEST));
         tokio::time::sleep(Duration::from_secs(1)).await;
         watch.handling();
         // Within its 20 s (past the 10 s of a header wait): not flagged.
@@ -157,6 +148,6 @@ mod tests {
         watch.answered();
         let answered = Instant::now();
         dog.await.unwrap();
-        assert_eq!(answered.elapsed(), LIMITS.header_read);
+        assert_eq!(answered.elapsed(), HEADER_READ);
     }
 }

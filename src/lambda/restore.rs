@@ -15,7 +15,9 @@ use crate::aws::{OneTime, Scheduler};
 use crate::core::clock::unix_now;
 use crate::core::ports::{DeadlineError, Deadlines, Reminder};
 use crate::core::requester::{ChatId, ReplyTo};
-use crate::domain::{ApiId, ApiKind, HttpMethod, Level, ResolvedApi, ResourcePath, StageName};
+use crate::domain::{
+    ApiId, ApiKind, HttpMethod, Level, ResolvedApi, ResourcePath, StageName, is_message_ts,
+};
 use crate::jobs::impact::{Report, ReportLater};
 use crate::slack::hosts::SlackHosts;
 use crate::slack::sealed::{SealKey, Sealed};
@@ -161,20 +163,14 @@ impl ScheduledRestores {
             return Err("sealed for another function");
         }
         let reminder = event.place.reminder().ok_or("an invalid place")?;
-        let kind = match event.kind.as_str() {
-            "rest" => ApiKind::Rest,
-            "http" => ApiKind::Http,
-            _ => return Err("an unknown kind of API"),
-        };
+        let kind = ApiKind::from_label(&event.kind).ok_or("an unknown kind of API")?;
         let reply_to = hosts
             .check_hook(&event.reply_to)
             .map_err(|_| "a reply address off Slack's hosts")?;
         let thread = match event.thread {
             Some((channel, ts)) => {
                 let channel = ChatId::parse(&channel).ok_or("an invalid channel")?;
-                let valid_ts =
-                    !ts.is_empty() && ts.bytes().all(|b| b.is_ascii_digit() || b == b'.');
-                if !valid_ts {
+                if !is_message_ts(&ts) {
                     return Err("an invalid message timestamp");
                 }
                 Some((channel.to_string(), ts))

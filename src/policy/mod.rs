@@ -167,24 +167,7 @@ impl Policy {
         target: Option<&TargetAlias>,
         action: &Action,
     ) -> Result<(), Denial> {
-        self.admits_team(who.team.as_ref())?;
-        let alias = TargetAlias::name(target);
-        let rules: Vec<&Rule> = self
-            .rules
-            .iter()
-            .filter(|rule| {
-                rule.admits(who)
-                    && !rule.plans.is_empty()
-                    && rule.targets.iter().any(|p| p.matches(alias))
-            })
-            .collect();
-        if rules.is_empty() {
-            return Err(Denial::NoRuleForPlan {
-                user: who.user.clone(),
-                channel: who.channel.clone(),
-                plan: format!("{alias}:*"),
-            });
-        }
+        let rules = self.plan_rules(who, target, None)?;
         within_bounds(&rules, action).map(|_| ())
     }
 
@@ -198,31 +181,51 @@ impl Policy {
         names: &[&str],
         action: &Action,
     ) -> Result<Allowed, Denial> {
+        let rules = self.plan_rules(who, target, Some(names))?;
+        within_bounds(&rules, action)
+    }
+
+    /// The rules for this person that reach plans in this target: those that list one of
+    /// `names`, or (`None`: the plan not read yet) any plan; refused when there are none.
+    fn plan_rules(
+        &self,
+        who: &ChatUser,
+        target: Option<&TargetAlias>,
+        names: Option<&[&str]>,
+    ) -> Result<Vec<&Rule>, Denial> {
         self.admits_team(who.team.as_ref())?;
         let alias = TargetAlias::name(target);
+        let lists = |rule: &Rule| match names {
+            None => !rule.plans.is_empty(),
+            Some(names) => names
+                .iter()
+                .any(|n| rule.plans.iter().any(|p| p.matches(n))),
+        };
         let rules: Vec<&Rule> = self
             .rules
             .iter()
             .filter(|rule| {
-                rule.admits(who)
-                    && rule.targets.iter().any(|p| p.matches(alias))
-                    && names
-                        .iter()
-                        .any(|n| rule.plans.iter().any(|p| p.matches(n)))
+                rule.admits(who) && rule.targets.iter().any(|p| p.matches(alias)) && lists(rule)
             })
             .collect();
         if rules.is_empty() {
-            let shown = match target {
-                Some(alias) => format!("{alias}:{}", names.first().copied().unwrap_or_default()),
-                None => names.first().copied().unwrap_or_default().to_owned(),
+            let plan = match names {
+                None => format!("{alias}:*"),
+                Some(names) => {
+                    let first = names.first().copied().unwrap_or_default();
+                    match target {
+                        Some(alias) => format!("{alias}:{first}"),
+                        None => first.to_owned(),
+                    }
+                }
             };
             return Err(Denial::NoRuleForPlan {
                 user: who.user.clone(),
                 channel: who.channel.clone(),
-                plan: shown,
+                plan,
             });
         }
-        within_bounds(&rules, action)
+        Ok(rules)
     }
 
     /// Whether some rule could reach the API with these names (its id, and its name when

@@ -24,7 +24,7 @@ use tokio_tungstenite::tungstenite::Message;
 pub use envelope::{Delivered, Envelope, Frame, Kind, Reason};
 
 use crate::http::Shared;
-use crate::http::SocketStatus as Status;
+use crate::http::SocketStatus;
 use crate::http::commands::{Once, command};
 use crate::http::interactions::interaction;
 use crate::slack::hosts::SlackHosts;
@@ -96,7 +96,7 @@ enum End {
 pub async fn run(
     state: Shared,
     settings: SocketSettings,
-    status: Arc<Status>,
+    status: Arc<SocketStatus>,
     stop: watch::Receiver<bool>,
 ) {
     let http = reqwest::Client::builder()
@@ -125,7 +125,7 @@ struct Link {
     index: usize,
     state: Shared,
     settings: SocketSettings,
-    status: Arc<Status>,
+    status: Arc<SocketStatus>,
     delivered: Arc<Mutex<Delivered>>,
     http: reqwest::Client,
     stop: watch::Receiver<bool>,
