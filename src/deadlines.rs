@@ -17,10 +17,10 @@ use tokio::sync::mpsc;
 use tokio_util::task::TaskTracker;
 
 use crate::core::clock::unix_now;
-use crate::core::outcome::{Failure, Outcome};
-use crate::core::ports::{DeadlineError, Deadlines, Gateway, Reminder};
+use crate::core::outcome::{Failure, Outcome, PlanFailure};
+use crate::core::ports::{DeadlineError, Deadlines, Gateway, PlanReminder, Reminder};
 use crate::core::requester::RequestId;
-use crate::core::runner::{ReplyOnce, deadline_ask};
+use crate::core::runner::{Ask, ReplyOnce, deadline_ask, plan_deadline_ask};
 use crate::domain::{ApiId, StageName};
 use crate::jobs::AppRunner;
 
@@ -64,11 +64,27 @@ const FIRST_RETRY: Duration = Duration::from_secs(5);
 const MAX_RETRY_WAIT: Duration = Duration::from_secs(300);
 const MAX_ATTEMPTS: u32 = 10;
 
+/// A deadline this process keeps: a stage's timed change or a usage plan's.
+#[derive(Debug, Clone)]
+enum Pending {
+    Stage(Reminder),
+    Plan(PlanReminder),
+}
+
+impl Pending {
+    fn at(&self) -> i64 {
+        match self {
+            Self::Stage(reminder) => reminder.at,
+            Self::Plan(reminder) => reminder.at,
+        }
+    }
+}
+
 /// Hands this process's deadlines to its timer task.
-pub struct Timers(mpsc::UnboundedSender<Reminder>);
+pub struct Timers(mpsc::UnboundedSender<Pending>);
 
 /// The timer task's end of the hand-over.
-pub struct TimerQueue(mpsc::UnboundedReceiver<Reminder>);
+pub struct TimerQueue(mpsc::UnboundedReceiver<Pending>);
 
 impl Timers {
     pub fn new() -> (Self, TimerQueue) {
@@ -84,7 +100,18 @@ impl Deadlines for Timers {
     ) -> Pin<Box<dyn Future<Output = Result<(), DeadlineError>> + Send + 'a>> {
         let sent = self
             .0
-            .send(reminder.clone())
+            .send(Pending::Stage(reminder.clone()))
+            .map_err(|_| DeadlineError("this process is stopping; a sweep will restore it".into()));
+        Box::pin(async move { sent })
+    }
+
+    fn remind_plan<'a>(
+        &'a self,
+        reminder: &'a PlanReminder,
+    ) -> Pin<Box<dyn Future<Output = Result<(), DeadlineError>> + Send + 'a>> {
+        let sent = self
+            .0
+            .send(Pending::Plan(reminder.clone()))
             .map_err(|_| DeadlineError("this process is stopping; a sweep will restore it".into()));
         Box::pin(async move { sent })
     }
@@ -127,6 +154,14 @@ fn deadline_key(reminder: &Reminder) -> String {
     )
 }
 
+/// A plan's deadline's key: `/` starts no API id, so it never meets a stage's.
+fn plan_deadline_key(reminder: &PlanReminder) -> String {
+    format!(
+        "/usageplans/{} {} {}",
+        reminder.plan, reminder.level, reminder.at
+    )
+}
+
 /// Starts the timers and the sweep; they run until the process ends. Restore attempts run on
 /// `tracker`, so shutdown waits for those in flight.
 pub fn start(
@@ -147,8 +182,11 @@ pub fn start(
         let TimerQueue(mut reminders) = queue;
         // One timer per deadline, however often a sweep sees its record again.
         let pending: Arc<Mutex<HashSet<String>>> = Arc::default();
-        while let Some(reminder) = reminders.recv().await {
-            let key = deadline_key(&reminder);
+        while let Some(due) = reminders.recv().await {
+            let key = match &due {
+                Pending::Stage(reminder) => deadline_key(reminder),
+                Pending::Plan(reminder) => plan_deadline_key(reminder),
+            };
             if !pending.lock().expect("timers").insert(key.clone()) {
                 continue;
             }
@@ -156,9 +194,9 @@ pub fn start(
             let keeper = Arc::clone(&timer_keeper);
             let pending = Arc::clone(&pending);
             tokio::spawn(async move {
-                let wait = u64::try_from(reminder.at - unix_now()).unwrap_or(0);
+                let wait = u64::try_from(due.at() - unix_now()).unwrap_or(0);
                 tokio::time::sleep(Duration::from_secs(wait)).await;
-                restore_with_retries(&runner, &reminder, &keeper).await;
+                restore_with_retries(&runner, &due, &keeper).await;
                 pending.lock().expect("timers").remove(&key);
             });
         }
@@ -179,10 +217,13 @@ pub fn start(
 
 /// Runs a deadline's restore; on failure retries with backoff, telling people of the first
 /// failure and of the end, not of every attempt.
-async fn restore_with_retries(runner: &Arc<AppRunner>, reminder: &Reminder, keeper: &Keeper) {
+async fn restore_with_retries(runner: &Arc<AppRunner>, due: &Pending, keeper: &Keeper) {
     let mut wait = FIRST_RETRY;
     for attempt in 1..=MAX_ATTEMPTS {
-        let failed = restore(runner, reminder, keeper).await;
+        let failed = match due {
+            Pending::Stage(reminder) => restore(runner, reminder, keeper).await,
+            Pending::Plan(reminder) => restore_plan(runner, reminder, keeper).await,
+        };
         if !failed {
             return;
         }
@@ -194,12 +235,19 @@ async fn restore_with_retries(runner: &Arc<AppRunner>, reminder: &Reminder, keep
         tokio::time::sleep(wait).await;
         wait = (wait * 2).min(MAX_RETRY_WAIT);
     }
-    tracing::error!(
-        api = %reminder.api,
-        stage = reminder.stage.as_str(),
-        level = %reminder.level,
-        "a timed change's restore kept failing; the sweep keeps trying"
-    );
+    match due {
+        Pending::Stage(reminder) => tracing::error!(
+            api = %reminder.api,
+            stage = reminder.stage.as_str(),
+            level = %reminder.level,
+            "a timed change's restore kept failing; the sweep keeps trying"
+        ),
+        Pending::Plan(reminder) => tracing::error!(
+            plan = %reminder.plan,
+            level = %reminder.level,
+            "a usage plan's timed change's restore kept failing; the sweep keeps trying"
+        ),
+    }
 }
 
 /// One attempt, if this process's claim on it stands, run as a tracked task (shutdown waits
@@ -235,24 +283,83 @@ async fn restore(runner: &Arc<AppRunner>, reminder: &Reminder, keeper: &Keeper) 
         &outcome,
         Outcome::Timed { result: Err(Failure::Gateway(error)), .. } if error.is_not_found()
     );
+    tell(
+        runner,
+        keeper,
+        deadline_key(reminder),
+        &ask,
+        &outcome,
+        started,
+        failed && !gone,
+    )
+    .await
+}
+
+/// A usage plan's deadline: one attempt, run as a tracked task; true if it failed in a way
+/// worth retrying. No claim: the write happens at the plan's turn and only over the values
+/// the timed change set, so a second process finds them back and only tidies the record.
+async fn restore_plan(runner: &Arc<AppRunner>, reminder: &PlanReminder, keeper: &Keeper) -> bool {
+    let Some(ask) = plan_deadline_ask(reminder) else {
+        return false;
+    };
+    let attempt = {
+        let runner = Arc::clone(runner);
+        let ask = ask.clone();
+        async move {
+            let started = Instant::now();
+            (runner.perform(&ask).await, started)
+        }
+    };
+    let Ok((outcome, started)) = keeper.tracker.spawn(attempt).await else {
+        return false;
+    };
+    let failed = matches!(&outcome, Outcome::PlanTimed { result: Err(_), .. });
+    // A plan that is gone has nothing left to restore: told once, not retried.
+    let gone = matches!(
+        &outcome,
+        Outcome::PlanTimed { result: Err(PlanFailure::Gateway(error)), .. } if error.is_not_found()
+    );
+    let key = plan_deadline_key(reminder);
+    tell(
+        runner,
+        keeper,
+        key,
+        &ask,
+        &outcome,
+        started,
+        failed && !gone,
+    )
+    .await
+}
+
+/// Tells people of a deadline's attempt when it is worth it; returns whether to retry.
+async fn tell(
+    runner: &Arc<AppRunner>,
+    keeper: &Keeper,
+    key: String,
+    ask: &Ask,
+    outcome: &Outcome,
+    started: Instant,
+    retry: bool,
+) -> bool {
     let tell = worth_telling(
         &mut keeper.failing.lock().expect("failing restores"),
-        deadline_key(reminder),
-        failed && !gone,
+        key,
+        retry,
     );
     if tell {
         runner
             .conclude(
                 &ask.origin,
-                &outcome,
+                outcome,
                 started.elapsed(),
                 &ReplyOnce::default(),
             )
             .await;
     } else {
-        runner.record(&ask.origin.requester, &outcome, started.elapsed());
+        runner.record(&ask.origin.requester, outcome, started.elapsed());
     }
-    failed && !gone
+    retry
 }
 
 /// Whether people hear of this attempt: a failure only the first time in a row (by a timer's
@@ -321,6 +428,40 @@ async fn sweep(runner: &Arc<AppRunner>, scope: &SweepScope, keeper: &Keeper) {
         pending,
         "swept stages for ended timed changes"
     );
+    if matches!(scope, SweepScope::All) {
+        sweep_plans(runner, keeper, overdue_before).await;
+    }
+}
+
+/// The same for usage plans' records, in every target: one GetUsagePlans each.
+async fn sweep_plans(runner: &Arc<AppRunner>, keeper: &Keeper, overdue_before: i64) {
+    let (mut due, mut pending) = (0, 0);
+    let plans = match runner.read_plans().await {
+        Ok(plans) => plans,
+        Err(error) => {
+            tracing::warn!(%error, "could not list usage plans to sweep");
+            return;
+        }
+    };
+    {
+        for plan in plans {
+            for record in &plan.timed {
+                let reminder = PlanReminder {
+                    plan: plan.id.clone(),
+                    level: record.level.clone(),
+                    at: record.until,
+                };
+                if record.until <= overdue_before {
+                    due += 1;
+                    restore_plan(runner, &reminder, keeper).await;
+                } else {
+                    pending += 1;
+                    runner.keep_plan_time(&reminder).await;
+                }
+            }
+        }
+    }
+    tracing::info!(due, pending, "swept usage plans for ended timed changes");
 }
 
 #[cfg(test)]

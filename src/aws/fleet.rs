@@ -171,6 +171,31 @@ impl Gateway for ApiGateway {
         self.pick(plan.target())?.read_plan(plan).await
     }
 
+    /// Every target's plans; a target that cannot be listed is logged and left out, so the
+    /// others are still swept; only home's failure is the caller's.
+    async fn plans(&self) -> Result<Vec<PlanView>, GatewayError> {
+        let mut all = self.home.plans().await?;
+        for (alias, gateway) in &self.others {
+            match gateway.plans().await {
+                Ok(plans) => all.extend(plans),
+                Err(error) => {
+                    tracing::warn!(target_alias = %alias, %error, "could not list the target's usage plans");
+                }
+            }
+        }
+        Ok(all)
+    }
+
+    async fn tag_plan(&self, plan: &PlanView, key: &str, value: &str) -> Result<(), GatewayError> {
+        self.pick(plan.target.as_ref())?
+            .tag_plan(plan, key, value)
+            .await
+    }
+
+    async fn untag_plan(&self, plan: &PlanView, key: &str) -> Result<(), GatewayError> {
+        self.pick(plan.target.as_ref())?.untag_plan(plan, key).await
+    }
+
     fn plan_wait(&self, target: Option<&TargetAlias>) -> Duration {
         self.pick(target)
             .map_or(Duration::ZERO, |gateway| gateway.plan_wait(target))

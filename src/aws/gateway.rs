@@ -324,6 +324,18 @@ impl Gateway for TargetGateway {
         self.plan_queue.wait()
     }
 
+    async fn plans(&self) -> Result<Vec<PlanView>, GatewayError> {
+        self.list_plans().await
+    }
+
+    async fn tag_plan(&self, plan: &PlanView, key: &str, value: &str) -> Result<(), GatewayError> {
+        TargetGateway::tag_plan(self, plan, key, value).await
+    }
+
+    async fn untag_plan(&self, plan: &PlanView, key: &str) -> Result<(), GatewayError> {
+        TargetGateway::untag_plan(self, plan, key).await
+    }
+
     async fn write_plan(
         &self,
         plan: &PlanView,

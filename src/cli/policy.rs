@@ -81,6 +81,15 @@ pub fn run(command: PolicyCommand) -> Result<(String, bool), PolicyToolError> {
                         Err(denial) => (format!("DENIED: {denial}."), false),
                     });
                 }
+                Request::Plan(PlanRequest::Timed(_)) => {
+                    return Ok(match policy.admits_team(who.team.as_ref()) {
+                        Ok(()) => (
+                            "DEPENDS: `extend plan` and `restore plan` are judged on the values they leave at the level, which only the plan's record tells; `policy explain` reads no plan. Explain the change they leave instead (for example `plan <plan> <rate> <burst>` or `reset plan <plan>`).".to_owned(),
+                            true,
+                        ),
+                        Err(denial) => (format!("DENIED: {denial}"), false),
+                    });
+                }
                 Request::Plan(PlanRequest::Change(change)) => {
                     // As typed: the service also knows the plan's other identity (id or name).
                     let names = [change.plan.bare()];

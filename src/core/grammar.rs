@@ -26,6 +26,16 @@ pub enum Request {
 pub enum PlanRequest {
     Change(PlanChange),
     Show(PlanRef),
+    /// `extend plan …`, `restore plan …`, or a deadline: about a plan's timed change.
+    Timed(PlanTimedRequest),
+}
+
+/// What to do with the timed change in force at one level of a usage plan.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlanTimedRequest {
+    pub plan: PlanRef,
+    pub level: PlanLevel,
+    pub kind: TimedKind,
 }
 
 /// What to do with the timed change in force at one level.
@@ -91,9 +101,11 @@ pub enum TextError {
     #[error("in a usage plan, name the API by its id (like `a1b2c3d4e5`), not `{0}`")]
     PlanApiById(String),
     #[error(
-        "timed changes (`for …`) are for stages; a usage plan's change stays until changed again"
+        "`extend plan` takes `<plan> [<api id> <stage> <METHOD> <path>] <duration>`, like `extend plan gold 30m`"
     )]
-    PlanTimed,
+    PlanExtendUsage,
+    #[error("`restore plan` takes `<plan> [<api id> <stage> <METHOD> <path>]`")]
+    PlanRestoreUsage,
     #[error(transparent)]
     Hold(#[from] HoldError),
     #[error(
@@ -145,14 +157,41 @@ pub fn plan_text(change: &PlanChange) -> String {
             format!(" {} {}", method.as_str(), path.as_str()),
         ),
     };
+    let hold = change
+        .hold
+        .map(|hold| format!(" for {hold}"))
+        .unwrap_or_default();
     match change.action {
         Action::Set(limits) => {
             format!(
-                "plan {plan}{place} {} {}{method}",
+                "plan {plan}{place} {} {}{method}{hold}",
                 limits.rate, limits.burst
             )
         }
         Action::Reset => format!("reset plan {plan}{place}{method}"),
+    }
+}
+
+/// A plan's timed request written as the command that makes it; `None` for a deadline.
+pub fn plan_timed_text(request: &PlanTimedRequest) -> Option<String> {
+    let level = match &request.level {
+        PlanLevel::Plan => String::new(),
+        PlanLevel::Method {
+            api,
+            stage,
+            method,
+            path,
+        } => format!(
+            " {} {stage} {} {}",
+            api.id(),
+            method.as_str(),
+            path.as_str()
+        ),
+    };
+    match request.kind {
+        TimedKind::Extend(by) => Some(format!("extend plan {}{level} {by}", request.plan)),
+        TimedKind::RestoreNow => Some(format!("restore plan {}{level}", request.plan)),
+        TimedKind::Deadline => None,
     }
 }
 
@@ -212,12 +251,11 @@ pub fn parse_text(text: &str) -> Result<Request, TextError> {
     // `plan …`, `show plan …` and `reset plan …` are usage plans'; an API named `plan` is
     // typed as `home:plan`.
     let is_plan = |w: &&str| w.eq_ignore_ascii_case("plan");
-    if keyword == "plan"
-        || (matches!(keyword.as_str(), "show" | "reset") && words.get(1).is_some_and(is_plan))
-    {
+    let about_plan = matches!(keyword.as_str(), "show" | "reset" | "extend" | "restore");
+    if keyword == "plan" || (about_plan && words.get(1).is_some_and(is_plan)) {
         return match hold {
-            Some(_) => Err(TextError::PlanTimed),
-            None => plan_request(&keyword, words).map(Request::Plan),
+            Some(_) if keyword != "plan" => Err(TextError::ForUsage),
+            hold => plan_request(&keyword, words, hold).map(Request::Plan),
         };
     }
     keyword_request(&keyword, words, hold).or_else(|error| change(words, hold).or(Err(error)))
@@ -281,7 +319,11 @@ fn keyword_request(
 
 /// `plan <plan> …`, `show plan <plan>` and `reset plan <plan> …`. A plan throttles an API
 /// stage per method only, so a stage without a method is refused rather than guessed.
-fn plan_request(keyword: &str, words: &[&str]) -> Result<PlanRequest, TextError> {
+fn plan_request(
+    keyword: &str,
+    words: &[&str],
+    hold: Option<Hold>,
+) -> Result<PlanRequest, TextError> {
     let api_id = |raw: &str| ApiId::parse(raw).map_err(|_| TextError::PlanApiById(echo(raw)));
     let level = |api: &str, stage: &str, method: &str, path: &str| {
         Ok::<_, TextError>(PlanLevel::Method {
@@ -302,10 +344,36 @@ fn plan_request(keyword: &str, words: &[&str]) -> Result<PlanRequest, TextError>
             plan: PlanRef::parse(plan)?,
             level,
             action,
+            hold,
+        }))
+    };
+    let timed = |plan: &str, level, kind| -> Result<PlanRequest, TextError> {
+        Ok(PlanRequest::Timed(PlanTimedRequest {
+            plan: PlanRef::parse(plan)?,
+            level,
+            kind,
         }))
     };
     match (keyword, words) {
         ("show", [_, _, plan]) => Ok(PlanRequest::Show(PlanRef::parse(plan)?)),
+        ("restore", [_, _, plan]) => timed(plan, PlanLevel::Plan, TimedKind::RestoreNow),
+        ("restore", [_, _, plan, api, stage, method, path]) => timed(
+            plan,
+            level(api, stage, method, path)?,
+            TimedKind::RestoreNow,
+        ),
+        ("restore", _) => Err(TextError::PlanRestoreUsage),
+        ("extend", [_, _, plan, by]) => {
+            timed(plan, PlanLevel::Plan, TimedKind::Extend(Hold::parse(by)?))
+        }
+        ("extend", [_, _, plan, api, stage, method, path, by]) => timed(
+            plan,
+            level(api, stage, method, path)?,
+            TimedKind::Extend(Hold::parse(by)?),
+        ),
+        ("extend", _) => Err(TextError::PlanExtendUsage),
+        // A reset is for good: `for` is about setting values for a time.
+        ("reset", _) if hold.is_some() => Err(TextError::ForUsage),
         ("reset", [_, _, plan]) => change(plan, PlanLevel::Plan, Action::Reset),
         ("reset", [_, _, plan, api, stage, method, path]) => {
             change(plan, level(api, stage, method, path)?, Action::Reset)
@@ -424,7 +492,12 @@ mod tests {
             ("plan gold 5", TextError::PlanUsage),
             ("plan", TextError::PlanUsage),
             ("show plan", TextError::PlanUsage),
-            ("plan gold 5 10 for 30m", TextError::PlanTimed),
+            ("reset plan gold for 30m", TextError::ForUsage),
+            (
+                "restore plan gold a1b2c3d4e5 live",
+                TextError::PlanRestoreUsage,
+            ),
+            ("extend plan gold", TextError::PlanExtendUsage),
         ] {
             assert_eq!(parse_text(text), Err(expected), "{text}");
         }
@@ -435,6 +508,8 @@ mod tests {
         for text in [
             "plan prod:gold 5.5 10",
             "plan gold a1b2c3d4e5 live 1 2 GET /pets/{id}",
+            "plan gold 1 2 for 1h30m",
+            "plan gold a1b2c3d4e5 live 1 2 GET /pets for 10m",
             "reset plan gold",
             "reset plan abc123 a1b2c3d4e5 live POST /",
         ] {
@@ -443,6 +518,29 @@ mod tests {
             };
             assert_eq!(plan_text(&change), text);
         }
+        let PlanRequest::Change(timed) = plan("plan gold 1 2 for 30m") else {
+            panic!()
+        };
+        assert_eq!(timed.hold, Hold::parse("30m").ok());
+        // A plan's timed change is extended or restored early like a stage's.
+        for text in [
+            "extend plan gold 30m",
+            "extend plan prod:gold a1b2c3d4e5 live GET /pets 1h",
+            "restore plan gold",
+            "restore plan gold a1b2c3d4e5 live GET /pets",
+        ] {
+            let PlanRequest::Timed(request) = plan(text) else {
+                panic!("{text}")
+            };
+            assert_eq!(plan_timed_text(&request).as_deref(), Some(text));
+        }
+        let PlanRequest::Timed(restore) = plan("restore plan gold") else {
+            panic!()
+        };
+        assert_eq!(
+            (restore.level, restore.kind),
+            (PlanLevel::Plan, TimedKind::RestoreNow)
+        );
         // An API named `plan` is typed after its target.
         assert!(matches!(
             parse_text("home:plan live 5 10"),

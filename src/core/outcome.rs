@@ -1,13 +1,13 @@
 //! What became of a request, typed, before anyone renders it for people, logs or metrics.
 
 use super::errors::GatewayError;
-use super::grammar::{ListRequest, ShowRequest, TimedKind, TimedRequest};
+use super::grammar::{ListRequest, PlanTimedRequest, ShowRequest, TimedKind, TimedRequest};
 use super::plan::Risk;
 use super::requester::Requester;
 use super::requester::{ChatId, Via};
 use crate::domain::{
-    ApiId, ApiView, Applied, Configured, HoldError, PlanApplied, PlanChange, PlanRef, PlanView,
-    QuotaExceeded, ResolvedApi, TargetApis, ThrottleChange, Timed, Unsealed,
+    ApiId, ApiView, Applied, Configured, HoldError, Level, PlanApplied, PlanChange, PlanLevel,
+    PlanRef, PlanView, QuotaExceeded, ResolvedApi, TargetApis, ThrottleChange, Timed, Unsealed,
 };
 use crate::policy::Denial;
 
@@ -70,26 +70,31 @@ fn pair(values: &Configured) -> String {
 /// What became of the timed change at one level when someone extended or restored it, or its
 /// deadline came.
 #[derive(Debug, Clone, PartialEq)]
-pub enum TimedDone {
+/// The same for a stage's level ([`Level`], [`Applied`]) and a usage plan's ([`PlanLevel`],
+/// [`PlanApplied`]).
+pub enum TimedDone<L = Level, A = Applied> {
     /// It now ends later (the new record).
-    Extended(Box<Timed>),
+    Extended(Box<Timed<L>>),
     /// The values before are back.
     Restored {
-        record: Box<Timed>,
-        applied: Box<Applied>,
+        record: Box<Timed<L>>,
+        applied: Box<A>,
     },
     /// The level already held the values before; only the record was removed.
-    AlreadyBack(Box<Timed>),
+    AlreadyBack(Box<Timed<L>>),
     /// Someone changed the level since: nothing restored, the record removed, a person decides.
     Moved {
-        record: Box<Timed>,
+        record: Box<Timed<L>>,
         found: Configured,
     },
     /// No timed change is in force at that level.
     NothingPending,
     /// Its deadline has not come (an earlier reminder of a change since extended).
-    NotDue(Box<Timed>),
+    NotDue(Box<Timed<L>>),
 }
+
+/// What became of a usage plan's timed change.
+pub type PlanTimedDone = TimedDone<PlanLevel, PlanApplied>;
 
 /// Why a change to a usage plan was not made.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -102,6 +107,9 @@ pub enum PlanFailure {
         "API `{api}` stage `{stage}` is not in this usage plan; add it to the plan first (a plan throttles only the API stages it covers)"
     )]
     NotInPlan { api: String, stage: String },
+    /// What stops a timed change (its duration, its record, its deadline), as for stages.
+    #[error(transparent)]
+    Timed(Failure),
 }
 
 /// The end of one request.
@@ -137,6 +145,16 @@ pub enum Outcome {
     PlanChanged {
         change: PlanChange,
         result: Result<PlanApplied, PlanFailure>,
+    },
+    /// `extend plan …`, `restore plan …`, or a deadline, at one level of a plan; `plan` once
+    /// it was read.
+    PlanTimed {
+        request: PlanTimedRequest,
+        plan: Option<PlanView>,
+        result: Result<PlanTimedDone, PlanFailure>,
+        /// Where the timed change was made, and its message, once its record was read.
+        channel: Option<String>,
+        thread: Option<String>,
     },
     /// A usage plan change a rule gates: a preview for its author (no approvers), or a
     /// request for one of `approvers`; nothing applied yet.
@@ -290,6 +308,17 @@ impl Label {
         }
     }
 
+    fn of_timed<L, A>(done: &TimedDone<L, A>) -> Self {
+        match done {
+            TimedDone::Extended(_) => Self::Extended,
+            TimedDone::Restored { .. } => Self::Restored,
+            TimedDone::AlreadyBack(_) => Self::Unchanged,
+            TimedDone::Moved { .. } => Self::Moved,
+            TimedDone::NothingPending => Self::NothingPending,
+            TimedDone::NotDue(_) => Self::NotDue,
+        }
+    }
+
     fn of_failure(failure: &Failure) -> Self {
         match failure {
             Failure::Gateway(error) => Self::of_gateway(error),
@@ -336,6 +365,17 @@ impl Outcome {
                 result: Err(PlanFailure::NotInPlan { .. }),
                 ..
             } => Label::NotFound,
+            Self::PlanChanged {
+                result: Err(PlanFailure::Timed(e)),
+                ..
+            } => Label::of_failure(e),
+            Self::PlanTimed { result, .. } => match result {
+                Ok(done) => Label::of_timed(done),
+                Err(PlanFailure::Denied(_)) => Label::Denied,
+                Err(PlanFailure::Gateway(e)) => Label::of_gateway(e),
+                Err(PlanFailure::NotInPlan { .. }) => Label::NotFound,
+                Err(PlanFailure::Timed(e)) => Label::of_failure(e),
+            },
             Self::Listed { result: Err(e), .. } => Label::of_gateway(e),
             Self::Interrupted { .. } => Label::Interrupted,
             Self::Invalid { .. } => Label::Invalid,
@@ -344,12 +384,7 @@ impl Outcome {
             Self::Moved { .. } => Label::Moved,
             Self::Untrusted { .. } => Label::Untrusted,
             Self::Timed { result, .. } => match result {
-                Ok(TimedDone::Extended(_)) => Label::Extended,
-                Ok(TimedDone::Restored { .. }) => Label::Restored,
-                Ok(TimedDone::AlreadyBack(_)) => Label::Unchanged,
-                Ok(TimedDone::Moved { .. }) => Label::Moved,
-                Ok(TimedDone::NothingPending) => Label::NothingPending,
-                Ok(TimedDone::NotDue(_)) => Label::NotDue,
+                Ok(done) => Label::of_timed(done),
                 Err(e) => Label::of_failure(e),
             },
         }
@@ -368,6 +403,10 @@ impl Outcome {
                     result: Ok(TimedDone::NothingPending | TimedDone::NotDue(_)),
                     ..
                 }
+                | Self::PlanTimed {
+                    result: Ok(TimedDone::NothingPending | TimedDone::NotDue(_)),
+                    ..
+                }
         ) && !matches!(self, Self::PlanGated { approvers, .. } if approvers.is_empty())
             && !self.is_quiet_deadline()
     }
@@ -379,6 +418,13 @@ impl Outcome {
             self,
             Self::Timed {
                 request: TimedRequest {
+                    kind: TimedKind::Deadline,
+                    ..
+                },
+                result: Ok(TimedDone::AlreadyBack(_)),
+                ..
+            } | Self::PlanTimed {
+                request: PlanTimedRequest {
                     kind: TimedKind::Deadline,
                     ..
                 },

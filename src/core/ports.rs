@@ -23,6 +23,16 @@ pub struct Reminder {
     pub at: i64,
 }
 
+/// A usage plan's timed change's deadline: the plan (its id as records name it, with its
+/// target), the level, and when.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlanReminder {
+    pub plan: String,
+    pub level: PlanLevel,
+    /// Unix seconds.
+    pub at: i64,
+}
+
 /// Why a deadline could not be handed on (the record on the stage stays, so a sweep or a
 /// person can still finish the restore).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -41,6 +51,21 @@ pub trait Deadlines: Send + Sync {
         &'a self,
         reminder: &'a Reminder,
     ) -> Pin<Box<dyn Future<Output = Result<(), DeadlineError>> + Send + 'a>>;
+
+    /// The same for a usage plan's timed change. Where deadlines cannot be kept for plans,
+    /// `Err`: the change is refused before anything is written.
+    fn remind_plan<'a>(
+        &'a self,
+        reminder: &'a PlanReminder,
+    ) -> Pin<Box<dyn Future<Output = Result<(), DeadlineError>> + Send + 'a>> {
+        let _ = reminder;
+        Box::pin(async {
+            Err(DeadlineError(
+                "a usage plan's timed change ends on time only under `serve` or `socket`"
+                    .to_owned(),
+            ))
+        })
+    }
 }
 
 /// What the core needs from API Gateway, in terms every kind of API shares: an API id, a stage,
@@ -123,6 +148,42 @@ pub trait Gateway: Send + Sync {
         async move {
             Err(GatewayError::Unexpected(format!(
                 "usage plan `{plan}`: usage plans are not reachable here"
+            )))
+        }
+    }
+
+    /// Every target's usage plans, with their tags (where timed changes keep their records).
+    fn plans(&self) -> impl Future<Output = Result<Vec<PlanView>, GatewayError>> + Send {
+        async { Ok(Vec::new()) }
+    }
+
+    /// Sets one tag on a usage plan (where a plan's timed change keeps its record).
+    fn tag_plan(
+        &self,
+        plan: &PlanView,
+        key: &str,
+        value: &str,
+    ) -> impl Future<Output = Result<(), GatewayError>> + Send {
+        let _ = (key, value);
+        let plan = plan.id.clone();
+        async move {
+            Err(GatewayError::Unexpected(format!(
+                "usage plan `{plan}`: its tags are not reachable here"
+            )))
+        }
+    }
+
+    /// Removes one tag from a usage plan; removing a tag that is not there is not an error.
+    fn untag_plan(
+        &self,
+        plan: &PlanView,
+        key: &str,
+    ) -> impl Future<Output = Result<(), GatewayError>> + Send {
+        let _ = key;
+        let plan = plan.id.clone();
+        async move {
+            Err(GatewayError::Unexpected(format!(
+                "usage plan `{plan}`: its tags are not reachable here"
             )))
         }
     }

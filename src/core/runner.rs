@@ -8,14 +8,16 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use super::clock::unix_now;
-use super::grammar::{ListRequest, PlanRequest, Request, ShowRequest, TimedRequest};
-use super::outcome::{Failure, Outcome, TimedDone};
+use super::grammar::{
+    ListRequest, PlanRequest, PlanTimedRequest, Request, ShowRequest, TimedRequest,
+};
+use super::outcome::{Failure, Outcome, PlanTimedDone, TimedDone};
 use super::plan::{DEFAULT_CUT_FRACTION, Risk, plan, risk};
 use super::ports::{Deadlines, Gateway, GatewayError, Teller};
 use super::requester::{ChatId, ReplyTo, RequestId, Requester, Via};
 use crate::domain::{
-    ApiId, Applied, Approval, Configured, Hold, Level, PlanApplied, PlanChange, RecordSeal,
-    ResolvedApi, StageName, ThrottleChange, Timed, Unsealed,
+    ApiId, Applied, Approval, Configured, Hold, Level, PlanApplied, PlanChange, PlanLevel,
+    PlanView, RecordSeal, ResolvedApi, StageName, ThrottleChange, Timed, Unsealed,
 };
 use crate::metrics::Metrics;
 use crate::policy::{Allowed, ApiIdentity, Denial, PolicyHandle};
@@ -120,6 +122,29 @@ pub enum Prepared {
     Plan {
         change: PlanChange,
         applied: PlanApplied,
+        record: RecordStep<PlanLevel>,
+    },
+    /// A usage plan's timed change ended (or restored early): what comes back put back, at
+    /// the plan's turn, if the level still holds what it set; then its record updated.
+    PlanRestore {
+        request: PlanTimedRequest,
+        applied: PlanApplied,
+        record: Timed<PlanLevel>,
+        next: Option<Timed<PlanLevel>>,
+    },
+    /// A plan's timed change with nothing to put back: its record updated or removed.
+    PlanForget {
+        request: PlanTimedRequest,
+        plan: PlanView,
+        record: Timed<PlanLevel>,
+        done: PlanTimedDone,
+        next: Option<Timed<PlanLevel>>,
+    },
+    /// A plan's timed change that now ends later: its record rewritten.
+    PlanExtend {
+        request: PlanTimedRequest,
+        plan: PlanView,
+        record: Timed<PlanLevel>,
     },
     /// A timed change that now ends later: its record rewritten.
     Extend {
@@ -133,15 +158,15 @@ pub enum Prepared {
 // One per request, moved once from `prepare` to `commit` (as `Step`): boxing buys nothing.
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
-pub enum RecordStep {
+pub enum RecordStep<L = Level> {
     /// Nothing: no timed change there, and this one is not timed either.
     Untouched,
     /// A timed change: its record, written before the change (and the record it replaces, put
     /// back if the write fails).
-    Keep(Timed, Option<Timed>),
+    Keep(Timed<L>, Option<Timed<L>>),
     /// A change for good over a timed one: that record goes once the write has succeeded, so
     /// its deadline puts nothing back over a value someone chose since.
-    End(Timed),
+    End(Timed<L>),
 }
 
 /// Makes sure a request gets one final message, whoever sends it first: its job, or the
@@ -175,6 +200,8 @@ pub struct Runner<G, T> {
     seal: Option<RecordSeal>,
     /// Records not sealed by this service that were already reported, so each is told once.
     reported: Mutex<HashSet<(ApiId, String, Unsealed)>>,
+    /// The same for usage plans' unsealed records (by plan id).
+    reported_plans: Mutex<HashSet<(String, Unsealed)>>,
     /// The levels requests are reading and writing now (see [`LevelGuard`]).
     levels: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
@@ -192,6 +219,7 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
             deadlines: None,
             seal: None,
             reported: Mutex::new(HashSet::new()),
+            reported_plans: Mutex::new(HashSet::new()),
             levels: Mutex::new(HashMap::new()),
         }
     }
@@ -278,6 +306,7 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
             Some(Request::Plan(PlanRequest::Change(change))) => {
                 policy.screen_plan(who, change.plan.target(), &change.action)
             }
+            Some(Request::Plan(PlanRequest::Timed(_))) => policy.admits_team(who.team.as_ref()),
             Some(Request::Help) | None => policy.admits_team(who.team.as_ref()),
         }
     }
@@ -348,7 +377,35 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
                 api,
                 record,
             } => self.commit_extend(request, api, record).await,
-            Prepared::Plan { change, applied } => self.commit_plan(change, applied).await,
+            Prepared::Plan {
+                change,
+                applied,
+                record,
+            } => self.commit_plan(change, applied, record).await,
+            Prepared::PlanRestore {
+                request,
+                applied,
+                record,
+                next,
+            } => {
+                self.commit_plan_restore(request, applied, record, next)
+                    .await
+            }
+            Prepared::PlanForget {
+                request,
+                plan,
+                record,
+                done,
+                next,
+            } => {
+                self.commit_plan_forget(request, plan, record, done, next)
+                    .await
+            }
+            Prepared::PlanExtend {
+                request,
+                plan,
+                record,
+            } => self.commit_plan_extend(request, plan, record).await,
         };
         drop(held);
         outcome
@@ -584,11 +641,13 @@ fn changed(change: &ThrottleChange, result: Result<Applied, Failure>) -> Outcome
 }
 
 mod log;
+mod plan_timed;
 mod plans;
 mod reads;
 mod tell;
 mod timed;
 
+pub use plan_timed::plan_deadline_ask;
 pub use timed::deadline_ask;
 
 #[cfg(test)]

@@ -150,7 +150,7 @@ impl StageView {
     pub fn open(&mut self, seal: Option<&RecordSeal>, api: &ApiId) {
         let (mut timed, mut claims, mut unsealed) = (Vec::new(), Vec::new(), Vec::new());
         if let Ok(stage) = StageName::parse(&self.stage) {
-            let place = Place { api, stage: &stage };
+            let place = Place::Stage { api, stage: &stage };
             for (key, value) in &self.tags {
                 if let Some(claim) = Claim::from_tag(key, value, seal, place) {
                     claims.push(claim);

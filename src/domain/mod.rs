@@ -23,7 +23,7 @@ pub use target::{
     TargetError,
 };
 pub use timed::{
-    CLAIM_PREFIX, Claim, Due, Hold, HoldError, Layer, Place, RecordSeal, TAG_PREFIX, Timed,
-    Unsealed, is_message_ts,
+    CLAIM_PREFIX, Claim, Due, Hold, HoldError, Layer, Place, RecordLevel, RecordSeal, TAG_PREFIX,
+    Timed, Unsealed, is_message_ts,
 };
 pub use traffic::{Minute, Shortfall, Traffic, shortfall};

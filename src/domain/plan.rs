@@ -8,6 +8,7 @@ use super::limits::Configured;
 use super::target::{
     ApiId, HttpMethod, ResourcePath, StageName, TargetAlias, TargetError, Targeted,
 };
+use super::timed::{CLAIM_PREFIX, Hold, Place, RecordLevel, RecordSeal, Timed, Unsealed};
 
 /// How a user names a usage plan: its id or its name, in a target (`prod:gold`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -85,12 +86,14 @@ impl fmt::Display for PlanLevel {
     }
 }
 
-/// What the user asked of a plan: new limits (or none) at one level.
+/// What the user asked of a plan: new limits (or none) at one level, for good or for a time.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PlanChange {
     pub plan: PlanRef,
     pub level: PlanLevel,
     pub action: Action,
+    /// `for 30m`: put back what the level holds now when this ends.
+    pub hold: Option<Hold>,
 }
 
 impl PlanChange {
@@ -123,9 +126,44 @@ pub struct PlanView {
     /// The quota in plain words (`10000 requests a MONTH`), when the plan has one.
     pub quota: Option<String>,
     pub stages: Vec<PlanStage>,
+    /// The plan's `throttle-bot:` tags as read: untrusted until [`PlanView::open`] checks
+    /// their seals.
+    pub tags: Vec<(String, String)>,
+    /// Timed changes in force, as recorded (and sealed by this service) in the plan's tags.
+    pub timed: Vec<Timed<PlanLevel>>,
+    /// `throttle-bot:` records this service did not seal: never acted on.
+    pub unsealed: Vec<Unsealed>,
 }
 
 impl PlanView {
+    /// Reads the records among the plan's tags: only those sealed by `seal` for this plan
+    /// count; the others are set aside for a person.
+    pub fn open(&mut self, seal: Option<&RecordSeal>) {
+        let (mut timed, mut unsealed) = (Vec::new(), Vec::new());
+        let place = Place::Plan(&self.id);
+        for (key, value) in &self.tags {
+            // Claims are a stage's (a plan's writes take turns in the process that queues them).
+            if key.starts_with(CLAIM_PREFIX) {
+                continue;
+            }
+            match Timed::from_tag(key, value, seal, place) {
+                Some(Ok(record)) => timed.push(record),
+                Some(Err(found)) => unsealed.push(found),
+                None => {}
+            }
+        }
+        timed.sort_by_key(|t: &Timed<PlanLevel>| t.until);
+        unsealed.sort_by(|a: &Unsealed, b: &Unsealed| a.key.cmp(&b.key));
+        (self.timed, self.unsealed) = (timed, unsealed);
+    }
+
+    /// The timed change in force at `level`, if any (levels compared as their records name
+    /// them: an API by its bare id, as a plan does).
+    pub fn timed_at(&self, level: &PlanLevel) -> Option<&Timed<PlanLevel>> {
+        let wanted = level.key_text();
+        self.timed.iter().find(|t| t.level.key_text() == wanted)
+    }
+
     /// The id as AWS knows it, without the target.
     pub fn bare_id(&self) -> &str {
         self.id.rsplit(':').next().unwrap_or(&self.id)
@@ -167,6 +205,11 @@ pub struct PlanApplied {
     /// How long the change waited behind other plan changes in its account (AWS allows about
     /// one UpdateUsagePlan every 20 seconds), when it waited at all.
     pub queued_secs: Option<u64>,
+    /// For a timed change: when it ends, and every step from then on (when, what comes back).
+    pub until: Option<i64>,
+    pub steps: Vec<(i64, Configured)>,
+    /// For a change for good over a timed one: when that one would have ended.
+    pub replaces_timed: Option<i64>,
 }
 
 #[cfg(test)]
@@ -195,6 +238,9 @@ mod tests {
                     },
                 )],
             }],
+            tags: Vec::new(),
+            timed: Vec::new(),
+            unsealed: Vec::new(),
         }
     }
 
@@ -254,6 +300,7 @@ mod tests {
             plan: PlanRef::parse("gold").unwrap(),
             level: PlanLevel::Plan,
             action: Action::Set(limits),
+            hold: None,
         };
         assert_eq!(change.after(), limits.into());
         change.action = Action::Reset;

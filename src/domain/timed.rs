@@ -9,6 +9,7 @@ use sha2::{Digest, Sha256};
 
 use super::change::Action;
 use super::limits::{BurstLimit, Configured, RateLimit, ThrottleLimits};
+use super::plan::PlanLevel;
 use super::target::{ApiId, HttpMethod, Level, ResourcePath, StageName};
 use super::text::echo;
 
@@ -132,12 +133,16 @@ impl fmt::Debug for RecordSeal {
     }
 }
 
-/// Where a tag lives: the API and stage it is on are part of what is sealed, so a record
-/// copied to another stage (or API) does not verify there.
+/// Where a tag lives: the API and stage (or the usage plan) it is on are part of what is
+/// sealed, so a record copied to another stage, API or plan does not verify there.
 #[derive(Debug, Clone, Copy)]
-pub struct Place<'a> {
-    pub api: &'a ApiId,
-    pub stage: &'a StageName,
+pub enum Place<'a> {
+    Stage {
+        api: &'a ApiId,
+        stage: &'a StageName,
+    },
+    /// A usage plan, by its id as every record names it (`prod:abc123` in another target).
+    Plan(&'a str),
 }
 
 impl RecordSeal {
@@ -149,9 +154,12 @@ impl RecordSeal {
     fn mac(&self, place: Place<'_>, key: &str, value: &str) -> String {
         let mut mac = Hmac::<Sha256>::new_from_slice(&self.0).expect("any key length");
         // The API as stored (`prod:a1b2c3d4e5` in another target): a record moved between
-        // targets does not verify.
-        let api = place.api.to_string();
-        for part in [api.as_str(), place.stage.as_str(), key, value] {
+        // targets does not verify. A plan's place starts with `/`, which no API id has.
+        let (first, second) = match place {
+            Place::Stage { api, stage } => (api.to_string(), stage.as_str()),
+            Place::Plan(plan) => (format!("/usageplans/{plan}"), ""),
+        };
+        for part in [first.as_str(), second, key, value] {
             mac.update(&(part.len() as u64).to_be_bytes());
             mac.update(part.as_bytes());
         }
@@ -194,11 +202,90 @@ pub struct Layer {
     pub by: String,
 }
 
+/// A level that can hold a timed change: a stage's ([`Level`]) or a usage plan's
+/// ([`PlanLevel`]). Each names itself in a record's tag key, after [`TAG_PREFIX`].
+pub trait RecordLevel: Clone + PartialEq + fmt::Display + Sized {
+    /// The key's text after the prefix, escaped for a tag.
+    fn key_text(&self) -> String;
+    /// The level a key's text (after the prefix) names; `None` for anything else.
+    fn from_key_text(text: &str) -> Option<Self>;
+}
+
+impl RecordLevel for Level {
+    /// `stage`, `GET /pets/=7Bid=7D`, or `=24default` (`$` is not a tag character).
+    fn key_text(&self) -> String {
+        match self {
+            Level::Stage => "stage".to_owned(),
+            Level::Method { method, path } => {
+                format!("{} {}", escape(method.as_str()), escape(path.as_str()))
+            }
+            Level::DefaultRoute => escape(Level::DEFAULT_ROUTE),
+        }
+    }
+
+    fn from_key_text(text: &str) -> Option<Self> {
+        let level = match text {
+            "stage" => Level::Stage,
+            route if unescape(route)? == Level::DEFAULT_ROUTE => Level::DefaultRoute,
+            method_path => {
+                let (method, path) = method_path.split_once(' ')?;
+                Level::method(
+                    HttpMethod::parse(&unescape(method)?).ok()?,
+                    ResourcePath::parse(&unescape(path)?).ok()?,
+                )
+            }
+        };
+        Some(level)
+    }
+}
+
+impl RecordLevel for PlanLevel {
+    /// `plan`, or `a1b2c3d4e5/live GET /pets` for one method of an API stage in the plan.
+    fn key_text(&self) -> String {
+        match self {
+            PlanLevel::Plan => "plan".to_owned(),
+            PlanLevel::Method {
+                api,
+                stage,
+                method,
+                path,
+            } => format!(
+                "{}/{} {} {}",
+                escape(api.id()),
+                escape(stage.as_str()),
+                escape(method.as_str()),
+                escape(path.as_str())
+            ),
+        }
+    }
+
+    fn from_key_text(text: &str) -> Option<Self> {
+        if text == "plan" {
+            return Some(PlanLevel::Plan);
+        }
+        let mut parts = text.splitn(3, ' ');
+        let (api_stage, method, path) = (parts.next()?, parts.next()?, parts.next()?);
+        let (api, stage) = api_stage.split_once('/')?;
+        let api = unescape(api)?;
+        // A bare id: the plan's target is the API's.
+        if api.contains(':') {
+            return None;
+        }
+        Some(PlanLevel::Method {
+            api: ApiId::parse(&api).ok()?,
+            stage: StageName::parse(&unescape(stage)?).ok()?,
+            method: HttpMethod::parse(&unescape(method)?).ok()?,
+            path: ResourcePath::parse(&unescape(path)?).ok()?,
+        })
+    }
+}
+
 /// The timed changes in force at one level: the newest (what the level holds), the older ones
-/// under it, and what was there before the first. Stored as one sealed stage tag per level.
+/// under it, and what was there before the first. Stored as one sealed tag per level, on the
+/// stage or the usage plan.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Timed {
-    pub level: Level,
+pub struct Timed<L = Level> {
+    pub level: L,
     /// What the level held before the first timed change (nothing set: the override is
     /// removed, as `reset` does).
     pub restore: Configured,
@@ -220,31 +307,31 @@ pub struct Timed {
 
 /// What the end of the newest timed change at a level finds there.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Due {
+pub enum Due<L = Level> {
     /// The level still holds what the timed change set: put this back, and keep `next` (the
     /// timed change under it that comes back) as the level's record, if any.
     Restore {
         action: Action,
-        next: Option<Box<Timed>>,
+        next: Option<Box<Timed<L>>>,
     },
     /// The level already holds what comes back (restored, or undone): only the record is left
     /// to update.
-    AlreadyBack { next: Option<Box<Timed>> },
+    AlreadyBack { next: Option<Box<Timed<L>>> },
     /// Someone changed the level since: nothing is restored; a person must decide.
     Moved { found: Configured },
 }
 
-impl Timed {
+impl<L: RecordLevel> Timed<L> {
     /// The record of a new timed change at `level`, which holds `live` now. On top of a timed
     /// change still in force there (the level holds what it set), that one goes under the new
     /// one and comes back when it ends, if it is still in force then; the same values again
     /// only move its deadline.
     #[allow(clippy::too_many_arguments)]
     pub fn start(
-        level: Level,
+        level: L,
         live: Configured,
         set: Configured,
-        prior: Option<&Timed>,
+        prior: Option<&Self>,
         (since, hold): (i64, Hold),
         by: String,
         channel: Option<String>,
@@ -299,7 +386,7 @@ impl Timed {
 
     /// The record once the newest timed change ends at `now`: the next one under it that is
     /// still in force, or none (the values before the first come back).
-    pub fn next(&self, now: i64) -> Option<Timed> {
+    pub fn next(&self, now: i64) -> Option<Self> {
         let at = self.below.iter().position(|layer| layer.until > now)?;
         let layer = &self.below[at];
         Some(Self {
@@ -333,7 +420,7 @@ impl Timed {
     }
 
     /// What to do when the newest timed change ends at `now`, given what the level holds.
-    pub fn check(&self, live: Configured, now: i64) -> Due {
+    pub fn check(&self, live: Configured, now: i64) -> Due<L> {
         let next = self.next(now).map(Box::new);
         let back = next.as_ref().map_or(self.restore, |next| next.set);
         if live == self.set {
@@ -361,27 +448,16 @@ impl Timed {
         Ok(extended)
     }
 
-    /// The tag key for a level: `throttle-bot:stage` or `throttle-bot:GET /pets/=7Bid=7D`.
-    /// `None` when the level's path is too long for a tag key.
-    pub fn tag_key(level: &Level) -> Option<String> {
-        let key = record_key(level);
+    /// The tag key for a level: `throttle-bot:stage`, `throttle-bot:GET /pets/=7Bid=7D`,
+    /// `throttle-bot:plan`. `None` when the level's path is too long for a tag key.
+    pub fn tag_key(level: &L) -> Option<String> {
+        let key = format!("{TAG_PREFIX}{}", level.key_text());
         (key.len() <= MAX_KEY_LEN).then_some(key)
     }
 
     /// The level a record's tag key names.
-    fn level_of_key(key: &str) -> Option<Level> {
-        let level = match key.strip_prefix(TAG_PREFIX)? {
-            "stage" => Level::Stage,
-            route if unescape(route)? == Level::DEFAULT_ROUTE => Level::DefaultRoute,
-            method_path => {
-                let (method, path) = method_path.split_once(' ')?;
-                Level::method(
-                    HttpMethod::parse(&unescape(method)?).ok()?,
-                    ResourcePath::parse(&unescape(path)?).ok()?,
-                )
-            }
-        };
-        Some(level)
+    fn level_of_key(key: &str) -> Option<L> {
+        L::from_key_text(key.strip_prefix(TAG_PREFIX)?)
     }
 
     /// The sealed stage tag holding this record at `place`; `None` when it does not fit a tag.
@@ -508,19 +584,6 @@ fn checked_by(by: String) -> Option<String> {
     valid.then_some(by)
 }
 
-fn record_key(level: &Level) -> String {
-    match level {
-        Level::Stage => format!("{TAG_PREFIX}stage"),
-        Level::Method { method, path } => format!(
-            "{TAG_PREFIX}{} {}",
-            escape(method.as_str()),
-            escape(path.as_str())
-        ),
-        // `$` is not a tag character: `throttle-bot:=24default`.
-        Level::DefaultRoute => format!("{TAG_PREFIX}{}", escape(Level::DEFAULT_ROUTE)),
-    }
-}
-
 /// Every claim's tag key starts with this.
 pub const CLAIM_PREFIX: &str = "throttle-bot:claim:";
 
@@ -541,7 +604,7 @@ pub struct Claim {
 
 impl Claim {
     /// A claim on `level`; `None` for a level that can hold no record.
-    pub fn new(level: &Level, by: String, at: i64) -> Option<Self> {
+    pub fn new<L: RecordLevel>(level: &L, by: String, at: i64) -> Option<Self> {
         Some(Self {
             key: Self::tag_key(level)?,
             by,
@@ -552,7 +615,7 @@ impl Claim {
     /// `throttle-bot:claim:stage`, `throttle-bot:claim:GET /pets`: never read as a record. A
     /// level whose record key is long is named by a digest of it instead, so every record
     /// that fits a tag has a claim that fits too.
-    pub fn tag_key(level: &Level) -> Option<String> {
+    pub fn tag_key<L: RecordLevel>(level: &L) -> Option<String> {
         let record = Timed::tag_key(level)?;
         let key = format!("{CLAIM_PREFIX}{}", &record[TAG_PREFIX.len()..]);
         if key.len() <= MAX_KEY_LEN {

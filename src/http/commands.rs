@@ -13,7 +13,7 @@ use axum::{Extension, Json};
 use super::signed::SlackBody;
 use super::{AppState, Shared};
 use crate::core::clock::unix_now;
-use crate::core::grammar::{PlanRequest, Request, parse_text, wants_break_glass};
+use crate::core::grammar::{PlanRequest, Request, TimedKind, parse_text, wants_break_glass};
 use crate::core::outcome::{Label, News, Outcome};
 use crate::core::ports::Gateway;
 use crate::core::requester::{RequestId, Requester, Via};
@@ -194,7 +194,11 @@ fn triage(state: &Shared, body: &[u8], once: Once<'_>) -> Triage {
                     .runner()
                     .gateway()
                     .plan_wait(change.plan.target()),
-                PlanRequest::Show(_) => Duration::ZERO,
+                // `restore plan` writes at the plan's turn; `extend plan` only tags the plan.
+                PlanRequest::Timed(timed) if timed.kind == TimedKind::RestoreNow => {
+                    state.jobs.runner().gateway().plan_wait(timed.plan.target())
+                }
+                PlanRequest::Show(_) | PlanRequest::Timed(_) => Duration::ZERO,
             };
             let ack = render::plans::accepted(&request, wait);
             (Work::Plan(request), ack)

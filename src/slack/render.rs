@@ -151,6 +151,12 @@ pub fn reply(news: &News<'_>, buttons: Option<&Buttons>) -> Option<Value> {
             result,
             ..
         } => timed::reply(request, api.as_ref(), result, news.requester),
+        Outcome::PlanTimed {
+            request,
+            plan,
+            result,
+            ..
+        } => plans::timed_reply(request, plan.as_ref(), result, news.requester),
     })
 }
 
@@ -203,6 +209,12 @@ pub fn notice(news: &News<'_>) -> Option<Value> {
             result,
             ..
         } => return timed::notice(request, api.as_ref(), result, actor),
+        Outcome::PlanTimed {
+            request,
+            plan,
+            result,
+            ..
+        } => return plans::timed_notice(request, plan.as_ref(), result, actor),
         Outcome::Untrusted { api, stage, found } => notice_of(format!(
             ":rotating_light: *Not made by throttle-bot:* {} on {} / {} {} not sealed by this service (hand-written, edited or copied). Nothing will act on {}; a person must decide whether to remove {}: {}",
             if found.len() == 1 {

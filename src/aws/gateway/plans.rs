@@ -2,6 +2,7 @@
 //! its turn to be written comes (GetUsagePlan), and write its throttle (UpdateUsagePlan) only if
 //! the level still holds what the user saw.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use aws_config::retry::RetryConfig;
@@ -12,7 +13,7 @@ use aws_sdk_apigateway::types::{
 
 use super::TargetGateway;
 use crate::core::ports::GatewayError;
-use crate::domain::{Action, Configured, PlanLevel, PlanRef, PlanStage, PlanView};
+use crate::domain::{Action, Configured, PlanLevel, PlanRef, PlanStage, PlanView, TAG_PREFIX};
 
 /// UpdateUsagePlan is allowed about once every 20 s: a throttled write is tried once more after
 /// a full spacing, never hammered.
@@ -35,6 +36,7 @@ struct Parts<'a> {
     throttle: Option<&'a ThrottleSettings>,
     quota: Option<&'a QuotaSettings>,
     stages: &'a [ApiStage],
+    tags: Option<&'a HashMap<String, String>>,
 }
 
 impl<'a> Parts<'a> {
@@ -45,6 +47,7 @@ impl<'a> Parts<'a> {
             throttle: plan.throttle(),
             quota: plan.quota(),
             stages: plan.api_stages(),
+            tags: plan.tags(),
         }
     }
 }
@@ -54,9 +57,13 @@ impl TargetGateway {
         format!("arn:aws:apigateway:{}::/usageplans", self.region())
     }
 
-    /// The plan whose id, else whose name, is `plan`'s text (all pages of GetUsagePlans).
-    pub(super) async fn find_plan(&self, plan: &PlanRef) -> Result<PlanView, GatewayError> {
-        let wanted = plan.bare();
+    /// Every usage plan of this target, with its tags (all pages of GetUsagePlans).
+    pub(super) async fn list_plans(&self) -> Result<Vec<PlanView>, GatewayError> {
+        let all = self.all_plans().await?;
+        Ok(all.iter().map(|p| self.plan_view(Parts::of(p))).collect())
+    }
+
+    async fn all_plans(&self) -> Result<Vec<UsagePlan>, GatewayError> {
         let mut all: Vec<UsagePlan> = Vec::new();
         let mut pages = self
             .clients()
@@ -75,6 +82,13 @@ impl TargetGateway {
                 }
             }
         }
+        Ok(all)
+    }
+
+    /// The plan whose id, else whose name, is `plan`'s text (all pages of GetUsagePlans).
+    pub(super) async fn find_plan(&self, plan: &PlanRef) -> Result<PlanView, GatewayError> {
+        let wanted = plan.bare();
+        let all = self.all_plans().await?;
         if let Some(found) = all.iter().find(|p| p.id() == Some(wanted)) {
             return Ok(self.plan_view(Parts::of(found)));
         }
@@ -138,6 +152,7 @@ impl TargetGateway {
             throttle: now.throttle(),
             quota: now.quota(),
             stages: now.api_stages(),
+            tags: now.tags(),
         });
         let held = now.at(level).unwrap_or_default();
         if held != expected {
@@ -166,6 +181,56 @@ impl TargetGateway {
             Ok(_) => Ok(waited),
             Err(err) => {
                 let error = self.explain(err, "apigateway:PATCH", &resource, Some(not_found()));
+                Err(self.named(error).await)
+            }
+        }
+    }
+
+    /// Sets one tag on a plan (TagResource on the plan's ARN; the general pace, not the
+    /// plan writes' turn: it is not an UpdateUsagePlan).
+    pub(super) async fn tag_plan(
+        &self,
+        plan: &PlanView,
+        key: &str,
+        value: &str,
+    ) -> Result<(), GatewayError> {
+        let resource = format!("{}/{}", self.plans_arn(), plan.bare_id());
+        let result = self
+            .clients()
+            .await?
+            .rest
+            .tag_resource()
+            .resource_arn(&resource)
+            .tags(key, value)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(err) => {
+                let tags = format!("arn:aws:apigateway:{}::/tags/*", self.region());
+                let error = self.explain(err, "apigateway:PUT", &tags, None);
+                Err(self.named(error).await)
+            }
+        }
+    }
+
+    /// Removes one tag from a plan; a tag that is not there is not an error.
+    pub(super) async fn untag_plan(&self, plan: &PlanView, key: &str) -> Result<(), GatewayError> {
+        let resource = format!("{}/{}", self.plans_arn(), plan.bare_id());
+        let result = self
+            .clients()
+            .await?
+            .rest
+            .untag_resource()
+            .resource_arn(&resource)
+            .tag_keys(key)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(err) => {
+                let tags = format!("arn:aws:apigateway:{}::/tags/*", self.region());
+                let error = self.explain(err, "apigateway:DELETE", &tags, None);
                 Err(self.named(error).await)
             }
         }
@@ -209,6 +274,15 @@ impl TargetGateway {
                 format!("{} requests a {period}", q.limit())
             }),
             stages,
+            tags: plan
+                .tags
+                .into_iter()
+                .flatten()
+                .filter(|(key, _)| key.starts_with(TAG_PREFIX))
+                .map(|(key, value)| (key.clone(), value.clone()))
+                .collect(),
+            timed: Vec::new(),
+            unsealed: Vec::new(),
         }
     }
 }

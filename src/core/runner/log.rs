@@ -139,6 +139,26 @@ pub(super) fn log_line(requester: &Requester, outcome: &Outcome, label: Label, t
                 }
             }
         }
+        Outcome::PlanTimed {
+            request, result, ..
+        } => {
+            let (plan, level) = (request.plan.to_string(), request.level.to_string());
+            match result {
+                Ok(_) => tracing::info!(
+                    source,
+                    user,
+                    channel,
+                    plan,
+                    level,
+                    outcome = outcome_label,
+                    latency_ms,
+                    "usage plan timed change step done"
+                ),
+                Err(error) => {
+                    tracing::warn!(source, user, channel, plan, level, outcome = outcome_label, %error, latency_ms, "usage plan timed change step failed")
+                }
+            }
+        }
         Outcome::Interrupted { .. } => tracing::error!(
             source,
             user,

@@ -6,22 +6,26 @@
 use std::time::Duration;
 
 use super::super::grammar::PlanRequest;
-use super::super::outcome::{Outcome, PlanFailure};
+use super::super::outcome::{Failure, Outcome, PlanFailure};
 use super::super::ports::{Gateway, GatewayError, Teller};
-use super::{Ask, LevelGuard, Prepared, Runner, Step};
-use crate::domain::{ChatId, PlanApplied, PlanChange};
+use super::{Ask, LevelGuard, Prepared, RecordStep, Runner, Step};
+use crate::core::clock::unix_now;
+use crate::core::requester::Via;
+use crate::domain::{ChatId, PlanApplied, PlanChange, PlanLevel, Timed};
 
 /// A wait shorter than this is not worth telling anyone about.
 const WORTH_SAYING: Duration = Duration::from_secs(1);
 
 /// Where a plan change stands once decided (reads only, so far).
+// One per request, moved once from the decision to the step: boxing buys nothing.
+#[allow(clippy::large_enum_variant)]
 enum Next {
     /// Nothing to write: the level already holds the values.
     Done(PlanApplied),
     /// Held for its author's confirmation (no approvers) or an approver's yes.
     Gated(PlanApplied, Vec<ChatId>),
-    /// To be written.
-    Write(PlanApplied),
+    /// To be written, with what it does to the level's timed-change record.
+    Write(PlanApplied, RecordStep<PlanLevel>),
 }
 
 impl<G: Gateway, T: Teller> Runner<G, T> {
@@ -31,9 +35,10 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
             PlanRequest::Show(plan) => {
                 return Step::Done(Outcome::PlanShown {
                     plan: plan.clone(),
-                    result: self.gateway.read_plan(plan).await,
+                    result: self.read_plan(plan).await,
                 });
             }
+            PlanRequest::Timed(timed) => return self.plan_timed(ask, timed).await,
             PlanRequest::Change(change) => change,
         };
         let done = |result| {
@@ -43,10 +48,11 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
             })
         };
         match self.plan_change(ask, change).await {
-            Ok(Next::Write(applied)) => Step::Write(
+            Ok(Next::Write(applied, record)) => Step::Write(
                 Prepared::Plan {
                     change: change.clone(),
                     applied,
+                    record,
                 },
                 LevelGuard::default(),
             ),
@@ -61,30 +67,68 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
     }
 
     /// The write of a decided plan change, at the plan's turn in its account.
+    /// A timed change hands its deadline on and records itself in the plan's tags first; a
+    /// change for good over a timed one removes that record once written.
     pub(super) async fn commit_plan(
         &self,
         change: PlanChange,
         mut applied: PlanApplied,
+        record: RecordStep<PlanLevel>,
     ) -> Outcome {
-        let written = self
-            .gateway
-            .write_plan(&applied.plan, &change.level, &change.action, applied.before)
-            .await;
-        let result = match written {
-            Ok(waited) => {
-                applied.changed = true;
-                applied.queued_secs = (waited >= WORTH_SAYING).then_some(waited.as_secs());
-                Ok(applied)
-            }
-            Err(error) => Err(error.into()),
+        let done = |result| Outcome::PlanChanged {
+            change: change.clone(),
+            result,
         };
-        Outcome::PlanChanged { change, result }
+        let plan = applied.plan.clone();
+        if let RecordStep::Keep(record, _) = &record {
+            if let Err(error) = self.hand_on_plan(&plan, record).await {
+                return done(Err(PlanFailure::Timed(Failure::NoDeadlines(
+                    error.to_string(),
+                ))));
+            }
+            if let Err(error) = self.keep_plan(&plan, record).await {
+                return done(Err(error.into()));
+            }
+        }
+        // The same values again only end or re-time the timed change: no write is needed.
+        if applied.before != applied.after {
+            let written = self
+                .gateway
+                .write_plan(
+                    &plan,
+                    &change.level,
+                    &applied.after.as_action(),
+                    applied.before,
+                )
+                .await;
+            match written {
+                Ok(waited) => {
+                    applied.changed = true;
+                    applied.queued_secs = (waited >= WORTH_SAYING).then_some(waited.as_secs());
+                }
+                Err(error) => {
+                    if let RecordStep::Keep(record, prior) = &record {
+                        self.unkeep_plan(&plan, record, prior.as_ref()).await;
+                    }
+                    return done(Err(error.into()));
+                }
+            }
+        }
+        if let RecordStep::End(record) = &record {
+            self.unkeep_plan(&plan, record, None).await;
+        }
+        done(Ok(applied))
     }
 
     async fn plan_change(&self, ask: &Ask, change: &PlanChange) -> Result<Next, PlanFailure> {
         let policy = self.policy.current();
         let who = ask.origin.requester.user();
-        let plan = match self.gateway.read_plan(&change.plan).await {
+        if let Some(hold) = change.hold {
+            hold.at_most(self.max_temporary)
+                .map_err(|error| PlanFailure::Timed(error.into()))?;
+            self.deadlines_ready().map_err(PlanFailure::Timed)?;
+        }
+        let plan = match self.read_plan(&change.plan).await {
             Ok(plan) => plan,
             // Someone who may not read names is not told other plans' names either.
             Err(error) => match (&policy, who) {
@@ -132,14 +176,52 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
             .into());
         }
         let after = change.after();
-        let applied = PlanApplied {
+        let prior = plan.timed_at(&change.level).cloned();
+        let mut applied = PlanApplied {
             plan,
             before,
             after,
             changed: false,
             queued_secs: None,
+            until: None,
+            steps: Vec::new(),
+            replaces_timed: None,
         };
-        if before == after {
+        let record = match (change.hold, prior) {
+            (Some(hold), prior) => {
+                let requester = &ask.origin.requester;
+                let channel = requester
+                    .user()
+                    .and_then(|who| who.channel.as_ref())
+                    .map(ToString::to_string);
+                let mut record = Timed::start(
+                    change.level.clone(),
+                    before,
+                    after,
+                    prior.as_ref(),
+                    (unix_now(), hold),
+                    requester.recorded(),
+                    channel,
+                );
+                // Only an approved change's message takes the place of one whose time we know.
+                if ask.origin.via == Via::Approve {
+                    record.thread = ask.origin.message_ts.clone();
+                }
+                if self.sealed_plan(&applied.plan, &record).is_none() {
+                    return Err(PlanFailure::Timed(Failure::NoRoomForRecord));
+                }
+                applied.until = Some(record.until);
+                applied.steps = record.steps();
+                RecordStep::Keep(record, prior)
+            }
+            (None, Some(prior)) => {
+                applied.replaces_timed = Some(prior.until);
+                RecordStep::End(prior)
+            }
+            (None, None) => RecordStep::Untouched,
+        };
+        // The same values again still end (for good) or re-time (timed) a timed change there.
+        if before == after && matches!(record, RecordStep::Untouched) {
             return Ok(Next::Done(applied));
         }
         if let Some(allowed) = allowed {
@@ -150,6 +232,6 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
                 return Ok(Next::Gated(applied, Vec::new()));
             }
         }
-        Ok(Next::Write(applied))
+        Ok(Next::Write(applied, record))
     }
 }

@@ -44,11 +44,16 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
     /// Where nobody waits for a reply (a deadline), a timed change's end is also posted in the
     /// channel it was made in, when the teller can post there.
     pub(super) async fn announce(&self, origin: &Origin, news: &News<'_>) {
-        let Outcome::Timed {
+        let (Outcome::Timed {
             channel: Some(channel),
             thread,
             ..
-        } = news.outcome
+        }
+        | Outcome::PlanTimed {
+            channel: Some(channel),
+            thread,
+            ..
+        }) = news.outcome
         else {
             return;
         };

@@ -246,6 +246,37 @@ impl Gateway for FakeGateway {
         Ok(self.plan_turn)
     }
 
+    async fn plans(&self) -> Result<Vec<crate::domain::PlanView>, GatewayError> {
+        self.call("list plans".to_owned());
+        Ok(self.plans.lock().unwrap().clone())
+    }
+
+    async fn tag_plan(
+        &self,
+        plan: &crate::domain::PlanView,
+        key: &str,
+        value: &str,
+    ) -> Result<(), GatewayError> {
+        self.call(format!("tag plan {} {key}", plan.id));
+        let mut plans = self.plans.lock().unwrap();
+        let stored = plans.iter_mut().find(|p| p.id == plan.id).unwrap();
+        stored.tags.retain(|(k, _)| k != key);
+        stored.tags.push((key.to_owned(), value.to_owned()));
+        Ok(())
+    }
+
+    async fn untag_plan(
+        &self,
+        plan: &crate::domain::PlanView,
+        key: &str,
+    ) -> Result<(), GatewayError> {
+        self.call(format!("untag plan {} {key}", plan.id));
+        let mut plans = self.plans.lock().unwrap();
+        let stored = plans.iter_mut().find(|p| p.id == plan.id).unwrap();
+        stored.tags.retain(|(k, _)| k != key);
+        Ok(())
+    }
+
     async fn account_limits(&self, _: &ApiId) -> Option<AccountLimits> {
         self.account
     }
@@ -646,6 +677,7 @@ fn screening_needs_no_gateway_and_spares_schedules() {
 }
 
 mod gates;
+mod plan_timed;
 mod plans;
 mod timed;
 

@@ -286,7 +286,7 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
         ) else {
             return Ok(true);
         };
-        let place = Place {
+        let place = Place::Stage {
             api: &reminder.api,
             stage: &reminder.stage,
         };
@@ -351,7 +351,7 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
         stage: &StageName,
         record: &Timed,
     ) -> Option<(String, String)> {
-        record.to_tag(self.seal.as_ref()?, Place { api, stage })
+        record.to_tag(self.seal.as_ref()?, Place::Stage { api, stage })
     }
 
     /// Removes a timed change's record, or puts back the one it replaced. A failure is logged:

@@ -127,11 +127,11 @@ fn prod() -> StageName {
 }
 
 fn here<'a>(api: &'a ApiId, stage: &'a StageName) -> Place<'a> {
-    Place { api, stage }
+    Place::Stage { api, stage }
 }
 
 fn open(key: &str, value: &str) -> Option<Result<Timed, Unsealed>> {
-    Timed::from_tag(key, value, Some(&seal()), here(&api(), &prod()))
+    Timed::<Level>::from_tag(key, value, Some(&seal()), here(&api(), &prod()))
 }
 
 fn sealed(record: &Timed) -> (String, String) {
@@ -201,16 +201,16 @@ fn a_record_not_sealed_here_is_never_opened() {
     assert!(matches!(open(&other_key, &value), Some(Err(_))));
     let other_stage = StageName::parse("test").unwrap();
     assert!(matches!(
-        Timed::from_tag(&key, &value, Some(&seal()), here(&api(), &other_stage)),
+        Timed::<Level>::from_tag(&key, &value, Some(&seal()), here(&api(), &other_stage)),
         Some(Err(_))
     ));
     let other_api = ApiId::parse("z9z9z9z9z9").unwrap();
     assert!(matches!(
-        Timed::from_tag(&key, &value, Some(&seal()), here(&other_api, &prod())),
+        Timed::<Level>::from_tag(&key, &value, Some(&seal()), here(&other_api, &prod())),
         Some(Err(_))
     ));
     assert!(matches!(
-        Timed::from_tag(
+        Timed::<Level>::from_tag(
             &key,
             &value,
             Some(&RecordSeal::new([8; 32])),
@@ -220,7 +220,7 @@ fn a_record_not_sealed_here_is_never_opened() {
     ));
     // Without a key nothing can be verified.
     assert!(matches!(
-        Timed::from_tag(&key, &value, None, here(&api(), &prod())),
+        Timed::<Level>::from_tag(&key, &value, None, here(&api(), &prod())),
         Some(Err(_))
     ));
     assert_eq!(format!("{:?}", seal()), "RecordSeal");
@@ -497,4 +497,82 @@ fn values_come_back_as_the_action_that_sets_them() {
     assert_eq!(values(Some(1.0), None).as_action(), Action::Reset);
     assert_eq!(values(None, Some(1)).as_action(), Action::Reset);
     assert_eq!(values(Some(-1.0), Some(1)).as_action(), Action::Reset);
+}
+
+fn plan_method() -> PlanLevel {
+    PlanLevel::Method {
+        api: api(),
+        stage: prod(),
+        method: HttpMethod::parse("get").unwrap(),
+        path: ResourcePath::parse("/pets/{id}").unwrap(),
+    }
+}
+
+fn plan_record(level: PlanLevel) -> Timed<PlanLevel> {
+    let Timed {
+        restore,
+        set,
+        since,
+        until,
+        by,
+        channel,
+        thread,
+        below,
+        ..
+    } = record(Level::Stage);
+    Timed {
+        level,
+        restore,
+        set,
+        since,
+        until,
+        by,
+        channel,
+        thread,
+        below,
+    }
+}
+
+#[test]
+fn a_usage_plans_records_name_its_levels_and_are_sealed_to_the_plan() {
+    for level in [PlanLevel::Plan, plan_method()] {
+        let record = plan_record(level.clone());
+        let (key, value) = record.to_tag(&seal(), Place::Plan("abc123")).unwrap();
+        assert_eq!(
+            Timed::<PlanLevel>::from_tag(&key, &value, Some(&seal()), Place::Plan("abc123")),
+            Some(Ok(record.clone())),
+            "{key}"
+        );
+        // Another plan, the same plan in another target, or a stage: not ours there.
+        for elsewhere in [
+            Place::Plan("abc124"),
+            Place::Plan("prod:abc123"),
+            here(&api(), &prod()),
+        ] {
+            assert!(matches!(
+                Timed::<PlanLevel>::from_tag(&key, &value, Some(&seal()), elsewhere),
+                Some(Err(_))
+            ));
+        }
+    }
+    assert_eq!(
+        Timed::tag_key(&PlanLevel::Plan).as_deref(),
+        Some("throttle-bot:plan")
+    );
+    assert_eq!(
+        Timed::tag_key(&plan_method()).as_deref(),
+        Some("throttle-bot:a1b2c3d4e5/prod GET /pets/=7Bid=7D")
+    );
+    // A plan's key is not a stage's, nor the other way round.
+    assert_eq!(PlanLevel::from_key_text("stage"), None);
+    assert_eq!(Level::from_key_text("plan"), None);
+    for bad in [
+        "a1b2c3d4e5 GET /pets",
+        "prod:a1b2c3d4e5/prod GET /pets",
+        "a1b2c3d4e5/prod GET",
+        "a1b2c3d4e5/prod FETCH /pets",
+        "a1b2c3d4e5/prod GET pets",
+    ] {
+        assert_eq!(PlanLevel::from_key_text(bad), None, "{bad}");
+    }
 }

@@ -4,9 +4,10 @@
 use std::time::Duration;
 
 use super::requests::button_value;
+use super::timed;
 use super::*;
-use crate::core::grammar::{PlanRequest, plan_text};
-use crate::core::outcome::PlanFailure;
+use crate::core::grammar::{PlanRequest, PlanTimedRequest, TimedKind, plan_text};
+use crate::core::outcome::{PlanFailure, PlanTimedDone};
 use crate::domain::{PlanApplied, PlanChange, PlanLevel, PlanRef, PlanView};
 
 /// The immediate acknowledgement. A change that will wait behind another plan change in the
@@ -26,15 +27,83 @@ pub fn accepted(request: &PlanRequest, wait: Duration) -> Value {
             ":hourglass_flowing_sand: {}…",
             capitalise(&describe_change(change))
         )),
+        PlanRequest::Timed(request) => {
+            let verb = match request.kind {
+                TimedKind::Extend(_) => "Extending",
+                TimedKind::RestoreNow | TimedKind::Deadline => "Restoring",
+            };
+            let queued = if wait >= Duration::from_secs(1) {
+                format!(
+                    " Queued behind another usage plan change in this account: about {} s.",
+                    wait.as_secs()
+                )
+            } else {
+                String::new()
+            };
+            ephemeral(format!(
+                ":hourglass_flowing_sand: {verb} the timed change on usage plan {} ({})…{queued}",
+                code(&request.plan.to_string()),
+                level(&request.level)
+            ))
+        }
+    }
+}
+
+/// Where a plan's timed step acts: the plan as read (or as typed) and the level.
+fn timed_at(request: &PlanTimedRequest, plan: Option<&PlanView>) -> String {
+    let plan = plan.map_or_else(
+        || format!("usage plan {}", code(&request.plan.to_string())),
+        plan_label,
+    );
+    format!("{plan} ({})", level(&request.level))
+}
+
+/// The reply to `extend plan` or `restore plan`, as for a stage's.
+pub(super) fn timed_reply(
+    request: &PlanTimedRequest,
+    plan: Option<&PlanView>,
+    result: &Result<PlanTimedDone, PlanFailure>,
+    actor: &Requester,
+) -> Value {
+    timed::reply_at(&timed_at(request, plan), request.kind, result, actor)
+}
+
+/// The audit notice (and, with a bot token, the channel's message) of a plan's timed step.
+pub(super) fn timed_notice(
+    request: &PlanTimedRequest,
+    plan: Option<&PlanView>,
+    result: &Result<PlanTimedDone, PlanFailure>,
+    actor: &Requester,
+) -> Option<Value> {
+    timed::notice_at(&timed_at(request, plan), request.kind, result, actor)
+}
+
+/// What a change does to a timed change at its level, for its reply and notice: when it
+/// ends and what comes back then, or that it replaces one for good.
+fn timing(applied: &PlanApplied) -> String {
+    match (applied.until, applied.replaces_timed) {
+        (Some(until), _) => format!(
+            " Timed: {}, {}.",
+            timed::ends(until),
+            timed::then_back(&applied.steps)
+        ),
+        (None, Some(would_have)) => format!(
+            " This replaces the timed change that would have ended {}: nothing is put back then.",
+            date(would_have)
+        ),
+        (None, None) => String::new(),
     }
 }
 
 fn describe_change(change: &PlanChange) -> String {
     let at = level(&change.level);
     let plan = code(&change.plan.to_string());
+    let hold = change
+        .hold
+        .map_or(String::new(), |hold| format!(" for {hold}"));
     match change.action {
         Action::Set(limits) => format!(
-            "setting usage plan {plan} ({at}) to rate {} req/s, burst {}",
+            "setting usage plan {plan} ({at}) to rate {} req/s, burst {}{hold}",
             limits.rate, limits.burst
         ),
         Action::Reset => format!("removing the throttle of usage plan {plan} ({at})"),
@@ -77,6 +146,12 @@ pub(super) fn shown(plan: &PlanView) -> Value {
         }
         lines.push(line);
     }
+    for record in &plan.timed {
+        lines.push(timed::in_force_at(&level(&record.level), record));
+    }
+    for found in &plan.unsealed {
+        lines.push(timed::unsealed(found));
+    }
     ephemeral(lines.join("\n"))
 }
 
@@ -110,11 +185,12 @@ pub(super) fn reply(
                 format!(" It waited {secs} s behind another usage plan change in this account.")
             });
             let text = format!(
-                ":white_check_mark: {actor} {verb} {} ({}): {} → {}.{queued}",
+                ":white_check_mark: {actor} {verb} {} ({}): {} → {}.{}{queued}",
                 plan_label(&applied.plan),
                 level(&change.level),
                 limits(&applied.before),
                 limits(&applied.after),
+                timing(applied),
             );
             let mut message = json!({
                 "response_type": "in_channel",
@@ -133,6 +209,16 @@ pub(super) fn reply(
                 );
             }
             message
+        }
+        // The same values again: a timed change there is re-timed, or kept for good.
+        Ok(applied) if applied.until.is_some() || applied.replaces_timed.is_some() => {
+            timed::in_channel(format!(
+                ":stopwatch: {} ({}) keeps {}.{}",
+                plan_label(&applied.plan),
+                level(&change.level),
+                limits(&applied.after),
+                timing(applied)
+            ))
         }
         Ok(applied) => ephemeral(format!(
             ":information_source: Nothing to change: {} ({}) already has {}. No call to UpdateUsagePlan was made.",
@@ -159,6 +245,7 @@ fn undo_value(change: &PlanChange, applied: &PlanApplied, who: &ChatUser) -> Opt
         plan: PlanRef::parse(&applied.plan.id).ok()?,
         level: change.level.clone(),
         action: applied.before.as_action(),
+        hold: None,
     };
     Some(button_value(
         Press::Undo,
@@ -180,11 +267,12 @@ pub(super) fn gated(
     buttons: Option<&Buttons>,
 ) -> Value {
     let what = format!(
-        "{} ({}): {} → {}",
+        "{} ({}): {} → {}.{}",
         plan_label(&planned.plan),
         level(&change.level),
         limits(&planned.before),
-        limits(&planned.after)
+        limits(&planned.after),
+        timing(planned)
     );
     let (mut message, presses, ttl) = if approvers.is_empty() {
         let text = format!(
@@ -245,11 +333,19 @@ pub(super) fn notice(
 ) -> Value {
     let headline = match result {
         Ok(applied) if applied.changed => format!(
-            ":white_check_mark: Updated {} ({}): {} → {}",
+            ":white_check_mark: Updated {} ({}): {} → {}.{}",
             plan_label(&applied.plan),
             level(&change.level),
             limits(&applied.before),
-            limits(&applied.after)
+            limits(&applied.after),
+            timing(applied)
+        ),
+        Ok(applied) if applied.until.is_some() || applied.replaces_timed.is_some() => format!(
+            ":stopwatch: {} ({}) keeps {}.{}",
+            plan_label(&applied.plan),
+            level(&change.level),
+            limits(&applied.after),
+            timing(applied)
         ),
         Ok(applied) => format!(
             ":information_source: No change needed on {} ({}): already {}",

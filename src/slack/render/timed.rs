@@ -8,7 +8,7 @@ use super::{
 use crate::core::grammar::{TimedKind, TimedRequest};
 use crate::core::outcome::{Failure, TimedDone};
 use crate::core::requester::Requester;
-use crate::domain::{Applied, Configured, ResolvedApi, Timed, Unsealed};
+use crate::domain::{Applied, Configured, PlanApplied, RecordLevel, ResolvedApi, Timed, Unsealed};
 
 /// The immediate acknowledgement of `extend` or `restore`.
 pub fn accepted(request: &TimedRequest) -> Value {
@@ -36,7 +36,7 @@ pub fn ends(until: i64) -> String {
 }
 
 /// Who set a timed change, from its record.
-fn setter(record: &Timed) -> String {
+fn setter<L>(record: &Timed<L>) -> String {
     match record.by.as_str() {
         "schedule" => "the scheduled job".to_owned(),
         by if by.starts_with("alarm:") => format!("alarm {}", code(&by["alarm:".len()..])),
@@ -66,9 +66,14 @@ pub fn then_back(steps: &[(i64, Configured)]) -> String {
 
 /// One line of `show`: a timed change in force.
 pub fn in_force(record: &Timed) -> String {
+    in_force_at(&level_label(&record.level), record)
+}
+
+/// One line of `show` (a stage's or a usage plan's): the timed change in force at `level`.
+pub fn in_force_at<L: RecordLevel>(level: &str, record: &Timed<L>) -> String {
     format!(
         ":stopwatch: {}: timed {} {}, set by {} on {}; {}",
-        capitalise(&level_label(&record.level)),
+        capitalise(level),
         limits(&record.set),
         ends(record.until),
         setter(record),
@@ -95,13 +100,40 @@ fn target(request: &TimedRequest, api: Option<&ResolvedApi>) -> String {
     )
 }
 
-fn in_channel(text: String) -> Value {
+pub(super) fn in_channel(text: String) -> Value {
     json!({
         "response_type": "in_channel",
         "replace_original": false,
         "text": text,
         "blocks": [{ "type": "section", "text": { "type": "mrkdwn", "text": text } }],
     })
+}
+
+/// What came back when a timed change ended: a stage's [`Applied`] or a plan's
+/// [`PlanApplied`].
+pub trait CameBack {
+    fn after(&self) -> &Configured;
+    /// When the timed change that came back ends, and the steps after it; `None` when the
+    /// values from before the first came back.
+    fn then(&self) -> Option<&[(i64, Configured)]>;
+}
+
+impl CameBack for Applied {
+    fn after(&self) -> &Configured {
+        &self.after
+    }
+    fn then(&self) -> Option<&[(i64, Configured)]> {
+        self.until.map(|_| self.steps.as_slice())
+    }
+}
+
+impl CameBack for PlanApplied {
+    fn after(&self) -> &Configured {
+        &self.after
+    }
+    fn then(&self) -> Option<&[(i64, Configured)]> {
+        self.until.map(|_| self.steps.as_slice())
+    }
 }
 
 /// The reply to `extend` or `restore`: what happened is for the channel, a miss for the user.
@@ -111,7 +143,16 @@ pub fn reply(
     result: &Result<TimedDone, Failure>,
     actor: &Requester,
 ) -> Value {
-    let at = target(request, api);
+    reply_at(&target(request, api), request.kind, result, actor)
+}
+
+/// The same for any level: `at` names it (a stage's or a usage plan's).
+pub fn reply_at<L: RecordLevel, A: CameBack, E: std::fmt::Display>(
+    at: &str,
+    kind: TimedKind,
+    result: &Result<TimedDone<L, A>, E>,
+    actor: &Requester,
+) -> Value {
     let by = actor
         .user()
         .map_or_else(|| "throttle-bot".to_owned(), |u| format!("<@{}>", u.user));
@@ -125,14 +166,14 @@ pub fn reply(
         Ok(TimedDone::Restored { record, applied }) => in_channel(format!(
             ":leftwards_arrow_with_hook: {by} restored {at} early: {} → {} ({}).",
             limits(&record.set),
-            limits(&applied.after),
-            back_is(record, applied)
+            limits(applied.after()),
+            back_is(record, &**applied)
         )),
         Ok(TimedDone::AlreadyBack(record)) => ephemeral(format!(
             ":information_source: {at} already has the values from before the timed change ({}); its record was removed.",
             limits(&record.restore)
         )),
-        Ok(TimedDone::Moved { record, found }) => ephemeral(moved_text(&at, record, found)),
+        Ok(TimedDone::Moved { record, found }) => ephemeral(moved_text(at, record, found)),
         Ok(TimedDone::NothingPending) => ephemeral(format!(
             ":information_source: No timed change is in force on {at}. `show` lists the ones that are."
         )),
@@ -142,7 +183,7 @@ pub fn reply(
         )),
         Err(error) => ephemeral(format!(
             ":x: Could not {} the timed change on {at}. Nothing was changed.\n{}.",
-            verb(request.kind),
+            verb(kind),
             escape(&capitalise(&error.to_string()))
         )),
     }
@@ -150,12 +191,12 @@ pub fn reply(
 
 /// What the values that came back are: the timed change under the one that ended, or the
 /// values from before.
-fn back_is(record: &Timed, applied: &Applied) -> String {
-    match applied.until {
-        Some(_) => format!(
+fn back_is<L, A: CameBack>(record: &Timed<L>, applied: &A) -> String {
+    match applied.then() {
+        Some(steps) => format!(
             "the timed change under the one set by {}; {}",
             setter(record),
-            then_back(&applied.steps)
+            then_back(steps)
         ),
         None => format!(
             "the values before the timed change set by {}",
@@ -164,7 +205,7 @@ fn back_is(record: &Timed, applied: &Applied) -> String {
     }
 }
 
-fn moved_text(at: &str, record: &Timed, found: &crate::domain::Configured) -> String {
+fn moved_text<L>(at: &str, record: &Timed<L>, found: &Configured) -> String {
     format!(
         ":warning: *Not restored:* the timed change on {at} set {}, but the level now holds {}: someone changed it since. Nothing was restored (it would have gone back to {}). *A person must decide* what it should be; the timed change's record was removed.",
         limits(&record.set),
@@ -180,7 +221,16 @@ pub fn notice(
     result: &Result<TimedDone, Failure>,
     actor: &Requester,
 ) -> Option<Value> {
-    let at = target(request, api);
+    notice_at(&target(request, api), request.kind, result, actor)
+}
+
+/// The same for any level: `at` names it (a stage's or a usage plan's).
+pub fn notice_at<L: RecordLevel, A: CameBack, E: std::fmt::Display>(
+    at: &str,
+    kind: TimedKind,
+    result: &Result<TimedDone<L, A>, E>,
+    actor: &Requester,
+) -> Option<Value> {
     let who = describe(actor);
     let text = match result {
         Ok(TimedDone::Extended(record)) => format!(
@@ -191,8 +241,8 @@ pub fn notice(
         Ok(TimedDone::Restored { record, applied }) => format!(
             ":leftwards_arrow_with_hook: Timed change on {at} ended: {} → {}, {} ({who})",
             limits(&record.set),
-            limits(&applied.after),
-            back_is(record, applied)
+            limits(applied.after()),
+            back_is(record, &**applied)
         ),
         Ok(TimedDone::AlreadyBack(record)) => format!(
             ":information_source: Timed change on {at} ended; the level already had its values from before ({}), so only the record was removed ({who})",
@@ -201,16 +251,16 @@ pub fn notice(
         Ok(TimedDone::Moved { record, found }) => {
             format!(
                 "{} ({who}, set by {})",
-                moved_text(&at, record, found),
+                moved_text(at, record, found),
                 setter(record)
             )
         }
         Ok(TimedDone::NothingPending | TimedDone::NotDue(_)) => return None,
         Err(error) => format!(
             ":x: Could not {} the timed change on {at}: {} ({who}){}",
-            verb(request.kind),
+            verb(kind),
             escape(&error.to_string()),
-            match request.kind {
+            match kind {
                 TimedKind::Deadline => "; it will be tried again",
                 _ => "",
             }

@@ -44,7 +44,7 @@ fn another_invocations_claim(api: &str) -> (String, String) {
     );
     claim.to_tag(
         &seal,
-        Place {
+        Place::Stage {
             api: &api,
             stage: &stage,
         },

@@ -26,6 +26,9 @@ fn plan(id: &str, name: &str, target: Option<&str>) -> PlanView {
             stage: "prod".to_owned(),
             methods: Vec::new(),
         }],
+        tags: Vec::new(),
+        timed: Vec::new(),
+        unsealed: Vec::new(),
     }
 }
 
