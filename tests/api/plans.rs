@@ -168,23 +168,94 @@ async fn a_change_queued_behind_another_says_so_and_writes_only_what_its_author_
 }
 
 #[tokio::test]
-async fn an_unknown_plan_is_named_and_timed_plan_changes_are_refused() {
+async fn an_unknown_plan_is_named() {
     let app = spawn().await;
     let unknown = shown(&reply_to(&app, "plan no-such-plan-at-all 5 10", 1).await);
     assert!(
         unknown.contains("No usage plan has the id or name `no-such-plan-at-all`"),
         "{unknown}"
     );
-    let response: Value = app
-        .command("plan gold 5 10 for 30m")
+}
+
+/// The plan's tags as GetUsagePlan returns them (where a timed change keeps its record).
+async fn plan_tags(plan: &str) -> std::collections::HashMap<String, String> {
+    aws()
         .await
-        .json()
+        .get_usage_plan()
+        .usage_plan_id(plan)
+        .send()
+        .await
+        .expect("get usage plan")
+        .tags()
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// Waits for the audit notice that contains `needle`.
+async fn notice_with(app: &TestApp, needle: &str) -> String {
+    let mut seen = 1;
+    loop {
+        let notices = app.slack.wait_for("/webhook", seen).await;
+        if let Some(found) = notices.iter().map(shown).find(|t| t.contains(needle)) {
+            return found;
+        }
+        seen = notices.len() + 1;
+    }
+}
+
+#[tokio::test]
+async fn a_timed_plan_change_records_itself_on_the_plan_and_puts_the_values_back_at_its_end() {
+    let app = spawn().await;
+    let name = unique("timed-gold");
+    let plan = create_usage_plan(&name, &[], Some((100.0, 200))).await;
+
+    let changed = shown(&reply_to(&app, &format!("plan {name} 5 10 for 2s"), 1).await);
+
+    assert!(
+        changed.contains("100 req/s, burst 200 → 5 req/s, burst 10")
+            && changed.contains("<!date^")
+            && changed.contains("then 100 req/s, burst 200"),
+        "says when it ends and what comes back: {changed}"
+    );
+    assert_eq!(plan_throttles(&plan).await.0, Some((5.0, 10)));
+    let record = plan_tags(&plan).await["throttle-bot:plan"].clone();
+    assert!(
+        record.contains("set=5/10") && record.contains("restore=100/200") && record.contains(" mac="),
+        "a sealed record on the plan: {record}"
+    );
+
+    let ended = notice_with(&app, "ended").await;
+    assert!(ended.contains(&plan) && ended.contains("100 req/s, burst 200"), "{ended}");
+    assert_eq!(plan_throttles(&plan).await.0, Some((100.0, 200)));
+    assert!(
+        !plan_tags(&plan).await.keys().any(|k| k.starts_with("throttle-bot:")),
+        "its record is removed"
+    );
+}
+
+#[tokio::test]
+async fn a_hand_written_plan_record_is_shown_and_never_acted_on() {
+    let name = unique("forged-gold");
+    let plan = create_usage_plan(&name, &[], Some((100.0, 200))).await;
+    // Anyone who may tag the plan could write this: a record whose end removes its throttle.
+    aws()
+        .await
+        .tag_resource()
+        .resource_arn(format!("arn:aws:apigateway:us-east-1::/usageplans/{plan}"))
+        .tags(
+            "throttle-bot:plan",
+            "set=100/200 restore=-/- since=1 until=2 by=U0VICTIM",
+        )
+        .send()
         .await
         .unwrap();
-    assert!(
-        shown(&response).contains("a usage plan's change stays"),
-        "{response}"
-    );
+    let app = spawn().await;
+
+    let view = shown(&reply_to(&app, &format!("show plan {plan}"), 1).await);
+    assert!(view.contains("not made by throttle-bot"), "{view}");
+    let restore = shown(&reply_to(&app, &format!("restore plan {plan}"), 2).await);
+    assert!(restore.contains("No timed change is in force"), "{restore}");
+    assert_eq!(plan_throttles(&plan).await.0, Some((100.0, 200)));
 }
 
 #[tokio::test]

@@ -24,6 +24,11 @@ double) and takes the paths the AWS provider for Terraform sends:
 `remove /apiStages/<api>:<stage>/throttle/<path>/<METHOD>`; an API stage the plan does not cover
 is a BadRequestException.
 
+moto's TagResource and UntagResource on API Gateway take a stage's ARN only; the stand-in takes a
+usage plan's (`arn:aws:apigateway:<region>::/usageplans/<id>`), as the AWS API reference's
+TagResource allows, and changes the tags GetUsagePlan(s) return
+(https://docs.aws.amazon.com/apigateway/latest/api/API_TagResource.html).
+
 moto's STS lets anyone assume any role. To stand in for a role whose trust policy does not
 trust the caller, AssumeRole of a role named `untrusted-…` is refused as STS refuses it
 (https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRole.html): AccessDenied.
@@ -35,12 +40,13 @@ import string
 import sys
 from urllib.parse import unquote
 
+import moto.apigateway.urls as v1_urls
 import moto.apigatewayv2.urls as v2_urls
 from moto.apigatewayv2.models import Api, apigatewayv2_backends
 from moto.iam.models import get_account_id_from
 from moto.server import ThreadedMotoServer
 from moto.apigateway.exceptions import BadRequestException
-from moto.apigateway.models import UsagePlan
+from moto.apigateway.models import UsagePlan, apigateway_backends
 from moto.sts.exceptions import STSClientError
 from moto.sts.models import STSBackend
 
@@ -119,6 +125,25 @@ def stage_tags(request, full_url, headers):
     return 204, {}, ""
 
 
+def plan_tags(request, full_url, headers):
+    auth = request.headers.get("Authorization", "")
+    match = re.search(r"Credential=([^/]+)/[^/]+/([^/]+)/", auth)
+    access_key, region = (match.group(1), match.group(2)) if match else ("", "us-east-1")
+    backend = apigateway_backends[get_account_id_from(access_key)][region]
+    plan_id = unquote(request.path).rsplit("/usageplans/", 1)[1]
+    plan = backend.usage_plans.get(plan_id)
+    if plan is None:
+        return _error(404, "NotFoundException", "Invalid Usage Plan ID specified")
+    if not isinstance(plan.tags, dict):
+        plan.tags = {}
+    if request.method == "PUT":
+        plan.tags.update(json.loads(request.get_data() or b"{}").get("tags", {}))
+        return 204, {}, ""
+    for key in request.args.getlist("tagKeys"):
+        plan.tags.pop(key, None)
+    return 204, {}, ""
+
+
 def stage_or_update(request, full_url, headers):
     if request.method == "PATCH":
         return update_stage(request, full_url, headers)
@@ -193,6 +218,10 @@ v2_urls.url_paths[
 v2_urls.url_paths[
     "{0}/v2/tags/(?P<arn>[^/]+)/apis/(?P<api_id>[^/]+)/stages/(?P<stage_name>[^/]+)$"
 ] = stage_tags
+
+v1_urls.url_paths[
+    "{0}/tags/arn:(?P<partition>[^/]+):apigateway:(?P<region_name>[^/]+)::/usageplans/(?P<plan_id>[^/]+)$"
+] = plan_tags
 
 server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
 server.start()
