@@ -421,7 +421,8 @@ fn usage_text(command: &str) -> String {
          follows the account's limits (or the method the stage's); an HTTP API stage cannot be \
          unset, so it is set to the account's limits\n\
          • `{c} plan <plan> <rate> <burst>` (or `… <plan> <api id> <stage> <rate> <burst> \
-         <METHOD> <path>`): a usage plan's throttle; `show plan <plan>`, `reset plan <plan> …`\n\
+         <METHOD> <path>`), `for <duration>` too: a usage plan's throttle; `show plan <plan>`, \
+         `reset plan <plan> …`, `extend plan …`, `restore plan …`\n\
          • add `--now` to a change to skip approval in an emergency, where a rule allows it \
          (loudly audited)\n\
          • `{c} help`: this message\n\

@@ -220,15 +220,23 @@ async fn a_timed_plan_change_records_itself_on_the_plan_and_puts_the_values_back
     assert_eq!(plan_throttles(&plan).await.0, Some((5.0, 10)));
     let record = plan_tags(&plan).await["throttle-bot:plan"].clone();
     assert!(
-        record.contains("set=5/10") && record.contains("restore=100/200") && record.contains(" mac="),
+        record.contains("set=5/10")
+            && record.contains("restore=100/200")
+            && record.contains(" mac="),
         "a sealed record on the plan: {record}"
     );
 
     let ended = notice_with(&app, "ended").await;
-    assert!(ended.contains(&plan) && ended.contains("100 req/s, burst 200"), "{ended}");
+    assert!(
+        ended.contains(&plan) && ended.contains("100 req/s, burst 200"),
+        "{ended}"
+    );
     assert_eq!(plan_throttles(&plan).await.0, Some((100.0, 200)));
     assert!(
-        !plan_tags(&plan).await.keys().any(|k| k.starts_with("throttle-bot:")),
+        !plan_tags(&plan)
+            .await
+            .keys()
+            .any(|k| k.starts_with("throttle-bot:")),
         "its record is removed"
     );
 }
