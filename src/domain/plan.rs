@@ -21,6 +21,14 @@ impl PlanRef {
         Targeted::parse_name(raw, Self::MAX_LEN, TargetError::Plan).map(Self)
     }
 
+    /// A plan's id as records and schedules carry it (`abc123`, `prod:abc123`): an AWS id is
+    /// letters and digits, never a name.
+    pub fn parse_id(raw: &str) -> Option<Self> {
+        let plan = Self::parse(raw).ok()?;
+        let bare = plan.bare();
+        (bare.len() <= 64 && bare.bytes().all(|b| b.is_ascii_alphanumeric())).then_some(plan)
+    }
+
     /// The id or name as AWS knows it, without the target.
     pub fn bare(&self) -> &str {
         self.0.text()
@@ -261,6 +269,10 @@ mod tests {
             ("gold plan", "prod:gold plan")
         );
         assert_eq!(plan.target().map(TargetAlias::as_str), Some("prod"));
+        assert!(PlanRef::parse_id("prod:abc123").is_some());
+        for name in ["gold plan", "<!channel>", "prod:", "a-b"] {
+            assert!(PlanRef::parse_id(name).is_none(), "{name}");
+        }
         let home = PlanRef::parse("home:abc123").unwrap();
         assert_eq!((home.target(), home.to_string().as_str()), (None, "abc123"));
         for bad in ["", "prod:", "Prod:gold", &"p".repeat(129), "go\u{7}ld"] {

@@ -14,10 +14,10 @@ use crate::cli::LambdaArgs;
 use crate::config::{self, ConfigError, webhook};
 use crate::core::clock::unix_now;
 use crate::core::outcome::Outcome;
-use crate::core::ports::Deadlines;
+use crate::core::ports::{Deadlines, PlanReminder};
 use crate::core::requester::RequestId;
 use crate::core::requester::Requester;
-use crate::core::runner::{ReplyOnce, deadline_ask};
+use crate::core::runner::{ReplyOnce, deadline_ask, plan_deadline_ask};
 use crate::deadlines::CLAIM_SETTLE;
 use crate::http::AppState;
 use crate::jobs::impact::ReportLater;
@@ -330,6 +330,9 @@ impl Function {
                 "refused a restore event: it was sealed for another function".to_owned(),
             ));
         }
+        if let Some(reminder) = event.plan_reminder() {
+            return self.restore_plan(&reminder, deadline).await;
+        }
         let reminder = event
             .reminder()
             .ok_or_else(|| FunctionError("a restore event with an invalid target".to_owned()))?;
@@ -380,6 +383,42 @@ impl Function {
             .await;
         match &outcome {
             Outcome::Timed {
+                result: Err(error), ..
+            } => Err(FunctionError(format!(
+                "the restore failed and will be retried: {error}"
+            ))),
+            outcome => Ok(json!({ "statusCode": 200, "body": outcome.label().as_str() })),
+        }
+    }
+
+    /// A usage plan's timed change's deadline. No claim: the write waits for the plan's turn
+    /// and happens only over what the timed change set, so a second invocation finds the
+    /// values back and only tidies the record. A failure fails the invocation (retried).
+    async fn restore_plan(
+        &self,
+        reminder: &PlanReminder,
+        deadline: InvocationDeadline,
+    ) -> Result<Value, FunctionError> {
+        let ask = plan_deadline_ask(reminder)
+            .ok_or_else(|| FunctionError("a restore event with an invalid plan".to_owned()))?;
+        let started = std::time::Instant::now();
+        let budget = left_before(Some(deadline)).unwrap_or_default();
+        let Ok(outcome) = tokio::time::timeout(budget, self.runner.perform(&ask)).await else {
+            return Err(FunctionError(
+                "the restore did not finish in this invocation's time; retried later".to_owned(),
+            ));
+        };
+        self.runner
+            .conclude(
+                &ask.origin,
+                &outcome,
+                started.elapsed(),
+                &ReplyOnce::default(),
+            )
+            .instrument(span(&ask.id))
+            .await;
+        match &outcome {
+            Outcome::PlanTimed {
                 result: Err(error), ..
             } => Err(FunctionError(format!(
                 "the restore failed and will be retried: {error}"

@@ -13,10 +13,11 @@ use sha2::{Digest, Sha256};
 
 use crate::aws::{OneTime, Scheduler};
 use crate::core::clock::unix_now;
-use crate::core::ports::{DeadlineError, Deadlines, Reminder};
+use crate::core::ports::{DeadlineError, Deadlines, PlanReminder, Reminder};
 use crate::core::requester::{ChatId, ReplyTo};
 use crate::domain::{
-    ApiId, ApiKind, HttpMethod, Level, ResolvedApi, ResourcePath, StageName, is_message_ts,
+    ApiId, ApiKind, HttpMethod, Level, PlanLevel, PlanRef, ResolvedApi, ResourcePath, StageName,
+    is_message_ts,
 };
 use crate::jobs::impact::{Report, ReportLater};
 use crate::slack::hosts::SlackHosts;
@@ -61,6 +62,10 @@ pub struct RestoreEvent {
     /// secret refuses it.
     #[serde(default)]
     pub function: String,
+    /// A usage plan's deadline: the plan's id (with its target); `api` and `stage` then name
+    /// the API stage of a method level, or are empty for the plan's own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan: Option<String>,
 }
 
 impl From<&Reminder> for RestoreEvent {
@@ -80,13 +85,69 @@ impl From<&Reminder> for RestoreEvent {
             path,
             at: reminder.at,
             function: String::new(),
+            plan: None,
+        }
+    }
+}
+
+impl From<&PlanReminder> for RestoreEvent {
+    fn from(reminder: &PlanReminder) -> Self {
+        let (api, stage, method, path) = match &reminder.level {
+            PlanLevel::Plan => (String::new(), String::new(), None, None),
+            PlanLevel::Method {
+                api,
+                stage,
+                method,
+                path,
+            } => (
+                api.id().to_owned(),
+                stage.to_string(),
+                Some(method.as_str().to_owned()),
+                Some(path.as_str().to_owned()),
+            ),
+        };
+        Self {
+            api,
+            stage,
+            method,
+            path,
+            at: reminder.at,
+            function: String::new(),
+            plan: Some(reminder.plan.clone()),
         }
     }
 }
 
 impl RestoreEvent {
-    /// The reminder again, validated as a command's target is.
+    /// A usage plan's reminder again, validated as a command's target is; `None` for a
+    /// stage's event or anything this service did not write.
+    pub fn plan_reminder(&self) -> Option<PlanReminder> {
+        let plan = self.plan.as_ref()?;
+        PlanRef::parse_id(plan)?;
+        let level = match (&self.method, &self.path) {
+            (None, None) if self.api.is_empty() && self.stage.is_empty() => PlanLevel::Plan,
+            (Some(method), Some(path)) => PlanLevel::Method {
+                api: ApiId::parse(&self.api)
+                    .ok()
+                    .filter(|api| api.target().is_none())?,
+                stage: StageName::parse(&self.stage).ok()?,
+                method: HttpMethod::parse(method).ok()?,
+                path: ResourcePath::parse(path).ok()?,
+            },
+            _ => return None,
+        };
+        Some(PlanReminder {
+            plan: plan.clone(),
+            level,
+            at: self.at,
+        })
+    }
+
+    /// The reminder again, validated as a command's target is; `None` for a plan's event.
     pub fn reminder(&self) -> Option<Reminder> {
+        if self.plan.is_some() {
+            return None;
+        }
         let level = match (&self.method, &self.path) {
             (Some(method), Some(path)) => Level::method(
                 HttpMethod::parse(method).ok()?,
@@ -269,6 +330,42 @@ fn schedule_name(reminder: &Reminder) -> String {
     )
 }
 
+/// The same for a usage plan's deadline: `throttle-bot-plan-<digest>-<at>`, the digest
+/// covering the plan (with its target) and the level.
+fn plan_schedule_name(reminder: &PlanReminder) -> String {
+    let place = format!("{} {}", reminder.plan, reminder.level);
+    let digest = hex::encode(Sha256::digest(place.as_bytes()));
+    format!("throttle-bot-plan-{}-{}", &digest[..24], reminder.at)
+}
+
+impl ScheduledRestores {
+    /// Seals `event` and creates its one-time schedule, due `at`.
+    async fn schedule(&self, event: RestoreEvent, name: String) -> Result<(), DeadlineError> {
+        self.ready()?;
+        let (Some(scheduler), Some(key), Some(function_arn)) =
+            (&self.scheduler, &self.key, self.function_arn.get())
+        else {
+            return Err(DeadlineError("not ready".to_owned()));
+        };
+        let at = event.at;
+        let event = RestoreEvent {
+            function: function_arn.clone(),
+            ..event
+        };
+        let sealed = key.seal(event, at + RESTORE_TTL_SECS);
+        let input = serde_json::json!({ RESTORE_EVENT_KEY: sealed }).to_string();
+        scheduler
+            .create(OneTime {
+                name: &name,
+                at,
+                target_arn: function_arn,
+                input: &input,
+            })
+            .await
+            .map_err(|e| DeadlineError(e.to_string()))
+    }
+}
+
 impl Deadlines for ScheduledRestores {
     fn ready(&self) -> Result<(), DeadlineError> {
         if self.scheduler.is_none() {
@@ -291,29 +388,14 @@ impl Deadlines for ScheduledRestores {
         &'a self,
         reminder: &'a Reminder,
     ) -> Pin<Box<dyn Future<Output = Result<(), DeadlineError>> + Send + 'a>> {
-        Box::pin(async move {
-            self.ready()?;
-            let (Some(scheduler), Some(key), Some(function_arn)) =
-                (&self.scheduler, &self.key, self.function_arn.get())
-            else {
-                return Err(DeadlineError("not ready".to_owned()));
-            };
-            let event = RestoreEvent {
-                function: function_arn.clone(),
-                ..RestoreEvent::from(reminder)
-            };
-            let sealed = key.seal(event, reminder.at + RESTORE_TTL_SECS);
-            let input = serde_json::json!({ RESTORE_EVENT_KEY: sealed }).to_string();
-            scheduler
-                .create(OneTime {
-                    name: &schedule_name(reminder),
-                    at: reminder.at,
-                    target_arn: function_arn,
-                    input: &input,
-                })
-                .await
-                .map_err(|e| DeadlineError(e.to_string()))
-        })
+        Box::pin(self.schedule(RestoreEvent::from(reminder), schedule_name(reminder)))
+    }
+
+    fn remind_plan<'a>(
+        &'a self,
+        reminder: &'a PlanReminder,
+    ) -> Pin<Box<dyn Future<Output = Result<(), DeadlineError>> + Send + 'a>> {
+        Box::pin(self.schedule(RestoreEvent::from(reminder), plan_schedule_name(reminder)))
     }
 }
 
@@ -351,6 +433,67 @@ mod tests {
         let mut bad = RestoreEvent::from(&reminder(Level::Stage));
         bad.api = "<!channel>".to_owned();
         assert_eq!(bad.reminder(), None);
+    }
+
+    #[test]
+    fn a_plans_restore_event_reads_back_as_the_plans_and_never_as_a_stages() {
+        let method = PlanLevel::Method {
+            api: ApiId::parse("a1b2c3d4e5").unwrap(),
+            stage: StageName::parse("live").unwrap(),
+            method: HttpMethod::parse("GET").unwrap(),
+            path: ResourcePath::parse("/pets/{id}").unwrap(),
+        };
+        for level in [PlanLevel::Plan, method] {
+            let reminder = PlanReminder {
+                plan: "prod:abc123".to_owned(),
+                level,
+                at: 1_795_703_400,
+            };
+            let event = RestoreEvent::from(&reminder);
+            assert_eq!(event.plan_reminder(), Some(reminder.clone()));
+            // A method level names a real API stage: it must not restore that stage.
+            assert_eq!(event.reminder(), None);
+            let name = plan_schedule_name(&reminder);
+            assert!(name.len() <= 64, "{name}");
+            assert!(
+                name.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)),
+                "{name}"
+            );
+        }
+        // A stage's event is not a plan's.
+        assert_eq!(
+            RestoreEvent::from(&reminder(Level::Stage)).plan_reminder(),
+            None
+        );
+        let plan_wide = RestoreEvent::from(&PlanReminder {
+            plan: "abc123".to_owned(),
+            level: PlanLevel::Plan,
+            at: 1,
+        });
+        for odd in [
+            RestoreEvent {
+                plan: Some("<!channel>".to_owned()),
+                ..plan_wide.clone()
+            },
+            RestoreEvent {
+                api: "a1b2c3d4e5".to_owned(),
+                ..plan_wide.clone()
+            },
+            RestoreEvent {
+                method: Some("GET".to_owned()),
+                ..plan_wide.clone()
+            },
+            RestoreEvent {
+                api: "prod:a1b2c3d4e5".to_owned(),
+                stage: "live".to_owned(),
+                method: Some("GET".to_owned()),
+                path: Some("/".to_owned()),
+                ..plan_wide.clone()
+            },
+        ] {
+            assert_eq!(odd.plan_reminder(), None, "{odd:?}");
+        }
     }
 
     #[test]

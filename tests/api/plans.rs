@@ -125,7 +125,11 @@ async fn the_policy_reaches_plans_only_where_a_rule_lists_them_within_its_bounds
 async fn a_change_queued_behind_another_says_so_and_writes_only_what_its_author_saw() {
     let app = TestApp::spawn_with(Options {
         record_aws: true,
-        ..with_env(vec![("PLAN_CALLS_INTERVAL_SECS", "4".to_owned())])
+        // No sweep: every read of plans is the commands'.
+        ..with_env(vec![
+            ("PLAN_CALLS_INTERVAL_SECS", "4".to_owned()),
+            ("SWEEP_APIS", "none".to_owned()),
+        ])
     })
     .await;
     let aws_calls = app.aws.as_ref().unwrap();
@@ -133,6 +137,15 @@ async fn a_change_queued_behind_another_says_so_and_writes_only_what_its_author_
     let plan = create_usage_plan(&name, &[], Some((10.0, 20))).await;
 
     reply_to(&app, &format!("plan {name} 11 22"), 1).await;
+    // Reads of plans so far (the first change's, and the start-up sweep's of every plan).
+    let reads = || {
+        aws_calls
+            .calls()
+            .iter()
+            .filter(|c| c.starts_with("GET /usageplans"))
+            .count()
+    };
+    let before = reads();
     let ack: Value = app
         .command(&format!("plan {name} 12 24"))
         .await
@@ -144,10 +157,10 @@ async fn a_change_queued_behind_another_says_so_and_writes_only_what_its_author_
         ack.contains("queued behind another usage plan change in this account: about"),
         "{ack}"
     );
-    // Once it has read the plan (the first change read it twice), and while it waits its
-    // turn, someone changes the plan in the console.
+    // Once it has read the plan (moto has answered), and while it waits its turn, someone
+    // changes the plan in the console.
     aws_calls
-        .wait_for_calls_matching("GET /usageplans", 3)
+        .wait_for_answers_matching("GET /usageplans", before + 1)
         .await;
     set_plan_throttle(&plan, 30.0, 60).await;
 

@@ -219,6 +219,8 @@ v2_urls.url_paths[
     "{0}/v2/tags/(?P<arn>[^/]+)/apis/(?P<api_id>[^/]+)/stages/(?P<stage_name>[^/]+)$"
 ] = stage_tags
 
+# moto's API Gateway routes copy v2's when first imported: copy the stand-ins in too.
+v1_urls.url_paths.update(v2_urls.url_paths)
 v1_urls.url_paths[
     "{0}/tags/arn:(?P<partition>[^/]+):apigateway:(?P<region_name>[^/]+)::/usageplans/(?P<plan_id>[^/]+)$"
 ] = plan_tags

@@ -391,7 +391,7 @@ pub fn plan_deadline_ask(reminder: &PlanReminder) -> Option<Ask> {
         },
         text: String::new(),
         work: Work::Plan(PlanRequest::Timed(PlanTimedRequest {
-            plan: PlanRef::parse(&reminder.plan).ok()?,
+            plan: PlanRef::parse_id(&reminder.plan)?,
             level: reminder.level.clone(),
             kind: TimedKind::Deadline,
         })),

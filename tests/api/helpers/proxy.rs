@@ -12,6 +12,8 @@ use super::{WAIT, moto};
 pub struct AwsProxy {
     pub url: String,
     calls: Arc<Mutex<Vec<String>>>,
+    /// The same, once moto has answered each.
+    answered: Arc<Mutex<Vec<String>>>,
     gate: watch::Sender<Gate>,
     budget: Arc<Mutex<Option<Bucket>>>,
 }
@@ -94,6 +96,24 @@ impl AwsProxy {
         }
     }
 
+    /// Waits until moto has answered at least `count` calls starting with `prefix`: what a
+    /// test does next cannot overtake them.
+    pub async fn wait_for_answers_matching(&self, prefix: &str, count: usize) {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        let answered = || {
+            let answered = self.answered.lock().unwrap();
+            answered.iter().filter(|c| c.starts_with(prefix)).count()
+        };
+        while answered() < count {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "AWS never answered {count} {prefix} calls: {:?}",
+                self.calls()
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    }
+
     /// Waits until at least `count` calls have arrived (answered or held).
     pub async fn wait_for_calls(&self, count: usize) -> Vec<String> {
         let deadline = tokio::time::Instant::now() + WAIT;
@@ -116,6 +136,7 @@ impl AwsProxy {
 struct ProxyState {
     client: reqwest::Client,
     calls: Arc<Mutex<Vec<String>>>,
+    answered: Arc<Mutex<Vec<String>>>,
     gate: watch::Receiver<Gate>,
     budget: Arc<Mutex<Option<Bucket>>>,
 }
@@ -146,11 +167,8 @@ pub async fn aws_proxy() -> AwsProxy {
         State(mut state): State<ProxyState>,
         request: axum::extract::Request,
     ) -> axum::response::Response {
-        state
-            .calls
-            .lock()
-            .unwrap()
-            .push(format!("{} {}", request.method(), request.uri().path()));
+        let call = format!("{} {}", request.method(), request.uri().path());
+        state.calls.lock().unwrap().push(call.clone());
         let write = request.method() != axum::http::Method::GET;
         let _ = state
             .gate
@@ -189,12 +207,14 @@ pub async fn aws_proxy() -> AwsProxy {
         let status = answer.status();
         let headers = answer.headers().clone();
         let body = answer.bytes().await.unwrap();
+        state.answered.lock().unwrap().push(call);
         let mut response = axum::response::Response::new(axum::body::Body::from(body));
         *response.status_mut() = status;
         *response.headers_mut() = headers;
         response
     }
     let calls = Arc::new(Mutex::new(Vec::new()));
+    let answered = Arc::new(Mutex::new(Vec::new()));
     let (gate, watching) = watch::channel(Gate::Open);
     let budget = Arc::new(Mutex::new(None));
     let app = axum::Router::new()
@@ -202,6 +222,7 @@ pub async fn aws_proxy() -> AwsProxy {
         .with_state(ProxyState {
             client: reqwest::Client::new(),
             calls: Arc::clone(&calls),
+            answered: Arc::clone(&answered),
             gate: watching,
             budget: Arc::clone(&budget),
         });
@@ -211,6 +232,7 @@ pub async fn aws_proxy() -> AwsProxy {
     AwsProxy {
         url: format!("http://{addr}"),
         calls,
+        answered,
         gate,
         budget,
     }

@@ -328,3 +328,75 @@ async fn without_a_scheduler_role_a_timed_change_is_refused_and_changes_nothing(
     assert_eq!(stage_limits(&api, "prod").await, None);
     assert!(ours(&stage_tags(&api, "prod").await).is_empty());
 }
+
+#[tokio::test]
+async fn a_timed_plan_change_schedules_its_restore_and_the_schedule_restores_it() {
+    let (group, schedules) = schedule_group().await;
+    let lambda = LambdaHarness::start(
+        Options {
+            extra_env: vec![
+                ("SCHEDULER_ROLE_ARN", ROLE.to_owned()),
+                ("SCHEDULER_GROUP", group.clone()),
+                ("IMPACT_AFTER", "0".to_owned()),
+                ("PLAN_CALLS_INTERVAL_SECS", "1".to_owned()),
+            ],
+            ..Options::default()
+        },
+        &[],
+    )
+    .await;
+    let name = unique("lambda-gold");
+    let plan = create_usage_plan(&name, &[], Some((100.0, 200))).await;
+    let reply_to = lambda.slack.url("/reply");
+    lambda
+        .invoke(function_url_event(
+            &format!("plan {name} 5 10 for 2s"),
+            &reply_to,
+        ))
+        .await
+        .unwrap();
+    let reply = shown(&lambda.slack.wait_for("/reply", 1).await[0]);
+    assert!(reply.contains("<!date^"), "says when it ends: {reply}");
+    assert_eq!(plan_throttles(&plan).await.0, Some((5.0, 10)));
+
+    let listed = schedules
+        .list_schedules()
+        .group_name(&group)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(listed.schedules().len(), 1, "one schedule for one deadline");
+    let schedule = schedules
+        .get_schedule()
+        .group_name(&group)
+        .name(listed.schedules()[0].name().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let target = schedule.target().unwrap();
+    assert_eq!((target.arn(), target.role_arn()), (FUNCTION, ROLE));
+    let input: Value = serde_json::from_str(target.input().unwrap()).unwrap();
+    assert_eq!(input["throttle_bot_restore"]["body"]["plan"], plan.as_str());
+
+    // An event moved to another plan is refused: only this function could have made it.
+    let mut forged = input.clone();
+    forged["throttle_bot_restore"]["body"]["plan"] = "zzz999".into();
+    let refused = lambda.invoke(forged).await.unwrap_err();
+    assert!(refused.to_string().contains("refused"), "{refused}");
+
+    // The scheduler fires at the deadline: until then the event finds nothing due.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let answer = lambda.invoke(input.clone()).await.unwrap();
+        if answer["body"] == "restored" {
+            break;
+        }
+        assert_eq!(answer["body"], "not_due", "{answer}");
+        assert!(tokio::time::Instant::now() < deadline, "never restored");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert_eq!(plan_throttles(&plan).await.0, Some((100.0, 200)));
+    // Delivered twice (Scheduler is at-least-once): the second finds nothing to do.
+    let again = lambda.invoke(input).await.unwrap();
+    assert_eq!(again["body"], "nothing_pending", "{again}");
+}
