@@ -197,6 +197,8 @@ pub enum Outcome {
         stage: String,
         found: Vec<Unsealed>,
     },
+    /// The same on a usage plan (its id, with its target).
+    UntrustedPlan { plan: String, found: Vec<Unsealed> },
     /// The level no longer holds the values the person saw: nothing applied.
     Moved {
         change: ThrottleChange,
@@ -382,7 +384,7 @@ impl Outcome {
             Self::NeedsConfirmation { .. } => Label::AwaitingConfirmation,
             Self::AwaitingApproval { .. } => Label::AwaitingApproval,
             Self::Moved { .. } => Label::Moved,
-            Self::Untrusted { .. } => Label::Untrusted,
+            Self::Untrusted { .. } | Self::UntrustedPlan { .. } => Label::Untrusted,
             Self::Timed { result, .. } => match result {
                 Ok(done) => Label::of_timed(done),
                 Err(e) => Label::of_failure(e),

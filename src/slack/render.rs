@@ -73,6 +73,27 @@ pub fn delivery(news: &News<'_>) -> Delivery {
     }
 }
 
+/// The alert for `throttle-bot:` tags this service did not seal, found at `place`.
+fn untrusted(place: &str, found: &[crate::domain::Unsealed]) -> Value {
+    let one = found.len() == 1;
+    notice_of(format!(
+        ":rotating_light: *Not made by throttle-bot:* {} on {place} {} not sealed by this service (hand-written, edited or copied). Nothing will act on {}; a person must decide whether to remove {}: {}",
+        if one {
+            "a `throttle-bot:` tag"
+        } else {
+            "`throttle-bot:` tags"
+        },
+        if one { "is" } else { "are" },
+        if one { "it" } else { "them" },
+        if one { "it" } else { "them" },
+        found
+            .iter()
+            .map(|tag| format!("{} = {}", code(&tag.key), code(&tag.value)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ))
+}
+
 /// The final reply to the person who asked, if the outcome has one. With `buttons`, messages
 /// carry theirs (Apply and Cancel on a preview, Approve and Reject on a request, Undo on a change).
 pub fn reply(news: &News<'_>, buttons: Option<&Buttons>) -> Option<Value> {
@@ -144,7 +165,9 @@ pub fn reply(news: &News<'_>, buttons: Option<&Buttons>) -> Option<Value> {
             result: Err(error),
         } => target_failed(request, error),
         Outcome::Interrupted { text } => interrupted(&who?.command, text),
-        Outcome::Invalid { .. } | Outcome::Untrusted { .. } => return None,
+        Outcome::Invalid { .. } | Outcome::Untrusted { .. } | Outcome::UntrustedPlan { .. } => {
+            return None;
+        }
         Outcome::Timed {
             request,
             api,
@@ -215,24 +238,13 @@ pub fn notice(news: &News<'_>) -> Option<Value> {
             result,
             ..
         } => return plans::timed_notice(request, plan.as_ref(), result, actor),
-        Outcome::Untrusted { api, stage, found } => notice_of(format!(
-            ":rotating_light: *Not made by throttle-bot:* {} on {} / {} {} not sealed by this service (hand-written, edited or copied). Nothing will act on {}; a person must decide whether to remove {}: {}",
-            if found.len() == 1 {
-                "a `throttle-bot:` tag"
-            } else {
-                "`throttle-bot:` tags"
-            },
-            code(&api.to_string()),
-            code(stage),
-            if found.len() == 1 { "is" } else { "are" },
-            if found.len() == 1 { "it" } else { "them" },
-            if found.len() == 1 { "it" } else { "them" },
-            found
-                .iter()
-                .map(|tag| format!("{} = {}", code(&tag.key), code(&tag.value)))
-                .collect::<Vec<_>>()
-                .join(", ")
-        )),
+        Outcome::Untrusted { api, stage, found } => untrusted(
+            &format!("{} / {}", code(&api.to_string()), code(stage)),
+            found,
+        ),
+        Outcome::UntrustedPlan { plan, found } => {
+            untrusted(&format!("usage plan {}", code(plan)), found)
+        }
         Outcome::PlanChanged { change, result } => plans::notice(change, actor, result),
         Outcome::PlanGated {
             change,

@@ -231,6 +231,11 @@ async fn a_timed_plan_change_records_itself_on_the_plan_and_puts_the_values_back
         "says when it ends and what comes back: {changed}"
     );
     assert_eq!(plan_throttles(&plan).await.0, Some((5.0, 10)));
+    let view = shown(&reply_to(&app, &format!("show plan {plan}"), 2).await);
+    assert!(
+        view.contains("Plan-wide: timed 5 req/s, burst 10") && view.contains("<@U"),
+        "show lists it, with who set it: {view}"
+    );
     let record = plan_tags(&plan).await["throttle-bot:plan"].clone();
     assert!(
         record.contains("set=5/10")
@@ -274,6 +279,11 @@ async fn a_hand_written_plan_record_is_shown_and_never_acted_on() {
 
     let view = shown(&reply_to(&app, &format!("show plan {plan}"), 1).await);
     assert!(view.contains("not made by throttle-bot"), "{view}");
+    let alert = notice_with(&app, "Not made by throttle-bot").await;
+    assert!(
+        alert.contains(&plan) && alert.contains("restore=-/-"),
+        "one alert says what was found where: {alert}"
+    );
     let restore = shown(&reply_to(&app, &format!("restore plan {plan}"), 2).await);
     assert!(restore.contains("No timed change is in force"), "{restore}");
     assert_eq!(plan_throttles(&plan).await.0, Some((100.0, 200)));

@@ -198,6 +198,12 @@ pub(super) fn log_line(requester: &Requester, outcome: &Outcome, label: Label, t
                 }
             }
         }
+        Outcome::UntrustedPlan { plan, found } => tracing::warn!(
+            plan,
+            tags = found.len(),
+            outcome = outcome_label,
+            "found throttle-bot tags on a usage plan this service did not seal; nothing acts on them"
+        ),
         Outcome::Untrusted { api, stage, found } => tracing::warn!(
             api = %api,
             stage,

@@ -6,7 +6,9 @@
 use super::{Ask, Gates, LevelGuard, Origin, Prepared, Runner, Step, Work};
 use crate::core::clock::unix_now;
 use crate::core::grammar::{PlanRequest, PlanTimedRequest, TimedKind};
-use crate::core::outcome::{Failure, Outcome, PlanFailure, PlanTimedDone, TimedDone};
+use std::time::Duration;
+
+use crate::core::outcome::{Failure, News, Outcome, PlanFailure, PlanTimedDone, TimedDone};
 use crate::core::ports::{DeadlineError, Gateway, GatewayError, PlanReminder, Teller};
 use crate::core::requester::{RequestId, Requester, Via};
 use crate::domain::{Due, Place, PlanApplied, PlanLevel, PlanRef, PlanView, Timed, Unsealed};
@@ -16,7 +18,7 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
     /// (the others are listed by `show plan` for a person, and never acted on).
     pub async fn read_plan(&self, plan: &PlanRef) -> Result<PlanView, GatewayError> {
         let mut view = self.gateway.read_plan(plan).await?;
-        self.open_plan(&mut view);
+        self.open_plan(&mut view).await;
         Ok(view)
     }
 
@@ -24,24 +26,37 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
     pub async fn read_plans(&self) -> Result<Vec<PlanView>, GatewayError> {
         let mut views = self.gateway.plans().await?;
         for view in &mut views {
-            self.open_plan(view);
+            self.open_plan(view).await;
         }
         Ok(views)
     }
 
-    fn open_plan(&self, view: &mut PlanView) {
+    /// Checks a plan's records' seals; what does not verify is told to the audit channel once
+    /// per process, and is otherwise left alone for a person.
+    async fn open_plan(&self, view: &mut PlanView) {
         view.open(self.seal.as_ref());
-        let fresh: Vec<&Unsealed> = {
+        let fresh: Vec<Unsealed> = {
             let mut reported = self.reported_plans.lock().expect("reported set");
             view.unsealed
                 .iter()
                 .filter(|found| reported.insert((view.id.clone(), (*found).clone())))
+                .cloned()
                 .collect()
         };
-        for found in fresh {
-            // Logged once per process; `show plan` lists it for a person to decide.
-            tracing::warn!(plan = %view.id, key = %found.key, "a usage plan carries a throttle-bot record this service did not seal; it is never acted on");
+        if fresh.is_empty() {
+            return;
         }
+        let outcome = Outcome::UntrustedPlan {
+            plan: view.id.clone(),
+            found: fresh,
+        };
+        self.record(&Requester::Deadline, &outcome, Duration::ZERO);
+        self.audit(&News {
+            requester: &Requester::Deadline,
+            via: Via::Command,
+            outcome: &outcome,
+        })
+        .await;
     }
 
     /// Reads the plan and its record at the level, and decides what the request does to it.

@@ -327,3 +327,45 @@ async fn where_plan_deadlines_cannot_be_kept_a_timed_plan_change_changes_nothing
         }
     ));
 }
+
+#[tokio::test]
+async fn an_approved_timed_plan_change_is_timed_from_its_approval_and_threads_its_end() {
+    let noted = Arc::new(Noted::default());
+    let gateway = FakeGateway {
+        plans: Mutex::new(vec![gold()]),
+        ..FakeGateway::default()
+    };
+    let rules = r#"
+[[rule]]
+name = "four eyes"
+users = ["U1"]
+plans = ["gold"]
+approvers = ["U2"]
+"#;
+    let runner = runner(gateway, Some(rules)).with_deadlines(noted.clone());
+    let asked = runner.perform(&ask("U1", "plan gold 5 10 for 30m")).await;
+    let Outcome::PlanGated { planned, .. } = &asked else {
+        panic!("{asked:?}")
+    };
+    // The request already says what comes back.
+    assert_eq!(planned.steps.first().map(|s| s.1), Some(values(100.0, 200)));
+    assert!(
+        stored(&runner).tags.is_empty(),
+        "nothing recorded before the approval"
+    );
+    let mut approved = super::gates::with(
+        ask("U1", "plan abc123 5 10 for 30m"),
+        Gates {
+            approved_by: ChatId::parse("U2"),
+            expect: Some(values(100.0, 200)),
+            ..Gates::default()
+        },
+    );
+    approved.origin.via = Via::Approve;
+    approved.origin.message_ts = Some("1700000000.000100".to_owned());
+    let made = runner.perform(&approved).await;
+    assert_eq!(made.label(), Label::Applied, "{made:?}");
+    let record = stored(&runner).timed[0].clone();
+    assert_eq!(record.thread.as_deref(), Some("1700000000.000100"));
+    assert_eq!(noted.plans.lock().unwrap().len(), 1);
+}
