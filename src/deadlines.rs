@@ -10,6 +10,7 @@
 use std::collections::HashSet;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -145,6 +146,9 @@ struct Keeper {
     failing: Mutex<HashSet<String>>,
     /// Restore attempts in flight are part of graceful shutdown, as commands are.
     tracker: TaskTracker,
+    /// Whether the last sweep could not list usage plans: said once, not every sweep (an
+    /// IAM policy for stages only is a choice, not an incident).
+    plans_unlisted: AtomicBool,
 }
 
 fn deadline_key(reminder: &Reminder) -> String {
@@ -175,6 +179,7 @@ pub fn start(
         token: RequestId::new().to_string(),
         failing: Mutex::default(),
         tracker,
+        plans_unlisted: AtomicBool::new(false),
     });
     let timers = Arc::clone(&runner);
     let timer_keeper = Arc::clone(&keeper);
@@ -437,27 +442,31 @@ async fn sweep(runner: &Arc<AppRunner>, scope: &SweepScope, keeper: &Keeper) {
 async fn sweep_plans(runner: &Arc<AppRunner>, keeper: &Keeper, overdue_before: i64) {
     let (mut due, mut pending) = (0, 0);
     let plans = match runner.read_plans().await {
-        Ok(plans) => plans,
+        Ok(plans) => {
+            keeper.plans_unlisted.store(false, Ordering::Relaxed);
+            plans
+        }
         Err(error) => {
-            tracing::warn!(%error, "could not list usage plans to sweep");
+            if !keeper.plans_unlisted.swap(true, Ordering::Relaxed) {
+                tracing::warn!(%error, "could not list usage plans to sweep for ended timed changes (said once until it works again)");
+            }
             return;
         }
     };
-    {
-        for plan in plans {
-            for record in &plan.timed {
-                let reminder = PlanReminder {
-                    plan: plan.id.clone(),
-                    level: record.level.clone(),
-                    at: record.until,
-                };
-                if record.until <= overdue_before {
-                    due += 1;
-                    restore_plan(runner, &reminder, keeper).await;
-                } else {
-                    pending += 1;
-                    runner.keep_plan_time(&reminder).await;
-                }
+    for plan in plans {
+        for record in &plan.timed {
+            let reminder = PlanReminder {
+                plan: plan.id.clone(),
+                level: record.level.clone(),
+                at: record.until,
+            };
+            if record.until <= overdue_before {
+                due += 1;
+                restore_plan(runner, &reminder, keeper).await;
+            } else {
+                // Made by a process that has since stopped: this one keeps the time too.
+                pending += 1;
+                runner.keep_plan_time(&reminder).await;
             }
         }
     }

@@ -235,6 +235,18 @@ impl Policy {
         self.rules.iter().any(|rule| rule.reaches(target, names))
     }
 
+    /// Whether some rule could reach the usage plan with these names (its id and name): what a
+    /// sweep of this deployment reads of plans, for the same reason as [`Policy::reaches`].
+    pub fn reaches_plan(&self, target: Option<&TargetAlias>, names: &[&str]) -> bool {
+        let alias = TargetAlias::name(target);
+        self.rules.iter().any(|rule| {
+            rule.targets.iter().any(|p| p.matches(alias))
+                && names
+                    .iter()
+                    .any(|n| rule.plans.iter().any(|p| p.matches(n)))
+        })
+    }
+
     /// Whether a decision may need an API's name as well as its id: only when some rule names
     /// APIs by something other than `*`.
     pub fn names_apis(&self) -> bool {

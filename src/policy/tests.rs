@@ -675,6 +675,24 @@ fn a_sweep_reaches_only_the_apis_some_rule_names() {
     )
     .unwrap();
     assert!(any.reaches(None, &["z9z9z9z9z9"]));
+    // No rule lists plans: the sweep reads none.
+    assert!(!any.reaches_plan(None, &["abc123", "gold"]));
+}
+
+#[test]
+fn a_sweep_reaches_only_the_plans_some_rule_lists_in_its_targets() {
+    let plans = parse(
+        "t",
+        "[[rule]]\nusers = [\"*\"]\nplans = [\"gold\"]\n\n[[rule]]\nusers = [\"*\"]\ntargets = [\"prod\"]\nplans = [\"*\"]\n",
+    )
+    .unwrap();
+    // By name or id, in the rule's targets only.
+    assert!(plans.reaches_plan(None, &["abc123", "gold"]));
+    assert!(!plans.reaches_plan(None, &["abc123", "silver"]));
+    let prod = crate::domain::TargetAlias::parse("prod").unwrap();
+    assert!(plans.reaches_plan(prod.as_ref(), &["def456", "silver"]));
+    let staging = crate::domain::TargetAlias::parse("staging").unwrap();
+    assert!(!plans.reaches_plan(staging.as_ref(), &["abc123", "gold"]));
 }
 
 mod targets;

@@ -22,9 +22,12 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
         Ok(view)
     }
 
-    /// Every target's usage plans, as [`Runner::read_plan`] reads one.
+    /// Every target's usage plans that this deployment's policy reaches (what a sweep reads,
+    /// so that deployments sharing an account neither finish nor report each other's timed
+    /// changes), as [`Runner::read_plan`] reads one.
     pub async fn read_plans(&self) -> Result<Vec<PlanView>, GatewayError> {
         let mut views = self.gateway.plans().await?;
+        views.retain(|view| self.reaches_plan(view));
         for view in &mut views {
             self.open_plan(view).await;
         }
