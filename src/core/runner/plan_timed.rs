@@ -251,7 +251,15 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
         record: Timed<PlanLevel>,
         next: Option<Timed<PlanLevel>>,
     ) -> Outcome {
-        let now = match self.read_plan(&pinned(&plan)).await {
+        // By the id the record names (never by a name someone could reuse).
+        let now = match PlanRef::parse_id(&plan.id) {
+            Some(id) => self.read_plan(&id).await,
+            None => Err(GatewayError::Unexpected(format!(
+                "usage plan `{}` has an id AWS does not make",
+                plan.id
+            ))),
+        };
+        let now = match now {
             Ok(now) => now,
             Err(error) => return plan_timed(request, plan, &record, Err(error.into())),
         };
@@ -389,11 +397,6 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
             tracing::warn!(%error, plan = %reminder.plan, "could not keep a usage plan's timed change's deadline; the next sweep tries again");
         }
     }
-}
-
-/// The plan by the id its record names (never by a name someone could reuse).
-fn pinned(plan: &PlanView) -> PlanRef {
-    PlanRef::parse(&plan.id).expect("a plan's id is a valid reference")
 }
 
 /// A plan's deadline as a request: nobody waits on it; the audit (and, with a bot token, the

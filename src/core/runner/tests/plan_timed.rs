@@ -369,3 +369,37 @@ approvers = ["U2"]
     assert_eq!(record.thread.as_deref(), Some("1700000000.000100"));
     assert_eq!(noted.plans.lock().unwrap().len(), 1);
 }
+
+#[tokio::test]
+async fn a_level_changed_while_the_restore_waited_its_turn_is_told_as_a_look_then_would() {
+    for (meanwhile, back) in [(values(100.0, 200), true), (values(7.0, 14), false)] {
+        let (runner, _) = timed_runner(false);
+        runner.perform(&ask("U1", "plan gold 5 10 for 30m")).await;
+        come_due(&runner);
+        let Step::Write(prepared, held) = runner.prepare(&deadline()).await else {
+            panic!("the deadline should restore")
+        };
+        // Another replica restores it (or someone sets it) while this one waits its turn.
+        runner.gateway.plans.lock().unwrap()[0].throttle = meanwhile;
+        let ended = runner.commit(prepared, held).await;
+        let Outcome::PlanTimed {
+            result: Ok(done), ..
+        } = &ended
+        else {
+            panic!("{ended:?}")
+        };
+        match done {
+            TimedDone::AlreadyBack(_) => assert!(back, "{ended:?}"),
+            TimedDone::Moved { found, .. } => {
+                assert!(!back, "{ended:?}");
+                assert_eq!(*found, meanwhile);
+            }
+            other => panic!("{other:?}"),
+        }
+        // Already back is no news on a deadline (whoever restored it told people).
+        assert_eq!(ended.is_audited(), !back);
+        let view = stored(&runner);
+        assert_eq!(view.throttle, meanwhile, "nothing written over it");
+        assert!(view.timed.is_empty(), "its record is removed");
+    }
+}
