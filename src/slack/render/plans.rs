@@ -266,6 +266,7 @@ pub(super) fn gated(
     who: &ChatUser,
     buttons: Option<&Buttons>,
 ) -> Value {
+    // `… → 5 req/s, burst 10.`, and when it ends and what comes back if it is timed.
     let what = format!(
         "{} ({}): {} → {}.{}",
         plan_label(&planned.plan),
@@ -276,7 +277,7 @@ pub(super) fn gated(
     );
     let (mut message, presses, ttl) = if approvers.is_empty() {
         let text = format!(
-            ":warning: *Confirm this change* (the access policy asks to confirm changes here): {what}. Nothing has been changed yet; this preview expires in 5 minutes."
+            ":warning: *Confirm this change* (the access policy asks to confirm changes here): {what} Nothing has been changed yet; this preview expires in 5 minutes."
         );
         (
             ephemeral(text),
@@ -285,7 +286,7 @@ pub(super) fn gated(
         )
     } else {
         let text = format!(
-            ":raised_hand: *Approval needed:* <@{}> asks to change {what}.\nApprovers: {}. Nothing has been changed yet; this request expires in 30 minutes.",
+            ":raised_hand: *Approval needed:* <@{}> asks to change {what}\nApprovers: {}. Nothing has been changed yet; this request expires in 30 minutes.",
             who.user.as_str(),
             mentions(approvers)
         );
@@ -367,4 +368,88 @@ pub(super) fn notice(
         ),
     };
     notice_of(format!("{headline} ({})", describe(actor)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{Configured, Hold, PlanStage};
+
+    fn applied(until: Option<i64>, replaces_timed: Option<i64>) -> PlanApplied {
+        let values = |rate, burst| Configured {
+            rate: Some(rate),
+            burst: Some(burst),
+        };
+        PlanApplied {
+            plan: PlanView {
+                id: "abc123".to_owned(),
+                target: None,
+                name: "gold".to_owned(),
+                throttle: values(100.0, 200),
+                quota: None,
+                stages: Vec::<PlanStage>::new(),
+                tags: Vec::new(),
+                timed: Vec::new(),
+                unsealed: Vec::new(),
+            },
+            before: values(100.0, 200),
+            after: values(5.0, 10),
+            changed: true,
+            queued_secs: None,
+            until,
+            steps: until.map_or_else(Vec::new, |at| vec![(at, values(100.0, 200))]),
+            replaces_timed,
+        }
+    }
+
+    #[test]
+    fn a_timed_plan_change_says_when_it_ends_and_what_comes_back_everywhere_it_is_shown() {
+        let change = PlanChange {
+            plan: PlanRef::parse("gold").unwrap(),
+            level: PlanLevel::Plan,
+            action: Action::Reset,
+            hold: Hold::parse("30m").ok(),
+        };
+        let timed = applied(Some(1_795_701_800), None);
+        let who = ChatUser {
+            user: ChatId::parse("U1").unwrap(),
+            channel: ChatId::parse("C1"),
+            team: None,
+            command: "/throttle".to_owned(),
+        };
+        let texts = [
+            shown_text(&reply(
+                &change,
+                &Ok(timed.clone()),
+                Some(&who),
+                Via::Command,
+                None,
+            )),
+            shown_text(&gated(&change, &timed, &[], &who, None)),
+            shown_text(&notice(&change, &Requester::User(who.clone()), &Ok(timed))),
+        ];
+        for text in texts {
+            assert!(
+                text.contains("Timed: until <!date^1795701800^")
+                    && text.contains("then 100 req/s, burst 200."),
+                "{text}"
+            );
+            assert!(!text.contains(".."), "{text}");
+        }
+        let for_good = applied(None, Some(1_795_701_800));
+        let text = shown_text(&reply(
+            &change,
+            &Ok(for_good),
+            Some(&who),
+            Via::Command,
+            None,
+        ));
+        assert!(text.contains("nothing is put back then"), "{text}");
+        let plain = shown_text(&gated(&change, &applied(None, None), &[], &who, None));
+        assert!(!plain.contains("..") && !plain.contains("Timed"), "{plain}");
+    }
+
+    fn shown_text(message: &Value) -> String {
+        message["text"].as_str().unwrap_or_default().to_owned()
+    }
 }
