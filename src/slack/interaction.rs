@@ -30,8 +30,8 @@ impl ActionPayload {
     pub fn message_ts(&self) -> Option<&str> {
         let container = self.container.as_ref()?;
         let ts = container.message_ts.as_deref()?;
-        let looks_like_ts = !ts.is_empty() && ts.chars().all(|c| c.is_ascii_digit() || c == '.');
-        (!container.is_ephemeral && looks_like_ts).then_some(ts)
+        // The same rule as a timestamp read back from a record or a schedule.
+        (!container.is_ephemeral && crate::domain::is_message_ts(ts)).then_some(ts)
     }
 
     /// The timestamp of the message holding the button, ephemeral or not: which preview or
@@ -103,6 +103,21 @@ mod tests {
             None,
             "an ephemeral message has no thread"
         );
+        // A channel message's timestamp, checked as one read back from storage is.
+        let in_channel = |ts: &str| {
+            let mut payload = payload.clone();
+            payload["container"] = serde_json::json!({ "message_ts": ts, "is_ephemeral": false });
+            let body = serde_urlencoded::to_string([("payload", payload.to_string())]).unwrap();
+            let read = ActionPayload::from_body(body.as_bytes()).unwrap();
+            read.message_ts().map(str::to_owned)
+        };
+        assert_eq!(
+            in_channel("1700000000.000100").as_deref(),
+            Some("1700000000.000100")
+        );
+        for odd in ["", "...", "1700000000", "1.2.3", "1700000000.0001000000"] {
+            assert_eq!(in_channel(odd), None, "{odd:?}");
+        }
         assert!(ActionPayload::from_body(b"text=hi").is_err());
         assert!(ActionPayload::from_body(b"payload=nope").is_err());
     }
