@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
+use aws_sdk_apigateway::operation::get_usage_plan::GetUsagePlanOutput;
 use aws_sdk_apigateway::types::{
     ApiStage, Op, PatchOperation, QuotaSettings, ThrottleSettings, UsagePlan,
 };
@@ -40,6 +41,18 @@ struct Parts<'a> {
 }
 
 impl<'a> Parts<'a> {
+    /// GetUsagePlan's answer: the same fields as a listed plan, in a type of its own.
+    fn read(plan: &'a GetUsagePlanOutput) -> Self {
+        Self {
+            id: plan.id(),
+            name: plan.name(),
+            throttle: plan.throttle(),
+            quota: plan.quota(),
+            stages: plan.api_stages(),
+            tags: plan.tags(),
+        }
+    }
+
     fn of(plan: &'a UsagePlan) -> Self {
         Self {
             id: plan.id(),
@@ -146,14 +159,7 @@ impl TargetGateway {
                 return Err(self.named(error).await);
             }
         };
-        let now = self.plan_view(Parts {
-            id: now.id(),
-            name: now.name(),
-            throttle: now.throttle(),
-            quota: now.quota(),
-            stages: now.api_stages(),
-            tags: now.tags(),
-        });
+        let now = self.plan_view(Parts::read(&now));
         let held = now.at(level).unwrap_or_default();
         if held != expected {
             return Err(GatewayError::PlanMoved {
