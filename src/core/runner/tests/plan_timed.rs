@@ -419,3 +419,104 @@ async fn a_sweep_reads_the_plans_the_policy_reaches_with_their_records_opened() 
     assert_eq!(names, ["gold"], "no rule reaches silver");
     assert_eq!(plans[0].timed.len(), 1, "its record, verified");
 }
+
+#[tokio::test]
+async fn extend_plan_acts_only_on_a_timed_change_still_in_force_and_as_approved() {
+    let (runner, _) = timed_runner(false);
+    runner.perform(&ask("U1", "plan gold 5 10 for 30m")).await;
+    // Someone changed the values since: not extended.
+    runner.gateway.plans.lock().unwrap()[0].throttle = values(7.0, 14);
+    let moved = runner.perform(&ask("U1", "extend plan gold 30m")).await;
+    assert!(
+        matches!(
+            &moved,
+            Outcome::PlanTimed {
+                result: Err(PlanFailure::Timed(Failure::NoLongerHeld { .. })),
+                ..
+            }
+        ),
+        "{moved:?}"
+    );
+    // Its end has come: not extended either.
+    runner.gateway.plans.lock().unwrap()[0].throttle = values(5.0, 10);
+    come_due(&runner);
+    let ended = runner.perform(&ask("U1", "extend plan gold 30m")).await;
+    assert!(
+        matches!(
+            &ended,
+            Outcome::PlanTimed {
+                result: Err(PlanFailure::Timed(Failure::Ended)),
+                ..
+            }
+        ),
+        "{ended:?}"
+    );
+    assert_eq!(stored(&runner).timed[0].until, 1, "the record is as it was");
+
+    // Under a rule with approvers, keeping it longer needs approval like the change did.
+    let gateway = FakeGateway {
+        plans: Mutex::new(vec![gold()]),
+        ..FakeGateway::default()
+    };
+    let rules = "[[rule]]\nusers = [\"U1\"]\nplans = [\"gold\"]\napprovers = [\"U2\"]\n";
+    let gated = runner_with(gateway, rules);
+    let record = Timed::start(
+        PlanLevel::Plan,
+        values(100.0, 200),
+        values(5.0, 10),
+        None,
+        (
+            crate::core::clock::unix_now(),
+            crate::domain::Hold::parse("30m").unwrap(),
+        ),
+        "U1".to_owned(),
+        None,
+    );
+    let (key, value) = record.to_tag(&seal(), Place::Plan("abc123")).unwrap();
+    {
+        let mut plans = gated.gateway.plans.lock().unwrap();
+        plans[0].throttle = values(5.0, 10);
+        plans[0].tags = vec![(key, value)];
+    }
+    let asked = gated.perform(&ask("U1", "extend plan gold 30m")).await;
+    assert!(
+        matches!(
+            &asked,
+            Outcome::PlanTimed {
+                result: Err(PlanFailure::Timed(Failure::NeedsApproval { .. })),
+                ..
+            }
+        ),
+        "{asked:?}"
+    );
+}
+
+fn runner_with(gateway: FakeGateway, rules: &str) -> Runner<FakeGateway, Told> {
+    runner(gateway, Some(rules)).with_deadlines(Arc::new(Noted::default()))
+}
+
+#[tokio::test]
+async fn the_timed_change_that_comes_back_gets_its_own_deadline_handed_on() {
+    let (runner, noted) = timed_runner(false);
+    runner.perform(&ask("U1", "plan gold 50 100 for 2h")).await;
+    runner.perform(&ask("U2", "plan gold 5 10 for 1m")).await;
+    let long_until = stored(&runner).timed[0].below[0].until;
+    let mut short = stored(&runner).timed[0].clone();
+    short.until = 1;
+    let (key, value) = short.to_tag(&seal(), Place::Plan("abc123")).unwrap();
+    runner.gateway.plans.lock().unwrap()[0].tags = vec![(key, value)];
+    noted.plans.lock().unwrap().clear();
+
+    runner.perform(&deadline()).await;
+
+    let handed: Vec<i64> = noted.plans.lock().unwrap().iter().map(|r| r.at).collect();
+    assert_eq!(handed, [long_until], "the long clamp's end is kept");
+    // A sweep that finds a record hands its deadline on too.
+    let found = PlanReminder {
+        plan: "abc123".to_owned(),
+        level: PlanLevel::Plan,
+        at: long_until,
+    };
+    runner.keep_plan_time(&found).await;
+    assert_eq!(noted.plans.lock().unwrap().last(), Some(&found));
+}
