@@ -454,6 +454,29 @@ mod tests {
             // A method level names a real API stage: it must not restore that stage.
             assert_eq!(event.reminder(), None);
             let name = plan_schedule_name(&reminder);
+            assert!(name.starts_with("throttle-bot-plan-"), "{name}");
+            assert!(name.ends_with("-1795703400"), "{name}");
+            // Another plan, the same plan in another target, or another level: another name.
+            for other in ["prod:abc124", "abc123"] {
+                let elsewhere = PlanReminder {
+                    plan: other.to_owned(),
+                    ..reminder.clone()
+                };
+                assert_ne!(plan_schedule_name(&elsewhere), name);
+            }
+            let other_level = PlanReminder {
+                level: match &reminder.level {
+                    PlanLevel::Plan => PlanLevel::Method {
+                        api: ApiId::parse("a1b2c3d4e5").unwrap(),
+                        stage: StageName::parse("live").unwrap(),
+                        method: HttpMethod::parse("GET").unwrap(),
+                        path: ResourcePath::parse("/").unwrap(),
+                    },
+                    PlanLevel::Method { .. } => PlanLevel::Plan,
+                },
+                ..reminder.clone()
+            };
+            assert_ne!(plan_schedule_name(&other_level), name);
             assert!(name.len() <= 64, "{name}");
             assert!(
                 name.chars()
