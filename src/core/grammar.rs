@@ -145,18 +145,7 @@ pub fn command_text(change: &ThrottleChange) -> String {
 /// A usage plan change written as the command that makes it (the inverse of [`parse_text`]).
 pub fn plan_text(change: &PlanChange) -> String {
     let plan = &change.plan;
-    let (place, method) = match &change.level {
-        PlanLevel::Plan => (String::new(), String::new()),
-        PlanLevel::Method {
-            api,
-            stage,
-            method,
-            path,
-        } => (
-            format!(" {} {stage}", api.id()),
-            format!(" {} {}", method.as_str(), path.as_str()),
-        ),
-    };
+    let (place, method) = plan_level_words(&change.level);
     let hold = change
         .hold
         .map(|hold| format!(" for {hold}"))
@@ -174,24 +163,29 @@ pub fn plan_text(change: &PlanChange) -> String {
 
 /// A plan's timed request written as the command that makes it; `None` for a deadline.
 pub fn plan_timed_text(request: &PlanTimedRequest) -> Option<String> {
-    let level = match &request.level {
-        PlanLevel::Plan => String::new(),
+    let (place, method) = plan_level_words(&request.level);
+    let (plan, level) = (&request.plan, format!("{place}{method}"));
+    match request.kind {
+        TimedKind::Extend(by) => Some(format!("extend plan {plan}{level} {by}")),
+        TimedKind::RestoreNow => Some(format!("restore plan {plan}{level}")),
+        TimedKind::Deadline => None,
+    }
+}
+
+/// A plan level's words as typed: none for the plan's own throttle; ` <api id> <stage>` and
+/// ` <METHOD> <path>` for a method (the values go between them in a change).
+fn plan_level_words(level: &PlanLevel) -> (String, String) {
+    match level {
+        PlanLevel::Plan => (String::new(), String::new()),
         PlanLevel::Method {
             api,
             stage,
             method,
             path,
-        } => format!(
-            " {} {stage} {} {}",
-            api.id(),
-            method.as_str(),
-            path.as_str()
+        } => (
+            format!(" {} {stage}", api.id()),
+            format!(" {} {}", method.as_str(), path.as_str()),
         ),
-    };
-    match request.kind {
-        TimedKind::Extend(by) => Some(format!("extend plan {}{level} {by}", request.plan)),
-        TimedKind::RestoreNow => Some(format!("restore plan {}{level}", request.plan)),
-        TimedKind::Deadline => None,
     }
 }
 

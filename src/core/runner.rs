@@ -7,7 +7,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use super::clock::unix_now;
 use super::grammar::{
     ListRequest, PlanRequest, PlanTimedRequest, Request, ShowRequest, TimedRequest,
 };
@@ -545,23 +544,8 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
         let record = match change.hold {
             Some(hold) => {
                 let prior = stage.timed_at(&change.level).cloned();
-                let channel = requester
-                    .user()
-                    .and_then(|who| who.channel.as_ref())
-                    .map(ToString::to_string);
-                let mut record = Timed::start(
-                    change.level.clone(),
-                    found,
-                    plan.after,
-                    prior.as_ref(),
-                    (unix_now(), hold),
-                    requester.recorded(),
-                    channel,
-                );
-                // Only an approved change's message takes the place of one whose time we know.
-                if ask.origin.via == Via::Approve {
-                    record.thread = ask.origin.message_ts.clone();
-                }
+                let values = (found, plan.after);
+                let record = start_record(ask, change.level.clone(), values, prior.as_ref(), hold);
                 if self
                     .sealed(&applied.api.id, &change.stage, &record)
                     .is_none()
@@ -657,6 +641,7 @@ mod timed;
 
 pub use plan_timed::plan_deadline_ask;
 pub use timed::deadline_ask;
+use timed::start_record;
 
 #[cfg(test)]
 mod tests;

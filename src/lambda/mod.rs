@@ -17,7 +17,7 @@ use crate::core::outcome::Outcome;
 use crate::core::ports::{Deadlines, PlanReminder};
 use crate::core::requester::RequestId;
 use crate::core::requester::Requester;
-use crate::core::runner::{ReplyOnce, deadline_ask, plan_deadline_ask};
+use crate::core::runner::{Ask, ReplyOnce, deadline_ask, plan_deadline_ask};
 use crate::deadlines::CLAIM_SETTLE;
 use crate::http::AppState;
 use crate::jobs::impact::ReportLater;
@@ -372,23 +372,7 @@ impl Function {
                 ));
             }
         };
-        self.runner
-            .conclude(
-                &ask.origin,
-                &outcome,
-                started.elapsed(),
-                &ReplyOnce::default(),
-            )
-            .instrument(span(&ask.id))
-            .await;
-        match &outcome {
-            Outcome::Timed {
-                result: Err(error), ..
-            } => Err(FunctionError(format!(
-                "the restore failed and will be retried: {error}"
-            ))),
-            outcome => Ok(json!({ "statusCode": 200, "body": outcome.label().as_str() })),
-        }
+        self.concluded_restore(&ask, &outcome, started).await
     }
 
     /// A usage plan's timed change's deadline. No claim: the write waits for the plan's turn
@@ -408,23 +392,38 @@ impl Function {
                 "the restore did not finish in this invocation's time; retried later".to_owned(),
             ));
         };
+        self.concluded_restore(&ask, &outcome, started).await
+    }
+
+    /// A restore's end told as any other outcome; a failed restore fails the invocation so
+    /// that the scheduler retries it.
+    async fn concluded_restore(
+        &self,
+        ask: &Ask,
+        outcome: &Outcome,
+        started: std::time::Instant,
+    ) -> Result<Value, FunctionError> {
         self.runner
             .conclude(
                 &ask.origin,
-                &outcome,
+                outcome,
                 started.elapsed(),
                 &ReplyOnce::default(),
             )
             .instrument(span(&ask.id))
             .await;
-        match &outcome {
+        let error = match outcome {
+            Outcome::Timed {
+                result: Err(error), ..
+            } => error.to_string(),
             Outcome::PlanTimed {
                 result: Err(error), ..
-            } => Err(FunctionError(format!(
-                "the restore failed and will be retried: {error}"
-            ))),
-            outcome => Ok(json!({ "statusCode": 200, "body": outcome.label().as_str() })),
-        }
+            } => error.to_string(),
+            outcome => return Ok(json!({ "statusCode": 200, "body": outcome.label().as_str() })),
+        };
+        Err(FunctionError(format!(
+            "the restore failed and will be retried: {error}"
+        )))
     }
 
     async fn notice(&self, sealed: Sealed<Value>) -> Result<Value, FunctionError> {

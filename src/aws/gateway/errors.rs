@@ -14,16 +14,14 @@ impl TargetGateway {
         &self,
         err: SdkError<E, R>,
         action: &str,
-        api: &ApiId,
-        stage: &StageName,
+        not_found: Option<GatewayError>,
     ) -> GatewayError
     where
         E: ProvideErrorMetadata + std::error::Error + 'static,
         R: std::fmt::Debug,
     {
-        let not_found = stage_not_found(api, stage);
         let tags = format!("arn:aws:apigateway:{}::/tags/*", self.region());
-        let error = self.explain(err, action, &tags, Some(not_found));
+        let error = self.explain(err, action, &tags, not_found);
         self.named(error).await
     }
 

@@ -200,7 +200,10 @@ impl TargetGateway {
             .await;
         match result {
             Ok(_) => Ok(()),
-            Err(err) => Err(self.tagging_error(err, "apigateway:PUT", api, stage).await),
+            Err(err) => {
+                let not_found = Some(stage_not_found(api, stage));
+                Err(self.tagging_error(err, "apigateway:PUT", not_found).await)
+            }
         }
     }
 
@@ -222,9 +225,12 @@ impl TargetGateway {
             .await;
         match result {
             Ok(_) => Ok(()),
-            Err(err) => Err(self
-                .tagging_error(err, "apigateway:DELETE", api, stage)
-                .await),
+            Err(err) => {
+                let not_found = Some(stage_not_found(api, stage));
+                Err(self
+                    .tagging_error(err, "apigateway:DELETE", not_found)
+                    .await)
+            }
         }
     }
 }

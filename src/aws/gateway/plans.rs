@@ -201,45 +201,14 @@ impl TargetGateway {
         value: &str,
     ) -> Result<(), GatewayError> {
         let resource = format!("{}/{}", self.plans_arn(), plan.bare_id());
-        let result = self
-            .clients()
-            .await?
-            .rest
-            .tag_resource()
-            .resource_arn(&resource)
-            .tags(key, value)
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(err) => {
-                let tags = format!("arn:aws:apigateway:{}::/tags/*", self.region());
-                let error = self.explain(err, "apigateway:PUT", &tags, None);
-                Err(self.named(error).await)
-            }
-        }
+        self.tag_rest_resource(&resource, (key, Some(value)), None)
+            .await
     }
 
-    /// Removes one tag from a plan; a tag that is not there is not an error.
+    /// Removes one tag from a plan.
     pub(super) async fn untag_plan(&self, plan: &PlanView, key: &str) -> Result<(), GatewayError> {
         let resource = format!("{}/{}", self.plans_arn(), plan.bare_id());
-        let result = self
-            .clients()
-            .await?
-            .rest
-            .untag_resource()
-            .resource_arn(&resource)
-            .tag_keys(key)
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(err) => {
-                let tags = format!("arn:aws:apigateway:{}::/tags/*", self.region());
-                let error = self.explain(err, "apigateway:DELETE", &tags, None);
-                Err(self.named(error).await)
-            }
-        }
+        self.tag_rest_resource(&resource, (key, None), None).await
     }
 
     fn plan_view(&self, plan: Parts<'_>) -> PlanView {

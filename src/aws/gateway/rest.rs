@@ -129,19 +129,9 @@ impl TargetGateway {
         value: &str,
     ) -> Result<(), GatewayError> {
         let resource = rest_stage_arn(&self.region(), api, stage);
-        let result = self
-            .clients()
-            .await?
-            .rest
-            .tag_resource()
-            .resource_arn(&resource)
-            .tags(key, value)
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(err) => Err(self.tagging_error(err, "apigateway:PUT", api, stage).await),
-        }
+        let not_found = stage_not_found(api, stage);
+        self.tag_rest_resource(&resource, (key, Some(value)), Some(not_found))
+            .await
     }
 
     pub(super) async fn rest_untag(
@@ -151,21 +141,40 @@ impl TargetGateway {
         key: &str,
     ) -> Result<(), GatewayError> {
         let resource = rest_stage_arn(&self.region(), api, stage);
-        let result = self
-            .clients()
-            .await?
-            .rest
-            .untag_resource()
-            .resource_arn(&resource)
-            .tag_keys(key)
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(err) => Err(self
-                .tagging_error(err, "apigateway:DELETE", api, stage)
-                .await),
-        }
+        let not_found = stage_not_found(api, stage);
+        self.tag_rest_resource(&resource, (key, None), Some(not_found))
+            .await
+    }
+
+    /// Sets (`Some` value) or removes (`None`) one tag on a REST API resource: a stage or a
+    /// usage plan. `not_found` is what the resource's absence means to a person.
+    pub(super) async fn tag_rest_resource(
+        &self,
+        resource: &str,
+        (key, value): (&str, Option<&str>),
+        not_found: Option<GatewayError>,
+    ) -> Result<(), GatewayError> {
+        let clients = self.clients().await?;
+        let error = match value {
+            Some(value) => {
+                let call = clients.rest.tag_resource().resource_arn(resource);
+                match call.tags(key, value).send().await {
+                    Ok(_) => return Ok(()),
+                    Err(err) => self.tagging_error(err, "apigateway:PUT", not_found).await,
+                }
+            }
+            None => {
+                let call = clients.rest.untag_resource().resource_arn(resource);
+                match call.tag_keys(key).send().await {
+                    Ok(_) => return Ok(()),
+                    Err(err) => {
+                        self.tagging_error(err, "apigateway:DELETE", not_found)
+                            .await
+                    }
+                }
+            }
+        };
+        Err(error)
     }
 }
 

@@ -3,12 +3,12 @@
 //! acts only on what it finds: the write happens at the plan's turn in its account, and only
 //! if the level still holds what the timed change set (compare, then set).
 
+use super::timed::leaves;
 use super::{Ask, Gates, LevelGuard, Origin, Prepared, Runner, Step, Work};
 use crate::core::clock::unix_now;
 use crate::core::grammar::{PlanRequest, PlanTimedRequest, TimedKind};
-use std::time::Duration;
 
-use crate::core::outcome::{Failure, News, Outcome, PlanFailure, PlanTimedDone, TimedDone};
+use crate::core::outcome::{Failure, Outcome, PlanFailure, PlanTimedDone, TimedDone};
 use crate::core::ports::{DeadlineError, Gateway, GatewayError, PlanReminder, Teller};
 use crate::core::requester::{RequestId, Requester, Via};
 use crate::domain::{Due, Place, PlanApplied, PlanLevel, PlanRef, PlanView, Timed, Unsealed};
@@ -49,15 +49,9 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
         if fresh.is_empty() {
             return;
         }
-        let outcome = Outcome::UntrustedPlan {
+        self.alert(Outcome::UntrustedPlan {
             plan: view.id.clone(),
             found: fresh,
-        };
-        self.record(&Requester::Deadline, &outcome, Duration::ZERO);
-        self.audit(&News {
-            requester: &Requester::Deadline,
-            via: Via::Command,
-            outcome: &outcome,
         })
         .await;
     }
@@ -84,10 +78,7 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
         };
         let now = unix_now();
         // A person needs a rule that would let them set what the step leaves at the level.
-        let judged = match request.kind {
-            TimedKind::Extend(_) => record.set.as_action(),
-            TimedKind::RestoreNow | TimedKind::Deadline => record.comes_back(now).as_action(),
-        };
+        let judged = leaves(&record, request.kind, now).as_action();
         if let (Some(policy), Some(who)) = (&policy, requester.user()) {
             let names = [plan.bare_id(), plan.name.as_str()];
             match policy.decide_plan(who, plan.target.as_ref(), &names, &judged) {
@@ -106,35 +97,18 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
             }
         }
         let live = plan.at(&request.level).unwrap_or_default();
-        let timed_failure = |failure| Err(PlanFailure::Timed(failure));
         match request.kind {
-            TimedKind::Extend(_) if record.is_due(now) => {
-                done(Some(plan), timed_failure(Failure::Ended), Some(&record))
-            }
-            TimedKind::Extend(_) if live != record.set => done(
-                Some(plan),
-                timed_failure(Failure::NoLongerHeld {
-                    set: record.set,
-                    found: live,
-                }),
-                Some(&record),
-            ),
-            TimedKind::Extend(by) => {
-                let extended = self
-                    .deadlines_ready()
-                    .and_then(|()| Ok(record.extended(by, now, self.max_temporary)?));
-                match extended {
-                    Ok(record) => Step::Write(
-                        Prepared::PlanExtend {
-                            request: request.clone(),
-                            plan,
-                            record,
-                        },
-                        LevelGuard::default(),
-                    ),
-                    Err(error) => done(Some(plan), timed_failure(error), Some(&record)),
-                }
-            }
+            TimedKind::Extend(by) => match self.extended(&record, live, by, now) {
+                Ok(record) => Step::Write(
+                    Prepared::PlanExtend {
+                        request: request.clone(),
+                        plan,
+                        record,
+                    },
+                    LevelGuard::default(),
+                ),
+                Err(error) => done(Some(plan), Err(PlanFailure::Timed(error)), Some(&record)),
+            },
             TimedKind::Deadline if !record.is_due(now) => {
                 let result = Ok(TimedDone::NotDue(Box::new(record.clone())));
                 done(Some(plan), result, Some(&record))

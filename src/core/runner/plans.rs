@@ -8,10 +8,9 @@ use std::time::Duration;
 use super::super::grammar::PlanRequest;
 use super::super::outcome::{Failure, Outcome, PlanFailure};
 use super::super::ports::{Gateway, GatewayError, Teller};
+use super::timed::start_record;
 use super::{Ask, LevelGuard, Prepared, RecordStep, Runner, Step};
-use crate::core::clock::unix_now;
-use crate::core::requester::Via;
-use crate::domain::{ChatId, PlanApplied, PlanChange, PlanLevel, Timed};
+use crate::domain::{ChatId, PlanApplied, PlanChange, PlanLevel};
 
 /// A wait shorter than this is not worth telling anyone about.
 const WORTH_SAYING: Duration = Duration::from_secs(1);
@@ -189,24 +188,8 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
         };
         let record = match (change.hold, prior) {
             (Some(hold), prior) => {
-                let requester = &ask.origin.requester;
-                let channel = requester
-                    .user()
-                    .and_then(|who| who.channel.as_ref())
-                    .map(ToString::to_string);
-                let mut record = Timed::start(
-                    change.level.clone(),
-                    before,
-                    after,
-                    prior.as_ref(),
-                    (unix_now(), hold),
-                    requester.recorded(),
-                    channel,
-                );
-                // Only an approved change's message takes the place of one whose time we know.
-                if ask.origin.via == Via::Approve {
-                    record.thread = ask.origin.message_ts.clone();
-                }
+                let values = (before, after);
+                let record = start_record(ask, change.level.clone(), values, prior.as_ref(), hold);
                 if self.sealed_plan(&applied.plan, &record).is_none() {
                     return Err(PlanFailure::Timed(Failure::NoRoomForRecord));
                 }

@@ -101,11 +101,17 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
         if fresh.is_empty() {
             return;
         }
-        let outcome = Outcome::Untrusted {
+        self.alert(Outcome::Untrusted {
             api: api.clone(),
             stage: view.stage.clone(),
             found: fresh,
-        };
+        })
+        .await;
+    }
+
+    /// Tells the audit channel of what no person asked for (a record found that this service
+    /// did not seal), and counts it as any outcome.
+    pub(super) async fn alert(&self, outcome: Outcome) {
         self.record(&Requester::Deadline, &outcome, Duration::ZERO);
         self.audit(&News {
             requester: &Requester::Deadline,

@@ -12,11 +12,34 @@ use crate::core::plan::plan;
 use crate::core::ports::{DeadlineError, Gateway, GatewayError, Reminder, Teller};
 use crate::core::requester::{RequestId, Requester, Via};
 use crate::domain::{
-    ApiId, ApiRef, Applied, Claim, Due, Place, ResolvedApi, StageName, ThrottleChange, Timed,
+    ApiId, ApiRef, Applied, Claim, Configured, Due, Hold, Place, RecordLevel, ResolvedApi,
+    StageName, ThrottleChange, Timed,
 };
 use crate::policy::ApiIdentity;
 
 impl<G: Gateway, T: Teller> Runner<G, T> {
+    /// A timed change kept `by` longer, if it is still in force: never one whose end has
+    /// come, nor one whose values someone has changed since (`live` is what the level holds).
+    pub(super) fn extended<L: RecordLevel>(
+        &self,
+        record: &Timed<L>,
+        live: Configured,
+        by: Hold,
+        now: i64,
+    ) -> Result<Timed<L>, Failure> {
+        if record.is_due(now) {
+            return Err(Failure::Ended);
+        }
+        if live != record.set {
+            return Err(Failure::NoLongerHeld {
+                set: record.set,
+                found: live,
+            });
+        }
+        self.deadlines_ready()?;
+        Ok(record.extended(by, now, self.max_temporary)?)
+    }
+
     /// Reads the stage and its record at the level, and decides what the request does to it.
     pub(super) async fn timed(&self, ask: &Ask, request: &TimedRequest) -> Step {
         // Where its end is told comes from the record, once there is one.
@@ -50,12 +73,7 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
         };
         let now = unix_now();
         // A person needs a rule that would let them set what the step leaves at the level.
-        let judged = match request.kind {
-            TimedKind::Extend(_) => at_level(record.set.as_action()),
-            TimedKind::RestoreNow | TimedKind::Deadline => {
-                at_level(record.comes_back(now).as_action())
-            }
-        };
+        let judged = at_level(leaves(&record, request.kind, now).as_action());
         if let (Some(policy), Some(who)) = (&policy, requester.user()) {
             match policy.decide(who, ApiIdentity::Resolved(&api), &judged) {
                 Err(denial) => {
@@ -82,35 +100,17 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
         }
         let live = stage.at(&request.level);
         match request.kind {
-            // Only a timed change still in force is extended: never one whose end has come,
-            // nor one whose values someone has changed since.
-            TimedKind::Extend(_) if record.is_due(now) => {
-                done(Some(api), Err(Failure::Ended), Some(&record))
-            }
-            TimedKind::Extend(_) if live != record.set => done(
-                Some(api),
-                Err(Failure::NoLongerHeld {
-                    set: record.set,
-                    found: live,
-                }),
-                Some(&record),
-            ),
-            TimedKind::Extend(by) => {
-                let extended = self
-                    .deadlines_ready()
-                    .and_then(|()| Ok(record.extended(by, now, self.max_temporary)?));
-                match extended {
-                    Ok(record) => Step::Write(
-                        Prepared::Extend {
-                            request: request.clone(),
-                            api,
-                            record,
-                        },
-                        held,
-                    ),
-                    Err(error) => done(Some(api), Err(error), Some(&record)),
-                }
-            }
+            TimedKind::Extend(by) => match self.extended(&record, live, by, now) {
+                Ok(record) => Step::Write(
+                    Prepared::Extend {
+                        request: request.clone(),
+                        api,
+                        record,
+                    },
+                    held,
+                ),
+                Err(error) => done(Some(api), Err(error), Some(&record)),
+            },
             TimedKind::Deadline if !record.is_due(now) => Step::Done(Outcome::Timed {
                 request: request.clone(),
                 api: Some(api),
@@ -419,6 +419,46 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
                 "a sweep or `/throttle restore` must finish the timed change that came back"
             );
         }
+    }
+}
+
+/// The record of a timed change that `ask` makes at `level` from the values `(live, set)`, on
+/// top of `prior` (the timed change in force there, if any): its end is told in the asker's
+/// channel.
+pub(super) fn start_record<L: RecordLevel>(
+    ask: &Ask,
+    level: L,
+    (live, set): (Configured, Configured),
+    prior: Option<&Timed<L>>,
+    hold: Hold,
+) -> Timed<L> {
+    let requester = &ask.origin.requester;
+    let channel = requester
+        .user()
+        .and_then(|who| who.channel.as_ref())
+        .map(ToString::to_string);
+    let mut record = Timed::start(
+        level,
+        live,
+        set,
+        prior,
+        (unix_now(), hold),
+        requester.recorded(),
+        channel,
+    );
+    // Only an approved change's message takes the place of one whose time we know.
+    if ask.origin.via == Via::Approve {
+        record.thread = ask.origin.message_ts.clone();
+    }
+    record
+}
+
+/// What a step leaves at the level, which a person needs a rule to let them set: an extend
+/// keeps what the timed change set; a restore or deadline brings back what comes back now.
+pub(super) fn leaves<L: RecordLevel>(record: &Timed<L>, kind: TimedKind, now: i64) -> Configured {
+    match kind {
+        TimedKind::Extend(_) => record.set,
+        TimedKind::RestoreNow | TimedKind::Deadline => record.comes_back(now),
     }
 }
 
