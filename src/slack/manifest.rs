@@ -86,6 +86,13 @@ mod tests {
             "extend <api> <stage>",
             "restore <api> <stage>",
             "show <api> [<stage>]",
+            "[<target>:]<api>",
+            "show <target>:",
+            "plan <plan> <rate> <burst>",
+            "show plan <plan>",
+            "reset plan <plan>",
+            "extend plan <plan>",
+            "restore plan <plan>",
             "help",
         ] {
             assert!(hint.contains(form), "{form} missing from {hint}");
