@@ -442,7 +442,8 @@ fn usage_text(command: &str) -> String {
          requests per second, a number ≥ 0 (`50`, `0.5`); `<burst>` a whole number ≥ 0; \
          `<METHOD> <path>` a REST method (`GET /pets/{{id}}`, `*` for every method or path) or \
          an HTTP API's route key (`GET /orders/{{id}}`, `ANY /{{proxy+}}`). A name that is one of \
-         these words (`show`, `for`…) works where a name goes. `prod:petstore` is an API in \
+         these words (`show`, `for`…) works where a name goes (an API named `plan` is typed \
+         `home:plan`). `prod:petstore` is an API in \
          another account or region, configured as target `prod`.\n\
          *Examples:*\n\
          `{c} petstore prod 50 100`\n\

@@ -65,6 +65,13 @@ async fn help_and_empty_text_show_the_usage() {
             "/throttle restore <api> <stage>",
             "for <duration>",
             "--now",
+            "/throttle plan <plan> <rate> <burst>",
+            "show plan <plan>",
+            "reset plan <plan>",
+            "extend plan",
+            "restore plan",
+            "show prod:",
+            "home:plan",
         ] {
             assert!(usage.contains(form), "{form} missing from {usage}");
         }
