@@ -517,6 +517,7 @@ async fn the_timed_change_that_comes_back_gets_its_own_deadline_handed_on() {
         level: PlanLevel::Plan,
         at: long_until,
     };
+    noted.plans.lock().unwrap().clear();
     runner.keep_plan_time(&found).await;
-    assert_eq!(noted.plans.lock().unwrap().last(), Some(&found));
+    assert_eq!(*noted.plans.lock().unwrap(), [found]);
 }
