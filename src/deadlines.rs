@@ -79,6 +79,14 @@ impl Pending {
             Self::Plan(reminder) => reminder.at,
         }
     }
+
+    /// One timer per key, however often a sweep sees its record again.
+    fn key(&self) -> String {
+        match self {
+            Self::Stage(reminder) => deadline_key(reminder),
+            Self::Plan(reminder) => plan_deadline_key(reminder),
+        }
+    }
 }
 
 /// Hands this process's deadlines to its timer task.
@@ -188,10 +196,7 @@ pub fn start(
         // One timer per deadline, however often a sweep sees its record again.
         let pending: Arc<Mutex<HashSet<String>>> = Arc::default();
         while let Some(due) = reminders.recv().await {
-            let key = match &due {
-                Pending::Stage(reminder) => deadline_key(reminder),
-                Pending::Plan(reminder) => plan_deadline_key(reminder),
-            };
+            let key = due.key();
             if !pending.lock().expect("timers").insert(key.clone()) {
                 continue;
             }

@@ -290,9 +290,9 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
     /// Whether the policy's rules reach this usage plan (by id or name); without a policy,
     /// every plan is reached.
     pub fn reaches_plan(&self, plan: &PlanView) -> bool {
-        self.policy.current().is_none_or(|policy| {
-            policy.reaches_plan(plan.target.as_ref(), &[plan.bare_id(), plan.name.as_str()])
-        })
+        self.policy
+            .current()
+            .is_none_or(|policy| policy.reaches_plan(plan.target.as_ref(), &plan.names()))
     }
 
     pub fn metrics(&self) -> &Metrics {
@@ -442,8 +442,8 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
         if let RecordStep::Keep(record, _) = &record {
             // The deadline is handed on first (a one-time schedule on Lambda): a schedule
             // with no record does nothing, but a change that cannot end by itself is refused.
-            if let Err(error) = self.hand_on(&api, &change.stage, record).await {
-                return changed(&change, Err(Failure::NoDeadlines(error.to_string())));
+            if let Err(failure) = self.hand_on(&api, &change.stage, record).await {
+                return changed(&change, Err(failure));
             }
             // Then the record: a change made without it could never put itself back.
             if let Err(error) = self.keep(&api, &change.stage, record).await {

@@ -177,6 +177,11 @@ impl PlanView {
         self.id.rsplit(':').next().unwrap_or(&self.id)
     }
 
+    /// What the policy's `plans` patterns match: the plan's id (as AWS knows it) and name.
+    pub fn names(&self) -> [&str; 2] {
+        [self.bare_id(), self.name.as_str()]
+    }
+
     /// The values at `level` now; `None` when the level's API stage is not in the plan (a
     /// method throttle can only be set on an API stage the plan already covers).
     pub fn at(&self, level: &PlanLevel) -> Option<Configured> {

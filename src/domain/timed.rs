@@ -404,7 +404,14 @@ impl<L: RecordLevel> Timed<L> {
 
     /// The values that come back when the newest timed change ends at `now`.
     pub fn comes_back(&self, now: i64) -> Configured {
-        self.next(now).map_or(self.restore, |next| next.set)
+        self.back_with(self.next(now).as_ref())
+    }
+
+    /// The values that come back when the newest timed change ends and `next` (the one under
+    /// it still in force then, if any) takes its place: what `next` set, or what was there
+    /// before the first.
+    pub fn back_with(&self, next: Option<&Self>) -> Configured {
+        next.map_or(self.restore, |next| next.set)
     }
 
     /// Every step from now on, if nothing intervenes: (when, the values that come back).
@@ -422,7 +429,7 @@ impl<L: RecordLevel> Timed<L> {
     /// What to do when the newest timed change ends at `now`, given what the level holds.
     pub fn check(&self, live: Configured, now: i64) -> Due<L> {
         let next = self.next(now).map(Box::new);
-        let back = next.as_ref().map_or(self.restore, |next| next.set);
+        let back = self.back_with(next.as_deref());
         if live == self.set {
             Due::Restore {
                 action: back.as_action(),

@@ -70,6 +70,11 @@ impl TargetGateway {
         format!("arn:aws:apigateway:{}::/usageplans", self.region())
     }
 
+    /// One plan's ARN: what UpdateUsagePlan's IAM resource and TagResource name.
+    fn plan_arn(&self, plan: &PlanView) -> String {
+        format!("{}/{}", self.plans_arn(), plan.bare_id())
+    }
+
     /// Every usage plan of this target, with its tags (all pages of GetUsagePlans).
     pub(super) async fn list_plans(&self) -> Result<Vec<PlanView>, GatewayError> {
         let all = self.all_plans().await?;
@@ -139,7 +144,7 @@ impl TargetGateway {
     ) -> Result<Duration, GatewayError> {
         let waited = self.plan_queue.turn().await;
         let id = plan.bare_id();
-        let resource = format!("{}/{id}", self.plans_arn());
+        let resource = self.plan_arn(plan);
         let not_found = || GatewayError::UnknownPlan {
             plan: plan.id.clone(),
             known: Vec::new(),
@@ -200,14 +205,14 @@ impl TargetGateway {
         key: &str,
         value: &str,
     ) -> Result<(), GatewayError> {
-        let resource = format!("{}/{}", self.plans_arn(), plan.bare_id());
+        let resource = self.plan_arn(plan);
         self.tag_rest_resource(&resource, (key, Some(value)), None)
             .await
     }
 
     /// Removes one tag from a plan.
     pub(super) async fn untag_plan(&self, plan: &PlanView, key: &str) -> Result<(), GatewayError> {
-        let resource = format!("{}/{}", self.plans_arn(), plan.bare_id());
+        let resource = self.plan_arn(plan);
         self.tag_rest_resource(&resource, (key, None), None).await
     }
 

@@ -3,14 +3,12 @@
 //! acts only on what it finds: the write happens at the plan's turn in its account, and only
 //! if the level still holds what the timed change set (compare, then set).
 
-use super::timed::leaves;
-use super::{Ask, Gates, LevelGuard, Origin, Prepared, Runner, Step, Work};
+use super::timed::{leaves, no_deadlines, unasked};
+use super::{Ask, LevelGuard, Prepared, Runner, Step, Work};
 use crate::core::clock::unix_now;
 use crate::core::grammar::{PlanRequest, PlanTimedRequest, TimedKind};
-
 use crate::core::outcome::{Failure, Outcome, PlanFailure, PlanTimedDone, TimedDone};
 use crate::core::ports::{DeadlineError, Gateway, GatewayError, PlanReminder, Teller};
-use crate::core::requester::{RequestId, Requester, Via};
 use crate::domain::{Due, Place, PlanApplied, PlanLevel, PlanRef, PlanView, Timed, Unsealed};
 
 impl<G: Gateway, T: Teller> Runner<G, T> {
@@ -80,7 +78,7 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
         // A person needs a rule that would let them set what the step leaves at the level.
         let judged = leaves(&record, request.kind, now).as_action();
         if let (Some(policy), Some(who)) = (&policy, requester.user()) {
-            let names = [plan.bare_id(), plan.name.as_str()];
+            let names = plan.names();
             match policy.decide_plan(who, plan.target.as_ref(), &names, &judged) {
                 Err(denial) => {
                     return done(Some(plan), Err(PlanFailure::Denied(denial)), Some(&record));
@@ -116,7 +114,7 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
             TimedKind::RestoreNow | TimedKind::Deadline => match record.check(live, now) {
                 Due::Restore { next, .. } => {
                     let next = next.map(|next| *next);
-                    let back = next.as_ref().map_or(record.restore, |next| next.set);
+                    let back = record.back_with(next.as_ref());
                     let applied = PlanApplied {
                         plan,
                         before: live,
@@ -238,7 +236,7 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
             Err(error) => return plan_timed(request, plan, &record, Err(error.into())),
         };
         let found = now.at(&request.level).unwrap_or_default();
-        let back = next.as_ref().map_or(record.restore, |next| next.set);
+        let back = record.back_with(next.as_ref());
         let (done, next) = if found == back {
             (TimedDone::AlreadyBack(Box::new(record.clone())), next)
         } else {
@@ -282,9 +280,8 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
         plan: PlanView,
         record: Timed<PlanLevel>,
     ) -> Outcome {
-        if let Err(error) = self.hand_on_plan(&plan, &record).await {
-            let failure = PlanFailure::Timed(Failure::NoDeadlines(error.to_string()));
-            return plan_timed(request, plan, &record, Err(failure));
+        if let Err(failure) = self.hand_on_plan(&plan, &record).await {
+            return plan_timed(request, plan, &record, Err(PlanFailure::Timed(failure)));
         }
         if let Err(error) = self.keep_plan(&plan, &record).await {
             return plan_timed(request, plan, &record, Err(error.into()));
@@ -339,11 +336,11 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
         &self,
         plan: &PlanView,
         record: &Timed<PlanLevel>,
-    ) -> Result<(), DeadlineError> {
+    ) -> Result<(), Failure> {
         let Some(deadlines) = &self.deadlines else {
-            return Err(DeadlineError(
+            return Err(no_deadlines(DeadlineError(
                 "nothing in this process keeps deadlines".to_owned(),
-            ));
+            )));
         };
         let reminder = PlanReminder {
             plan: plan.id.clone(),
@@ -353,7 +350,7 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
         deadlines.remind_plan(&reminder).await.inspect_err(|error| {
             self.metrics.deadline_failed();
             tracing::error!(%error, plan = %plan.id, level = %record.level, until = record.until, "could not schedule a usage plan's timed change's restore; nothing was changed");
-        })
+        }).map_err(no_deadlines)
     }
 
     /// Hands on the deadline of a plan's timed change that came back after the one above it.
@@ -376,22 +373,11 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
 /// A plan's deadline as a request: nobody waits on it; the audit (and, with a bot token, the
 /// channel the change was made in) hears of it. `None` for a reminder whose plan id is not one.
 pub fn plan_deadline_ask(reminder: &PlanReminder) -> Option<Ask> {
-    Some(Ask {
-        id: RequestId::new(),
-        origin: Origin {
-            requester: Requester::Deadline,
-            reply_to: None,
-            via: Via::Command,
-            message_ts: None,
-        },
-        text: String::new(),
-        work: Work::Plan(PlanRequest::Timed(PlanTimedRequest {
-            plan: PlanRef::parse_id(&reminder.plan)?,
-            level: reminder.level.clone(),
-            kind: TimedKind::Deadline,
-        })),
-        gates: Gates::default(),
-    })
+    Some(unasked(Work::Plan(PlanRequest::Timed(PlanTimedRequest {
+        plan: PlanRef::parse_id(&reminder.plan)?,
+        level: reminder.level.clone(),
+        kind: TimedKind::Deadline,
+    }))))
 }
 
 fn plan_timed(

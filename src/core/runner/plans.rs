@@ -80,10 +80,8 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
         };
         let plan = applied.plan.clone();
         if let RecordStep::Keep(record, _) = &record {
-            if let Err(error) = self.hand_on_plan(&plan, record).await {
-                return done(Err(PlanFailure::Timed(Failure::NoDeadlines(
-                    error.to_string(),
-                ))));
+            if let Err(failure) = self.hand_on_plan(&plan, record).await {
+                return done(Err(PlanFailure::Timed(failure)));
             }
             if let Err(error) = self.keep_plan(&plan, record).await {
                 return done(Err(error.into()));
@@ -140,7 +138,7 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
         // The one decision, on the plan as read, by the policy in force now.
         let allowed = match (&policy, who) {
             (Some(policy), Some(who)) => {
-                let names = [plan.bare_id(), plan.name.as_str()];
+                let names = plan.names();
                 let allowed = policy
                     .decide_plan(who, plan.target.as_ref(), &names, &change.action)
                     .map_err(PlanFailure::Denied)?;

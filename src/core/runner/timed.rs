@@ -250,13 +250,8 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
         api: ResolvedApi,
         record: Timed,
     ) -> Outcome {
-        if let Err(error) = self.hand_on(&api.id, &request.stage, &record).await {
-            return timed(
-                request,
-                api,
-                &record,
-                Err(Failure::NoDeadlines(error.to_string())),
-            );
+        if let Err(failure) = self.hand_on(&api.id, &request.stage, &record).await {
+            return timed(request, api, &record, Err(failure));
         }
         if let Err(error) = self.keep(&api.id, &request.stage, &record).await {
             return timed(request, api, &record, Err(error.into()));
@@ -390,11 +385,11 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
         api: &ApiId,
         stage: &StageName,
         record: &Timed,
-    ) -> Result<(), DeadlineError> {
+    ) -> Result<(), Failure> {
         let Some(deadlines) = &self.deadlines else {
-            return Err(DeadlineError(
+            return Err(no_deadlines(DeadlineError(
                 "nothing in this process keeps deadlines".to_owned(),
-            ));
+            )));
         };
         let reminder = Reminder {
             api: api.clone(),
@@ -405,7 +400,7 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
         deadlines.remind(&reminder).await.inspect_err(|error| {
             self.metrics.deadline_failed();
             tracing::error!(%error, api = %api, stage = stage.as_str(), level = %record.level, until = record.until, "could not schedule a timed change's restore; nothing was changed");
-        })
+        }).map_err(no_deadlines)
     }
 
     /// Hands on the deadline of a timed change that comes back after the one above it ended.
@@ -453,6 +448,11 @@ pub(super) fn start_record<L: RecordLevel>(
     record
 }
 
+/// A deadline that cannot be handed on refuses the timed step that needs it.
+pub(super) fn no_deadlines(error: DeadlineError) -> Failure {
+    Failure::NoDeadlines(error.to_string())
+}
+
 /// What a step leaves at the level, which a person needs a rule to let them set: an extend
 /// keeps what the timed change set; a restore or deadline brings back what comes back now.
 pub(super) fn leaves<L: RecordLevel>(record: &Timed<L>, kind: TimedKind, now: i64) -> Configured {
@@ -465,6 +465,11 @@ pub(super) fn leaves<L: RecordLevel>(record: &Timed<L>, kind: TimedKind, now: i6
 /// A deadline's restore as a request: nobody waits on it; the audit (and, with a bot token,
 /// the channel the change was made in) hears of it.
 pub fn deadline_ask(reminder: &Reminder) -> Ask {
+    unasked(Work::Timed(deadline_request(reminder)))
+}
+
+/// Work that no person asked for (a deadline's): no reply, no message, no gates.
+pub(super) fn unasked(work: Work) -> Ask {
     Ask {
         id: RequestId::new(),
         origin: Origin {
@@ -474,7 +479,7 @@ pub fn deadline_ask(reminder: &Reminder) -> Ask {
             message_ts: None,
         },
         text: String::new(),
-        work: Work::Timed(deadline_request(reminder)),
+        work,
         gates: Gates::default(),
     }
 }
