@@ -70,10 +70,7 @@ pub(super) fn applied(
             timed::ends(until),
             timed::then_back(&applied.steps)
         )),
-        (None, Some(ended)) => Some(format!(
-            ":stopwatch: This replaces the timed change that was to end {}: nothing will be put back then.",
-            date(ended)
-        )),
+        (None, Some(ended)) => Some(format!(":stopwatch: {}", timed::replaces(ended))),
         (None, None) => None,
     };
     let text = match &until {

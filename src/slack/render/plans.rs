@@ -87,10 +87,7 @@ fn timing(applied: &PlanApplied) -> String {
             timed::ends(until),
             timed::then_back(&applied.steps)
         ),
-        (None, Some(would_have)) => format!(
-            " This replaces the timed change that would have ended {}: nothing is put back then.",
-            date(would_have)
-        ),
+        (None, Some(ended)) => format!(" {}", timed::replaces(ended)),
         (None, None) => String::new(),
     }
 }
@@ -444,7 +441,7 @@ mod tests {
             Via::Command,
             None,
         ));
-        assert!(text.contains("nothing is put back then"), "{text}");
+        assert!(text.contains("nothing will be put back then"), "{text}");
         let plain = shown_text(&gated(&change, &applied(None, None), &[], &who, None));
         assert!(!plain.contains("..") && !plain.contains("Timed"), "{plain}");
     }

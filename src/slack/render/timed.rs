@@ -35,6 +35,15 @@ pub fn ends(until: i64) -> String {
     format!("until {}", date(until))
 }
 
+/// What a change for good says of the timed change it replaces, for a stage or a plan alike:
+/// its record is removed, so nothing comes back at its old deadline.
+pub fn replaces(ended: i64) -> String {
+    format!(
+        "This replaces the timed change that was to end {}: nothing will be put back then.",
+        date(ended)
+    )
+}
+
 /// Who set a timed change, from its record.
 fn setter<L>(record: &Timed<L>) -> String {
     match record.by.as_str() {
