@@ -124,6 +124,45 @@ async fn a_timed_change_says_when_it_ends_and_is_restored_at_its_deadline() {
 }
 
 #[tokio::test]
+async fn the_same_values_again_re_time_a_timed_change_or_keep_it_for_good_and_the_channel_hears() {
+    let app = spawn("none").await;
+    let api = create_api(&unique("timed"), "prod").await;
+    reply_to(&app, &format!("{api} prod 10 20")).await;
+    reply_to(&app, &format!("{api} prod 8 16 for 30m")).await;
+    let first_until = record_field(&stage_tags(&api, "prod").await, "until");
+
+    // The same values for 2h: the clamp now ends later, and the channel that saw "until …"
+    // is told the new time; the values before the clamp still come back then.
+    let retimed = reply_to(&app, &format!("{api} prod 8 16 for 2h")).await;
+    assert_eq!(retimed["response_type"], "in_channel", "{retimed}");
+    let text = shown(&retimed);
+    assert!(
+        text.contains("now until") && text.contains("then 10 req/s, burst 20"),
+        "{text}"
+    );
+    let until = record_field(&stage_tags(&api, "prod").await, "until");
+    assert!(until >= first_until + 89 * 60, "{first_until} → {until}");
+    assert!(
+        notice_with(&app, "now until")
+            .await
+            .contains("then 10 req/s")
+    );
+
+    // The same values for good: the record goes, so nothing is put back at the deadline.
+    let kept = reply_to(&app, &format!("{api} prod 8 16")).await;
+    assert_eq!(kept["response_type"], "in_channel", "{kept}");
+    let text = shown(&kept);
+    assert!(
+        text.contains("for good") && text.contains("nothing will be put back then"),
+        "{text}"
+    );
+    assert!(ours(&stage_tags(&api, "prod").await).is_empty());
+    assert_eq!(stage_limits(&api, "prod").await, Some((8.0, 16)));
+    let notice = notice_with(&app, "for good").await;
+    assert!(notice.contains(&format!("<@{USER}>")), "{notice}");
+}
+
+#[tokio::test]
 async fn a_level_that_had_no_override_gets_it_removed_again() {
     let app = spawn("none").await;
     let api = create_api(&unique("timed"), "prod").await;

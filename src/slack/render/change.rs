@@ -15,23 +15,13 @@ pub(super) fn applied(
 ) -> Value {
     let api = api_label(&applied.api);
     let stage = code(change.stage.as_str());
-    if !applied.changed && applied.until.is_some() {
-        return ephemeral(format!(
-            ":stopwatch: {api} / {stage} ({}) already has {}: it now stays {}, {}. No call to UpdateStage was made.",
-            level_label(&change.level),
-            limits(&applied.after),
-            timed::ends(applied.until.unwrap_or_default()),
-            timed::then_back(&applied.steps)
-        ));
-    }
-    if !applied.changed
-        && let Some(ended) = applied.replaces_timed
-    {
-        return ephemeral(format!(
-            ":white_check_mark: {api} / {stage} ({}) keeps {} for good: the timed change that was to end {} is over, and nothing will be put back then. No call to UpdateStage was made.",
-            level_label(&change.level),
-            limits(&applied.after),
-            date(ended)
+    // The same values again over a timed change: it is re-timed or kept for good. What will
+    // happen at the old deadline changed, so the channel that saw it is told, as for a plan.
+    if !applied.changed && (applied.until.is_some() || applied.replaces_timed.is_some()) {
+        let by = who.map_or_else(|| "by throttle-bot".to_owned(), by_whom);
+        return timed::in_channel(format!(
+            "{} ({by}). No call to UpdateStage was made.",
+            kept(change, applied)
         ));
     }
     if !applied.changed {
@@ -168,6 +158,9 @@ pub(super) fn audit_notice(
                 level_label(&change.level),
             )
         }
+        Ok(applied) if applied.until.is_some() || applied.replaces_timed.is_some() => {
+            kept(change, applied)
+        }
         Ok(applied) => format!(
             ":information_source: No change needed on {} / {} ({}): already rate {}, burst {}",
             api_label(&applied.api),
@@ -215,6 +208,31 @@ pub(super) fn audit_notice(
         _ => String::new(),
     };
     notice_of(format!("{headline} ({}){until}{approval}", describe(actor)))
+}
+
+/// What the same values again do to a timed change at their level: re-time it (it now ends
+/// later or sooner, with the same steps after it) or keep its values for good.
+fn kept(change: &ThrottleChange, applied: &Applied) -> String {
+    let at = format!(
+        "{} / {} ({})",
+        api_label(&applied.api),
+        code(change.stage.as_str()),
+        level_label(&change.level)
+    );
+    match (applied.until, applied.replaces_timed) {
+        (Some(until), _) => format!(
+            ":stopwatch: {at} keeps {}, now {}, {}",
+            limits(&applied.after),
+            timed::ends(until),
+            timed::then_back(&applied.steps)
+        ),
+        (None, Some(ended)) => format!(
+            ":white_check_mark: {at} keeps {} for good. {}",
+            limits(&applied.after),
+            timed::replaces(ended)
+        ),
+        (None, None) => format!("{at} keeps {}", limits(&applied.after)),
+    }
 }
 
 /// What else a change means for callers: traffic it unblocks, and values a reset wrote because
