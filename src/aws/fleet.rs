@@ -12,8 +12,8 @@ use super::pacer::Pacer;
 use super::plan_queue::PlanQueue;
 use crate::core::ports::{Gateway, GatewayError, TrafficError};
 use crate::domain::{
-    AccountLimits, Action, ApiId, ApiKind, ApiName, Configured, Level, PlanLevel, PlanRef,
-    PlanView, ResolvedApi, StageName, StageView, TargetAlias, Traffic,
+    AccountLimits, Action, ApiId, ApiKind, ApiMethod, ApiName, Configured, Level, PlanLevel,
+    PlanRef, PlanView, ResolvedApi, StageName, StageView, TargetAlias, Traffic,
 };
 
 /// API Gateway in every configured target.
@@ -211,6 +211,10 @@ impl Gateway for ApiGateway {
         self.pick(plan.target.as_ref())?
             .write_plan(plan, level, action, expected)
             .await
+    }
+
+    async fn methods(&self, api: &ApiId) -> Option<Vec<ApiMethod>> {
+        self.pick(api.target()).ok()?.methods(api).await
     }
 
     async fn account_limits(&self, api: &ApiId) -> Option<AccountLimits> {

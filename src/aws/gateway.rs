@@ -18,8 +18,9 @@ use super::plan_queue::PlanQueue;
 use super::targets::TargetConfig;
 use crate::core::ports::{Gateway, GatewayError, TrafficError};
 use crate::domain::{
-    AccountLimits, Action, ApiId, ApiKind, ApiName, Configured, Level, ManagedBy, PlanLevel,
-    PlanRef, PlanView, ResolvedApi, StageName, StageView, TAG_PREFIX, TargetAlias, Traffic,
+    AccountLimits, Action, ApiId, ApiKind, ApiMethod, ApiName, Configured, Level, ManagedBy,
+    PlanLevel, PlanRef, PlanView, ResolvedApi, StageName, StageView, TAG_PREFIX, TargetAlias,
+    Traffic,
 };
 
 mod errors;
@@ -417,6 +418,14 @@ impl Gateway for TargetGateway {
         self.traffic
             .read(&connection.config, published, levels, from, to)
             .await
+    }
+
+    /// REST APIs' methods are checked here; an HTTP API's write refuses a route key it lacks.
+    async fn methods(&self, api: &ApiId) -> Option<Vec<ApiMethod>> {
+        match self.kind_for_call(api).ok()? {
+            ApiKind::Rest => self.rest_methods(api).await,
+            ApiKind::Http => None,
+        }
     }
 
     /// The account's regional quota (GetAccount), reused for five minutes. `None` when it

@@ -33,6 +33,12 @@ pub enum GatewayError {
         "`{api}` is a WebSocket API; throttle-bot changes REST and HTTP APIs (a WebSocket API's throttling is its stage's and routes' settings, outside this tool)"
     )]
     WebSocketApi { api: String },
+    #[error("{}", no_method(api, level, instead))]
+    NoSuchMethod {
+        api: String,
+        level: String,
+        instead: Vec<String>,
+    },
     #[error(transparent)]
     Level(#[from] crate::domain::TargetError),
     #[error("no target is called `{alias}`; the targets are {}", known.join(", "))]
@@ -67,6 +73,16 @@ fn ambiguous(name: &str, candidates: &[String]) -> String {
             candidates.join(", ")
         )
     }
+}
+
+fn no_method(api: &str, level: &str, instead: &[String]) -> String {
+    let quoted: Vec<String> = instead.iter().map(|m| format!("`{m}`")).collect();
+    let instead = match quoted.len() {
+        0 => String::new(),
+        _ if instead.len() > 3 => format!(" Its methods: {}.", quoted.join(", ")),
+        _ => format!(" Did you mean {}?", quoted.join(", ")),
+    };
+    format!("`{api}` has no method `{level}`, so a limit there would throttle no request.{instead}")
 }
 
 fn some_plans(names: &[String]) -> String {

@@ -291,6 +291,7 @@ impl Label {
             | GatewayError::ApiNotFound { .. }
             | GatewayError::UnknownApiName { .. }
             | GatewayError::UnknownTarget { .. }
+            | GatewayError::NoSuchMethod { .. }
             | GatewayError::UnknownPlan { .. } => Self::NotFound,
             GatewayError::AmbiguousApiName { .. } | GatewayError::AmbiguousPlan { .. } => {
                 Self::Ambiguous

@@ -9,8 +9,8 @@ pub use super::errors::{GatewayError, TellError, TrafficError};
 use super::outcome::News;
 use super::requester::ReplyTo;
 use crate::domain::{
-    AccountLimits, Action, ApiId, ApiKind, ApiName, Configured, Level, PlanLevel, PlanRef,
-    PlanView, ResolvedApi, StageName, StageView, TargetAlias, Traffic,
+    AccountLimits, Action, ApiId, ApiKind, ApiMethod, ApiName, Configured, Level, PlanLevel,
+    PlanRef, PlanView, ResolvedApi, StageName, StageView, TargetAlias, Traffic,
 };
 
 /// A timed change's deadline: where and when its restore must run.
@@ -212,6 +212,14 @@ pub trait Gateway: Send + Sync {
                 "usage plan `{plan}`: usage plans are not reachable here"
             )))
         }
+    }
+
+    /// The API's methods, for a level no stage setting names yet; `None` where the kind's own
+    /// write refuses a level the API lacks (HTTP API route keys) or the list cannot be read
+    /// (the change then goes on, as before the check).
+    fn methods(&self, api: &ApiId) -> impl Future<Output = Option<Vec<ApiMethod>>> + Send {
+        let _ = api;
+        async { None }
     }
 
     /// The regional quota of the account `api` lives in (cached); `None` when it cannot be read.

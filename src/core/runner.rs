@@ -15,8 +15,9 @@ use super::plan::{DEFAULT_CUT_FRACTION, Risk, plan, risk};
 use super::ports::{Deadlines, Gateway, GatewayError, Teller};
 use super::requester::{ChatId, ReplyTo, RequestId, Requester, Via};
 use crate::domain::{
-    ApiId, Applied, Approval, Configured, Hold, Level, PlanApplied, PlanChange, PlanLevel,
-    PlanView, RecordSeal, ResolvedApi, StageName, ThrottleChange, Timed, Unsealed,
+    Action, ApiId, Applied, Approval, Configured, Hold, Level, PlanApplied, PlanChange, PlanLevel,
+    PlanView, RecordSeal, ResolvedApi, StageName, ThrottleChange, Timed, Unsealed, has_level,
+    instead_of,
 };
 use crate::metrics::Metrics;
 use crate::policy::{Allowed, ApiIdentity, Denial, PolicyHandle};
@@ -534,6 +535,19 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
             && let Err(denial) = allowed.approval_by(approver, &author.user)
         {
             return refused(denial);
+        }
+        // A setting for a method the API lacks would throttle nothing: refuse it, saying so.
+        if matches!(change.action, Action::Set(_))
+            && !stage.knows(&change.level)
+            && let Some(methods) = self.gateway.methods(&api.id).await
+            && !has_level(&methods, &change.level)
+        {
+            let error = GatewayError::NoSuchMethod {
+                api: api.name.clone().unwrap_or_else(|| api.id.to_string()),
+                level: change.level.to_string(),
+                instead: instead_of(&methods, &change.level),
+            };
+            return Step::Done(changed(change, Err(error.into())));
         }
         let account = self.gateway.account_limits(&api.id).await;
         let plan = match plan(change, &stage, account) {

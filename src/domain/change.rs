@@ -132,6 +132,12 @@ impl ManagedBy {
 }
 
 impl StageView {
+    /// Whether the stage has settings of its own at `level` (even "not set" ones): API
+    /// Gateway has seen that level, so there is no need to ask whether the API has it.
+    pub fn knows(&self, level: &Level) -> bool {
+        *level == Level::Stage || self.methods.iter().any(|(at, _)| at == level)
+    }
+
     /// The values configured at `level`; not set when the stage has no override there.
     pub fn at(&self, level: &Level) -> Configured {
         match level {

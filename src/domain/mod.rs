@@ -3,6 +3,7 @@
 mod change;
 mod chat;
 mod limits;
+mod methods;
 mod plan;
 mod target;
 pub mod text;
@@ -17,6 +18,7 @@ pub use chat::{ChatId, ChatUser};
 pub use limits::{
     AccountLimits, BurstLimit, Configured, LimitError, QuotaExceeded, RateLimit, ThrottleLimits,
 };
+pub use methods::{ApiMethod, has_level, instead_of};
 pub use plan::{PlanApplied, PlanChange, PlanLevel, PlanRef, PlanStage, PlanView};
 pub use target::{
     ApiId, ApiKind, ApiName, ApiRef, HttpMethod, Level, ResourcePath, StageName, TargetAlias,

@@ -120,6 +120,38 @@ async fn one_method_can_be_throttled_and_reset_to_follow_the_stage() {
 }
 
 #[tokio::test]
+async fn a_method_the_api_does_not_have_is_refused_with_its_fix_and_nothing_is_written() {
+    let app = TestApp::spawn_with(recording()).await;
+    let api = create_api(&unique("methods"), "prod").await;
+
+    // `/pet/{id}` for `/pets/{id}`: API Gateway would store the setting and throttle nothing.
+    let reply = reply_to(&app, &format!("{api} prod 10 20 GET /pet/{{id}}"), 1).await;
+
+    let text = shown(&reply);
+    assert_eq!(reply["response_type"], "ephemeral", "{reply}");
+    assert!(
+        text.contains("has no method `GET /pet/{id}`") && text.contains("Nothing was changed"),
+        "{text}"
+    );
+    assert!(text.contains("Did you mean `GET /pets/{id}`"), "{text}");
+    assert_eq!(patches(&app), 0, "no UpdateStage call");
+    assert_eq!(setting_limits(&api, "prod", "~1pet~1{id}/GET").await, None);
+
+    // A method the resource does not have is refused the same way; the one it has is set.
+    let reply = reply_to(&app, &format!("{api} prod 10 20 DELETE /pets"), 2).await;
+    assert!(
+        shown(&reply).contains("has no method `DELETE /pets`"),
+        "{reply}"
+    );
+    reply_to(&app, &format!("{api} prod 10 20 POST /pets"), 3).await;
+    assert_eq!(
+        setting_limits(&api, "prod", "~1pets/POST").await,
+        Some((10.0, 20))
+    );
+    assert_eq!(patches(&app), 1);
+}
+
+#[tokio::test]
 async fn a_stage_reset_falls_back_to_the_account_limits_and_says_so() {
     let app = TestApp::spawn().await;
     let api = create_api(&unique("stagereset"), "prod").await;
@@ -205,7 +237,7 @@ async fn show_lists_one_stage_with_its_method_overrides_and_the_account_limits()
     let name = unique("showone");
     let api = create_api_with_stages(&name, &["prod", "test"]).await;
     reply_to(&app, &format!("{api} prod 50 100"), 1).await;
-    reply_to(&app, &format!("{api} prod 5 10 POST /orders"), 2).await;
+    reply_to(&app, &format!("{api} prod 5 10 POST /pets"), 2).await;
 
     let view = reply_to(&app, &format!("show {name} prod"), 3).await;
 
@@ -219,7 +251,7 @@ async fn show_lists_one_stage_with_its_method_overrides_and_the_account_limits()
         "{blocks}"
     );
     assert!(
-        blocks.contains("`POST /orders`: 5 req/s, burst 10"),
+        blocks.contains("`POST /pets`: 5 req/s, burst 10"),
         "{blocks}"
     );
     assert!(blocks.contains("10000 req/s, burst 5000"), "{blocks}");

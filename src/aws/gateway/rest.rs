@@ -3,13 +3,16 @@
 
 use std::collections::HashMap;
 
+use aws_sdk_apigateway::error::ProvideErrorMetadata;
 use aws_sdk_apigateway::operation::get_stage::GetStageOutput;
 use aws_sdk_apigateway::types::{MethodSetting, Op, PatchOperation, Stage};
 
 use super::super::settings::{parse_setting_key, setting_key};
 use super::{TargetGateway, retries, stage_not_found, stage_view};
 use crate::core::ports::GatewayError;
-use crate::domain::{Action, ApiId, ApiKind, Configured, Level, StageName, StageView, TargetError};
+use crate::domain::{
+    Action, ApiId, ApiKind, ApiMethod, Configured, Level, StageName, StageView, TargetError,
+};
 
 /// The value API Gateway reads as "not set at this level".
 const NOT_SET: &str = "-1";
@@ -67,6 +70,50 @@ impl TargetGateway {
                 };
                 let error = self.explain(err, "apigateway:GET", &resource, Some(not_found));
                 Err(self.named(error).await)
+            }
+        }
+    }
+
+    /// The API's methods (GetResources, all pages). `None` when they cannot be read (logged
+    /// with the AWS error code): the check helps a user, it is never in the way of a change.
+    pub(super) async fn rest_methods(&self, api: &ApiId) -> Option<Vec<ApiMethod>> {
+        let mut methods = Vec::new();
+        let mut position: Option<String> = None;
+        loop {
+            let result = self
+                .clients()
+                .await
+                .ok()?
+                .rest
+                .get_resources()
+                .rest_api_id(api.id())
+                .limit(500)
+                .embed("methods")
+                .set_position(position.take())
+                .send()
+                .await;
+            let page = match result {
+                Ok(page) => page,
+                Err(err) => {
+                    tracing::warn!(
+                        code = err.code().unwrap_or("none"),
+                        api = api.id(),
+                        "could not list the API's methods (GetResources needs apigateway:GET on /restapis/*/resources); not checking the method exists"
+                    );
+                    return None;
+                }
+            };
+            for resource in page.items() {
+                let path = resource.path().unwrap_or_default();
+                let listed = resource
+                    .resource_methods()
+                    .into_iter()
+                    .flat_map(HashMap::keys);
+                methods.extend(listed.map(|method| ApiMethod::new(method, path)));
+            }
+            match page.position() {
+                Some(next) if !next.is_empty() => position = Some(next.to_owned()),
+                _ => return Some(methods),
             }
         }
     }

@@ -27,6 +27,8 @@ struct FakeGateway {
     /// Usage plans, and how long a plan write waits for its turn.
     plans: Mutex<Vec<crate::domain::PlanView>>,
     plan_turn: std::time::Duration,
+    /// The methods of every API, where the kind lists them (`None`: not checked).
+    methods: Option<Vec<crate::domain::ApiMethod>>,
 }
 
 impl FakeGateway {
@@ -281,6 +283,11 @@ impl Gateway for FakeGateway {
         self.account
     }
 
+    async fn methods(&self, api: &ApiId) -> Option<Vec<crate::domain::ApiMethod>> {
+        self.call(format!("methods of {}", api.id()));
+        self.methods.clone()
+    }
+
     async fn listing(
         &self,
         target: Option<&TargetAlias>,
@@ -472,6 +479,66 @@ async fn an_allowed_change_is_written_once_and_told_once() {
     );
     assert_eq!(*runner.teller.replies.lock().unwrap(), ["applied"]);
     assert_eq!(*runner.teller.notices.lock().unwrap(), ["applied"]);
+}
+
+#[tokio::test]
+async fn a_method_the_api_lacks_is_refused_unwritten_and_a_known_level_is_not_asked_about() {
+    let mut gateway = petstore();
+    gateway.methods = Some(vec![crate::domain::ApiMethod::new("GET", "/pets/{id}")]);
+    let runner = runner(gateway, None);
+    let refused = runner
+        .perform(&ask("U1", "a1b2c3d4e5 prod 5 10 GET /pet/{id}"))
+        .await;
+    let Outcome::Change {
+        result:
+            Err(Failure::Gateway(GatewayError::NoSuchMethod {
+                api,
+                level,
+                instead,
+            })),
+        ..
+    } = refused
+    else {
+        panic!("{refused:?}")
+    };
+    assert_eq!(
+        (api.as_str(), level.as_str(), instead),
+        (
+            "petstore",
+            "GET /pet/{id}",
+            vec!["GET /pets/{id}".to_owned()]
+        )
+    );
+    assert!(
+        !runner
+            .gateway
+            .calls()
+            .iter()
+            .any(|c| c.starts_with("write"))
+    );
+    // The method it has is written; once the stage has a setting there, and for the stage
+    // or a reset, nobody asks again.
+    let set = runner
+        .perform(&ask("U1", "a1b2c3d4e5 prod 5 10 GET /pets/{id}"))
+        .await;
+    assert_eq!(set.label(), Label::Applied);
+    let asked = |runner: &Runner<FakeGateway, Told>| {
+        runner
+            .gateway
+            .calls()
+            .iter()
+            .filter(|c| c.starts_with("methods of"))
+            .count()
+    };
+    assert_eq!(asked(&runner), 2);
+    for text in [
+        "a1b2c3d4e5 prod 6 12 GET /pets/{id}",
+        "a1b2c3d4e5 prod 6 12",
+        "reset a1b2c3d4e5 prod GET /pets",
+    ] {
+        runner.perform(&ask("U1", text)).await;
+    }
+    assert_eq!(asked(&runner), 2, "{:?}", runner.gateway.calls());
 }
 
 #[tokio::test]

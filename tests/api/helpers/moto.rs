@@ -150,6 +150,10 @@ pub async fn create_api_on(aws: &AwsClient, name: &str, stages: &[&str]) -> Stri
         .send()
         .await
         .expect("put integration");
+    // The methods the tests set per-method limits on: throttle-bot refuses a method the API
+    // does not have (a setting there would throttle nothing).
+    let pets = add_resource(aws, &id, &root, "pets", &["GET", "POST"]).await;
+    add_resource(aws, &id, &pets, "{id}", &["GET"]).await;
     for stage in stages {
         aws.create_deployment()
             .rest_api_id(&id)
@@ -157,6 +161,36 @@ pub async fn create_api_on(aws: &AwsClient, name: &str, stages: &[&str]) -> Stri
             .send()
             .await
             .expect("deploy stage");
+    }
+    id
+}
+
+/// Adds a resource under `parent` with these methods; returns its id.
+pub async fn add_resource(
+    aws: &AwsClient,
+    api: &str,
+    parent: &str,
+    part: &str,
+    methods: &[&str],
+) -> String {
+    let resource = aws
+        .create_resource()
+        .rest_api_id(api)
+        .parent_id(parent)
+        .path_part(part)
+        .send()
+        .await
+        .expect("create resource");
+    let id = resource.id().unwrap().to_owned();
+    for method in methods {
+        aws.put_method()
+            .rest_api_id(api)
+            .resource_id(&id)
+            .http_method(*method)
+            .authorization_type("NONE")
+            .send()
+            .await
+            .expect("put method");
     }
     id
 }
