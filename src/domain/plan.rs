@@ -182,6 +182,25 @@ impl PlanView {
         [self.bare_id(), self.name.as_str()]
     }
 
+    /// Whether the plan has a throttle of its own at `level` (API Gateway has seen that
+    /// method, so there is no need to ask whether the API has it).
+    pub fn knows(&self, level: &PlanLevel) -> bool {
+        let PlanLevel::Method {
+            api,
+            stage,
+            method,
+            path,
+        } = level
+        else {
+            return true;
+        };
+        let key = PlanLevel::method_key(path, method);
+        self.stages
+            .iter()
+            .filter(|s| s.api == api.id() && s.stage == stage.as_str())
+            .any(|s| s.methods.iter().any(|(k, _)| *k == key))
+    }
+
     /// The values at `level` now; `None` when the level's API stage is not in the plan (a
     /// method throttle can only be set on an API stage the plan already covers).
     pub fn at(&self, level: &PlanLevel) -> Option<Configured> {
@@ -263,6 +282,21 @@ mod tests {
             stage: StageName::parse(stage).unwrap(),
             method: HttpMethod::parse(method).unwrap(),
             path: ResourcePath::parse(path).unwrap(),
+        }
+    }
+
+    #[test]
+    fn a_plan_knows_the_methods_it_has_a_throttle_for_and_its_own_level() {
+        let plan = view();
+        assert!(plan.knows(&PlanLevel::Plan));
+        assert!(plan.knows(&method("a1b2c3d4e5", "prod", "GET", "/pets")));
+        for other in [
+            method("a1b2c3d4e5", "prod", "POST", "/pets"),
+            method("a1b2c3d4e5", "prod", "GET", "/pet"),
+            method("a1b2c3d4e5", "test", "GET", "/pets"),
+            method("zzzzzzzzzz", "prod", "GET", "/pets"),
+        ] {
+            assert!(!plan.knows(&other), "{other:?}");
         }
     }
 

@@ -77,6 +77,13 @@ async fn a_method_of_an_api_stage_in_the_plan_is_throttled_and_reset() {
 
     let outside = shown(&reply_to(&app, &format!("plan {name} {api} test 2 4 GET /pets"), 4).await);
     assert!(outside.contains("is not in this usage plan"), "{outside}");
+    // A method the API lacks would throttle nothing: refused, its fix offered, nothing written.
+    let typo = shown(&reply_to(&app, &format!("plan {name} {api} prod 2 4 GET /pet"), 5).await);
+    assert!(
+        typo.contains("has no method `GET /pet`") && typo.contains("`GET /pets`"),
+        "{typo}"
+    );
+    assert!(plan_throttles(&plan).await.1.is_empty());
     let stage_only: Value = app
         .command(&format!("plan {name} {api} prod 2 4"))
         .await

@@ -10,7 +10,9 @@ use super::super::outcome::{Failure, Outcome, PlanFailure};
 use super::super::ports::{Gateway, GatewayError, Teller};
 use super::timed::start_record;
 use super::{Ask, LevelGuard, Prepared, RecordStep, Runner, Step};
-use crate::domain::{ChatId, PlanApplied, PlanChange, PlanLevel};
+use crate::domain::{
+    Action, ChatId, Level, PlanApplied, PlanChange, PlanLevel, has_level, instead_of,
+};
 
 /// A wait shorter than this is not worth telling anyone about.
 const WORTH_SAYING: Duration = Duration::from_secs(1);
@@ -162,6 +164,26 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
                 .unwrap_or_default();
             return Err(PlanFailure::NotInPlan { api, stage });
         };
+        // As for a stage: a throttle for a method the API lacks would throttle nothing.
+        if let PlanLevel::Method {
+            api, method, path, ..
+        } = &change.level
+            && matches!(change.action, Action::Set(_))
+            && !plan.knows(&change.level)
+        {
+            let api = api.clone().in_target(plan.target.clone());
+            let level = Level::method(method.clone(), path.clone());
+            if let Some(methods) = self.gateway.methods(&api).await
+                && !has_level(&methods, &level)
+            {
+                return Err(GatewayError::NoSuchMethod {
+                    api: api.to_string(),
+                    level: level.to_string(),
+                    instead: instead_of(&methods, &level),
+                }
+                .into());
+            }
+        }
         // A button acts only on the values its message showed.
         if let Some(expected) = ask.gates.expect
             && expected != before
