@@ -420,11 +420,12 @@ impl Gateway for TargetGateway {
             .await
     }
 
-    /// REST APIs' methods are checked here; an HTTP API's write refuses a route key it lacks.
+    /// A REST API's resources and methods; an HTTP API's routes (so a typo is told before a
+    /// preview asks to confirm it, not by UpdateStage after).
     async fn methods(&self, api: &ApiId) -> Option<Vec<ApiMethod>> {
         match self.kind_for_call(api).ok()? {
             ApiKind::Rest => self.rest_methods(api).await,
-            ApiKind::Http => None,
+            ApiKind::Http => self.http_methods(api).await,
         }
     }
 

@@ -79,10 +79,10 @@ fn no_method(api: &str, level: &str, instead: &[String]) -> String {
     let quoted: Vec<String> = instead.iter().map(|m| format!("`{m}`")).collect();
     let instead = match quoted.len() {
         0 => String::new(),
-        _ if instead.len() > 3 => format!(" Its methods: {}.", quoted.join(", ")),
-        _ => format!(" Did you mean {}?", quoted.join(", ")),
+        1..=3 => format!(" (did you mean {}?)", quoted.join(", ")),
+        _ => format!(" (its methods: {})", quoted.join(", ")),
     };
-    format!("`{api}` has no method `{level}`, so a limit there would throttle no request.{instead}")
+    format!("`{api}` has no method `{level}`, so a limit there would throttle no request{instead}")
 }
 
 fn some_plans(names: &[String]) -> String {

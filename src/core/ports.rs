@@ -214,9 +214,9 @@ pub trait Gateway: Send + Sync {
         }
     }
 
-    /// The API's methods, for a level no stage setting names yet; `None` where the kind's own
-    /// write refuses a level the API lacks (HTTP API route keys) or the list cannot be read
-    /// (the change then goes on, as before the check).
+    /// The API's methods (a REST API's resources' methods, an HTTP API's route keys), for a
+    /// level no setting names yet; `None` where they cannot be read (the change then goes on:
+    /// the check helps, it never blocks).
     fn methods(&self, api: &ApiId) -> impl Future<Output = Option<Vec<ApiMethod>>> + Send {
         let _ = api;
         async { None }

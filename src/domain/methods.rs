@@ -42,17 +42,26 @@ pub fn has_level(methods: &[ApiMethod], level: &Level) -> bool {
 /// close to what was typed, best first; with none close, all of a small API's methods (at most
 /// [`LIST_ALL_UP_TO`]); else none.
 pub fn instead_of(methods: &[ApiMethod], level: &Level) -> Vec<String> {
-    let wanted = level.to_string().to_lowercase();
-    let mut scored: Vec<(f64, String)> = methods
+    let Level::Method { method, path } = level else {
+        return Vec::new();
+    };
+    // Alike by path (a method string's shared `GET /` would make every path look close); on
+    // the same path, the method typed first.
+    let wanted = path.as_str().to_lowercase();
+    let mut scored: Vec<(f64, bool, String)> = methods
         .iter()
         .map(|m| {
-            let typed = m.typed();
-            (strsim::jaro_winkler(&wanted, &typed.to_lowercase()), typed)
+            let alike = strsim::jaro_winkler(&wanted, &m.path.to_lowercase());
+            (alike, m.method == method.as_str(), m.typed())
         })
-        .filter(|(score, _)| *score >= CLOSE)
+        .filter(|(alike, _, _)| *alike >= CLOSE)
         .collect();
-    scored.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
-    let mut offered: Vec<String> = scored.into_iter().map(|(_, typed)| typed).collect();
+    scored.sort_by(|a, b| {
+        b.0.total_cmp(&a.0)
+            .then_with(|| b.1.cmp(&a.1))
+            .then_with(|| a.2.cmp(&b.2))
+    });
+    let mut offered: Vec<String> = scored.into_iter().map(|(_, _, typed)| typed).collect();
     offered.dedup();
     offered.truncate(3);
     if offered.is_empty() && methods.len() <= LIST_ALL_UP_TO {
@@ -62,7 +71,7 @@ pub fn instead_of(methods: &[ApiMethod], level: &Level) -> Vec<String> {
     offered
 }
 
-/// How alike (Jaro–Winkler) a method must be to what was typed to be offered as a typo's fix.
+/// How alike (Jaro–Winkler) a method's path must be to the one typed to be offered as a fix.
 const CLOSE: f64 = 0.85;
 
 /// An API with at most this many methods has them all listed when none is close.
@@ -123,6 +132,21 @@ mod tests {
         let offered = instead_of(&api, &level("GET", "/pet/{id}"));
         assert_eq!(offered.first().map(String::as_str), Some("GET /pets/{id}"));
         assert!(offered.len() <= 3, "{offered:?}");
+        // On the right path with the wrong method: that path's methods, the typed one first.
+        assert_eq!(
+            instead_of(&api, &level("DELETE", "/pets"))[..2],
+            ["GET /pets", "POST /pets"]
+        );
+        assert_eq!(
+            instead_of(&api, &level("POST", "/pet"))[..2],
+            ["POST /pets", "GET /pets"]
+        );
+        // A shared method and `/` make no path close: the small API's methods, all of them.
+        assert_eq!(
+            instead_of(&api, &level("GET", "/nope")),
+            ["GET /", "GET /pets", "GET /pets/{id}", "POST /pets"]
+        );
+        assert!(instead_of(&api, &Level::Stage).is_empty());
         // Nothing close: a small API's methods, all of them, in order.
         assert_eq!(
             instead_of(&api, &level("DELETE", "/owners/{owner}/visits")),

@@ -99,9 +99,22 @@ async fn a_route_is_named_by_its_route_key_and_reset_removes_its_settings() {
     assert!(routes.contains_key("$default"));
     contains_all(&shown(&reset), &["inherits 100 req/s from the stage"]);
 
-    // A route the API does not have: API Gateway's own refusal, and nothing changes.
-    let missing = shown(&reply_to(&app, &format!("{api} prod 1 2 GET /nope"), 5).await);
-    contains_all(&missing, &["Unable to find Route by key GET /nope"]);
+    // A route the API does not have is refused from its routes (GetRoutes) before any preview
+    // or write, with the close one offered; nothing changes.
+    let missing = shown(&reply_to(&app, &format!("{api} prod 1 2 GET /order/{{id}}"), 5).await);
+    contains_all(
+        &missing,
+        &[
+            "has no method `GET /order/{id}`",
+            "did you mean `GET /orders/{id}`?",
+            "Nothing was changed",
+        ],
+    );
+    let routes = http_stage(&api, "prod").await.route_settings().cloned();
+    assert!(
+        !routes.unwrap_or_default().contains_key("GET /order/{id}"),
+        "nothing written"
+    );
 }
 
 #[tokio::test]

@@ -133,7 +133,7 @@ async fn a_method_the_api_does_not_have_is_refused_with_its_fix_and_nothing_is_w
         text.contains("has no method `GET /pet/{id}`") && text.contains("Nothing was changed"),
         "{text}"
     );
-    assert!(text.contains("Did you mean `GET /pets/{id}`"), "{text}");
+    assert!(text.contains("did you mean `GET /pets/{id}`"), "{text}");
     assert_eq!(patches(&app), 0, "no UpdateStage call");
     assert_eq!(setting_limits(&api, "prod", "~1pet~1{id}/GET").await, None);
 

@@ -9,13 +9,14 @@
 
 use std::collections::HashMap;
 
+use aws_sdk_apigatewayv2::error::ProvideErrorMetadata;
 use aws_sdk_apigatewayv2::types::RouteSettings;
 
 use super::{TargetGateway, retries, stage_not_found, stage_view};
 use crate::core::ports::GatewayError;
 use crate::domain::{
-    Action, ApiId, ApiKind, Configured, HttpMethod, Level, ResourcePath, StageName, StageView,
-    ThrottleLimits,
+    Action, ApiId, ApiKind, ApiMethod, Configured, HttpMethod, Level, ResourcePath, StageName,
+    StageView, ThrottleLimits,
 };
 
 impl TargetGateway {
@@ -102,6 +103,47 @@ impl TargetGateway {
             match page.next_token() {
                 Some(token) if !token.is_empty() => next = Some(token.to_owned()),
                 _ => return Ok(views),
+            }
+        }
+    }
+
+    /// The API's routes as methods (GetRoutes, all pages); `$default` names no method. `None`
+    /// when they cannot be read (logged with the AWS error code): the check helps a user, it is
+    /// never in the way of a change (UpdateStage itself refuses a route key the API lacks).
+    pub(super) async fn http_methods(&self, api: &ApiId) -> Option<Vec<ApiMethod>> {
+        let mut methods = Vec::new();
+        let mut next: Option<String> = None;
+        loop {
+            let result = self
+                .clients()
+                .await
+                .ok()?
+                .http
+                .get_routes()
+                .api_id(api.id())
+                .max_results("500")
+                .set_next_token(next.take())
+                .send()
+                .await;
+            let page = match result {
+                Ok(page) => page,
+                Err(err) => {
+                    tracing::warn!(
+                        code = err.code().unwrap_or("none"),
+                        api = api.id(),
+                        "could not list the API's routes (GetRoutes needs apigateway:GET on /apis/*/routes); not checking the route exists"
+                    );
+                    return None;
+                }
+            };
+            let keys = page.items().iter().filter_map(|route| route.route_key());
+            methods.extend(
+                keys.filter_map(|key| key.split_once(' '))
+                    .map(|(method, path)| ApiMethod::new(method, path)),
+            );
+            match page.next_token() {
+                Some(token) if !token.is_empty() => next = Some(token.to_owned()),
+                _ => return Some(methods),
             }
         }
     }
