@@ -402,6 +402,18 @@ name = "open"
 users = ["*"]
 apis = ["*"]
 stages = ["open"]
+[[rule]]
+name = "rate floor only"
+users = ["*"]
+apis = ["*"]
+stages = ["rate-floor"]
+min_rate = 1
+[[rule]]
+name = "zero floor"
+users = ["*"]
+apis = ["*"]
+stages = ["zero-floor"]
+min_rate = 0
 "#,
     )
     .unwrap();
@@ -438,6 +450,15 @@ stages = ["open"]
         ),
         ("reset x open", Ok("open")),
         ("reset x open GET /pets", Ok("open")),
+        // A floor on the rate alone still forbids the burst 0 that blocks everything.
+        ("x rate-floor 5 1", Ok("rate floor only")),
+        (
+            "x rate-floor 5 0",
+            Err("burst 0 lets no request through, and the rule's minimum rate (1 req/s)"),
+        ),
+        // A floor of 0 allows blocking.
+        ("x zero-floor 0 0", Ok("zero floor")),
+        ("x zero-floor 5 0", Ok("zero floor")),
     ] {
         match (expected, decide(text)) {
             (Ok(rule), Ok(got)) => assert_eq!(got, rule, "{text}"),
