@@ -479,6 +479,25 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
         changed(&change, Ok(applied))
     }
 
+    /// A setting for a method the API lacks would throttle nothing (API Gateway stores a REST
+    /// method setting for any path): refused, with what the API has instead. `Ok` when the API's
+    /// methods cannot be read: the check helps, it never blocks.
+    async fn has_method(
+        &self,
+        api: &ApiId,
+        name: Option<&str>,
+        level: &Level,
+    ) -> Result<(), GatewayError> {
+        match self.gateway.methods(api).await {
+            Some(methods) if !has_level(&methods, level) => Err(GatewayError::NoSuchMethod {
+                api: name.map_or_else(|| api.to_string(), str::to_owned),
+                level: level.to_string(),
+                instead: instead_of(&methods, level),
+            }),
+            _ => Ok(()),
+        }
+    }
+
     async fn change(&self, ask: &Ask, change: &ThrottleChange) -> Step {
         let requester = &ask.origin.requester;
         let gates = &ask.gates;
@@ -536,17 +555,12 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
         {
             return refused(denial);
         }
-        // A setting for a method the API lacks would throttle nothing: refuse it, saying so.
         if matches!(change.action, Action::Set(_))
             && !stage.knows(&change.level)
-            && let Some(methods) = self.gateway.methods(&api.id).await
-            && !has_level(&methods, &change.level)
+            && let Err(error) = self
+                .has_method(&api.id, api.name.as_deref(), &change.level)
+                .await
         {
-            let error = GatewayError::NoSuchMethod {
-                api: api.name.clone().unwrap_or_else(|| api.id.to_string()),
-                level: change.level.to_string(),
-                instead: instead_of(&methods, &change.level),
-            };
             return Step::Done(changed(change, Err(error.into())));
         }
         let account = self.gateway.account_limits(&api.id).await;

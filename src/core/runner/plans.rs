@@ -10,9 +10,7 @@ use super::super::outcome::{Failure, Outcome, PlanFailure};
 use super::super::ports::{Gateway, GatewayError, Teller};
 use super::timed::start_record;
 use super::{Ask, LevelGuard, Prepared, RecordStep, Runner, Step};
-use crate::domain::{
-    Action, ChatId, Level, PlanApplied, PlanChange, PlanLevel, has_level, instead_of,
-};
+use crate::domain::{Action, ChatId, Level, PlanApplied, PlanChange, PlanLevel};
 
 /// A wait shorter than this is not worth telling anyone about.
 const WORTH_SAYING: Duration = Duration::from_secs(1);
@@ -173,16 +171,7 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
         {
             let api = api.clone().in_target(plan.target.clone());
             let level = Level::method(method.clone(), path.clone());
-            if let Some(methods) = self.gateway.methods(&api).await
-                && !has_level(&methods, &level)
-            {
-                return Err(GatewayError::NoSuchMethod {
-                    api: api.to_string(),
-                    level: level.to_string(),
-                    instead: instead_of(&methods, &level),
-                }
-                .into());
-            }
+            self.has_method(&api, None, &level).await?;
         }
         // A button acts only on the values its message showed.
         if let Some(expected) = ask.gates.expect
