@@ -284,7 +284,7 @@ impl Gateway for FakeGateway {
     }
 
     async fn methods(&self, api: &ApiId) -> Option<Vec<crate::domain::ApiMethod>> {
-        self.call(format!("methods of {}", api.id()));
+        self.call(format!("methods of {api}"));
         self.methods.clone()
     }
 

@@ -111,6 +111,54 @@ async fn the_policy_decides_on_the_plan_as_read_by_its_name_or_id() {
 }
 
 #[tokio::test]
+async fn a_method_the_api_lacks_is_refused_in_the_plans_target_before_any_write() {
+    let mut gateway = gateway(vec![plan("abc123", "gold", Some("prod"))], Duration::ZERO);
+    gateway.methods = Some(vec![crate::domain::ApiMethod::new("GET", "/pets")]);
+    let runner = runner(gateway, None);
+    let typo = runner
+        .perform(&ask("U1", "plan prod:gold a1b2c3d4e5 prod 5 10 GET /pet"))
+        .await;
+    assert!(
+        matches!(
+            plan_result(&typo),
+            Err(PlanFailure::Gateway(GatewayError::NoSuchMethod { instead, .. }))
+                if instead == &["GET /pets".to_owned()]
+        ),
+        "{typo:?}"
+    );
+    assert_eq!(writes(&runner), 0);
+    // Asked of the API in the plan's account, not home's.
+    assert!(
+        runner
+            .gateway
+            .calls()
+            .contains(&"methods of prod:a1b2c3d4e5".to_owned()),
+        "{:?}",
+        runner.gateway.calls()
+    );
+    let set = runner
+        .perform(&ask("U1", "plan prod:gold a1b2c3d4e5 prod 5 10 GET /pets"))
+        .await;
+    assert_eq!(set.label(), Label::Applied, "{set:?}");
+    // Once the plan has a throttle there, and for a reset or the plan's own level, no one asks.
+    for text in [
+        "plan prod:gold a1b2c3d4e5 prod 6 12 GET /pets",
+        "reset plan prod:gold a1b2c3d4e5 prod GET /nope",
+        "plan prod:gold 50 100",
+    ] {
+        runner.perform(&ask("U1", text)).await;
+    }
+    let asked = runner
+        .gateway
+        .calls()
+        .iter()
+        .filter(|c| c.starts_with("methods of"))
+        .count();
+    assert_eq!(asked, 2, "{:?}", runner.gateway.calls());
+    assert_eq!(writes(&runner), 3);
+}
+
+#[tokio::test]
 async fn nothing_is_written_for_nothing_and_a_button_acts_only_on_what_it_showed() {
     let runner = runner(
         gateway(vec![plan("abc123", "bronze", None)], Duration::ZERO),
