@@ -157,7 +157,7 @@ impl fmt::Display for Bound {
             ),
             Self::ResetCapped { bounds } => write!(
                 f,
-                "reset removes the limit, but the rule caps it ({})",
+                "reset lifts this level's limit, but the rule caps it ({})",
                 bounds.describe()
             ),
         }

@@ -199,7 +199,9 @@ fn decisions_on_a_resolved_api() {
             "C9",
             &petstore,
             "reset x prod",
-            Err("reset removes the limit, but the rule caps it (rate 1–5000, burst at most 5000)"),
+            Err(
+                "reset lifts this level's limit, but the rule caps it (rate 1–5000, burst at most 5000)",
+            ),
         ),
         (
             "U2CERLKJA",
@@ -446,7 +448,9 @@ min_rate = 0
         ),
         (
             "reset x capped",
-            Err("reset removes the limit, but the rule caps it (any rate, burst at most 10)"),
+            Err(
+                "reset lifts this level's limit, but the rule caps it (any rate, burst at most 10)",
+            ),
         ),
         ("reset x open", Ok("open")),
         ("reset x open GET /pets", Ok("open")),

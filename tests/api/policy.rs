@@ -205,7 +205,10 @@ async fn each_bound_is_enforced_inclusively_and_explained() {
             format!("{api} test 10 2001"),
             "burst 2001 is above the maximum (allowed 0–2000)",
         ),
-        (format!("reset {name} prod"), "reset removes the limit"),
+        (
+            format!("reset {name} prod"),
+            "reset lifts this level's limit",
+        ),
     ] {
         let denied = shown(&answer(app.command(&text).await).await).to_lowercase();
         assert!(denied.contains(&reason.to_lowercase()), "{text}: {denied}");
