@@ -106,6 +106,10 @@ pub enum TextError {
     PlanExtendUsage,
     #[error("`restore plan` takes `<plan> [<api id> <stage> <METHOD> <path>]`")]
     PlanRestoreUsage,
+    #[error("`show plan` takes `<plan>`, like `show plan gold`")]
+    PlanShowUsage,
+    #[error("`reset plan` takes `<plan> [<api id> <stage> <METHOD> <path>]`")]
+    PlanResetUsage,
     #[error(transparent)]
     Hold(#[from] HoldError),
     #[error(
@@ -350,6 +354,7 @@ fn plan_request(
     };
     match (keyword, words) {
         ("show", [_, _, plan]) => Ok(PlanRequest::Show(PlanRef::parse(plan)?)),
+        ("show", _) => Err(TextError::PlanShowUsage),
         ("restore", [_, _, plan]) => timed(plan, PlanLevel::Plan, TimedKind::RestoreNow),
         ("restore", [_, _, plan, api, stage, method, path]) => timed(
             plan,
@@ -373,6 +378,7 @@ fn plan_request(
             change(plan, level(api, stage, method, path)?, Action::Reset)
         }
         ("reset", [_, _, _, _, _]) => Err(TextError::PlanStageNeedsMethod),
+        ("reset", _) => Err(TextError::PlanResetUsage),
         ("plan", [_, plan, rate, burst]) => change(plan, PlanLevel::Plan, set(rate, burst)?),
         ("plan", [_, plan, api, stage, rate, burst, method, path]) => {
             let action = set(rate, burst)?;

@@ -48,7 +48,10 @@ fn usage_plans_have_their_own_words() {
         ),
         ("plan gold 5", TextError::PlanUsage),
         ("plan", TextError::PlanUsage),
-        ("show plan", TextError::PlanUsage),
+        ("show plan", TextError::PlanShowUsage),
+        ("show plan gold extra", TextError::PlanShowUsage),
+        ("reset plan", TextError::PlanResetUsage),
+        ("reset plan gold a1b2c3d4e5", TextError::PlanResetUsage),
         ("reset plan gold for 30m", TextError::ForUsage),
         (
             "restore plan gold a1b2c3d4e5 live",
