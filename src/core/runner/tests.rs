@@ -29,6 +29,8 @@ struct FakeGateway {
     plan_turn: std::time::Duration,
     /// The methods of every API, where the kind lists them (`None`: not checked).
     methods: Option<Vec<crate::domain::ApiMethod>>,
+    /// What every level served in the last hour (`None`: no source of metrics).
+    traffic: Option<crate::domain::Traffic>,
 }
 
 impl FakeGateway {
@@ -281,6 +283,20 @@ impl Gateway for FakeGateway {
 
     async fn account_limits(&self, _: &ApiId) -> Option<AccountLimits> {
         self.account
+    }
+
+    async fn traffic(
+        &self,
+        _: &ResolvedApi,
+        levels: &[(StageName, Level)],
+        _: i64,
+        _: i64,
+    ) -> Result<Vec<crate::domain::Traffic>, crate::core::ports::TrafficError> {
+        self.call("read traffic".to_owned());
+        match &self.traffic {
+            Some(traffic) => Ok(vec![traffic.clone(); levels.len()]),
+            None => Err(crate::core::ports::TrafficError("none".to_owned())),
+        }
     }
 
     async fn methods(&self, api: &ApiId) -> Option<Vec<crate::domain::ApiMethod>> {

@@ -244,3 +244,76 @@ async fn break_glass_never_skips_confirming_a_change_that_blocks_traffic() {
         .await;
     assert_eq!(outcome.label(), Label::Applied, "{outcome:?}");
 }
+
+/// A gateway whose stages served 120 req/s in the last hour's busiest minute.
+fn busy() -> FakeGateway {
+    let minute = |at, requests| crate::domain::Minute {
+        at,
+        requests,
+        client_errors: 0.0,
+    };
+    FakeGateway {
+        traffic: Some(crate::domain::Traffic::new(vec![
+            minute(60, 7200.0),
+            minute(120, 3000.0),
+        ])),
+        ..petstore()
+    }
+}
+
+fn traffic_reads(runner: &Runner<FakeGateway, Told>) -> usize {
+    let calls = runner.gateway.calls();
+    calls.iter().filter(|c| *c == "read traffic").count()
+}
+
+#[tokio::test]
+async fn a_rate_below_the_last_hours_peak_is_previewed_once_and_not_read_again_when_confirmed() {
+    let runner = runner(busy(), None);
+    let typed = runner.perform(&ask("U1", "a1b2c3d4e5 prod 50 100")).await;
+    let Outcome::NeedsConfirmation {
+        risk:
+            Some(Risk::BelowTraffic {
+                peak,
+                rate,
+                rejected,
+            }),
+        ..
+    } = typed
+    else {
+        panic!("{typed:?}")
+    };
+    assert_eq!((peak, rate), (120.0, 50.0));
+    assert!((rejected - 70.0 / 120.0).abs() < 1e-9, "{rejected}");
+    assert_eq!(
+        runner.gateway.stage_wide("a1b2c3d4e5", "prod"),
+        Configured::default()
+    );
+    // Its Apply: written, without a second read (the person saw the traffic and said yes).
+    let confirmed = Gates {
+        confirmed: true,
+        ..Gates::default()
+    };
+    let outcome = runner
+        .perform(&with(ask("U1", "a1b2c3d4e5 prod 50 100"), confirmed))
+        .await;
+    assert_eq!(outcome.label(), Label::Applied, "{outcome:?}");
+    assert_eq!(traffic_reads(&runner), 1);
+    // At or above the peak: nothing to confirm.
+    let above = runner.perform(&ask("U1", "a1b2c3d4e5 prod 120 240")).await;
+    assert_eq!(above.label(), Label::Applied, "{above:?}");
+}
+
+#[tokio::test]
+async fn without_traffic_checks_or_for_a_schedule_the_traffic_is_not_read() {
+    let off = runner(busy(), None).with_traffic_checks(false);
+    let outcome = off.perform(&ask("U1", "a1b2c3d4e5 prod 50 100")).await;
+    assert_eq!(outcome.label(), Label::Applied, "{outcome:?}");
+    assert_eq!(traffic_reads(&off), 0);
+    // No person to confirm: a scheduled change is applied as asked, with no read.
+    let on = runner(busy(), None);
+    let mut scheduled = ask("U1", "a1b2c3d4e5 prod 50 100");
+    scheduled.origin.requester = Requester::Schedule;
+    let outcome = on.perform(&scheduled).await;
+    assert_eq!(outcome.label(), Label::Applied, "{outcome:?}");
+    assert_eq!(traffic_reads(&on), 0);
+}
