@@ -289,13 +289,13 @@ impl Gateway for FakeGateway {
         &self,
         _: &ResolvedApi,
         levels: &[(StageName, Level)],
-        _: i64,
-        _: i64,
+        from: i64,
+        to: i64,
     ) -> Result<Vec<crate::domain::Traffic>, crate::core::ports::TrafficError> {
         // Logged only where there is a source to read, as production reads one.
         match &self.traffic {
             Some(traffic) => {
-                self.call("read traffic".to_owned());
+                self.call(format!("read traffic {from}..{to}"));
                 Ok(vec![traffic.clone(); levels.len()])
             }
             None => Err(crate::core::ports::TrafficError("none".to_owned())),

@@ -263,7 +263,10 @@ fn busy() -> FakeGateway {
 
 fn traffic_reads(runner: &Runner<FakeGateway, Told>) -> usize {
     let calls = runner.gateway.calls();
-    calls.iter().filter(|c| *c == "read traffic").count()
+    calls
+        .iter()
+        .filter(|c| c.starts_with("read traffic"))
+        .count()
 }
 
 #[tokio::test]
@@ -316,4 +319,50 @@ async fn without_traffic_checks_or_for_a_schedule_the_traffic_is_not_read() {
     let outcome = on.perform(&scheduled).await;
     assert_eq!(outcome.label(), Label::Applied, "{outcome:?}");
     assert_eq!(traffic_reads(&on), 0);
+}
+
+#[tokio::test]
+async fn an_impact_report_reads_the_minutes_each_side_and_counts_the_landing_minute_as_before() {
+    let minute = |at| crate::domain::Minute {
+        at,
+        requests: 60.0,
+        client_errors: 0.0,
+    };
+    // Changed at 1_000_030, in the minute starting 1_000_020; 5 minutes each side.
+    let gateway = FakeGateway {
+        traffic: Some(crate::domain::Traffic::new(
+            [999_700, 999_780, 1_000_020, 1_000_080, 1_000_320, 1_000_340]
+                .map(minute)
+                .to_vec(),
+        )),
+        ..petstore()
+    };
+    let runner = runner(gateway, None);
+    let api = ResolvedApi {
+        id: ApiId::parse("a1b2c3d4e5").unwrap(),
+        name: Some("petstore".to_owned()),
+        kind: ApiKind::Rest,
+    };
+    let stage = StageName::parse("prod").unwrap();
+    let (before, after) = runner
+        .impact(&api, &stage, &Level::Stage, 1_000_030, 5)
+        .await
+        .unwrap();
+    let starts = |t: &crate::domain::Traffic| t.minutes.iter().map(|m| m.at).collect::<Vec<_>>();
+    assert_eq!(starts(&before), [999_780, 1_000_020]);
+    assert_eq!(starts(&after), [1_000_080, 1_000_320]);
+    assert_eq!(
+        runner.gateway.calls(),
+        ["read traffic 999730..1000330"],
+        "one read, five minutes each side"
+    );
+    // At least a minute each side, however short the report's window.
+    runner
+        .impact(&api, &stage, &Level::Stage, 1_000_030, 0)
+        .await
+        .unwrap();
+    assert_eq!(
+        runner.gateway.calls().last().map(String::as_str),
+        Some("read traffic 999970..1000090")
+    );
 }
