@@ -465,6 +465,16 @@ impl Gateway for TargetGateway {
     }
 }
 
+/// A list the method check could not read: logged with the AWS error code and the permission
+/// it needs, and the check skipped (it helps a user, it never blocks a change).
+fn methods_unread(code: Option<&str>, api: &ApiId, call: &str, needs: &str) {
+    tracing::warn!(
+        code = code.unwrap_or("none"),
+        api = api.id(),
+        "could not list the API's methods ({call} needs apigateway:GET on {needs}); not checking the method exists"
+    );
+}
+
 /// A write someone is waiting for rides out a busy account longer than a read: more attempts,
 /// with the SDK's exponential backoff, bounded by [`WRITE_TIMEOUT`]; then the user is told.
 fn retries() -> (RetryConfig, TimeoutConfig) {

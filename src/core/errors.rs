@@ -76,11 +76,13 @@ fn ambiguous(name: &str, candidates: &[String]) -> String {
 }
 
 fn no_method(api: &str, level: &str, instead: &[String]) -> String {
-    let quoted: Vec<String> = instead.iter().map(|m| format!("`{m}`")).collect();
-    let instead = match quoted.len() {
-        0 => String::new(),
-        1..=3 => format!(" (did you mean {}?)", quoted.join(", ")),
-        _ => format!(" (its methods: {})", quoted.join(", ")),
+    // A few close ones read as the name suggestions do; a small API's whole list as such.
+    let instead = match instead.len() {
+        0..=3 => suggest(instead),
+        _ => {
+            let quoted: Vec<String> = instead.iter().map(|m| format!("`{m}`")).collect();
+            format!(" (its methods: {})", quoted.join(", "))
+        }
     };
     format!("`{api}` has no method `{level}`, so a limit there would throttle no request{instead}")
 }

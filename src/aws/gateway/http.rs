@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use aws_sdk_apigatewayv2::error::ProvideErrorMetadata;
 use aws_sdk_apigatewayv2::types::RouteSettings;
 
-use super::{TargetGateway, retries, stage_not_found, stage_view};
+use super::{TargetGateway, methods_unread, retries, stage_not_found, stage_view};
 use crate::core::ports::GatewayError;
 use crate::domain::{
     Action, ApiId, ApiKind, ApiMethod, Configured, HttpMethod, Level, ResourcePath, StageName,
@@ -128,11 +128,7 @@ impl TargetGateway {
             let page = match result {
                 Ok(page) => page,
                 Err(err) => {
-                    tracing::warn!(
-                        code = err.code().unwrap_or("none"),
-                        api = api.id(),
-                        "could not list the API's routes (GetRoutes needs apigateway:GET on /apis/*/routes); not checking the route exists"
-                    );
+                    methods_unread(err.code(), api, "GetRoutes", "/apis/*/routes");
                     return None;
                 }
             };

@@ -8,7 +8,7 @@ use aws_sdk_apigateway::operation::get_stage::GetStageOutput;
 use aws_sdk_apigateway::types::{MethodSetting, Op, PatchOperation, Stage};
 
 use super::super::settings::{parse_setting_key, setting_key};
-use super::{TargetGateway, retries, stage_not_found, stage_view};
+use super::{TargetGateway, methods_unread, retries, stage_not_found, stage_view};
 use crate::core::ports::GatewayError;
 use crate::domain::{
     Action, ApiId, ApiKind, ApiMethod, Configured, Level, StageName, StageView, TargetError,
@@ -95,11 +95,7 @@ impl TargetGateway {
             let page = match result {
                 Ok(page) => page,
                 Err(err) => {
-                    tracing::warn!(
-                        code = err.code().unwrap_or("none"),
-                        api = api.id(),
-                        "could not list the API's methods (GetResources needs apigateway:GET on /restapis/*/resources); not checking the method exists"
-                    );
+                    methods_unread(err.code(), api, "GetResources", "/restapis/*/resources");
                     return None;
                 }
             };
