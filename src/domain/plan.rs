@@ -8,7 +8,9 @@ use super::limits::Configured;
 use super::target::{
     ApiId, HttpMethod, ResourcePath, StageName, TargetAlias, TargetError, Targeted,
 };
-use super::timed::{CLAIM_PREFIX, Hold, Place, RecordLevel, RecordSeal, Timed, Unsealed};
+use super::timed::{
+    CLAIM_PREFIX, Hold, Place, RecordLevel, RecordSeal, Timed, Unsealed, escape, unescape,
+};
 
 /// How a user names a usage plan: its id or its name, in a target (`prod:gold`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -91,6 +93,48 @@ impl fmt::Display for PlanLevel {
                 path.as_str()
             ),
         }
+    }
+}
+
+// Beside its type, so that timed records need know nothing of plans.
+impl RecordLevel for PlanLevel {
+    /// `plan`, or `a1b2c3d4e5/live GET /pets` for one method of an API stage in the plan.
+    fn key_text(&self) -> String {
+        match self {
+            PlanLevel::Plan => "plan".to_owned(),
+            PlanLevel::Method {
+                api,
+                stage,
+                method,
+                path,
+            } => format!(
+                "{}/{} {} {}",
+                escape(api.id()),
+                escape(stage.as_str()),
+                escape(method.as_str()),
+                escape(path.as_str())
+            ),
+        }
+    }
+
+    fn from_key_text(text: &str) -> Option<Self> {
+        if text == "plan" {
+            return Some(PlanLevel::Plan);
+        }
+        let mut parts = text.splitn(3, ' ');
+        let (api_stage, method, path) = (parts.next()?, parts.next()?, parts.next()?);
+        let (api, stage) = api_stage.split_once('/')?;
+        let api = unescape(api)?;
+        // A bare id: the plan's target is the API's.
+        if api.contains(':') {
+            return None;
+        }
+        Some(PlanLevel::Method {
+            api: ApiId::parse(&api).ok()?,
+            stage: StageName::parse(&unescape(stage)?).ok()?,
+            method: HttpMethod::parse(&unescape(method)?).ok()?,
+            path: ResourcePath::parse(&unescape(path)?).ok()?,
+        })
     }
 }
 
@@ -247,7 +291,7 @@ pub struct PlanApplied {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{BurstLimit, RateLimit, ThrottleLimits};
+    use crate::domain::{BurstLimit, Level, RateLimit, ThrottleLimits};
 
     fn view() -> PlanView {
         PlanView {
@@ -361,5 +405,78 @@ mod tests {
             "a1b2c3d4e5 prod GET /pets/{id}"
         );
         assert_eq!(PlanLevel::Plan.to_string(), "plan-wide");
+    }
+
+    fn record(level: PlanLevel) -> Timed<PlanLevel> {
+        Timed {
+            level,
+            restore: Configured {
+                rate: Some(100.0),
+                burst: Some(200),
+            },
+            set: Configured {
+                rate: Some(0.5),
+                burst: Some(1),
+            },
+            since: 1_000,
+            until: 2_800,
+            by: "U0ALICE".to_owned(),
+            channel: Some("C1".to_owned()),
+            thread: Some("1700000000.000100".to_owned()),
+            below: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_usage_plans_records_name_its_levels_and_are_sealed_to_the_plan() {
+        let seal = RecordSeal::new([7; 32]);
+        let pets = method("a1b2c3d4e5", "prod", "get", "/pets/{id}");
+        for level in [PlanLevel::Plan, pets.clone()] {
+            let record = record(level);
+            let (key, value) = record.to_tag(&seal, Place::Plan("abc123")).unwrap();
+            assert_eq!(
+                Timed::<PlanLevel>::from_tag(&key, &value, Some(&seal), Place::Plan("abc123")),
+                Some(Ok(record.clone())),
+                "{key}"
+            );
+            // Another plan, the same plan in another target, or a stage: not ours there.
+            let (api, stage) = (
+                ApiId::parse("a1b2c3d4e5").unwrap(),
+                StageName::parse("prod").unwrap(),
+            );
+            for elsewhere in [
+                Place::Plan("abc124"),
+                Place::Plan("prod:abc123"),
+                Place::Stage {
+                    api: &api,
+                    stage: &stage,
+                },
+            ] {
+                assert!(matches!(
+                    Timed::<PlanLevel>::from_tag(&key, &value, Some(&seal), elsewhere),
+                    Some(Err(_))
+                ));
+            }
+        }
+        assert_eq!(
+            Timed::tag_key(&PlanLevel::Plan).as_deref(),
+            Some("throttle-bot:plan")
+        );
+        assert_eq!(
+            Timed::tag_key(&pets).as_deref(),
+            Some("throttle-bot:a1b2c3d4e5/prod GET /pets/=7Bid=7D")
+        );
+        // A plan's key is not a stage's, nor the other way round.
+        assert_eq!(PlanLevel::from_key_text("stage"), None);
+        assert_eq!(Level::from_key_text("plan"), None);
+        for bad in [
+            "a1b2c3d4e5 GET /pets",
+            "prod:a1b2c3d4e5/prod GET /pets",
+            "a1b2c3d4e5/prod GET",
+            "a1b2c3d4e5/prod FETCH /pets",
+            "a1b2c3d4e5/prod GET pets",
+        ] {
+            assert_eq!(PlanLevel::from_key_text(bad), None, "{bad}");
+        }
     }
 }

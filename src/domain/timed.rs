@@ -9,7 +9,6 @@ use sha2::{Digest, Sha256};
 
 use super::change::Action;
 use super::limits::{BurstLimit, Configured, RateLimit, ThrottleLimits};
-use super::plan::PlanLevel;
 use super::target::{ApiId, HttpMethod, Level, ResourcePath, StageName};
 use super::text::echo;
 
@@ -203,7 +202,8 @@ pub struct Layer {
 }
 
 /// A level that can hold a timed change: a stage's ([`Level`]) or a usage plan's
-/// ([`PlanLevel`]). Each names itself in a record's tag key, after [`TAG_PREFIX`].
+/// ([`PlanLevel`](super::PlanLevel)). Each names itself in a record's tag key, after
+/// [`TAG_PREFIX`].
 pub trait RecordLevel: Clone + PartialEq + fmt::Display + Sized {
     /// The key's text after the prefix, escaped for a tag.
     fn key_text(&self) -> String;
@@ -236,47 +236,6 @@ impl RecordLevel for Level {
             }
         };
         Some(level)
-    }
-}
-
-impl RecordLevel for PlanLevel {
-    /// `plan`, or `a1b2c3d4e5/live GET /pets` for one method of an API stage in the plan.
-    fn key_text(&self) -> String {
-        match self {
-            PlanLevel::Plan => "plan".to_owned(),
-            PlanLevel::Method {
-                api,
-                stage,
-                method,
-                path,
-            } => format!(
-                "{}/{} {} {}",
-                escape(api.id()),
-                escape(stage.as_str()),
-                escape(method.as_str()),
-                escape(path.as_str())
-            ),
-        }
-    }
-
-    fn from_key_text(text: &str) -> Option<Self> {
-        if text == "plan" {
-            return Some(PlanLevel::Plan);
-        }
-        let mut parts = text.splitn(3, ' ');
-        let (api_stage, method, path) = (parts.next()?, parts.next()?, parts.next()?);
-        let (api, stage) = api_stage.split_once('/')?;
-        let api = unescape(api)?;
-        // A bare id: the plan's target is the API's.
-        if api.contains(':') {
-            return None;
-        }
-        Some(PlanLevel::Method {
-            api: ApiId::parse(&api).ok()?,
-            stage: StageName::parse(&unescape(stage)?).ok()?,
-            method: HttpMethod::parse(&unescape(method)?).ok()?,
-            path: ResourcePath::parse(&unescape(path)?).ok()?,
-        })
     }
 }
 
@@ -707,7 +666,7 @@ fn unpair(raw: &str) -> Option<Configured> {
 
 /// Tag text: letters, digits and `_ . : / + - @` as they are; any other byte (including `=`,
 /// which escapes, and space, which separates fields) as `=XX`.
-fn escape(raw: &str) -> String {
+pub(super) fn escape(raw: &str) -> String {
     let mut out = String::with_capacity(raw.len());
     for byte in raw.bytes() {
         if byte.is_ascii_alphanumeric() || b"_.:/+-@".contains(&byte) {
@@ -719,7 +678,7 @@ fn escape(raw: &str) -> String {
     out
 }
 
-fn unescape(raw: &str) -> Option<String> {
+pub(super) fn unescape(raw: &str) -> Option<String> {
     let mut bytes = Vec::with_capacity(raw.len());
     let mut rest = raw.as_bytes();
     while let Some((&byte, tail)) = rest.split_first() {
