@@ -15,7 +15,7 @@ use std::collections::HashSet;
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::domain::TargetAlias;
+use crate::domain::{TargetAlias, TargetError};
 
 /// One account and region, reached with the service's own credentials (`role_arn` unset: the
 /// home account in another region) or through a role it assumes there.
@@ -133,33 +133,41 @@ pub fn parse(source: &str, text: &str) -> Result<Vec<TargetConfig>, TargetsError
     Ok(targets)
 }
 
-fn check(raw: TargetFile) -> Result<TargetConfig, String> {
-    let alias = match TargetAlias::parse(&raw.alias) {
-        Ok(Some(alias)) => alias,
-        Ok(None) => {
-            return Err(format!(
-                "`{}` is the service's own account and region; give the target another alias",
-                TargetAlias::HOME
-            ));
-        }
-        Err(error) => return Err(error.to_string()),
-    };
+/// Why one target was refused (`parse` adds its alias and line).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+enum TargetRefused {
+    #[error(
+        "`{}` is the service's own account and region; give the target another alias",
+        TargetAlias::HOME
+    )]
+    HomeAlias,
+    #[error(transparent)]
+    Alias(#[from] TargetError),
+    #[error("region `{0}` is not an AWS region (like eu-west-1)")]
+    Region(String),
+    #[error(
+        "role_arn `{0}` is not an IAM role ARN (like arn:aws:iam::111122223333:role/throttle-bot)"
+    )]
+    RoleArn(String),
+    #[error("external_id is given without role_arn")]
+    ExternalIdWithoutRole,
+    #[error("external_id must be 2–1224 letters, digits or any of _+=,.@:/-")]
+    ExternalId,
+}
+
+fn check(raw: TargetFile) -> Result<TargetConfig, TargetRefused> {
+    let alias = TargetAlias::parse(&raw.alias)?.ok_or(TargetRefused::HomeAlias)?;
     if !is_region(&raw.region) {
-        return Err(format!(
-            "region `{}` is not an AWS region (like eu-west-1)",
-            raw.region
-        ));
+        return Err(TargetRefused::Region(raw.region));
     }
     if let Some(arn) = &raw.role_arn
         && !is_role_arn(arn)
     {
-        return Err(format!(
-            "role_arn `{arn}` is not an IAM role ARN (like arn:aws:iam::111122223333:role/throttle-bot)"
-        ));
+        return Err(TargetRefused::RoleArn(arn.clone()));
     }
     if let Some(id) = &raw.external_id {
         if raw.role_arn.is_none() {
-            return Err("external_id is given without role_arn".to_owned());
+            return Err(TargetRefused::ExternalIdWithoutRole);
         }
         // AWS's rule for ExternalId: 2–1224 characters of [\w+=,.@:/-].
         let valid = (2..=1224).contains(&id.len())
@@ -167,9 +175,7 @@ fn check(raw: TargetFile) -> Result<TargetConfig, String> {
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || "_+=,.@:/-".contains(c));
         if !valid {
-            return Err(
-                "external_id must be 2–1224 letters, digits or any of _+=,.@:/-".to_owned(),
-            );
+            return Err(TargetRefused::ExternalId);
         }
     }
     Ok(TargetConfig {

@@ -10,6 +10,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::aws::ScheduleError;
 use crate::core::clock::unix_now;
 use crate::core::outcome::{Outcome, TimedDone};
 use crate::core::requester::ReplyTo;
@@ -39,12 +40,21 @@ pub struct Report {
     pub thread: Option<(String, String)>,
 }
 
+/// Why a report could not be kept for later: none will follow.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportLaterError {
+    #[error("needs SCHEDULER_ROLE_ARN, a signing secret and this function's ARN")]
+    NotReady,
+    #[error(transparent)]
+    Schedule(#[from] ScheduleError),
+}
+
 /// Keeps a report for later where no timer of this process can (a Lambda's one-time schedule).
 pub trait ReportLater: Send + Sync {
     fn report_later<'a>(
         &'a self,
         report: &'a Report,
-    ) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>>;
+    ) -> Pin<Box<dyn Future<Output = Result<(), ReportLaterError>> + Send + 'a>>;
 }
 
 /// The report `outcome` calls for, if it wrote to a stage and someone waits on a reply address.

@@ -19,7 +19,7 @@ use crate::domain::{
     ApiId, ApiKind, HttpMethod, Level, PlanLevel, PlanRef, ResolvedApi, ResourcePath, StageName,
     is_message_ts,
 };
-use crate::jobs::impact::{Report, ReportLater};
+use crate::jobs::impact::{Report, ReportLater, ReportLaterError};
 use crate::slack::hosts::SlackHosts;
 use crate::slack::sealed::{SealKey, Sealed};
 use crate::slack::signature::SigningSecret;
@@ -259,14 +259,12 @@ impl ReportLater for ScheduledRestores {
     fn report_later<'a>(
         &'a self,
         report: &'a Report,
-    ) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>> {
+    ) -> Pin<Box<dyn Future<Output = Result<(), ReportLaterError>> + Send + 'a>> {
         Box::pin(async move {
             let (Some(scheduler), Some(key), Some(function_arn)) =
                 (&self.scheduler, &self.impact_key, self.function_arn.get())
             else {
-                return Err(
-                    "needs SCHEDULER_ROLE_ARN, a signing secret and this function's ARN".to_owned(),
-                );
+                return Err(ReportLaterError::NotReady);
             };
             let reminder = Reminder {
                 api: report.api.id.clone(),
@@ -298,7 +296,7 @@ impl ReportLater for ScheduledRestores {
                     input: &input,
                 })
                 .await
-                .map_err(|e| e.to_string())
+                .map_err(ReportLaterError::from)
         })
     }
 }

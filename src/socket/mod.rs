@@ -27,7 +27,7 @@ use crate::http::Shared;
 use crate::http::SocketStatus;
 use crate::http::commands::{Once, command};
 use crate::http::interactions::interaction;
-use crate::slack::hosts::SlackHosts;
+use crate::slack::hosts::{HostError, SlackHosts};
 use crate::slack::web_api::{API_HOSTS, error_code};
 
 /// Slack's app-level token (`xapp-…`): a secret, never shown.
@@ -64,11 +64,11 @@ impl SocketSettings {
         api_base: &str,
         hosts: SlackHosts,
         connections: usize,
-    ) -> Result<Self, crate::slack::hosts::HostError> {
+    ) -> Result<Self, HostError> {
         let mut open_url = hosts.check(api_base, &API_HOSTS)?;
         open_url
             .path_segments_mut()
-            .map_err(|_| crate::slack::hosts::HostError::NotAUrl)?
+            .map_err(|_| HostError::NotAUrl)?
             .pop_if_empty()
             .push("apps.connections.open");
         Ok(Self {
@@ -142,7 +142,7 @@ async fn hold(mut link: Link) {
             Err(why) => {
                 tracing::warn!(
                     connection = link.index,
-                    why,
+                    why = %why,
                     "could not open a Socket Mode connection"
                 );
                 End::Dropped
@@ -179,37 +179,43 @@ async fn hold(mut link: Link) {
     }
 }
 
+/// Why no connection could be opened; the link tries again after a backoff.
+#[derive(Debug, thiserror::Error)]
+enum OpenError {
+    #[error("could not reach Slack's Web API")]
+    Unreachable,
+    #[error("apps.connections.open answered HTTP {0}")]
+    Status(u16),
+    #[error("apps.connections.open answered something other than JSON")]
+    NotJson,
+    #[error("apps.connections.open refused: {0}")]
+    Refused(String),
+    #[error("apps.connections.open gave a URL that is {0}")]
+    NotSlack(HostError),
+}
+
 impl Link {
     /// `apps.connections.open`: a new single-use URL, checked to be Slack's.
-    async fn open(&self) -> Result<Url, String> {
+    async fn open(&self) -> Result<Url, OpenError> {
         let answer = self
             .http
             .post(self.settings.open_url.clone())
             .bearer_auth(&self.settings.token.0)
             .send()
             .await
-            .map_err(|_| "could not reach Slack's Web API".to_owned())?;
+            .map_err(|_| OpenError::Unreachable)?;
         if !answer.status().is_success() {
-            return Err(format!(
-                "apps.connections.open answered HTTP {}",
-                answer.status().as_u16()
-            ));
+            return Err(OpenError::Status(answer.status().as_u16()));
         }
-        let answer: Value = answer
-            .json()
-            .await
-            .map_err(|_| "apps.connections.open answered something other than JSON".to_owned())?;
+        let answer: Value = answer.json().await.map_err(|_| OpenError::NotJson)?;
         if answer["ok"] != Value::Bool(true) {
-            return Err(format!(
-                "apps.connections.open refused: {}",
-                error_code(&answer)
-            ));
+            return Err(OpenError::Refused(error_code(&answer)));
         }
         let url = answer["url"].as_str().unwrap_or_default();
         self.settings
             .hosts
             .check_socket(url)
-            .map_err(|error| format!("apps.connections.open gave a URL that is {error}"))
+            .map_err(OpenError::NotSlack)
     }
 
     /// One connection, from connect to its end.
