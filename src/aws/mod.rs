@@ -6,6 +6,7 @@ mod fleet;
 mod gateway;
 mod invoker;
 mod pacer;
+pub mod partition;
 mod plan_queue;
 pub mod scheduler;
 mod settings;

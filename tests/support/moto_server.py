@@ -13,7 +13,13 @@ https://docs.aws.amazon.com/apigatewayv2/latest/api-reference/apis-apiid-stages-
   `defaultRouteSettings` without the throttling fields reads back as rate 0 / burst 0, the
   trap tools fall into when they clear an HTTP API stage's throttling. A route key the API has
   no route for is a BadRequestException.
-- DeleteRouteSettings removes one route key's object (NotFoundException if there is none).
+- UpdateStage refuses execution-log fields (`dataTraceEnabled`, `loggingLevel`) in any settings
+  object of an HTTP API: "Execution logs are not supported on protocolType HTTP"
+  (terraform-provider-aws issues 13801, 14010). GetStage still reports them as
+  `dataTraceEnabled: false`, `loggingLevel: OFF` (the less convenient reading where the
+  reference is silent), so a tool that sends back what it read is refused.
+- DeleteRouteSettings removes one route key's object, throttling, detailed metrics and all
+  (NotFoundException if there is none).
 - TagResource / UntagResource on a stage's ARN change the tags GetStage returns.
 - An API's id is ten lower-case letters and digits, as AWS makes them (moto makes eight).
 
@@ -29,6 +35,14 @@ usage plan's (`arn:aws:apigateway:<region>::/usageplans/<id>`), as the AWS API r
 TagResource allows, and changes the tags GetUsagePlan(s) return
 (https://docs.aws.amazon.com/apigateway/latest/api/API_TagResource.html).
 
+moto's REST UpdateStage creates a method's settings entry with moto's own defaults and ignores
+`remove` of an entry. The stand-in follows AWS (API reference, Stage and MethodSetting; the AWS
+CLI `apigateway update-stage` examples; terraform-provider-aws issue 9738): an entry created by
+a patch starts from AWS's defaults (metrics, caching and execution logs off, log level OFF, cache
+TTL 300 s; throttling at the account's 10,000/5,000, the less convenient choice where the
+reference is silent), never a copy of `*/*`; `remove /{key}` deletes the whole entry, and
+removing an entry that is not there is a BadRequestException, as AWS answers.
+
 moto's STS lets anyone assume any role. To stand in for a role whose trust policy does not
 trust the caller, AssumeRole of a role named `untrusted-…` is refused as STS refuses it
 (https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRole.html): AccessDenied.
@@ -43,10 +57,11 @@ from urllib.parse import unquote
 import moto.apigateway.urls as v1_urls
 import moto.apigatewayv2.urls as v2_urls
 from moto.apigatewayv2.models import Api, apigatewayv2_backends
+from moto.apigatewayv2.models import Stage as V2Stage
 from moto.iam.models import get_account_id_from
 from moto.server import ThreadedMotoServer
 from moto.apigateway.exceptions import BadRequestException
-from moto.apigateway.models import UsagePlan, apigateway_backends
+from moto.apigateway.models import Stage, UsagePlan, apigateway_backends
 from moto.sts.exceptions import STSClientError
 from moto.sts.models import STSBackend
 
@@ -87,6 +102,11 @@ def update_stage(request, full_url, headers):
                 "BadRequestException",
                 f"Unable to find Route by key {key} within the provided RouteSettings",
             )
+    objects = list(routes.values())
+    if "defaultRouteSettings" in body:
+        objects.append(body["defaultRouteSettings"])
+    if any("dataTraceEnabled" in o or "loggingLevel" in o for o in objects):
+        return _error(400, "BadRequestException", "Execution logs are not supported on protocolType HTTP")
     if "defaultRouteSettings" in body:
         settings = dict(body["defaultRouteSettings"])
         settings.setdefault("throttlingBurstLimit", 0)
@@ -97,6 +117,26 @@ def update_stage(request, full_url, headers):
     if "description" in body:
         stage.description = body["description"]
     return 200, {}, json.dumps(stage.to_json())
+
+
+def _reported(settings):
+    """A settings object as GetStage reports it: execution-log fields at their defaults."""
+    if settings is None:
+        return None
+    return {"dataTraceEnabled": False, "loggingLevel": "OFF", **settings}
+
+
+_moto_v2_stage_json = V2Stage.to_json
+
+
+def _v2_stage_json(self):
+    dct = _moto_v2_stage_json(self)
+    dct["defaultRouteSettings"] = _reported(dct.get("defaultRouteSettings"))
+    dct["routeSettings"] = {k: _reported(v) for k, v in (dct.get("routeSettings") or {}).items()}
+    return dct
+
+
+V2Stage.to_json = _v2_stage_json
 
 
 def delete_route_settings(request, full_url, headers):
@@ -194,6 +234,45 @@ def _plan_patch(self, patch_operations):
 
 
 UsagePlan.apply_patch_operations = _plan_patch
+
+
+def _aws_new_method_setting(self):
+    return {
+        "metricsEnabled": False,
+        "loggingLevel": "OFF",
+        "dataTraceEnabled": False,
+        "throttlingBurstLimit": 5000,
+        "throttlingRateLimit": 10000.0,
+        "cachingEnabled": False,
+        "cacheTtlInSeconds": 300,
+        "cacheDataEncrypted": False,
+        "requireAuthorizationForCacheControl": True,
+        "unauthorizedCacheControlHeaderStrategy": "SUCCEED_WITH_RESPONSE_HEADER",
+    }
+
+
+Stage._get_default_method_settings = _aws_new_method_setting
+_moto_stage_patch = Stage.apply_operations
+METHOD_ENTRY = re.compile(r"^/([^/]+/[^/]+)$")
+
+
+def _stage_patch(self, patch_operations):
+    rest = []
+    for op in patch_operations:
+        match = METHOD_ENTRY.match(op["path"])
+        if op["op"] == "remove" and match:
+            key = match.group(1)
+            if key not in self.method_settings:
+                raise BadRequestException(
+                    f"Cannot remove method setting {key} because there is no method setting for this method"
+                )
+            del self.method_settings[key]
+        else:
+            rest.append(op)
+    return _moto_stage_patch(self, rest)
+
+
+Stage.apply_operations = _stage_patch
 
 _moto_assume_role = STSBackend.assume_role
 

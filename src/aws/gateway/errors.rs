@@ -20,7 +20,7 @@ impl TargetGateway {
         E: ProvideErrorMetadata + std::error::Error + 'static,
         R: std::fmt::Debug,
     {
-        let tags = format!("arn:aws:apigateway:{}::/tags/*", self.region());
+        let tags = crate::aws::partition::apigateway_arn(&self.region(), "/tags/*");
         let error = self.explain(err, action, &tags, not_found);
         self.named(error).await
     }

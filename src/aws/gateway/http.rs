@@ -12,6 +12,7 @@ use std::collections::HashMap;
 use aws_sdk_apigatewayv2::error::ProvideErrorMetadata;
 use aws_sdk_apigatewayv2::types::RouteSettings;
 
+use crate::aws::partition::apigateway_arn;
 use super::{TargetGateway, methods_unread, retries, stage_not_found, stage_view};
 use crate::core::ports::GatewayError;
 use crate::domain::{
@@ -79,11 +80,7 @@ impl TargetGateway {
             let page = match result {
                 Ok(page) => page,
                 Err(err) => {
-                    let resource = format!(
-                        "arn:aws:apigateway:{}::/apis/{}/stages",
-                        self.region(),
-                        api.id()
-                    );
+                    let resource = apigateway_arn(&self.region(), &format!("/apis/{}/stages", api.id()));
                     let not_found = GatewayError::ApiNotFound {
                         api: api.to_string(),
                     };
@@ -168,22 +165,56 @@ impl TargetGateway {
                 ));
             }
             (Some(key), Action::Reset) => {
-                let settings = format!("{resource}/routesettings/{key}");
-                self.clients()
-                    .await?
-                    .http
-                    .delete_route_settings()
-                    .api_id(api.id())
-                    .stage_name(stage.as_str())
-                    .route_key(&key)
-                    .customize()
-                    .config_override(retried())
-                    .send()
-                    .await
-                    .map(drop)
-                    .map_err(|err| {
-                        self.write_error(err, api, stage, ("apigateway:DELETE", &settings))
-                    })
+                // DeleteRouteSettings removes the route's whole object (detailed metrics,
+                // logging too): only when throttling is all it holds; else the rest is written
+                // back without throttling. No object: the route already inherits.
+                let current = self.http_settings(api, stage).await?;
+                let Some(object) = current.routes.get(&key) else {
+                    return Ok(());
+                };
+                if holds_more_than_throttling(object) {
+                    self.clients()
+                        .await?
+                        .http
+                        .update_stage()
+                        .api_id(api.id())
+                        .stage_name(stage.as_str())
+                        .route_settings(&key, without_limits(object))
+                        .customize()
+                        .config_override(retried())
+                        .send()
+                        .await
+                        .map(drop)
+                        .map_err(|err| {
+                            self.write_error(err, api, stage, ("apigateway:PATCH", &resource))
+                        })
+                } else {
+                    let settings = format!("{resource}/routesettings/{key}");
+                    let deleted = self
+                        .clients()
+                        .await?
+                        .http
+                        .delete_route_settings()
+                        .api_id(api.id())
+                        .stage_name(stage.as_str())
+                        .route_key(&key)
+                        .customize()
+                        .config_override(retried())
+                        .send()
+                        .await;
+                    match deleted {
+                        Ok(_) => Ok(()),
+                        // Gone since the read: the route inherits, as asked. (The stage's
+                        // absence was ruled out by the read just before.)
+                        Err(err) if err.code() == Some("NotFoundException") => Ok(()),
+                        Err(err) => Err(self.write_error(
+                            err,
+                            api,
+                            stage,
+                            ("apigateway:DELETE", &settings),
+                        )),
+                    }
+                }
             }
             (key, Action::Set(limits)) => {
                 let current = self.http_settings(api, stage).await?;
@@ -274,10 +305,7 @@ impl TargetGateway {
 }
 
 fn http_stage_arn(region: &str, api: &ApiId, stage: &StageName) -> String {
-    format!(
-        "arn:aws:apigateway:{region}::/apis/{}/stages/{stage}",
-        api.id()
-    )
+    apigateway_arn(region, &format!("/apis/{}/stages/{stage}", api.id()))
 }
 
 /// A level's route key; `None` for the stage (its `DefaultRouteSettings`).
@@ -301,15 +329,30 @@ fn level_of(route_key: &str) -> Option<Level> {
     (level != Level::Stage).then_some(level)
 }
 
-/// `settings` with the throttling fields set to `limits` and everything else as it was.
+/// `settings` with the throttling fields set to `limits` and detailed metrics as they were.
+///
+/// Execution-log fields (`DataTraceEnabled`, `LoggingLevel`) are never sent back: UpdateStage
+/// refuses them on an HTTP API ("Execution logs are not supported on protocolType HTTP";
+/// terraform-provider-aws issues 13801, 14010), even when GetStage reported them.
 fn with_limits(settings: Option<&RouteSettings>, limits: &ThrottleLimits) -> RouteSettings {
     RouteSettings::builder()
-        .set_data_trace_enabled(settings.and_then(RouteSettings::data_trace_enabled))
         .set_detailed_metrics_enabled(settings.and_then(RouteSettings::detailed_metrics_enabled))
-        .set_logging_level(settings.and_then(|s| s.logging_level().cloned()))
         .throttling_rate_limit(limits.rate.value())
         .throttling_burst_limit(limits.burst.value())
         .build()
+}
+
+/// A route's object without its throttling: what it holds besides.
+fn without_limits(settings: &RouteSettings) -> RouteSettings {
+    RouteSettings::builder()
+        .set_detailed_metrics_enabled(settings.detailed_metrics_enabled())
+        .build()
+}
+
+/// Whether a route's object holds a setting of its own besides throttling (one that
+/// DeleteRouteSettings would take away with it).
+fn holds_more_than_throttling(settings: &RouteSettings) -> bool {
+    settings.detailed_metrics_enabled() == Some(true)
 }
 
 /// An object's throttling: absent fields are "not set" (account limits apply).
@@ -380,16 +423,35 @@ mod tests {
             .build();
         let written = with_limits(Some(&current), &limits);
         assert_eq!(written.detailed_metrics_enabled(), Some(true));
-        assert_eq!(written.data_trace_enabled(), Some(true));
-        assert_eq!(
-            written.logging_level(),
-            Some(&aws_sdk_apigatewayv2::types::LoggingLevel::Info)
-        );
+        // Execution logs are refused on HTTP APIs: never echoed back.
+        assert_eq!(written.data_trace_enabled(), None);
+        assert_eq!(written.logging_level(), None);
         assert_eq!(written.throttling_rate_limit(), Some(12.5));
         assert_eq!(written.throttling_burst_limit(), Some(30));
         let fresh = with_limits(None, &limits);
         assert_eq!(fresh.detailed_metrics_enabled(), None);
         assert_eq!(fresh.throttling_burst_limit(), Some(30));
+    }
+
+    #[test]
+    fn a_route_object_is_deleted_only_when_throttling_is_all_it_holds() {
+        let throttled = RouteSettings::builder()
+            .throttling_rate_limit(5.0)
+            .throttling_burst_limit(10)
+            .data_trace_enabled(false)
+            .logging_level(aws_sdk_apigatewayv2::types::LoggingLevel::Off)
+            .build();
+        assert!(!holds_more_than_throttling(&throttled));
+        let with_metrics = RouteSettings::builder()
+            .detailed_metrics_enabled(true)
+            .throttling_rate_limit(5.0)
+            .throttling_burst_limit(10)
+            .build();
+        assert!(holds_more_than_throttling(&with_metrics));
+        let kept = without_limits(&with_metrics);
+        assert_eq!(kept.detailed_metrics_enabled(), Some(true));
+        assert_eq!(kept.throttling_rate_limit(), None);
+        assert_eq!(kept.throttling_burst_limit(), None);
     }
 
     #[test]

@@ -75,7 +75,7 @@ impl TargetGateway {
             .send();
         while let Some(page) = pages.next().await {
             let page = page.map_err(|err| {
-                let resource = format!("arn:aws:apigateway:{}::/restapis", self.region());
+                let resource = crate::aws::partition::apigateway_arn(&self.region(), "/restapis");
                 self.explain(err, "apigateway:GET", &resource, None)
             });
             let page = match page {
@@ -110,7 +110,7 @@ impl TargetGateway {
             let page = match result {
                 Ok(page) => page,
                 Err(err) => {
-                    let resource = format!("arn:aws:apigateway:{}::/apis", self.region());
+                    let resource = crate::aws::partition::apigateway_arn(&self.region(), "/apis");
                     let error = self.explain(err, "apigateway:GET", &resource, None);
                     return Err(self.named(error).await);
                 }

@@ -6,28 +6,45 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use aws_config::retry::RetryConfig;
+use aws_sdk_apigateway::error::ProvideErrorMetadata;
 use aws_config::timeout::TimeoutConfig;
 use aws_sdk_apigateway::operation::get_usage_plan::GetUsagePlanOutput;
 use aws_sdk_apigateway::types::{
     ApiStage, Op, PatchOperation, QuotaSettings, ThrottleSettings, UsagePlan,
 };
 
+use crate::aws::partition::apigateway_arn;
 use super::TargetGateway;
 use crate::core::ports::GatewayError;
 use crate::domain::{Action, Configured, PlanLevel, PlanRef, PlanStage, PlanView, TAG_PREFIX};
 
-/// UpdateUsagePlan is allowed about once every 20 s: a throttled write is tried once more after
-/// a full spacing, never hammered.
+/// UpdateUsagePlan is allowed about once every 20 s. The SDK's own retry waits a jittered
+/// 0–20 s (full jitter), so a retry it made could land well inside the 20 s and be refused
+/// again: the SDK does not retry, and a throttled write waits a full turn of the plan queue
+/// before it is tried again, at most this many times in all.
+const PLAN_ATTEMPTS: u32 = 3;
+
 fn plan_retries() -> (RetryConfig, TimeoutConfig) {
     (
-        RetryConfig::standard()
-            .with_max_attempts(2)
-            .with_initial_backoff(Duration::from_secs(20))
-            .with_max_backoff(Duration::from_secs(25)),
+        RetryConfig::standard().with_max_attempts(1),
         TimeoutConfig::builder()
-            .operation_timeout(Duration::from_secs(60))
+            .operation_timeout(Duration::from_secs(30))
             .build(),
     )
+}
+
+/// Whether AWS refused a call for its rate (then a later turn may succeed).
+fn is_throttled(code: Option<&str>) -> bool {
+    matches!(
+        code,
+        Some("TooManyRequestsException" | "ThrottlingException" | "Throttling")
+    )
+}
+
+/// Why one turn's write did not land: refused for its rate (worth another turn), or not.
+enum Attempt {
+    Throttled(GatewayError),
+    Failed(GatewayError),
 }
 
 /// A plan's fields as both GetUsagePlans' items and GetUsagePlan's answer give them.
@@ -67,7 +84,7 @@ impl<'a> Parts<'a> {
 
 impl TargetGateway {
     fn plans_arn(&self) -> String {
-        format!("arn:aws:apigateway:{}::/usageplans", self.region())
+        apigateway_arn(&self.region(), "/usageplans")
     }
 
     /// One plan's ARN: what UpdateUsagePlan's IAM resource and TagResource name.
@@ -142,40 +159,55 @@ impl TargetGateway {
         action: &Action,
         expected: Configured,
     ) -> Result<Duration, GatewayError> {
-        let waited = self.plan_queue.turn().await;
+        let mut waited = self.plan_queue.turn().await;
+        let mut attempt = 1;
+        loop {
+            match self.plan_attempt(plan, level, action, expected).await {
+                Err(Attempt::Throttled(_)) if attempt < PLAN_ATTEMPTS => {
+                    attempt += 1;
+                    waited += self.plan_queue.turn().await;
+                }
+                Err(Attempt::Throttled(error) | Attempt::Failed(error)) => return Err(error),
+                Ok(()) => return Ok(waited),
+            }
+        }
+    }
+
+    /// One turn's read, compare and write.
+    async fn plan_attempt(
+        &self,
+        plan: &PlanView,
+        level: &PlanLevel,
+        action: &Action,
+        expected: Configured,
+    ) -> Result<(), Attempt> {
         let id = plan.bare_id();
         let resource = self.plan_arn(plan);
         let not_found = || GatewayError::UnknownPlan {
             plan: plan.id.clone(),
             known: Vec::new(),
         };
-        let now = match self
-            .clients()
-            .await?
-            .rest
-            .get_usage_plan()
-            .usage_plan_id(id)
-            .send()
-            .await
-        {
+        let clients = self.clients().await.map_err(Attempt::Failed)?;
+        let now = match clients.rest.get_usage_plan().usage_plan_id(id).send().await {
             Ok(now) => now,
             Err(err) => {
                 let error = self.explain(err, "apigateway:GET", &resource, Some(not_found()));
-                return Err(self.named(error).await);
+                return Err(Attempt::Failed(self.named(error).await));
             }
         };
         let now = self.plan_view(Parts::read(&now));
         let held = now.at(level).unwrap_or_default();
         if held != expected {
-            return Err(GatewayError::PlanMoved {
+            return Err(Attempt::Failed(GatewayError::PlanMoved {
                 plan: plan.id.clone(),
                 now: held.to_string(),
-            });
+            }));
         }
         let (attempts, timeouts) = plan_retries();
         let result = self
             .clients()
-            .await?
+            .await
+            .map_err(Attempt::Failed)?
             .rest
             .update_usage_plan()
             .usage_plan_id(id)
@@ -189,10 +221,16 @@ impl TargetGateway {
             .send()
             .await;
         match result {
-            Ok(_) => Ok(waited),
+            Ok(_) => Ok(()),
             Err(err) => {
+                let throttled = is_throttled(err.code());
                 let error = self.explain(err, "apigateway:PATCH", &resource, Some(not_found()));
-                Err(self.named(error).await)
+                let error = self.named(error).await;
+                Err(if throttled {
+                    Attempt::Throttled(error)
+                } else {
+                    Attempt::Failed(error)
+                })
             }
         }
     }
@@ -326,6 +364,17 @@ mod tests {
                 )
             })
             .collect()
+    }
+
+    #[test]
+    fn the_sdk_never_retries_a_plan_write_itself_and_throttling_is_told_apart() {
+        // A retry of the SDK's lands 0–20 s later (full jitter), inside AWS's 20 s: the plan
+        // queue's turn is the only wait before another try.
+        assert_eq!(plan_retries().0.max_attempts(), 1);
+        assert!(is_throttled(Some("TooManyRequestsException")));
+        assert!(!is_throttled(Some("BadRequestException")));
+        assert!(!is_throttled(None));
+        assert!(PLAN_ATTEMPTS > 1);
     }
 
     #[test]

@@ -5,10 +5,14 @@ use std::collections::HashMap;
 
 use aws_sdk_apigateway::error::ProvideErrorMetadata;
 use aws_sdk_apigateway::operation::get_stage::GetStageOutput;
-use aws_sdk_apigateway::types::{MethodSetting, Op, PatchOperation, Stage};
+use aws_sdk_apigateway::types::{
+    MethodSetting, Op, PatchOperation, Stage, UnauthorizedCacheControlHeaderStrategy,
+};
 
+use crate::aws::partition::apigateway_arn;
 use super::super::settings::{parse_setting_key, setting_key};
 use super::{TargetGateway, methods_unread, retries, stage_not_found, stage_view};
+use crate::domain::ThrottleLimits;
 use crate::core::ports::GatewayError;
 use crate::domain::{
     Action, ApiId, ApiKind, ApiMethod, Configured, Level, StageName, StageView, TargetError,
@@ -17,30 +21,18 @@ use crate::domain::{
 /// The value API Gateway reads as "not set at this level".
 const NOT_SET: &str = "-1";
 
+/// The stage-wide entry's key.
+const STAGE_KEY: &str = "*/*";
+
 impl TargetGateway {
     pub(super) async fn rest_stage(
         &self,
         api: &ApiId,
         stage: &StageName,
     ) -> Result<StageView, GatewayError> {
-        let result = self
-            .clients()
-            .await?
-            .rest
-            .get_stage()
-            .rest_api_id(api.id())
-            .stage_name(stage.as_str())
-            .send()
-            .await;
-        match result {
-            Ok(found) => Ok(StageSettings::from(found).view()),
-            Err(err) => {
-                let resource = rest_stage_arn(&self.region(), api, stage);
-                let not_found = stage_not_found(api, stage);
-                let error = self.explain(err, "apigateway:GET", &resource, Some(not_found));
-                Err(self.named(error).await)
-            }
-        }
+        self.rest_settings(api, stage)
+            .await
+            .map(|settings| settings.view())
     }
 
     pub(super) async fn rest_stages(&self, api: &ApiId) -> Result<Vec<StageView>, GatewayError> {
@@ -60,11 +52,7 @@ impl TargetGateway {
                 .map(|stage| StageSettings::from(stage).view())
                 .collect()),
             Err(err) => {
-                let resource = format!(
-                    "arn:aws:apigateway:{}::/restapis/{}/stages",
-                    self.region(),
-                    api.id()
-                );
+                let resource = apigateway_arn(&self.region(), &format!("/restapis/{}/stages", api.id()));
                 let not_found = GatewayError::ApiNotFound {
                     api: api.to_string(),
                 };
@@ -114,7 +102,11 @@ impl TargetGateway {
         }
     }
 
-    /// One UpdateStage with both paths of the level: a reset writes "not set".
+    /// One UpdateStage for the level. The stage-wide level's two throttling paths are replaced
+    /// (a reset writes "not set"). A method's entry is a whole object on AWS, so a method level
+    /// reads the stage first (see [`method_patch`]): its first throttle copies the stage-wide
+    /// caching, logging and metrics into the new entry, and a reset removes an entry that held
+    /// nothing else.
     pub(super) async fn rest_write(
         &self,
         api: &ApiId,
@@ -125,17 +117,16 @@ impl TargetGateway {
         let Some(key) = setting_key(level) else {
             return Err(GatewayError::Level(TargetError::DefaultRouteOnRest));
         };
-        let (rate, burst) = match action {
-            Action::Set(limits) => (limits.rate.to_string(), limits.burst.to_string()),
-            Action::Reset => (NOT_SET.to_owned(), NOT_SET.to_owned()),
+        let patch = if *level == Level::Stage {
+            stage_patch(action)
+        } else {
+            let current = self.rest_settings(api, stage).await?;
+            method_patch(&key, current.entry(&key), current.entry(STAGE_KEY), action)
         };
-        let replace = |field: &str, value: String| {
-            PatchOperation::builder()
-                .op(Op::Replace)
-                .path(format!("/{key}/throttling/{field}"))
-                .value(value)
-                .build()
-        };
+        let removing = patch.iter().any(|p| p.op == Op::Remove);
+        if patch.is_empty() {
+            return Ok(());
+        }
         let (attempts, timeouts) = retries();
         let result = self
             .clients()
@@ -144,8 +135,7 @@ impl TargetGateway {
             .update_stage()
             .rest_api_id(api.id())
             .stage_name(stage.as_str())
-            .patch_operations(replace("rateLimit", rate))
-            .patch_operations(replace("burstLimit", burst))
+            .set_patch_operations(Some(patch.into_iter().map(Patch::build).collect()))
             .customize()
             .config_override(
                 aws_sdk_apigateway::config::Builder::default()
@@ -156,9 +146,37 @@ impl TargetGateway {
             .await;
         match result {
             Ok(_) => Ok(()),
+            // Removed by someone else since the read: the method inherits, as asked.
+            Err(err) if removing && is_already_absent(err.message()) => Ok(()),
             Err(err) => {
                 let resource = rest_stage_arn(&self.region(), api, stage);
                 let error = self.write_error(err, api, stage, ("apigateway:PATCH", &resource));
+                Err(self.named(error).await)
+            }
+        }
+    }
+
+    /// GetStage, as the method entries a method-level write must know.
+    async fn rest_settings(
+        &self,
+        api: &ApiId,
+        stage: &StageName,
+    ) -> Result<StageSettings, GatewayError> {
+        let result = self
+            .clients()
+            .await?
+            .rest
+            .get_stage()
+            .rest_api_id(api.id())
+            .stage_name(stage.as_str())
+            .send()
+            .await;
+        match result {
+            Ok(found) => Ok(StageSettings::from(found)),
+            Err(err) => {
+                let resource = rest_stage_arn(&self.region(), api, stage);
+                let not_found = stage_not_found(api, stage);
+                let error = self.explain(err, "apigateway:GET", &resource, Some(not_found));
                 Err(self.named(error).await)
             }
         }
@@ -222,10 +240,7 @@ impl TargetGateway {
 }
 
 fn rest_stage_arn(region: &str, api: &ApiId, stage: &StageName) -> String {
-    format!(
-        "arn:aws:apigateway:{region}::/restapis/{}/stages/{stage}",
-        api.id()
-    )
+    apigateway_arn(region, &format!("/restapis/{}/stages/{stage}", api.id()))
 }
 
 /// A stage's name, method settings and tags, from GetStage or GetStages.
@@ -248,6 +263,10 @@ impl From<Stage> for StageSettings {
 }
 
 impl StageSettings {
+    fn entry(&self, key: &str) -> Option<&MethodSetting> {
+        self.settings.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+    }
+
     fn new(
         name: Option<&str>,
         settings: Option<&HashMap<String, MethodSetting>>,
@@ -273,7 +292,10 @@ impl StageSettings {
             );
             match parse_setting_key(key) {
                 Some(Level::Stage) => stage_wide = configured,
-                Some(level) => methods.push((level, configured)),
+                // An entry whose throttling is "not set" inherits the stage's: whatever else
+                // it holds (caching, logging), it is no throttle of its own.
+                Some(level) if configured.is_set() => methods.push((level, configured)),
+                Some(_) => {}
                 None => {}
             }
         }
@@ -286,3 +308,160 @@ impl StageSettings {
         )
     }
 }
+
+/// One patch operation, kept plain so the rules below are tested without the SDK.
+#[derive(Debug, Clone, PartialEq)]
+struct Patch {
+    op: Op,
+    path: String,
+    value: Option<String>,
+}
+
+impl Patch {
+    fn replace(path: String, value: String) -> Self {
+        Self {
+            op: Op::Replace,
+            path,
+            value: Some(value),
+        }
+    }
+
+    fn build(self) -> PatchOperation {
+        PatchOperation::builder()
+            .op(self.op)
+            .path(self.path)
+            .set_value(self.value)
+            .build()
+    }
+}
+
+fn throttling(key: &str, rate: String, burst: String) -> [Patch; 2] {
+    [
+        Patch::replace(format!("/{key}/throttling/rateLimit"), rate),
+        Patch::replace(format!("/{key}/throttling/burstLimit"), burst),
+    ]
+}
+
+fn values(limits: &ThrottleLimits) -> (String, String) {
+    (limits.rate.to_string(), limits.burst.to_string())
+}
+
+/// The stage-wide level: its two throttling paths; a reset writes "not set" (the `*/*` entry
+/// also holds the stage's caching, logging and metrics, which stay).
+fn stage_patch(action: &Action) -> Vec<Patch> {
+    let (rate, burst) = match action {
+        Action::Set(limits) => values(limits),
+        Action::Reset => (NOT_SET.to_owned(), NOT_SET.to_owned()),
+    };
+    throttling(STAGE_KEY, rate, burst).into()
+}
+
+/// A method level, given its entry and the stage-wide one as they are now.
+///
+/// AWS stores a method's settings as one whole entry: the first patch to a method with no
+/// entry creates it with AWS's defaults (caching, metrics and execution logs off), not a copy of
+/// `*/*` (AWS CLI `apigateway update-stage` examples; terraform-provider-aws issue 9738). So:
+/// - a throttle on a method with no entry also writes the stage-wide entry's other settings,
+///   in the same call, and the method keeps behaving as the stage does;
+/// - a reset removes an entry that holds nothing but throttling the stage does not already
+///   give it (`remove /{key}`, as Terraform's `aws_api_gateway_method_settings` deletes one),
+///   and writes "not set" into an entry someone gave settings of its own;
+/// - a reset of a method with no entry writes nothing: it already inherits.
+fn method_patch(
+    key: &str,
+    entry: Option<&MethodSetting>,
+    stage_wide: Option<&MethodSetting>,
+    action: &Action,
+) -> Vec<Patch> {
+    match (action, entry) {
+        (Action::Set(limits), Some(_)) => {
+            let (rate, burst) = values(limits);
+            throttling(key, rate, burst).into()
+        }
+        (Action::Set(limits), None) => {
+            let (rate, burst) = values(limits);
+            let mut patch: Vec<Patch> = stage_wide
+                .map(others)
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(field, value)| Patch::replace(format!("/{key}/{field}"), value))
+                .collect();
+            patch.extend(throttling(key, rate, burst));
+            patch
+        }
+        (Action::Reset, None) => Vec::new(),
+        (Action::Reset, Some(entry)) => {
+            let inherited = stage_wide.map_or_else(|| others(&fresh_entry()), others);
+            if others(entry) == inherited {
+                vec![Patch {
+                    op: Op::Remove,
+                    path: format!("/{key}"),
+                    value: None,
+                }]
+            } else {
+                throttling(key, NOT_SET.to_owned(), NOT_SET.to_owned()).into()
+            }
+        }
+    }
+}
+
+/// An entry's settings other than throttling, as patch paths and values.
+fn others(entry: &MethodSetting) -> Vec<(&'static str, String)> {
+    let mut fields = vec![
+        ("metrics/enabled", entry.metrics_enabled().to_string()),
+        ("logging/dataTrace", entry.data_trace_enabled().to_string()),
+        ("caching/enabled", entry.caching_enabled().to_string()),
+        (
+            "caching/ttlInSeconds",
+            entry.cache_ttl_in_seconds().to_string(),
+        ),
+        (
+            "caching/dataEncrypted",
+            entry.cache_data_encrypted().to_string(),
+        ),
+        (
+            "caching/requireAuthorizationForCacheControl",
+            entry.require_authorization_for_cache_control().to_string(),
+        ),
+    ];
+    // Absent reads as AWS's default, so an entry AWS made and one it reports sparsely compare
+    // equal.
+    fields.push((
+        "logging/loglevel",
+        entry.logging_level().unwrap_or("OFF").to_owned(),
+    ));
+    fields.push((
+        "caching/unauthorizedCacheControlHeaderStrategy",
+        entry
+            .unauthorized_cache_control_header_strategy()
+            .map_or("SUCCEED_WITH_RESPONSE_HEADER", |s| s.as_str())
+            .to_owned(),
+    ));
+    fields
+}
+
+/// A new entry as AWS makes it (API Gateway API reference, MethodSetting; the AWS CLI's
+/// `get-stage` output for an entry created by a throttling patch).
+fn fresh_entry() -> MethodSetting {
+    MethodSetting::builder()
+        .metrics_enabled(false)
+        .logging_level("OFF")
+        .data_trace_enabled(false)
+        .caching_enabled(false)
+        .cache_ttl_in_seconds(300)
+        .cache_data_encrypted(false)
+        .require_authorization_for_cache_control(true)
+        .unauthorized_cache_control_header_strategy(
+            UnauthorizedCacheControlHeaderStrategy::SucceedWithResponseHeader,
+        )
+        .build()
+}
+
+/// AWS's answer to removing an entry that is not there ("Cannot remove method setting … because
+/// there is no method setting for this method").
+fn is_already_absent(message: Option<&str>) -> bool {
+    message.is_some_and(|m| m.contains("no method setting"))
+}
+
+#[cfg(test)]
+mod tests;
