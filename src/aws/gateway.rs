@@ -409,11 +409,23 @@ impl Gateway for TargetGateway {
             (ApiKind::Rest, None) => self.known_name(&api.id),
             (_, name) => name.clone(),
         };
+        // From the cached list too: a REST API that shares its published name shares metrics.
+        let shares_name = match (api.kind, &name, self.names.try_lock()) {
+            (ApiKind::Rest, Some(name), Ok(cached)) => cached.as_ref().is_some_and(|(_, list)| {
+                let rest = list
+                    .iter()
+                    .filter(|a| a.kind == Listing::Api(ApiKind::Rest))
+                    .map(|a| (a.id.as_str(), a.name.as_str()));
+                super::traffic::shares_name(api.id.id(), name, rest)
+            }),
+            _ => false,
+        };
         let (connection, _) = self.connection().await;
         let published = super::traffic::Published {
             kind: api.kind,
             id: api.id.id(),
             name: name.as_deref(),
+            shares_name,
         };
         self.traffic
             .read(&connection.config, published, levels, from, to)

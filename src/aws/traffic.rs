@@ -1,9 +1,12 @@
 //! A stage's traffic from CloudWatch (`AWS/ApiGateway`), through `GetMetricData`: one call per
 //! question (every level asked about in one request), a short timeout and no retries, so
-//! metrics never hold a command up. REST APIs publish by API *name*, HTTP APIs by id.
+//! metrics never hold a command up. REST APIs publish by API *name*, HTTP APIs by id. When a
+//! read finds nothing at all, one `ListMetrics` tells "nothing published under this key" apart
+//! from "no traffic".
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use aws_config::SdkConfig;
@@ -12,11 +15,11 @@ use aws_config::timeout::TimeoutConfig;
 use aws_sdk_cloudwatch::Client;
 use aws_sdk_cloudwatch::error::ProvideErrorMetadata;
 use aws_sdk_cloudwatch::primitives::DateTime;
-use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat};
+use aws_sdk_cloudwatch::types::{Dimension, DimensionFilter, Metric, MetricDataQuery, MetricStat};
 use tokio::sync::OnceCell;
 
 use crate::core::ports::TrafficError;
-use crate::domain::{ApiKind, Level, Minute, StageName, Traffic};
+use crate::domain::{ApiKind, Caveat, Level, MetricsKey, Minute, StageName, Traffic};
 
 /// How long one read may take before `show` or a change goes on without it.
 const READ_TIMEOUT: Duration = Duration::from_secs(2);
@@ -29,6 +32,31 @@ pub struct Published<'a> {
     pub id: &'a str,
     /// A REST API's name (its metrics are keyed by it).
     pub name: Option<&'a str>,
+    /// Another REST API in the target is published under the same `ApiName`.
+    pub shares_name: bool,
+}
+
+/// The `ApiName` a REST API's metrics are published under: its name without its non-ASCII
+/// characters, or its id when none are left. AWS, "Amazon API Gateway dimensions and metrics":
+/// "API Gateway removes non-ASCII characters from the ApiName dimension before sending metrics
+/// to CloudWatch. If the APIName contains no ASCII characters, the API ID is used as the
+/// ApiName."
+pub fn published_name(name: &str, id: &str) -> String {
+    let kept: String = name.chars().filter(char::is_ascii).collect();
+    if kept.is_empty() { id.to_owned() } else { kept }
+}
+
+/// Whether another of `rest_apis` (id, name) is published under the same `ApiName` as the REST
+/// API `id` named `name`: CloudWatch then adds both APIs' traffic up.
+pub fn shares_name<'a>(
+    id: &str,
+    name: &str,
+    rest_apis: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> bool {
+    let published = published_name(name, id);
+    rest_apis
+        .into_iter()
+        .any(|(other, other_name)| other != id && published_name(other_name, other) == published)
 }
 
 /// Answers kept, at most this many (then the oldest minute's are dropped).
@@ -41,6 +69,8 @@ pub struct CloudWatch {
     client: OnceCell<Client>,
     told: Mutex<HashSet<String>>,
     answers: Mutex<HashMap<String, Vec<Traffic>>>,
+    /// Whether a failed `ListMetrics` was logged (once per process).
+    list_told: AtomicBool,
 }
 
 impl CloudWatch {
@@ -99,12 +129,13 @@ impl CloudWatch {
                 Client::from_conf(config)
             })
             .await;
+        let key = key(api)?;
         let mut request = client
             .get_metric_data()
             .start_time(DateTime::from_secs(from))
             .end_time(DateTime::from_secs(to));
         for (index, (stage, level)) in levels.iter().enumerate() {
-            let dimensions = dimensions(api, stage, level)?;
+            let dimensions = dimensions(&key, stage, level);
             for (prefix, name) in [("c", "Count"), ("e", client_errors(api.kind))] {
                 request = request.metric_data_queries(query(
                     &format!("{prefix}{index}"),
@@ -133,7 +164,7 @@ impl CloudWatch {
                 .collect();
             series.insert(result.id().unwrap_or_default(), points);
         }
-        Ok((0..levels.len())
+        let mut read: Vec<Traffic> = (0..levels.len())
             .map(|index| {
                 let requests = series
                     .remove(format!("c{index}").as_str())
@@ -154,7 +185,51 @@ impl CloudWatch {
                         .collect(),
                 )
             })
-            .collect())
+            .collect();
+        let caveat = if read.iter().all(|traffic| traffic.minutes.is_empty())
+            && self.lists_nothing(client, &key).await
+        {
+            Some(Caveat::Unpublished(key))
+        } else if api.shares_name {
+            Some(Caveat::SharedName(key))
+        } else {
+            None
+        };
+        for traffic in &mut read {
+            traffic.caveat.clone_from(&caveat);
+        }
+        Ok(read)
+    }
+
+    /// Whether CloudWatch lists no `Count` metric at all under `key` (of any stage or level):
+    /// `ListMetrics` lists metrics with data in the last two weeks, and a filter's dimension
+    /// matches metrics that have it among others (AWS, CloudWatch API reference, ListMetrics).
+    /// `false` when it cannot tell.
+    async fn lists_nothing(&self, client: &Client, key: &MetricsKey) -> bool {
+        let listed = client
+            .list_metrics()
+            .namespace("AWS/ApiGateway")
+            .metric_name("Count")
+            .dimensions(
+                DimensionFilter::builder()
+                    .name(key.dimension)
+                    .value(&key.value)
+                    .build(),
+            )
+            .send()
+            .await;
+        match listed {
+            Ok(answer) => answer.metrics().is_empty(),
+            Err(err) => {
+                if !self.list_told.swap(true, Ordering::Relaxed) {
+                    tracing::warn!(
+                        code = err.code().unwrap_or("none"),
+                        "could not list CloudWatch metrics (ListMetrics needs `cloudwatch:ListMetrics`): an API without metrics reads as one without traffic (logged once)"
+                    );
+                }
+                false
+            }
+        }
     }
 }
 
@@ -166,36 +241,54 @@ fn client_errors(kind: ApiKind) -> &'static str {
     }
 }
 
+/// The dimension the API's metrics are published under: a REST API's name as AWS publishes it,
+/// an HTTP API's id.
+fn key(api: &Published<'_>) -> Result<MetricsKey, TrafficError> {
+    Ok(match api.kind {
+        ApiKind::Rest => MetricsKey {
+            dimension: "ApiName",
+            value: published_name(
+                api.name.ok_or_else(|| {
+                    TrafficError(
+                        "a REST API's metrics are published under its name, not yet known here; name the API to read them"
+                            .to_owned(),
+                    )
+                })?,
+                api.id,
+            ),
+        },
+        ApiKind::Http => MetricsKey {
+            dimension: "ApiId",
+            value: api.id.to_owned(),
+        },
+    })
+}
+
+/// The `Method` an HTTP API's `$default` route's metrics carry. AWS's "Monitor CloudWatch
+/// metrics for HTTP APIs" publishes routes only under ApiId, Method, Resource, Stage and does not
+/// say which Method `$default` has; a `SEARCH` over every Method would not need to know, but
+/// moto (the tests' AWS) cannot answer `SEARCH`. `ANY` is AWS's own word for it: "Create routes
+/// for HTTP APIs" calls `ANY` the method that matches all methods and `$default` the catch-all,
+/// and its OpenAPI extensions write the `$default` route as an `x-amazon-apigateway-any-method`
+/// with `isDefaultRoute`.
+const DEFAULT_ROUTE_METHOD: &str = "ANY";
+
 /// The dimensions API Gateway publishes a level's metrics under: the stage's by API and stage,
 /// a method's or route's (with detailed metrics on) also by method and resource.
-fn dimensions(
-    api: &Published<'_>,
-    stage: &StageName,
-    level: &Level,
-) -> Result<Vec<Dimension>, TrafficError> {
+fn dimensions(key: &MetricsKey, stage: &StageName, level: &Level) -> Vec<Dimension> {
     let dimension = |name: &str, value: &str| Dimension::builder().name(name).value(value).build();
-    let mut dimensions = vec![match api.kind {
-        ApiKind::Rest => dimension(
-            "ApiName",
-            api.name.ok_or_else(|| {
-                TrafficError(
-                    "a REST API's metrics are published under its name, not yet known here; name the API to read them"
-                        .to_owned(),
-                )
-            })?,
-        ),
-        ApiKind::Http => dimension("ApiId", api.id),
-    }];
-    dimensions.push(dimension("Stage", stage.as_str()));
-    match level {
-        Level::Stage => {}
-        Level::Method { method, path } => {
-            dimensions.push(dimension("Method", method.as_str()));
-            dimensions.push(dimension("Resource", path.as_str()));
-        }
-        Level::DefaultRoute => dimensions.push(dimension("Resource", Level::DEFAULT_ROUTE)),
-    }
-    Ok(dimensions)
+    let mut dimensions = vec![
+        dimension(key.dimension, &key.value),
+        dimension("Stage", stage.as_str()),
+    ];
+    let (method, resource) = match level {
+        Level::Stage => return dimensions,
+        Level::Method { method, path } => (method.as_str(), path.as_str()),
+        Level::DefaultRoute => (DEFAULT_ROUTE_METHOD, Level::DEFAULT_ROUTE),
+    };
+    dimensions.push(dimension("Method", method));
+    dimensions.push(dimension("Resource", resource));
+    dimensions
 }
 
 /// The per-minute sum of one metric.
@@ -234,46 +327,109 @@ mod tests {
             .collect()
     }
 
+    fn key_of(kind: ApiKind, id: &str, name: Option<&str>) -> Result<MetricsKey, TrafficError> {
+        key(&Published {
+            kind,
+            id,
+            name,
+            shares_name: false,
+        })
+    }
+
     #[test]
     fn each_kind_is_published_under_its_own_dimensions_and_metric_names() {
         let prod = StageName::parse("prod").unwrap();
-        let rest = Published {
-            kind: ApiKind::Rest,
-            id: "a1b2c3d4e5",
-            name: Some("petstore"),
-        };
+        let rest = key_of(ApiKind::Rest, "a1b2c3d4e5", Some("petstore")).unwrap();
         let pets = Level::method(
             HttpMethod::parse("GET").unwrap(),
             ResourcePath::parse("/pets").unwrap(),
         );
         assert_eq!(
-            names(&dimensions(&rest, &prod, &Level::Stage).unwrap()),
+            names(&dimensions(&rest, &prod, &Level::Stage)),
             [
                 ("ApiName".into(), "petstore".into()),
                 ("Stage".into(), "prod".into())
             ]
         );
         assert_eq!(
-            names(&dimensions(&rest, &prod, &pets).unwrap())[2..],
+            names(&dimensions(&rest, &prod, &pets))[2..],
             [
                 ("Method".into(), "GET".into()),
                 ("Resource".into(), "/pets".into())
             ]
         );
-        let http = Published {
-            kind: ApiKind::Http,
-            id: "h1b2c3d4e5",
-            name: None,
-        };
+        let http = key_of(ApiKind::Http, "h1b2c3d4e5", None).unwrap();
         assert_eq!(
-            names(&dimensions(&http, &prod, &Level::Stage).unwrap())[0],
+            names(&dimensions(&http, &prod, &Level::Stage))[0],
             ("ApiId".into(), "h1b2c3d4e5".into())
         );
-        let unnamed = Published { name: None, ..rest };
-        assert!(dimensions(&unnamed, &prod, &Level::Stage).is_err());
+        assert!(key_of(ApiKind::Rest, "a1b2c3d4e5", None).is_err());
         assert_eq!(
             (client_errors(ApiKind::Rest), client_errors(ApiKind::Http)),
             ("4XXError", "4xx")
         );
+    }
+
+    /// AWS, "Amazon API Gateway dimensions and metrics": non-ASCII characters are removed from
+    /// ApiName, and a name with no ASCII characters is published as the API's id.
+    #[test]
+    fn a_rest_api_is_read_under_its_name_as_aws_publishes_it() {
+        assert_eq!(
+            published_name("Zahlungsdienst-ä", "a1b2c3d4e5"),
+            "Zahlungsdienst-"
+        );
+        assert_eq!(published_name("支付", "a1b2c3d4e5"), "a1b2c3d4e5");
+        assert_eq!(published_name("petstore", "a1b2c3d4e5"), "petstore");
+        let key = key_of(ApiKind::Rest, "a1b2c3d4e5", Some("Zahlungsdienst-ä")).unwrap();
+        assert_eq!(
+            names(&dimensions(
+                &key,
+                &StageName::parse("prod").unwrap(),
+                &Level::Stage
+            ))[0],
+            ("ApiName".into(), "Zahlungsdienst-".into())
+        );
+    }
+
+    /// AWS, "Monitor CloudWatch metrics for HTTP APIs": a route's metrics are published under
+    /// ApiId, Method, Resource, Stage (never ApiId, Stage, Resource).
+    #[test]
+    fn the_default_route_is_read_under_the_documented_route_dimensions() {
+        let http = key_of(ApiKind::Http, "h1b2c3d4e5", None).unwrap();
+        let mut read = names(&dimensions(
+            &http,
+            &StageName::parse("prod").unwrap(),
+            &Level::DefaultRoute,
+        ));
+        read.sort();
+        assert_eq!(
+            read,
+            [
+                ("ApiId".into(), "h1b2c3d4e5".into()),
+                ("Method".into(), "ANY".into()),
+                ("Resource".into(), "$default".into()),
+                ("Stage".into(), "prod".into()),
+            ]
+        );
+    }
+
+    #[test]
+    fn rest_apis_share_metrics_when_aws_publishes_their_names_alike() {
+        let apis = [
+            ("a1", "orders"),
+            ("a2", "orders"),
+            ("a3", "Zahlung-ä"),
+            ("a4", "Zahlung-ö"),
+            ("a5", "支付"),
+            ("a6", "订单"),
+            ("a7", "billing"),
+        ];
+        assert!(shares_name("a1", "orders", apis));
+        assert!(shares_name("a3", "Zahlung-ä", apis));
+        assert!(
+            !shares_name("a5", "支付", apis),
+            "each is published as its id"
+        );
+        assert!(!shares_name("a7", "billing", apis), "only itself");
     }
 }

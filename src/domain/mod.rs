@@ -28,4 +28,4 @@ pub use timed::{
     CLAIM_PREFIX, Claim, Due, Hold, HoldError, Layer, Place, RecordLevel, RecordSeal, TAG_PREFIX,
     Timed, Unsealed, is_message_ts,
 };
-pub use traffic::{Minute, Shortfall, Traffic, shortfall};
+pub use traffic::{Caveat, MetricsKey, Minute, Shortfall, Traffic, shortfall};

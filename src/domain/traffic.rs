@@ -22,13 +22,36 @@ impl Minute {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Traffic {
     pub minutes: Vec<Minute>,
+    /// What the figures do not say by themselves about where they were read from.
+    pub caveat: Option<Caveat>,
+}
+
+/// The dimension an API's metrics are published under, as read: a REST API's `ApiName` (its
+/// name as CloudWatch keeps it), an HTTP API's `ApiId`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MetricsKey {
+    pub dimension: &'static str,
+    pub value: String,
+}
+
+/// Why a level's traffic means less, or other, than it seems.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Caveat {
+    /// CloudWatch lists no metric under this key at all (it lists those with data in the last
+    /// two weeks): no minutes here does not mean no traffic.
+    Unpublished(MetricsKey),
+    /// Another REST API is published under the same name: the figures are both APIs' sums.
+    SharedName(MetricsKey),
 }
 
 impl Traffic {
     /// From minutes in any order; minutes with no requests count as served nothing.
     pub fn new(mut minutes: Vec<Minute>) -> Self {
         minutes.sort_by_key(|m| m.at);
-        Self { minutes }
+        Self {
+            minutes,
+            caveat: None,
+        }
     }
 
     /// The busiest minute.
@@ -58,7 +81,7 @@ impl Traffic {
         })
     }
 
-    /// The minutes starting in `[from, to)`.
+    /// The minutes starting in `[from, to)`, with the same caveat.
     pub fn between(&self, from: i64, to: i64) -> Self {
         Self {
             minutes: self
@@ -67,6 +90,7 @@ impl Traffic {
                 .copied()
                 .filter(|m| m.at >= from && m.at < to)
                 .collect(),
+            caveat: self.caveat.clone(),
         }
     }
 }
@@ -157,6 +181,22 @@ mod tests {
         assert_eq!(shortfall(&traffic, 500.0), None);
         assert_eq!(shortfall(&traffic, 0.0).map(|s| s.rejected), Some(1.0));
         assert_eq!(shortfall(&Traffic::default(), 1.0), None);
+    }
+
+    #[test]
+    fn a_window_keeps_what_is_known_about_where_its_minutes_come_from() {
+        let key = MetricsKey {
+            dimension: "ApiName",
+            value: "orders".to_owned(),
+        };
+        let traffic = Traffic {
+            caveat: Some(Caveat::SharedName(key.clone())),
+            ..Traffic::new(vec![minute(0, 60.0, 0.0), minute(60, 60.0, 0.0)])
+        };
+        assert_eq!(
+            traffic.between(60, 120).caveat,
+            Some(Caveat::SharedName(key))
+        );
     }
 
     #[test]

@@ -26,3 +26,4 @@ mod startup;
 mod targets;
 mod timed;
 mod traffic;
+mod traffic_names;

@@ -2,7 +2,7 @@
 //! not made by throttle-bot.
 
 use super::*;
-use crate::domain::Traffic;
+use crate::domain::{Caveat, MetricsKey, Traffic};
 
 /// The answer to `show`: one section per stage, methods listed under it.
 pub(super) fn view(view: &ApiView) -> Value {
@@ -96,18 +96,42 @@ pub(super) fn view(view: &ApiView) -> Value {
     json!({ "response_type": "ephemeral", "text": text, "blocks": blocks })
 }
 
-/// The last hour's traffic at one level, in a line: peak and latest minute, 4XX share.
+/// The last hour's traffic at one level, in a line: peak and latest minute, 4XX share; or why
+/// there is none, and whether other traffic is counted in.
 fn traffic_line(traffic: &Traffic) -> String {
-    match (traffic.peak(), traffic.latest()) {
-        (Some(peak), Some(latest)) => format!(
-            "last hour (1-minute averages): peak {} at {}, latest {}; 4XX {} of requests",
-            per_second(peak.per_second()),
-            date(peak.at),
-            per_second(latest.per_second()),
-            traffic.client_error_share().map_or("—".to_owned(), percent)
+    match (traffic.peak(), traffic.latest(), &traffic.caveat) {
+        (Some(peak), Some(latest), caveat) => {
+            let mut line = format!(
+                "last hour (1-minute averages): peak {} at {}, latest {}; 4XX {} of requests",
+                per_second(peak.per_second()),
+                date(peak.at),
+                per_second(latest.per_second()),
+                traffic.client_error_share().map_or("—".to_owned(), percent)
+            );
+            if let Some(Caveat::SharedName(key)) = caveat {
+                line.push_str(&format!(" ({})", shared_name(key)));
+            }
+            line
+        }
+        (_, _, Some(Caveat::Unpublished(key))) => format!(
+            "last hour: none, and no metrics are published under {} at all (CloudWatch lists none in the last two weeks)",
+            key_label(key)
         ),
         _ => "last hour: none published (no requests, or metrics not on for this level)".to_owned(),
     }
+}
+
+/// `ApiName `x``: the dimension and value metrics were read under.
+pub(super) fn key_label(key: &MetricsKey) -> String {
+    format!("{} {}", key.dimension, code(&key.value))
+}
+
+/// That another REST API's traffic is counted in.
+pub(super) fn shared_name(key: &MetricsKey) -> String {
+    format!(
+        "another REST API is published under the same {}: these figures are both APIs' together",
+        key_label(key)
+    )
 }
 
 /// Values as `rate, burst`, and whether they reject every request.
@@ -190,4 +214,53 @@ pub(super) fn target_failed(request: &ListRequest, error: &GatewayError) -> Valu
         code(TargetAlias::name(request.target.as_ref())),
         escape(&capitalise(&error.to_string()))
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::Minute;
+
+    fn key(dimension: &'static str, value: &str) -> MetricsKey {
+        MetricsKey {
+            dimension,
+            value: value.to_owned(),
+        }
+    }
+
+    #[test]
+    fn a_key_with_no_metrics_at_all_is_told_apart_from_no_traffic() {
+        let unpublished = Traffic {
+            caveat: Some(Caveat::Unpublished(key("ApiName", "Zahlungsdienst-"))),
+            ..Traffic::default()
+        };
+        let line = traffic_line(&unpublished);
+        assert!(
+            line.contains("no metrics are published under ApiName `Zahlungsdienst-`"),
+            "{line}"
+        );
+        assert!(!line.contains("no requests"), "{line}");
+        let quiet = traffic_line(&Traffic::default());
+        assert!(quiet.contains("no requests"), "{quiet}");
+    }
+
+    #[test]
+    fn traffic_counted_with_a_namesakes_says_so_next_to_the_figures() {
+        let minutes = vec![Minute {
+            at: 0,
+            requests: 600.0,
+            client_errors: 0.0,
+        }];
+        let shared = Traffic {
+            caveat: Some(Caveat::SharedName(key("ApiName", "orders"))),
+            ..Traffic::new(minutes.clone())
+        };
+        let line = traffic_line(&shared);
+        assert!(line.contains("peak 10 req/s"), "{line}");
+        assert!(
+            line.contains("another REST API is published under the same ApiName `orders`"),
+            "{line}"
+        );
+        assert!(!traffic_line(&Traffic::new(minutes)).contains("another REST API"));
+    }
 }
