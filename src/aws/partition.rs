@@ -21,7 +21,9 @@ pub fn of_region(region: &str) -> &'static str {
 /// The partition an ARN names (its second field); `None` for text that is not an ARN.
 pub fn of_arn(arn: &str) -> Option<&str> {
     let mut fields = arn.split(':');
-    (fields.next() == Some("arn")).then(|| fields.next()).flatten()
+    (fields.next() == Some("arn"))
+        .then(|| fields.next())
+        .flatten()
 }
 
 /// An API Gateway resource's ARN in `region`: `path` is the resource's path, like

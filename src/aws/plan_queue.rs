@@ -30,6 +30,14 @@ impl PlanQueue {
         next.saturating_duration_since(Instant::now())
     }
 
+    /// AWS refused a write for its rate just now: its 20 s count from its last accepted call,
+    /// which may be later than this queue's last turn began, so no turn comes before a full
+    /// spacing from now.
+    pub fn refused(&self) {
+        let mut next = self.next.lock().expect("plan queue");
+        *next = (*next).max(Instant::now() + self.spacing);
+    }
+
     /// Reserves the next turn and waits for it; returns how long it waited.
     pub async fn turn(&self) -> Duration {
         let now = Instant::now();
@@ -66,5 +74,15 @@ mod tests {
             "turns do not pile up while quiet"
         );
         assert_eq!(queue.turn().await, Duration::ZERO);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn after_a_refusal_the_next_turn_is_a_full_spacing_away() {
+        let queue = PlanQueue::new(Duration::from_secs(20));
+        queue.turn().await;
+        tokio::time::advance(Duration::from_secs(15)).await;
+        queue.refused();
+        assert_eq!(queue.wait(), Duration::from_secs(20));
+        assert_eq!(queue.turn().await, Duration::from_secs(20));
     }
 }

@@ -10,6 +10,7 @@ mod layout;
 mod runtime_api;
 
 mod apply;
+mod do_no_harm;
 mod docs;
 mod lambda;
 

@@ -111,8 +111,9 @@ async fn one_method_can_be_throttled_and_reset_to_follow_the_stage() {
     let reset = reply_to(&app, &format!("reset {api} prod GET /pets/{{id}}"), 2).await;
     assert_eq!(
         setting_limits(&api, "prod", key).await,
-        Some((-1.0, -1)),
-        "-1 makes the method inherit the stage's limits"
+        None,
+        "the entry the change made held nothing else: it is removed, and the method follows \
+         the stage (its caching and logging too)"
     );
     let text = shown(&reset);
     assert!(text.contains("reset throttling"), "{text}");

@@ -30,6 +30,12 @@ double) and takes the paths the AWS provider for Terraform sends:
 `remove /apiStages/<api>:<stage>/throttle/<path>/<METHOD>`; an API stage the plan does not cover
 is a BadRequestException.
 
+UpdateUsagePlan is limited to about one call every 20 s per account (API Gateway quotas page);
+moto never refuses it. For a plan whose name starts with `paced-`, the stand-in refuses an
+UpdateUsagePlan that comes less than PACED_PLAN_WINDOW seconds after the last one it accepted
+for that plan, as if a deploy pipeline's call had landed just before the first one, with
+TooManyRequestsException as AWS does, and lists each call's time and outcome at `GET /_stand_in/plan_calls/<plan id>`.
+
 moto's TagResource and UntagResource on API Gateway take a stage's ARN only; the stand-in takes a
 usage plan's (`arn:aws:apigateway:<region>::/usageplans/<id>`), as the AWS API reference's
 TagResource allows, and changes the tags GetUsagePlan(s) return
@@ -52,6 +58,7 @@ import random
 import re
 import string
 import sys
+import time
 from urllib.parse import unquote
 
 import moto.apigateway.urls as v1_urls
@@ -61,6 +68,7 @@ from moto.apigatewayv2.models import Stage as V2Stage
 from moto.iam.models import get_account_id_from
 from moto.server import ThreadedMotoServer
 from moto.apigateway.exceptions import BadRequestException
+from moto.core.exceptions import JsonRESTError
 from moto.apigateway.models import Stage, UsagePlan, apigateway_backends
 from moto.sts.exceptions import STSClientError
 from moto.sts.models import STSBackend
@@ -184,6 +192,12 @@ def plan_tags(request, full_url, headers):
     return 204, {}, ""
 
 
+def plan_calls(request, full_url, headers):
+    plan_id = unquote(request.path).rsplit("/", 1)[1]
+    calls = [{"at": at, "accepted": ok} for at, ok in PLAN_CALLS.get(plan_id, [])]
+    return 200, {}, json.dumps(calls)
+
+
 def stage_or_update(request, full_url, headers):
     if request.method == "PATCH":
         return update_stage(request, full_url, headers)
@@ -205,7 +219,27 @@ _moto_plan_patch = UsagePlan.apply_patch_operations
 API_STAGE_THROTTLE = re.compile(r"^/apiStages/([^:/]+):([^/]+)/throttle/(.+?)(?:/(rateLimit|burstLimit))?$")
 
 
+class TooManyRequestsException(JsonRESTError):
+    code = 429
+
+    def __init__(self):
+        super().__init__("TooManyRequestsException", "Too Many Requests")
+
+
+PACED_PLAN_WINDOW = 2.0
+PLAN_CALLS = {}
+
+
 def _plan_patch(self, patch_operations):
+    if (self.name or "").startswith("paced-"):
+        now = time.monotonic()
+        # A deploy pipeline's call landed just before the first one made here.
+        calls = PLAN_CALLS.setdefault(self.id, [(now, True)])
+        accepted = [at for at, ok in calls if ok]
+        if accepted and now - accepted[-1] < PACED_PLAN_WINDOW:
+            calls.append((now, False))
+            raise TooManyRequestsException()
+        calls.append((now, True))
     rest = []
     for op in patch_operations:
         path = op["path"]
@@ -300,6 +334,7 @@ v2_urls.url_paths[
 
 # moto's API Gateway routes copy v2's when first imported: copy the stand-ins in too.
 v1_urls.url_paths.update(v2_urls.url_paths)
+v1_urls.url_paths["{0}/_stand_in/plan_calls/(?P<plan_id>[^/]+)$"] = plan_calls
 v1_urls.url_paths[
     "{0}/tags/arn:(?P<partition>[^/]+):apigateway:(?P<region_name>[^/]+)::/usageplans/(?P<plan_id>[^/]+)$"
 ] = plan_tags

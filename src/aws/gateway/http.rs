@@ -12,8 +12,8 @@ use std::collections::HashMap;
 use aws_sdk_apigatewayv2::error::ProvideErrorMetadata;
 use aws_sdk_apigatewayv2::types::RouteSettings;
 
-use crate::aws::partition::apigateway_arn;
 use super::{TargetGateway, methods_unread, retries, stage_not_found, stage_view};
+use crate::aws::partition::apigateway_arn;
 use crate::core::ports::GatewayError;
 use crate::domain::{
     Action, ApiId, ApiKind, ApiMethod, Configured, HttpMethod, Level, ResourcePath, StageName,
@@ -80,7 +80,8 @@ impl TargetGateway {
             let page = match result {
                 Ok(page) => page,
                 Err(err) => {
-                    let resource = apigateway_arn(&self.region(), &format!("/apis/{}/stages", api.id()));
+                    let resource =
+                        apigateway_arn(&self.region(), &format!("/apis/{}/stages", api.id()));
                     let not_found = GatewayError::ApiNotFound {
                         api: api.to_string(),
                     };
@@ -207,12 +208,9 @@ impl TargetGateway {
                         // Gone since the read: the route inherits, as asked. (The stage's
                         // absence was ruled out by the read just before.)
                         Err(err) if err.code() == Some("NotFoundException") => Ok(()),
-                        Err(err) => Err(self.write_error(
-                            err,
-                            api,
-                            stage,
-                            ("apigateway:DELETE", &settings),
-                        )),
+                        Err(err) => {
+                            Err(self.write_error(err, api, stage, ("apigateway:DELETE", &settings)))
+                        }
                     }
                 }
             }

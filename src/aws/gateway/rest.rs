@@ -9,11 +9,11 @@ use aws_sdk_apigateway::types::{
     MethodSetting, Op, PatchOperation, Stage, UnauthorizedCacheControlHeaderStrategy,
 };
 
-use crate::aws::partition::apigateway_arn;
 use super::super::settings::{parse_setting_key, setting_key};
 use super::{TargetGateway, methods_unread, retries, stage_not_found, stage_view};
-use crate::domain::ThrottleLimits;
+use crate::aws::partition::apigateway_arn;
 use crate::core::ports::GatewayError;
+use crate::domain::ThrottleLimits;
 use crate::domain::{
     Action, ApiId, ApiKind, ApiMethod, Configured, Level, StageName, StageView, TargetError,
 };
@@ -52,7 +52,8 @@ impl TargetGateway {
                 .map(|stage| StageSettings::from(stage).view())
                 .collect()),
             Err(err) => {
-                let resource = apigateway_arn(&self.region(), &format!("/restapis/{}/stages", api.id()));
+                let resource =
+                    apigateway_arn(&self.region(), &format!("/restapis/{}/stages", api.id()));
                 let not_found = GatewayError::ApiNotFound {
                     api: api.to_string(),
                 };

@@ -54,7 +54,10 @@ fn a_methods_first_throttle_copies_the_stages_caching_logging_and_metrics_in_the
         ("caching/ttlInSeconds", "60"),
         ("caching/dataEncrypted", "true"),
         ("caching/requireAuthorizationForCacheControl", "true"),
-        ("caching/unauthorizedCacheControlHeaderStrategy", "FAIL_WITH_403"),
+        (
+            "caching/unauthorizedCacheControlHeaderStrategy",
+            "FAIL_WITH_403",
+        ),
         ("throttling/rateLimit", "5"),
         ("throttling/burstLimit", "10"),
     ] {
@@ -194,6 +197,8 @@ fn removing_an_entry_that_is_gone_is_told_apart_from_other_refusals() {
     assert!(is_already_absent(Some(
         "Cannot remove method setting ~1pets/GET because there is no method setting for this method"
     )));
-    assert!(!is_already_absent(Some("Invalid stage identifier specified")));
+    assert!(!is_already_absent(Some(
+        "Invalid stage identifier specified"
+    )));
     assert!(!is_already_absent(None));
 }
