@@ -10,6 +10,7 @@
 //! external_id = "throttle-bot-prod"
 //! ```
 
+use super::partition;
 use std::collections::HashSet;
 
 use serde::Deserialize;
@@ -149,6 +150,15 @@ enum TargetRefused {
         "role_arn `{0}` is not an IAM role ARN (like arn:aws:iam::111122223333:role/throttle-bot)"
     )]
     RoleArn(String),
+    #[error(
+        "role_arn `{arn}` is in partition `{named}`, but region `{region}` is in `{expected}`: a role is assumed in its own partition (arn:{expected}:iam::…)"
+    )]
+    Partition {
+        arn: String,
+        named: String,
+        region: String,
+        expected: &'static str,
+    },
     #[error("external_id is given without role_arn")]
     ExternalIdWithoutRole,
     #[error("external_id must be 2–1224 letters, digits or any of _+=,.@:/-")]
@@ -164,6 +174,18 @@ fn check(raw: TargetFile) -> Result<TargetConfig, TargetRefused> {
         && !is_role_arn(arn)
     {
         return Err(TargetRefused::RoleArn(arn.clone()));
+    }
+    if let Some(arn) = &raw.role_arn {
+        let expected = partition::of_region(&raw.region);
+        let named = partition::of_arn(arn).unwrap_or_default();
+        if named != expected {
+            return Err(TargetRefused::Partition {
+                arn: arn.clone(),
+                named: named.to_owned(),
+                region: raw.region,
+                expected,
+            });
+        }
     }
     if let Some(id) = &raw.external_id {
         if raw.role_arn.is_none() {
@@ -270,6 +292,14 @@ region = "us-east-1"
             (
                 "[[target]]\nalias = \"p\"\nregion = \"europe\"\n",
                 "not an AWS region",
+            ),
+            (
+                "[[target]]\nalias = \"gov\"\nregion = \"us-gov-west-1\"\nrole_arn = \"arn:aws:iam::111122223333:role/x\"\n",
+                "partition `aws`, but region `us-gov-west-1` is in `aws-us-gov`",
+            ),
+            (
+                "[[target]]\nalias = \"cn\"\nregion = \"eu-west-1\"\nrole_arn = \"arn:aws-cn:iam::111122223333:role/x\"\n",
+                "partition `aws-cn`",
             ),
             (
                 "[[target]]\nalias = \"p\"\nregion = \"eu-west-x\"\n",

@@ -324,11 +324,14 @@ fn plan_request(
 ) -> Result<PlanRequest, TextError> {
     let api_id = |raw: &str| ApiId::parse(raw).map_err(|_| TextError::PlanApiById(echo(raw)));
     let level = |api: &str, stage: &str, method: &str, path: &str| {
+        let (method, path) = (HttpMethod::parse(method)?, ResourcePath::parse(path)?);
+        // A partial wildcard is refused in a plan as on a stage.
+        Level::enforced(method.clone(), path.clone())?;
         Ok::<_, TextError>(PlanLevel::Method {
             api: api_id(api)?,
             stage: StageName::parse(stage)?,
-            method: HttpMethod::parse(method)?,
-            path: ResourcePath::parse(path)?,
+            method,
+            path,
         })
     };
     let set = |rate: &str, burst: &str| -> Result<Action, TextError> {
@@ -429,10 +432,7 @@ fn is_level(words: &[&str]) -> bool {
 
 fn parse_level(words: &[&str]) -> Result<Level, TargetError> {
     match words {
-        [method, path] => Ok(Level::method(
-            HttpMethod::parse(method)?,
-            ResourcePath::parse(path)?,
-        )),
+        [method, path] => Level::enforced(HttpMethod::parse(method)?, ResourcePath::parse(path)?),
         [route] if *route == Level::DEFAULT_ROUTE => Ok(Level::DefaultRoute),
         _ => Ok(Level::Stage),
     }

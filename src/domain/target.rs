@@ -37,6 +37,10 @@ pub enum TargetError {
         "an HTTP API's routes are named by their route key, like `GET /orders/{{id}}`, `ANY /{{proxy+}}` or `$default`; `{0}` is REST's wildcard"
     )]
     WildcardOnHttp(String),
+    #[error(
+        "`{0}`: API Gateway throttles the whole stage (`* *`) or one method on one path; a partial wildcard is stored but not documented to throttle anything. Name the method and path, like `GET /pets`, or leave them out for the whole stage"
+    )]
+    PartialWildcard(String),
 }
 
 /// The two kinds of API whose stages throttle-bot changes. They share stages, stage-wide
@@ -419,6 +423,21 @@ pub enum Level {
 impl Level {
     /// The route key of an HTTP API's catch-all route, as users type it.
     pub const DEFAULT_ROUTE: &'static str = "$default";
+
+    /// A level as a person names it: `* *` is the stage; a partial wildcard (`GET *`,
+    /// `* /pets`) is refused. AWS's Patch Operations reference documents only `*/*` as a
+    /// wildcard; a partial one is stored and reported not to take effect (terraform-provider-aws
+    /// issue 2406, SAM issue 1518), so a change to it would read as made while nothing changed.
+    pub fn enforced(method: HttpMethod, path: ResourcePath) -> Result<Self, TargetError> {
+        if method.is_any() != path.is_any() {
+            return Err(TargetError::PartialWildcard(format!(
+                "{} {}",
+                method.as_str(),
+                path.as_str()
+            )));
+        }
+        Ok(Self::method(method, path))
+    }
 
     /// `*` for both method and path is the stage-wide setting.
     pub fn method(method: HttpMethod, path: ResourcePath) -> Self {

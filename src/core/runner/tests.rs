@@ -694,7 +694,8 @@ async fn a_level_the_kind_of_api_does_not_have_is_refused_before_any_write() {
         petstore().with_http_api("h1b2c3d4e5", "orders", "prod"),
         None,
     );
-    for text in ["petstore prod 5 10 $default", "orders prod 5 10 * /pets"] {
+    // (A partial wildcard such as `* /pets` is refused by the grammar, for every kind.)
+    for text in ["petstore prod 5 10 $default"] {
         let outcome = runner.perform(&ask("U1", text)).await;
         assert!(
             matches!(
