@@ -330,6 +330,7 @@ impl Function {
                 "refused a restore event: it was sealed for another function".to_owned(),
             ));
         }
+        wait_for_deadline(event.at, deadline).await?;
         if let Some(reminder) = event.plan_reminder() {
             return self.restore_plan(&reminder, deadline).await;
         }
@@ -445,6 +446,34 @@ const LONGEST_INVOCATION: Duration = Duration::from_secs(15 * 60 + 60);
 /// duration (`600000`), which read as a Unix time passed in 1970. A deadline that is not a
 /// plausible Unix time within the next 15 minutes is unknown: logged once, and the invocation
 /// runs as with Lambda's longest timeout, as it would in production.
+/// Time a restore keeps for its own work after waiting: a throttled write is retried for up
+/// to 45 s, and the end must still be told.
+const RESTORE_ROOM: Duration = Duration::from_secs(50);
+
+/// A restore's schedule fires up to two minutes before the deadline (see
+/// [`restore::wake_at`]): wait for the deadline itself. Without the time to wait and still
+/// restore, fail the invocation so that the scheduler tries again later.
+async fn wait_for_deadline(at: i64, deadline: InvocationDeadline) -> Result<(), FunctionError> {
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_millis();
+    let due_ms = u128::try_from(at.max(0)).unwrap_or_default() * 1000;
+    let Some(early) = due_ms.checked_sub(now_ms).filter(|ms| *ms > 0) else {
+        return Ok(());
+    };
+    let wait = Duration::from_millis(u64::try_from(early).unwrap_or(u64::MAX));
+    let budget = left_before(Some(deadline)).unwrap_or_default();
+    if wait + RESTORE_ROOM > budget {
+        return Err(FunctionError(format!(
+            "woke {} s before the restore's deadline with too little of this invocation's time left to wait; retried later",
+            wait.as_secs()
+        )));
+    }
+    tokio::time::sleep(wait).await;
+    Ok(())
+}
+
 fn deadline_of(context: &lambda_runtime::Context) -> InvocationDeadline {
     let now_ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

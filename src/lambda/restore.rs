@@ -301,6 +301,15 @@ impl ReportLater for ScheduledRestores {
     }
 }
 
+/// When a restore's schedule fires: EventBridge Scheduler runs a one-time schedule within the
+/// minute of its time, so a schedule at the deadline itself could end a `for 90s` change up to
+/// ~59 s late (EventBridge Scheduler user guide, "Schedule types"). The schedule is set for a
+/// whole minute that ends by the deadline, and the function waits for the deadline itself
+/// (at most two minutes; see `docs/lambda.md` for the timeout this asks for).
+pub fn wake_at(deadline: i64) -> i64 {
+    (deadline - 60).div_euclid(60) * 60
+}
+
 /// `arn:aws:lambda:region:account:function:name`, without a `:alias` or `:version` after it.
 fn unqualified(arn: &str) -> &str {
     match arn.match_indices(':').nth(6) {
@@ -355,7 +364,7 @@ impl ScheduledRestores {
         scheduler
             .create(OneTime {
                 name: &name,
-                at,
+                at: wake_at(at),
                 target_arn: function_arn,
                 input: &input,
             })
@@ -400,6 +409,19 @@ impl Deadlines for ScheduledRestores {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_restore_wakes_within_the_two_minutes_before_its_deadline_on_a_whole_minute() {
+        for deadline in [1_795_703_400, 1_795_703_401, 1_795_703_459, 1_795_703_430] {
+            let wake = wake_at(deadline);
+            assert_eq!(wake % 60, 0, "{deadline}: a whole minute");
+            assert!(wake + 60 <= deadline, "{deadline}: fires by the deadline");
+            assert!(
+                wake > deadline - 120,
+                "{deadline}: at most two minutes early"
+            );
+        }
+    }
 
     fn reminder(level: Level) -> Reminder {
         Reminder {
