@@ -23,6 +23,7 @@ use crate::metrics::Rejection;
 use crate::policy::Denial;
 use crate::slack::form::SlashCommandForm;
 use crate::slack::render;
+use crate::slack::signature::Digest;
 
 pub async fn slash_command(
     State(state): State<Shared>,
@@ -33,15 +34,15 @@ pub async fn slash_command(
         SlackBody::SslCheck => return StatusCode::OK.into_response(),
         SlackBody::Signed { body, stamp } => (body, stamp),
     };
-    let once = Once::Signed(stamp.timestamp, stamp.signature());
+    let once = Once::Signed(stamp.timestamp, &stamp.signature);
     command(&state, deadline.map(|d| d.0), &body, once).await
 }
 
 /// How a request is known to be acted on once.
 #[derive(Debug, Clone, Copy)]
 pub enum Once<'a> {
-    /// A signed HTTP request: its timestamp and signature, remembered while they are valid.
-    Signed(i64, &'a str),
+    /// A signed HTTP request: its timestamp and signature's bytes, remembered while valid.
+    Signed(i64, &'a Digest),
     /// A Socket Mode envelope: the socket already handed over each `envelope_id` once.
     Delivered,
 }

@@ -33,7 +33,7 @@ pub async fn press(
         SlackBody::SslCheck => return StatusCode::OK.into_response(),
         SlackBody::Signed { body, stamp } => (body, stamp),
     };
-    let once = Once::Signed(stamp.timestamp, stamp.signature());
+    let once = Once::Signed(stamp.timestamp, &stamp.signature);
     Box::pin(interaction(&state, deadline.map(|d| d.0), &body, once)).await
 }
 
@@ -282,7 +282,7 @@ enum Handling {
 
 /// What one request (a preview, an approval request, a change's Undo) is, whichever of its
 /// buttons was pressed: Apply and Cancel, or Approve and Reject, share it.
-fn press_key(value: &ButtonValue, message_ts: Option<&str>) -> String {
+fn press_key(value: &ButtonValue, message_ts: Option<&str>) -> [u8; 32] {
     use sha2::{Digest, Sha256};
     let group = match value.press {
         Press::Undo => "undo",
@@ -297,7 +297,7 @@ fn press_key(value: &ButtonValue, message_ts: Option<&str>) -> String {
         value.approvers,
         message_ts
     ]);
-    hex::encode(Sha256::digest(identity.to_string().as_bytes()))
+    Sha256::digest(identity.to_string().as_bytes()).into()
 }
 
 /// Who may press what: Apply and Cancel only the author; Reject an approver or the author;

@@ -1,12 +1,17 @@
-//! Refusing a captured signed request played again: each (timestamp, signature) that would
-//! change something is accepted once. Per process; see the README for several replicas.
+//! Refusing a captured signed request played again: each signature (its bytes, which also
+//! cover the timestamp) that would change something is accepted once. Per process; see the
+//! README for several replicas.
 
 use std::collections::{HashSet, VecDeque};
 use std::sync::Mutex;
 
 use crate::slack::signature::MAX_CLOCK_SKEW_SECS;
 
-/// What a replay guard remembers: signatures still inside Slack's timestamp window.
+/// A signature's HMAC, or a digest naming what a press answers.
+pub type Key = [u8; 32];
+
+/// What a replay guard remembers: signatures (or press keys) still inside their window, by
+/// their 32 bytes: two spellings of one are one.
 pub struct ReplayGuard {
     capacity: usize,
     /// How long after its timestamp a key is remembered.
@@ -16,9 +21,9 @@ pub struct ReplayGuard {
 
 #[derive(Default)]
 struct Seen {
-    signatures: HashSet<String>,
+    signatures: HashSet<Key>,
     /// (timestamp, signature), oldest first, to forget them once their window has passed.
-    order: VecDeque<(i64, String)>,
+    order: VecDeque<(i64, Key)>,
 }
 
 impl ReplayGuard {
@@ -40,7 +45,7 @@ impl ReplayGuard {
     }
 
     /// True the first time this signed request is seen (as of `now`, Unix seconds).
-    pub fn first_use(&self, timestamp: i64, signature: &str, now: i64) -> bool {
+    pub fn first_use(&self, timestamp: i64, key: &Key, now: i64) -> bool {
         let mut seen = self.seen.lock().expect("replay guard");
         while let Some((at, _)) = seen.order.front() {
             if at + self.window_secs >= now {
@@ -50,7 +55,7 @@ impl ReplayGuard {
                 seen.signatures.remove(&old);
             }
         }
-        if seen.signatures.contains(signature) {
+        if seen.signatures.contains(key) {
             return false;
         }
         if seen.order.len() >= self.capacity
@@ -58,8 +63,8 @@ impl ReplayGuard {
         {
             seen.signatures.remove(&old);
         }
-        seen.signatures.insert(signature.to_owned());
-        seen.order.push_back((timestamp, signature.to_owned()));
+        seen.signatures.insert(*key);
+        seen.order.push_back((timestamp, *key));
         true
     }
 }
@@ -71,18 +76,18 @@ mod tests {
     #[test]
     fn a_signed_request_is_accepted_once_within_its_window() {
         let guard = ReplayGuard::new(100);
-        assert!(guard.first_use(1000, "v0=aa", 1000));
-        assert!(!guard.first_use(1000, "v0=aa", 1001));
-        assert!(!guard.first_use(1000, "v0=aa", 1000 + MAX_CLOCK_SKEW_SECS));
-        assert!(guard.first_use(1000, "v0=bb", 1001));
+        assert!(guard.first_use(1000, &[0xaa; 32], 1000));
+        assert!(!guard.first_use(1000, &[0xaa; 32], 1001));
+        assert!(!guard.first_use(1000, &[0xaa; 32], 1000 + MAX_CLOCK_SKEW_SECS));
+        assert!(guard.first_use(1000, &[0xbb; 32], 1001));
     }
 
     #[test]
     fn signatures_are_forgotten_once_their_window_has_passed() {
         let guard = ReplayGuard::new(100);
-        assert!(guard.first_use(1000, "v0=aa", 1000));
+        assert!(guard.first_use(1000, &[0xaa; 32], 1000));
         // By then the signature check itself refuses the timestamp as stale.
-        assert!(guard.first_use(1000, "v0=aa", 1001 + MAX_CLOCK_SKEW_SECS));
+        assert!(guard.first_use(1000, &[0xaa; 32], 1001 + MAX_CLOCK_SKEW_SECS));
         assert_eq!(guard.seen.lock().unwrap().order.len(), 1);
     }
 
@@ -90,10 +95,10 @@ mod tests {
     fn memory_stays_bounded() {
         let guard = ReplayGuard::new(3);
         for i in 0..10 {
-            assert!(guard.first_use(1000, &format!("v0={i}"), 1000));
+            assert!(guard.first_use(1000, &[i; 32], 1000));
         }
         let seen = guard.seen.lock().unwrap();
         assert_eq!((seen.order.len(), seen.signatures.len()), (3, 3));
-        assert!(seen.signatures.contains("v0=9"));
+        assert!(seen.signatures.contains(&[9; 32]));
     }
 }

@@ -27,14 +27,8 @@ pub enum SlackBody {
 /// The verified timestamp and signature of a request: together they identify it.
 pub struct Stamp {
     pub timestamp: i64,
-    /// As received (verified to be `v0=` and 64 hex digits); kept without a copy.
-    signature: HeaderValue,
-}
-
-impl Stamp {
-    pub fn signature(&self) -> &str {
-        self.signature.to_str().unwrap_or_default()
-    }
+    /// The signature's bytes (Slack spells them one way only, see [`signature::verify`]).
+    pub signature: signature::Digest,
 }
 
 fn is_ssl_check(body: &[u8]) -> bool {
@@ -105,20 +99,20 @@ impl FromRequest<Shared> for SlackBody {
         };
         let verified = header(TIMESTAMP_HEADER).and_then(|timestamp| {
             let signature = header(SIGNATURE_HEADER)?;
-            signature::verify(
+            let signature = signature::verify(
                 &state.secret,
                 timestamp.map(HeaderValue::as_bytes),
                 signature.map(HeaderValue::as_bytes),
                 &body,
                 unix_now(),
             )?;
-            // Both are present once verified.
+            // Present once verified.
             Ok(Stamp {
                 timestamp: timestamp
                     .and_then(|t| t.to_str().ok())
                     .and_then(|t| t.parse().ok())
                     .unwrap_or_default(),
-                signature: signature.cloned().unwrap_or(HeaderValue::from_static("")),
+                signature,
             })
         });
         match verified {

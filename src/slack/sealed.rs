@@ -73,6 +73,10 @@ impl SealKey {
         now: i64,
     ) -> Result<T, SealError> {
         let bytes = canonical(&sealed.body).map_err(|_| SealError::Forged)?;
+        // Lower-case hex, as sealed: one value has one spelling.
+        if sealed.mac.bytes().any(|b| b.is_ascii_uppercase()) {
+            return Err(SealError::Forged);
+        }
         let tag = hex::decode(&sealed.mac).map_err(|_| SealError::Forged)?;
         self.mac(&bytes, sealed.expires_at)
             .verify_slice(&tag)
@@ -121,6 +125,13 @@ mod tests {
         let mut garbage = key("job").seal("hello".to_owned(), 100);
         garbage.mac = "zz".to_owned();
         assert_eq!(key("job").open(garbage, 0), Err(SealError::Forged));
+    }
+
+    #[test]
+    fn a_mac_is_read_only_as_it_was_written_in_lower_case() {
+        let mut upper = key("job").seal("hello".to_owned(), 100);
+        upper.mac = upper.mac.to_ascii_uppercase();
+        assert_eq!(key("job").open(upper, 0), Err(SealError::Forged));
     }
 
     #[test]

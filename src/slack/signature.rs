@@ -87,14 +87,18 @@ impl SignatureError {
     }
 }
 
+/// A signature's HMAC, as the bytes `v0=` and 64 hex digits spell.
+pub type Digest = [u8; 32];
+
 /// Checks a request against the secret as of `now` (Unix seconds). Constant-time comparison.
+/// The verified signature's bytes identify the request (to spot it played again).
 pub fn verify(
     secret: &SigningSecret,
     timestamp: Option<&[u8]>,
     signature: Option<&[u8]>,
     body: &[u8],
     now: i64,
-) -> Result<(), SignatureError> {
+) -> Result<Digest, SignatureError> {
     let timestamp = timestamp.ok_or(SignatureError::MissingTimestamp)?;
     let sent_at: i64 = std::str::from_utf8(timestamp)
         .ok()
@@ -105,16 +109,24 @@ pub fn verify(
         return Err(SignatureError::Stale);
     }
     let signature = signature.ok_or(SignatureError::MissingSignature)?;
-    let mut digest = [0u8; 32];
-    signature
-        .strip_prefix(b"v0=")
-        .filter(|hex| hex.len() == 64)
-        .and_then(|hex| hex::decode_to_slice(hex, &mut digest).ok())
-        .ok_or(SignatureError::MalformedSignature)?;
+    let digest = decode(signature).ok_or(SignatureError::MalformedSignature)?;
     secret
         .mac(timestamp, body)
         .verify_slice(&digest)
-        .map_err(|_| SignatureError::Mismatch)
+        .map_err(|_| SignatureError::Mismatch)?;
+    Ok(digest)
+}
+
+/// `v0=` and 64 lower-case hex digits, as Slack spells every signature: one request has one
+/// spelling, so a captured one cannot pass as new by its letter case.
+fn decode(signature: &[u8]) -> Option<Digest> {
+    let hex = signature
+        .strip_prefix(b"v0=")
+        .filter(|hex| hex.len() == 64)
+        .filter(|hex| hex.iter().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))?;
+    let mut digest = [0u8; 32];
+    hex::decode_to_slice(hex, &mut digest).ok()?;
+    Some(digest)
 }
 
 #[cfg(test)]
@@ -138,7 +150,7 @@ mod tests {
         body: &[u8],
         now: i64,
     ) -> Result<(), SignatureError> {
-        verify(&secret(), timestamp, signature, body, now)
+        verify(&secret(), timestamp, signature, body, now).map(drop)
     }
 
     #[test]
@@ -165,7 +177,8 @@ mod tests {
                 Some(signature),
                 b"test-body",
                 SENT_AT
-            ),
+            )
+            .map(drop),
             Ok(())
         );
     }
@@ -255,6 +268,30 @@ mod tests {
     }
 
     #[test]
+    fn only_slacks_own_spelling_lower_case_v0_and_hex_is_accepted() {
+        let hex = &SLACK_SIGNATURE[3..];
+        let upper = |range: std::ops::Range<usize>| {
+            let mut sig = SLACK_SIGNATURE.to_vec();
+            sig[range].make_ascii_uppercase();
+            sig
+        };
+        // One upper-case digit, all of them, and the prefix: each the same bytes as Slack's.
+        let first_letter = 3 + hex.iter().position(u8::is_ascii_alphabetic).unwrap();
+        for sig in [
+            upper(first_letter..first_letter + 1),
+            upper(3..SLACK_SIGNATURE.len()),
+            upper(0..2),
+        ] {
+            assert_eq!(
+                check(Some(SLACK_TIMESTAMP), Some(&sig), SLACK_BODY, SENT_AT),
+                Err(SignatureError::MalformedSignature),
+                "{}",
+                String::from_utf8_lossy(&sig)
+            );
+        }
+    }
+
+    #[test]
     fn the_secret_is_never_shown_by_debug() {
         let shown = format!("{:?}", secret());
         assert!(!shown.contains(SLACK_SECRET));
@@ -291,7 +328,9 @@ mod tests {
             ) {
                 let timestamp = at.to_string().into_bytes();
                 let signature = signed(&secret(), &timestamp, &body);
-                prop_assert_eq!(verify(&secret(), Some(&timestamp), Some(&signature), &body, at + skew), Ok(()));
+                // What verifies is the signature's own bytes.
+                let digest = verify(&secret(), Some(&timestamp), Some(&signature), &body, at + skew);
+                prop_assert_eq!(digest.map(|d| [&b"v0="[..], hex::encode(d).as_bytes()].concat()), Ok(signature.clone()));
                 let mut tampered = body.clone();
                 let i = flip.index(tampered.len());
                 tampered[i] ^= 1 << bit;

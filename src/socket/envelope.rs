@@ -127,11 +127,13 @@ impl Delivered {
         }
     }
 
-    /// True the first time `id` is offered within `keep`; false for a redelivery.
+    /// True the first time `id` is offered within `keep`; false for a redelivery. Ids are
+    /// UUIDs, compared in lower case: one id spelled two ways is one envelope.
     pub fn first(&mut self, id: &str, now: Instant) -> bool {
+        let id = id.to_ascii_lowercase();
         if self
             .seen
-            .get(id)
+            .get(&id)
             .is_some_and(|at| now.duration_since(*at) < self.keep)
         {
             return false;
@@ -141,7 +143,7 @@ impl Delivered {
             self.seen.retain(|_, at| now.duration_since(*at) < keep);
         }
         if self.seen.len() < self.max {
-            self.seen.insert(id.to_owned(), now);
+            self.seen.insert(id, now);
         }
         true
     }
@@ -260,6 +262,15 @@ mod tests {
         assert!(delivered.first("c", at(120)));
         assert!(!delivered.first("b", at(121)));
         assert!(!delivered.first("c", at(121)));
+    }
+
+    #[test]
+    fn an_envelope_id_in_other_letter_case_is_the_same_envelope() {
+        let now = Instant::now();
+        let mut delivered = Delivered::new(Duration::from_secs(60), 10);
+        assert!(delivered.first("dbdd0ef3-1543-4f94-bfb4-133d0e6c1545", now));
+        assert!(!delivered.first("DBDD0EF3-1543-4f94-bfb4-133d0e6c1545", now));
+        assert!(!delivered.first("DBDD0EF3-1543-4F94-BFB4-133D0E6C1545", now));
     }
 
     #[test]

@@ -196,6 +196,53 @@ async fn a_captured_change_played_again_changes_nothing() {
 }
 
 #[tokio::test]
+async fn a_captured_change_played_again_with_its_signature_in_upper_case_gets_401() {
+    let app = TestApp::spawn_with(Options {
+        record_aws: true,
+        ..Options::default()
+    })
+    .await;
+    let api = create_api(&unique("case"), "prod").await;
+    let body = app.command_form(&format!("{api} prod 10 20")).into_bytes();
+    let timestamp = now().to_string();
+    let signature = sign(SIGNING_SECRET, &timestamp, &body);
+    app.post_with(body.clone(), Some(&timestamp), Some(&signature))
+        .await;
+    app.slack.wait_for("/reply", 1).await;
+    app.command(&format!("{api} prod 1000 2000")).await;
+    app.slack.wait_for("/reply", 2).await;
+
+    // The same bytes spelled otherwise: Slack only ever sends lower case.
+    let hex_letter = signature[3..]
+        .find(|c: char| c.is_ascii_alphabetic())
+        .unwrap()
+        + 3;
+    let mut one_digit = signature.clone();
+    one_digit[hex_letter..=hex_letter].make_ascii_uppercase();
+    let all_digits = format!("v0={}", signature[3..].to_ascii_uppercase());
+    for spelled in [one_digit, all_digits] {
+        let replayed = app
+            .post_with(body.clone(), Some(&timestamp), Some(&spelled))
+            .await;
+        assert_eq!(replayed.status(), StatusCode::UNAUTHORIZED, "{spelled}");
+    }
+    let app = app.stop().await;
+    assert_eq!(stage_limits(&api, "prod").await, Some((1000.0, 2000)));
+    assert_eq!(
+        app.slack.posts_to("/reply").len(),
+        2,
+        "no post for a replay"
+    );
+    let patches = app
+        .aws()
+        .calls()
+        .iter()
+        .filter(|c| c.starts_with("PATCH"))
+        .count();
+    assert_eq!(patches, 2);
+}
+
+#[tokio::test]
 async fn a_read_only_request_needs_no_replay_check() {
     let app = TestApp::spawn().await;
     let body = app.command_form("help").into_bytes();

@@ -84,8 +84,12 @@ async fn a_redelivered_envelope_runs_once_and_a_refresh_opens_a_new_connection()
     let mut again = first.clone();
     again["retry_attempt"] = Value::from(1);
     again["retry_reason"] = Value::from("timeout");
-    let ack = socket.deliver(again).await;
+    let ack = socket.deliver(again.clone()).await;
     assert_eq!(ack, serde_json::json!({ "envelope_id": "env-1" }));
+    // The same id in other letters is the same envelope (acknowledged as it came).
+    again["envelope_id"] = Value::from("ENV-1");
+    let ack = socket.deliver(again).await;
+    assert_eq!(ack, serde_json::json!({ "envelope_id": "ENV-1" }));
 
     // Slack asks for a refresh: a new URL from apps.connections.open, a new connection.
     socket

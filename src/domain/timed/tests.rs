@@ -296,6 +296,13 @@ fn claims_are_sealed_fit_every_record_and_are_never_taken_for_records() {
             Claim::from_tag(&key, &forged, Some(&seal()), here(&api(), &prod())),
             None
         );
+        // One spelling: the MAC as written, not the same bytes in upper case.
+        let (body, mac) = value.rsplit_once(" mac=").unwrap();
+        let respelled = format!("{body} mac={}", mac.to_ascii_uppercase());
+        assert_eq!(
+            Claim::from_tag(&key, &respelled, Some(&seal()), here(&api(), &prod())),
+            None
+        );
         let (record_key, record_value) = sealed(&record(Level::Stage));
         assert_eq!(
             Claim::from_tag(
