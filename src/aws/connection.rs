@@ -6,7 +6,7 @@ use std::time::Duration;
 use aws_config::retry::RetryConfig;
 use aws_config::sts::AssumeRoleProvider;
 use aws_config::timeout::TimeoutConfig;
-use aws_config::{BehaviorVersion, SdkConfig};
+use aws_config::{AppName, BehaviorVersion, SdkConfig};
 use aws_sdk_apigateway::config::{
     Credentials, ProvideCredentials, Region, SharedCredentialsProvider,
 };
@@ -16,6 +16,10 @@ use crate::core::ports::GatewayError;
 
 /// How assumed-role sessions are named in the target account's CloudTrail.
 const SESSION_NAME: &str = "throttle-bot";
+
+/// The suffix every call's user agent ends with (`app/throttle-bot`): how `history` tells this
+/// service's own calls in CloudTrail from other tools' made with the same identity.
+pub const APP_NAME: &str = "throttle-bot";
 
 pub const OPERATION_TIMEOUT: Duration = Duration::from_secs(20);
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(6);
@@ -44,6 +48,7 @@ impl Connection {
     /// cached and refreshed by the SDK).
     pub async fn resolve(target: Option<&TargetConfig>) -> Self {
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .app_name(AppName::new(APP_NAME).expect("a valid app name"))
             .retry_config(
                 RetryConfig::standard()
                     .with_max_attempts(MAX_ATTEMPTS)
