@@ -126,14 +126,7 @@ fn triage(state: &Shared, body: &[u8], once: Once<'_>) -> Triage {
         Ok(Request::Change(change)) => Some(change),
         _ => None,
     };
-    // Whatever changes something (a change, `extend`, `restore`, a usage plan's change) is done
-    // once per signed request: a captured one played again changes nothing.
-    let changes_something = change.is_some()
-        || matches!(
-            &request,
-            Ok(Request::Timed(_) | Request::Plan(PlanRequest::Change(_)))
-        );
-    if changes_something && !once.first_use(state) {
+    if request.as_ref().is_ok_and(changes_something) && !once.first_use(state) {
         state.metrics.rejected(Rejection::Replay);
         if let Some(suppressed) = state.rejection_log.admit() {
             tracing::warn!(suppressed, "refused a signed request played again");
@@ -231,6 +224,18 @@ fn triage(state: &Shared, body: &[u8], once: Once<'_>) -> Triage {
     Triage::Accepted { ask, ack, command }
 }
 
+/// Whatever may change something (a change, `extend`, `restore`, and the same for a usage
+/// plan) is done once per signed request: a captured one played again changes nothing. Every
+/// kind of request is named here, so a new one must be sorted.
+fn changes_something(request: &Request) -> bool {
+    match request {
+        Request::Change(_) | Request::Timed(_) => true,
+        Request::Plan(PlanRequest::Change(_) | PlanRequest::Timed(_)) => true,
+        Request::Plan(PlanRequest::Show(_)) | Request::Show(_) | Request::List(_) => false,
+        Request::Help => false,
+    }
+}
+
 /// The usage, rendered and serialised once: `help` is the commonest request and its ~3 KB answer
 /// never changes, so it is not escaped and serialised again each time. The first command name
 /// asked under is remembered (a workspace has one); any other name is rendered fresh.
@@ -254,4 +259,29 @@ fn malformed(state: &AppState, error: impl std::fmt::Display) -> Response {
         tracing::warn!(%error, suppressed, "signed request is not a usable slash command");
     }
     (StatusCode::BAD_REQUEST, error.to_string()).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn whatever_may_change_something_is_done_once_per_signed_request() {
+        let guarded = |text: &str| changes_something(&parse_text(text).unwrap());
+        for text in [
+            "petstore prod 5 10",
+            "reset petstore prod",
+            "extend petstore prod 30m",
+            "restore petstore prod",
+            "plan gold 5 10",
+            "reset plan gold",
+            "extend plan gold 30m",
+            "restore plan gold",
+        ] {
+            assert!(guarded(text), "{text}");
+        }
+        for text in ["help", "show petstore prod", "show plan gold", "show prod:"] {
+            assert!(!guarded(text), "{text}");
+        }
+    }
 }

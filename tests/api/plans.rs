@@ -456,3 +456,56 @@ async fn a_captured_plan_change_played_again_changes_nothing() {
         "not reverted"
     );
 }
+
+#[tokio::test]
+async fn a_captured_extend_or_restore_plan_played_again_does_nothing_more() {
+    let app = spawn().await;
+    let name = unique("replayed-timed");
+    let plan = create_usage_plan(&name, &[], Some((100.0, 200))).await;
+    reply_to(&app, &format!("plan {name} 5 10 for 10m"), 1).await;
+    let until = || async {
+        let record = plan_tags(&plan).await["throttle-bot:plan"].clone();
+        let until = record.split(' ').find_map(|f| f.strip_prefix("until="));
+        until.unwrap().parse::<i64>().unwrap()
+    };
+    let first_until = until().await;
+    let capture = |text: &str| {
+        let body = app.command_form(text).into_bytes();
+        let at = now().to_string();
+        let signature = sign(SIGNING_SECRET, &at, &body);
+        (body, at, signature)
+    };
+    let replayed = |(body, at, signature): (Vec<u8>, String, String)| {
+        let app = &app;
+        async move {
+            let answer = app.post_with(body, Some(&at), Some(&signature)).await;
+            shown(&answer.json().await.unwrap())
+        }
+    };
+
+    let extend = capture(&format!("extend plan {name} 30m"));
+    replayed(extend.clone()).await;
+    app.slack.wait_for("/reply", 2).await;
+    for _ in 0..2 {
+        let text = replayed(extend.clone()).await;
+        assert!(text.contains("already received"), "{text}");
+    }
+    assert_eq!(until().await, first_until + 1800, "extended once");
+
+    let restore = capture(&format!("restore plan {name}"));
+    replayed(restore.clone()).await;
+    app.slack.wait_for("/reply", 3).await;
+    assert_eq!(plan_throttles(&plan).await.0, Some((100.0, 200)));
+    reply_to(&app, &format!("plan {name} 7 14 for 10m"), 4).await;
+    // Played again over the newer timed change, it must not end that one.
+    let text = replayed(restore).await;
+    assert!(text.contains("already received"), "{text}");
+
+    let app = app.stop().await;
+    assert_eq!(plan_throttles(&plan).await.0, Some((7.0, 14)));
+    assert_eq!(
+        app.slack.posts_to("/reply").len(),
+        4,
+        "no post for a replay"
+    );
+}
