@@ -6,6 +6,7 @@ pub mod errors;
 pub mod grammar;
 pub mod outcome;
 pub mod plan;
+pub mod recent;
 pub mod ports;
 pub mod requester;
 pub mod runner;

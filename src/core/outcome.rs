@@ -44,6 +44,10 @@ pub enum Failure {
         "under rule \"{rule}\" a change needs approval, and so does keeping it longer; type the same values again `for <duration>` to ask an approver for the new end"
     )]
     NeedsApproval { rule: String },
+    #[error(
+        "the timed change's record could not be removed from the stage ({0}), so it would still put its values back at its end; nothing was changed, try again"
+    )]
+    RecordStays(String),
 }
 
 impl From<crate::core::plan::PlanError> for Failure {
@@ -326,7 +330,7 @@ impl Label {
         match failure {
             Failure::Gateway(error) => Self::of_gateway(error),
             Failure::AboveAccountLimit(_) => Self::AboveAccountLimit,
-            Failure::NoAccountLimits => Self::Unexpected,
+            Failure::NoAccountLimits | Failure::RecordStays(_) => Self::Unexpected,
             Failure::Busy => Self::Busy,
             Failure::Hold(_) | Failure::NoRoomForRecord => Self::TooLong,
             Failure::NoDeadlines(_) => Self::Invalid,

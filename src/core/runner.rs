@@ -164,8 +164,9 @@ pub enum RecordStep<L = Level> {
     /// A timed change: its record, written before the change (and the record it replaces, put
     /// back if the write fails).
     Keep(Timed<L>, Option<Timed<L>>),
-    /// A change for good over a timed one: that record goes once the write has succeeded, so
-    /// its deadline puts nothing back over a value someone chose since.
+    /// A change for good over a timed one: that record goes before the write (and comes back if
+    /// the write fails), so its deadline puts nothing back over the decision; if it cannot be
+    /// removed, nothing is changed.
     End(Timed<L>),
 }
 
@@ -451,6 +452,15 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
                 return changed(&change, Err(error.into()));
             }
         }
+        // A change for good over a timed change: its record goes first. Left behind, it would
+        // put its values back at its deadline over the decision, so if it cannot be removed
+        // nothing is changed and the person is told.
+        if let RecordStep::End(record) = &record
+            && let Some(key) = Timed::tag_key(&record.level)
+            && let Err(error) = self.gateway.untag(&api, &change.stage, &key).await
+        {
+            return changed(&change, Err(Failure::RecordStays(error.to_string())));
+        }
         // The same values again only end or re-time the timed change: no write is needed.
         let written = if applied.before == applied.after {
             Ok(())
@@ -466,16 +476,20 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
                 .await
         };
         if let Err(error) = written {
-            if let RecordStep::Keep(record, prior) = &record {
-                self.unkeep(&api, &change.stage, record, prior.as_ref())
-                    .await;
+            match &record {
+                RecordStep::Keep(record, prior) => {
+                    self.unkeep(&api, &change.stage, record, prior.as_ref())
+                        .await;
+                }
+                // The level still holds the timed change: its record goes back with it.
+                RecordStep::End(record) => {
+                    self.unkeep(&api, &change.stage, record, Some(record)).await;
+                }
+                _ => {}
             }
             return changed(&change, Err(error.into()));
         }
         applied.changed = applied.before != applied.after;
-        if let RecordStep::End(record) = &record {
-            self.unkeep(&api, &change.stage, record, None).await;
-        }
         changed(&change, Ok(applied))
     }
 

@@ -2,6 +2,7 @@
 
 mod change;
 mod chat;
+mod history;
 mod limits;
 mod methods;
 mod plan;
@@ -15,6 +16,10 @@ pub use change::{
     ThrottleChange,
 };
 pub use chat::{ChatId, ChatUser};
+pub use history::{
+    LevelChange, Lookback, LookbackError, Principal, Trail, TrailCall, TrailEvent, TrailWhat,
+    Written,
+};
 pub use limits::{
     AccountLimits, BurstLimit, Configured, LimitError, QuotaExceeded, RateLimit, ThrottleLimits,
 };

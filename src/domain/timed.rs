@@ -347,18 +347,7 @@ impl<L: RecordLevel> Timed<L> {
     /// still in force, or none (the values before the first come back).
     pub fn next(&self, now: i64) -> Option<Self> {
         let at = self.below.iter().position(|layer| layer.until > now)?;
-        let layer = &self.below[at];
-        Some(Self {
-            level: self.level.clone(),
-            restore: self.restore,
-            set: layer.set,
-            since: self.since,
-            until: layer.until,
-            by: layer.by.clone(),
-            channel: self.channel.clone(),
-            thread: self.thread.clone(),
-            below: self.below[at + 1..].to_vec(),
-        })
+        Some(self.from_layer(at))
     }
 
     /// The values that come back when the newest timed change ends at `now`.
@@ -386,18 +375,51 @@ impl<L: RecordLevel> Timed<L> {
     }
 
     /// What to do when the newest timed change ends at `now`, given what the level holds.
+    ///
+    /// A restore writes the level first and updates the record after, so an interrupted one
+    /// (a crash, a Lambda cut off) leaves this record over a level that already holds a layer's
+    /// values: the check goes on from that layer, as if its record had been written.
     pub fn check(&self, live: Configured, now: i64) -> Due<L> {
         let next = self.next(now).map(Box::new);
         let back = self.back_with(next.as_deref());
         if live == self.set {
-            Due::Restore {
+            return Due::Restore {
                 action: back.as_action(),
                 next,
+            };
+        }
+        if live == back {
+            return Due::AlreadyBack { next };
+        }
+        let written = self.below.iter().position(|layer| layer.set == live);
+        match written {
+            Some(at) => {
+                let from = self.from_layer(at);
+                if from.is_due(now) {
+                    from.check(live, now)
+                } else {
+                    Due::AlreadyBack {
+                        next: Some(Box::new(from)),
+                    }
+                }
             }
-        } else if live == back {
-            Due::AlreadyBack { next }
-        } else {
-            Due::Moved { found: live }
+            None => Due::Moved { found: live },
+        }
+    }
+
+    /// The record as it is once the layer at `at` is the newest.
+    fn from_layer(&self, at: usize) -> Self {
+        let layer = &self.below[at];
+        Self {
+            level: self.level.clone(),
+            restore: self.restore,
+            set: layer.set,
+            since: self.since,
+            until: layer.until,
+            by: layer.by.clone(),
+            channel: self.channel.clone(),
+            thread: self.thread.clone(),
+            below: self.below[at + 1..].to_vec(),
         }
     }
 

@@ -163,8 +163,8 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
     }
 
     /// Puts back what comes back, at the plan's turn and only over what the timed change set:
-    /// the timed change under it (its record kept first, and put back as it was if the write
-    /// fails), or the values from before the first (its record removed after the write).
+    /// the timed change under it, or the values from before the first. The plan is written
+    /// first and the record updated after, as for stages (`commit_restore`).
     pub(super) async fn commit_plan_restore(
         &self,
         request: PlanTimedRequest,
@@ -174,11 +174,6 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
     ) -> Outcome {
         let plan = applied.plan.clone();
         let told = |plan: PlanView, result| plan_timed(request.clone(), plan, &record, result);
-        if let Some(next) = &next
-            && let Err(error) = self.keep_plan(&plan, next).await
-        {
-            return told(plan, Err(error.into()));
-        }
         let written = self
             .gateway
             .write_plan(
@@ -195,16 +190,14 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
             Err(GatewayError::PlanMoved { .. }) => {
                 return self.moved_meanwhile(request, plan, record, next).await;
             }
-            Err(error) => {
-                if next.is_some() {
-                    self.unkeep_plan(&plan, &record, Some(&record)).await;
-                }
-                return told(plan, Err(error.into()));
-            }
+            Err(error) => return told(plan, Err(error.into())),
         }
         applied.changed = true;
         match &next {
-            Some(next) => self.remind_plan(&plan, next).await,
+            Some(next) => {
+                self.unkeep_plan(&plan, &record, Some(next)).await;
+                self.remind_plan(&plan, next).await;
+            }
             None => self.unkeep_plan(&plan, &record, None).await,
         }
         let result = Ok(TimedDone::Restored {

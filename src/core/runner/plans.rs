@@ -87,6 +87,14 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
                 return done(Err(error.into()));
             }
         }
+        // A change for good over a timed change: its record goes first (see `commit_change`).
+        if let RecordStep::End(record) = &record
+            && let Some(key) = crate::domain::Timed::tag_key(&record.level)
+            && let Err(error) = self.gateway.untag_plan(&plan, &key).await
+        {
+            let failure = Failure::RecordStays(error.to_string());
+            return done(Err(PlanFailure::Timed(failure)));
+        }
         // The same values again only end or re-time the timed change: no write is needed.
         if applied.before != applied.after {
             let written = self
@@ -104,15 +112,18 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
                     applied.queued_secs = (waited >= WORTH_SAYING).then_some(waited.as_secs());
                 }
                 Err(error) => {
-                    if let RecordStep::Keep(record, prior) = &record {
-                        self.unkeep_plan(&plan, record, prior.as_ref()).await;
+                    match &record {
+                        RecordStep::Keep(record, prior) => {
+                            self.unkeep_plan(&plan, record, prior.as_ref()).await;
+                        }
+                        RecordStep::End(record) => {
+                            self.unkeep_plan(&plan, record, Some(record)).await;
+                        }
+                        RecordStep::Untouched => {}
                     }
                     return done(Err(error.into()));
                 }
             }
-        }
-        if let RecordStep::End(record) = &record {
-            self.unkeep_plan(&plan, record, None).await;
         }
         done(Ok(applied))
     }

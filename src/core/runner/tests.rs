@@ -31,6 +31,8 @@ struct FakeGateway {
     methods: Option<Vec<crate::domain::ApiMethod>>,
     /// What every level served in the last hour (`None`: no source of metrics).
     traffic: Option<crate::domain::Traffic>,
+    /// Calls (`write`, `tag`, `untag`) that fail from now on, as AWS refusing them would.
+    failing: Mutex<Vec<&'static str>>,
 }
 
 impl FakeGateway {
@@ -71,6 +73,22 @@ impl FakeGateway {
             .values()
             .next()
             .map_or(ApiKind::Rest, |view| view.kind)
+    }
+
+    /// From now on, every `call` (`write`, `tag`, `untag`) fails.
+    fn fail(&self, call: &'static str) {
+        self.failing.lock().unwrap().push(call);
+    }
+
+    fn heal(&self) {
+        self.failing.lock().unwrap().clear();
+    }
+
+    fn refuses(&self, call: &str) -> Result<(), GatewayError> {
+        if self.failing.lock().unwrap().contains(&call) {
+            return Err(GatewayError::Unexpected(format!("{call} refused")));
+        }
+        Ok(())
     }
 
     fn call(&self, what: String) {
@@ -171,6 +189,7 @@ impl Gateway for FakeGateway {
         action: &Action,
     ) -> Result<(), GatewayError> {
         self.call(format!("write {api}/{stage}"));
+        self.refuses("write")?;
         let mut apis = self.apis.lock().unwrap();
         let view = apis
             .get_mut(api.to_string().as_str())
@@ -338,6 +357,7 @@ impl Gateway for FakeGateway {
         value: &str,
     ) -> Result<(), GatewayError> {
         self.call(format!("tag {api}/{stage}"));
+        self.refuses("tag")?;
         let mut apis = self.apis.lock().unwrap();
         let view = apis
             .get_mut(api.to_string().as_str())
@@ -352,6 +372,7 @@ impl Gateway for FakeGateway {
 
     async fn untag(&self, api: &ApiId, stage: &StageName, key: &str) -> Result<(), GatewayError> {
         self.call(format!("untag {api}/{stage}"));
+        self.refuses("untag")?;
         let mut apis = self.apis.lock().unwrap();
         let view = apis
             .get_mut(api.to_string().as_str())

@@ -171,9 +171,10 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
         }
     }
 
-    /// Puts back what comes back when a timed change ends: the timed change under it (its
-    /// record kept first, and put back as it was if the write fails), or the values from
-    /// before the first (its record removed after the write).
+    /// Puts back what comes back when a timed change ends: the timed change under it, or the
+    /// values from before the first. The level is written first and the record updated after:
+    /// interrupted in between, the record still names the ended change over a level that holds
+    /// what came back, which the next look recognises (see [`Timed::check`]) and finishes.
     pub(super) async fn commit_restore(
         &self,
         request: TimedRequest,
@@ -183,11 +184,6 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
         next: Option<Timed>,
     ) -> Outcome {
         let api = applied.api.clone();
-        if let Some(next) = &next
-            && let Err(error) = self.keep(&api.id, &change.stage, next).await
-        {
-            return timed(request, api, &record, Err(error.into()));
-        }
         let written = self
             .gateway
             .write(
@@ -198,16 +194,16 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
             )
             .await;
         if let Err(error) = written {
-            if next.is_some() {
-                self.unkeep(&api.id, &change.stage, &record, Some(&record))
-                    .await;
-            }
             return timed(request, api, &record, Err(error.into()));
         }
         applied.changed = true;
+        // If this fails the record stays; the next look finds the values back and goes on.
         match &next {
-            Some(next) => self.remind(&api.id, &change.stage, next).await,
-            // If this fails the record stays; the next look finds the values back and removes it.
+            Some(next) => {
+                self.unkeep(&api.id, &change.stage, &record, Some(next))
+                    .await;
+                self.remind(&api.id, &change.stage, next).await;
+            }
             None => self.unkeep(&api.id, &change.stage, &record, None).await,
         }
         timed(

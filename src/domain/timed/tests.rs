@@ -505,3 +505,39 @@ fn values_come_back_as_the_action_that_sets_them() {
     assert_eq!(values(None, Some(1)).as_action(), Action::Reset);
     assert_eq!(values(Some(-1.0), Some(1)).as_action(), Action::Reset);
 }
+
+/// A clamp (0.5/1, ends 2,800) over an older timed change (50/100, ends 4,000) over 100/200.
+fn stacked() -> Timed {
+    let mut top = record(Level::Stage);
+    top.below = vec![Layer {
+        set: values(Some(50.0), Some(100)),
+        until: 4_000,
+        by: "U0BOB".to_owned(),
+    }];
+    top
+}
+
+#[test]
+fn an_interrupted_restore_that_wrote_a_layers_values_is_finished_from_that_layer() {
+    let top = stacked();
+    let layer = values(Some(50.0), Some(100));
+    // The restore wrote the layer's values, then stopped before the record changed.
+    match top.check(layer, 3_000) {
+        Due::AlreadyBack { next: Some(next) } => {
+            assert_eq!((next.set, next.until, next.by.as_str()), (layer, 4_000, "U0BOB"));
+            assert!(next.below.is_empty());
+        }
+        other => panic!("{other:?}"),
+    }
+    // Found only after the layer's own end: it ends too, and what was before comes back.
+    assert_eq!(
+        top.check(layer, 5_000),
+        Due::Restore {
+            action: values(Some(100.0), Some(200)).as_action(),
+            next: None
+        }
+    );
+    // Anything else is still someone else's change.
+    let other = values(Some(7.0), Some(7));
+    assert_eq!(top.check(other, 5_000), Due::Moved { found: other });
+}
