@@ -2,9 +2,9 @@
 
 use crate::domain::text::{echo, first_forbidden};
 use crate::domain::{
-    Action, ApiId, ApiRef, BurstLimit, Hold, HoldError, HttpMethod, Level, LimitError, PlanChange,
-    PlanLevel, PlanRef, RateLimit, ResourcePath, StageName, TargetAlias, TargetError,
-    ThrottleChange, ThrottleLimits,
+    Action, ApiId, ApiRef, BurstLimit, Hold, HoldError, HttpMethod, Level, LimitError, Lookback,
+    LookbackError, PlanChange, PlanLevel, PlanRef, RateLimit, ResourcePath, StageName, TargetAlias,
+    TargetError, ThrottleChange, ThrottleLimits,
 };
 
 /// What the user asked for.
@@ -57,11 +57,15 @@ pub enum TimedKind {
     Deadline,
 }
 
-/// `show <api> [<stage>]`: the current throttling of one stage or all.
+/// `show <api> [<stage>]`: the current throttling of one stage or all; `history <api> [<stage>]
+/// [<duration>]`: who changed it, and when, over that long up to now. Both are reads for the
+/// same readers, so `history` travels as a `show` through every entry point.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ShowRequest {
     pub api: ApiRef,
     pub stage: Option<StageName>,
+    /// `history`: the changes over this long up to now, instead of the values now.
+    pub history: Option<Lookback>,
 }
 
 /// `show prod:` (or `show home:`): every API of one target, with its stages.
@@ -80,6 +84,12 @@ pub enum TextError {
     WrongCount(usize),
     #[error("`show` takes `<api> [<stage>]`, or `<target>:` for a target's APIs")]
     ShowUsage,
+    #[error(
+        "`history` takes `<api> [<stage>] [<duration>]`, like `history petstore prod 7d` (24h unless you say)"
+    )]
+    HistoryUsage,
+    #[error(transparent)]
+    Lookback(#[from] LookbackError),
     #[error("`reset` takes `<api> <stage> [<METHOD> <path>]`")]
     ResetUsage,
     #[error(
@@ -260,7 +270,9 @@ pub fn parse_text(text: &str) -> Result<Request, TextError> {
 }
 
 /// The words that start a command other than a change.
-const KEYWORDS: [&str; 6] = ["help", "show", "reset", "extend", "restore", "plan"];
+const KEYWORDS: [&str; 7] = [
+    "help", "show", "reset", "extend", "restore", "plan", "history",
+];
 
 fn keyword_request(
     keyword: &str,
@@ -277,12 +289,15 @@ fn keyword_request(
         ("show", [_, api]) => Ok(Request::Show(ShowRequest {
             api: ApiRef::parse(api)?,
             stage: None,
+            history: None,
         })),
         ("show", [_, api, stage]) => Ok(Request::Show(ShowRequest {
             api: ApiRef::parse(api)?,
             stage: Some(StageName::parse(stage)?),
+            history: None,
         })),
         ("show", _) => Err(TextError::ShowUsage),
+        ("history", [_, rest @ ..]) => history(rest).map(Request::Show),
         ("extend", [_, api, stage, level @ .., hold]) if is_level(level) => {
             Ok(Request::Timed(TimedRequest {
                 api: ApiRef::parse(api)?,
@@ -315,6 +330,23 @@ fn keyword_request(
     }
 }
 
+/// `history <api> [<stage>] [<duration>]`: a last word shaped like a duration (`7d`, `30m`) is
+/// one; a stage named like that is typed with a duration after it.
+fn history(words: &[&str]) -> Result<ShowRequest, TextError> {
+    let (api, stage, lookback) = match words {
+        [api] => (api, None, None),
+        [api, last] if Lookback::looks_like(last) => (api, None, Some(last)),
+        [api, stage] => (api, Some(stage), None),
+        [api, stage, lookback] => (api, Some(stage), Some(lookback)),
+        _ => return Err(TextError::HistoryUsage),
+    };
+    Ok(ShowRequest {
+        api: ApiRef::parse(api)?,
+        stage: stage.map(|s| StageName::parse(s)).transpose()?,
+        history: Some(lookback.map_or(Ok(Lookback::DEFAULT), |l| Lookback::parse(l))?),
+    })
+}
+
 /// `plan <plan> …`, `show plan <plan>` and `reset plan <plan> …`. A plan throttles an API
 /// stage per method only, so a stage without a method is refused rather than guessed.
 fn plan_request(
@@ -325,8 +357,12 @@ fn plan_request(
     let api_id = |raw: &str| ApiId::parse(raw).map_err(|_| TextError::PlanApiById(echo(raw)));
     let level = |api: &str, stage: &str, method: &str, path: &str| {
         let (method, path) = (HttpMethod::parse(method)?, ResourcePath::parse(path)?);
-        // A partial wildcard is refused in a plan as on a stage.
-        Level::enforced(method.clone(), path.clone())?;
+        // A plan's method throttle is keyed by one path and one method (`/pets/GET`); AWS
+        // documents no wildcard there at all.
+        if method.as_str() == "*" || path.as_str() == "*" {
+            let typed = format!("{} {}", method.as_str(), path.as_str());
+            return Err(TargetError::PartialWildcard(typed).into());
+        }
         Ok::<_, TextError>(PlanLevel::Method {
             api: api_id(api)?,
             stage: StageName::parse(stage)?,

@@ -38,7 +38,10 @@ impl Lookback {
         let invalid = || LookbackError::NotADuration(echo(raw));
         let raw = raw.trim();
         let (days, rest) = match raw.find(['d', 'D']) {
-            Some(at) => (raw[..at].parse::<u64>().map_err(|_| invalid())?, &raw[at + 1..]),
+            Some(at) => (
+                raw[..at].parse::<u64>().map_err(|_| invalid())?,
+                &raw[at + 1..],
+            ),
             None => (0, raw),
         };
         if days > Self::MAX.0 / DAY + 1 {
@@ -217,7 +220,10 @@ impl LevelChange {
     /// The level's values after the call, when known: both named, or the rest known before.
     pub fn after(&self) -> Option<Configured> {
         let named = |w: &Written<f64>| !matches!(w, Written::Untouched);
-        match (&self.before, named(&self.rate) && self.burst != Written::Untouched) {
+        match (
+            &self.before,
+            named(&self.rate) && self.burst != Written::Untouched,
+        ) {
             (Some(before), _) => Some(self.over(*before)),
             (None, true) => Some(self.over(Configured::default())),
             (None, false) => None,
@@ -244,7 +250,10 @@ pub enum TrailWhat {
     Deployed,
     /// A usage plan's throttle for the stage's methods (UpdateUsagePlan), or the stage added
     /// to or removed from the plan (no levels).
-    Plan { plan: String, levels: Vec<LevelChange> },
+    Plan {
+        plan: String,
+        levels: Vec<LevelChange>,
+    },
     /// `throttle-bot:` tags written on the stage (TagResource): timed changes' records.
     Tagged(Vec<(String, String)>),
 }

@@ -17,6 +17,7 @@ fn a_partial_wildcard_is_refused_and_both_wildcards_are_the_stage() {
         "petstore prod 10 20 GET *",
         "reset petstore prod * /pets",
         "plan gold a1b2c3d4e5 prod 5 10 GET *",
+        "plan gold a1b2c3d4e5 prod 5 10 * *",
     ] {
         let refused = parse_text(text).expect_err(text).to_string();
         assert!(refused.contains("partial wildcard"), "{text}: {refused}");
@@ -417,6 +418,73 @@ fn a_huge_value_is_echoed_short() {
     let error = parse_text(&format!("petstore prod {} 1", "9".repeat(5000))).unwrap_err();
     assert!(error.to_string().chars().count() < 200, "{error}");
     assert!(error.to_string().contains("too large"), "{error}");
+}
+
+#[test]
+fn history_takes_an_api_an_optional_stage_and_an_optional_duration() {
+    let history = |text: &str| match parse_text(text) {
+        Ok(Request::Show(ShowRequest {
+            api,
+            stage,
+            history: Some(lookback),
+        })) => (
+            api.to_string(),
+            stage.map(|s| s.as_str().to_owned()),
+            lookback.to_string(),
+        ),
+        other => panic!("{text}: expected a history, got {other:?}"),
+    };
+    let day = "24h".to_owned();
+    assert_eq!(
+        history("history petstore"),
+        ("petstore".into(), None, day.clone())
+    );
+    assert_eq!(
+        history("HISTORY prod:petstore prod"),
+        ("prod:petstore".into(), Some("prod".into()), day)
+    );
+    assert_eq!(
+        history("history petstore 7d"),
+        ("petstore".into(), None, "7d".into())
+    );
+    assert_eq!(
+        history("history petstore prod 90m"),
+        ("petstore".into(), Some("prod".into()), "1h30m".into())
+    );
+    // A stage named like a duration is typed with a duration after it.
+    assert_eq!(
+        history("history petstore 30m 24h"),
+        ("petstore".into(), Some("30m".into()), "24h".into())
+    );
+    let Ok(Request::Show(show)) = parse_text("show petstore prod") else {
+        panic!()
+    };
+    assert_eq!(show.history, None, "`show` is the values now");
+}
+
+#[test]
+fn history_refuses_more_than_ninety_days_and_other_shapes_by_name() {
+    assert!(matches!(
+        parse_text("history petstore prod 91d"),
+        Err(TextError::Lookback(LookbackError::TooLong(_)))
+    ));
+    let error = parse_text("history petstore 120d").unwrap_err();
+    assert!(
+        error.to_string().contains("90 days") || error.to_string().contains("90d"),
+        "{error}"
+    );
+    assert!(matches!(
+        parse_text("history petstore prod soon"),
+        Err(TextError::Lookback(LookbackError::NotADuration(_)))
+    ));
+    for text in ["history", "history petstore prod 7d extra"] {
+        assert_eq!(parse_text(text), Err(TextError::HistoryUsage), "{text}");
+    }
+    // `history` is also a name where a name goes: a change to the API named `history`.
+    assert!(matches!(
+        parse_text("history prod 5 10"),
+        Ok(Request::Change(change)) if change.api.to_string() == "history"
+    ));
 }
 
 mod properties {
