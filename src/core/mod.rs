@@ -6,7 +6,7 @@ pub mod errors;
 pub mod grammar;
 pub mod outcome;
 pub mod plan;
-pub mod recent;
 pub mod ports;
+pub mod recent;
 pub mod requester;
 pub mod runner;

@@ -91,7 +91,10 @@ mod tests {
         // Times need not follow arrival (signed requests' timestamps do not).
         assert!(recent.first("late", 500, 0));
         assert!(recent.first("early", 100, 0));
-        assert!(recent.first("early", 600, 100), "past its time, behind a later one");
+        assert!(
+            recent.first("early", 600, 100),
+            "past its time, behind a later one"
+        );
         assert!(!recent.first("early", 700, 499));
         assert!(recent.first("late", 700, 500));
         // The first "early" entry goes; the one that replaced it stays.

@@ -2,17 +2,19 @@
 //! Lambda, a deferred Lambda job, `apply`, a schedule, an alarm): who asks → what → allowed? →
 //! what is there now → plan → apply → count, log, tell.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+use super::clock;
 use super::grammar::{
     ListRequest, PlanRequest, PlanTimedRequest, Request, ShowRequest, TimedRequest,
 };
 use super::outcome::{Failure, Outcome, PlanTimedDone, TimedDone};
 use super::plan::{DEFAULT_CUT_FRACTION, Risk, plan, risk};
 use super::ports::{Deadlines, Gateway, GatewayError, Teller};
+use super::recent::Recent;
 use super::requester::{ChatId, ReplyTo, RequestId, Requester, Via};
 use crate::domain::{
     Action, ApiId, Applied, Approval, Configured, Hold, Level, PlanApplied, PlanChange, PlanLevel,
@@ -200,11 +202,33 @@ pub struct Runner<G, T> {
     /// secret) no record is trusted and no timed change is made.
     seal: Option<RecordSeal>,
     /// Records not sealed by this service that were already reported, so each is told once.
-    reported: Mutex<HashSet<(ApiId, String, Unsealed)>>,
+    reported: Mutex<Reported<(ApiId, String, Unsealed)>>,
     /// The same for usage plans' unsealed records (by plan id).
-    reported_plans: Mutex<HashSet<(String, Unsealed)>>,
+    reported_plans: Mutex<Reported<(String, Unsealed)>>,
     /// The levels requests are reading and writing now (see [`LevelGuard`]).
     levels: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+/// Records not sealed here that the audit channel was told of: each told again after a day if
+/// it is still there, and at most [`Reported::CAPACITY`] remembered (the oldest forgotten
+/// first), however many tags someone writes.
+struct Reported<K>(Recent<K, i64>);
+
+impl<K: std::hash::Hash + Eq + Clone> Reported<K> {
+    const CAPACITY: usize = 10_000;
+    const AGAIN_AFTER_SECS: i64 = 24 * 60 * 60;
+
+    /// True if `found` is to be told now (as a set's `insert`: true the first time).
+    fn insert(&mut self, found: K) -> bool {
+        let now = clock::unix_now();
+        self.0.first(found, now + Self::AGAIN_AFTER_SECS, now)
+    }
+}
+
+impl<K: std::hash::Hash + Eq + Clone> Default for Reported<K> {
+    fn default() -> Self {
+        Self(Recent::new(Self::CAPACITY))
+    }
 }
 
 impl<G: Gateway, T: Teller> Runner<G, T> {
@@ -219,8 +243,8 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
             max_temporary: Hold::DEFAULT_MAX,
             deadlines: None,
             seal: None,
-            reported: Mutex::new(HashSet::new()),
-            reported_plans: Mutex::new(HashSet::new()),
+            reported: Mutex::new(Reported::default()),
+            reported_plans: Mutex::new(Reported::default()),
             levels: Mutex::new(HashMap::new()),
         }
     }

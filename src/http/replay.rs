@@ -2,9 +2,9 @@
 //! cover the timestamp) that would change something is accepted once. Per process; see the
 //! README for several replicas.
 
-use std::collections::{HashSet, VecDeque};
 use std::sync::Mutex;
 
+use crate::core::recent::Recent;
 use crate::slack::signature::MAX_CLOCK_SKEW_SECS;
 
 /// A signature's HMAC, or a digest naming what a press answers.
@@ -13,17 +13,9 @@ pub type Key = [u8; 32];
 /// What a replay guard remembers: signatures (or press keys) still inside their window, by
 /// their 32 bytes: two spellings of one are one.
 pub struct ReplayGuard {
-    capacity: usize,
     /// How long after its timestamp a key is remembered.
     window_secs: i64,
-    seen: Mutex<Seen>,
-}
-
-#[derive(Default)]
-struct Seen {
-    signatures: HashSet<Key>,
-    /// (timestamp, signature), oldest first, to forget them once their window has passed.
-    order: VecDeque<(i64, Key)>,
+    seen: Mutex<Recent<Key, i64>>,
 }
 
 impl ReplayGuard {
@@ -38,34 +30,19 @@ impl ReplayGuard {
     /// buttons, as long as a button works).
     pub fn remembering(capacity: usize, window_secs: i64) -> Self {
         Self {
-            capacity: capacity.max(1),
             window_secs,
-            seen: Mutex::default(),
+            seen: Mutex::new(Recent::new(capacity)),
         }
     }
 
     /// True the first time this signed request is seen (as of `now`, Unix seconds).
     pub fn first_use(&self, timestamp: i64, key: &Key, now: i64) -> bool {
-        let mut seen = self.seen.lock().expect("replay guard");
-        while let Some((at, _)) = seen.order.front() {
-            if at + self.window_secs >= now {
-                break;
-            }
-            if let Some((_, old)) = seen.order.pop_front() {
-                seen.signatures.remove(&old);
-            }
-        }
-        if seen.signatures.contains(key) {
-            return false;
-        }
-        if seen.order.len() >= self.capacity
-            && let Some((_, old)) = seen.order.pop_front()
-        {
-            seen.signatures.remove(&old);
-        }
-        seen.signatures.insert(*key);
-        seen.order.push_back((timestamp, *key));
-        true
+        // Up to and including the last second its signature verifies.
+        let until = timestamp.saturating_add(self.window_secs).saturating_add(1);
+        self.seen
+            .lock()
+            .expect("replay guard")
+            .first(*key, until, now)
     }
 }
 
@@ -88,7 +65,7 @@ mod tests {
         assert!(guard.first_use(1000, &[0xaa; 32], 1000));
         // By then the signature check itself refuses the timestamp as stale.
         assert!(guard.first_use(1000, &[0xaa; 32], 1001 + MAX_CLOCK_SKEW_SECS));
-        assert_eq!(guard.seen.lock().unwrap().order.len(), 1);
+        assert_eq!(guard.seen.lock().unwrap().len(), 1);
     }
 
     #[test]
@@ -97,8 +74,7 @@ mod tests {
         for i in 0..10 {
             assert!(guard.first_use(1000, &[i; 32], 1000));
         }
-        let seen = guard.seen.lock().unwrap();
-        assert_eq!((seen.order.len(), seen.signatures.len()), (3, 3));
-        assert!(seen.signatures.contains(&[9; 32]));
+        assert_eq!(guard.seen.lock().unwrap().len(), 3);
+        assert!(!guard.first_use(1000, &[9; 32], 1000), "the newest stay");
     }
 }

@@ -1,10 +1,11 @@
 //! Socket Mode's frames, as Slack's "Using Socket Mode" documents them: `hello`, `disconnect`,
 //! and envelopes carrying the same payloads the HTTP endpoints receive. Pure: no I/O.
 
-use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+
+use crate::core::recent::Recent;
 
 /// One frame from Slack.
 #[derive(Debug, Clone, PartialEq)]
@@ -110,42 +111,27 @@ pub fn ack(id: &str, reply: Option<Value>) -> String {
 }
 
 /// Envelope ids already handed over: Slack redelivers what it did not see acknowledged (on this
-/// connection or another), and each is handled once. Bounded: ids are forgotten after `keep`.
+/// connection or another), and each is handled once. Each id is remembered for `keep` (longer
+/// than Slack goes on redelivering); at most `max` ids, the oldest forgotten first.
 #[derive(Debug)]
 pub struct Delivered {
-    seen: HashMap<String, Instant>,
+    seen: Recent<String, Instant>,
     keep: Duration,
-    max: usize,
 }
 
 impl Delivered {
     pub fn new(keep: Duration, max: usize) -> Self {
         Self {
-            seen: HashMap::new(),
+            seen: Recent::new(max),
             keep,
-            max,
         }
     }
 
     /// True the first time `id` is offered within `keep`; false for a redelivery. Ids are
     /// UUIDs, compared in lower case: one id spelled two ways is one envelope.
     pub fn first(&mut self, id: &str, now: Instant) -> bool {
-        let id = id.to_ascii_lowercase();
-        if self
-            .seen
-            .get(&id)
-            .is_some_and(|at| now.duration_since(*at) < self.keep)
-        {
-            return false;
-        }
-        if self.seen.len() >= self.max {
-            let keep = self.keep;
-            self.seen.retain(|_, at| now.duration_since(*at) < keep);
-        }
-        if self.seen.len() < self.max {
-            self.seen.insert(id, now);
-        }
-        true
+        self.seen
+            .first(id.to_ascii_lowercase(), now + self.keep, now)
     }
 }
 
@@ -211,9 +197,10 @@ mod tests {
             accepts_response_payload: true,
         };
         let body = String::from_utf8(command.form_body().unwrap()).unwrap();
-        let fields: HashMap<String, String> = form_urlencoded::parse(body.as_bytes())
-            .into_owned()
-            .collect();
+        let fields: std::collections::HashMap<String, String> =
+            form_urlencoded::parse(body.as_bytes())
+                .into_owned()
+                .collect();
         assert_eq!(fields["text"], "petstore prod 5 10 GET /pets/{id}");
         assert_eq!(fields["command"], "/throttle");
         assert!(!fields.contains_key("n"), "only the form's text fields");
@@ -274,13 +261,17 @@ mod tests {
     }
 
     #[test]
-    fn memory_stays_bounded_when_a_flood_fills_it() {
+    fn a_flood_that_fills_the_memory_forgets_the_oldest_and_never_stops_remembering() {
         let start = Instant::now();
-        let mut delivered = Delivered::new(Duration::from_secs(60), 1);
-        assert!(delivered.first("a", start));
-        // Full of a fresh id: the next is handled but not remembered.
-        assert!(delivered.first("b", start + Duration::from_secs(1)));
-        assert!(delivered.first("b", start + Duration::from_secs(2)));
-        assert!(!delivered.first("a", start + Duration::from_secs(3)));
+        let at = |secs| start + Duration::from_secs(secs);
+        let mut delivered = Delivered::new(Duration::from_secs(60), 2);
+        for (id, secs) in [("a", 0), ("b", 1), ("c", 2)] {
+            assert!(delivered.first(id, at(secs)));
+        }
+        // Full of fresh ids: the newest are remembered, the oldest made room.
+        assert!(!delivered.first("c", at(3)));
+        assert!(!delivered.first("b", at(3)));
+        assert!(delivered.first("a", at(4)));
+        assert!(delivered.seen.len() <= 2);
     }
 }

@@ -103,7 +103,8 @@ pub async fn run(
         .timeout(Duration::from_secs(10))
         .build()
         .unwrap_or_default();
-    // Shared by every connection: Slack may redeliver on another one.
+    // Shared by every connection: Slack may redeliver on another one. Ten minutes outlast
+    // Slack's retries (the last about five minutes after the first delivery).
     let delivered = Arc::new(Mutex::new(Delivered::new(Duration::from_secs(600), 10_000)));
     let mut tasks = tokio::task::JoinSet::new();
     for index in 0..settings.connections {
