@@ -7,14 +7,17 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::gateway::{GatewaySettings, Readiness, TargetGateway};
+use super::gateway::{GatewaySettings, Paces, Readiness, TargetGateway};
 use super::pacer::Pacer;
 use super::plan_queue::PlanQueue;
 use crate::core::ports::{Gateway, GatewayError, TrafficError};
 use crate::domain::{
     AccountLimits, Action, ApiId, ApiKind, ApiMethod, ApiName, Configured, Level, PlanLevel,
-    PlanRef, PlanView, ResolvedApi, StageName, StageView, TargetAlias, Traffic,
+    PlanRef, PlanView, ResolvedApi, StageName, StageView, TargetAlias, Traffic, Trail,
 };
+
+/// CloudTrail's LookupEvents quota per account and region (CloudTrail API reference).
+const TRAIL_LOOKUPS_PER_SECOND: f64 = 2.0;
 
 /// API Gateway in every configured target.
 pub struct ApiGateway {
@@ -26,17 +29,18 @@ impl ApiGateway {
     /// Nothing is called until first use (or [`ApiGateway::warm_up`]).
     pub fn new(settings: GatewaySettings) -> Self {
         // One pace per account and region: targets that share both share one budget.
-        type Paces = (Arc<Pacer>, Arc<PlanQueue>);
         let mut paces: HashMap<(Option<String>, Option<String>), Paces> = HashMap::new();
         let mut pace = |account: Option<&str>, region: Option<&str>| {
             let key = (account.map(str::to_owned), region.map(str::to_owned));
-            let (pacer, plans) = paces.entry(key).or_insert_with(|| {
+            let (pacer, plans, trail) = paces.entry(key).or_insert_with(|| {
                 (
                     Arc::new(Pacer::new(settings.calls_per_second, settings.calls_burst)),
                     Arc::new(PlanQueue::new(settings.plan_spacing)),
+                    // CloudTrail allows two LookupEvents a second per account and region.
+                    Arc::new(Pacer::new(TRAIL_LOOKUPS_PER_SECOND, 1)),
                 )
             });
-            (Arc::clone(pacer), Arc::clone(plans))
+            (Arc::clone(pacer), Arc::clone(plans), Arc::clone(trail))
         };
         let home_region = std::env::var("AWS_REGION")
             .or_else(|_| std::env::var("AWS_DEFAULT_REGION"))
@@ -219,6 +223,16 @@ impl Gateway for ApiGateway {
 
     async fn account_limits(&self, api: &ApiId) -> Option<AccountLimits> {
         self.pick(api.target()).ok()?.account_limits(api).await
+    }
+
+    /// In the target the API lives in: CloudTrail's event history is per account and region.
+    async fn history(
+        &self,
+        api: &ApiId,
+        stage: Option<&StageName>,
+        since: i64,
+    ) -> Result<Trail, GatewayError> {
+        self.pick(api.target())?.history(api, stage, since).await
     }
 
     async fn traffic(

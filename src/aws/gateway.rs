@@ -19,11 +19,12 @@ use super::targets::TargetConfig;
 use crate::core::ports::{Gateway, GatewayError, TrafficError};
 use crate::domain::{
     AccountLimits, Action, ApiId, ApiKind, ApiMethod, ApiName, Configured, Level, ManagedBy,
-    PlanLevel, PlanRef, PlanView, ResolvedApi, StageName, StageView, TAG_PREFIX, TargetAlias,
-    Traffic,
+    PlanLevel, PlanRef, PlanView, Principal, ResolvedApi, StageName, StageView, TAG_PREFIX,
+    TargetAlias, Traffic, Trail,
 };
 
 mod errors;
+mod history;
 mod http;
 mod listing;
 mod plans;
@@ -107,11 +108,21 @@ pub struct TargetGateway {
     kinds: std::sync::Mutex<HashMap<String, Listing>>,
     /// Stages' traffic, from CloudWatch.
     traffic: super::traffic::CloudWatch,
+    /// CloudTrail's event history (`history`), read at its own pace: two lookups a second per
+    /// account and region, shared like the management pace.
+    trail: OnceCell<aws_sdk_cloudtrail::Client>,
+    trail_pacer: Arc<Pacer>,
+    /// This service's own AWS identity, asked once (to tell its own events in CloudTrail).
+    identity: OnceCell<Option<Principal>>,
 }
+
+/// The paces one account and region shares: management calls, usage plan turns, CloudTrail
+/// lookups.
+pub type Paces = (Arc<Pacer>, Arc<PlanQueue>, Arc<Pacer>);
 
 impl TargetGateway {
     /// The home target: the service's own credentials and region.
-    pub fn home(settings: &GatewaySettings, paces: (Arc<Pacer>, Arc<PlanQueue>)) -> Self {
+    pub fn home(settings: &GatewaySettings, paces: Paces) -> Self {
         Self::reaching(settings, None, paces)
     }
 
@@ -119,7 +130,7 @@ impl TargetGateway {
     pub fn reaching(
         settings: &GatewaySettings,
         reach: Option<TargetConfig>,
-        (pacer, plan_queue): (Arc<Pacer>, Arc<PlanQueue>),
+        (pacer, plan_queue, trail_pacer): Paces,
     ) -> Self {
         Self {
             settings: settings.clone(),
@@ -133,13 +144,18 @@ impl TargetGateway {
             missed: std::sync::Mutex::new(HashMap::new()),
             kinds: std::sync::Mutex::new(HashMap::new()),
             traffic: super::traffic::CloudWatch::default(),
+            trail: OnceCell::new(),
+            trail_pacer,
+            identity: OnceCell::new(),
         }
     }
 
     /// Whether two targets take turns under one pace (and one plan queue).
     #[cfg(test)]
     pub fn shares_paces_with(&self, other: &Self) -> bool {
-        Arc::ptr_eq(&self.pacer, &other.pacer) && Arc::ptr_eq(&self.plan_queue, &other.plan_queue)
+        Arc::ptr_eq(&self.pacer, &other.pacer)
+            && Arc::ptr_eq(&self.plan_queue, &other.plan_queue)
+            && Arc::ptr_eq(&self.trail_pacer, &other.trail_pacer)
     }
 
     /// Resolves the AWS setup now, so that the first command does not wait for it.
@@ -430,6 +446,15 @@ impl Gateway for TargetGateway {
         self.traffic
             .read(&connection.config, published, levels, from, to)
             .await
+    }
+
+    async fn history(
+        &self,
+        api: &ApiId,
+        stage: Option<&StageName>,
+        since: i64,
+    ) -> Result<Trail, GatewayError> {
+        TargetGateway::history(self, api, stage, since).await
     }
 
     /// A REST API's resources and methods; an HTTP API's routes (so a typo is told before a

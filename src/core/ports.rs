@@ -10,7 +10,7 @@ use super::outcome::News;
 use super::requester::ReplyTo;
 use crate::domain::{
     AccountLimits, Action, ApiId, ApiKind, ApiMethod, ApiName, Configured, Level, PlanLevel,
-    PlanRef, PlanView, ResolvedApi, StageName, StageView, TargetAlias, Traffic,
+    PlanRef, PlanView, ResolvedApi, StageName, StageView, TargetAlias, Traffic, Trail,
 };
 
 /// A timed change's deadline: where and when its restore must run.
@@ -224,6 +224,23 @@ pub trait Gateway: Send + Sync {
 
     /// The regional quota of the account `api` lives in (cached); `None` when it cannot be read.
     fn account_limits(&self, api: &ApiId) -> impl Future<Output = Option<AccountLimits>> + Send;
+
+    /// The calls CloudTrail recorded since `since` (Unix seconds) that touched the API's
+    /// stages (only `stage`, when given), newest first, read in the target the API lives in.
+    /// CloudTrail's own budget, not the management one.
+    fn history(
+        &self,
+        api: &ApiId,
+        stage: Option<&StageName>,
+        since: i64,
+    ) -> impl Future<Output = Result<Trail, GatewayError>> + Send {
+        let _ = (api, stage, since);
+        async {
+            Err(GatewayError::Unexpected(
+                "CloudTrail's event history is not reachable here".to_owned(),
+            ))
+        }
+    }
 
     /// The traffic each of `levels` (a stage and one of its levels) served between `from` and
     /// `to` (Unix seconds), minute by minute, in one read with a short timeout. Not part of

@@ -315,7 +315,7 @@ fn route_key(level: &Level) -> Option<String> {
 }
 
 /// The level a route key names; `None` for a key no command can name.
-fn level_of(route_key: &str) -> Option<Level> {
+pub(super) fn level_of(route_key: &str) -> Option<Level> {
     if route_key == Level::DEFAULT_ROUTE {
         return Some(Level::DefaultRoute);
     }
