@@ -5,12 +5,14 @@
 
 /// The partition of `region`, from its name's prefix as AWS assigns them.
 pub fn of_region(region: &str) -> &'static str {
-    const PREFIXES: [(&str, &str); 5] = [
+    const PREFIXES: [(&str, &str); 7] = [
         ("us-gov-", "aws-us-gov"),
         ("cn-", "aws-cn"),
         ("us-isob-", "aws-iso-b"),
+        ("us-isof-", "aws-iso-f"),
         ("us-iso-", "aws-iso"),
         ("eu-isoe-", "aws-iso-e"),
+        ("eusc-", "aws-eusc"),
     ];
     PREFIXES
         .iter()
@@ -47,6 +49,8 @@ mod tests {
         assert_eq!(of_region("us-iso-east-1"), "aws-iso");
         assert_eq!(of_region("us-isob-east-1"), "aws-iso-b");
         assert_eq!(of_region("eu-isoe-west-1"), "aws-iso-e");
+        assert_eq!(of_region("us-isof-south-1"), "aws-iso-f");
+        assert_eq!(of_region("eusc-de-east-1"), "aws-eusc");
     }
 
     #[test]

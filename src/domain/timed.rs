@@ -347,7 +347,7 @@ impl<L: RecordLevel> Timed<L> {
     /// still in force, or none (the values before the first come back).
     pub fn next(&self, now: i64) -> Option<Self> {
         let at = self.below.iter().position(|layer| layer.until > now)?;
-        Some(self.from_layer(at))
+        Some(self.with_layer_on_top(at))
     }
 
     /// The values that come back when the newest timed change ends at `now`.
@@ -394,7 +394,7 @@ impl<L: RecordLevel> Timed<L> {
         let written = self.below.iter().position(|layer| layer.set == live);
         match written {
             Some(at) => {
-                let from = self.from_layer(at);
+                let from = self.with_layer_on_top(at);
                 if from.is_due(now) {
                     from.check(live, now)
                 } else {
@@ -408,7 +408,7 @@ impl<L: RecordLevel> Timed<L> {
     }
 
     /// The record as it is once the layer at `at` is the newest.
-    fn from_layer(&self, at: usize) -> Self {
+    fn with_layer_on_top(&self, at: usize) -> Self {
         let layer = &self.below[at];
         Self {
             level: self.level.clone(),

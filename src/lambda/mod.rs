@@ -330,7 +330,17 @@ impl Function {
                 "refused a restore event: it was sealed for another function".to_owned(),
             ));
         }
-        wait_for_deadline(event.at, deadline).await?;
+        if !wait_for_deadline(event.at, deadline).await {
+            // Never an error for "too early": Lambda's own retries of an asynchronous
+            // invocation are few (or none), and the schedule that fired is gone.
+            let now = unix_now();
+            return match self.restores.reschedule(event, now).await {
+                Ok(()) => Ok(json!({ "statusCode": 200, "body": "rescheduled" })),
+                Err(error) => Err(FunctionError(format!(
+                    "woke before the restore's deadline with too little time to wait, and could not schedule it again: {error}"
+                ))),
+            };
+        }
         if let Some(reminder) = event.plan_reminder() {
             return self.restore_plan(&reminder, deadline).await;
         }
@@ -441,39 +451,49 @@ impl Function {
 /// not one Lambda sent.
 const LONGEST_INVOCATION: Duration = Duration::from_secs(15 * 60 + 60);
 
-/// When this invocation must have answered, from the runtime's deadline (Unix milliseconds).
-/// Real Lambda always sends a Unix time; local emulators (`cargo lambda watch`) may send a
-/// duration (`600000`), which read as a Unix time passed in 1970. A deadline that is not a
-/// plausible Unix time within the next 15 minutes is unknown: logged once, and the invocation
-/// runs as with Lambda's longest timeout, as it would in production.
 /// Time a restore keeps for its own work after waiting: a throttled write is retried for up
 /// to 45 s, and the end must still be told.
 const RESTORE_ROOM: Duration = Duration::from_secs(50);
 
 /// A restore's schedule fires up to two minutes before the deadline (see
-/// [`restore::wake_at`]): wait for the deadline itself. Without the time to wait and still
-/// restore, fail the invocation so that the scheduler tries again later.
-async fn wait_for_deadline(at: i64, deadline: InvocationDeadline) -> Result<(), FunctionError> {
-    let now_ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_millis();
+/// [`restore::wake_at`]): wait for the deadline itself, by the wall clock the record is judged
+/// by. `false` when this invocation has not the time to wait and still restore.
+async fn wait_for_deadline(at: i64, deadline: InvocationDeadline) -> bool {
     let due_ms = u128::try_from(at.max(0)).unwrap_or_default() * 1000;
-    let Some(early) = due_ms.checked_sub(now_ms).filter(|ms| *ms > 0) else {
-        return Ok(());
+    let early = || {
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_millis();
+        due_ms.checked_sub(now_ms).filter(|ms| *ms > 0)
     };
-    let wait = Duration::from_millis(u64::try_from(early).unwrap_or(u64::MAX));
+    let Some(first) = early() else {
+        return true;
+    };
+    let wait = Duration::from_millis(u64::try_from(first).unwrap_or(u64::MAX));
     let budget = left_before(Some(deadline)).unwrap_or_default();
     if wait + RESTORE_ROOM > budget {
-        return Err(FunctionError(format!(
-            "woke {} s before the restore's deadline with too little of this invocation's time left to wait; retried later",
-            wait.as_secs()
-        )));
+        return false;
     }
     tokio::time::sleep(wait).await;
-    Ok(())
+    // A clock that slewed while asleep: a little more, within the same room.
+    while let Some(left) = early() {
+        if left_before(Some(deadline)).unwrap_or_default() < RESTORE_ROOM {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(
+            u64::try_from(left).unwrap_or(100).min(100),
+        ))
+        .await;
+    }
+    true
 }
 
+/// When this invocation must have answered, from the runtime's deadline (Unix milliseconds).
+/// Real Lambda always sends a Unix time; local emulators (`cargo lambda watch`) may send a
+/// duration (`600000`), which read as a Unix time passed in 1970. A deadline that is not a
+/// plausible Unix time within the next 15 minutes is unknown: logged once, and the invocation
+/// runs as with Lambda's longest timeout, as it would in production.
 fn deadline_of(context: &lambda_runtime::Context) -> InvocationDeadline {
     let now_ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

@@ -310,6 +310,14 @@ pub fn wake_at(deadline: i64) -> i64 {
     (deadline - 60).div_euclid(60) * 60
 }
 
+/// When to set a restore's schedule made at `now`: [`wake_at`], but never a minute already
+/// begun (AWS refuses a one-time schedule in the past). A change shorter than about two minutes
+/// can therefore end up to a minute late on Lambda.
+pub fn fire_at(deadline: i64, now: i64) -> i64 {
+    let next_minute = (now.div_euclid(60) + 1) * 60;
+    wake_at(deadline).max(next_minute)
+}
+
 /// `arn:aws:lambda:region:account:function:name`, without a `:alias` or `:version` after it.
 fn unqualified(arn: &str) -> &str {
     match arn.match_indices(':').nth(6) {
@@ -364,12 +372,27 @@ impl ScheduledRestores {
         scheduler
             .create(OneTime {
                 name: &name,
-                at: wake_at(at),
+                at: fire_at(at, unix_now()),
                 target_arn: function_arn,
                 input: &input,
             })
             .await
             .map_err(|e| DeadlineError(e.to_string()))
+    }
+}
+
+impl ScheduledRestores {
+    /// A restore event that fired too early for this invocation to wait out: a new one-time
+    /// schedule for it (the one that fired deletes itself), named after the original and the
+    /// moment, so a repeated delivery makes the same one.
+    pub async fn reschedule(&self, event: RestoreEvent, now: i64) -> Result<(), DeadlineError> {
+        let original = match (event.plan_reminder(), event.reminder()) {
+            (Some(plan), _) => plan_schedule_name(&plan),
+            (None, Some(stage)) => schedule_name(&stage),
+            (None, None) => return Err(DeadlineError("an invalid place".to_owned())),
+        };
+        let name = format!("{original}-r{}", now.div_euclid(60).rem_euclid(100_000));
+        self.schedule(event, name).await
     }
 }
 
@@ -409,6 +432,20 @@ impl Deadlines for ScheduledRestores {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_schedule_is_never_set_in_a_minute_already_begun() {
+        let now = 1_795_703_410;
+        // Far enough ahead: the early whole minute.
+        assert_eq!(fire_at(now + 600, now), wake_at(now + 600));
+        // A short change: the next minute, though that is after the deadline.
+        for deadline in [now + 2, now + 60, now + 100] {
+            let at = fire_at(deadline, now);
+            assert_eq!(at % 60, 0);
+            assert!(at > now, "{deadline}: not in the past");
+            assert!(at <= now + 60, "{deadline}: the next minute");
+        }
+    }
 
     #[test]
     fn a_restore_wakes_within_the_two_minutes_before_its_deadline_on_a_whole_minute() {

@@ -200,7 +200,14 @@ async fn each_kind_refuses_the_other_kinds_levels_before_any_change() {
     let on_http = shown(&reply_to(&app, &format!("{http} prod 10 20 * /pets"), 2).await);
 
     contains_all(&on_rest, &["`$default` is an HTTP API's catch-all route"]);
-    contains_all(&on_http, &["`* /pets`", "partial wildcard", "not documented to throttle"]);
+    contains_all(
+        &on_http,
+        &[
+            "`* /pets`",
+            "partial wildcard",
+            "not documented to throttle",
+        ],
+    );
     assert_eq!(stage_limits(&rest, "prod").await, None);
     assert!(
         http_stage(&http, "prod")

@@ -33,11 +33,24 @@ fn plan_retries() -> (RetryConfig, TimeoutConfig) {
     )
 }
 
+/// What a level holds once `action` is written.
+fn intended(action: &Action) -> Configured {
+    match action {
+        Action::Set(limits) => (*limits).into(),
+        Action::Reset => Configured::default(),
+    }
+}
+
 /// Whether AWS refused a call for its rate (then a later turn may succeed).
 fn is_throttled(code: Option<&str>) -> bool {
     matches!(
         code,
-        Some("TooManyRequestsException" | "ThrottlingException" | "Throttling")
+        Some(
+            "TooManyRequestsException"
+                | "LimitExceededException"
+                | "ThrottlingException"
+                | "Throttling"
+        )
     )
 }
 
@@ -227,12 +240,34 @@ impl TargetGateway {
                 let throttled = is_throttled(err.code());
                 let error = self.explain(err, "apigateway:PATCH", &resource, Some(not_found()));
                 let error = self.named(error).await;
-                Err(if throttled {
-                    Attempt::Throttled(error)
-                } else {
-                    Attempt::Failed(error)
-                })
+                if throttled {
+                    return Err(Attempt::Throttled(error));
+                }
+                // No answer is not "not written": AWS may have applied it. Read again; the
+                // level holding what was asked is a write that landed.
+                let unanswered = matches!(
+                    error,
+                    GatewayError::Timeout { .. } | GatewayError::Unreachable { .. }
+                );
+                if unanswered && self.plan_holds(id, level, intended(action)).await {
+                    return Ok(());
+                }
+                Err(Attempt::Failed(error))
             }
+        }
+    }
+
+    /// Whether the plan's level holds `values` now (`false` when it cannot be read).
+    async fn plan_holds(&self, id: &str, level: &PlanLevel, values: Configured) -> bool {
+        let Ok(clients) = self.clients().await else {
+            return false;
+        };
+        match clients.rest.get_usage_plan().usage_plan_id(id).send().await {
+            Ok(now) => {
+                let view = self.plan_view(Parts::read(&now));
+                view.at(level).unwrap_or_default() == values
+            }
+            Err(_) => false,
         }
     }
 

@@ -118,11 +118,18 @@ impl TargetGateway {
         let Some(key) = setting_key(level) else {
             return Err(GatewayError::Level(TargetError::DefaultRouteOnRest));
         };
-        let patch = if *level == Level::Stage {
-            stage_patch(action)
-        } else {
-            let current = self.rest_settings(api, stage).await?;
-            method_patch(&key, current.entry(&key), current.entry(STAGE_KEY), action)
+        let patch = match (level, action) {
+            (Level::Stage, Action::Set(_)) => stage_patch(action),
+            // The stage-wide entry is a whole entry too: one the bot's own change made (AWS's
+            // defaults and throttling) goes, as a method's does.
+            (Level::Stage, Action::Reset) => {
+                let current = self.rest_settings(api, stage).await?;
+                method_patch(&key, current.entry(&key), None, action)
+            }
+            _ => {
+                let current = self.rest_settings(api, stage).await?;
+                method_patch(&key, current.entry(&key), current.entry(STAGE_KEY), action)
+            }
         };
         let removing = patch.iter().any(|p| p.op == Op::Remove);
         if patch.is_empty() {
@@ -347,14 +354,32 @@ fn values(limits: &ThrottleLimits) -> (String, String) {
     (limits.rate.to_string(), limits.burst.to_string())
 }
 
-/// The stage-wide level: its two throttling paths; a reset writes "not set" (the `*/*` entry
-/// also holds the stage's caching, logging and metrics, which stay).
+/// The stage-wide level's throttle: its two throttling paths (the `*/*` entry also holds the
+/// stage's caching, logging and metrics, which stay). Its reset is [`method_patch`]'s, with no
+/// entry above it.
 fn stage_patch(action: &Action) -> Vec<Patch> {
     let (rate, burst) = match action {
         Action::Set(limits) => values(limits),
         Action::Reset => (NOT_SET.to_owned(), NOT_SET.to_owned()),
     };
     throttling(STAGE_KEY, rate, burst).into()
+}
+
+/// What a method gets from the stage-wide entry (or, without one, from AWS's defaults), as
+/// [`others`] says it. Stage-wide caching caches GET methods only: "only GET methods have
+/// caching enabled by default" (API Gateway developer guide, "Enable API caching"), so any
+/// other method inherits caching off.
+fn inherited(key: &str, stage_wide: Option<&MethodSetting>) -> Vec<(&'static str, String)> {
+    let fresh = fresh_entry();
+    let mut fields = others(stage_wide.unwrap_or(&fresh));
+    if !key.ends_with("/GET") {
+        for (field, value) in &mut fields {
+            if *field == "caching/enabled" {
+                *value = "false".to_owned();
+            }
+        }
+    }
+    fields
 }
 
 /// A method level, given its entry and the stage-wide one as they are now.
@@ -368,6 +393,11 @@ fn stage_patch(action: &Action) -> Vec<Patch> {
 ///   give it (`remove /{key}`, as Terraform's `aws_api_gateway_method_settings` deletes one),
 ///   and writes "not set" into an entry someone gave settings of its own;
 /// - a reset of a method with no entry writes nothing: it already inherits.
+///
+/// Left as it is: an entry someone made with `-1` throttling and the stage's settings (as
+/// Terraform's `aws_api_gateway_method_settings` can) is removed by a reset, which throttles and
+/// caches exactly as before; and an entry the bot made keeps its copy when the stage-wide
+/// settings change while it stands (its reset then writes `-1`, keeping the entry).
 fn method_patch(
     key: &str,
     entry: Option<&MethodSetting>,
@@ -381,8 +411,9 @@ fn method_patch(
         }
         (Action::Set(limits), None) => {
             let (rate, burst) = values(limits);
-            let mut patch: Vec<Patch> = stage_wide
-                .map(others)
+            // Without a stage-wide entry, AWS's defaults are what the stage gives: no copy.
+            let copied = stage_wide.map(|_| inherited(key, stage_wide));
+            let mut patch: Vec<Patch> = copied
                 .unwrap_or_default()
                 .into_iter()
                 .map(|(field, value)| Patch::replace(format!("/{key}/{field}"), value))
@@ -392,8 +423,7 @@ fn method_patch(
         }
         (Action::Reset, None) => Vec::new(),
         (Action::Reset, Some(entry)) => {
-            let inherited = stage_wide.map_or_else(|| others(&fresh_entry()), others);
-            if others(entry) == inherited {
+            if others(entry) == inherited(key, stage_wide) {
                 vec![Patch {
                     op: Op::Remove,
                     path: format!("/{key}"),

@@ -524,7 +524,10 @@ fn an_interrupted_restore_that_wrote_a_layers_values_is_finished_from_that_layer
     // The restore wrote the layer's values, then stopped before the record changed.
     match top.check(layer, 3_000) {
         Due::AlreadyBack { next: Some(next) } => {
-            assert_eq!((next.set, next.until, next.by.as_str()), (layer, 4_000, "U0BOB"));
+            assert_eq!(
+                (next.set, next.until, next.by.as_str()),
+                (layer, 4_000, "U0BOB")
+            );
             assert!(next.below.is_empty());
         }
         other => panic!("{other:?}"),

@@ -202,3 +202,59 @@ fn removing_an_entry_that_is_gone_is_told_apart_from_other_refusals() {
     )));
     assert!(!is_already_absent(None));
 }
+
+#[test]
+fn stage_wide_caching_is_copied_to_a_get_only_and_compared_as_such() {
+    // AWS caches only GET methods when caching is on stage-wide: a POST's first throttle must
+    // not start serving its responses from the cache.
+    let stage = busy_stage();
+    let patch = paths(&method_patch(
+        "~1orders/POST",
+        None,
+        Some(&stage),
+        &set(5.0, 10),
+    ));
+    assert!(
+        patch.contains(&(
+            "replace".to_owned(),
+            "/~1orders/POST/caching/enabled".to_owned(),
+            Some("false".to_owned())
+        )),
+        "{patch:?}"
+    );
+    assert!(
+        patch
+            .iter()
+            .any(|p| p.1 == "/~1orders/POST/logging/loglevel")
+    );
+    let mut ours = copied(&stage, 5.0, 10);
+    ours.caching_enabled = false;
+    let reset = paths(&method_patch(
+        "~1orders/POST",
+        Some(&ours),
+        Some(&stage),
+        &Action::Reset,
+    ));
+    assert_eq!(
+        reset,
+        vec![("remove".to_owned(), "/~1orders/POST".to_owned(), None)]
+    );
+}
+
+#[test]
+fn a_stage_wide_reset_removes_an_entry_the_stage_had_only_for_its_throttle() {
+    let ours = copied(&fresh_entry(), 5.0, 10);
+    assert_eq!(
+        paths(&method_patch(STAGE_KEY, Some(&ours), None, &Action::Reset)),
+        vec![("remove".to_owned(), "/*/*".to_owned(), None)]
+    );
+    // The stage's own caching and logging live in that entry: kept, throttling unset.
+    let busy = busy_stage();
+    let reset = paths(&method_patch(STAGE_KEY, Some(&busy), None, &Action::Reset));
+    assert_eq!(reset.len(), 2);
+    assert!(
+        reset.iter().all(|p| p.2.as_deref() == Some("-1")),
+        "{reset:?}"
+    );
+    assert!(method_patch(STAGE_KEY, None, None, &Action::Reset).is_empty());
+}

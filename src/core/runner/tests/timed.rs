@@ -775,7 +775,8 @@ async fn keeping_a_timed_change_for_good_when_its_record_cannot_be_removed_chang
         };
         let refused = result.as_ref().expect_err(text).to_string();
         assert!(
-            refused.contains("record could not be removed") && refused.contains("nothing was changed"),
+            refused.contains("record could not be removed")
+                && refused.contains("nothing was changed"),
             "{text}: {refused}"
         );
         assert_eq!(record(&runner), Some(kept.clone()), "{text}");
@@ -804,8 +805,15 @@ async fn a_change_for_good_whose_write_fails_puts_the_timed_changes_record_back(
 
     let outcome = runner.perform(&ask("U1", "petstore prod 70 140")).await;
 
-    assert!(matches!(&outcome, Outcome::Change { result: Err(_), .. }), "{outcome:?}");
-    assert_eq!(record(&runner), Some(kept), "the timed change still ends by itself");
+    assert!(
+        matches!(&outcome, Outcome::Change { result: Err(_), .. }),
+        "{outcome:?}"
+    );
+    assert_eq!(
+        record(&runner),
+        Some(kept),
+        "the timed change still ends by itself"
+    );
 }
 
 #[tokio::test]
