@@ -6,8 +6,9 @@ use super::plan::Risk;
 use super::requester::Requester;
 use super::requester::{ChatId, Via};
 use crate::domain::{
-    ApiId, ApiView, Applied, Configured, HoldError, Level, PlanApplied, PlanChange, PlanLevel,
-    PlanRef, PlanView, QuotaExceeded, ResolvedApi, TargetApis, ThrottleChange, Timed, Unsealed,
+    ApiId, ApiView, Applied, Configured, History, HoldError, Level, PlanApplied, PlanChange,
+    PlanLevel, PlanRef, PlanView, QuotaExceeded, ResolvedApi, TargetApis, ThrottleChange, Timed,
+    Unsealed,
 };
 use crate::policy::Denial;
 
@@ -134,6 +135,11 @@ pub enum Outcome {
     Show {
         request: ShowRequest,
         result: Result<ApiView, GatewayError>,
+    },
+    /// `history`: who changed the API's stages, and when, or why it could not be read.
+    History {
+        request: ShowRequest,
+        result: Result<History, GatewayError>,
     },
     /// `show <alias>:`: a target's APIs, or why they could not be listed.
     Listed {
@@ -349,7 +355,10 @@ impl Outcome {
             Self::Change { result: Err(e), .. } => Label::of_failure(e),
             Self::Refused { .. } => Label::Denied,
             Self::Show { result: Ok(_), .. } => Label::Show,
-            Self::Show { result: Err(e), .. } => Label::of_gateway(e),
+            Self::Show { result: Err(e), .. } | Self::History { result: Err(e), .. } => {
+                Label::of_gateway(e)
+            }
+            Self::History { result: Ok(_), .. } => Label::Show,
             Self::Listed { result: Ok(_), .. } | Self::PlanShown { result: Ok(_), .. } => {
                 Label::Show
             }
@@ -403,6 +412,7 @@ impl Outcome {
         !matches!(
             self,
             Self::Show { .. }
+                | Self::History { .. }
                 | Self::Listed { .. }
                 | Self::PlanShown { .. }
                 | Self::NeedsConfirmation { .. }

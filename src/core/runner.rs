@@ -366,9 +366,15 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
     pub async fn prepare(&self, ask: &Ask) -> Step {
         match &ask.work {
             Work::Change(change) => self.change(ask, change).await,
-            Work::Show(request) => Step::Done(Outcome::Show {
-                request: request.clone(),
-                result: self.show(request).await,
+            Work::Show(request) => Step::Done(match request.history {
+                Some(lookback) => Outcome::History {
+                    request: request.clone(),
+                    result: self.history(request, lookback).await,
+                },
+                None => Outcome::Show {
+                    request: request.clone(),
+                    result: self.show(request).await,
+                },
             }),
             Work::List(request) => Step::Done(Outcome::Listed {
                 request: request.clone(),
@@ -698,6 +704,7 @@ fn changed(change: &ThrottleChange, result: Result<Applied, Failure>) -> Outcome
     }
 }
 
+mod history;
 mod log;
 mod plan_timed;
 mod plans;

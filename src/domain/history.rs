@@ -280,6 +280,50 @@ pub struct Trail {
     pub unread: Vec<String>,
 }
 
+/// Who asked the bot for one of its own changes, from its sealed record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Asker {
+    /// A chat user id, `schedule`, or `alarm:<name>` (as records name them).
+    pub by: String,
+    /// The change put back the values before a timed change (its end, or `restore`).
+    pub ended: bool,
+}
+
+/// A timed change in force on a stage, as its record says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InForce {
+    pub by: String,
+    /// Unix seconds.
+    pub since: i64,
+    pub until: i64,
+}
+
+/// One change in `history`, with what the core worked out about it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HistoryEntry {
+    pub event: TrailEvent,
+    /// For the bot's own changes: who asked, when its record says.
+    pub asked_by: Option<Asker>,
+    /// For changes made outside the bot: the timed change in force on that stage then.
+    pub during: Option<InForce>,
+}
+
+/// The answer to `history`: the API, the window, the changes newest first, and what could not
+/// be read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct History {
+    pub api: super::change::ResolvedApi,
+    pub stage: Option<super::target::StageName>,
+    pub lookback: Lookback,
+    /// The window, in Unix seconds.
+    pub from: i64,
+    pub to: i64,
+    pub entries: Vec<HistoryEntry>,
+    /// Timed changes in force whose start is recent and not listed yet (CloudTrail lags).
+    pub not_listed: Vec<(String, InForce)>,
+    pub unread: Vec<String>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -17,8 +17,8 @@ pub use change::{
 };
 pub use chat::{ChatId, ChatUser};
 pub use history::{
-    LevelChange, Lookback, LookbackError, Principal, Trail, TrailCall, TrailEvent, TrailWhat,
-    Written,
+    Asker, History, HistoryEntry, InForce, LevelChange, Lookback, LookbackError, Principal, Trail,
+    TrailCall, TrailEvent, TrailWhat, Written,
 };
 pub use limits::{
     AccountLimits, BurstLimit, Configured, LimitError, QuotaExceeded, RateLimit, ThrottleLimits,

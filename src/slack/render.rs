@@ -22,6 +22,7 @@ use crate::domain::{
 use crate::policy::{Denial, place};
 
 mod change;
+mod history;
 mod impact;
 pub mod plans;
 mod requests;
@@ -145,6 +146,13 @@ pub fn reply(news: &News<'_>, buttons: Option<&Buttons>) -> Option<Value> {
             request,
             result: Ok(listed),
         } => target_apis(request, listed),
+        Outcome::History {
+            result: Ok(found), ..
+        } => history::shown(found),
+        Outcome::History {
+            request,
+            result: Err(error),
+        } => history::failed(request, error),
         Outcome::PlanShown {
             result: Ok(plan), ..
         } => plans::shown(plan),
@@ -252,6 +260,7 @@ pub fn notice(news: &News<'_>) -> Option<Value> {
             approvers,
         } => plans::gated_notice(change, planned, approvers, actor),
         Outcome::Show { .. }
+        | Outcome::History { .. }
         | Outcome::Listed { .. }
         | Outcome::PlanShown { .. }
         | Outcome::NeedsConfirmation { .. } => {
@@ -429,6 +438,9 @@ fn usage_text(command: &str) -> String {
          • `{c} restore <api> <stage> [<METHOD> <path>]`: end a timed change now\n\
          • `{c} show <api> [<stage>]`: show the current throttling and timed changes; \
          `{c} show prod:` lists target `prod`'s APIs and stages\n\
+         • `{c} history <api> [<stage>] [<duration>]`: who changed the throttling, and when, \
+         from CloudTrail, changes made outside throttle-bot too (the last `24h` unless you say; \
+         up to `90d`)\n\
          • `{c} reset <api> <stage> [<METHOD> <path>]`: remove an override so the stage \
          follows the account's limits (or the method the stage's); an HTTP API stage cannot be \
          unset, so it is set to the account's limits\n\
@@ -451,6 +463,7 @@ fn usage_text(command: &str) -> String {
          `{c} orders prod 10 20 $default`\n\
          `{c} petstore prod 5 10 for 30m`\n\
          `{c} show petstore`\n\
+         `{c} history petstore prod 7d`\n\
          `{c} reset petstore prod GET /pets/{{id}}`"
     ))
 }
@@ -526,6 +539,9 @@ pub fn listing_apis(request: &ListRequest) -> Value {
 
 /// The immediate acknowledgement of `show`.
 pub fn looking_up(request: &ShowRequest) -> Value {
+    if let Some(lookback) = request.history {
+        return history::reading(request, lookback);
+    }
     ephemeral(format!(
         ":mag: Looking up the throttling of {}…",
         code(&request.api.to_string())

@@ -75,6 +75,21 @@ pub(super) fn log_line(requester: &Requester, outcome: &Outcome, label: Label, t
                 tracing::warn!(source, user, channel, api = %request.api, outcome = outcome_label, %error, latency_ms, "show failed")
             }
         },
+        Outcome::History { request, result } => match result {
+            Ok(history) => tracing::info!(
+                source,
+                user,
+                channel,
+                api = %request.api,
+                changes = history.entries.len(),
+                outcome = outcome_label,
+                latency_ms,
+                "history read"
+            ),
+            Err(error) => {
+                tracing::warn!(source, user, channel, api = %request.api, outcome = outcome_label, %error, latency_ms, "history failed")
+            }
+        },
         Outcome::Listed { request, result } => {
             let target = TargetAlias::name(request.target.as_ref());
             match result {

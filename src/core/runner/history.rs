@@ -1,0 +1,231 @@
+//! `history`: who changed an API's stages, and when. CloudTrail's events (through the gateway
+//! port) are put together with the bot's sealed records (on the stages now, and in the
+//! TagResource events that wrote them): the chat user behind each of the bot's own changes, and
+//! the timed change in force when someone changed a stage outside the bot.
+
+use std::collections::HashMap;
+
+use super::Runner;
+use crate::core::clock::unix_now;
+use crate::core::grammar::ShowRequest;
+use crate::core::ports::{Gateway, GatewayError, Teller};
+use crate::domain::{
+    ApiRef, Asker, History, HistoryEntry, InForce, Level, Lookback, Place, RecordSeal, ResolvedApi,
+    StageName, StageView, Timed, Trail, TrailEvent, TrailWhat,
+};
+
+/// A record's start and the bot's write it made are this close at most (the record is written
+/// first, then the stage, each under the management pace).
+const RECORD_TO_WRITE_SECS: i64 = 300;
+/// CloudTrail lists an event within 15 minutes at worst (CloudTrail user guide).
+const TRAIL_LAG_SECS: i64 = 15 * 60;
+
+impl<G: Gateway, T: Teller> Runner<G, T> {
+    pub(super) async fn history(
+        &self,
+        request: &ShowRequest,
+        lookback: Lookback,
+    ) -> Result<History, GatewayError> {
+        let (api, stages) = match &request.stage {
+            Some(stage) => {
+                let (api, read, _) = self.locate(&request.api, stage, false, None).await?;
+                (api, vec![read])
+            }
+            None => {
+                let api = match &request.api {
+                    ApiRef::Id(id) => ResolvedApi {
+                        id: id.clone(),
+                        name: self.gateway.known_name(id),
+                        kind: Default::default(),
+                    },
+                    ApiRef::Name(name) => self.gateway.find_by_name(name).await?,
+                };
+                let stages = self.read_stages(&api.id).await?;
+                let kind = self.gateway.known_kind(&api.id).unwrap_or(api.kind);
+                (ResolvedApi { kind, ..api }, stages)
+            }
+        };
+        let to = unix_now();
+        let from = to - lookback.secs() as i64;
+        let trail = self
+            .gateway
+            .history(&api.id, request.stage.as_ref(), from)
+            .await?;
+        let mut history = assemble(&api, &stages, trail, self.seal.as_ref(), (from, to));
+        history.stage = request.stage.clone();
+        history.lookback = lookback;
+        Ok(history)
+    }
+}
+
+/// One timed change's record: where, and who set it when until when.
+#[derive(Debug, Clone)]
+struct Known {
+    stage: String,
+    level: Level,
+    record: Timed,
+}
+
+/// The history from the trail, the stages as read now, and the seal that tells the bot's
+/// records from anyone's: the bot's changes get their chat user, others their timed window.
+pub fn assemble(
+    api: &ResolvedApi,
+    stages: &[StageView],
+    trail: Trail,
+    seal: Option<&RecordSeal>,
+    (from, to): (i64, i64),
+) -> History {
+    let mut known: Vec<Known> = stages
+        .iter()
+        .flat_map(|view| {
+            view.timed.iter().map(|record| Known {
+                stage: view.stage.clone(),
+                level: record.level.clone(),
+                record: record.clone(),
+            })
+        })
+        .collect();
+    for event in trail.events.iter().filter(|e| e.by_bot) {
+        let (TrailWhat::Tagged(tags), Ok(stage)) = (&event.what, StageName::parse(&event.stage))
+        else {
+            continue;
+        };
+        let place = Place::Stage {
+            api: &api.id,
+            stage: &stage,
+        };
+        for (key, value) in tags {
+            if let Some(Ok(record)) = Timed::<Level>::from_tag(key, value, seal, place)
+                && !known
+                    .iter()
+                    .any(|k| k.stage == event.stage && k.record == record)
+            {
+                known.push(Known {
+                    stage: event.stage.clone(),
+                    level: record.level.clone(),
+                    record,
+                });
+            }
+        }
+    }
+    let mut entries: Vec<HistoryEntry> = trail
+        .events
+        .into_iter()
+        // The bot's own records are how its changes are told; another's tag is a change.
+        .filter(|e| !(e.by_bot && matches!(e.what, TrailWhat::Tagged(_))))
+        .map(|event| {
+            let asked_by = event.by_bot.then(|| asker(&event, &known)).flatten();
+            let during = (!event.by_bot).then(|| in_force(&event, &known)).flatten();
+            HistoryEntry {
+                event,
+                asked_by,
+                during,
+            }
+        })
+        .collect();
+    befores(&mut entries);
+    let listed_since: Vec<(String, i64)> = entries
+        .iter()
+        .filter(|e| e.event.by_bot)
+        .map(|e| (e.event.stage.clone(), e.event.at))
+        .collect();
+    let not_listed = known
+        .iter()
+        .filter(|k| k.record.since > to - TRAIL_LAG_SECS && k.record.since <= to)
+        .filter(|k| {
+            !listed_since
+                .iter()
+                .any(|(stage, at)| *stage == k.stage && *at >= k.record.since)
+        })
+        .map(|k| (k.stage.clone(), window(&k.record)))
+        .collect();
+    History {
+        api: api.clone(),
+        stage: None,
+        lookback: Lookback::DEFAULT,
+        from,
+        to,
+        entries,
+        not_listed,
+        unread: trail.unread,
+    }
+}
+
+/// Who asked for one of the bot's changes: the record at that level that started just before
+/// it (a change made), or ended just before it (its values put back).
+fn asker(event: &TrailEvent, known: &[Known]) -> Option<Asker> {
+    let levels: Vec<&Level> = match &event.what {
+        TrailWhat::Levels(levels) => levels.iter().map(|l| &l.level).collect(),
+        _ => return None,
+    };
+    let at_level = |k: &&Known| k.stage == event.stage && levels.contains(&&k.level);
+    let near = |t: i64| t <= event.at && event.at - t <= RECORD_TO_WRITE_SECS;
+    if let Some(started) = known
+        .iter()
+        .filter(at_level)
+        .filter(|k| near(k.record.since))
+        .max_by_key(|k| k.record.since)
+    {
+        return Some(Asker {
+            by: started.record.by.clone(),
+            ended: false,
+        });
+    }
+    known
+        .iter()
+        .filter(at_level)
+        .find(|k| near(k.record.until))
+        .map(|ended| Asker {
+            by: ended.record.by.clone(),
+            ended: true,
+        })
+}
+
+/// The timed change in force on the event's stage when it was made, if any.
+fn in_force(event: &TrailEvent, known: &[Known]) -> Option<InForce> {
+    known
+        .iter()
+        .filter(|k| k.stage == event.stage)
+        .find(|k| k.record.since <= event.at && event.at < k.record.until)
+        .map(|k| window(&k.record))
+}
+
+fn window(record: &Timed) -> InForce {
+    InForce {
+        by: record.by.clone(),
+        since: record.since,
+        until: record.until,
+    }
+}
+
+/// Each change's values before, from the change before it at the same level (oldest first).
+fn befores(entries: &mut [HistoryEntry]) {
+    // By stage, usage plan (none: the stage's own levels) and level.
+    let mut last: HashMap<(String, String, String), crate::domain::Configured> = HashMap::new();
+    for entry in entries.iter_mut().rev() {
+        let (levels, plan) = match &mut entry.event.what {
+            TrailWhat::Levels(levels) => (levels, String::new()),
+            TrailWhat::Plan { levels, plan } => (levels, plan.clone()),
+            _ => continue,
+        };
+        for change in levels.iter_mut() {
+            let key = (
+                entry.event.stage.clone(),
+                plan.clone(),
+                change.level.to_string(),
+            );
+            change.before = last.get(&key).copied();
+            match change.after() {
+                Some(after) => {
+                    last.insert(key, after);
+                }
+                None => {
+                    last.remove(&key);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

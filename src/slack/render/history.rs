@@ -1,0 +1,336 @@
+//! What `history` answers: each change, newest first — when, what (before → after), who, and
+//! whether it came through throttle-bot — then what CloudTrail may not list yet.
+
+use super::*;
+use crate::domain::{
+    History, HistoryEntry, InForce, LevelChange, Lookback, Principal, TrailEvent, TrailWhat,
+    Written,
+};
+
+/// At most this many changes are listed (Slack's 50 blocks, 3,000 characters each).
+const MAX_LISTED: usize = 60;
+
+/// The acknowledgement while CloudTrail is read.
+pub(super) fn reading(request: &ShowRequest, lookback: Lookback) -> Value {
+    let stage = request
+        .stage
+        .as_ref()
+        .map_or_else(String::new, |s| format!(" stage {}", code(s.as_str())));
+    ephemeral(format!(
+        ":mag: Reading CloudTrail for changes to {}{stage} in the last {lookback}…",
+        code(&request.api.to_string())
+    ))
+}
+
+/// The answer to `history`.
+pub(super) fn shown(history: &History) -> Value {
+    let api = api_label(&history.api);
+    let place = match &history.stage {
+        Some(stage) => format!("{api} / stage {}", code(stage.as_str())),
+        None => format!("{api}, every stage"),
+    };
+    let count = match history.entries.len() {
+        0 => "no changes".to_owned(),
+        1 => "1 change".to_owned(),
+        n => format!("{n} changes"),
+    };
+    let summary = format!(
+        "{count} in the last {} (since {}), newest first",
+        history.lookback,
+        date(history.from)
+    );
+    let mut blocks = vec![
+        json!({ "type": "header", "text": { "type": "plain_text", "text": "Throttling history" } }),
+        json!({ "type": "section", "text": { "type": "mrkdwn", "text": format!("*{place}*: {summary}") } }),
+    ];
+    let mut text = format!("Throttling history of {place}: {summary}.");
+    let mut section = String::new();
+    for entry in history.entries.iter().take(MAX_LISTED) {
+        let line = line(entry);
+        text.push_str(&format!("\n{line}"));
+        if section.chars().count() + line.chars().count() + 1 > SECTION_MAX - 100 {
+            blocks
+                .push(json!({ "type": "section", "text": { "type": "mrkdwn", "text": section } }));
+            section = String::new();
+        }
+        if !section.is_empty() {
+            section.push('\n');
+        }
+        section.push_str(&truncate(&line, SECTION_MAX - 100));
+    }
+    if !section.is_empty() {
+        blocks.push(json!({ "type": "section", "text": { "type": "mrkdwn", "text": section } }));
+    }
+    let mut notes = Vec::new();
+    if history.entries.len() > MAX_LISTED {
+        notes.push(format!(
+            "…and {} older changes: ask for a shorter time, or one stage.",
+            history.entries.len() - MAX_LISTED
+        ));
+    }
+    for (stage, timed) in &history.not_listed {
+        notes.push(format!(
+            ":hourglass: The timed change {} made on stage {} at {} is not listed yet.",
+            setter(&timed.by),
+            code(stage),
+            date(timed.since)
+        ));
+    }
+    notes.push(format!(
+        "CloudTrail lists a change typically within 5 minutes, sometimes 15: one made after {} may not be here yet.",
+        date(history.to - 15 * 60)
+    ));
+    for unread in &history.unread {
+        notes.push(format!(":warning: Not read: {}", escape(unread)));
+    }
+    for note in notes {
+        text.push_str(&format!("\n{note}"));
+        blocks.push(json!({ "type": "context", "elements": [{ "type": "mrkdwn", "text": truncate(&note, SECTION_MAX) }] }));
+    }
+    blocks.truncate(50);
+    json!({ "response_type": "ephemeral", "text": truncate(&text, 40_000), "blocks": blocks })
+}
+
+/// `history` could not be read.
+pub(super) fn failed(request: &ShowRequest, error: &GatewayError) -> Value {
+    ephemeral(format!(
+        ":warning: Could not read the history of {}: {}.",
+        code(&request.api.to_string()),
+        escape(&error.to_string())
+    ))
+}
+
+/// One change: when, where and what, who, and whether it came through throttle-bot.
+fn line(entry: &HistoryEntry) -> String {
+    let event = &entry.event;
+    let stage = code(&event.stage);
+    let what = match &event.what {
+        TrailWhat::Levels(levels) => format!("stage {stage}: {}", changes(levels)),
+        TrailWhat::Other => format!("stage {stage} updated, not its throttling"),
+        TrailWhat::Deployed => {
+            format!("deployment to stage {stage} (throttling stays as the stage has it)")
+        }
+        TrailWhat::Plan { plan, levels } if levels.is_empty() => format!(
+            "stage {stage} added to or removed from usage plan {}",
+            code(plan)
+        ),
+        TrailWhat::Plan { plan, levels } => {
+            format!(
+                "usage plan {}, stage {stage}: {}",
+                code(plan),
+                changes(levels)
+            )
+        }
+        TrailWhat::Tagged(tags) => format!(
+            "`throttle-bot:` record written by hand on stage {stage} ({}): not sealed by throttle-bot, nothing acts on it",
+            tags.iter()
+                .map(|(key, _)| code(key))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    };
+    let blocks = blocks_every_request(event).then_some(" — :no_entry: blocks every request");
+    format!(
+        "• {} — {what}{} — {} ({})",
+        date(event.at),
+        blocks.unwrap_or_default(),
+        who(entry),
+        event.call
+    )
+}
+
+/// Who made it, and how.
+fn who(entry: &HistoryEntry) -> String {
+    let principal = principal(&entry.event.principal);
+    if !entry.event.by_bot {
+        let during = entry.during.as_ref().map(during).unwrap_or_default();
+        return format!("by {principal}, *outside throttle-bot*{during}");
+    }
+    match &entry.asked_by {
+        Some(asker) if asker.ended => format!(
+            "via throttle-bot: the end of {}'s timed change",
+            setter(&asker.by)
+        ),
+        Some(asker) => format!("via throttle-bot, asked by {}", setter(&asker.by)),
+        None => format!(
+            "via throttle-bot ({principal}); who asked is in the audit channel (a change for good leaves no record on the stage)"
+        ),
+    }
+}
+
+fn during(timed: &InForce) -> String {
+    format!(
+        " :warning: while {}'s timed change was in force (until {})",
+        setter(&timed.by),
+        date(timed.until)
+    )
+}
+
+fn principal(principal: &Principal) -> String {
+    match principal {
+        Principal::User { name, .. } => format!("IAM user {}", code(name)),
+        Principal::Role { role, session, .. } => {
+            format!("role {} (session {})", code(role), code(session))
+        }
+        Principal::Other(who) => code(who),
+    }
+}
+
+/// A chat user id, the schedule, or an alarm, as records name them.
+fn setter(by: &str) -> String {
+    match by {
+        "schedule" => "the scheduled job".to_owned(),
+        by if by.starts_with("alarm:") => format!("alarm {}", code(&by["alarm:".len()..])),
+        user => format!("<@{}>", escape(user)),
+    }
+}
+
+/// `stage-wide rate 100 req/s, burst 200 → rate 0 req/s, burst 0; method `GET /pets` removed`.
+fn changes(levels: &[LevelChange]) -> String {
+    levels
+        .iter()
+        .map(|change| {
+            let level = level_label(&change.level);
+            match (change.before, change.after()) {
+                (_, Some(after)) if !after.is_set() => {
+                    format!("{level} override removed (follows the level above)")
+                }
+                (Some(before), Some(after)) => {
+                    format!("{level} {} → {}", limits(&before), limits(&after))
+                }
+                (None, Some(after)) => format!("{level} → {}", limits(&after)),
+                (_, None) => format!("{level} {}", named(change)),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// The values a call named when the rest is not known: `rate → 0 req/s`.
+fn named(change: &LevelChange) -> String {
+    let mut parts = Vec::new();
+    match change.rate {
+        Written::To(value) => parts.push(format!("rate → {}", rate(Some(value)))),
+        Written::Unset => parts.push("rate → not set".to_owned()),
+        Written::Untouched => {}
+    }
+    match change.burst {
+        Written::To(value) => parts.push(format!("burst → {value}")),
+        Written::Unset => parts.push("burst → not set".to_owned()),
+        Written::Untouched => {}
+    }
+    parts.join(", ")
+}
+
+/// Whether a change left a level rejecting every request (a rate or burst of 0).
+fn blocks_every_request(event: &TrailEvent) -> bool {
+    let levels = match &event.what {
+        TrailWhat::Levels(levels) | TrailWhat::Plan { levels, .. } => levels,
+        _ => return false,
+    };
+    levels.iter().any(|change| {
+        matches!(change.rate, Written::To(rate) if rate == 0.0)
+            || matches!(change.burst, Written::To(0))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{ApiId, ApiKind, Asker, Configured, Level, ResolvedApi, TrailCall};
+
+    fn entry(by_bot: bool, what: TrailWhat) -> HistoryEntry {
+        HistoryEntry {
+            event: TrailEvent {
+                id: "1".into(),
+                call: TrailCall::UpdateStage,
+                at: 1_795_701_800,
+                principal: Principal::User {
+                    account: "1".into(),
+                    name: "alice".into(),
+                },
+                by_bot,
+                stage: "prod".into(),
+                what,
+            },
+            asked_by: None,
+            during: None,
+        }
+    }
+
+    fn zero() -> TrailWhat {
+        TrailWhat::Levels(vec![LevelChange {
+            level: Level::Stage,
+            rate: Written::To(0.0),
+            burst: Written::To(0),
+            before: Some(Configured {
+                rate: Some(100.0),
+                burst: Some(200),
+            }),
+        }])
+    }
+
+    #[test]
+    fn a_change_outside_the_bot_during_a_timed_change_names_both() {
+        let mut outside = entry(false, zero());
+        outside.during = Some(InForce {
+            by: "U123ABC".into(),
+            since: 1_795_700_000,
+            until: 1_795_709_000,
+        });
+        let text = line(&outside);
+        assert!(text.contains("<!date^1795701800^"), "{text}");
+        assert!(
+            text.contains("100 req/s, burst 200 → 0 req/s, burst 0"),
+            "{text}"
+        );
+        assert!(text.contains("blocks every request"), "{text}");
+        assert!(
+            text.contains("IAM user `alice`, *outside throttle-bot*"),
+            "{text}"
+        );
+        assert!(
+            text.contains("while <@U123ABC>'s timed change was in force"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn the_bots_change_names_the_chat_user_who_asked() {
+        let mut ours = entry(true, zero());
+        ours.asked_by = Some(Asker {
+            by: "U123ABC".into(),
+            ended: false,
+        });
+        assert!(line(&ours).contains("via throttle-bot, asked by <@U123ABC>"));
+        ours.asked_by = None;
+        assert!(line(&ours).contains("via throttle-bot (IAM user `alice`)"));
+    }
+
+    #[test]
+    fn the_answer_is_ephemeral_and_says_events_may_lag() {
+        let history = History {
+            api: ResolvedApi {
+                id: ApiId::parse("a1b2c3d4e5").unwrap(),
+                name: Some("petstore".into()),
+                kind: ApiKind::Rest,
+            },
+            stage: None,
+            lookback: Lookback::DEFAULT,
+            from: 1_795_600_000,
+            to: 1_795_686_400,
+            entries: vec![entry(false, zero())],
+            not_listed: Vec::new(),
+            unread: vec!["TagResource: throttled".into()],
+        };
+        let message = shown(&history);
+        assert_eq!(message["response_type"], "ephemeral");
+        let text = message["text"].as_str().unwrap();
+        assert!(text.contains("1 change in the last 24h"), "{text}");
+        assert!(
+            text.contains("typically within 5 minutes, sometimes 15"),
+            "{text}"
+        );
+        assert!(text.contains("Not read: TagResource: throttled"), "{text}");
+    }
+}
