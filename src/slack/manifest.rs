@@ -88,6 +88,7 @@ mod tests {
             "show <api> [<stage>]",
             "[<target>:]<api>",
             "show <target>:",
+            "history <api> [<stage>]",
             "plan <plan> <rate> <burst>",
             "show plan <plan>",
             "reset plan <plan>",
