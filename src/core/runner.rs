@@ -452,7 +452,20 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
 
     /// Waits for this level of this stage to be free in this process, and holds it.
     async fn hold(&self, api: &ApiId, stage: &StageName, level: &Level) -> LevelGuard {
-        let key = format!("{api} {stage} {level}");
+        self.hold_key(format!("{api} {stage} {level}")).await
+    }
+
+    /// Waits for the usage plans of a target to be free in this process, and holds them: from
+    /// the read a plan step decides on to its record, as [`Runner::hold`] does for a stage's
+    /// level. One writer for all of a target's plans costs nothing: AWS takes one
+    /// UpdateUsagePlan per account every 20 s anyway. (A plan named or typed by id is the same
+    /// plan, which a key per plan could not tell before reading it.)
+    async fn hold_plans(&self, plan: &crate::domain::PlanRef) -> LevelGuard {
+        let target = plan.target().map_or("home", |t| t.as_str());
+        self.hold_key(format!("usage plans in {target}")).await
+    }
+
+    async fn hold_key(&self, key: String) -> LevelGuard {
         let lock = {
             let mut levels = self.levels.lock().expect("level locks");
             // Bounded: locks nobody holds or waits for are dropped as new ones come.
@@ -564,18 +577,6 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
         if let Err(error) = stage.kind.check(&change.level) {
             return Step::Done(changed(change, Err(GatewayError::from(error).into())));
         }
-        // Compare, then set: a button acts only on the values its message showed.
-        let found = stage.at(&change.level);
-        if let Some(expected) = gates.expect
-            && found != expected
-        {
-            return Step::Done(Outcome::Moved {
-                change: change.clone(),
-                api,
-                expected,
-                found,
-            });
-        }
         // The one decision, on exactly the API that will be written.
         let refused = |denial| {
             Step::Done(Outcome::Refused {
@@ -598,6 +599,19 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
             && let Err(denial) = allowed.approval_by(approver, &author.user)
         {
             return refused(denial);
+        }
+        // Compare, then set: a button acts only on the values its message showed. After the
+        // decision, so that a press the policy refuses learns nothing of the live values.
+        let found = stage.at(&change.level);
+        if let Some(expected) = gates.expect
+            && found != expected
+        {
+            return Step::Done(Outcome::Moved {
+                change: change.clone(),
+                api,
+                expected,
+                found,
+            });
         }
         if matches!(change.action, Action::Set(_))
             && !stage.knows(&change.level)

@@ -173,7 +173,7 @@ impl TargetGateway {
                 let Some(object) = current.routes.get(&key) else {
                     return Ok(());
                 };
-                if holds_more_than_throttling(object) {
+                let kept = if holds_more_than_throttling(object) {
                     self.clients()
                         .await?
                         .http
@@ -185,10 +185,23 @@ impl TargetGateway {
                         .config_override(retried())
                         .send()
                         .await
-                        .map(drop)
                         .map_err(|err| {
                             self.write_error(err, api, stage, ("apigateway:PATCH", &resource))
-                        })
+                        })?;
+                    // How AWS reads an object sent without throttling is not documented: if the
+                    // route still throttles (kept, or read as 0/0), its settings are deleted
+                    // after all, detailed metrics with them, rather than leave a throttle.
+                    let now = self.http_settings(api, stage).await?;
+                    let still = now.routes.get(&key).map(throttling).unwrap_or_default();
+                    if still.is_set() {
+                        tracing::warn!(api = %api, stage = stage.as_str(), route = key.as_str(), "a route's settings written back without throttling still throttle; deleting them (its detailed metrics too)");
+                    }
+                    !still.is_set()
+                } else {
+                    false
+                };
+                if kept {
+                    Ok(())
                 } else {
                     let settings = format!("{resource}/routesettings/{key}");
                     let deleted = self

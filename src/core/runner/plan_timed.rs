@@ -4,7 +4,7 @@
 //! if the level still holds what the timed change set (compare, then set).
 
 use super::timed::{leaves, no_deadlines, unasked};
-use super::{Ask, LevelGuard, Prepared, Runner, Step, Work};
+use super::{Ask, Prepared, Runner, Step, Work};
 use crate::core::clock::unix_now;
 use crate::core::grammar::{PlanRequest, PlanTimedRequest, TimedKind};
 use crate::core::outcome::{Failure, Outcome, PlanFailure, PlanTimedDone, TimedDone};
@@ -67,6 +67,7 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
         };
         let requester = &ask.origin.requester;
         let policy = requester.user().and(self.policy.current());
+        let held = self.hold_plans(&request.plan).await;
         let plan = match self.read_plan(&request.plan).await {
             Ok(plan) => plan,
             Err(error) => return done(None, Err(error.into()), None),
@@ -103,7 +104,7 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
                         plan,
                         record,
                     },
-                    LevelGuard::default(),
+                    held,
                 ),
                 Err(error) => done(Some(plan), Err(PlanFailure::Timed(error)), Some(&record)),
             },
@@ -132,7 +133,7 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
                             record,
                             next,
                         },
-                        LevelGuard::default(),
+                        held,
                     )
                 }
                 Due::AlreadyBack { next } => Step::Write(
@@ -143,7 +144,7 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
                         record,
                         next: next.map(|next| *next),
                     },
-                    LevelGuard::default(),
+                    held,
                 ),
                 Due::Moved { found } => Step::Write(
                     Prepared::PlanForget {
@@ -156,7 +157,7 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
                         record,
                         next: None,
                     },
-                    LevelGuard::default(),
+                    held,
                 ),
             },
         }

@@ -9,7 +9,7 @@ use super::super::grammar::PlanRequest;
 use super::super::outcome::{Failure, Outcome, PlanFailure};
 use super::super::ports::{Gateway, GatewayError, Teller};
 use super::timed::start_record;
-use super::{Ask, LevelGuard, Prepared, RecordStep, Runner, Step};
+use super::{Ask, Prepared, RecordStep, Runner, Step};
 use crate::domain::{Action, ChatId, Level, PlanApplied, PlanChange, PlanLevel};
 
 /// A wait shorter than this is not worth telling anyone about.
@@ -46,6 +46,7 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
                 result,
             })
         };
+        let held = self.hold_plans(&change.plan).await;
         match self.plan_change(ask, change).await {
             Ok(Next::Write(applied, record)) => Step::Write(
                 Prepared::Plan {
@@ -53,7 +54,7 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
                     applied,
                     record,
                 },
-                LevelGuard::default(),
+                held,
             ),
             Ok(Next::Gated(planned, approvers)) => Step::Done(Outcome::PlanGated {
                 change: change.clone(),

@@ -244,6 +244,8 @@ impl Gateway for FakeGateway {
         expected: Configured,
     ) -> Result<std::time::Duration, GatewayError> {
         self.call(format!("write plan {}", plan.id));
+        // A real write waits for its turn: other requests run meanwhile.
+        tokio::task::yield_now().await;
         let mut plans = self.plans.lock().unwrap();
         let stored = plans.iter_mut().find(|p| p.id == plan.id).unwrap();
         let now = stored.at(level).unwrap_or_default();

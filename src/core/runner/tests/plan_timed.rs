@@ -521,3 +521,31 @@ async fn the_timed_change_that_comes_back_gets_its_own_deadline_handed_on() {
     runner.keep_plan_time(&found).await;
     assert_eq!(*noted.plans.lock().unwrap(), [found]);
 }
+
+#[tokio::test]
+async fn two_timed_plan_changes_at_once_take_turns_and_both_records_survive() {
+    let (runner, _) = timed_runner(false);
+    let (long, short) = (
+        ask("U1", "plan gold 50 100 for 2h"),
+        ask("U2", "plan gold 5 10 for 1h"),
+    );
+    let (first, second) = tokio::join!(runner.perform(&long), runner.perform(&short));
+    for outcome in [&first, &second] {
+        assert!(
+            matches!(outcome, Outcome::PlanChanged { result: Ok(_), .. }),
+            "one writer at a time: neither finds the plan moved under it: {outcome:?}"
+        );
+    }
+    let view = stored(&runner);
+    let record = view.timed.first().expect("the level's record is there");
+    assert_eq!(
+        Some(record.set),
+        view.at(&PlanLevel::Plan),
+        "the record names what the plan holds, so its deadline puts it back"
+    );
+    assert_eq!(
+        record.below.len(),
+        1,
+        "the other stacked under it: {record:?}"
+    );
+}
