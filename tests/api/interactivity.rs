@@ -436,6 +436,33 @@ async fn undo_is_a_change_like_any_other_and_the_presser_needs_the_policy_to_all
 }
 
 #[tokio::test]
+async fn a_press_the_policy_refuses_is_told_so_without_the_stages_live_values() {
+    // OTHER has a rule (so the press passes the screen), for another API only.
+    let policy = format!(
+        "[[rule]]\nusers = [\"{USER}\"]\napis = [\"*\"]\nstages = [\"prod\"]\n\n[[rule]]\nusers = [\"{OTHER}\"]\napis = [\"{}\"]\nstages = [\"prod\"]\n",
+        unique("elsewhere")
+    );
+    let app = app_with_policy(&policy).await;
+    let api = create_api(&unique("undohidden"), "prod").await;
+    let changed = reply_to(&app, &format!("{api} prod 150 300"), 1).await;
+    set_stage_limits(&api, "prod", 777.0, 888).await;
+
+    app.press(&changed, "Undo", OTHER).await;
+
+    let refused = shown(&app.slack.wait_for("/actions", 1).await[0]);
+    // Refused by the decision on the API as read, not by the screen before it.
+    assert!(
+        refused.contains("Not allowed") && refused.contains("change API"),
+        "{refused}"
+    );
+    assert!(
+        !refused.contains("777") && !refused.contains("888"),
+        "{refused}"
+    );
+    assert_eq!(stage_limits(&api, "prod").await, Some((777.0, 888)));
+}
+
+#[tokio::test]
 async fn apply_double_clicked_applies_once_and_the_second_click_is_told_so() {
     let app = TestApp::spawn().await;
     let api = create_api(&unique("twice"), "prod").await;

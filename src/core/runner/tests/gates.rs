@@ -130,6 +130,55 @@ async fn a_button_acts_only_on_the_values_its_message_showed() {
 }
 
 #[tokio::test]
+async fn a_press_the_policy_refuses_is_refused_without_reading_out_the_live_values() {
+    let live = Configured {
+        rate: Some(42.0),
+        burst: Some(84),
+    };
+    let gateway = petstore().with_api("zzzzzzzzzz", "orders", "prod");
+    for stages in gateway.apis.lock().unwrap().values_mut() {
+        stages.1.get_mut("prod").unwrap().stage_wide = live;
+    }
+    let stale = Some(Configured {
+        rate: Some(9.0),
+        burst: Some(9),
+    });
+    // Passes the screen (the rule reaches some API), refused on the API as resolved.
+    let not_reached = runner(gateway, Some(POLICY));
+    let apply = with(
+        ask("U1", "zzzzzzzzzz prod 5 10"),
+        Gates {
+            confirmed: true,
+            expect: stale,
+            ..Gates::default()
+        },
+    );
+    // A listed user, but not an approver, approving.
+    let gated = gated();
+    let approve = with(
+        ask("U1", "a1b2c3d4e5 prod 5 10"),
+        Gates {
+            approved_by: Some(ChatId::parse("U3").unwrap()),
+            expect: stale,
+            ..Gates::default()
+        },
+    );
+    for (runner, press) in [(&not_reached, apply), (&gated, approve)] {
+        let Work::Change(change) = &press.work else {
+            unreachable!()
+        };
+        let request = Request::Change(change.clone());
+        assert_eq!(
+            runner.screen(&press.origin.requester, Some(&request)),
+            Ok(())
+        );
+        let outcome = runner.perform(&press).await;
+        assert!(matches!(outcome, Outcome::Refused { .. }), "{outcome:?}");
+        assert!(!format!("{outcome:?}").contains("42"), "{outcome:?}");
+    }
+}
+
+#[tokio::test]
 async fn approval_comes_from_a_listed_approver_who_is_not_the_author() {
     let runner = gated();
     let asked = runner.perform(&ask("U1", "a1b2c3d4e5 prod 5 10")).await;
