@@ -339,6 +339,305 @@ v1_urls.url_paths[
     "{0}/tags/arn:(?P<partition>[^/]+):apigateway:(?P<region_name>[^/]+)::/usageplans/(?P<plan_id>[^/]+)$"
 ] = plan_tags
 
+
+# =============================================================================================
+# CloudTrail event history (LookupEvents), for `/throttle history` (issue 35).
+#
+# moto 5 has no LookupEvents. This section records the API Gateway management calls moto serves
+# as CloudTrail management events, and answers LookupEvents from them, following the CloudTrail
+# API reference, LookupEvents
+# (https://docs.aws.amazon.com/awscloudtrail/latest/APIReference/API_LookupEvents.html):
+# - JSON 1.1 protocol; X-Amz-Target
+#   `com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.LookupEvents` (the SDKs send its
+#   last two parts, `CloudTrail_20131101.LookupEvents`);
+# - zero or one LookupAttributes item (more: InvalidLookupAttributesException); EventName is
+#   the attribute served here, the one `history` uses;
+# - MaxResults 1-50, 50 when absent (else InvalidMaxResultsException); NextToken to go on,
+#   valid only with the same parameters (else InvalidNextTokenException); StartTime and
+#   EndTime in epoch seconds; events newest first;
+# - "limited to two per second, per account, per Region": a token bucket of two, refilled at
+#   two a second; a call over it is a ThrottlingException (HTTP 400).
+# Each event's CloudTrailEvent follows the CloudTrail record contents reference: userIdentity
+# (IAMUser with userName; AssumedRole with `…:assumed-role/ROLE/SESSION` and
+# sessionContext.sessionIssuer, from moto's own STS), userAgent (the request's User-Agent),
+# eventTime, eventSource, awsRegion, requestParameters (the call's URI parameters and body
+# fields, by their API reference names) and eventID.
+# Only calls on APIs whose name starts with `trailed-` are recorded, so that the other tests'
+# calls do not fill the history these tests page through. `GET /_stand_in/cloudtrail_calls`
+# lists each LookupEvents (region, throttled or not); `POST /_stand_in/cloudtrail_age` moves
+# a region's recorded events back in time (`{"region", "seconds"}`), as history ages.
+# =============================================================================================
+import io
+import threading
+import uuid
+from datetime import datetime, timezone
+
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+from moto.sts.models import sts_backends
+
+TRAIL_TARGET = "CloudTrail_20131101.LookupEvents"
+TRAIL_EVENTS = {}  # (account, region) -> [event], oldest first
+TRAIL_CALLS = []  # {"region", "throttled"} per LookupEvents
+TRAIL_BUCKETS = {}  # (account, region) -> (tokens, at)
+TRAIL_LOCK = threading.Lock()
+TRAIL_RATE = 2.0
+TRAIL_PAGE = 50
+
+TRAILED_CALLS = [
+    ("PATCH", re.compile(r"^/restapis/([^/]+)/stages/([^/]+)$"), "UpdateStage", "rest"),
+    ("PATCH", re.compile(r"^/v2/apis/([^/]+)/stages/([^/]+)$"), "UpdateStage", "v2"),
+    ("DELETE", re.compile(r"^/v2/apis/([^/]+)/stages/([^/]+)/routesettings/(.+)$"), "DeleteRouteSettings", "v2"),
+    ("POST", re.compile(r"^/restapis/([^/]+)/deployments$"), "CreateDeployment", "rest"),
+    ("POST", re.compile(r"^/v2/apis/([^/]+)/deployments$"), "CreateDeployment", "v2"),
+    ("PATCH", re.compile(r"^/usageplans/([^/]+)$"), "UpdateUsagePlan", "plan"),
+    ("PUT", re.compile(r"^/tags/(.+)$"), "TagResource", "tags"),
+    ("POST", re.compile(r"^/v2/tags/(.+)$"), "TagResource", "tags"),
+]
+TAGGED_API = re.compile(r"::/(restapis|apis)/([^/]+)/stages/")
+PLAN_API_STAGE = re.compile(r"^/apiStages/([^:/]+):")
+
+
+def _trail_caller(environ):
+    auth = environ.get("HTTP_AUTHORIZATION", "")
+    match = re.search(r"Credential=([^/]+)/[^/]+/([^/]+)/", auth)
+    access_key, region = (match.group(1), match.group(2)) if match else ("", "us-east-1")
+    return access_key, region, get_account_id_from(access_key)
+
+
+def _trail_identity(access_key, region, account):
+    """userIdentity as CloudTrail records it, from moto's STS (assumed roles) or IAM."""
+    for acct in list(sts_backends.keys()):
+        for backend in list(sts_backends[acct].values()):
+            role = backend.get_assumed_role_from_access_key(access_key)
+            if role is None:
+                continue
+            name, session = role.arn.split(":assumed-role/", 1)[1].split("/", 1)
+            issuer = f"arn:aws:iam::{role.account_id}:role/{name}"
+            return {
+                "type": "AssumedRole",
+                "principalId": role.user_id,
+                "arn": role.arn,
+                "accountId": role.account_id,
+                "accessKeyId": access_key,
+                "sessionContext": {
+                    "sessionIssuer": {
+                        "type": "Role",
+                        "principalId": role.user_id.split(":")[0],
+                        "arn": issuer,
+                        "accountId": role.account_id,
+                        "userName": name,
+                    }
+                },
+            }
+    user_id, arn, acct = sts_backends[account]["aws"].get_caller_identity(access_key, region)
+    name = arn.rsplit("/", 1)[1]
+    return {
+        "type": "IAMUser",
+        "principalId": user_id,
+        "arn": f"arn:aws:iam::{acct}:user/{name}",
+        "accountId": acct,
+        "accessKeyId": access_key,
+        "userName": name,
+    }
+
+
+def _trail_api_name(account, region, api_id):
+    rest = apigateway_backends[account][region].apis.get(api_id)
+    if rest is not None:
+        return rest.name or ""
+    v2 = apigatewayv2_backends[account][region].apis.get(api_id)
+    return (v2.name or "") if v2 is not None else ""
+
+
+def _trailed(account, region, api_id):
+    return _trail_api_name(account, region, api_id).startswith("trailed-")
+
+
+def _trail_parameters(kind, match, body, account, region):
+    """The call's requestParameters, or None when it is not about a trailed API."""
+    groups = match.groups()
+    if kind in ("rest", "v2"):
+        if not _trailed(account, region, groups[0]):
+            return None
+        params = {("restApiId" if kind == "rest" else "apiId"): groups[0]}
+        if len(groups) > 1:
+            params["stageName"] = unquote(groups[1])
+        if len(groups) > 2:
+            params["routeKey"] = unquote(groups[2])
+        params.update(body)
+        return params
+    if kind == "plan":
+        apis = {m.group(1) for op in body.get("patchOperations", []) for m in [PLAN_API_STAGE.match(op.get("path", ""))] if m}
+        if not any(_trailed(account, region, api) for api in apis):
+            return None
+        return {"usagePlanId": groups[0], **body}
+    arn = unquote(groups[0])
+    tagged = TAGGED_API.search(arn)
+    if tagged is None or not _trailed(account, region, tagged.group(2)):
+        return None
+    return {"resourceArn": arn, **body}
+
+
+def _trail_record(environ, body, status):
+    if not 200 <= status < 300:
+        return
+    method, path = environ.get("REQUEST_METHOD", ""), environ.get("PATH_INFO", "")
+    for verb, pattern, name, kind in TRAILED_CALLS:
+        match = pattern.match(path) if verb == method else None
+        if match is None:
+            continue
+        access_key, region, account = _trail_caller(environ)
+        try:
+            fields = json.loads(body or b"{}")
+        except ValueError:
+            fields = {}
+        params = _trail_parameters(kind, match, fields, account, region)
+        if params is None:
+            return
+        now = time.time()
+        identity = _trail_identity(access_key, region, account)
+        event = {
+            "eventVersion": "1.09",
+            "userIdentity": identity,
+            "eventTime": datetime.fromtimestamp(now, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "eventSource": "apigateway.amazonaws.com",
+            "eventName": name,
+            "awsRegion": region,
+            "sourceIPAddress": "127.0.0.1",
+            "userAgent": environ.get("HTTP_USER_AGENT", ""),
+            "requestParameters": params,
+            "responseElements": None,
+            "requestID": str(uuid.uuid4()),
+            "eventID": str(uuid.uuid4()),
+            "readOnly": False,
+            "eventType": "AwsApiCall",
+            "managementEvent": True,
+            "recipientAccountId": account,
+            "eventCategory": "Management",
+        }
+        with TRAIL_LOCK:
+            TRAIL_EVENTS.setdefault((account, region), []).append({"at": now, "event": event})
+        return
+
+
+def _trail_error(start_response, kind, message):
+    start_response("400 Bad Request", [("Content-Type", "application/x-amz-json-1.1")])
+    return [json.dumps({"__type": kind, "message": message}).encode()]
+
+
+def _trail_admit(key):
+    """CloudTrail's two lookups a second per account and region, as a token bucket."""
+    now = time.monotonic()
+    tokens, at = TRAIL_BUCKETS.get(key, (TRAIL_RATE, now))
+    tokens = min(TRAIL_RATE, tokens + (now - at) * TRAIL_RATE)
+    admitted = tokens >= 1.0
+    TRAIL_BUCKETS[key] = (tokens - 1.0 if admitted else tokens, now)
+    return admitted
+
+
+def _lookup_events(environ, body, start_response):
+    access_key, region, account = _trail_caller(environ)
+    with TRAIL_LOCK:
+        admitted = _trail_admit((account, region))
+        TRAIL_CALLS.append({"region": region, "throttled": not admitted})
+        events = list(TRAIL_EVENTS.get((account, region), []))
+    if not admitted:
+        return _trail_error(start_response, "ThrottlingException", "Rate exceeded")
+    request = json.loads(body or b"{}")
+    attributes = request.get("LookupAttributes") or []
+    if len(attributes) > 1:
+        return _trail_error(start_response, "InvalidLookupAttributesException", "Only one lookup attribute is allowed")
+    limit = request.get("MaxResults", TRAIL_PAGE)
+    if not 1 <= limit <= TRAIL_PAGE:
+        return _trail_error(start_response, "InvalidMaxResultsException", "MaxResults must be 1-50")
+    start, end = request.get("StartTime"), request.get("EndTime")
+    asked = json.dumps([attributes, start, end], sort_keys=True)
+    wanted = attributes[0] if attributes else None
+    if wanted is not None and wanted.get("AttributeKey") != "EventName":
+        return _trail_error(start_response, "InvalidLookupAttributesException", "this stand-in serves EventName only")
+    found = [
+        e for e in reversed(events)
+        if (wanted is None or e["event"]["eventName"] == wanted.get("AttributeValue"))
+        and (start is None or e["at"] >= start)
+        and (end is None or e["at"] <= end)
+    ]
+    offset = 0
+    token = request.get("NextToken")
+    if token:
+        try:
+            last_id, same = token.split("|", 1)
+        except ValueError:
+            last_id, same = "", ""
+        ids = [e["event"]["eventID"] for e in found]
+        if same != str(hash(asked)) or last_id not in ids:
+            return _trail_error(start_response, "InvalidNextTokenException", "Invalid NextToken")
+        offset = ids.index(last_id) + 1
+    page = found[offset:offset + limit]
+    answer = {
+        "Events": [
+            {
+                "EventId": e["event"]["eventID"],
+                "EventName": e["event"]["eventName"],
+                "ReadOnly": "false",
+                "AccessKeyId": e["event"]["userIdentity"].get("accessKeyId"),
+                "EventTime": e["at"],
+                "EventSource": "apigateway.amazonaws.com",
+                "Username": e["event"]["userIdentity"].get("userName")
+                or e["event"]["userIdentity"]["arn"].rsplit("/", 1)[1],
+                "Resources": [],
+                "CloudTrailEvent": json.dumps(e["event"]),
+            }
+            for e in page
+        ]
+    }
+    if offset + limit < len(found):
+        answer["NextToken"] = f"{page[-1]['event']['eventID']}|{hash(asked)}"
+    start_response("200 OK", [("Content-Type", "application/x-amz-json-1.1")])
+    return [json.dumps(answer).encode()]
+
+
+def _trail_stand_in(environ, body, start_response):
+    path = environ.get("PATH_INFO", "")
+    if path == "/_stand_in/cloudtrail_calls":
+        with TRAIL_LOCK:
+            calls = list(TRAIL_CALLS)
+        start_response("200 OK", [("Content-Type", "application/json")])
+        return [json.dumps(calls).encode()]
+    asked = json.loads(body or b"{}")
+    with TRAIL_LOCK:
+        for (_, region), events in TRAIL_EVENTS.items():
+            if region == asked.get("region"):
+                for e in events:
+                    e["at"] -= asked.get("seconds", 0)
+    start_response("204 No Content", [])
+    return [b""]
+
+
+_moto_dispatch = DomainDispatcherApplication.__call__
+
+
+def _dispatch_with_trail(self, environ, start_response):
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    body = environ["wsgi.input"].read(length) if length else b""
+    environ["wsgi.input"] = io.BytesIO(body)
+    if environ.get("HTTP_X_AMZ_TARGET", "").endswith(TRAIL_TARGET):
+        return _lookup_events(environ, body, start_response)
+    if environ.get("PATH_INFO", "").startswith("/_stand_in/cloudtrail_"):
+        return _trail_stand_in(environ, body, start_response)
+    seen = {}
+
+    def recording_start_response(status, headers, *args):
+        seen["status"] = int(status.split(" ", 1)[0])
+        return start_response(status, headers, *args)
+
+    answer = _moto_dispatch(self, environ, recording_start_response)
+    _trail_record(environ, body, seen.get("status", 500))
+    return answer
+
+
+DomainDispatcherApplication.__call__ = _dispatch_with_trail
+# ============================== end of the CloudTrail stand-in ===============================
+
 server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
 server.start()
 print(server.get_host_and_port()[1], flush=True)
