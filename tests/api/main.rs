@@ -2,6 +2,7 @@
 //! HTTP servers standing in for Slack's response_url and the audit webhook.
 
 mod helpers;
+mod history;
 mod hostile_clients;
 mod http_apis;
 mod in_process;

@@ -55,6 +55,8 @@ impl TargetGateway {
             stage: stage.map(StageName::as_str),
         };
         let mut trail = Trail::default();
+        // Each event with its time to the nanosecond, to merge the lookups in time order.
+        let mut found: Vec<(i128, TrailEvent)> = Vec::new();
         let mut failures = Vec::new();
         for call in TrailCall::ALL {
             let mut token: Option<String> = None;
@@ -97,9 +99,13 @@ impl TargetGateway {
                     let Some(raw) = summary.cloud_trail_event() else {
                         continue;
                     };
-                    let at = summary.event_time().map_or(0, DateTime::secs);
+                    let time = summary.event_time();
+                    let at = time.map_or(0, DateTime::secs);
+                    let precise = time.map_or(0, |t| {
+                        i128::from(t.secs()) * 1_000_000_000 + i128::from(t.subsec_nanos())
+                    });
                     if let Some(event) = parse_event(raw, at, call, &wanted, &own) {
-                        trail.events.push(event);
+                        found.push((precise, event));
                     }
                 }
                 match output.next_token() {
@@ -111,9 +117,9 @@ impl TargetGateway {
         if failures.len() == TrailCall::ALL.len() {
             return Err(failures.swap_remove(0));
         }
-        trail
-            .events
-            .sort_by(|a, b| b.at.cmp(&a.at).then(b.id.cmp(&a.id)));
+        // Newest first; stable, so events of one second keep CloudTrail's order.
+        found.sort_by_key(|(precise, _)| std::cmp::Reverse(*precise));
+        trail.events = found.into_iter().map(|(_, event)| event).collect();
         Ok(trail)
     }
 

@@ -1,0 +1,217 @@
+//! `/throttle history` end to end, against a CloudTrail stand-in: moto has no LookupEvents, so
+//! tests/support/moto_server.py records the API Gateway calls moto serves (for APIs named
+//! `trailed-…`) as CloudTrail events and answers LookupEvents as the CloudTrail API reference
+//! describes it (JSON 1.1, one lookup attribute, 50 events a page with NextToken, newest first,
+//! ThrottlingException over two calls a second per account and region:
+//! https://docs.aws.amazon.com/awscloudtrail/latest/APIReference/API_LookupEvents.html).
+//! Each test works in a region of its own, so that its CloudTrail budget is its own.
+
+use std::path::PathBuf;
+
+use aws_config::sts::AssumeRoleProvider;
+use aws_sdk_apigateway::config::{Credentials, Region, SharedCredentialsProvider};
+use aws_sdk_apigateway::types::{Op, PatchOperation};
+use serde_json::Value;
+
+use crate::helpers::*;
+
+fn client(config: &aws_config::SdkConfig) -> aws_sdk_apigateway::Client {
+    aws_sdk_apigateway::Client::new(config)
+}
+
+/// The tests' own credentials in `region`, talking to moto.
+async fn base(region: &str) -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(&moto().endpoint)
+        .region(Region::new(region.to_owned()))
+        .credentials_provider(Credentials::new("testing", "testing", None, None, "tests"))
+        .load()
+        .await
+}
+
+/// A deploy pipeline's session in the same account: role `deployer`, session `terraform`.
+async fn deployer(region: &str) -> aws_sdk_apigateway::Client {
+    let base = base(region).await;
+    let role = AssumeRoleProvider::builder(role_arn("123456789012", "deployer"))
+        .session_name("terraform")
+        .configure(&base)
+        .build()
+        .await;
+    client(
+        &base
+            .into_builder()
+            .credentials_provider(SharedCredentialsProvider::new(role))
+            .build(),
+    )
+}
+
+async fn set_limits(aws: &aws_sdk_apigateway::Client, api: &str, rate: f64, burst: i32) {
+    let replace = |path: &str, value: String| {
+        PatchOperation::builder()
+            .op(Op::Replace)
+            .path(path)
+            .value(value)
+            .build()
+    };
+    aws.update_stage()
+        .rest_api_id(api)
+        .stage_name("prod")
+        .patch_operations(replace("/*/*/throttling/rateLimit", rate.to_string()))
+        .patch_operations(replace("/*/*/throttling/burstLimit", burst.to_string()))
+        .send()
+        .await
+        .expect("update stage outside the bot");
+}
+
+async fn app_in(region: &str, extra: Vec<(&'static str, String)>) -> TestApp {
+    let mut extra_env = vec![("AWS_REGION", region.to_owned())];
+    extra_env.extend(extra);
+    TestApp::spawn_with(Options {
+        extra_env,
+        ..Options::default()
+    })
+    .await
+}
+
+/// The LookupEvents calls the stand-in answered in `region`: (all, throttled).
+async fn lookups(region: &str) -> (usize, usize) {
+    let calls: Vec<Value> = reqwest::get(format!("{}/_stand_in/cloudtrail_calls", moto().endpoint))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let here: Vec<&Value> = calls.iter().filter(|c| c["region"] == region).collect();
+    let throttled = here.iter().filter(|c| c["throttled"] == true).count();
+    (here.len(), throttled)
+}
+
+#[tokio::test]
+async fn who_set_prod_to_zero_is_answered_in_one_command_past_the_first_page() {
+    let region = "us-west-2";
+    let name = unique("trailed-history");
+    let api = create_api_on(&client(&base(region).await), &name, &["prod"]).await;
+    let pipeline = deployer(region).await;
+    // More than one page of UpdateStage events (50 a page), all outside the bot.
+    for rate in 1..=55 {
+        set_limits(&pipeline, &api, f64::from(rate), rate * 2).await;
+    }
+    // Two minutes ago, as far as CloudTrail is concerned: before the timed change below.
+    reqwest::Client::new()
+        .post(format!("{}/_stand_in/cloudtrail_age", moto().endpoint))
+        .json(&serde_json::json!({ "region": region, "seconds": 120 }))
+        .send()
+        .await
+        .unwrap();
+    let app = app_in(region, Vec::new()).await;
+    app.command(&format!("{api} prod 40 80 for 1h")).await;
+    let made = shown(&app.slack.wait_for("/reply", 1).await[0]);
+    assert!(made.contains("until"), "the timed change was made: {made}");
+    // Then someone sets prod to 0 outside the bot, while the timed change is in force.
+    set_limits(&pipeline, &api, 0.0, 0).await;
+
+    app.command(&format!("history {api} prod")).await;
+    let reply = app.slack.wait_for("/reply", 2).await[1].clone();
+    assert_eq!(reply["response_type"], "ephemeral");
+    let text = shown(&reply);
+    let lines: Vec<&str> = text.lines().collect();
+    let newest = lines
+        .iter()
+        .find(|l| l.starts_with("• "))
+        .expect("a change is listed");
+    assert!(newest.contains("<!date^"), "{newest}");
+    assert!(
+        newest.contains("40 req/s, burst 80 → 0 req/s, burst 0"),
+        "{newest}"
+    );
+    assert!(newest.contains("blocks every request"), "{newest}");
+    assert!(
+        newest.contains("role `deployer` (session `terraform`), *outside throttle-bot*"),
+        "{newest}"
+    );
+    assert!(
+        newest.contains(&format!("while <@{USER}>'s timed change was in force")),
+        "{newest}"
+    );
+    let ours = lines
+        .iter()
+        .find(|l| l.contains("via throttle-bot"))
+        .expect("the bot's change is listed");
+    assert!(ours.contains(&format!("asked by <@{USER}>")), "{ours}");
+    assert!(
+        ours.contains("55 req/s, burst 110 → 40 req/s, burst 80"),
+        "{ours}"
+    );
+    // Every page was read: 55 + 1 outside the bot, 1 through it.
+    let updates = lines
+        .iter()
+        .filter(|l| l.ends_with("(UpdateStage)"))
+        .count();
+    assert_eq!(updates, 57, "{text}");
+    assert!(
+        text.contains("sometimes 15"),
+        "says CloudTrail may lag: {text}"
+    );
+    let (calls, throttled) = lookups(region).await;
+    assert!(
+        calls >= 6,
+        "five names, UpdateStage over two pages: {calls}"
+    );
+    assert_eq!(throttled, 0, "paced at CloudTrail's two lookups a second");
+}
+
+#[tokio::test]
+async fn a_person_the_policy_does_not_let_read_is_refused_and_cloudtrail_is_not_asked() {
+    let region = "eu-north-1";
+    let name = unique("trailed-refused");
+    let api = create_api_on(&client(&base(region).await), &name, &["prod"]).await;
+    let policy: PathBuf = std::env::temp_dir().join(format!("{}.toml", unique("policy")));
+    std::fs::write(
+        &policy,
+        format!(
+            "readers = [\"{USER}\"]\n\n[[rule]]\nname = \"ops\"\nusers = [\"{USER}\"]\napis = [\"*\"]\nstages = [\"*\"]\n"
+        ),
+    )
+    .unwrap();
+    let app = app_in(
+        region,
+        vec![("THROTTLE_POLICY", policy.display().to_string())],
+    )
+    .await;
+    let stranger = Sender {
+        user: "U0STRANGER",
+        channel: "C0ELSEWHERE",
+        ..ME
+    };
+    let answer: Value = app
+        .command_from(stranger, &format!("history {api} prod"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let refused = shown(&answer);
+    assert!(refused.contains("may not read"), "{refused}");
+    assert_eq!(lookups(region).await.0, 0, "refused before any lookup");
+
+    app.command(&format!("history {api} prod 7d")).await;
+    let text = shown(&app.slack.wait_for("/reply", 1).await[0]);
+    assert!(text.contains("in the last 7d"), "{text}");
+    assert!(text.contains("deployment to stage `prod`"), "{text}");
+}
+
+#[tokio::test]
+async fn more_than_ninety_days_is_refused_with_cloudtrails_limit() {
+    let app = TestApp::spawn().await;
+    let answer: Value = app
+        .command("history petstore prod 120d")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let text = shown(&answer);
+    assert!(
+        text.contains("CloudTrail keeps 90d of event history"),
+        "{text}"
+    );
+    assert!(text.contains("`120d` is longer"), "{text}");
+}
