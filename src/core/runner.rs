@@ -656,6 +656,29 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
         }
         // No policy (allow-all), or not a person: no conditions.
         let allowed = allowed.unwrap_or_else(|| Allowed::unconditionally("no policy"));
+        let mut risk = risk(change, &plan, self.cut_fraction);
+        // Only a person can confirm, and only before they did; then the traffic is worth a read.
+        if risk.is_none()
+            && self.confirm_below_traffic
+            && requester.user().is_some()
+            && !gates.confirmed
+        {
+            risk = self.below_traffic(&applied.api, change).await;
+        }
+        // A rule's `confirm` is the author's own step: neither another admitting rule's
+        // approval nor break glass stands in for it. It comes first, so an approval is only
+        // ever asked for (and given on) a change its author confirmed.
+        if requester.user().is_some()
+            && allowed.confirm
+            && !gates.confirmed
+            && gates.approved_by.is_none()
+        {
+            return Step::Done(Outcome::NeedsConfirmation {
+                change: change.clone(),
+                planned: applied,
+                risk,
+            });
+        }
         if !allowed.approvers.is_empty() {
             applied.approval = match (&gates.approved_by, gates.break_glass && allowed.break_glass)
             {
@@ -673,24 +696,15 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
                 }
             };
         }
-        // Only a person can confirm; approved and break-glass changes had their second step,
-        // except that `--now` never skips confirming a change that blocks traffic.
-        let mut risk = risk(change, &plan, self.cut_fraction);
-        // Only a person can confirm, and only before they did; then the traffic is worth a read.
-        if risk.is_none()
-            && self.confirm_below_traffic
-            && requester.user().is_some()
-            && !gates.confirmed
-        {
-            risk = self.below_traffic(&applied.api, change).await;
-        }
+        // A risky change: approved and break-glass changes had their second step, except that
+        // `--now` never skips confirming a change that blocks traffic.
         let second_step_done = gates.confirmed
             || match applied.approval {
                 Approval::NotNeeded => false,
                 Approval::By(_) => true,
                 Approval::Skipped { .. } => risk != Some(Risk::BlocksTraffic),
             };
-        if requester.user().is_some() && !second_step_done && (allowed.confirm || risk.is_some()) {
+        if requester.user().is_some() && !second_step_done && risk.is_some() {
             return Step::Done(Outcome::NeedsConfirmation {
                 change: change.clone(),
                 planned: applied,

@@ -260,9 +260,11 @@ async fn undo_of_a_first_override_removes_it_as_reset_does() {
     app.press(&changed, "Undo", USER).await;
     app.slack.wait_for("/actions", 1).await;
 
+    // The stage-wide entry the change made held nothing else: it is removed (AWS's `*/*`
+    // entry with its defaults and a throttle is all the change had put there).
     assert_eq!(
         stage_limits(&api, "prod").await,
-        Some((-1.0, -1)),
+        None,
         "no override of its own again"
     );
 }
@@ -432,7 +434,11 @@ async fn undo_is_a_change_like_any_other_and_the_presser_needs_the_policy_to_all
 
     app.press(&changed, "Undo", USER).await;
     app.slack.wait_for("/actions", 2).await;
-    assert_eq!(stage_limits(&api, "prod").await, Some((-1.0, -1)));
+    assert_eq!(
+        stage_limits(&api, "prod").await,
+        None,
+        "no override of its own again"
+    );
 }
 
 #[tokio::test]

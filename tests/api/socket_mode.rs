@@ -49,7 +49,8 @@ async fn a_command_and_a_press_over_the_socket_go_down_the_same_path_as_over_htt
     let ack = socket.deliver(press_envelope("env-2", press)).await;
     assert_eq!(ack, serde_json::json!({ "envelope_id": "env-2" }));
     app.slack.wait_for("/actions", 1).await;
-    assert_eq!(stage_limits(&api, "prod").await, Some((-1.0, -1)));
+    // The stage-wide entry the first override made is removed again.
+    assert_eq!(stage_limits(&api, "prod").await, None);
 
     // `help` is answered in the acknowledgement itself.
     let help = socket

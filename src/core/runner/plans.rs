@@ -229,11 +229,12 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
             return Ok(Next::Done(applied));
         }
         if let Some(allowed) = allowed {
-            if !allowed.approvers.is_empty() && ask.gates.approved_by.is_none() {
-                return Ok(Next::Gated(applied, allowed.approvers));
-            }
+            // The author's confirmation first (no approval stands in for it), then approval.
             if allowed.confirm && !ask.gates.confirmed && ask.gates.approved_by.is_none() {
                 return Ok(Next::Gated(applied, Vec::new()));
+            }
+            if !allowed.approvers.is_empty() && ask.gates.approved_by.is_none() {
+                return Ok(Next::Gated(applied, allowed.approvers));
             }
         }
         Ok(Next::Write(applied, record))

@@ -75,15 +75,6 @@ impl FakeGateway {
             .map_or(ApiKind::Rest, |view| view.kind)
     }
 
-    /// From now on, every `call` (`write`, `tag`, `untag`) fails.
-    fn fail(&self, call: &'static str) {
-        self.failing.lock().unwrap().push(call);
-    }
-
-    fn heal(&self) {
-        self.failing.lock().unwrap().clear();
-    }
-
     fn refuses(&self, call: &str) -> Result<(), GatewayError> {
         if self.failing.lock().unwrap().contains(&call) {
             return Err(GatewayError::Unexpected(format!("{call} refused")));
@@ -787,6 +778,7 @@ fn screening_needs_no_gateway_and_spares_schedules() {
 }
 
 mod gates;
+mod interrupted;
 mod plan_timed;
 mod plans;
 mod timed;

@@ -415,3 +415,60 @@ async fn an_impact_report_reads_the_minutes_each_side_and_counts_the_landing_min
         Some("read traffic 999970..1000090")
     );
 }
+
+/// Two rules admit prod: one with approvers and break glass, one asking to confirm.
+const TWO_RULES: &str = r#"
+[[rule]]
+name = "prod with approval"
+users = ["U1", "U2"]
+apis = ["*"]
+stages = ["prod"]
+approvers = ["U2"]
+break_glass = true
+
+[[rule]]
+name = "prod confirmed"
+users = ["U1"]
+apis = ["*"]
+stages = ["prod"]
+confirm = true
+"#;
+
+#[tokio::test]
+async fn one_rules_break_glass_or_approval_never_skips_another_rules_confirm() {
+    let runner = runner(petstore(), Some(TWO_RULES));
+    let gates = |gates: Gates| with(ask("U1", "a1b2c3d4e5 prod 50 100"), gates);
+
+    // --now skips the approval its rule allows to skip, not the other rule's confirmation.
+    let now = runner
+        .perform(&gates(Gates {
+            break_glass: true,
+            ..Gates::default()
+        }))
+        .await;
+    assert_eq!(now.label(), Label::AwaitingConfirmation, "{now:?}");
+    let confirmed_now = runner
+        .perform(&gates(Gates {
+            break_glass: true,
+            confirmed: true,
+            ..Gates::default()
+        }))
+        .await;
+    assert!(applied(&confirmed_now).changed, "{confirmed_now:?}");
+
+    // Without --now: confirmed by its author first, then approved.
+    let runner = runner_with(TWO_RULES);
+    let typed = runner.perform(&gates(Gates::default())).await;
+    assert_eq!(typed.label(), Label::AwaitingConfirmation, "{typed:?}");
+    let confirmed = runner
+        .perform(&gates(Gates {
+            confirmed: true,
+            ..Gates::default()
+        }))
+        .await;
+    assert_eq!(confirmed.label(), Label::AwaitingApproval, "{confirmed:?}");
+}
+
+fn runner_with(policy: &str) -> Runner<FakeGateway, Told> {
+    runner(petstore(), Some(policy))
+}

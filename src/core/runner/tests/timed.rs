@@ -11,7 +11,7 @@ use crate::domain::StageName;
 
 /// Remembers every deadline handed to it.
 #[derive(Default)]
-struct Noted(Mutex<Vec<Reminder>>);
+pub(super) struct Noted(Mutex<Vec<Reminder>>);
 
 impl Deadlines for Noted {
     fn remind<'a>(
@@ -23,14 +23,14 @@ impl Deadlines for Noted {
     }
 }
 
-fn values(rate: f64, burst: i32) -> Configured {
+pub(super) fn values(rate: f64, burst: i32) -> Configured {
     Configured {
         rate: Some(rate),
         burst: Some(burst),
     }
 }
 
-fn timed_runner(policy: Option<&str>) -> (Runner<FakeGateway, Told>, Arc<Noted>) {
+pub(super) fn timed_runner(policy: Option<&str>) -> (Runner<FakeGateway, Told>, Arc<Noted>) {
     let noted = Arc::new(Noted::default());
     let runner = runner(petstore(), policy)
         .with_max_temporary(crate::domain::Hold::parse("2h").unwrap())
@@ -38,7 +38,7 @@ fn timed_runner(policy: Option<&str>) -> (Runner<FakeGateway, Told>, Arc<Noted>)
     (runner, noted)
 }
 
-fn record(runner: &Runner<FakeGateway, Told>) -> Option<Timed> {
+pub(super) fn record(runner: &Runner<FakeGateway, Told>) -> Option<Timed> {
     let mut view = runner.gateway.apis.lock().unwrap()["a1b2c3d4e5"].1["prod"].clone();
     view.open(Some(&seal()), &ApiId::parse("a1b2c3d4e5").unwrap());
     view.timed.first().cloned()
@@ -70,7 +70,7 @@ fn put_record(runner: &Runner<FakeGateway, Told>, record: &Timed) {
     view.tags.push((key, value));
 }
 
-fn deadline() -> Ask {
+pub(super) fn deadline() -> Ask {
     deadline_ask(&Reminder {
         api: ApiId::parse("a1b2c3d4e5").unwrap(),
         stage: StageName::parse("prod").unwrap(),
@@ -93,12 +93,12 @@ async fn elsewhere(runner: &Runner<FakeGateway, Told>, action: Action) {
         .unwrap();
 }
 
-fn set(rate: f64, burst: i64) -> Action {
+pub(super) fn set(rate: f64, burst: i64) -> Action {
     values(rate, burst as i32).as_action()
 }
 
 /// Makes the record's deadline already past, as if its time had come.
-fn expire(runner: &Runner<FakeGateway, Told>) {
+pub(super) fn expire(runner: &Runner<FakeGateway, Told>) {
     let mut record = record(runner).expect("a record");
     record.until = 0;
     put_record(runner, &record);
@@ -754,100 +754,4 @@ async fn a_record_found_by_a_sweep_gets_its_deadline_kept_here() {
     };
     runner.keep_time(&reminder).await;
     assert_eq!(*noted.0.lock().unwrap(), [reminder]);
-}
-
-#[tokio::test]
-async fn keeping_a_timed_change_for_good_when_its_record_cannot_be_removed_changes_nothing_and_says_so()
- {
-    let (runner, _) = timed_runner(None);
-    runner.perform(&ask("U1", "petstore prod 100 200")).await;
-    runner
-        .perform(&ask("U1", "petstore prod 60 120 for 30m"))
-        .await;
-    let kept = record(&runner).expect("a record");
-    runner.gateway.fail("untag");
-
-    // The same values for good, and other values for good: both must end the record first.
-    for text in ["petstore prod 60 120", "petstore prod 70 140"] {
-        let outcome = runner.perform(&ask("U1", text)).await;
-        let Outcome::Change { result, .. } = &outcome else {
-            panic!("{outcome:?}")
-        };
-        let refused = result.as_ref().expect_err(text).to_string();
-        assert!(
-            refused.contains("record could not be removed")
-                && refused.contains("nothing was changed"),
-            "{text}: {refused}"
-        );
-        assert_eq!(record(&runner), Some(kept.clone()), "{text}");
-        assert_eq!(
-            runner.gateway.stage_wide("a1b2c3d4e5", "prod"),
-            values(60.0, 120),
-            "{text}: the level still holds the timed change"
-        );
-    }
-
-    runner.gateway.heal();
-    let outcome = runner.perform(&ask("U1", "petstore prod 70 140")).await;
-    assert!(applied(&outcome).changed);
-    assert_eq!(record(&runner), None, "ended for good");
-}
-
-#[tokio::test]
-async fn a_change_for_good_whose_write_fails_puts_the_timed_changes_record_back() {
-    let (runner, _) = timed_runner(None);
-    runner.perform(&ask("U1", "petstore prod 100 200")).await;
-    runner
-        .perform(&ask("U1", "petstore prod 60 120 for 30m"))
-        .await;
-    let kept = record(&runner).expect("a record");
-    runner.gateway.fail("write");
-
-    let outcome = runner.perform(&ask("U1", "petstore prod 70 140")).await;
-
-    assert!(
-        matches!(&outcome, Outcome::Change { result: Err(_), .. }),
-        "{outcome:?}"
-    );
-    assert_eq!(
-        record(&runner),
-        Some(kept),
-        "the timed change still ends by itself"
-    );
-}
-
-#[tokio::test]
-async fn a_restore_interrupted_after_its_write_is_finished_by_the_next_look() {
-    let (runner, _) = timed_runner(None);
-    runner.perform(&ask("U1", "petstore prod 100 200")).await;
-    runner
-        .perform(&ask("U1", "petstore prod 60 120 for 30m"))
-        .await;
-    runner
-        .perform(&ask("U2", "petstore prod 30 60 for 10m"))
-        .await;
-    expire(&runner);
-    // The record cannot be rewritten (the process dies there, or TagResource fails).
-    runner.gateway.fail("tag");
-
-    let outcome = runner.perform(&deadline()).await;
-
-    assert_eq!(outcome.label(), Label::Restored, "{outcome:?}");
-    assert_eq!(
-        runner.gateway.stage_wide("a1b2c3d4e5", "prod"),
-        values(60.0, 120),
-        "the level is written first: the clamp ends on time"
-    );
-    let stale = record(&runner).expect("the old record is still there");
-    assert_eq!(stale.set, values(30.0, 60));
-
-    runner.gateway.heal();
-    runner.perform(&deadline()).await;
-    let record = record(&runner).expect("the older timed change's record");
-    assert_eq!((record.set, record.by.as_str()), (values(60.0, 120), "U1"));
-    assert_eq!(
-        runner.gateway.stage_wide("a1b2c3d4e5", "prod"),
-        values(60.0, 120),
-        "nothing is reported moved or written again"
-    );
 }

@@ -1,0 +1,112 @@
+//! Steps that fail halfway: what a refused or interrupted call leaves, and how the next look
+//! finishes it. The gateway refuses the calls a test names, as AWS refusing them would.
+
+use super::timed::{deadline, expire, record, timed_runner, values};
+use super::*;
+
+impl FakeGateway {
+    /// From now on, every `call` (`write`, `tag`, `untag`) fails.
+    fn fail(&self, call: &'static str) {
+        self.failing.lock().unwrap().push(call);
+    }
+
+    fn heal(&self) {
+        self.failing.lock().unwrap().clear();
+    }
+}
+
+#[tokio::test]
+async fn keeping_a_timed_change_for_good_when_its_record_cannot_be_removed_changes_nothing_and_says_so()
+ {
+    let (runner, _) = timed_runner(None);
+    runner.perform(&ask("U1", "petstore prod 100 200")).await;
+    runner
+        .perform(&ask("U1", "petstore prod 60 120 for 30m"))
+        .await;
+    let kept = record(&runner).expect("a record");
+    runner.gateway.fail("untag");
+
+    // The same values for good, and other values for good: both must end the record first.
+    for text in ["petstore prod 60 120", "petstore prod 70 140"] {
+        let outcome = runner.perform(&ask("U1", text)).await;
+        let Outcome::Change { result, .. } = &outcome else {
+            panic!("{outcome:?}")
+        };
+        let refused = result.as_ref().expect_err(text).to_string();
+        assert!(
+            refused.contains("record could not be removed")
+                && refused.contains("nothing was changed"),
+            "{text}: {refused}"
+        );
+        assert_eq!(record(&runner), Some(kept.clone()), "{text}");
+        assert_eq!(
+            runner.gateway.stage_wide("a1b2c3d4e5", "prod"),
+            values(60.0, 120),
+            "{text}: the level still holds the timed change"
+        );
+    }
+
+    runner.gateway.heal();
+    let outcome = runner.perform(&ask("U1", "petstore prod 70 140")).await;
+    assert!(applied(&outcome).changed);
+    assert_eq!(record(&runner), None, "ended for good");
+}
+
+#[tokio::test]
+async fn a_change_for_good_whose_write_fails_puts_the_timed_changes_record_back() {
+    let (runner, _) = timed_runner(None);
+    runner.perform(&ask("U1", "petstore prod 100 200")).await;
+    runner
+        .perform(&ask("U1", "petstore prod 60 120 for 30m"))
+        .await;
+    let kept = record(&runner).expect("a record");
+    runner.gateway.fail("write");
+
+    let outcome = runner.perform(&ask("U1", "petstore prod 70 140")).await;
+
+    assert!(
+        matches!(&outcome, Outcome::Change { result: Err(_), .. }),
+        "{outcome:?}"
+    );
+    assert_eq!(
+        record(&runner),
+        Some(kept),
+        "the timed change still ends by itself"
+    );
+}
+
+#[tokio::test]
+async fn a_restore_interrupted_after_its_write_is_finished_by_the_next_look() {
+    let (runner, _) = timed_runner(None);
+    runner.perform(&ask("U1", "petstore prod 100 200")).await;
+    runner
+        .perform(&ask("U1", "petstore prod 60 120 for 30m"))
+        .await;
+    runner
+        .perform(&ask("U2", "petstore prod 30 60 for 10m"))
+        .await;
+    expire(&runner);
+    // The record cannot be rewritten (the process dies there, or TagResource fails).
+    runner.gateway.fail("tag");
+
+    let outcome = runner.perform(&deadline()).await;
+
+    assert_eq!(outcome.label(), Label::Restored, "{outcome:?}");
+    assert_eq!(
+        runner.gateway.stage_wide("a1b2c3d4e5", "prod"),
+        values(60.0, 120),
+        "the level is written first: the clamp ends on time"
+    );
+    let stale = record(&runner).expect("the old record is still there");
+    assert_eq!(stale.set, values(30.0, 60));
+
+    runner.gateway.heal();
+    runner.perform(&deadline()).await;
+    let record = record(&runner).expect("the older timed change's record");
+    assert_eq!((record.set, record.by.as_str()), (values(60.0, 120), "U1"));
+    assert_eq!(
+        runner.gateway.stage_wide("a1b2c3d4e5", "prod"),
+        values(60.0, 120),
+        "nothing is reported moved or written again"
+    );
+}
