@@ -215,3 +215,44 @@ async fn more_than_ninety_days_is_refused_with_cloudtrails_limit() {
     );
     assert!(text.contains("`120d` is longer"), "{text}");
 }
+
+#[tokio::test]
+async fn history_reads_the_target_the_api_lives_in_through_its_role() {
+    const OTHER: &str = "222233334444";
+    let region = "ap-southeast-2";
+    let base = base(region).await;
+    let role = AssumeRoleProvider::builder(role_arn(OTHER, "throttle-bot"))
+        .session_name("tests")
+        .configure(&base)
+        .build()
+        .await;
+    let other = client(
+        &base
+            .into_builder()
+            .credentials_provider(SharedCredentialsProvider::new(role))
+            .build(),
+    );
+    let name = unique("trailed-target");
+    create_api_on(&other, &name, &["live"]).await;
+    let targets = format!(
+        "[[target]]\nalias = \"prod\"\nregion = \"{region}\"\nrole_arn = \"{}\"\n",
+        role_arn(OTHER, "throttle-bot")
+    );
+    let app = app_in("us-east-1", vec![("THROTTLE_TARGETS_TOML", targets)]).await;
+    app.command(&format!("prod:{name} live 7 14 for 1h")).await;
+    let made = shown(&app.slack.wait_for("/reply", 1).await[0]);
+    assert!(made.contains("until"), "{made}");
+
+    app.command(&format!("history prod:{name} live")).await;
+    let text = shown(&app.slack.wait_for("/reply", 2).await[1]);
+    let ours = text
+        .lines()
+        .find(|l| l.contains("(UpdateStage)"))
+        .unwrap_or_else(|| panic!("the change is listed: {text}"));
+    assert!(
+        ours.contains(&format!("via throttle-bot, asked by <@{USER}>")),
+        "{ours}"
+    );
+    assert!(ours.contains("→ 7 req/s, burst 14"), "{ours}");
+    assert!(lookups(region).await.0 >= 5, "read in the target's region");
+}
