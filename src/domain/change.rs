@@ -1,6 +1,6 @@
 use super::{
-    AccountLimits, ApiId, ApiKind, ApiRef, Claim, Configured, Hold, Level, Place, RecordSeal,
-    StageName, ThrottleLimits, Timed, Traffic, Unsealed,
+    AccountLimits, ApiId, ApiKind, ApiRef, Claim, Configured, Hold, Level, MARKER_KEY, Place,
+    RecordSeal, StageName, ThrottleLimits, Timed, Traffic, Unsealed,
 };
 
 /// What to do at a level: set limits, or remove our override so the level inherits.
@@ -158,6 +158,10 @@ impl StageView {
         if let Ok(stage) = StageName::parse(&self.stage) {
             let place = Place::Stage { api, stage: &stage };
             for (key, value) in &self.tags {
+                // The marker only says that the stage holds records.
+                if key == MARKER_KEY {
+                    continue;
+                }
                 if let Some(claim) = Claim::from_tag(key, value, seal, place) {
                     claims.push(claim);
                     continue;

@@ -6,6 +6,7 @@ mod history;
 mod limits;
 mod methods;
 mod plan;
+mod sweep;
 mod target;
 pub mod text;
 mod timed;
@@ -25,6 +26,7 @@ pub use limits::{
 };
 pub use methods::{ApiMethod, has_level, instead_of};
 pub use plan::{PlanApplied, PlanChange, PlanLevel, PlanRef, PlanStage, PlanView};
+pub use sweep::{Held, Holder, LEASE_KEY, Lease, LeaseStep, MARKER_KEY, is_record_key, lease_step};
 pub use target::{
     ApiId, ApiKind, ApiName, ApiRef, HttpMethod, Level, ResourcePath, StageName, TargetAlias,
     TargetError,

@@ -5,6 +5,7 @@ use std::fmt;
 
 use super::change::Action;
 use super::limits::Configured;
+use super::sweep::MARKER_KEY;
 use super::target::{
     ApiId, HttpMethod, ResourcePath, StageName, TargetAlias, TargetError, Targeted,
 };
@@ -194,8 +195,9 @@ impl PlanView {
         let (mut timed, mut unsealed) = (Vec::new(), Vec::new());
         let place = Place::Plan(&self.id);
         for (key, value) in &self.tags {
-            // Claims are a stage's (a plan's writes take turns in the process that queues them).
-            if key.starts_with(CLAIM_PREFIX) {
+            // Claims are a stage's (a plan's writes take turns in the process that queues them);
+            // the marker only says that the plan holds records.
+            if key.starts_with(CLAIM_PREFIX) || key == MARKER_KEY {
                 continue;
             }
             match Timed::from_tag(key, value, seal, place) {
