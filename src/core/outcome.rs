@@ -348,6 +348,15 @@ impl Label {
 }
 
 impl Outcome {
+    /// Whether it failed for a reason that may pass (AWS throttled it, timed out or could not
+    /// be reached, or this process was busy): the same request may be tried again.
+    pub fn may_pass(&self) -> bool {
+        matches!(
+            self.label(),
+            Label::Throttled | Label::Timeout | Label::Unreachable | Label::Busy
+        )
+    }
+
     pub fn label(&self) -> Label {
         match self {
             Self::Change { result: Ok(a), .. } if a.changed => Label::Applied,

@@ -40,6 +40,11 @@ impl<K: Hash + Eq + Clone, T: Ord + Copy> Recent<K, T> {
         true
     }
 
+    /// Forgets `key` now (its stale entry in the order is skipped when it comes up).
+    pub fn forget(&mut self, key: &K) {
+        self.until.remove(key);
+    }
+
     /// How many keys are remembered (some perhaps past their time, until the next call).
     pub fn len(&self) -> usize {
         self.until.len()
@@ -62,6 +67,15 @@ impl<K: Hash + Eq + Clone, T: Ord + Copy> Recent<K, T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_forgotten_key_is_new_again() {
+        let mut recent = Recent::new(10);
+        assert!(recent.first("a", 100, 0));
+        recent.forget(&"a");
+        assert!(recent.first("a", 100, 1));
+        assert!(!recent.first("a", 100, 2));
+    }
 
     #[test]
     fn a_key_is_remembered_until_its_time() {

@@ -118,10 +118,8 @@ pub async fn interaction(
     let channel = payload.channel.as_ref().and_then(|c| ChatId::parse(&c.id));
     // One outcome per preview or approval request: the first press that ends it wins; a
     // double click, or Approve and Reject pressed together, finds it answered.
-    let answered = || {
-        let key = press_key(&value, payload.message_ts_any());
-        !state.presses.first_use(unix_now(), &key, unix_now())
-    };
+    let key = press_key(&value, payload.message_ts_any());
+    let answered = || !state.presses.first_use(unix_now(), &key, unix_now());
     let already = || {
         render::press_refused("this was already answered by another press; nothing more was done")
     };
@@ -187,7 +185,16 @@ pub async fn interaction(
             "button pressed"
         )
     });
-    if state.jobs.submit(ask, deadline).await == Submitted::Busy {
+    // A press that could not run, or failed for a reason that may pass (AWS throttled or out
+    // of reach), is not an answer: the same button may be pressed again.
+    let presses = std::sync::Arc::clone(&state.presses);
+    let release: crate::jobs::Done = Box::new(move |outcome| {
+        if outcome.may_pass() {
+            presses.forget(&key);
+        }
+    });
+    if state.jobs.submit_then(ask, deadline, Some(release)).await == Submitted::Busy {
+        state.presses.forget(&key);
         let message = render::press_refused(
             "throttle-bot is busy; nothing was changed, press again in a moment",
         );

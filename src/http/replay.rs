@@ -35,6 +35,12 @@ impl ReplayGuard {
         }
     }
 
+    /// Forgets a key, so that it is new again: a press whose request could not run (busy, or
+    /// failed for a reason that may pass) may be pressed again.
+    pub fn forget(&self, key: &Key) {
+        self.seen.lock().expect("replay guard").forget(key);
+    }
+
     /// True the first time this signed request is seen (as of `now`, Unix seconds).
     pub fn first_use(&self, timestamp: i64, key: &Key, now: i64) -> bool {
         // Up to and including the last second its signature verifies.

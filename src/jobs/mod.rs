@@ -139,6 +139,9 @@ pub fn span(id: &RequestId) -> tracing::Span {
 /// A background request and the flag that keeps it to one final message.
 type Pending = (Ask, Arc<ReplyOnce>);
 
+/// What to do with a request's outcome once it has one (see [`Jobs::submit_then`]).
+pub type Done = Box<dyn FnOnce(&crate::core::outcome::Outcome) + Send>;
+
 pub struct Jobs {
     tracker: TaskTracker,
     runner: Arc<AppRunner>,
@@ -177,6 +180,17 @@ impl Jobs {
 
     /// Starts a request. As a server it returns at once; on Lambda it may run the request.
     pub async fn submit(&self, ask: Ask, deadline: Option<InvocationDeadline>) -> Submitted {
+        self.submit_then(ask, deadline, None).await
+    }
+
+    /// The same, calling `done` with the request's outcome where this process runs it (not for
+    /// a request handed on to another invocation).
+    pub async fn submit_then(
+        &self,
+        ask: Ask,
+        deadline: Option<InvocationDeadline>,
+        done: Option<Done>,
+    ) -> Submitted {
         match &self.mode {
             Mode::Background {
                 max_jobs,
@@ -206,6 +220,9 @@ impl Jobs {
                     async move {
                         let outcome = runner.run(&ask, &once).await;
                         registry.lock().expect("pending jobs").remove(&id);
+                        if let Some(done) = done {
+                            done(&outcome);
+                        }
                         impact::schedule(&runner, &ask, &outcome, impact_after);
                     }
                     .instrument(span),
@@ -214,7 +231,7 @@ impl Jobs {
             }
             Mode::Lambda(hand_off) => {
                 let span = span(&ask.id);
-                self.run_or_defer(hand_off, ask, deadline)
+                self.run_or_defer(hand_off, ask, deadline, done)
                     .instrument(span)
                     .await
             }
@@ -228,6 +245,7 @@ impl Jobs {
         hand_off: &HandOff,
         ask: Ask,
         deadline: Option<InvocationDeadline>,
+        done: Option<Done>,
     ) -> Submitted {
         let started = Instant::now();
         let budget = left_before(deadline).map_or(INLINE_BUDGET, |left| left.min(INLINE_BUDGET));
@@ -244,6 +262,9 @@ impl Jobs {
         self.finish_on_lambda(hand_off, &ask.origin, &outcome, started.elapsed())
             .await;
         report_later(hand_off, &ask, &outcome).await;
+        if let Some(done) = done {
+            done(&outcome);
+        }
         Submitted::Finished
     }
 

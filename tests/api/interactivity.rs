@@ -611,3 +611,31 @@ async fn undo_of_a_recovery_from_a_block_is_previewed_before_it_blocks_again() {
     app.slack.wait_for("/actions", 2).await;
     assert_eq!(stage_limits(&api, "prod").await, Some((0.0, 0)));
 }
+
+#[tokio::test]
+async fn an_apply_that_failed_for_a_reason_that_passes_can_be_pressed_again() {
+    let app = TestApp::spawn_with(Options {
+        record_aws: true,
+        ..Options::default()
+    })
+    .await;
+    let api = create_api(&unique("pressagain"), "prod").await;
+    let preview = reply_to(&app, &format!("{api} prod 0 0"), 1).await;
+
+    // The account's management budget is spent: AWS refuses every call (429).
+    app.aws().limit_to(0.0, 0.0);
+    app.press(&preview, "Apply", USER).await;
+    let failed = shown(&app.slack.wait_for("/actions", 1).await[0]);
+    assert_eq!(stage_limits(&api, "prod").await, None, "{failed}");
+
+    // Once AWS answers again, the same button works: the failed press was no answer.
+    app.aws().limit_to(1000.0, 1000.0);
+    app.press(&preview, "Apply", USER).await;
+    let posts = app.slack.wait_for("/actions", 2).await;
+    assert!(
+        !shown(&posts[1]).contains("already answered"),
+        "{}",
+        shown(&posts[1])
+    );
+    assert_eq!(stage_limits(&api, "prod").await, Some((0.0, 0)));
+}
