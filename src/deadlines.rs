@@ -1,16 +1,20 @@
 //! As a service, timed changes end on time through two paths that share one rule (the record on
 //! the stage decides, compare then set):
 //! - a timer in this process for each change it made or extended;
-//! - a sweep of every stage's records, at start-up and every `SWEEP_INTERVAL_SECS`, for
-//!   changes whose process died (a restart, a crash, another replica scaled away).
+//! - a sweep of the records, at start-up and every `SWEEP_INTERVAL_SECS`, for changes whose
+//!   process died (a restart, a crash, another replica scaled away): in each account and
+//!   region, the stages and usage plans holding records are found by their marker tag with
+//!   one tagging query, and one replica (the lease holder) reads them (`sweep`).
 //!
 //! Timers live in memory only: nothing is lost when the process stops, because the sweep of the
 //! next process (or of another replica) finds the record on the stage.
 
+mod sweep;
+
 use std::collections::HashSet;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -19,7 +23,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::core::clock::unix_now;
 use crate::core::outcome::{Failure, Outcome, PlanFailure};
-use crate::core::ports::{DeadlineError, Deadlines, Gateway, PlanReminder, Reminder};
+use crate::core::ports::{DeadlineError, Deadlines, PlanReminder, Reminder};
 use crate::core::requester::RequestId;
 use crate::core::runner::{Ask, ReplyOnce, deadline_ask, plan_deadline_ask};
 use crate::domain::{ApiId, StageName};
@@ -31,9 +35,10 @@ pub const CLAIM_SETTLE: Duration = Duration::from_secs(2);
 /// if it is alive, has had its turn first.
 const SWEEP_GRACE: Duration = Duration::from_secs(5);
 
-/// Which APIs the sweep reads (`SWEEP_APIS`): all that the policy's rules reach (the default;
-/// every API under `allow-all`), none (another replica or Lambda's schedules finish restores),
-/// or only these ids (fewer management calls in a large account).
+/// Which records the sweep finishes (`SWEEP_APIS`): all of this deployment's, on any stage or
+/// usage plan of every target, whatever the policy reaches now (the default); none (another
+/// replica or Lambda's schedules finish restores); or only the stages of these API ids, read
+/// one API at a time.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SweepScope {
     All,
@@ -215,12 +220,16 @@ pub fn start(
         tracing::info!("SWEEP_APIS=none: this process restores only the timed changes it made");
         return;
     }
+    let SweepScope::Only(apis) = scope else {
+        tokio::spawn(sweep::run(runner, keeper, sweep_every));
+        return;
+    };
     tokio::spawn(async move {
         let mut ticks = tokio::time::interval(sweep_every);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             ticks.tick().await;
-            sweep(&runner, &scope, &keeper).await;
+            sweep(&runner, &apis, &keeper).await;
         }
     });
 }
@@ -383,24 +392,13 @@ fn worth_telling(failing: &mut HashSet<String>, key: String, failed: bool) -> bo
     }
 }
 
-/// Restores every record overdue by more than [`SWEEP_GRACE`]. One call at a time: the sweep
-/// never queues more than one call ahead of a person's command under the process's pace.
-async fn sweep(runner: &Arc<AppRunner>, scope: &SweepScope, keeper: &Keeper) {
-    let gateway = runner.gateway();
-    let apis = match scope {
-        SweepScope::Only(apis) => apis.clone(),
-        // By default, only the APIs this deployment's policy reaches.
-        SweepScope::All | SweepScope::None => match gateway.apis().await {
-            Ok(apis) => apis.into_iter().filter(|api| runner.reaches(api)).collect(),
-            Err(error) => {
-                tracing::warn!(%error, "could not list APIs to sweep for ended timed changes");
-                return;
-            }
-        },
-    };
+/// Restores every record on the stages of `apis` overdue by more than [`SWEEP_GRACE`]. One
+/// call at a time: the sweep never queues more than one call ahead of a person's command under
+/// the process's pace.
+async fn sweep(runner: &Arc<AppRunner>, apis: &[ApiId], keeper: &Keeper) {
     let overdue_before = unix_now() - SWEEP_GRACE.as_secs() as i64;
     let (mut due, mut pending) = (0, 0);
-    for api in &apis {
+    for api in apis {
         let stages = match runner.read_stages(api).await {
             Ok(stages) => stages,
             Err(error) => {
@@ -438,44 +436,6 @@ async fn sweep(runner: &Arc<AppRunner>, scope: &SweepScope, keeper: &Keeper) {
         pending,
         "swept stages for ended timed changes"
     );
-    if matches!(scope, SweepScope::All) {
-        sweep_plans(runner, keeper, overdue_before).await;
-    }
-}
-
-/// The same for usage plans' records, in every target: one GetUsagePlans each.
-async fn sweep_plans(runner: &Arc<AppRunner>, keeper: &Keeper, overdue_before: i64) {
-    let (mut due, mut pending) = (0, 0);
-    let plans = match runner.read_plans().await {
-        Ok(plans) => {
-            keeper.plans_unlisted.store(false, Ordering::Relaxed);
-            plans
-        }
-        Err(error) => {
-            if !keeper.plans_unlisted.swap(true, Ordering::Relaxed) {
-                tracing::warn!(%error, "could not list usage plans to sweep for ended timed changes (said once until it works again)");
-            }
-            return;
-        }
-    };
-    for plan in plans {
-        for record in &plan.timed {
-            let reminder = PlanReminder {
-                plan: plan.id.clone(),
-                level: record.level.clone(),
-                at: record.until,
-            };
-            if record.until <= overdue_before {
-                due += 1;
-                restore_plan(runner, &reminder, keeper).await;
-            } else {
-                // Made by a process that has since stopped: this one keeps the time too.
-                pending += 1;
-                runner.keep_plan_time(&reminder).await;
-            }
-        }
-    }
-    tracing::info!(due, pending, "swept usage plans for ended timed changes");
 }
 
 #[cfg(test)]

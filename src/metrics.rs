@@ -3,6 +3,7 @@
 use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue, LabelValueEncoder};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
@@ -56,6 +57,82 @@ struct Reason {
     reason: Rejection,
 }
 
+/// One target's sweep (its alias as configured, `home` for the service's own account and
+/// region): nothing secret, and one series per target.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct SweepTarget {
+    target: String,
+}
+
+/// A target's sweeps by how they went: `tagging` (found through the tagging API), `listing`
+/// (every API listed, the fallback), `leased` (another replica holds the lease), `failed`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct SweepPath {
+    target: String,
+    path: &'static str,
+}
+
+/// A target's calls in its last sweep by budget: `apigateway` (the management budget) or
+/// `tagging` (the Resource Groups Tagging API's own quota).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct SweepCalls {
+    target: String,
+    api: &'static str,
+}
+
+/// What one sweep of one target cost and found.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Swept {
+    /// `tagging` or `listing`.
+    pub path: &'static str,
+    pub seconds: f64,
+    pub management_calls: u64,
+    pub tagging_calls: u64,
+    /// Timed-change records found (due or not).
+    pub records: u64,
+}
+
+/// The sweep's figures per target: the last sweep's duration, calls and records found, and
+/// how many sweeps went which way.
+struct SweepMetrics {
+    seconds: Family<SweepTarget, Gauge<f64, std::sync::atomic::AtomicU64>>,
+    calls: Family<SweepCalls, Gauge>,
+    records: Family<SweepTarget, Gauge>,
+    sweeps: Family<SweepPath, Counter>,
+}
+
+impl SweepMetrics {
+    fn register(registry: &mut Registry) -> Self {
+        let sweep = Self {
+            seconds: Family::default(),
+            calls: Family::default(),
+            records: Family::default(),
+            sweeps: Family::default(),
+        };
+        registry.register(
+            "sweep_duration_seconds",
+            "How long the last sweep of each target took to find its timed changes' records (restores not included)",
+            sweep.seconds.clone(),
+        );
+        registry.register(
+            "sweep_calls",
+            "AWS calls the last sweep of each target made to find the records, by API (apigateway: the management budget; tagging: its own quota)",
+            sweep.calls.clone(),
+        );
+        registry.register(
+            "sweep_records",
+            "Timed-change records the last sweep of each target found",
+            sweep.records.clone(),
+        );
+        registry.register(
+            "sweeps",
+            "Sweeps of each target by path (tagging, listing, leased: another replica sweeps, failed)",
+            sweep.sweeps.clone(),
+        );
+        sweep
+    }
+}
+
 /// The service's counters and histograms, and the registry that renders them.
 pub struct Metrics {
     registry: Registry,
@@ -66,6 +143,7 @@ pub struct Metrics {
     webhook_failures: Counter,
     deadline_failures: Counter,
     socket_reconnects: Counter,
+    sweep: SweepMetrics,
 }
 
 impl Default for Metrics {
@@ -119,8 +197,10 @@ impl Metrics {
             "Socket Mode connections opened again (asked for by Slack, or after a dropped link)",
             socket_reconnects.clone(),
         );
+        let sweep = SweepMetrics::register(&mut registry);
         Self {
             socket_reconnects,
+            sweep,
             registry,
             commands,
             changes,
@@ -160,6 +240,43 @@ impl Metrics {
 
     pub fn deadline_failed(&self) {
         self.deadline_failures.inc();
+    }
+
+    /// One target's sweep that read its records (`target`: its alias, or `home`).
+    pub fn swept(&self, target: &str, swept: Swept) {
+        let at = || SweepTarget {
+            target: target.to_owned(),
+        };
+        self.sweep.seconds.get_or_create(&at()).set(swept.seconds);
+        let calls = |api| SweepCalls {
+            target: target.to_owned(),
+            api,
+        };
+        let as_gauge = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+        self.sweep
+            .calls
+            .get_or_create(&calls("apigateway"))
+            .set(as_gauge(swept.management_calls));
+        self.sweep
+            .calls
+            .get_or_create(&calls("tagging"))
+            .set(as_gauge(swept.tagging_calls));
+        self.sweep
+            .records
+            .get_or_create(&at())
+            .set(as_gauge(swept.records));
+        self.sweep_went(target, swept.path);
+    }
+
+    /// Counts one sweep of a target by path (`leased` and `failed` read no records).
+    pub fn sweep_went(&self, target: &str, path: &'static str) {
+        self.sweep
+            .sweeps
+            .get_or_create(&SweepPath {
+                target: target.to_owned(),
+                path,
+            })
+            .inc();
     }
 
     /// The Prometheus text exposition of every metric.

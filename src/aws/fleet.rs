@@ -16,6 +16,10 @@ use crate::domain::{
     PlanRef, PlanView, ResolvedApi, StageName, StageView, TargetAlias, Traffic, Trail,
 };
 
+mod sweep;
+
+pub use sweep::CallCount;
+
 /// CloudTrail's LookupEvents quota per account and region (CloudTrail API reference).
 const TRAIL_LOOKUPS_PER_SECOND: f64 = 2.0;
 

@@ -28,7 +28,10 @@ mod history;
 mod http;
 mod listing;
 mod plans;
+mod records;
 mod rest;
+
+pub use records::Calls;
 
 use errors::stage_not_found;
 use listing::{ApiList, Listed, Listing, close_names};
@@ -50,6 +53,9 @@ pub struct GatewaySettings {
     pub targets: Vec<TargetConfig>,
     /// UpdateUsagePlan calls in one account go at most this often (AWS: about one per 20 s).
     pub plan_spacing: Duration,
+    /// The value of the marker written with every timed-change record (the deployment's mark,
+    /// from its signing secret); `None` without a secret, when no record can be sealed.
+    pub records_mark: Option<String>,
 }
 
 impl Default for GatewaySettings {
@@ -60,6 +66,7 @@ impl Default for GatewaySettings {
             list_refresh: Duration::from_secs(5),
             targets: Vec::new(),
             plan_spacing: Duration::from_secs(20),
+            records_mark: None,
         }
     }
 }
@@ -72,6 +79,8 @@ pub const WRITE_TIMEOUT: Duration = Duration::from_secs(45);
 struct Clients {
     rest: aws_sdk_apigateway::Client,
     http: aws_sdk_apigatewayv2::Client,
+    /// The Resource Groups Tagging API: where the sweep finds the records (its own quota).
+    tagging: aws_sdk_resourcegroupstagging::Client,
 }
 
 /// Whether the AWS setup is known, for `/readyz`.
@@ -114,6 +123,8 @@ pub struct TargetGateway {
     trail_pacer: Arc<Pacer>,
     /// This service's own AWS identity, asked once (to tell its own events in CloudTrail).
     identity: OnceCell<Option<Principal>>,
+    /// The calls made in this target, by budget (the sweep's cost, on `/metrics`).
+    calls: Arc<Calls>,
 }
 
 /// The paces one account and region shares: management calls, usage plan turns, CloudTrail
@@ -147,6 +158,7 @@ impl TargetGateway {
             trail: OnceCell::new(),
             trail_pacer,
             identity: OnceCell::new(),
+            calls: Arc::default(),
         }
     }
 
@@ -177,9 +189,24 @@ impl TargetGateway {
         self.connection
             .get_or_init(|| async {
                 let connection = Connection::resolve(self.reach.as_ref()).await;
+                let config = &connection.config;
+                let counted = records::Counting::management(&self.calls);
                 let clients = Clients {
-                    rest: aws_sdk_apigateway::Client::new(&connection.config),
-                    http: aws_sdk_apigatewayv2::Client::new(&connection.config),
+                    rest: aws_sdk_apigateway::Client::from_conf(
+                        aws_sdk_apigateway::config::Builder::from(config)
+                            .interceptor(counted.clone())
+                            .build(),
+                    ),
+                    http: aws_sdk_apigatewayv2::Client::from_conf(
+                        aws_sdk_apigatewayv2::config::Builder::from(config)
+                            .interceptor(counted)
+                            .build(),
+                    ),
+                    tagging: aws_sdk_resourcegroupstagging::Client::from_conf(
+                        aws_sdk_resourcegroupstagging::config::Builder::from(config)
+                            .interceptor(records::Counting::tagging(&self.calls))
+                            .build(),
+                    ),
                 };
                 (connection, clients)
             })
@@ -346,10 +373,18 @@ impl Gateway for TargetGateway {
     }
 
     async fn tag_plan(&self, plan: &PlanView, key: &str, value: &str) -> Result<(), GatewayError> {
+        if let Some(mark) = self.mark_for(key) {
+            let on = records::Tagged::plan(plan.bare_id());
+            return self.tag_marked(&on, (key, value), mark, None).await;
+        }
         TargetGateway::tag_plan(self, plan, key, value).await
     }
 
     async fn untag_plan(&self, plan: &PlanView, key: &str) -> Result<(), GatewayError> {
+        if let Some(mark) = self.mark_for(key) {
+            let on = records::Tagged::plan(plan.bare_id());
+            return self.untag_marked(&on, key, mark, None).await;
+        }
         TargetGateway::untag_plan(self, plan, key).await
     }
 
@@ -398,14 +433,27 @@ impl Gateway for TargetGateway {
         key: &str,
         value: &str,
     ) -> Result<(), GatewayError> {
-        match self.kind_for_call(api)? {
+        let kind = self.kind_for_call(api)?;
+        // A record carries the marker the sweep finds it by, written in the same call.
+        if let Some(mark) = self.mark_for(key) {
+            let on = records::Tagged::stage(kind, api, stage);
+            let not_found = Some(errors::stage_not_found(api, stage));
+            return self.tag_marked(&on, (key, value), mark, not_found).await;
+        }
+        match kind {
             ApiKind::Rest => self.rest_tag(api, stage, key, value).await,
             ApiKind::Http => self.http_tag(api, stage, key, value).await,
         }
     }
 
     async fn untag(&self, api: &ApiId, stage: &StageName, key: &str) -> Result<(), GatewayError> {
-        match self.kind_for_call(api)? {
+        let kind = self.kind_for_call(api)?;
+        if let Some(mark) = self.mark_for(key) {
+            let on = records::Tagged::stage(kind, api, stage);
+            let not_found = Some(errors::stage_not_found(api, stage));
+            return self.untag_marked(&on, key, mark, not_found).await;
+        }
+        match kind {
             ApiKind::Rest => self.rest_untag(api, stage, key).await,
             ApiKind::Http => self.http_untag(api, stage, key).await,
         }

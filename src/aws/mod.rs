@@ -13,7 +13,7 @@ mod settings;
 pub mod targets;
 mod traffic;
 
-pub use fleet::ApiGateway;
+pub use fleet::{ApiGateway, CallCount};
 pub use gateway::{GatewaySettings, Readiness};
 pub use invoker::SelfInvoker;
 pub use scheduler::{OneTime, ScheduleError, Scheduler};

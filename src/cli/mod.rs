@@ -267,6 +267,8 @@ impl AwsArgs {
             list_refresh: self.api_list_refresh,
             targets,
             plan_spacing: self.plan_spacing,
+            // Set with the seal, from the signing secret (`jobs::app_runner`).
+            records_mark: None,
         })
     }
 }

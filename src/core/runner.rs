@@ -737,6 +737,7 @@ mod log;
 mod plan_timed;
 mod plans;
 mod reads;
+mod sweep;
 mod tell;
 mod timed;
 

@@ -48,8 +48,21 @@ pub fn app_runner(
     metrics: Arc<Metrics>,
     secret: Option<&SigningSecret>,
 ) -> AppRunner {
+    let aws = GatewaySettings {
+        records_mark: secret.map(records_mark),
+        ..aws
+    };
     Runner::new(ApiGateway::new(aws), slack, policy, metrics).with_seal(secret.map(record_seal))
 }
+
+/// The value of the marker every record carries beside it: derived from the secret for this
+/// purpose alone (it reveals nothing of it), the same in every replica and process of one
+/// deployment, and different in another deployment sharing the account.
+pub fn records_mark(secret: &SigningSecret) -> String {
+    hex::encode(&secret.derive(RECORDS_MARK_KEY)[..8])
+}
+
+const RECORDS_MARK_KEY: &str = "records mark";
 
 /// The key for records and claims on stages, derived for that purpose alone.
 pub fn record_seal(secret: &SigningSecret) -> RecordSeal {
