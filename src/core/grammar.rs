@@ -141,6 +141,13 @@ pub fn wants_break_glass(text: &str) -> bool {
     text.split_whitespace().any(|w| w == BREAK_GLASS_FLAG)
 }
 
+/// Whether the text asks for the form instead of being a command: nothing at all, or `new`
+/// (which no command is: an API named `new` is changed with four words or more).
+pub fn asks_for_form(text: &str) -> bool {
+    let text = text.trim();
+    text.is_empty() || text.eq_ignore_ascii_case("new")
+}
+
 /// A change written as the command that makes it (the inverse of [`parse_text`]).
 pub fn command_text(change: &ThrottleChange) -> String {
     let level = level_words(&change.level);

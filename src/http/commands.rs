@@ -13,7 +13,9 @@ use axum::{Extension, Json};
 use super::signed::SlackBody;
 use super::{AppState, Shared};
 use crate::core::clock::unix_now;
-use crate::core::grammar::{PlanRequest, Request, TimedKind, parse_text, wants_break_glass};
+use crate::core::grammar::{
+    PlanRequest, Request, TimedKind, asks_for_form, parse_text, wants_break_glass,
+};
 use crate::core::outcome::{Label, News, Outcome};
 use crate::core::ports::Gateway;
 use crate::core::requester::{RequestId, Requester, Via};
@@ -80,6 +82,7 @@ pub async fn command(
             Box::pin(state.jobs.refused(RequestId::new(), requester, outcome)).await;
             Json(reply).into_response()
         }
+        Triage::Form(form) => Box::pin(super::views::open(state, deadline, form)).await,
         Triage::Accepted { ask, ack, command } => {
             match Box::pin(state.jobs.submit(ask, deadline)).await {
                 Submitted::Finished => StatusCode::OK.into_response(),
@@ -91,7 +94,7 @@ pub async fn command(
 }
 
 /// What a command comes to before anything is awaited.
-enum Triage {
+pub(super) enum Triage {
     /// Answered at once (help, a typo, a replay, a malformed form).
     Answered(Response),
     /// Refused by the policy's screen: told to the audit channel, then answered.
@@ -100,6 +103,8 @@ enum Triage {
         outcome: Outcome,
         reply: Option<serde_json::Value>,
     },
+    /// `/throttle` alone, or `/throttle new`, where the form can be opened.
+    Form(super::views::FormRequest),
     /// Work for the pipeline, acknowledged with `ack`.
     Accepted {
         ask: Ask,
@@ -108,7 +113,7 @@ enum Triage {
     },
 }
 
-fn triage(state: &Shared, body: &[u8], once: Once<'_>) -> Triage {
+pub(super) fn triage(state: &Shared, body: &[u8], once: Once<'_>) -> Triage {
     let form = match SlashCommandForm::from_body(body) {
         Ok(form) if form.is_ssl_check() => return Triage::Answered(StatusCode::OK.into_response()),
         Ok(form) => form,
@@ -158,6 +163,11 @@ fn triage(state: &Shared, body: &[u8], once: Once<'_>) -> Triage {
             outcome,
             reply,
         };
+    }
+    if asks_for_form(&form.text)
+        && let Some(wanted) = super::views::form_request(state, &requester, &reply_to, &form)
+    {
+        return Triage::Form(wanted);
     }
     let (work, ack) = match request {
         Ok(Request::Help) => {

@@ -52,6 +52,12 @@ pub async fn interaction(
             return (StatusCode::BAD_REQUEST, error.to_string()).into_response();
         }
     };
+    if matches!(
+        payload.kind.as_str(),
+        "view_submission" | "block_suggestion"
+    ) {
+        return Box::pin(super::views::dispatch(state, deadline, body, once)).await;
+    }
     if payload.kind != "block_actions" {
         tracing::info!(kind = ?payload.kind, "ignored an interaction of a kind we do not handle");
         return StatusCode::OK.into_response();

@@ -7,6 +7,7 @@ mod metrics;
 pub mod replay;
 pub mod server;
 mod signed;
+mod views;
 mod watchdog;
 
 pub use health::SocketStatus;

@@ -17,6 +17,8 @@ pub struct SlashCommandForm<'a> {
     pub command: Option<Cow<'a, str>>,
     pub text: Cow<'a, str>,
     pub response_url: Cow<'a, str>,
+    /// For `views.open` (the form), valid 3 s and once.
+    pub trigger_id: Option<Cow<'a, str>>,
 }
 
 /// A signed form that is not a usable slash command.
@@ -47,6 +49,7 @@ impl<'a> SlashCommandForm<'a> {
                 b"command" => &mut form.command,
                 b"text" => &mut text,
                 b"response_url" => &mut response_url,
+                b"trigger_id" => &mut form.trigger_id,
                 _ => continue,
             };
             let raw = &pair[key.len()..];

@@ -88,6 +88,11 @@ impl SlackPoster {
         &self.hosts
     }
 
+    /// The Web API with the bot token and the client to call it with; `None` without a token.
+    pub fn web_api(&self) -> Option<(&reqwest::Client, &WebApi)> {
+        self.web_api.as_ref().map(|api| (&self.http, api))
+    }
+
     /// Posts `message` in `channel` under the message `thread`, with the bot token;
     /// `Ok(false)` without one.
     pub async fn post_in_thread(

@@ -43,18 +43,27 @@ impl std::fmt::Debug for BotToken {
     }
 }
 
+/// A Web API call's arguments: JSON, or a form (`files.getUploadURLExternal` and
+/// `files.completeUploadExternal` take only forms).
+pub enum Body<'a> {
+    Json(&'a Value),
+    Form(&'a [(&'a str, String)]),
+}
+
 /// Where and as whom we call the Web API.
 #[derive(Debug, Clone)]
 pub struct WebApi {
     token: BotToken,
     post_message: Url,
+    /// The base every other method is called under (`…/api/`).
+    base: Url,
 }
 
 impl WebApi {
     /// The Web API at `base`: https to Slack's hosts, or a stand-in `INSECURE_TEST_HOSTS` allows.
     pub fn new(token: BotToken, base: &str, hosts: &SlackHosts) -> Result<Self, HostError> {
         let base = hosts.check(base, &API_HOSTS)?;
-        let mut post_message = base;
+        let mut post_message = base.clone();
         post_message
             .path_segments_mut()
             .map_err(|_| HostError::NotAUrl)?
@@ -63,7 +72,49 @@ impl WebApi {
         Ok(Self {
             token,
             post_message,
+            base,
         })
+    }
+
+    /// Calls the Web API method `method` with `body` (JSON, or a form where Slack takes only
+    /// forms) and the bot token; the answer when Slack says `ok`, else why not.
+    pub async fn call(
+        &self,
+        http: &reqwest::Client,
+        method: &str,
+        body: Body<'_>,
+    ) -> Result<Value, TellError> {
+        let mut url = self.base.clone();
+        url.path_segments_mut()
+            .map_err(|_| TellError::Address("not a URL"))?
+            .pop_if_empty()
+            .push(method);
+        let request = http.post(url).bearer_auth(&self.token.0);
+        let request = match body {
+            Body::Json(json) => request.json(json),
+            Body::Form(fields) => request
+                .header(
+                    reqwest::header::CONTENT_TYPE,
+                    "application/x-www-form-urlencoded",
+                )
+                .body(serde_urlencoded::to_string(fields).unwrap_or_default()),
+        };
+        let response = request
+            .send()
+            .await
+            .map_err(|_| TellError::Transport("could not reach Slack's Web API"))?;
+        let status = response.status();
+        if !status.is_success() {
+            return Err(TellError::Status(status.as_u16()));
+        }
+        let answer: Value = response.json().await.map_err(|_| {
+            TellError::Transport("Slack's Web API answered something other than JSON")
+        })?;
+        if answer["ok"] == json!(true) {
+            Ok(answer)
+        } else {
+            Err(TellError::Refused(error_code(&answer)))
+        }
     }
 
     /// `chat.postMessage` to `channel`, under `thread_ts` when given. Slack answers HTTP 200
