@@ -638,6 +638,115 @@ def _dispatch_with_trail(self, environ, start_response):
 DomainDispatcherApplication.__call__ = _dispatch_with_trail
 # ============================== end of the CloudTrail stand-in ===============================
 
+
+# =============================================================================================
+# Resource Groups Tagging API: GetResources for API Gateway (issue 33).
+#
+# moto's Tagging API leaves API Gateway out. This section answers GetResources whose
+# ResourceTypeFilters are all `apigateway` from moto's own API Gateway backends (REST and HTTP
+# stages, usage plans), following the Resource Groups Tagging API reference, GetResources
+# (https://docs.aws.amazon.com/resourcegroupstagging/latest/APIReference/API_GetResources.html):
+# - JSON 1.1 protocol; X-Amz-Target `ResourceGroupsTaggingAPI_20170126.GetResources`;
+# - TagFilters: each a Key and optional Values; a resource is listed when it carries every
+#   filter's key (with one of the filter's values, when it gives any);
+# - ResourcesPerPage 1-100 (100 when absent; else InvalidParameterException);
+#   PaginationToken to go on, an empty PaginationToken on the last page;
+# - ResourceTagMappingList: each ResourceARN and its Tags ([{Key, Value}]).
+# ARNs as API Gateway's: `arn:aws:apigateway:<region>::/restapis/<id>/stages/<name>` (REST),
+# `…::/apis/<id>/stages/<name>` (HTTP), `…::/usageplans/<id>`, in the caller's account and region.
+# A caller whose access key starts with `no-tagging` is refused with AccessDeniedException, as
+# an IAM policy without `tag:GetResources` is, so tests can take the sweep's fallback.
+# `GET /_stand_in/tagging_calls` lists each GetResources (region, refused or not).
+# =============================================================================================
+TAGGING_TARGET = "ResourceGroupsTaggingAPI_20170126.GetResources"
+TAGGING_CALLS = []  # {"region", "refused"} per GetResources
+TAGGING_PAGE = 100
+
+
+def _tagging_caller(environ):
+    auth = environ.get("HTTP_AUTHORIZATION", "")
+    match = re.search(r"Credential=([^/]+)/[^/]+/([^/]+)/", auth)
+    return (match.group(1), match.group(2)) if match else ("", "us-east-1")
+
+
+def _tagging_answer(start_response, status, payload):
+    start_response(status, [("Content-Type", "application/x-amz-json-1.1")])
+    return [json.dumps(payload).encode()]
+
+
+def _api_gateway_tagged(account, region):
+    """Every API Gateway stage and usage plan of one account and region, with its tags."""
+    arn = f"arn:aws:apigateway:{region}::"
+    v1 = apigateway_backends[account][region]
+    for api_id, api in list(v1.apis.items()):
+        for name, stage in list(api.stages.items()):
+            yield f"{arn}/restapis/{api_id}/stages/{name}", dict(stage.tags or {})
+    for plan_id, plan in list(v1.usage_plans.items()):
+        tags = plan.tags if isinstance(plan.tags, dict) else {}
+        yield f"{arn}/usageplans/{plan_id}", dict(tags)
+    v2 = apigatewayv2_backends[account][region]
+    for api_id, api in list(v2.apis.items()):
+        for name, stage in list(api.stages.items()):
+            yield f"{arn}/apis/{api_id}/stages/{name}", dict(stage.tags or {})
+
+
+def _get_resources(environ, body, start_response):
+    access_key, region = _tagging_caller(environ)
+    asked = json.loads(body or b"{}")
+    if any(kind.split(":")[0] != "apigateway" for kind in asked.get("ResourceTypeFilters", [])):
+        return None
+    refused = access_key.startswith("no-tagging")
+    TAGGING_CALLS.append({"region": region, "refused": refused})
+    if refused:
+        return _tagging_answer(start_response, "400 Bad Request", {
+            "__type": "AccessDeniedException",
+            "Message": f"User: arn:aws:iam::123456789012:user/{access_key} is not authorized to "
+                       "perform: tag:GetResources"})
+    per_page = asked.get("ResourcesPerPage", TAGGING_PAGE)
+    if not 1 <= per_page <= TAGGING_PAGE:
+        return _tagging_answer(start_response, "400 Bad Request", {
+            "__type": "InvalidParameterException",
+            "Message": "ResourcesPerPage must be between 1 and 100"})
+    filters = asked.get("TagFilters", [])
+
+    def wanted(tags):
+        return all(f["Key"] in tags and (not f.get("Values") or tags[f["Key"]] in f["Values"])
+                   for f in filters)
+
+    account = get_account_id_from(access_key)
+    found = [(arn, tags) for arn, tags in _api_gateway_tagged(account, region) if wanted(tags)]
+    start = int(asked.get("PaginationToken") or 0)
+    page = found[start:start + per_page]
+    token = str(start + per_page) if start + per_page < len(found) else ""
+    return _tagging_answer(start_response, "200 OK", {
+        "PaginationToken": token,
+        "ResourceTagMappingList": [
+            {"ResourceARN": arn, "Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}
+            for arn, tags in page
+        ],
+    })
+
+
+_moto_dispatch_before_tagging = DomainDispatcherApplication.__call__
+
+
+def _dispatch_with_tagging(self, environ, start_response):
+    if environ.get("PATH_INFO", "") == "/_stand_in/tagging_calls":
+        start_response("200 OK", [("Content-Type", "application/json")])
+        return [json.dumps(TAGGING_CALLS).encode()]
+    if environ.get("HTTP_X_AMZ_TARGET", "") == TAGGING_TARGET:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(length) if length else b""
+        environ["wsgi.input"] = io.BytesIO(body)
+        answer = _get_resources(environ, body, start_response)
+        if answer is not None:
+            return answer
+    return _moto_dispatch_before_tagging(self, environ, start_response)
+
+
+DomainDispatcherApplication.__call__ = _dispatch_with_tagging
+# ============================= end of the Tagging API stand-in ===============================
+
 server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
 server.start()
 print(server.get_host_and_port()[1], flush=True)
