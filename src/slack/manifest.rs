@@ -2,7 +2,7 @@
 
 use reqwest::Url;
 
-use super::{COMMANDS_PATH, INTERACTIONS_PATH};
+use super::{COMMANDS_PATH, EVENTS_PATH, INTERACTIONS_PATH};
 
 /// The manifest in `manifest/manifest.yml`, built into the binary.
 pub const TEMPLATE: &str = include_str!("../../manifest/manifest.yml");
@@ -10,6 +10,7 @@ pub const TEMPLATE: &str = include_str!("../../manifest/manifest.yml");
 /// The request URLs in [`TEMPLATE`]; replaced by the real ones.
 const PLACEHOLDER: &str = "https://throttle-bot.example.com/slack/commands";
 const INTERACTIONS_PLACEHOLDER: &str = "https://throttle-bot.example.com/slack/interactions";
+const EVENTS_PLACEHOLDER: &str = "https://throttle-bot.example.com/slack/events";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ManifestError {
@@ -45,7 +46,8 @@ fn route_url(base: &str, route: &str) -> Result<Url, ManifestError> {
 pub fn render(base: &str) -> Result<String, ManifestError> {
     Ok(TEMPLATE
         .replace(PLACEHOLDER, command_url(base)?.as_str())
-        .replace(INTERACTIONS_PLACEHOLDER, interactions_url(base)?.as_str()))
+        .replace(INTERACTIONS_PLACEHOLDER, interactions_url(base)?.as_str())
+        .replace(EVENTS_PLACEHOLDER, route_url(base, EVENTS_PATH)?.as_str()))
 }
 
 /// The Socket Mode variant: `socket_mode_enabled: true` and no request URLs (Slack sends
@@ -54,7 +56,8 @@ pub fn socket_mode() -> String {
     let mut manifest = String::with_capacity(TEMPLATE.len());
     for line in TEMPLATE.lines() {
         let trimmed = line.trim_start();
-        if trimmed.starts_with("url: ") || trimmed.starts_with("request_url: ") {
+        let url = ["url: ", "request_url: ", "message_menu_options_url: "];
+        if url.iter().any(|key| trimmed.starts_with(key)) {
             continue;
         }
         if trimmed == "socket_mode_enabled: false" {
@@ -119,7 +122,9 @@ mod tests {
     #[test]
     fn the_template_uses_each_placeholder_request_url_once() {
         assert_eq!(TEMPLATE.matches(PLACEHOLDER).count(), 1);
-        assert_eq!(TEMPLATE.matches(INTERACTIONS_PLACEHOLDER).count(), 1);
+        // Button presses, the form's submissions and the API picker's options: one route.
+        assert_eq!(TEMPLATE.matches(INTERACTIONS_PLACEHOLDER).count(), 2);
+        assert_eq!(TEMPLATE.matches(EVENTS_PLACEHOLDER).count(), 1);
     }
 
     #[test]
@@ -153,6 +158,11 @@ mod tests {
         let manifest = render("https://bot.example.com").unwrap();
         assert!(manifest.contains("url: https://bot.example.com/slack/commands"));
         assert!(manifest.contains("request_url: https://bot.example.com/slack/interactions"));
+        assert!(
+            manifest
+                .contains("message_menu_options_url: https://bot.example.com/slack/interactions")
+        );
+        assert!(manifest.contains("request_url: https://bot.example.com/slack/events"));
         assert!(!manifest.contains("throttle-bot.example.com"));
     }
 }

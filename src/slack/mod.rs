@@ -21,3 +21,6 @@ pub const COMMANDS_PATH: &str = "/slack/commands";
 
 /// The path Slack posts button presses to (interface: others rely on it).
 pub const INTERACTIONS_PATH: &str = "/slack/interactions";
+
+/// The path Slack posts Events API requests to (the Home tab's `app_home_opened`).
+pub const EVENTS_PATH: &str = "/slack/events";
