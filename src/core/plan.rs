@@ -42,6 +42,7 @@ impl Plan {
             until: None,
             steps: Vec::new(),
             replaces_timed: None,
+            replaces_below: Vec::new(),
         }
     }
 

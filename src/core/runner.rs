@@ -643,8 +643,25 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
                 RecordStep::Keep(record, prior)
             }
             None => match stage.timed_at(&change.level) {
+                // Back to the values of the timed change under it (Undo of the newest, or
+                // those values typed): that one stays in force and ends at its own time, as it
+                // would have; it is not made permanent.
+                Some(timed)
+                    if let Some(next) = timed.next(super::clock::unix_now())
+                        && found == timed.set
+                        && next.set == plan.after =>
+                {
+                    applied.until = Some(next.until);
+                    applied.steps = next.steps();
+                    RecordStep::Keep(next, Some(timed.clone()))
+                }
                 Some(timed) => {
                     applied.replaces_timed = Some(timed.until);
+                    applied.replaces_below = timed
+                        .below
+                        .iter()
+                        .map(|layer| (layer.until, layer.by.clone()))
+                        .collect();
                     RecordStep::End(timed.clone())
                 }
                 None => RecordStep::Untouched,

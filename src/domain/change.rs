@@ -61,6 +61,9 @@ pub struct Applied {
     /// For a change for good over a timed one: when that one would have ended. Its record is
     /// removed, so nothing is put back then.
     pub replaces_timed: Option<i64>,
+    /// The older timed changes under that one, which end with it (when each was to end, and
+    /// who set it): told, so that no layer someone else set or approved ends unsaid.
+    pub replaces_below: Vec<(i64, String)>,
 }
 
 /// A second pair of eyes on a change, as far as the policy asked for one.

@@ -82,7 +82,7 @@ const DEADLINE_MARGIN: Duration = Duration::from_millis(1500);
 
 /// How long a sealed hand-off (a deferred job, an audit notice) stays valid: Lambda may retry
 /// an asynchronous invocation, but a job older than this is refused rather than run late.
-const HAND_OFF_TTL_SECS: i64 = 600;
+pub const HAND_OFF_TTL_SECS: i64 = 600;
 
 /// On Lambda: leaves the impact report `outcome` calls for in a one-time schedule.
 pub async fn report_later(hand_off: &HandOff, ask: &Ask, outcome: &Outcome) {
@@ -104,6 +104,10 @@ pub struct HandOff {
     pub notices: SealKey,
     /// Where impact reports wait (`IMPACT_AFTER`; zero: none), if anywhere.
     pub impacts: Option<(Duration, Arc<dyn impact::ReportLater>)>,
+    /// This function's unqualified ARN, learnt from the first invocation: what every hand-off
+    /// is bound to (a function of the same name in another account or region, sharing the
+    /// signing secret, cannot be made to run one).
+    function_arn: std::sync::OnceLock<String>,
 }
 
 impl HandOff {
@@ -113,8 +117,32 @@ impl HandOff {
             jobs: SealKey::derive(secret, DEFERRED_JOB_KEY),
             notices: SealKey::derive(secret, DEFERRED_NOTICE_KEY),
             impacts: None,
+            function_arn: std::sync::OnceLock::new(),
         }
     }
+
+    /// Learns this function's ARN from an invocation's (`:alias` or `:version` dropped).
+    pub fn know_function(&self, arn: &str) {
+        let unqualified = match arn.match_indices(':').nth(6) {
+            Some((at, _)) => &arn[..at],
+            None => arn,
+        };
+        if !unqualified.is_empty() {
+            let _ = self.function_arn.set(unqualified.to_owned());
+        }
+    }
+
+    /// What hand-offs are bound to: the ARN, once known.
+    pub fn function(&self) -> Option<&str> {
+        self.function_arn.get().map(String::as_str)
+    }
+}
+
+/// An audit notice handed to another invocation, bound to the function that sealed it.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+pub struct BoundNotice {
+    pub function: String,
+    pub notice: serde_json::Value,
 }
 
 pub enum Mode {
@@ -282,7 +310,11 @@ impl Jobs {
     }
 
     async fn defer(&self, hand_off: &HandOff, ask: &Ask) -> Result<(), ()> {
-        let Some(job) = DeferredJob::new(ask, hand_off.invoker.function_name()) else {
+        let Some(function) = hand_off.function() else {
+            tracing::error!("this function's ARN is not known; finishing the command inline");
+            return Err(());
+        };
+        let Some(job) = DeferredJob::new(ask, function) else {
             tracing::error!("this request cannot be deferred; finishing it inline");
             return Err(());
         };
@@ -335,14 +367,24 @@ impl Jobs {
         if !self.runner.teller().has_webhook() {
             return;
         }
+        let Some(function) = hand_off.function() else {
+            if let Err(error) = self.runner.teller().notify(&notice).await {
+                tracing::warn!(%error, "could not deliver the audit notice");
+            }
+            return;
+        };
+        let bound = BoundNotice {
+            function: function.to_owned(),
+            notice,
+        };
         let sealed = hand_off
             .notices
-            .seal(&notice, unix_now() + HAND_OFF_TTL_SECS);
+            .seal(&bound, unix_now() + HAND_OFF_TTL_SECS);
         let payload = serde_json::to_vec(&serde_json::json!({ DEFERRED_NOTICE_KEY: sealed }))
             .expect("a notice serialises to JSON");
         if let Err(error) = hand_off.invoker.invoke_async(payload).await {
             tracing::warn!(%error, "could not hand the audit notice on; sending it now");
-            if let Err(error) = self.runner.teller().notify(&notice).await {
+            if let Err(error) = self.runner.teller().notify(&bound.notice).await {
                 self.runner.metrics().webhook_failed();
                 tracing::warn!(%error, "could not deliver the audit notice");
             }

@@ -18,7 +18,7 @@ pub enum Event {
     /// A Slack command this function handed to itself, sealed.
     Deferred(Sealed<DeferredJob>),
     /// An audit notice this function handed to itself, sealed.
-    Notice(Sealed<Value>),
+    Notice(Sealed<crate::jobs::BoundNotice>),
     /// A timed change's deadline, from the one-time schedule this function created.
     Restore(Sealed<RestoreEvent>),
     /// An impact report's time came (a one-time schedule, sealed by this function).

@@ -62,6 +62,8 @@ struct Function {
     hand_off: Option<Arc<HandOff>>,
     /// The axum router for Slack requests; `None` when no signing secret is configured.
     slack: Option<axum::Router>,
+    /// Hand-offs already opened here (each is used once).
+    used: crate::http::replay::ReplayGuard,
 }
 
 /// Why the Lambda runtime loop could not start or stopped.
@@ -129,10 +131,9 @@ pub async fn run(args: LambdaArgs) -> Result<(), LambdaError> {
     let hand_off = secret.as_ref().map(|secret| {
         let function_name = std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_default();
         let later = Arc::clone(&restores) as Arc<dyn ReportLater>;
-        Arc::new(HandOff {
-            impacts: Some((args.safety.impact_after, later)),
-            ..HandOff::new(SelfInvoker::new(function_name), secret)
-        })
+        let mut hand_off = HandOff::new(SelfInvoker::new(function_name), secret);
+        hand_off.impacts = Some((args.safety.impact_after, later));
+        Arc::new(hand_off)
     });
     let slack = match (secret, &hand_off) {
         (Some(secret), Some(hand_off)) => {
@@ -162,12 +163,19 @@ pub async fn run(args: LambdaArgs) -> Result<(), LambdaError> {
         claim_token: RequestId::new().to_string(),
         hand_off,
         slack,
+        used: crate::http::replay::ReplayGuard::remembering(
+            crate::startup::REPLAY_MEMORY,
+            crate::jobs::HAND_OFF_TTL_SECS,
+        ),
     });
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let function = Arc::clone(&function);
         function
             .restores
             .know_function(&event.context.invoked_function_arn);
+        if let Some(hand_off) = &function.hand_off {
+            hand_off.know_function(&event.context.invoked_function_arn);
+        }
         let deadline = deadline_of(&event.context);
         async move { function.handle(event.payload, deadline).await }
     }))
@@ -249,10 +257,20 @@ impl Function {
                 "a {what} arrived but SLACK_SIGNING_SECRET is not set to verify it"
             )));
         };
-        key(hand_off).open(sealed, unix_now()).map_err(|error| {
+        let mac = hex::decode(&sealed.mac).unwrap_or_default();
+        let opened = key(hand_off).open(sealed, unix_now()).map_err(|error| {
             tracing::warn!(%error, "refused a {what}");
             FunctionError(format!("refused a {what}: {error}"))
-        })
+        })?;
+        // Used once (in this execution environment): a hand-off delivered again, or captured
+        // and played back within its life, does nothing the second time.
+        let once: [u8; 32] = <sha2::Sha256 as sha2::Digest>::digest(&mac).into();
+        let now = unix_now();
+        if !self.used.first_use(now, &once, now) {
+            tracing::warn!("refused a {what} already used");
+            return Err(FunctionError(format!("refused a {what}: already used")));
+        }
+        Ok(opened)
     }
 
     async fn deferred(
@@ -261,11 +279,8 @@ impl Function {
         deadline: InvocationDeadline,
     ) -> Result<Value, FunctionError> {
         let job = self.open(sealed, "deferred job", |h| &h.jobs)?;
-        let own = self
-            .hand_off
-            .as_ref()
-            .map_or("", |h| h.invoker.function_name());
-        if !job.is_for(own) {
+        let own = self.hand_off.as_ref().and_then(|h| h.function());
+        if !own.is_some_and(|own| job.is_for(own)) {
             tracing::warn!("refused a deferred job sealed by another function");
             return Err(FunctionError(
                 "refused a deferred job: it was sealed by another function".to_owned(),
@@ -437,9 +452,19 @@ impl Function {
         )))
     }
 
-    async fn notice(&self, sealed: Sealed<Value>) -> Result<Value, FunctionError> {
-        let notice = self.open(sealed, "deferred notice", |h| &h.notices)?;
-        if let Err(error) = self.runner.teller().notify(&notice).await {
+    async fn notice(
+        &self,
+        sealed: Sealed<crate::jobs::BoundNotice>,
+    ) -> Result<Value, FunctionError> {
+        let bound = self.open(sealed, "deferred notice", |h| &h.notices)?;
+        let own = self.hand_off.as_ref().and_then(|h| h.function());
+        if own != Some(bound.function.as_str()) {
+            tracing::warn!("refused an audit notice sealed by another function");
+            return Err(FunctionError(
+                "refused a deferred notice: it was sealed by another function".to_owned(),
+            ));
+        }
+        if let Err(error) = self.runner.teller().notify(&bound.notice).await {
             self.runner.metrics().webhook_failed();
             tracing::warn!(%error, "could not deliver the audit notice");
         }

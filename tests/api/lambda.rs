@@ -485,8 +485,9 @@ fn deferred_job(api: &str, response_url: &str) -> Value {
         "confirmed": false,
         "approved_by": null,
         "break_glass": false,
-        // The function that sealed it (AWS_LAMBDA_FUNCTION_NAME in the harness).
-        "function": "throttle-bot",
+        // The function that sealed it: its unqualified ARN, as the Runtime API stand-in
+        // reports the invoked function's.
+        "function": "arn:aws:lambda:us-east-1:123456789012:function:throttle-bot",
     })
 }
 
@@ -522,7 +523,8 @@ async fn unsigned_forged_or_expired_deferred_jobs_are_refused() {
             "throttle_bot_job",
         );
         let mut job = job.clone();
-        job["function"] = json!("throttle-bot-staging");
+        job["function"] =
+            json!("arn:aws:lambda:us-east-1:123456789012:function:throttle-bot-staging");
         serde_json::to_value(key.seal(job, future)).unwrap()
     };
 
@@ -549,12 +551,38 @@ async fn unsigned_forged_or_expired_deferred_jobs_are_refused() {
     assert_eq!(stage_limits(&api, "prod").await, None, "nothing changed");
     assert!(function.slack.posts_to("/reply").is_empty());
 
+    // A function of the same name in another account (sharing the app's secret) is another.
+    let same_name_elsewhere = {
+        let key = SealKey::derive(
+            &SigningSecret::new(SIGNING_SECRET).unwrap(),
+            "throttle_bot_job",
+        );
+        let mut job = job.clone();
+        job["function"] = json!("arn:aws:lambda:us-east-1:210987654321:function:throttle-bot");
+        serde_json::to_value(key.seal(job, future)).unwrap()
+    };
+    let error = function
+        .invoke(json!({ "throttle_bot_job": same_name_elsewhere }))
+        .await
+        .expect_err("bound to the ARN");
+    assert!(error.to_string().contains("another function"), "{error}");
+
     // The same job, sealed by this function's secret and in time, runs.
+    let sealed = ours(future);
     function
-        .invoke(json!({ "throttle_bot_job": ours(future) }))
+        .invoke(json!({ "throttle_bot_job": sealed.clone() }))
         .await
         .unwrap();
     assert_eq!(stage_limits(&api, "prod").await, Some((8.0, 16)));
+
+    // Once: delivered again (or played back within its life), it is refused.
+    set_stage_limits(&api, "prod", 1.0, 2).await;
+    let again = function
+        .invoke(json!({ "throttle_bot_job": sealed }))
+        .await
+        .expect_err("used once");
+    assert!(again.to_string().contains("already used"), "{again}");
+    assert_eq!(stage_limits(&api, "prod").await, Some((1.0, 2)));
 }
 
 #[tokio::test]

@@ -60,7 +60,10 @@ pub(super) fn applied(
             timed::ends(until),
             timed::then_back(&applied.steps)
         )),
-        (None, Some(ended)) => Some(format!(":stopwatch: {}", timed::replaces(ended))),
+        (None, Some(ended)) => Some(format!(
+            ":stopwatch: {}",
+            timed::replaces_all(ended, &applied.replaces_below)
+        )),
         (None, None) => None,
     };
     let text = match &until {
@@ -229,7 +232,7 @@ fn kept(change: &ThrottleChange, applied: &Applied) -> String {
         (None, Some(ended)) => format!(
             ":white_check_mark: {at} keeps {} for good. {}",
             limits(&applied.after),
-            timed::replaces(ended)
+            timed::replaces_all(ended, &applied.replaces_below)
         ),
         (None, None) => format!("{at} keeps {}", limits(&applied.after)),
     }

@@ -38,9 +38,25 @@ pub fn ends(until: i64) -> String {
 /// What a change for good says of the timed change it replaces, for a stage or a plan alike:
 /// its record is removed, so nothing comes back at its old deadline.
 pub fn replaces(ended: i64) -> String {
+    replaces_all(ended, &[])
+}
+
+/// The same, naming each older timed change under it that ends with it, and who set it.
+pub fn replaces_all(ended: i64, below: &[(i64, String)]) -> String {
+    if below.is_empty() {
+        return format!(
+            "This replaces the timed change that was to end {}: nothing will be put back then.",
+            date(ended)
+        );
+    }
+    let under: Vec<String> = below
+        .iter()
+        .map(|(until, by)| format!("one set by <@{}> to end {}", escape(by), date(*until)))
+        .collect();
     format!(
-        "This replaces the timed change that was to end {}: nothing will be put back then.",
-        date(ended)
+        "This replaces the timed change that was to end {}, and those under it ({}): they all end now, and nothing will be put back.",
+        date(ended),
+        under.join("; ")
     )
 }
 
@@ -282,6 +298,18 @@ pub fn notice_at<L: RecordLevel, A: CameBack, E: std::fmt::Display>(
 mod tests {
     use super::*;
     use crate::domain::ApiRef;
+
+    #[test]
+    fn a_change_for_good_over_a_stack_names_each_layer_that_ends_and_who_set_it() {
+        let text = replaces_all(1_795_703_400, &[(1_795_709_000, "U0BOB".to_owned())]);
+        assert!(text.contains("<!date^1795703400^"), "{text}");
+        assert!(
+            text.contains("one set by <@U0BOB> to end <!date^1795709000^"),
+            "{text}"
+        );
+        assert!(text.contains("they all end now"), "{text}");
+        assert_eq!(replaces_all(1_795_703_400, &[]), replaces(1_795_703_400));
+    }
     use crate::domain::{ApiId, Configured, Level, StageName};
 
     fn record(by: &str) -> Timed {
