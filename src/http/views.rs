@@ -55,7 +55,7 @@ pub(super) fn form_request(
         && trigger_id.len() <= 255
         && trigger_id
             .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'.');
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'));
     let who = requester.user()?;
     looks_like_slacks.then(|| FormRequest {
         origin: FormOrigin {

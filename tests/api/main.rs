@@ -1,6 +1,7 @@
 //! Black-box tests: the real binary on 127.0.0.1:0, a real moto server as AWS, and local
 //! HTTP servers standing in for Slack's response_url and the audit webhook.
 
+mod form;
 mod helpers;
 mod history;
 mod hostile_clients;

@@ -14,6 +14,7 @@ mod signing;
 mod slack;
 mod socket;
 mod usage_plans;
+mod views;
 
 use std::time::Duration;
 
@@ -29,6 +30,7 @@ pub use signing::*;
 pub use slack::*;
 pub use socket::*;
 pub use usage_plans::*;
+pub use views::*;
 
 /// How long a test waits for something to happen before it fails.
 pub const WAIT: Duration = Duration::from_secs(20);

@@ -24,6 +24,8 @@ struct CaptureState {
     webhook_status: Arc<Mutex<Option<StatusCode>>>,
     /// While false, the webhook holds every post unanswered.
     webhook_open: Arc<tokio::sync::watch::Sender<bool>>,
+    /// Where the stand-in listens (its upload URLs point back at it).
+    addr: SocketAddr,
 }
 
 /// A local HTTP server that records every JSON POST: `/reply` stands in for `response_url`,
@@ -35,16 +37,17 @@ pub struct SlackStandIn {
 
 impl SlackStandIn {
     pub async fn start() -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
         let state = CaptureState {
             posts: Arc::default(),
             webhook_status: Arc::default(),
             webhook_open: Arc::new(tokio::sync::watch::channel(true).0),
+            addr,
         };
         let app = axum::Router::new()
             .fallback(capture)
             .with_state(state.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
         tokio::spawn(async move { axum::serve(listener, app).await });
         Self { addr, state }
     }
@@ -115,7 +118,8 @@ async fn capture(
     body: axum::body::Bytes,
 ) -> axum::response::Response {
     let path = uri.path().to_owned();
-    let body = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let body = read_body(&path, &body);
+    let answer = web_api_answer(&path, &body, state.addr);
     let authorization = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
@@ -129,6 +133,9 @@ async fn capture(
     if path == "/api/chat.postMessage" {
         let answer = serde_json::json!({ "ok": true, "channel": "C1", "ts": "1764170000.000100" });
         return axum::Json(answer).into_response();
+    }
+    if let Some(answer) = answer {
+        return answer;
     }
     if path == "/webhook" {
         let _ = state.webhook_open.subscribe().wait_for(|open| *open).await;
@@ -153,4 +160,65 @@ pub fn shown(message: &Value) -> String {
 /// The text of a Slack message: the fallback `text`, as sent.
 pub fn text_of(message: &Value) -> String {
     message["text"].as_str().unwrap_or_default().to_owned()
+}
+
+/// A post's body as recorded: JSON as sent; a form (what `files.*` take) as an object of its
+/// fields; the bytes of an upload as their length and whether they are a PNG.
+pub(super) fn read_body(path: &str, body: &[u8]) -> Value {
+    if path.starts_with("/upload/") {
+        return serde_json::json!({
+            "length": body.len(),
+            "png": body.starts_with(b"\x89PNG\r\n\x1a\n"),
+        });
+    }
+    if let Ok(json) = serde_json::from_slice(body) {
+        return json;
+    }
+    match serde_urlencoded::from_bytes::<Vec<(String, String)>>(body) {
+        Ok(fields) if !fields.is_empty() => fields
+            .into_iter()
+            .map(|(key, value)| (key, Value::String(value)))
+            .collect::<serde_json::Map<_, _>>()
+            .into(),
+        _ => Value::Null,
+    }
+}
+
+/// What Slack's Web API answers to the calls of the form, the Home tab and the file upload
+/// flow (shapes from each method's reference: `views.open`, `views.publish`,
+/// `files.getUploadURLExternal`, `files.completeUploadExternal`), and the upload URL's answer.
+pub(super) fn web_api_answer(
+    path: &str,
+    body: &Value,
+    addr: SocketAddr,
+) -> Option<axum::response::Response> {
+    let answer = match path {
+        "/api/views.open" | "/api/views.publish" => serde_json::json!({
+            "ok": true,
+            "view": { "id": "V0TESTVIEW", "type": body["view"]["type"] },
+        }),
+        "/api/files.getUploadURLExternal" => {
+            let complete = body["filename"].is_string() && body["length"].is_string();
+            if !complete {
+                return Some(
+                    axum::Json(serde_json::json!({ "ok": false, "error": "invalid_arguments" }))
+                        .into_response(),
+                );
+            }
+            serde_json::json!({
+                "ok": true,
+                "upload_url": format!("http://{addr}/upload/v1/F0TESTFILE"),
+                "file_id": "F0TESTFILE",
+            })
+        }
+        "/api/files.completeUploadExternal" => serde_json::json!({
+            "ok": true,
+            "files": serde_json::from_str::<Value>(body["files"].as_str().unwrap_or("[]")).unwrap_or_default(),
+        }),
+        upload if upload.starts_with("/upload/") => {
+            return Some((StatusCode::OK, format!("OK - {}", body["length"])).into_response());
+        }
+        _ => return None,
+    };
+    Some(axum::Json(answer).into_response())
 }

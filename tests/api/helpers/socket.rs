@@ -19,6 +19,8 @@ pub struct SocketStandIn {
     api: SocketAddr,
     opened: Arc<AtomicUsize>,
     authorizations: Arc<Mutex<Vec<String>>>,
+    /// Every other Web API call (`views.open`, `files.*`…): its path and body.
+    calls: Arc<Mutex<Vec<(String, Value)>>>,
     connections: AsyncMutex<mpsc::UnboundedReceiver<WebSocketStream<TcpStream>>>,
 }
 
@@ -37,7 +39,24 @@ impl SocketStandIn {
         let opened = Arc::new(AtomicUsize::new(0));
         let authorizations = Arc::new(Mutex::new(Vec::new()));
         let (count, seen) = (Arc::clone(&opened), Arc::clone(&authorizations));
-        let api = axum::Router::new().route(
+        let calls: Arc<Mutex<Vec<(String, Value)>>> = Arc::default();
+        let recorded = Arc::clone(&calls);
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let api_addr = listener.local_addr().unwrap();
+        let web_api = move |uri: axum::http::Uri, body: axum::body::Bytes| {
+            let path = uri.path().to_owned();
+            let body = super::slack::read_body(&path, &body);
+            let answer = super::slack::web_api_answer(&path, &body, api_addr);
+            recorded.lock().unwrap().push((path, body));
+            async move {
+                answer.unwrap_or_else(|| {
+                    axum::response::IntoResponse::into_response(axum::Json(
+                        json!({ "ok": false, "error": "unknown_method" }),
+                    ))
+                })
+            }
+        };
+        let api = axum::Router::new().fallback(web_api).route(
             "/api/apps.connections.open",
             axum::routing::post(move |headers: axum::http::HeaderMap| {
                 let n = count.fetch_add(1, Ordering::SeqCst) + 1;
@@ -55,13 +74,12 @@ impl SocketStandIn {
                 }
             }),
         );
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let api_addr = listener.local_addr().unwrap();
         tokio::spawn(async move { axum::serve(listener, api).await });
         Self {
             api: api_addr,
             opened,
             authorizations,
+            calls,
             connections: AsyncMutex::new(connections),
         }
     }
@@ -74,6 +92,30 @@ impl SocketStandIn {
     /// How many times `apps.connections.open` was called.
     pub fn opened(&self) -> usize {
         self.opened.load(Ordering::SeqCst)
+    }
+
+    /// The bodies of the Web API calls to `path` (`/api/views.open`…), waiting for `count`.
+    pub async fn wait_for_calls(&self, path: &str, count: usize) -> Vec<Value> {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let calls: Vec<Value> = self
+                .calls
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|(p, _)| p == path)
+                .map(|(_, body)| body.clone())
+                .collect();
+            if calls.len() >= count {
+                return calls;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{path} was called {} times, expected {count}",
+                calls.len()
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
     }
 
     pub fn authorizations(&self) -> Vec<String> {
