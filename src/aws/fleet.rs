@@ -251,6 +251,25 @@ impl Gateway for ApiGateway {
             Err(error) => Err(TrafficError(error.to_string())),
         }
     }
+
+    /// In the target the API lives in, as its traffic is read.
+    async fn traffic_picture(
+        &self,
+        api: &ResolvedApi,
+        stage: &StageName,
+        level: &Level,
+        limits: &[(String, f64)],
+        window: (i64, i64),
+    ) -> Result<Vec<u8>, TrafficError> {
+        match self.pick(api.id.target()) {
+            Ok(gateway) => {
+                gateway
+                    .traffic_picture(api, stage, level, limits, window)
+                    .await
+            }
+            Err(error) => Err(TrafficError(error.to_string())),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -505,6 +505,37 @@ impl Gateway for TargetGateway {
         TargetGateway::history(self, api, stage, since).await
     }
 
+    /// Drawn by CloudWatch from the metrics `traffic` reads, under the same names.
+    async fn traffic_picture(
+        &self,
+        api: &ResolvedApi,
+        stage: &StageName,
+        level: &Level,
+        limits: &[(String, f64)],
+        window: (i64, i64),
+    ) -> Result<Vec<u8>, TrafficError> {
+        let name = match (api.kind, &api.name) {
+            (ApiKind::Rest, None) => self.known_name(&api.id),
+            (_, name) => name.clone(),
+        };
+        let (connection, _) = self.connection().await;
+        let published = super::traffic::Published {
+            kind: api.kind,
+            id: api.id.id(),
+            name: name.as_deref(),
+            shares_name: false,
+        };
+        self.traffic
+            .picture(
+                &connection.config,
+                published,
+                (stage, level),
+                limits,
+                window,
+            )
+            .await
+    }
+
     /// A REST API's resources and methods; an HTTP API's routes (so a typo is told before a
     /// preview asks to confirm it, not by UpdateStage after).
     async fn methods(&self, api: &ApiId) -> Option<Vec<ApiMethod>> {

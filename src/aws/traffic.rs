@@ -16,6 +16,7 @@ use aws_sdk_cloudwatch::Client;
 use aws_sdk_cloudwatch::error::ProvideErrorMetadata;
 use aws_sdk_cloudwatch::primitives::DateTime;
 use aws_sdk_cloudwatch::types::{Dimension, DimensionFilter, Metric, MetricDataQuery, MetricStat};
+use serde_json::json;
 use tokio::sync::OnceCell;
 
 use crate::core::ports::TrafficError;
@@ -71,6 +72,10 @@ pub struct CloudWatch {
     answers: Mutex<HashMap<String, Vec<Traffic>>>,
     /// Whether a failed `ListMetrics` was logged (once per process).
     list_told: AtomicBool,
+    /// `GetMetricWidgetImage`'s client: rendering takes longer than a read.
+    picture_client: OnceCell<Client>,
+    /// Whether a picture that could not be drawn was logged (once per process).
+    picture_told: AtomicBool,
 }
 
 impl CloudWatch {
@@ -231,6 +236,123 @@ impl CloudWatch {
             }
         }
     }
+}
+
+/// How long CloudWatch may take to draw a picture.
+const PICTURE_TIMEOUT: Duration = Duration::from_secs(8);
+
+impl CloudWatch {
+    /// A PNG of the level's traffic, drawn by CloudWatch (`GetMetricWidgetImage`) from the
+    /// same metrics `read` reads: requests per second (the per-minute `Sum` of `Count` over
+    /// 60) and the 4XX share on the right axis, each limit a horizontal line. The first
+    /// failure is logged, naming the permission when it is the cause; later ones are not.
+    pub async fn picture(
+        &self,
+        config: &SdkConfig,
+        api: Published<'_>,
+        (stage, level): (&StageName, &Level),
+        limits: &[(String, f64)],
+        (from, to): (i64, i64),
+    ) -> Result<Vec<u8>, TrafficError> {
+        let client = self
+            .picture_client
+            .get_or_init(|| async {
+                let config = aws_sdk_cloudwatch::config::Builder::from(config)
+                    .retry_config(RetryConfig::standard().with_max_attempts(1))
+                    .timeout_config(
+                        TimeoutConfig::builder()
+                            .operation_timeout(PICTURE_TIMEOUT)
+                            .build(),
+                    )
+                    .build();
+                Client::from_conf(config)
+            })
+            .await;
+        let widget = widget(&key(&api)?, api.kind, stage, level, limits, (from, to));
+        let drawn = client
+            .get_metric_widget_image()
+            .metric_widget(widget.to_string())
+            .output_format("png")
+            .send()
+            .await;
+        let error = match drawn {
+            Ok(answer) => match answer.metric_widget_image() {
+                Some(png) => return Ok(png.as_ref().to_vec()),
+                None => TrafficError("CloudWatch drew no picture".to_owned()),
+            },
+            Err(err) => TrafficError(match err.code() {
+                Some("AccessDenied" | "AccessDeniedException") => {
+                    "not allowed: the service's AWS identity needs `cloudwatch:GetMetricWidgetImage`"
+                        .to_owned()
+                }
+                Some(code) => format!("CloudWatch answered {code}"),
+                None => "CloudWatch could not be reached, or did not answer in time".to_owned(),
+            }),
+        };
+        if !self.picture_told.swap(true, Ordering::Relaxed) {
+            tracing::warn!(%error, "could not draw a traffic picture; messages go without one (logged once)");
+        }
+        Err(error)
+    }
+}
+
+/// The metric widget CloudWatch draws (the JSON of the console's "Source" tab; CloudWatch API
+/// reference, "GetMetricWidgetImage: Metric Widget Structure"): both metrics hidden, drawn
+/// through metric math as requests per second and a 4XX percentage; limits as annotations.
+fn widget(
+    key: &MetricsKey,
+    kind: ApiKind,
+    stage: &StageName,
+    level: &Level,
+    limits: &[(String, f64)],
+    (from, to): (i64, i64),
+) -> serde_json::Value {
+    let names: Vec<String> = dimensions(key, stage, level)
+        .iter()
+        .flat_map(|d| {
+            [
+                d.name().unwrap_or_default().to_owned(),
+                d.value().unwrap_or_default().to_owned(),
+            ]
+        })
+        .collect();
+    let metric = |name: &str, id: &str| {
+        let mut line = vec![json!("AWS/ApiGateway"), json!(name)];
+        line.extend(names.iter().map(|n| json!(n)));
+        line.push(json!({ "id": id, "stat": "Sum", "period": 60, "visible": false }));
+        serde_json::Value::Array(line)
+    };
+    let horizontal: Vec<serde_json::Value> = limits
+        .iter()
+        .map(|(label, value)| json!({ "label": label, "value": value }))
+        .collect();
+    let iso = |at: i64| {
+        DateTime::from_secs(at)
+            .fmt(aws_sdk_cloudwatch::primitives::DateTimeFormat::DateTime)
+            .unwrap_or_default()
+    };
+    json!({
+        "width": 800,
+        "height": 400,
+        "start": iso(from),
+        "end": iso(to),
+        "period": 60,
+        "view": "timeSeries",
+        "stacked": false,
+        "timezone": "+0000",
+        "metrics": [
+            metric("Count", "c"),
+            metric(client_errors(kind), "e"),
+            [{ "expression": "c/60", "label": "requests/s (1-minute average)", "id": "rps" }],
+            [{ "expression": "100*e/c", "label": "4XX %", "id": "share", "yAxis": "right" }],
+        ],
+        "annotations": { "horizontal": horizontal },
+        "yAxis": {
+            "left": { "min": 0, "label": "requests/s", "showUnits": false },
+            "right": { "min": 0, "max": 100, "label": "4XX %", "showUnits": false },
+        },
+        "legend": { "position": "bottom" },
+    })
 }
 
 /// 4XX responses, as each kind of API names the metric.

@@ -255,6 +255,22 @@ pub trait Gateway: Send + Sync {
         let _ = (api, levels, from, to);
         async { Err(TrafficError("no source of metrics".to_owned())) }
     }
+
+    /// A PNG of one level's traffic between `from` and `to` (Unix seconds): requests per
+    /// second (1-minute averages) and the 4XX share, with each of `limits` (a label, requests
+    /// per second) drawn as a line, rendered by the source of metrics itself. Without one,
+    /// `Err`.
+    fn traffic_picture(
+        &self,
+        api: &ResolvedApi,
+        stage: &StageName,
+        level: &Level,
+        limits: &[(String, f64)],
+        (from, to): (i64, i64),
+    ) -> impl Future<Output = Result<Vec<u8>, TrafficError>> + Send {
+        let _ = (api, stage, level, limits, from, to);
+        async { Err(TrafficError("no source of metrics".to_owned())) }
+    }
 }
 
 /// How the core tells people: the person who asked (on their reply address) and the audit
@@ -278,4 +294,23 @@ pub trait Teller: Send + Sync {
         thread: Option<&str>,
         news: &News<'_>,
     ) -> impl Future<Output = Result<bool, TellError>> + Send;
+
+    /// Whether [`Teller::picture`] can post at all, asked before a picture is drawn.
+    fn shows_pictures(&self) -> bool {
+        false
+    }
+
+    /// Posts a picture (a PNG) in a chat channel, under the message `thread` when given, with
+    /// `comment`; `Ok(false)` when this teller cannot post pictures.
+    fn picture(
+        &self,
+        channel: &str,
+        thread: Option<&str>,
+        title: &str,
+        comment: &str,
+        png: Vec<u8>,
+    ) -> impl Future<Output = Result<bool, TellError>> + Send {
+        let _ = (channel, thread, title, comment, png);
+        async { Ok(false) }
+    }
 }
