@@ -32,7 +32,7 @@ pub use target::{
     TargetError,
 };
 pub use timed::{
-    CLAIM_PREFIX, Claim, Due, Hold, HoldError, Layer, Place, RecordLevel, RecordSeal, TAG_PREFIX,
-    Timed, Unsealed, is_message_ts,
+    CLAIM_PREFIX, Claim, Due, Hold, HoldError, Layer, Place, RecordLevel, RecordSeal,
+    STALE_AFTER_SECS, TAG_PREFIX, Timed, Unsealed, is_message_ts, set_aside_stale,
 };
 pub use traffic::{Caveat, MetricsKey, Minute, Shortfall, Traffic, shortfall};

@@ -190,6 +190,41 @@ impl RecordSeal {
 pub struct Unsealed {
     pub key: String,
     pub value: String,
+    /// Sealed here, but for a timed change whose end (this time, Unix seconds) passed long ago:
+    /// a record put back from an old change, never acted on (see [`set_aside_stale`]).
+    pub stale_since: Option<i64>,
+}
+
+/// How long after its end a record is still acted on: longer than any deadline's retries (a
+/// day of EventBridge Scheduler's, a service's sweeps) take to finish a restore.
+pub const STALE_AFTER_SECS: i64 = 26 * 60 * 60;
+
+/// Sets aside the records (of `timed`, whose tags are `tags`) whose end passed more than
+/// [`STALE_AFTER_SECS`] before `now`: a sealed record proves who wrote it, not when it was put
+/// there, so one put back from an old change (say an "unblock for 30m" whose restore is 0/0)
+/// would otherwise be acted on in its author's name. They join `unsealed`, for a person.
+pub fn set_aside_stale<L: RecordLevel>(
+    timed: &mut Vec<Timed<L>>,
+    tags: &[(String, String)],
+    unsealed: &mut Vec<Unsealed>,
+    now: i64,
+) {
+    let (stale, fresh): (Vec<Timed<L>>, Vec<Timed<L>>) = std::mem::take(timed)
+        .into_iter()
+        .partition(|record| record.until.saturating_add(STALE_AFTER_SECS) < now);
+    *timed = fresh;
+    for record in stale {
+        let Some(key) = Timed::tag_key(&record.level) else {
+            continue;
+        };
+        if let Some((_, value)) = tags.iter().find(|(k, _)| *k == key) {
+            unsealed.push(Unsealed {
+                key,
+                value: value.clone(),
+                stale_since: Some(record.until),
+            });
+        }
+    }
 }
 
 /// An older timed change under the newest one at the same level: it comes back when the one
@@ -491,6 +526,7 @@ impl<L: RecordLevel> Timed<L> {
         let unsealed = || Unsealed {
             key: key.to_owned(),
             value: value.to_owned(),
+            stale_since: None,
         };
         let opened = seal
             .and_then(|seal| seal.verify(place, key, value))

@@ -76,6 +76,16 @@ pub fn delivery(news: &News<'_>) -> Delivery {
 
 /// The alert for `throttle-bot:` tags this service did not seal, found at `place`.
 fn untrusted(place: &str, found: &[crate::domain::Unsealed]) -> Value {
+    if found.iter().any(|tag| tag.stale_since.is_some()) {
+        return notice_of(format!(
+            ":rotating_light: *Not acted on:* on {place}: {}",
+            found
+                .iter()
+                .map(timed::unsealed)
+                .collect::<Vec<_>>()
+                .join(" ")
+        ));
+    }
     let one = found.len() == 1;
     notice_of(format!(
         ":rotating_light: *Not made by throttle-bot:* {} on {place} {} not sealed by this service (hand-written, edited or copied). Nothing will act on {}; a person must decide whether to remove {}: {}",

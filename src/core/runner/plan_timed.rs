@@ -36,6 +36,8 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
     /// per process, and is otherwise left alone for a person.
     async fn open_plan(&self, view: &mut PlanView) {
         view.open(self.seal.as_ref());
+        let now = unix_now();
+        crate::domain::set_aside_stale(&mut view.timed, &view.tags, &mut view.unsealed, now);
         let fresh: Vec<Unsealed> = {
             let mut reported = self.reported_plans.lock().expect("reported set");
             view.unsealed

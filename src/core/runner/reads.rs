@@ -88,6 +88,8 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
     /// once per process, and is otherwise left alone for a person.
     pub(super) async fn open(&self, api: &ApiId, view: &mut StageView) {
         view.open(self.seal.as_ref(), api);
+        let now = super::super::clock::unix_now();
+        crate::domain::set_aside_stale(&mut view.timed, &view.tags, &mut view.unsealed, now);
         let fresh: Vec<Unsealed> = {
             let mut reported = self.reported.lock().expect("reported set");
             view.unsealed

@@ -179,6 +179,7 @@ fn a_record_not_sealed_here_is_never_opened() {
     let (key, value) = sealed(&record);
     let unsealed = |value: &str| {
         Some(Err(Unsealed {
+            stale_since: None,
             key: key.clone(),
             value: value.to_owned(),
         }))

@@ -109,11 +109,19 @@ pub fn in_force_at<L: RecordLevel>(level: &str, record: &Timed<L>) -> String {
 
 /// One line of `show`: a `throttle-bot:` tag this service did not seal.
 pub fn unsealed(found: &Unsealed) -> String {
-    format!(
-        ":rotating_light: {} = {}: *not made by throttle-bot* (not sealed by this service); nothing acts on it, a person must decide",
-        code(&found.key),
-        code(&found.value)
-    )
+    match found.stale_since {
+        Some(until) => format!(
+            ":rotating_light: {} = {}: *a stale record* (its timed change was to end {}, more than a day ago; a record left or put back from long ago is never acted on); a person must decide",
+            code(&found.key),
+            code(&found.value),
+            date(until)
+        ),
+        None => format!(
+            ":rotating_light: {} = {}: *not made by throttle-bot* (not sealed by this service); nothing acts on it, a person must decide",
+            code(&found.key),
+            code(&found.value)
+        ),
+    }
 }
 
 fn target(request: &TimedRequest, api: Option<&ResolvedApi>) -> String {

@@ -110,3 +110,34 @@ async fn a_restore_interrupted_after_its_write_is_finished_by_the_next_look() {
         "nothing is reported moved or written again"
     );
 }
+
+#[tokio::test]
+async fn a_sealed_record_put_back_long_after_its_end_is_alerted_and_never_acted_on() {
+    let (runner, _) = timed_runner(None);
+    runner.perform(&ask("U1", "petstore prod 0 0")).await;
+    // "Unblock for 30m": its restore is 0/0.
+    runner
+        .perform(&ask("U1", "petstore prod 100 200 for 30m"))
+        .await;
+    let old = record(&runner).expect("a record");
+    // Long after, someone who may tag the stage puts that validly sealed record back over a
+    // stage that holds 100/200 again.
+    let mut replayed = old.clone();
+    replayed.until -= crate::domain::STALE_AFTER_SECS + 3_600;
+    replayed.since -= crate::domain::STALE_AFTER_SECS + 3_600;
+    super::timed::put_record(&runner, &replayed);
+
+    let outcome = runner.perform(&deadline()).await;
+
+    assert_ne!(outcome.label(), Label::Restored, "{outcome:?}");
+    assert_eq!(
+        runner.gateway.stage_wide("a1b2c3d4e5", "prod"),
+        values(100.0, 200),
+        "nothing written in the record's author's name"
+    );
+    let alerts = runner.teller.notices.lock().unwrap().clone();
+    assert!(
+        alerts.contains(&"untrusted_record"),
+        "a person is told: {alerts:?}"
+    );
+}

@@ -98,7 +98,7 @@ fn come_due(runner: &Runner<FakeGateway, Told>) {
     let view = stored(runner);
     let mut plans = runner.gateway.plans.lock().unwrap();
     for record in view.timed {
-        let shift = record.until - 1;
+        let shift = record.until - (crate::core::clock::unix_now() - 1);
         let mut due = record.clone();
         due.until -= shift;
         due.since -= shift;
@@ -195,7 +195,7 @@ async fn a_short_clamp_on_a_long_one_gives_the_long_one_back_not_the_values_befo
     assert_eq!(back, vec![values(50.0, 100), values(100.0, 200)]);
     // Only the short one comes due.
     let mut record = stored(&runner).timed[0].clone();
-    record.until = 1;
+    record.until = crate::core::clock::unix_now() - 1;
     let (key, value) = record.to_tag(&seal(), Place::Plan("abc123")).unwrap();
     runner.gateway.plans.lock().unwrap()[0].tags = vec![(key, value)];
     let ended = runner.perform(&deadline()).await;
@@ -440,6 +440,7 @@ async fn extend_plan_acts_only_on_a_timed_change_still_in_force_and_as_approved(
     // Its end has come: not extended either.
     runner.gateway.plans.lock().unwrap()[0].throttle = values(5.0, 10);
     come_due(&runner);
+    let due_at = stored(&runner).timed[0].until;
     let ended = runner.perform(&ask("U1", "extend plan gold 30m")).await;
     assert!(
         matches!(
@@ -451,7 +452,11 @@ async fn extend_plan_acts_only_on_a_timed_change_still_in_force_and_as_approved(
         ),
         "{ended:?}"
     );
-    assert_eq!(stored(&runner).timed[0].until, 1, "the record is as it was");
+    assert_eq!(
+        stored(&runner).timed[0].until,
+        due_at,
+        "the record is as it was"
+    );
 
     // Under a rule with approvers, keeping it longer needs approval like the change did.
     let gateway = FakeGateway {
@@ -502,7 +507,7 @@ async fn the_timed_change_that_comes_back_gets_its_own_deadline_handed_on() {
     runner.perform(&ask("U2", "plan gold 5 10 for 1m")).await;
     let long_until = stored(&runner).timed[0].below[0].until;
     let mut short = stored(&runner).timed[0].clone();
-    short.until = 1;
+    short.until = crate::core::clock::unix_now() - 1;
     let (key, value) = short.to_tag(&seal(), Place::Plan("abc123")).unwrap();
     runner.gateway.plans.lock().unwrap()[0].tags = vec![(key, value)];
     noted.plans.lock().unwrap().clear();

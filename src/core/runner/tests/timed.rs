@@ -45,7 +45,7 @@ pub(super) fn record(runner: &Runner<FakeGateway, Told>) -> Option<Timed> {
 }
 
 /// Writes a record on the stage as the service would (sealed), or replaces it.
-fn put_record(runner: &Runner<FakeGateway, Told>, record: &Timed) {
+pub(super) fn put_record(runner: &Runner<FakeGateway, Told>, record: &Timed) {
     let (api, stage) = (
         ApiId::parse("a1b2c3d4e5").unwrap(),
         StageName::parse("prod").unwrap(),
@@ -100,7 +100,7 @@ pub(super) fn set(rate: f64, burst: i64) -> Action {
 /// Makes the record's deadline already past, as if its time had come.
 pub(super) fn expire(runner: &Runner<FakeGateway, Told>) {
     let mut record = record(runner).expect("a record");
-    record.until = 0;
+    record.until = crate::core::clock::unix_now() - 1;
     put_record(runner, &record);
 }
 
@@ -372,6 +372,7 @@ async fn extend_at_the_deadline_is_told_the_change_has_ended() {
         .perform(&ask("U1", "petstore prod 5 10 for 10m"))
         .await;
     expire(&runner);
+    let due_at = record(&runner).unwrap().until;
     let outcome = runner.perform(&ask("U1", "extend petstore prod 30m")).await;
     assert!(
         matches!(
@@ -383,7 +384,7 @@ async fn extend_at_the_deadline_is_told_the_change_has_ended() {
         ),
         "{outcome:?}"
     );
-    assert_eq!(record(&runner).unwrap().until, 0, "not extended");
+    assert_eq!(record(&runner).unwrap().until, due_at, "not extended");
 }
 
 #[tokio::test]
