@@ -40,6 +40,11 @@ impl<K: Hash + Eq + Clone, T: Ord + Copy> Recent<K, T> {
         true
     }
 
+    /// Whether `key` is remembered at `now` (without remembering it).
+    pub fn knows(&self, key: &K, now: T) -> bool {
+        self.until.get(key).is_some_and(|at| now < *at)
+    }
+
     /// Forgets `key` now (its stale entry in the order is skipped when it comes up).
     pub fn forget(&mut self, key: &K) {
         self.until.remove(key);

@@ -172,6 +172,10 @@ pub enum RecordStep<L = Level> {
     End(Timed<L>),
 }
 
+/// How many finished records a process remembers (each for [`crate::domain::STALE_AFTER_SECS`],
+/// after which its age sets it aside anyway).
+const FINISHED_MEMORY: usize = 10_000;
+
 /// Makes sure a request gets one final message, whoever sends it first: its job, or the
 /// shutdown that interrupted it.
 #[derive(Debug, Default)]
@@ -203,6 +207,9 @@ pub struct Runner<G, T> {
     seal: Option<RecordSeal>,
     /// Records not sealed by this service that were already reported, so each is told once.
     reported: Mutex<Reported<(ApiId, String, Unsealed)>>,
+    /// Records this process finished (restored, replaced or ended), by their sealed value:
+    /// put back on a stage later, they are set aside as stale, never acted on again.
+    finished: Mutex<super::recent::Recent<String, i64>>,
     /// The same for usage plans' unsealed records (by plan id).
     reported_plans: Mutex<Reported<(String, Unsealed)>>,
     /// The levels requests are reading and writing now (see [`LevelGuard`]).
@@ -244,6 +251,7 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
             deadlines: None,
             seal: None,
             reported: Mutex::new(Reported::default()),
+            finished: Mutex::new(super::recent::Recent::new(FINISHED_MEMORY)),
             reported_plans: Mutex::new(Reported::default()),
             levels: Mutex::new(HashMap::new()),
         }
@@ -500,9 +508,13 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
         // nothing is changed and the person is told.
         if let RecordStep::End(record) = &record
             && let Some(key) = Timed::tag_key(&record.level)
-            && let Err(error) = self.gateway.untag(&api, &change.stage, &key).await
         {
-            return changed(&change, Err(Failure::RecordStays(error.to_string())));
+            if let Err(error) = self.gateway.untag(&api, &change.stage, &key).await {
+                return changed(&change, Err(Failure::RecordStays(error.to_string())));
+            }
+            if let Some((_, value)) = self.sealed(&api, &change.stage, record) {
+                self.finished(value, record.until);
+            }
         }
         // The same values again only end or re-time the timed change: no write is needed.
         let written = if applied.before == applied.after {
@@ -751,6 +763,7 @@ fn changed(change: &ThrottleChange, result: Result<Applied, Failure>) -> Outcome
 
 mod history;
 mod log;
+mod picture;
 mod plan_timed;
 mod plans;
 mod reads;
@@ -758,6 +771,7 @@ mod sweep;
 mod tell;
 mod timed;
 
+pub use picture::Picture;
 pub use plan_timed::plan_deadline_ask;
 pub use timed::deadline_ask;
 use timed::start_record;

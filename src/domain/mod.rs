@@ -33,6 +33,6 @@ pub use target::{
 };
 pub use timed::{
     CLAIM_PREFIX, Claim, Due, Hold, HoldError, Layer, Place, RecordLevel, RecordSeal,
-    STALE_AFTER_SECS, TAG_PREFIX, Timed, Unsealed, is_message_ts, set_aside_stale,
+    STALE_AFTER_SECS, TAG_PREFIX, Timed, Unsealed, is_message_ts, set_aside, set_aside_stale,
 };
 pub use traffic::{Caveat, MetricsKey, Minute, Shortfall, Traffic, shortfall};

@@ -209,22 +209,36 @@ pub fn set_aside_stale<L: RecordLevel>(
     unsealed: &mut Vec<Unsealed>,
     now: i64,
 ) {
-    let (stale, fresh): (Vec<Timed<L>>, Vec<Timed<L>>) = std::mem::take(timed)
-        .into_iter()
-        .partition(|record| record.until.saturating_add(STALE_AFTER_SECS) < now);
-    *timed = fresh;
-    for record in stale {
-        let Some(key) = Timed::tag_key(&record.level) else {
-            continue;
-        };
-        if let Some((_, value)) = tags.iter().find(|(k, _)| *k == key) {
-            unsealed.push(Unsealed {
+    set_aside(timed, tags, unsealed, |record, _| {
+        record.until.saturating_add(STALE_AFTER_SECS) < now
+    });
+}
+
+/// Sets aside the records for which `stale(record, its tag's value)` holds (as
+/// [`set_aside_stale`] does for age; a process also knows the records it finished itself).
+pub fn set_aside<L: RecordLevel>(
+    timed: &mut Vec<Timed<L>>,
+    tags: &[(String, String)],
+    unsealed: &mut Vec<Unsealed>,
+    stale: impl Fn(&Timed<L>, &str) -> bool,
+) {
+    let value_of = |record: &Timed<L>| {
+        let key = Timed::tag_key(&record.level)?;
+        let value = tags.iter().find(|(k, _)| *k == key)?.1.clone();
+        Some((key, value))
+    };
+    let mut kept = Vec::new();
+    for record in std::mem::take(timed) {
+        match value_of(&record) {
+            Some((key, value)) if stale(&record, &value) => unsealed.push(Unsealed {
                 key,
-                value: value.clone(),
+                value,
                 stale_since: Some(record.until),
-            });
+            }),
+            _ => kept.push(record),
         }
     }
+    *timed = kept;
 }
 
 /// An older timed change under the newest one at the same level: it comes back when the one

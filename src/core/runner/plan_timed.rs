@@ -38,6 +38,12 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
         view.open(self.seal.as_ref());
         let now = unix_now();
         crate::domain::set_aside_stale(&mut view.timed, &view.tags, &mut view.unsealed, now);
+        {
+            let finished = self.finished.lock().expect("finished records");
+            crate::domain::set_aside(&mut view.timed, &view.tags, &mut view.unsealed, |_, v| {
+                finished.knows(&v.to_owned(), now)
+            });
+        }
         let fresh: Vec<Unsealed> = {
             let mut reported = self.reported_plans.lock().expect("reported set");
             view.unsealed
@@ -322,6 +328,12 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
                 None => Ok(()),
             },
         };
+        if result.is_ok()
+            && prior != Some(record)
+            && let Some((_, value)) = self.sealed_plan(plan, record)
+        {
+            self.finished(value, record.until);
+        }
         if let Err(error) = result {
             tracing::warn!(%error, plan = %plan.id, level = %record.level, "could not update a timed change's record on its usage plan; it is tidied when next read");
         }

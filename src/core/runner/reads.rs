@@ -90,6 +90,12 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
         view.open(self.seal.as_ref(), api);
         let now = super::super::clock::unix_now();
         crate::domain::set_aside_stale(&mut view.timed, &view.tags, &mut view.unsealed, now);
+        {
+            let finished = self.finished.lock().expect("finished records");
+            crate::domain::set_aside(&mut view.timed, &view.tags, &mut view.unsealed, |_, v| {
+                finished.knows(&v.to_owned(), now)
+            });
+        }
         let fresh: Vec<Unsealed> = {
             let mut reported = self.reported.lock().expect("reported set");
             view.unsealed

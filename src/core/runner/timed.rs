@@ -335,6 +335,18 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
         self.gateway.tag(api, stage, &key, &value).await
     }
 
+    /// Remembers a record's sealed value as finished by this process.
+    pub(super) fn finished(&self, value: String, until: i64) {
+        let now = super::super::clock::unix_now();
+        let remember_until = until
+            .max(now)
+            .saturating_add(crate::domain::STALE_AFTER_SECS);
+        self.finished
+            .lock()
+            .expect("finished records")
+            .first(value, remember_until, now);
+    }
+
     /// A record's sealed tag for this stage; `None` without a seal or when it does not fit.
     pub(super) fn sealed(
         &self,
@@ -361,6 +373,13 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
                 None => Ok(()),
             },
         };
+        // The record replaced or removed is finished here: never acted on again if put back.
+        if result.is_ok()
+            && prior != Some(record)
+            && let Some((_, value)) = self.sealed(api, stage, record)
+        {
+            self.finished(value, record.until);
+        }
         if let Err(error) = result {
             tracing::warn!(%error, api = %api, stage = stage.as_str(), level = %record.level, "could not update a timed change's record on its stage; it is tidied when next read");
         }

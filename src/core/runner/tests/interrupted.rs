@@ -141,3 +141,27 @@ async fn a_sealed_record_put_back_long_after_its_end_is_alerted_and_never_acted_
         "a person is told: {alerts:?}"
     );
 }
+
+#[tokio::test]
+async fn a_record_this_process_finished_and_someone_put_back_is_never_acted_on_again() {
+    let (runner, _) = timed_runner(None);
+    runner.perform(&ask("U1", "petstore prod 0 0")).await;
+    runner
+        .perform(&ask("U1", "petstore prod 100 200 for 30m"))
+        .await;
+    expire(&runner);
+    let finished = record(&runner).expect("a record");
+    assert_eq!(runner.perform(&deadline()).await.label(), Label::Restored);
+    // Later, someone sets the same values for good; then someone who may tag the stage puts
+    // the finished record back, within its day.
+    runner.perform(&ask("U2", "petstore prod 100 200")).await;
+    super::timed::put_record(&runner, &finished);
+
+    let outcome = runner.perform(&deadline()).await;
+
+    assert_ne!(outcome.label(), Label::Restored, "{outcome:?}");
+    assert_eq!(
+        runner.gateway.stage_wide("a1b2c3d4e5", "prod"),
+        values(100.0, 200)
+    );
+}
