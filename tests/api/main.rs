@@ -18,6 +18,7 @@ mod lambda;
 
 mod operations;
 mod operator;
+mod picture;
 mod plans;
 mod policy;
 
@@ -26,6 +27,7 @@ mod shutdown;
 mod slash_command;
 mod socket_mode;
 mod startup;
+mod sweep;
 mod targets;
 mod timed;
 mod traffic;

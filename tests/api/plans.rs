@@ -267,60 +267,6 @@ async fn a_timed_plan_change_records_itself_on_the_plan_and_puts_the_values_back
 }
 
 #[tokio::test]
-async fn a_fresh_process_finishes_a_killed_ones_timed_plan_change_and_leaves_other_plans() {
-    let name = unique("swept-gold");
-    let plan = create_usage_plan(&name, &[], Some((100.0, 200))).await;
-    let other = unique("not-ours");
-    let other_plan = create_usage_plan(&other, &[], Some((100.0, 200))).await;
-    let first = spawn().await;
-    reply_to(&first, &format!("plan {name} 5 10 for 1s"), 1).await;
-    reply_to(&first, &format!("plan {other} 5 10 for 1s"), 2).await;
-    // Killed (SIGKILL): its timers die with it; the records stay on the plans.
-    drop(first);
-
-    // The next process sweeps the plans its policy reaches (no APIs: other tests' stages
-    // are not its business), and only those.
-    let policy = format!("[[rule]]\nusers = [\"*\"]\nplans = [\"{name}\"]\n");
-    let second = TestApp::spawn_with(with_env(vec![
-        ("THROTTLE_POLICY", String::new()),
-        ("THROTTLE_POLICY_TOML", policy),
-        ("SWEEP_APIS", "all".to_owned()),
-        ("SWEEP_INTERVAL_SECS", "1".to_owned()),
-    ]))
-    .await;
-
-    let ended = notice_with(&second, "ended").await;
-    assert!(
-        ended.contains(&plan) && ended.contains("<@U"),
-        "says who set it: {ended}"
-    );
-    assert_eq!(plan_throttles(&plan).await.0, Some((100.0, 200)));
-    assert!(!plan_tags(&plan).await.contains_key("throttle-bot:plan"));
-    // A plan no rule reaches is another deployment's: not restored, not reported, however
-    // often the sweep has run since.
-    let swept = second
-        .logs()
-        .iter()
-        .filter(|l| l.contains("swept usage plans"))
-        .count();
-    second.wait_for_log("swept usage plans", swept + 2).await;
-    assert_eq!(plan_throttles(&other_plan).await.0, Some((5.0, 10)));
-    assert!(
-        plan_tags(&other_plan)
-            .await
-            .contains_key("throttle-bot:plan")
-    );
-    assert!(
-        !second
-            .slack
-            .posts_to("/webhook")
-            .iter()
-            .any(|n| shown(n).contains(&other_plan)),
-        "nothing about the other plan"
-    );
-}
-
-#[tokio::test]
 async fn a_hand_written_plan_record_is_shown_and_never_acted_on() {
     let name = unique("forged-gold");
     let plan = create_usage_plan(&name, &[], Some((100.0, 200))).await;

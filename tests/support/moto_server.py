@@ -670,8 +670,11 @@ def _tagging_caller(environ):
 
 
 def _tagging_answer(start_response, status, payload):
-    start_response(status, [("Content-Type", "application/x-amz-json-1.1")])
-    return [json.dumps(payload).encode()]
+    # With its length, as AWS answers (a chunked answer does not pass the tests' proxy).
+    body = json.dumps(payload).encode()
+    start_response(status, [("Content-Type", "application/x-amz-json-1.1"),
+                            ("Content-Length", str(len(body)))])
+    return [body]
 
 
 def _api_gateway_tagged(account, region):
@@ -746,6 +749,100 @@ def _dispatch_with_tagging(self, environ, start_response):
 
 DomainDispatcherApplication.__call__ = _dispatch_with_tagging
 # ============================= end of the Tagging API stand-in ===============================
+
+# =============================================================================================
+# CloudWatch GetMetricWidgetImage, for the traffic picture (issue 34).
+#
+# moto 5 has no GetMetricWidgetImage. This stand-in answers it as the CloudWatch API reference
+# describes (https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_GetMetricWidgetImage.html):
+# - the query protocol, as aws-sdk-cloudwatch up to 1.99 (the version the service uses) sends
+#   every CloudWatch call: a form POST with `Action=GetMetricWidgetImage`, `Version=2010-08-01`,
+#   `MetricWidget` (required: the widget's JSON, "Metric Widget Structure and Syntax") and
+#   `OutputFormat` (`png` unless said);
+# - the answer `GetMetricWidgetImageResponse/GetMetricWidgetImageResult/MetricWidgetImage`, the
+#   image base64-encoded (a blob in the query protocol's XML);
+# - a widget that is not JSON with a `metrics` list: HTTP 400 `InvalidParameterInput`.
+# The PNG is a real one (a small blank image), not a drawing of the data. A widget whose
+# dimensions name an API called `undrawable-…` is refused with `AccessDenied` (HTTP 403), as for
+# an identity without `cloudwatch:GetMetricWidgetImage`. `GET /_stand_in/widget_calls` lists
+# every widget asked for (its JSON) and whether it was drawn.
+
+import base64
+import struct
+import zlib
+from urllib.parse import parse_qs
+
+WIDGET_CALLS = []
+CLOUDWATCH_XMLNS = "http://monitoring.amazonaws.com/doc/2010-08-01/"
+
+
+def _blank_png(width=8, height=4):
+    """A valid PNG (8-bit greyscale, white), as any reader opens it."""
+    def chunk(kind, data):
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body) & 0xFFFFFFFF)
+    rows = b"".join(b"\x00" + b"\xff" * width for _ in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
+            + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
+
+
+def _cloudwatch_error(start_response, status, code, message):
+    body = (f'<ErrorResponse xmlns="{CLOUDWATCH_XMLNS}"><Error><Type>Sender</Type>'
+            f"<Code>{code}</Code><Message>{message}</Message></Error>"
+            f"<RequestId>{uuid.uuid4()}</RequestId></ErrorResponse>")
+    body = body.encode()
+    start_response(status, [("Content-Type", "text/xml"), ("Content-Length", str(len(body)))])
+    return [body]
+
+
+def _metric_widget_image(body, start_response):
+    fields = parse_qs(body.decode("utf-8", "replace"))
+    raw = (fields.get("MetricWidget") or [""])[0]
+    try:
+        widget = json.loads(raw)
+        if not isinstance(widget.get("metrics"), list):
+            raise ValueError("no metrics")
+    except (ValueError, AttributeError):
+        WIDGET_CALLS.append({"widget": raw, "drawn": False})
+        return _cloudwatch_error(start_response, "400 Bad Request", "InvalidParameterInput",
+                                 "The MetricWidget parameter is not valid JSON with metrics")
+    names = [str(part) for line in widget["metrics"] if isinstance(line, list) for part in line]
+    if any(name.startswith("undrawable-") for name in names):
+        WIDGET_CALLS.append({"widget": widget, "drawn": False})
+        return _cloudwatch_error(
+            start_response, "403 Forbidden", "AccessDenied",
+            "User is not authorized to perform: cloudwatch:GetMetricWidgetImage")
+    WIDGET_CALLS.append({"widget": widget, "drawn": True})
+    image = base64.b64encode(_blank_png()).decode()
+    answer = (f'<GetMetricWidgetImageResponse xmlns="{CLOUDWATCH_XMLNS}">'
+              f"<GetMetricWidgetImageResult><MetricWidgetImage>{image}</MetricWidgetImage>"
+              f"</GetMetricWidgetImageResult><ResponseMetadata><RequestId>{uuid.uuid4()}"
+              f"</RequestId></ResponseMetadata></GetMetricWidgetImageResponse>")
+    answer = answer.encode()
+    start_response("200 OK", [("Content-Type", "text/xml"), ("Content-Length", str(len(answer)))])
+    return [answer]
+
+
+_moto_dispatch_before_widgets = DomainDispatcherApplication.__call__
+
+
+def _dispatch_with_widgets(self, environ, start_response):
+    if environ.get("PATH_INFO", "") == "/_stand_in/widget_calls":
+        start_response("200 OK", [("Content-Type", "application/json")])
+        return [json.dumps(WIDGET_CALLS).encode()]
+    is_form = environ.get("CONTENT_TYPE", "").startswith("application/x-www-form-urlencoded")
+    if environ.get("REQUEST_METHOD") == "POST" and is_form:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(length) if length else b""
+        environ["wsgi.input"] = io.BytesIO(body)
+        if b"Action=GetMetricWidgetImage" in body:
+            return _metric_widget_image(body, start_response)
+    return _moto_dispatch_before_widgets(self, environ, start_response)
+
+
+DomainDispatcherApplication.__call__ = _dispatch_with_widgets
+# ======================= end of the GetMetricWidgetImage stand-in ============================
 
 server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
 server.start()
