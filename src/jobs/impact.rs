@@ -126,7 +126,14 @@ pub async fn send(runner: &AppRunner, report: &Report) {
     };
     if let Some((channel, ts)) = &report.thread {
         match runner.teller().post_in_thread(channel, ts, &message).await {
-            Ok(true) => return,
+            Ok(true) => {
+                // The picture follows the report into its thread.
+                let (at, minutes) = (report.at, report.minutes);
+                runner
+                    .impact_picture((channel, ts), api, (stage, level), at, minutes)
+                    .await;
+                return;
+            }
             Ok(false) => {}
             Err(error) => {
                 tracing::warn!(%error, "could not thread the impact report; sending it on the command's reply address");

@@ -3,6 +3,7 @@
 
 pub mod blockkit;
 pub mod buttons;
+pub mod files;
 pub mod form;
 pub mod hosts;
 pub mod interaction;

@@ -201,6 +201,40 @@ impl Teller for SlackPoster {
             .await
             .map(|()| true)
     }
+
+    /// With a bot token only (`files:write`); without one, said once.
+    fn shows_pictures(&self) -> bool {
+        static TOLD: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+        let can = self.web_api.is_some();
+        if !can && !TOLD.swap(true, std::sync::atomic::Ordering::Relaxed) {
+            tracing::info!(
+                "SLACK_BOT_TOKEN is not set: no traffic pictures (Slack's file upload needs the bot token and files:write)"
+            );
+        }
+        can
+    }
+
+    async fn picture(
+        &self,
+        channel: &str,
+        thread: Option<&str>,
+        title: &str,
+        comment: &str,
+        png: Vec<u8>,
+    ) -> Result<bool, TellError> {
+        let Some(web_api) = &self.web_api else {
+            return Ok(false);
+        };
+        let png = super::files::Png {
+            filename: "traffic.png",
+            title,
+            comment,
+            bytes: png,
+        };
+        super::files::share_png(&self.http, web_api, &self.hosts, (channel, thread), png)
+            .await
+            .map(|()| true)
+    }
 }
 
 fn retry_after(response: &reqwest::Response) -> Option<Duration> {

@@ -37,7 +37,8 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
         tokio::join!(
             self.reply(origin, &news),
             self.audit(&news),
-            self.announce(origin, &news)
+            self.announce(origin, &news),
+            self.show_picture(origin, outcome)
         );
     }
 
