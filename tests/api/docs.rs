@@ -216,3 +216,21 @@ fn every_relative_link_in_the_docs_resolves() {
     }
     assert!(broken.is_empty(), "broken links:\n{}", broken.join("\n"));
 }
+
+/// Issue 32, item 14: a person's change is serialised per process only, so the supported
+/// topology is one replica; every deployment example the docs give must say so.
+#[test]
+fn every_deployment_example_runs_one_replica() {
+    let deploy = read("docs/deploy.md");
+    assert!(deploy.contains("**Run one replica**"), "the rule is stated");
+    let replicas: Vec<&str> = deploy
+        .lines()
+        .filter(|line| line.trim_start().starts_with("replicas:"))
+        .collect();
+    assert!(!replicas.is_empty());
+    for line in replicas {
+        assert!(line.contains("replicas: 1"), "{line}");
+    }
+    assert!(deploy.contains("type: Recreate"), "no surge of a second replica");
+    assert!(!read("docs/operations.md").contains("more are safe"));
+}
