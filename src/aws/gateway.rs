@@ -115,6 +115,8 @@ pub struct TargetGateway {
     missed: std::sync::Mutex<HashMap<String, Instant>>,
     /// Every API id any listing has found, with its kind (an id's kind never changes).
     kinds: std::sync::Mutex<HashMap<String, Listing>>,
+    /// Whether the last listing stopped at the memory budget (`listing::MAX_LISTED`).
+    over_budget: std::sync::atomic::AtomicBool,
     /// Stages' traffic, from CloudWatch.
     traffic: super::traffic::CloudWatch,
     /// CloudTrail's event history (`history`), read at its own pace: two lookups a second per
@@ -154,6 +156,7 @@ impl TargetGateway {
             account: tokio::sync::Mutex::new(None),
             missed: std::sync::Mutex::new(HashMap::new()),
             kinds: std::sync::Mutex::new(HashMap::new()),
+            over_budget: std::sync::atomic::AtomicBool::new(false),
             traffic: super::traffic::CloudWatch::default(),
             trail: OnceCell::new(),
             trail_pacer,
@@ -286,6 +289,12 @@ impl Gateway for TargetGateway {
                     })
                     .collect(),
             }),
+            None if self.over_budget.load(std::sync::atomic::Ordering::Relaxed) => {
+                Err(GatewayError::TooManyApis {
+                    name: wanted.to_string(),
+                    listed: list.len(),
+                })
+            }
             None => Err(GatewayError::UnknownApiName {
                 name: wanted.to_string(),
                 suggestions: close_names(name, &list)

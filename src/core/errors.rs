@@ -12,6 +12,10 @@ pub enum GatewayError {
         name: String,
         suggestions: Vec<String>,
     },
+    #[error(
+        "no API named `{name}` among the first {listed} APIs listed here: this account and region has more than a listing holds in memory, so name the API by its id"
+    )]
+    TooManyApis { name: String, listed: usize },
     #[error("{}", ambiguous(name, candidates))]
     AmbiguousApiName {
         name: String,

@@ -300,6 +300,7 @@ impl Label {
             GatewayError::NotFound { .. }
             | GatewayError::ApiNotFound { .. }
             | GatewayError::UnknownApiName { .. }
+            | GatewayError::TooManyApis { .. }
             | GatewayError::UnknownTarget { .. }
             | GatewayError::NoSuchMethod { .. }
             | GatewayError::UnknownPlan { .. } => Self::NotFound,

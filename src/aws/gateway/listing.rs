@@ -2,6 +2,7 @@
 //! is, and names found by search, refreshed on a miss at most once a while per name.
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use aws_sdk_apigatewayv2::types::ProtocolType;
@@ -32,6 +33,16 @@ pub(super) type ApiList = Arc<Vec<Listed>>;
 /// the pace, and forgets nothing it needs).
 const MAX_MISSES: usize = 10_000;
 
+/// The most APIs (of every kind) one target's listing holds in memory: about 2 MB, far above
+/// API Gateway's default quotas (600 regional REST APIs and 600 HTTP APIs per account and
+/// region). Past it, listing stops and a name it did not reach is refused with a message that
+/// says so (an id still works).
+pub(super) const MAX_LISTED: usize = 10_000;
+
+/// From how many APIs a listing is long enough (more than one page of each kind) that all
+/// name misses share one listing per `list_refresh` (see [`TargetGateway::search`]).
+const SHARED_MISSES_FROM: usize = 500;
+
 impl TargetGateway {
     /// Every API's id, name and kind (REST APIs, then HTTP and WebSocket APIs), all pages; the
     /// cached list while `fresh` says so of the moment it was read.
@@ -46,7 +57,7 @@ impl TargetGateway {
             return Ok(Arc::clone(list));
         }
         let mut list = self.rest_apis().await?;
-        match self.http_apis().await {
+        match self.http_apis(MAX_LISTED.saturating_sub(list.len())).await {
             Ok(http) => list.extend(http),
             // A deployment whose role predates HTTP APIs keeps working on REST APIs.
             Err(error @ GatewayError::AccessDenied { .. }) => {
@@ -57,6 +68,15 @@ impl TargetGateway {
         {
             let mut kinds = self.kinds.lock().expect("api kinds");
             kinds.extend(list.iter().map(|api| (api.id.clone(), api.kind)));
+        }
+        let over = list.len() >= MAX_LISTED;
+        if over && !self.over_budget.swap(true, Ordering::Relaxed) {
+            tracing::warn!(
+                listed = list.len(),
+                "this account and region has more APIs than a listing holds in memory; names beyond them are not found (ids still work); said once"
+            );
+        } else if !over {
+            self.over_budget.store(false, Ordering::Relaxed);
         }
         let list = Arc::new(list);
         *cached = Some((Instant::now(), Arc::clone(&list)));
@@ -89,12 +109,19 @@ impl TargetGateway {
                     kind: Listing::Api(ApiKind::Rest),
                 })
             }));
+            if list.len() >= MAX_LISTED {
+                list.truncate(MAX_LISTED);
+                break;
+            }
         }
         Ok(list)
     }
 
-    /// GetApis, all pages: HTTP APIs and WebSocket APIs.
-    pub(super) async fn http_apis(&self) -> Result<Vec<Listed>, GatewayError> {
+    /// GetApis, all pages up to `budget` APIs: HTTP APIs and WebSocket APIs.
+    pub(super) async fn http_apis(&self, budget: usize) -> Result<Vec<Listed>, GatewayError> {
+        if budget == 0 {
+            return Ok(Vec::new());
+        }
         let mut list = Vec::new();
         let mut next: Option<String> = None;
         loop {
@@ -126,6 +153,10 @@ impl TargetGateway {
                     kind,
                 })
             }));
+            if list.len() >= budget {
+                list.truncate(budget);
+                return Ok(list);
+            }
             match page.next_token() {
                 Some(token) if !token.is_empty() => next = Some(token.to_owned()),
                 _ => return Ok(list),
@@ -177,8 +208,11 @@ impl TargetGateway {
 
     /// The cached list; when `found` finds nothing in it, refreshed once, so an API created a
     /// moment ago is found at once. Not again for the same `wanted` name or id missed within
-    /// `list_refresh` (a burst of typos cannot spend the account's budget), and concurrent
-    /// misses share one refresh: a list read since this search began will do.
+    /// `list_refresh`, and concurrent misses share one refresh: a list read since this search
+    /// began will do. Where the list is long (more than [`SHARED_MISSES_FROM`] APIs, several
+    /// calls a listing), every miss within `list_refresh` of the last listing shares it,
+    /// whatever name it missed: a burst of typos or unknown names costs one listing per
+    /// `list_refresh`, not one per miss.
     pub(super) async fn search<T>(
         &self,
         wanted: &str,
@@ -192,7 +226,13 @@ impl TargetGateway {
         if self.missed_lately(wanted) {
             return Ok((None, list));
         }
-        let list = self.api_list(|at| at >= began).await?;
+        let shared = match list.len() > SHARED_MISSES_FROM {
+            true => self.settings.list_refresh,
+            false => std::time::Duration::ZERO,
+        };
+        let list = self
+            .api_list(|at| at >= began || at.elapsed() < shared)
+            .await?;
         let hit = found(&list);
         if hit.is_none() {
             self.note_miss(wanted);
