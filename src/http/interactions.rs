@@ -58,6 +58,12 @@ pub async fn interaction(
     ) {
         return Box::pin(super::views::dispatch(state, deadline, body, once)).await;
     }
+    let on_home = payload.actions.first().is_some_and(|a| {
+        a.action_id == Press::Extend.action_id() || a.action_id == Press::Restore.action_id()
+    });
+    if payload.kind == "block_actions" && on_home {
+        return Box::pin(super::home::press(state, deadline, &payload, once)).await;
+    }
     if payload.kind != "block_actions" {
         tracing::info!(kind = ?payload.kind, "ignored an interaction of a kind we do not handle");
         return StatusCode::OK.into_response();
@@ -300,6 +306,7 @@ fn press_key(value: &ButtonValue, message_ts: Option<&str>) -> [u8; 32] {
     let group = match value.press {
         Press::Undo => "undo",
         Press::Apply | Press::Cancel | Press::Approve | Press::Reject => "decide",
+        Press::Extend | Press::Restore => "timed",
     };
     let identity = serde_json::json!([
         group,
@@ -327,6 +334,8 @@ fn handling(
     let is_approver = value.approvers.iter().any(|a| a == presser.as_str());
     let expect = expected(value);
     Some(match value.press {
+        // The Home tab's buttons are run by `super::home`, never here.
+        Press::Extend | Press::Restore => return None,
         Press::Cancel | Press::Apply if !is_author => Handling::Tell(
             render::press_refused(&format!(
                 "only <@{}> can {} this change; nothing was changed",

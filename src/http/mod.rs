@@ -2,6 +2,7 @@
 
 pub mod commands;
 mod health;
+pub mod home;
 pub mod interactions;
 mod metrics;
 pub mod replay;
@@ -13,7 +14,7 @@ mod watchdog;
 pub use health::SocketStatus;
 pub use signed::SIGNING_HEADERS;
 
-pub use crate::slack::{COMMANDS_PATH, INTERACTIONS_PATH};
+pub use crate::slack::{COMMANDS_PATH, EVENTS_PATH, INTERACTIONS_PATH};
 use std::sync::Arc;
 
 use axum::Router;
@@ -53,6 +54,7 @@ pub fn slack_router(state: AppState) -> Router {
     Router::new()
         .route(COMMANDS_PATH, post(commands::slash_command))
         .route(INTERACTIONS_PATH, post(interactions::press))
+        .route(EVENTS_PATH, post(home::event))
         // The body is read (and limited) by the signed-request extractor itself. A whole
         // request's time is bounded by the server loop (`server::Limits::request`).
         .layer(DefaultBodyLimit::disable())

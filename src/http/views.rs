@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 use super::Shared;
 use super::commands::{Once, Triage, triage};
 use crate::core::clock::unix_now;
+use crate::core::grammar::{ListRequest, Request};
 use crate::core::ports::Gateway;
 use crate::core::requester::{ChatId, ChatUser, ReplyTo, RequestId, Requester};
 use crate::jobs::{InvocationDeadline, Submitted};
@@ -233,7 +234,9 @@ pub(super) async fn suggest(state: &Shared, payload: &Value) -> Response {
         command: "/throttle".to_owned(),
     });
     let runner = state.jobs.runner();
-    if runner.screen(&requester, None).is_err() {
+    // Names are shown only to whom the policy lets read them (its `readers`).
+    let list = Request::List(ListRequest { target: None });
+    if runner.screen(&requester, Some(&list)).is_err() {
         return empty();
     }
     let gateway = runner.gateway();
@@ -259,7 +262,7 @@ pub(super) async fn suggest(state: &Shared, payload: &Value) -> Response {
             (api.to_string(), label)
         })
         .collect();
-    labelled.sort_by(|a, b| a.1.to_lowercase().cmp(&b.1.to_lowercase()));
+    labelled.sort_by_key(|(_, label)| label.to_lowercase());
     let typed = payload["value"].as_str().unwrap_or_default();
     Json(modal::api_options(&labelled, typed)).into_response()
 }

@@ -24,6 +24,10 @@ pub enum Press {
     Undo,
     Approve,
     Reject,
+    /// A timed change's on the Home tab: its button's text is the `extend` or `restore`
+    /// command, run as the presser typing it.
+    Extend,
+    Restore,
 }
 
 impl Press {
@@ -34,6 +38,8 @@ impl Press {
             Self::Undo => "Undo",
             Self::Approve => "Approve",
             Self::Reject => "Reject",
+            Self::Extend => "Extend 30m",
+            Self::Restore => "Restore now",
         }
     }
 
@@ -45,6 +51,8 @@ impl Press {
             Self::Undo => "throttle_undo",
             Self::Approve => "throttle_approve",
             Self::Reject => "throttle_reject",
+            Self::Extend => "throttle_extend",
+            Self::Restore => "throttle_restore",
         }
     }
 
@@ -52,7 +60,7 @@ impl Press {
         match self {
             Self::Apply | Self::Approve => Some("primary"),
             Self::Reject => Some("danger"),
-            Self::Cancel | Self::Undo => None,
+            Self::Cancel | Self::Undo | Self::Extend | Self::Restore => None,
         }
     }
 }

@@ -5,6 +5,7 @@ pub mod blockkit;
 pub mod buttons;
 pub mod files;
 pub mod form;
+pub mod home;
 pub mod hosts;
 pub mod interaction;
 pub mod manifest;

@@ -47,7 +47,13 @@ pub struct SlackPoster {
     buttons: Option<Buttons>,
     /// With a bot token: posts in channels after a command's `response_url` has expired.
     web_api: Option<WebApi>,
+    /// The last changes made through this process (when, and their audit notice's text), for
+    /// the Home tab.
+    recent: std::sync::Arc<std::sync::Mutex<std::collections::VecDeque<(i64, String)>>>,
 }
+
+/// How many of the last changes the Home tab can show.
+const RECENT_CHANGES: usize = 10;
 
 impl SlackPoster {
     pub fn new(webhook: Option<WebhookUrl>, hosts: SlackHosts) -> Self {
@@ -65,6 +71,7 @@ impl SlackPoster {
             hosts,
             buttons: None,
             web_api: None,
+            recent: std::sync::Arc::default(),
         }
     }
 
@@ -86,6 +93,16 @@ impl SlackPoster {
 
     pub fn hosts(&self) -> &SlackHosts {
         &self.hosts
+    }
+
+    /// The last changes made through this process, oldest first (for the Home tab).
+    pub fn recent_changes(&self) -> Vec<(i64, String)> {
+        self.recent
+            .lock()
+            .expect("recent changes")
+            .iter()
+            .cloned()
+            .collect()
     }
 
     /// The Web API with the bot token and the client to call it with; `None` without a token.
@@ -181,7 +198,17 @@ impl Teller for SlackPoster {
     }
 
     async fn audit(&self, news: &News<'_>) -> Result<bool, TellError> {
-        match render::notice(news) {
+        let notice = render::notice(news);
+        if let Some(text) = notice.as_ref().and_then(|n| n["text"].as_str())
+            && landed(news.outcome)
+        {
+            let mut recent = self.recent.lock().expect("recent changes");
+            if recent.len() >= RECENT_CHANGES {
+                recent.pop_front();
+            }
+            recent.push_back((crate::core::clock::unix_now(), text.to_owned()));
+        }
+        match notice {
             Some(notice) => self.notify(&notice).await,
             None => Ok(false),
         }
@@ -234,6 +261,24 @@ impl Teller for SlackPoster {
         super::files::share_png(&self.http, web_api, &self.hosts, (channel, thread), png)
             .await
             .map(|()| true)
+    }
+}
+
+/// A change that wrote something: what the Home tab lists as the last changes.
+fn landed(outcome: &crate::core::outcome::Outcome) -> bool {
+    use crate::core::outcome::{Outcome, TimedDone};
+    match outcome {
+        Outcome::Change {
+            result: Ok(applied),
+            ..
+        } => applied.changed,
+        Outcome::Timed {
+            result: Ok(done), ..
+        } => {
+            matches!(done, TimedDone::Extended(_) | TimedDone::Restored { .. })
+        }
+        Outcome::PlanChanged { result: Ok(_), .. } => true,
+        _ => false,
     }
 }
 

@@ -298,6 +298,10 @@ impl Link {
             );
             return envelope::ack(&envelope.id, None);
         }
+        if envelope.kind == Kind::Other("events_api".to_owned()) {
+            crate::http::home::delivered(&self.state, None, &envelope.payload).await;
+            return envelope::ack(&envelope.id, None);
+        }
         let Some(body) = envelope.form_body() else {
             return envelope::ack(&envelope.id, None);
         };

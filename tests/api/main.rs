@@ -3,6 +3,7 @@
 
 mod form;
 mod helpers;
+mod home;
 mod history;
 mod hostile_clients;
 mod http_apis;
