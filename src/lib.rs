@@ -7,6 +7,7 @@
 //!   posting), `http` (the axum routes), `socket` (Slack's Socket Mode, into the same
 //!   handlers), `lambda` (the Lambda runtime loop), `cli` (operator
 //!   subcommands), `scheduled` (the RateLimitCanary job).
+//! - `embedded` — an API Gateway account in memory (the runner's tests, `throttle-bot try`).
 //! - wiring: `config`, `startup`, `jobs` (where requests run), `metrics`, `telemetry`.
 
 pub mod aws;
@@ -15,6 +16,7 @@ pub mod config;
 pub mod core;
 pub mod deadlines;
 pub mod domain;
+pub mod embedded;
 pub mod http;
 pub mod jobs;
 pub mod lambda;
