@@ -210,7 +210,7 @@ pub fn start(
             let pending = Arc::clone(&pending);
             tokio::spawn(async move {
                 let wait = u64::try_from(due.at() - unix_now()).unwrap_or(0);
-                tokio::time::sleep(Duration::from_secs(wait)).await;
+                crate::core::clock::sleep(Duration::from_secs(wait)).await;
                 restore_with_retries(&runner, &due, &keeper).await;
                 pending.lock().expect("timers").remove(&key);
             });

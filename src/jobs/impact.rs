@@ -107,7 +107,7 @@ pub(super) fn schedule(runner: &Arc<AppRunner>, ask: &Ask, outcome: &Outcome, af
     };
     let runner = Arc::clone(runner);
     tokio::spawn(async move {
-        tokio::time::sleep(report.after).await;
+        crate::core::clock::sleep(report.after).await;
         send(&runner, &report).await;
     });
 }
