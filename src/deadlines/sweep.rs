@@ -137,6 +137,7 @@ async fn sweep_target(
         due = due.len(),
         management_calls = swept.management_calls,
         tagging_calls = swept.tagging_calls,
+        seconds = swept.seconds,
         "swept a target for ended timed changes"
     );
     for found in due {
