@@ -18,10 +18,12 @@ use tracing::Instrument;
 
 mod deferred;
 mod denials;
+mod gateway;
 pub mod impact;
 
 pub use deferred::{DEFERRED_JOB_KEY, DEFERRED_NOTICE_KEY, DeferredJob, DeferredJobError};
 use denials::DenialNotices;
+pub use gateway::AppGateway;
 
 use crate::aws::{ApiGateway, GatewaySettings, SelfInvoker};
 use crate::core::clock::unix_now;
@@ -36,8 +38,8 @@ use crate::slack::render;
 use crate::slack::sealed::SealKey;
 use crate::slack::signature::SigningSecret;
 
-/// The pipeline with its production adapters.
-pub type AppRunner = Runner<ApiGateway, SlackPoster>;
+/// The pipeline with its production adapters (or, under `try`, the embedded account).
+pub type AppRunner = Runner<AppGateway, SlackPoster>;
 
 /// The pipeline for one process: API Gateway through the SDK, people through Slack. The
 /// signing secret seals the records kept on stages; without one, timed changes are refused.
@@ -52,7 +54,8 @@ pub fn app_runner(
         records_mark: secret.map(records_mark),
         ..aws
     };
-    Runner::new(ApiGateway::new(aws), slack, policy, metrics).with_seal(secret.map(record_seal))
+    let gateway = AppGateway::Aws(ApiGateway::new(aws));
+    Runner::new(gateway, slack, policy, metrics).with_seal(secret.map(record_seal))
 }
 
 /// The value of the marker every record carries beside it: derived from the secret for this
