@@ -10,6 +10,7 @@ pub mod hosts;
 pub mod interaction;
 pub mod manifest;
 pub mod modal;
+pub mod outbox;
 pub mod poster;
 pub mod render;
 pub mod sealed;

@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 
 use super::buttons::Buttons;
 use super::hosts::{HostError, SlackHosts};
+use super::outbox::Outbox;
 use super::render::{self, Delivery};
 use super::signature::SigningSecret;
 use super::web_api::WebApi;
@@ -47,6 +48,8 @@ pub struct SlackPoster {
     buttons: Option<Buttons>,
     /// With a bot token: posts in channels after a command's `response_url` has expired.
     web_api: Option<WebApi>,
+    /// Under `try`: every message goes here instead of over HTTP.
+    outbox: Option<Outbox>,
     /// The last changes made through this process (when, and their audit notice's text), for
     /// the Home tab.
     recent: std::sync::Arc<std::sync::Mutex<std::collections::VecDeque<(i64, String)>>>,
@@ -71,8 +74,15 @@ impl SlackPoster {
             hosts,
             buttons: None,
             web_api: None,
+            outbox: None,
             recent: std::sync::Arc::default(),
         }
+    }
+
+    /// Hands every message to `outbox` instead of posting it (`try`).
+    pub fn with_outbox(mut self, outbox: Outbox) -> Self {
+        self.outbox = Some(outbox);
+        self
     }
 
     /// Posts timed changes' ends in their channels through the Web API.
@@ -152,6 +162,9 @@ impl SlackPoster {
     /// (connection refused), or Slack said so (429, 5xx). A timeout after sending is not retried:
     /// the message may have been posted, and a retry could post it twice in the channel.
     async fn post(&self, url: &Url, body: &Value) -> Result<(), TellError> {
+        if let Some(outbox) = &self.outbox {
+            return outbox.post(url.as_str(), body);
+        }
         let mut attempt = 1;
         loop {
             let (error, wait) = match self.http.post(url.clone()).json(body).send().await {

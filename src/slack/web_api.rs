@@ -5,6 +5,7 @@ use reqwest::Url;
 use serde_json::{Value, json};
 
 use super::hosts::{HostError, SlackHosts};
+use super::outbox::Outbox;
 use crate::core::ports::TellError;
 
 /// Slack's Web API base, unless `SLACK_API_URL` says otherwise (tests only).
@@ -57,6 +58,8 @@ pub struct WebApi {
     post_message: Url,
     /// The base every other method is called under (`…/api/`).
     base: Url,
+    /// Under `try`: calls go here instead of to Slack.
+    outbox: Option<Outbox>,
 }
 
 impl WebApi {
@@ -73,7 +76,17 @@ impl WebApi {
             token,
             post_message,
             base,
+            outbox: None,
         })
+    }
+
+    /// A Web API whose every call goes to `outbox` and works (`try`): no token, no network.
+    pub fn outbox(outbox: Outbox) -> Self {
+        let token = BotToken("xoxb-try".to_owned());
+        let mut api = Self::new(token, DEFAULT_API_URL, &SlackHosts::default())
+            .expect("Slack's own Web API URL is one of Slack's hosts");
+        api.outbox = Some(outbox);
+        api
     }
 
     /// Calls the Web API method `method` with `body` (JSON, or a form where Slack takes only
@@ -89,6 +102,13 @@ impl WebApi {
             .map_err(|_| TellError::Address("not a URL"))?
             .pop_if_empty()
             .push(method);
+        if let Some(outbox) = &self.outbox {
+            let body = match body {
+                Body::Json(json) => json.clone(),
+                Body::Form(fields) => fields.iter().map(|(k, v)| (*k, v.as_str())).collect(),
+            };
+            return outbox.call(url.as_str(), body);
+        }
         let request = http.post(url).bearer_auth(&self.token.0);
         let request = match body {
             Body::Json(json) => request.json(json),
@@ -134,6 +154,9 @@ impl WebApi {
         });
         if let Some(ts) = thread_ts {
             body["thread_ts"] = json!(ts);
+        }
+        if let Some(outbox) = &self.outbox {
+            return outbox.call(self.post_message.as_str(), body).map(|_| ());
         }
         let response = http
             .post(self.post_message.clone())
