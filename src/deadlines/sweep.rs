@@ -39,20 +39,29 @@ enum Due {
     Plan(PlanReminder),
 }
 
+/// What this process remembers of one target's sweeps.
+#[derive(Debug, Default)]
+struct Remembered {
+    /// The tagging API refused last time (said once, and again when it answers).
+    refused: bool,
+    /// Records written before the marker have been looked for (once per process).
+    unmarked_found: bool,
+}
+
 /// Sweeps every target, each at its own time: every `every`, or when the lease another
 /// replica holds on it runs out.
 pub(super) async fn run(runner: Arc<AppRunner>, keeper: Arc<Keeper>, every: Duration) {
     let targets = runner.gateway().targets();
     let mut next = vec![tokio::time::Instant::now(); targets.len()];
-    let mut refused = vec![false; targets.len()];
+    let mut remembered: Vec<Remembered> = targets.iter().map(|_| Remembered::default()).collect();
     loop {
         for (i, target) in targets.iter().enumerate() {
             if next[i] > tokio::time::Instant::now() {
                 continue;
             }
             let began = tokio::time::Instant::now();
-            let wait =
-                sweep_target(&runner, &keeper, target.as_ref(), every, &mut refused[i]).await;
+            let state = &mut remembered[i];
+            let wait = sweep_target(&runner, &keeper, target.as_ref(), every, state).await;
             next[i] = began + wait;
         }
         let soonest = next.iter().min().copied();
@@ -67,15 +76,15 @@ enum Found {
     Listing,
 }
 
-/// One target's sweep; returns how long until the next. `refused` remembers whether the
-/// tagging API refused last time (said once, and again when it answers).
+/// One target's sweep; returns how long until the next.
 async fn sweep_target(
     runner: &Arc<AppRunner>,
     keeper: &Keeper,
     target: Option<&TargetAlias>,
     every: Duration,
-    refused: &mut bool,
+    state: &mut Remembered,
 ) -> Duration {
+    let refused = &mut state.refused;
     let name = target.map_or(TargetAlias::HOME, TargetAlias::as_str);
     let gateway = runner.gateway();
     let began = Instant::now();
@@ -105,7 +114,10 @@ async fn sweep_target(
     let overdue_before = unix_now() - SWEEP_GRACE.as_secs() as i64;
     let mut due = Vec::new();
     let (path, records) = match found {
-        Found::Tagged(held) => {
+        Found::Tagged(mut held) => {
+            if !state.unmarked_found {
+                state.unmarked_found = mark_unmarked(runner, target, &mut held).await;
+            }
             if let Some(until) = leased_elsewhere(runner, keeper, target, &held, every).await {
                 runner.metrics().sweep_went(name, "leased");
                 tracing::debug!(
@@ -163,6 +175,58 @@ fn swept(
         tagging_calls: after.tagging.saturating_sub(before.tagging),
         records: records as u64,
     }
+}
+
+/// Once per process and target: records written before the marker existed (by an earlier
+/// release) are looked for at the keys that name no method, and the resources holding ones
+/// this service sealed are marked, so that this sweep and every later one find them (three
+/// tagging calls, and a read of each resource found). Returns whether it could look.
+async fn mark_unmarked(
+    runner: &Arc<AppRunner>,
+    target: Option<&TargetAlias>,
+    held: &mut Vec<Held>,
+) -> bool {
+    let gateway = runner.gateway();
+    let found = match gateway.unmarked(target).await {
+        Ok(found) => found,
+        Err(error) => {
+            tracing::warn!(%error, "could not look for timed changes recorded before the sweep's marker; trying again next sweep");
+            return false;
+        }
+    };
+    for mut unmarked in found {
+        let records = match &unmarked.holder.clone() {
+            Holder::Stage { api, stage, .. } => match gateway.read_stage(api, stage).await {
+                Ok(view) => runner.sealed_records(api, view),
+                Err(_) => 0,
+            },
+            Holder::Plan(id) => match plan_ref(id, target) {
+                Ok(plan) => match gateway.read_plan(&plan).await {
+                    Ok(view) => runner.sealed_plan_records(view),
+                    Err(_) => 0,
+                },
+                Err(_) => 0,
+            },
+        };
+        if records == 0 {
+            continue;
+        }
+        match gateway.mark(target, &unmarked.holder).await {
+            Ok(()) => {
+                tracing::info!(
+                    resource = unmarked.arn,
+                    "marked a resource holding a timed change recorded before the sweep's marker"
+                );
+                unmarked.tags.push((MARKER_KEY.to_owned(), String::new()));
+            }
+            Err(error) => {
+                tracing::warn!(%error, resource = unmarked.arn, "could not mark a resource holding a timed change recorded before the sweep's marker; this sweep reads it, and the next tries again");
+            }
+        }
+        held.push(unmarked);
+    }
+    held.sort_by(|a, b| a.arn.cmp(&b.arn));
+    true
 }
 
 /// `Some(until)` when another replica's fresh lease is on the first resource holding records;

@@ -86,6 +86,25 @@ impl AppGateway {
         }
     }
 
+    /// Resources holding records written before the marker (none in the embedded account).
+    pub async fn unmarked(&self, target: Option<&TargetAlias>) -> Result<Vec<Held>, GatewayError> {
+        match self {
+            Self::Aws(aws) => aws.unmarked(target).await,
+            Self::Embedded(_) => Ok(Vec::new()),
+        }
+    }
+
+    pub async fn mark(
+        &self,
+        target: Option<&TargetAlias>,
+        holder: &Holder,
+    ) -> Result<(), GatewayError> {
+        match self {
+            Self::Aws(aws) => aws.mark(target, holder).await,
+            Self::Embedded(_) => Ok(()),
+        }
+    }
+
     pub async fn target_apis(
         &self,
         target: Option<&TargetAlias>,

@@ -317,3 +317,32 @@ async fn a_killed_processs_timed_plan_change_is_finished_and_another_deployments
         "nothing about the other deployment's plan"
     );
 }
+
+#[tokio::test]
+async fn a_record_written_before_the_marker_existed_is_found_marked_and_ended() {
+    let region = "eu-west-2";
+    let aws = rest_in(region).await;
+    let api = create_api_on(&aws, &unique("older"), &["prod"]).await;
+    orphaned_timed_change(region, &api, "2s").await;
+    // As an earlier release wrote it: the record alone.
+    let arn = format!("arn:aws:apigateway:{region}::/restapis/{api}/stages/prod");
+    let untag = aws.untag_resource().resource_arn(&arn).tag_keys(MARKER);
+    untag.send().await.unwrap();
+
+    let sweeper = spawn_in(region, "all", Vec::new()).await;
+
+    sweeper
+        .wait_for_log(
+            "marked a resource holding a timed change recorded before",
+            1,
+        )
+        .await;
+    let ended = notice_with(&sweeper, "ended").await;
+    assert!(ended.contains(&api), "{ended}");
+    assert_eq!(
+        stage_limits_on(&aws, &api, "prod").await,
+        Ok(Some((10.0, 20)))
+    );
+    let tags = tags_of(&aws, &api, "prod").await;
+    assert!(ours(&tags).is_empty(), "{tags:?}");
+}

@@ -29,6 +29,20 @@ impl ApiGateway {
         self.pick(target)?.holders().await
     }
 
+    /// Resources holding records written before the marker (at fixed keys only).
+    pub async fn unmarked(&self, target: Option<&TargetAlias>) -> Result<Vec<Held>, GatewayError> {
+        self.pick(target)?.unmarked().await
+    }
+
+    /// Puts the marker on a resource holding records written before it.
+    pub async fn mark(
+        &self,
+        target: Option<&TargetAlias>,
+        holder: &Holder,
+    ) -> Result<(), GatewayError> {
+        self.pick(target)?.mark(holder).await
+    }
+
     /// Removes a marker left over no record (put back if a record came meanwhile).
     pub async fn unmark(
         &self,

@@ -81,6 +81,14 @@ impl Intercept for Counting {
     }
 }
 
+/// The records' keys that name no method (stage-wide, an HTTP API's default route, a usage
+/// plan's own): what a record written before the marker is found by.
+const UNMARKED_KEYS: [&str; 3] = [
+    "throttle-bot:stage",
+    "throttle-bot:=24default",
+    "throttle-bot:plan",
+];
+
 /// A resource that holds records, as the tagging calls reach it (ids as AWS knows them).
 #[derive(Debug, Clone)]
 pub(super) enum Tagged {
@@ -95,6 +103,13 @@ impl Tagged {
         match kind {
             ApiKind::Rest => Self::RestStage { api, stage },
             ApiKind::Http => Self::HttpStage { api, stage },
+        }
+    }
+
+    fn of(holder: &Holder) -> Self {
+        match holder {
+            Holder::Stage { kind, api, stage } => Self::stage(*kind, api, stage),
+            Holder::Plan(id) => Self::plan(id.rsplit(':').next().unwrap_or(id)),
         }
     }
 
@@ -158,10 +173,7 @@ impl TargetGateway {
         let Some(mark) = self.settings.records_mark.clone() else {
             return Ok(());
         };
-        let on = match holder {
-            Holder::Stage { kind, api, stage } => Tagged::stage(*kind, api, stage),
-            Holder::Plan(id) => Tagged::plan(id.rsplit(':').next().unwrap_or(id)),
-        };
+        let on = Tagged::of(holder);
         self.remove_tags(&on, &[MARKER_KEY], None).await?;
         self.settle_marker(&on, &mark).await;
         Ok(())
@@ -291,6 +303,39 @@ impl TargetGateway {
         let Some(mark) = self.settings.records_mark.clone() else {
             return Ok(Vec::new());
         };
+        self.tagged(MARKER_KEY, Some(&mark)).await
+    }
+
+    /// Stages and usage plans holding a record at a level whose key is fixed (stage-wide, an
+    /// HTTP API's default route, a plan's own) but no marker: records written before the
+    /// marker existed (three paged GetResources). A method's record has a key of its own and
+    /// is not found this way.
+    pub(crate) async fn unmarked(&self) -> Result<Vec<Held>, GatewayError> {
+        let mut found: Vec<Held> = Vec::new();
+        for key in UNMARKED_KEYS {
+            for held in self.tagged(key, None).await? {
+                let marked = held.tags.iter().any(|(k, _)| k == MARKER_KEY);
+                if !marked && !found.iter().any(|f| f.arn == held.arn) {
+                    found.push(held);
+                }
+            }
+        }
+        found.sort_by(|a, b| a.arn.cmp(&b.arn));
+        Ok(found)
+    }
+
+    /// Marks a resource found holding records written before the marker, so that every later
+    /// sweep finds it.
+    pub(crate) async fn mark(&self, holder: &Holder) -> Result<(), GatewayError> {
+        let Some(mark) = self.settings.records_mark.clone() else {
+            return Ok(());
+        };
+        self.set_tags(&Tagged::of(holder), &[(MARKER_KEY, &mark)], None)
+            .await
+    }
+
+    /// Every API Gateway resource of this target tagged `key` (with `value`, when given).
+    async fn tagged(&self, key: &str, value: Option<&str>) -> Result<Vec<Held>, GatewayError> {
         let (connection, clients) = self.connection().await;
         if let Err(GatewayError::NoRegion) = &connection.setup {
             return Err(GatewayError::NoRegion);
@@ -301,7 +346,12 @@ impl TargetGateway {
             let page = clients
                 .tagging
                 .get_resources()
-                .tag_filters(TagFilter::builder().key(MARKER_KEY).values(&mark).build())
+                .tag_filters(
+                    TagFilter::builder()
+                        .key(key)
+                        .set_values(value.map(|v| vec![v.to_owned()]))
+                        .build(),
+                )
                 .resource_type_filters("apigateway")
                 .resources_per_page(100)
                 .set_pagination_token(token.take())

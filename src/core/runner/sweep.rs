@@ -3,7 +3,7 @@
 
 use super::Runner;
 use crate::core::ports::{Gateway, Teller};
-use crate::domain::{Lease, Place};
+use crate::domain::{ApiId, Lease, Place, PlanView, StageView};
 
 impl<G: Gateway, T: Teller> Runner<G, T> {
     /// The lease among a resource's tags, if this service sealed one there; `None` without a
@@ -14,6 +14,19 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
         place: Place<'_>,
     ) -> Option<Lease> {
         Lease::from_tags(tags, self.seal.as_ref()?, place)
+    }
+
+    /// How many of a stage's records this service sealed, read without telling anyone of the
+    /// others (they may be another deployment's).
+    pub fn sealed_records(&self, api: &ApiId, mut view: StageView) -> usize {
+        view.open(self.seal.as_ref(), api);
+        view.timed.len()
+    }
+
+    /// The same for a usage plan's records.
+    pub fn sealed_plan_records(&self, mut view: PlanView) -> usize {
+        view.open(self.seal.as_ref());
+        view.timed.len()
     }
 
     /// The sealed tag holding `lease` at `place`; `None` without a seal.
