@@ -485,69 +485,6 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
         }
     }
 
-    async fn commit_change(
-        &self,
-        change: ThrottleChange,
-        mut applied: Applied,
-        record: RecordStep,
-    ) -> Outcome {
-        let api = applied.api.id.clone();
-        if let RecordStep::Keep(record, _) = &record {
-            // The deadline is handed on first (a one-time schedule on Lambda): a schedule
-            // with no record does nothing, but a change that cannot end by itself is refused.
-            if let Err(failure) = self.hand_on(&api, &change.stage, record).await {
-                return changed(&change, Err(failure));
-            }
-            // Then the record: a change made without it could never put itself back.
-            if let Err(error) = self.keep(&api, &change.stage, record).await {
-                return changed(&change, Err(error.into()));
-            }
-        }
-        // A change for good over a timed change: its record goes first. Left behind, it would
-        // put its values back at its deadline over the decision, so if it cannot be removed
-        // nothing is changed and the person is told.
-        if let RecordStep::End(record) = &record
-            && let Some(key) = Timed::tag_key(&record.level)
-        {
-            if let Err(error) = self.gateway.untag(&api, &change.stage, &key).await {
-                return changed(&change, Err(Failure::RecordStays(error.to_string())));
-            }
-            if let Some((_, value)) = self.sealed(&api, &change.stage, record) {
-                self.finished(value, record.until);
-            }
-        }
-        // The same values again only end or re-time the timed change: no write is needed.
-        let written = if applied.before == applied.after {
-            Ok(())
-        } else {
-            // What the plan says the level will hold (a reset may write values, see `plan`).
-            self.gateway
-                .write(
-                    &api,
-                    &change.stage,
-                    &change.level,
-                    &applied.after.as_action(),
-                )
-                .await
-        };
-        if let Err(error) = written {
-            match &record {
-                RecordStep::Keep(record, prior) => {
-                    self.unkeep(&api, &change.stage, record, prior.as_ref())
-                        .await;
-                }
-                // The level still holds the timed change: its record goes back with it.
-                RecordStep::End(record) => {
-                    self.unkeep(&api, &change.stage, record, Some(record)).await;
-                }
-                _ => {}
-            }
-            return changed(&change, Err(error.into()));
-        }
-        applied.changed = applied.before != applied.after;
-        changed(&change, Ok(applied))
-    }
-
     /// A setting for a method the API lacks would throttle nothing (API Gateway stores a REST
     /// method setting for any path): refused, with what the API has instead. `Ok` when the API's
     /// methods cannot be read: the check helps, it never blocks.
@@ -694,6 +631,26 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
         {
             risk = self.below_traffic(&applied.api, change).await;
         }
+        // What approval the change has, or still needs: an approver's yes, or break glass where
+        // the rules grant it (decided before the confirmation, so that its preview's Apply
+        // keeps the break glass).
+        let awaiting_approval = if allowed.approvers.is_empty() {
+            false
+        } else {
+            match (&gates.approved_by, gates.break_glass && allowed.break_glass) {
+                (Some(approver), _) => {
+                    applied.approval = Approval::By(approver.to_string());
+                    false
+                }
+                (None, true) => {
+                    applied.approval = Approval::Skipped {
+                        rule: allowed.rule.clone(),
+                    };
+                    false
+                }
+                (None, false) => true,
+            }
+        };
         // A rule's `confirm` is the author's own step: neither another admitting rule's
         // approval nor break glass stands in for it. It comes first, so an approval is only
         // ever asked for (and given on) a change its author confirmed.
@@ -708,22 +665,13 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
                 risk,
             });
         }
-        if !allowed.approvers.is_empty() {
-            applied.approval = match (&gates.approved_by, gates.break_glass && allowed.break_glass)
-            {
-                (Some(approver), _) => Approval::By(approver.to_string()),
-                (None, true) => Approval::Skipped {
-                    rule: allowed.rule.clone(),
-                },
-                (None, false) => {
-                    return Step::Done(Outcome::AwaitingApproval {
-                        change: change.clone(),
-                        planned: applied,
-                        approvers: allowed.approvers,
-                        rule: allowed.rule,
-                    });
-                }
-            };
+        if awaiting_approval {
+            return Step::Done(Outcome::AwaitingApproval {
+                change: change.clone(),
+                planned: applied,
+                approvers: allowed.approvers,
+                rule: allowed.rule,
+            });
         }
         // A risky change: approved and break-glass changes had their second step, except that
         // `--now` never skips confirming a change that blocks traffic.
@@ -761,6 +709,7 @@ fn changed(change: &ThrottleChange, result: Result<Applied, Failure>) -> Outcome
     }
 }
 
+mod commit;
 mod history;
 mod log;
 mod picture;

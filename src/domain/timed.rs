@@ -456,6 +456,19 @@ impl<L: RecordLevel> Timed<L> {
         }
     }
 
+    /// The record as the level's values say it stands: a restore writes the level first and
+    /// the record after, so a level holding a layer's values (and not the newest's) means that
+    /// layer is on top, whatever step reads it next (a new timed change, `extend`, `show`).
+    pub fn as_held(self, live: Configured) -> Self {
+        if live == self.set {
+            return self;
+        }
+        match self.below.iter().position(|layer| layer.set == live) {
+            Some(at) => self.with_layer_on_top(at),
+            None => self,
+        }
+    }
+
     /// The record as it is once the layer at `at` is the newest.
     fn with_layer_on_top(&self, at: usize) -> Self {
         let layer = &self.below[at];

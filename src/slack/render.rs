@@ -74,37 +74,6 @@ pub fn delivery(news: &News<'_>) -> Delivery {
     }
 }
 
-/// The alert for `throttle-bot:` tags this service did not seal, found at `place`.
-fn untrusted(place: &str, found: &[crate::domain::Unsealed]) -> Value {
-    if found.iter().any(|tag| tag.stale_since.is_some()) {
-        return notice_of(format!(
-            ":rotating_light: *Not acted on:* on {place}: {}",
-            found
-                .iter()
-                .map(timed::unsealed)
-                .collect::<Vec<_>>()
-                .join(" ")
-        ));
-    }
-    let one = found.len() == 1;
-    notice_of(format!(
-        ":rotating_light: *Not made by throttle-bot:* {} on {place} {} not sealed by this service (hand-written, edited or copied). Nothing will act on {}; a person must decide whether to remove {}: {}",
-        if one {
-            "a `throttle-bot:` tag"
-        } else {
-            "`throttle-bot:` tags"
-        },
-        if one { "is" } else { "are" },
-        if one { "it" } else { "them" },
-        if one { "it" } else { "them" },
-        found
-            .iter()
-            .map(|tag| format!("{} = {}", code(&tag.key), code(&tag.value)))
-            .collect::<Vec<_>>()
-            .join(", ")
-    ))
-}
-
 /// The final reply to the person who asked, if the outcome has one. With `buttons`, messages
 /// carry theirs (Apply and Cancel on a preview, Approve and Reject on a request, Undo on a change).
 pub fn reply(news: &News<'_>, buttons: Option<&Buttons>) -> Option<Value> {
@@ -256,12 +225,12 @@ pub fn notice(news: &News<'_>) -> Option<Value> {
             result,
             ..
         } => return plans::timed_notice(request, plan.as_ref(), result, actor),
-        Outcome::Untrusted { api, stage, found } => untrusted(
+        Outcome::Untrusted { api, stage, found } => timed::untrusted(
             &format!("{} / {}", code(&api.to_string()), code(stage)),
             found,
         ),
         Outcome::UntrustedPlan { plan, found } => {
-            untrusted(&format!("usage plan {}", code(plan)), found)
+            timed::untrusted(&format!("usage plan {}", code(plan)), found)
         }
         Outcome::PlanChanged { change, result } => plans::notice(change, actor, result),
         Outcome::PlanGated {

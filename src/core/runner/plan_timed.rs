@@ -44,6 +44,14 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
                 finished.knows(&v.to_owned(), now)
             });
         }
+        let held: Vec<Timed<PlanLevel>> = std::mem::take(&mut view.timed)
+            .into_iter()
+            .map(|record| {
+                let live = view.at(&record.level).unwrap_or_default();
+                record.as_held(live)
+            })
+            .collect();
+        view.timed = held;
         let fresh: Vec<Unsealed> = {
             let mut reported = self.reported_plans.lock().expect("reported set");
             view.unsealed

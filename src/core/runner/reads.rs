@@ -96,6 +96,14 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
                 finished.knows(&v.to_owned(), now)
             });
         }
+        let held: Vec<crate::domain::Timed> = std::mem::take(&mut view.timed)
+            .into_iter()
+            .map(|record| {
+                let live = view.at(&record.level);
+                record.as_held(live)
+            })
+            .collect();
+        view.timed = held;
         let fresh: Vec<Unsealed> = {
             let mut reported = self.reported.lock().expect("reported set");
             view.unsealed

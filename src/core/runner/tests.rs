@@ -419,6 +419,7 @@ mod gates;
 mod interrupted;
 mod plan_timed;
 mod plans;
+mod stacks;
 mod timed;
 
 #[test]

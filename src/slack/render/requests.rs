@@ -164,12 +164,18 @@ pub(super) fn pinned(change: &ThrottleChange, api: &crate::domain::ResolvedApi) 
 }
 
 /// For a timed change's preview or approval request: how long it will last once applied.
+/// For a change for good over timed changes: which end with it, and who set them, so that an
+/// approver sees another person's timed change end.
 pub(super) fn with_hold(text: String, change: &ThrottleChange, planned: &Applied) -> String {
-    match change.hold {
-        Some(hold) => format!(
+    match (change.hold, planned.replaces_timed) {
+        (Some(hold), _) => format!(
             "{text}\n:stopwatch: Timed: for {hold} from when it is applied, {}.",
             timed::then_back(&planned.steps)
         ),
-        None => text,
+        (None, Some(ended)) => format!(
+            "{text}\n:stopwatch: {}",
+            timed::replaces_all(ended, &planned.replaces_below)
+        ),
+        (None, None) => text,
     }
 }

@@ -51,7 +51,7 @@ pub fn replaces_all(ended: i64, below: &[(i64, String)]) -> String {
     }
     let under: Vec<String> = below
         .iter()
-        .map(|(until, by)| format!("one set by <@{}> to end {}", escape(by), date(*until)))
+        .map(|(until, by)| format!("one set by {} to end {}", setter_of(by), date(*until)))
         .collect();
     format!(
         "This replaces the timed change that was to end {}, and those under it ({}): they all end now, and nothing will be put back.",
@@ -62,7 +62,12 @@ pub fn replaces_all(ended: i64, below: &[(i64, String)]) -> String {
 
 /// Who set a timed change, from its record.
 fn setter<L>(record: &Timed<L>) -> String {
-    match record.by.as_str() {
+    setter_of(&record.by)
+}
+
+/// Who set a timed change, from a record's `by`: a person, the scheduled job or an alarm.
+fn setter_of(by: &str) -> String {
+    match by {
         "schedule" => "the scheduled job".to_owned(),
         by if by.starts_with("alarm:") => format!("alarm {}", code(&by["alarm:".len()..])),
         user => format!("<@{}>", escape(user)),
@@ -302,6 +307,33 @@ pub fn notice_at<L: RecordLevel, A: CameBack, E: std::fmt::Display>(
     Some(notice_of(text))
 }
 
+/// The alert for `throttle-bot:` tags this service did not seal, found at `place`.
+pub(super) fn untrusted(place: &str, found: &[crate::domain::Unsealed]) -> Value {
+    if found.iter().any(|tag| tag.stale_since.is_some()) {
+        return notice_of(format!(
+            ":rotating_light: *Not acted on:* on {place}: {}",
+            found.iter().map(unsealed).collect::<Vec<_>>().join(" ")
+        ));
+    }
+    let one = found.len() == 1;
+    notice_of(format!(
+        ":rotating_light: *Not made by throttle-bot:* {} on {place} {} not sealed by this service (hand-written, edited or copied). Nothing will act on {}; a person must decide whether to remove {}: {}",
+        if one {
+            "a `throttle-bot:` tag"
+        } else {
+            "`throttle-bot:` tags"
+        },
+        if one { "is" } else { "are" },
+        if one { "it" } else { "them" },
+        if one { "it" } else { "them" },
+        found
+            .iter()
+            .map(|tag| format!("{} = {}", code(&tag.key), code(&tag.value)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -317,6 +349,8 @@ mod tests {
         );
         assert!(text.contains("they all end now"), "{text}");
         assert_eq!(replaces_all(1_795_703_400, &[]), replaces(1_795_703_400));
+        let alarm = replaces_all(1, &[(2, "alarm:5xx".to_owned())]);
+        assert!(alarm.contains("one set by alarm `5xx`"), "{alarm}");
     }
     use crate::domain::{ApiId, Configured, Level, StageName};
 

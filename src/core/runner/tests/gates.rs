@@ -447,6 +447,14 @@ async fn one_rules_break_glass_or_approval_never_skips_another_rules_confirm() {
         }))
         .await;
     assert_eq!(now.label(), Label::AwaitingConfirmation, "{now:?}");
+    // The preview keeps the break glass: its Apply (what the button carries) skips approval.
+    let Outcome::NeedsConfirmation { planned, .. } = &now else {
+        panic!("{now:?}")
+    };
+    assert!(
+        matches!(planned.approval, Approval::Skipped { .. }),
+        "{planned:?}"
+    );
     let confirmed_now = runner
         .perform(&gates(Gates {
             break_glass: true,

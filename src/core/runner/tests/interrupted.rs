@@ -101,13 +101,25 @@ async fn a_restore_interrupted_after_its_write_is_finished_by_the_next_look() {
     assert_eq!(stale.set, values(30.0, 60));
 
     runner.gateway.heal();
-    runner.perform(&deadline()).await;
-    let record = record(&runner).expect("the older timed change's record");
-    assert_eq!((record.set, record.by.as_str()), (values(60.0, 120), "U1"));
+    // Every step reads the level as it stands: the older timed change is on top (for `show`,
+    // a new timed change, `extend`), and nothing is reported moved or written again.
+    let api = ApiId::parse("a1b2c3d4e5").unwrap();
+    let stage = crate::domain::StageName::parse("prod").unwrap();
+    let view = runner.read_stage(&api, &stage).await.unwrap();
+    let on_top = &view.timed[0];
+    assert_eq!((on_top.set, on_top.by.as_str()), (values(60.0, 120), "U1"));
+    assert_eq!(runner.perform(&deadline()).await.label(), Label::NotDue);
+    // A new timed change over it stacks on the older one, not on the ended one.
+    runner
+        .perform(&ask("U3", "petstore prod 50 100 for 5m"))
+        .await;
+    let record = record(&runner).expect("the new record");
+    assert_eq!(record.restore, values(100.0, 200), "{record:?}");
+    assert_eq!(record.below.len(), 1, "{record:?}");
+    assert_eq!(record.below[0].set, values(60.0, 120));
     assert_eq!(
         runner.gateway.stage_wide("a1b2c3d4e5", "prod"),
-        values(60.0, 120),
-        "nothing is reported moved or written again"
+        values(50.0, 100)
     );
 }
 

@@ -1,0 +1,101 @@
+//! Writing a decided change: its timed-change record first (or the one it ends), then the
+//! level, then what is told; a write with no answer is read back before it is called failed.
+
+use super::super::outcome::{Failure, Outcome};
+use super::super::ports::{Gateway, GatewayError, Teller};
+use super::{RecordStep, Runner, changed};
+use crate::domain::{ApiId, Applied, Level, StageName, ThrottleChange, Timed};
+
+impl<G: Gateway, T: Teller> Runner<G, T> {
+    pub(super) async fn commit_change(
+        &self,
+        change: ThrottleChange,
+        mut applied: Applied,
+        record: RecordStep,
+    ) -> Outcome {
+        let api = applied.api.id.clone();
+        if let RecordStep::Keep(record, _) = &record {
+            // The deadline is handed on first (a one-time schedule on Lambda): a schedule
+            // with no record does nothing, but a change that cannot end by itself is refused.
+            if let Err(failure) = self.hand_on(&api, &change.stage, record).await {
+                return changed(&change, Err(failure));
+            }
+            // Then the record: a change made without it could never put itself back.
+            if let Err(error) = self.keep(&api, &change.stage, record).await {
+                return changed(&change, Err(error.into()));
+            }
+        }
+        // A change for good over a timed change: its record goes first. Left behind, it would
+        // put its values back at its deadline over the decision, so if it cannot be removed
+        // nothing is changed and the person is told.
+        if let RecordStep::End(record) = &record
+            && let Some(key) = Timed::tag_key(&record.level)
+            && let Err(error) = self.gateway.untag(&api, &change.stage, &key).await
+        {
+            return changed(&change, Err(Failure::RecordStays(error.to_string())));
+        }
+        // The same values again only end or re-time the timed change: no write is needed.
+        let written = if applied.before == applied.after {
+            Ok(())
+        } else {
+            // What the plan says the level will hold (a reset may write values, see `plan`).
+            self.gateway
+                .write(
+                    &api,
+                    &change.stage,
+                    &change.level,
+                    &applied.after.as_action(),
+                )
+                .await
+        };
+        // No answer is not "not written": AWS may have applied it. The level holding what was
+        // asked is a write that landed (else a timed change's record would go while its values
+        // stay, with nothing to end them).
+        let written = match written {
+            Err(GatewayError::Timeout { .. } | GatewayError::Unreachable { .. })
+                if self
+                    .holds(&api, &change.stage, &change.level, applied.after)
+                    .await =>
+            {
+                Ok(())
+            }
+            other => other,
+        };
+        if let Err(error) = written {
+            match &record {
+                RecordStep::Keep(record, prior) => {
+                    self.unkeep(&api, &change.stage, record, prior.as_ref())
+                        .await;
+                }
+                // The level still holds the timed change: its record goes back with it.
+                RecordStep::End(record) => {
+                    self.unkeep(&api, &change.stage, record, Some(record)).await;
+                }
+                _ => {}
+            }
+            return changed(&change, Err(error.into()));
+        }
+        applied.changed = applied.before != applied.after;
+        // Only once the decision is written is the ended record finished here.
+        if let RecordStep::End(record) = &record
+            && let Some((_, value)) = self.sealed(&api, &change.stage, record)
+        {
+            self.finished(value, record.until);
+        }
+        changed(&change, Ok(applied))
+    }
+
+    /// Whether a stage's level holds `values` now (`false` when it cannot be read).
+    async fn holds(
+        &self,
+        api: &ApiId,
+        stage: &StageName,
+        level: &Level,
+        values: crate::domain::Configured,
+    ) -> bool {
+        match self.gateway.read_stage(api, stage).await {
+            Ok(view) => view.at(level) == values,
+            Err(_) => false,
+        }
+    }
+}
