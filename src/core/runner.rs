@@ -342,12 +342,14 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
         match request {
             Some(Request::Change(change)) => policy.screen(who, change),
             Some(Request::Show(_) | Request::List(_)) => policy.may_read(who),
-            Some(Request::Timed(_)) => policy.admits_team(who.team.as_ref()),
+            // A step's refusal names the values it judged (the live ones, for `extend`): only
+            // those who may read the fleet are told anything of a timed change.
+            Some(Request::Timed(_)) => policy.may_read(who),
             Some(Request::Plan(PlanRequest::Show(_))) => policy.may_read(who),
             Some(Request::Plan(PlanRequest::Change(change))) => {
                 policy.screen_plan(who, change.plan.target(), &change.action)
             }
-            Some(Request::Plan(PlanRequest::Timed(_))) => policy.admits_team(who.team.as_ref()),
+            Some(Request::Plan(PlanRequest::Timed(_))) => policy.may_read(who),
             Some(Request::Help) | None => policy.admits_team(who.team.as_ref()),
         }
     }

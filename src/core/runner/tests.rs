@@ -415,6 +415,26 @@ fn screening_needs_no_gateway_and_spares_schedules() {
     assert!(runner.gateway.calls().is_empty());
 }
 
+#[test]
+fn only_readers_may_ask_about_a_timed_change() {
+    // A step's refusal names the values it judged: someone the readers leave out is refused
+    // before anything is read.
+    let policy = format!("readers = [\"U1\"]\n{POLICY}");
+    let runner = runner(petstore(), Some(&policy));
+    for text in [
+        "extend petstore prod 30m",
+        "restore petstore prod",
+        "extend plan gold 30m",
+    ] {
+        let stranger = ask("U2", text).origin.requester;
+        let request = crate::core::grammar::parse_text(text).unwrap();
+        assert!(runner.screen(&stranger, Some(&request)).is_err(), "{text}");
+        let reader = ask("U1", text).origin.requester;
+        assert!(runner.screen(&reader, Some(&request)).is_ok(), "{text}");
+    }
+    assert!(runner.gateway.calls().is_empty());
+}
+
 mod gates;
 mod interrupted;
 mod plan_timed;
