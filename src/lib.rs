@@ -7,7 +7,8 @@
 //!   posting), `http` (the axum routes), `socket` (Slack's Socket Mode, into the same
 //!   handlers), `lambda` (the Lambda runtime loop), `cli` (operator
 //!   subcommands), `scheduled` (the RateLimitCanary job).
-//! - `embedded` — an API Gateway account in memory (the runner's tests, `throttle-bot try`).
+//! - `embedded` — an API Gateway account in memory (the runner's tests, `throttle-bot try`);
+//!   `terminal` — `try`'s conversation, a terminal in place of Slack.
 //! - wiring: `config`, `startup`, `jobs` (where requests run), `metrics`, `telemetry`.
 
 pub mod aws;
@@ -27,3 +28,4 @@ pub mod slack;
 pub mod socket;
 pub mod startup;
 pub mod telemetry;
+pub mod terminal;

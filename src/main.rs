@@ -5,7 +5,7 @@
 use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser};
-use throttle_bot::cli::{self, ApplyArgs, Cli, Command, LambdaArgs, PolicyCommand};
+use throttle_bot::cli::{self, ApplyArgs, Cli, Command, LambdaArgs, PolicyCommand, TryArgs};
 use throttle_bot::config::ServeConfig;
 use throttle_bot::slack::manifest;
 use throttle_bot::startup::{Application, shutdown_signal};
@@ -14,7 +14,12 @@ use throttle_bot::telemetry;
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    telemetry::init(cli.log_format);
+    // `try` talks on standard output; its log keeps to errors unless RUST_LOG says more.
+    let filter = match cli.command {
+        Some(Command::Try(_)) => "error",
+        _ => telemetry::DEFAULT_FILTER,
+    };
+    telemetry::init_with(cli.log_format, filter);
     match cli.command {
         Some(Command::Serve(args)) => serve(ServeConfig::try_from(args)).await,
         Some(Command::Socket(args)) => serve(ServeConfig::try_from(args)).await,
@@ -44,6 +49,7 @@ async fn main() -> ExitCode {
                 Err(error) => fail(&error),
             },
         },
+        Some(Command::Try(args)) => try_here(args),
         Some(Command::Healthcheck(args)) => {
             match cli::healthcheck::probe(args.metrics_addr.unwrap_or(args.listen_addr)).await {
                 Ok(()) => ExitCode::SUCCESS,
@@ -104,6 +110,23 @@ async fn lambda(args: LambdaArgs) -> ExitCode {
     match throttle_bot::lambda::run(args).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => fail(&error),
+    }
+}
+
+/// `try`: on a thread of its own, whose one-threaded runtime makes a scripted session print
+/// the same transcript every time.
+fn try_here(args: TryArgs) -> ExitCode {
+    let policy = match throttle_bot::policy::PolicySource::from_settings(
+        args.policy.file,
+        args.policy.inline,
+    ) {
+        Ok(policy) => policy,
+        Err(error) => return fail(&error),
+    };
+    match std::thread::spawn(move || throttle_bot::terminal::run(policy)).join() {
+        Ok(Ok(())) => ExitCode::SUCCESS,
+        Ok(Err(error)) => fail(&error),
+        Err(_) => ExitCode::FAILURE,
     }
 }
 

@@ -12,10 +12,11 @@ use crate::deadlines::{TimerQueue, Timers};
 use crate::http::replay::ReplayGuard;
 use crate::http::server::serve;
 use crate::http::{AppState, ops_router, router, slack_router};
-use crate::jobs::{Jobs, Mode, app_runner};
+use crate::jobs::{AppRunner, Jobs, Mode, app_runner};
 use crate::metrics::Metrics;
 use crate::policy::PolicyHandle;
 use crate::slack::SlackPoster;
+use crate::slack::signature::SigningSecret;
 use crate::telemetry::LogBudget;
 
 pub struct Application {
@@ -175,9 +176,19 @@ pub fn state(config: &ServeConfig, mode: Mode, deadlines: Arc<dyn Deadlines>) ->
     .with_max_temporary(config.max_temporary)
     .with_traffic_checks(config.confirm_below_traffic)
     .with_deadlines(deadlines);
-    let runner = Arc::new(runner);
+    state_around(Arc::new(runner), &config.signing_secret, metrics, mode)
+}
+
+/// The handlers' state around a runner already built (`try` builds one on the embedded
+/// account), with the metrics it counts in.
+pub fn state_around(
+    runner: Arc<AppRunner>,
+    secret: &SigningSecret,
+    metrics: Arc<Metrics>,
+    mode: Mode,
+) -> AppState {
     AppState {
-        secret: Arc::new(config.signing_secret.clone()),
+        secret: Arc::new(secret.clone()),
         jobs: Arc::new(Jobs::new(runner, mode)),
         metrics,
         rejection_log: Arc::new(rejection_log()),

@@ -13,8 +13,12 @@ pub enum LogFormat {
 }
 
 pub fn init(format: LogFormat) {
-    let filter =
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
+    init_with(format, DEFAULT_FILTER);
+}
+
+/// The same, with `default` as the filter when `RUST_LOG` is unset.
+pub fn init_with(format: LogFormat, default: &str) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     // Colours only for a person at a terminal: a log file or pipeline gets no escape codes.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)

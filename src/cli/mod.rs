@@ -55,6 +55,17 @@ pub enum Command {
     Manifest(ManifestArgs),
     /// Probe a running service's /healthz; exit 0 when healthy (for container HEALTHCHECKs).
     Healthcheck(HealthcheckArgs),
+    /// Try the whole bot here, with no Slack and no AWS: a terminal in place of Slack and an
+    /// account in memory (nothing in AWS changes). Reads a session from standard input when it
+    /// is not a terminal, and prints the transcript.
+    Try(TryArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TryArgs {
+    /// The access policy to try (default: the example policy, built in).
+    #[command(flatten)]
+    pub policy: PolicyArgs,
 }
 
 #[derive(Debug, Args)]

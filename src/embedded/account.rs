@@ -128,10 +128,14 @@ impl Account {
 
     /// The stage's throttling entries and their other settings, as `get-stage` would list
     /// them, one line each; `None` for a stage the account does not have.
+    /// `api` by id or name.
     pub fn describe(&self, api: &str, stage: &str) -> Option<Vec<String>> {
         let apis = self.apis.lock().unwrap();
-        let view = apis.get(api)?.1.get(stage)?;
-        Some(self.entries.describe(api, view))
+        let (id, (_, stages)) = apis
+            .get_key_value(api)
+            .or_else(|| apis.iter().find(|(_, (name, _))| name == api))?;
+        let view = stages.get(stage)?;
+        Some(self.entries.describe(&format!("{id}/{stage}"), view))
     }
 }
 

@@ -74,6 +74,45 @@ impl Synthetic {
             .and_then(|(_, _, _, values)| values.rate)
     }
 
+    /// What `level` wanted and had rejected at `t`, in requests per second. A method with a
+    /// limit of its own is held to it; the rest of the stage's traffic shares the stage's
+    /// limit (as the bot's own preview reckons), each method its part of what goes over.
+    fn minute(
+        &self,
+        demand: &Demand,
+        place: &str,
+        level: &Level,
+        t: i64,
+        account: f64,
+    ) -> (f64, f64) {
+        let total = demand.at(t);
+        let stage = self.own(place, &Level::Stage, t).unwrap_or(account);
+        let mut held = Vec::new();
+        let mut rest = total;
+        for (method, share) in &demand.shares {
+            if let Some(limit) = self.own(place, method, t) {
+                held.push((method, total * share, limit));
+                rest -= total * share;
+            }
+        }
+        let rest_over = (rest - stage).max(0.0);
+        match level {
+            Level::Stage => {
+                let over: f64 = held.iter().map(|(_, d, limit)| (d - limit).max(0.0)).sum();
+                (total, over + rest_over)
+            }
+            level => match held.iter().find(|(method, ..)| *method == level) {
+                Some((_, d, limit)) => (*d, (d - limit).max(0.0)),
+                None => {
+                    let share = demand.shares.iter().find(|(method, _)| method == level);
+                    let d = share.map_or(0.0, |(_, share)| total * share);
+                    let part = if rest > 0.0 { d / rest } else { 0.0 };
+                    (d, rest_over * part)
+                }
+            },
+        }
+    }
+
     /// What `level` of the stage at `place` served between `from` and `to`.
     pub fn served(
         &self,
@@ -85,37 +124,12 @@ impl Synthetic {
         let Some(demand) = self.demands.iter().find(|d| d.place == place) else {
             return Traffic::default();
         };
-        let share = |wanted: &Level| {
-            demand
-                .shares
-                .iter()
-                .find(|(held, _)| held == wanted)
-                .map(|(_, share)| *share)
-        };
         let mut minutes = Vec::new();
         let mut at = from.div_euclid(60) * 60;
         while at < to {
             if at >= from {
                 let middle = at + 30;
-                let stage = self.own(place, &Level::Stage, middle).unwrap_or(account);
-                let limit = |level: &Level| self.own(place, level, middle).unwrap_or(stage);
-                let total = demand.at(middle);
-                let (wanted, rejected) = match level {
-                    Level::Stage => {
-                        let methods: f64 = demand.shares.iter().map(|(_, s)| s).sum();
-                        let rest = (total * (1.0 - methods) - stage).max(0.0);
-                        let over: f64 = demand
-                            .shares
-                            .iter()
-                            .map(|(held, s)| (total * s - limit(held)).max(0.0))
-                            .sum();
-                        (total, rest + over)
-                    }
-                    level => match share(level) {
-                        Some(s) => (total * s, (total * s - limit(level)).max(0.0)),
-                        None => (0.0, 0.0),
-                    },
-                };
+                let (wanted, rejected) = self.minute(demand, place, level, middle, account);
                 if wanted > 0.0 {
                     minutes.push(Minute {
                         at,

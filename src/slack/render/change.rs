@@ -188,7 +188,7 @@ pub(super) fn audit_notice(
             changed: true,
             ..
         }) => format!(
-            "\n:rotating_light: *APPROVAL SKIPPED (break glass)* by {} under rule \"{}\"",
+            "\n:rotating_light: *APPROVAL SKIPPED (break glass)* {} under rule \"{}\"",
             describe(actor),
             escape(rule)
         ),
