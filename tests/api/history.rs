@@ -256,3 +256,39 @@ async fn history_reads_the_target_the_api_lives_in_through_its_role() {
     assert!(ours.contains("→ 7 req/s, burst 14"), "{ours}");
     assert!(lookups(region).await.0 >= 5, "read in the target's region");
 }
+
+#[tokio::test]
+async fn a_change_for_good_after_someone_elses_timed_change_is_not_credited_to_them() {
+    let region = "eu-west-3";
+    let name = unique("trailed-credit");
+    let api = create_api_on(&client(&base(region).await), &name, &["prod"]).await;
+    let app = app_in(region, Vec::new()).await;
+    app.command(&format!("{api} prod 40 80 for 1h")).await;
+    let made = shown(&app.slack.wait_for("/reply", 1).await[0]);
+    assert!(made.contains("until"), "{made}");
+    let other = Sender {
+        user: "U0SECOND",
+        ..ME
+    };
+    app.command_from(other, &format!("{api} prod 30 60")).await;
+    let kept = shown(&app.slack.wait_for("/reply", 2).await[1]);
+    assert!(kept.contains("nothing will be put back then"), "{kept}");
+
+    app.command(&format!("history {api} prod")).await;
+    let text = shown(&app.slack.wait_for("/reply", 3).await[2]);
+    let for_good = text
+        .lines()
+        .find(|l| l.contains("→ 30 req/s, burst 60"))
+        .unwrap_or_else(|| panic!("the change for good is listed: {text}"));
+    assert!(!for_good.contains("asked by"), "{for_good}");
+    assert!(
+        for_good.contains("through throttle-bot")
+            && for_good.contains("who asked is in the audit channel"),
+        "{for_good}"
+    );
+    let timed = text
+        .lines()
+        .find(|l| l.contains("→ 40 req/s, burst 80"))
+        .unwrap_or_else(|| panic!("the timed change is listed: {text}"));
+    assert!(timed.contains(&format!("asked by <@{USER}>")), "{timed}");
+}

@@ -10,13 +10,15 @@ use crate::core::clock::unix_now;
 use crate::core::grammar::ShowRequest;
 use crate::core::ports::{Gateway, GatewayError, Teller};
 use crate::domain::{
-    ApiRef, Asker, History, HistoryEntry, InForce, Level, Lookback, Place, RecordSeal, ResolvedApi,
-    StageName, StageView, Timed, Trail, TrailEvent, TrailWhat,
+    ApiRef, Asker, Configured, History, HistoryEntry, InForce, Level, Lookback, Place, RecordSeal,
+    ResolvedApi, STALE_AFTER_SECS, StageName, StageView, Timed, Trail, TrailEvent, TrailWhat,
 };
 
 /// A record's start and the bot's write it made are this close at most (the record is written
 /// first, then the stage, each under the management pace).
 const RECORD_TO_WRITE_SECS: i64 = 300;
+/// How far CloudTrail's clock and this service's may disagree about one moment.
+const CLOCK_SKEW_SECS: i64 = 60;
 /// CloudTrail lists an event within 15 minutes at worst (CloudTrail user guide).
 const TRAIL_LAG_SECS: i64 = 15 * 60;
 
@@ -114,16 +116,28 @@ pub fn assemble(
         // The bot's own records are how its changes are told; another's tag is a change.
         .filter(|e| !(e.by_bot && matches!(e.what, TrailWhat::Tagged(_))))
         .map(|event| {
-            let asked_by = event.by_bot.then(|| asker(&event, &known)).flatten();
             let during = (!event.by_bot).then(|| in_force(&event, &known)).flatten();
             HistoryEntry {
                 event,
-                asked_by,
+                asked_by: None,
                 during,
             }
         })
         .collect();
     befores(&mut entries);
+    let askers: Vec<Option<Asker>> = entries
+        .iter()
+        .map(|entry| {
+            let event = &entry.event;
+            event
+                .by_bot
+                .then(|| asker(event, &entries, &known))
+                .flatten()
+        })
+        .collect();
+    for (entry, asked_by) in entries.iter_mut().zip(askers) {
+        entry.asked_by = asked_by;
+    }
     let listed_since: Vec<(String, i64)> = entries
         .iter()
         .filter(|e| e.event.by_bot)
@@ -151,34 +165,92 @@ pub fn assemble(
     }
 }
 
-/// Who asked for one of the bot's changes: the record at that level that started just before
-/// it (a change made), or ended just before it (its values put back).
-fn asker(event: &TrailEvent, known: &[Known]) -> Option<Asker> {
-    let levels: Vec<&Level> = match &event.what {
-        TrailWhat::Levels(levels) => levels.iter().map(|l| &l.level).collect(),
-        _ => return None,
+/// Who asked for one of the bot's changes: a record whose values it wrote at every level it
+/// wrote, as the first write there since the record's start (its `set`, by its author) or since
+/// one of its ends (what comes back then, by the author of the timed change that ended).
+/// Anything else (a change for good, a `restore`, another's write soon after) names nobody.
+fn asker(event: &TrailEvent, entries: &[HistoryEntry], known: &[Known]) -> Option<Asker> {
+    let TrailWhat::Levels(levels) = &event.what else {
+        return None;
     };
-    let at_level = |k: &&Known| k.stage == event.stage && levels.contains(&&k.level);
-    let near = |t: i64| t <= event.at && event.at - t <= RECORD_TO_WRITE_SECS;
-    if let Some(started) = known
-        .iter()
-        .filter(at_level)
-        .filter(|k| near(k.record.since))
-        .max_by_key(|k| k.record.since)
-    {
-        return Some(Asker {
-            by: started.record.by.clone(),
-            ended: false,
-        });
+    let mut found: Option<Asker> = None;
+    for change in levels {
+        let written = change.after()?;
+        let first_since = |at: i64| !written_between(entries, event, &change.level, at);
+        let step = known
+            .iter()
+            .filter(|k| k.stage == event.stage && k.level == change.level)
+            .flat_map(|k| steps(&k.record))
+            .filter(|step| step.values == written)
+            .filter(|step| {
+                let late = if step.asker.ended {
+                    STALE_AFTER_SECS
+                } else {
+                    RECORD_TO_WRITE_SECS
+                };
+                step.at - CLOCK_SKEW_SECS <= event.at && event.at <= step.at + late
+            })
+            .filter(|step| first_since(step.at))
+            .max_by_key(|step| step.at)?;
+        match &found {
+            Some(asker) if *asker != step.asker => return None,
+            _ => found = Some(step.asker),
+        }
     }
-    known
-        .iter()
-        .filter(at_level)
-        .find(|k| near(k.record.until))
-        .map(|ended| Asker {
-            by: ended.record.by.clone(),
-            ended: true,
-        })
+    found
+}
+
+/// One moment a record's level is written: its start, and each end.
+struct Step {
+    at: i64,
+    values: Configured,
+    asker: Asker,
+}
+
+fn steps(record: &Timed) -> Vec<Step> {
+    let start = Step {
+        at: record.since,
+        values: record.set,
+        asker: Asker {
+            by: record.by.clone(),
+            ended: false,
+        },
+    };
+    // Each end puts back what is under it (`steps`), and is the end of the one it ends.
+    let enders = std::iter::once(&record.by).chain(record.below.iter().map(|layer| &layer.by));
+    let ends = record
+        .steps()
+        .into_iter()
+        .zip(enders)
+        .map(|((at, values), by)| Step {
+            at,
+            values,
+            asker: Asker {
+                by: by.clone(),
+                ended: true,
+            },
+        });
+    std::iter::once(start).chain(ends).collect()
+}
+
+/// Whether another event wrote `level` on the event's stage from `since` until just before it.
+fn written_between(
+    entries: &[HistoryEntry],
+    event: &TrailEvent,
+    level: &Level,
+    since: i64,
+) -> bool {
+    entries.iter().any(|other| {
+        let at_level = match &other.event.what {
+            TrailWhat::Levels(levels) => levels.iter().any(|l| l.level == *level),
+            _ => false,
+        };
+        !std::ptr::eq(&other.event, event)
+            && other.event.stage == event.stage
+            && at_level
+            && since <= other.event.at
+            && other.event.at < event.at
+    })
 }
 
 /// The timed change in force on the event's stage when it was made, if any.
@@ -201,7 +273,7 @@ fn window(record: &Timed) -> InForce {
 /// Each change's values before, from the change before it at the same level (oldest first).
 fn befores(entries: &mut [HistoryEntry]) {
     // By stage, usage plan (none: the stage's own levels) and level.
-    let mut last: HashMap<(String, String, String), crate::domain::Configured> = HashMap::new();
+    let mut last: HashMap<(String, String, String), Configured> = HashMap::new();
     for entry in entries.iter_mut().rev() {
         let (levels, plan) = match &mut entry.event.what {
             TrailWhat::Levels(levels) => (levels, String::new()),

@@ -152,9 +152,7 @@ fn who(entry: &HistoryEntry) -> String {
             setter(&asker.by)
         ),
         Some(asker) => format!("via throttle-bot, asked by {}", setter(&asker.by)),
-        None => format!(
-            "via throttle-bot ({principal}); who asked is in the audit channel (a change for good leaves no record on the stage)"
-        ),
+        None => format!("through throttle-bot ({principal}); who asked is in the audit channel"),
     }
 }
 
@@ -304,7 +302,13 @@ mod tests {
         });
         assert!(line(&ours).contains("via throttle-bot, asked by <@U123ABC>"));
         ours.asked_by = None;
-        assert!(line(&ours).contains("via throttle-bot (IAM user `alice`)"));
+        let unknown = line(&ours);
+        assert!(
+            unknown.contains(
+                "through throttle-bot (IAM user `alice`); who asked is in the audit channel"
+            ),
+            "{unknown}"
+        );
     }
 
     #[test]

@@ -195,3 +195,122 @@ fn a_timed_change_made_minutes_ago_and_not_listed_yet_is_named() {
     assert_eq!(history.not_listed[0].0, "prod");
     assert_eq!(history.not_listed[0].1.by, "U123ABC");
 }
+
+#[test]
+fn a_write_is_credited_to_a_record_only_when_it_wrote_that_records_values() {
+    // U123ABC makes prod 5/10 for an hour; two minutes later someone else's change for good
+    // makes it 0/0 through the bot: that write is not U123ABC's.
+    let timed = record(T0);
+    let trail = Trail {
+        events: vec![
+            event(T0 + 120, true, TrailCall::UpdateStage, set(0.0, 0)),
+            event(T0 + 2, true, TrailCall::UpdateStage, set(5.0, 10)),
+            event(
+                T0 + 1,
+                true,
+                TrailCall::TagResource,
+                tagged(&timed, &seal()),
+            ),
+        ],
+        unread: Vec::new(),
+    };
+    let history = assemble(&api(), &[], trail, Some(&seal()), (T0 - 3600, T0 + 3600));
+    let [for_good, timed_change] = &history.entries[..] else {
+        panic!("{:?}", history.entries)
+    };
+    assert_eq!(for_good.asked_by, None, "0/0 is not what the record set");
+    assert_eq!(
+        timed_change.asked_by,
+        Some(Asker {
+            by: "U123ABC".into(),
+            ended: false
+        })
+    );
+}
+
+#[test]
+fn only_a_write_of_the_values_that_come_back_at_the_end_is_the_end_of_a_timed_change() {
+    let timed = record(T0);
+    let view = StageView {
+        stage: "prod".into(),
+        timed: vec![timed],
+        ..StageView::default()
+    };
+    let end = |at: i64, what: TrailWhat| {
+        let trail = Trail {
+            events: vec![event(at, true, TrailCall::UpdateStage, what)],
+            unread: Vec::new(),
+        };
+        let history = assemble(
+            &api(),
+            std::slice::from_ref(&view),
+            trail,
+            Some(&seal()),
+            (T0, T0 + 7200),
+        );
+        history.entries[0].asked_by.clone()
+    };
+    // 100/200 is what was there before: written at the end, it is the end.
+    assert_eq!(
+        end(T0 + 3630, set(100.0, 200)),
+        Some(Asker {
+            by: "U123ABC".into(),
+            ended: true
+        })
+    );
+    // Other values at the end, or the values before written long before the end (someone's
+    // `restore`), are not.
+    assert_eq!(end(T0 + 3630, set(7.0, 7)), None);
+    assert_eq!(end(T0 + 600, set(100.0, 200)), None);
+}
+
+#[test]
+fn the_end_of_a_layer_under_the_newest_is_its_own_authors() {
+    // UBOTTOM's 20/20 until T0 + 7200, then U123ABC's 5/10 until T0 + 3600 on top of it.
+    let bottom = Timed::start(
+        Level::Stage,
+        values(100.0, 200),
+        values(20.0, 20),
+        None,
+        (T0 - 60, Hold::from_secs(7260).unwrap()),
+        "UBOTTOM".into(),
+        None,
+    );
+    let top = Timed::start(
+        Level::Stage,
+        values(20.0, 20),
+        values(5.0, 10),
+        Some(&bottom),
+        (T0, Hold::from_secs(3600).unwrap()),
+        "U123ABC".into(),
+        None,
+    );
+    assert_eq!(top.below.len(), 1, "{top:?}");
+    let view = StageView {
+        stage: "prod".into(),
+        timed: vec![top],
+        ..StageView::default()
+    };
+    let trail = Trail {
+        events: vec![
+            event(T0 + 7210, true, TrailCall::UpdateStage, set(100.0, 200)),
+            event(T0 + 3610, true, TrailCall::UpdateStage, set(20.0, 20)),
+        ],
+        unread: Vec::new(),
+    };
+    let history = assemble(&api(), &[view], trail, Some(&seal()), (T0, T0 + 7300));
+    let ended: Vec<Option<Asker>> = history.entries.iter().map(|e| e.asked_by.clone()).collect();
+    assert_eq!(
+        ended,
+        vec![
+            Some(Asker {
+                by: "UBOTTOM".into(),
+                ended: true
+            }),
+            Some(Asker {
+                by: "U123ABC".into(),
+                ended: true
+            }),
+        ]
+    );
+}
