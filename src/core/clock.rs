@@ -5,8 +5,9 @@
 //! moves it forward. Nothing else sets it: everywhere else `unix_now` is the system's clock and
 //! [`sleep`] is tokio's.
 
-use std::sync::OnceLock;
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 static WORLD: OnceLock<World> = OnceLock::new();
@@ -20,6 +21,9 @@ struct World {
     runs: bool,
     skipped_ms: AtomicI64,
     moved: tokio::sync::watch::Sender<()>,
+    /// When each sleeper wakes (Unix milliseconds), with how many wake then: what `wait`
+    /// steps through, so that what is due comes in the order it is due.
+    sleepers: Mutex<BTreeMap<i64, usize>>,
 }
 
 impl World {
@@ -49,6 +53,7 @@ pub fn set_world(start: i64, runs: bool) -> Result<(), AlreadySet> {
             runs,
             skipped_ms: AtomicI64::new(0),
             moved,
+            sleepers: Mutex::default(),
         })
         .map_err(|_| AlreadySet)
 }
@@ -60,6 +65,47 @@ pub fn advance(by: Duration) {
         let by = i64::try_from(by.as_millis()).unwrap_or(i64::MAX / 2);
         world.skipped_ms.fetch_add(by, Ordering::SeqCst);
         world.moved.send_replace(());
+    }
+}
+
+/// How long from now until the first sleeper on the world clock wakes, if one wakes within
+/// `within`; `None` without a world clock.
+pub fn next_wake(within: Duration) -> Option<Duration> {
+    let world = WORLD.get()?;
+    let now = world.now_ms();
+    let within = i64::try_from(within.as_millis()).unwrap_or(i64::MAX / 2);
+    let sleepers = world.sleepers.lock().unwrap_or_else(|e| e.into_inner());
+    let (&first, _) = sleepers.first_key_value()?;
+    (first - now <= within).then(|| Duration::from_millis((first - now).max(0).unsigned_abs()))
+}
+
+/// One sleeper on the world clock, counted while it sleeps.
+struct Sleeper<'a> {
+    world: &'a World,
+    until: i64,
+}
+
+impl<'a> Sleeper<'a> {
+    fn new(world: &'a World, until: i64) -> Self {
+        let mut sleepers = world.sleepers.lock().unwrap_or_else(|e| e.into_inner());
+        *sleepers.entry(until).or_default() += 1;
+        Self { world, until }
+    }
+}
+
+impl Drop for Sleeper<'_> {
+    fn drop(&mut self) {
+        let mut sleepers = self
+            .world
+            .sleepers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if let Some(count) = sleepers.get_mut(&self.until) {
+            *count -= 1;
+            if *count == 0 {
+                sleepers.remove(&self.until);
+            }
+        }
     }
 }
 
@@ -88,6 +134,7 @@ pub async fn sleep(duration: Duration) {
     let until = world
         .now_ms()
         .saturating_add(i64::try_from(duration.as_millis()).unwrap_or(i64::MAX / 2));
+    let _counted = Sleeper::new(world, until);
     loop {
         let left = until - world.now_ms();
         if left <= 0 {

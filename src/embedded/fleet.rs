@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use super::account::Account;
 use super::budget::Budget;
-use super::settings::{Entries, Extras, Logs, STAGE_KEY, entry_key};
+use super::settings::{Entries, Extras, Logs, STAGE_KEY};
 use super::traffic::{Demand, Synthetic};
 use crate::domain::{
     AccountLimits, ApiKind, ApiMethod, Configured, HttpMethod, Level, ManagedBy, PlanStage,
@@ -50,12 +50,9 @@ pub fn sample(now: i64) -> Account {
         caching: true,
         logs: Logs::Info,
     };
-    let pet = method("GET", "/pets/{id}");
-    let mut prod = stage("prod", ApiKind::Rest, limits(500.0, 1000));
-    prod.methods.push((pet.clone(), limits(200.0, 400)));
+    let prod = stage("prod", ApiKind::Rest, limits(500.0, 1000));
     let petstore_prod = format!("{PETSTORE}/prod");
-    entries.put(&petstore_prod, STAGE_KEY, on.clone());
-    entries.put(&petstore_prod, &entry_key(ApiKind::Rest, &pet), on.clone());
+    entries.put(&petstore_prod, STAGE_KEY, on);
     let test = stage("test", ApiKind::Rest, limits(100.0, 200));
 
     let list_orders = method("GET", "/orders");
@@ -80,12 +77,12 @@ pub fn sample(now: i64) -> Account {
     let synthetic = Synthetic::new(vec![
         Demand {
             place: petstore_prod.clone(),
-            base: 180.0,
-            peak: 420.0,
+            base: 300.0,
+            peak: 450.0,
             peak_at: now - 18 * 60,
             shares: vec![
                 (method("GET", "/pets"), 0.55),
-                (pet.clone(), 0.35),
+                (method("GET", "/pets/{id}"), 0.35),
                 (method("POST", "/pets"), 0.08),
             ],
         },

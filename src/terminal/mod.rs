@@ -37,8 +37,9 @@ use session::{CHANNEL_NAME, Said, Session, WEBHOOK, note};
 /// The example policy, built in: what `try` judges by unless told otherwise.
 pub const EXAMPLE_POLICY: &str = include_str!("../../docs/policy.example.toml");
 
-/// Where a session read from a file starts: 2026-03-02 09:00 UTC.
-pub const SCRIPT_START: i64 = 1_772_442_000;
+/// Where a session read from a file starts: 2026-03-02 09:00:40 UTC (a change made then
+/// lands late in its minute, as one typed at any moment mostly does).
+pub const SCRIPT_START: i64 = 1_772_442_040;
 
 /// How long after a change its impact report follows (as `serve`'s default).
 const IMPACT_AFTER: Duration = Duration::from_secs(5 * 60);
@@ -149,13 +150,14 @@ async fn one_line(session: &mut Session, line: &str) -> Option<Said> {
         },
         ("wait", [duration]) => match Hold::parse(duration) {
             Ok(hold) => {
-                clock::advance(Duration::from_secs(hold.secs()));
-                let mut said = vec![note(format!(
+                let said = wait(session, Duration::from_secs(hold.secs())).await;
+                let now = format!("<!date^{}^{{time}}|now>", unix_now());
+                let mut told = vec![note(format!(
                     "{duration} later: {}",
-                    blocks::mrkdwn(&format!("<!date^{}^{{time}}|now>", unix_now()), &NoNames)
+                    blocks::mrkdwn(&now, &NoNames)
                 ))];
-                said.extend(session.settle().await);
-                said
+                told.extend(said);
+                told
             }
             Err(why) => vec![note(format!("wait how long? {why}"))],
         },
@@ -168,6 +170,25 @@ async fn one_line(session: &mut Session, line: &str) -> Option<Said> {
             session.command(text).await
         }
     })
+}
+
+/// Moves the clock `by`, stopping wherever something is due so that it all comes in order.
+async fn wait(session: &mut Session, by: Duration) -> Said {
+    let mut said = Vec::new();
+    let mut left = by;
+    // Each step wakes at least one sleeper; the bound is only a guard against one that never
+    // stops sleeping.
+    for _ in 0..10_000 {
+        let Some(step) = clock::next_wake(left) else {
+            break;
+        };
+        clock::advance(step);
+        left = left.saturating_sub(step);
+        said.extend(session.settle().await);
+    }
+    clock::advance(left);
+    said.extend(session.settle().await);
+    said
 }
 
 struct NoNames;
@@ -216,29 +237,65 @@ const HINTS: &str = "Type a /throttle command (the /throttle is optional: `help`
 
 fn intro(policy: &str, scripted: bool, people: &People) -> String {
     let clock = if scripted {
-        "The clock stands at today 09:00 UTC and moves only by `wait`."
+        "The clock stands at 09:00 UTC and moves only by `wait`."
     } else {
         "The clock is real time; `wait 10m` jumps ahead."
     };
-    format!(
-        "throttle-bot try: the whole bot on this machine. Slack is this terminal, and AWS an account in memory: nothing in AWS or Slack changes, and the account is gone when you leave.\n\
-         The account: petstore (REST API, stages test and prod), orders (HTTP API, stage prod), payments (REST API, stage live, deployed by CloudFormation), usage plan gold; made-up traffic that peaked 18 minutes ago on petstore prod.\n\
-         The policy: {policy}.\n\
-         You are @{} in #{CHANNEL_NAME}, with @{}. {clock}\n\
-         {HINTS}\n\
-         Replies are labelled: only you (ephemeral), #{CHANNEL_NAME} (in the channel), #{CHANNEL_NAME} thread, audit (the audit webhook's notice); ↻ replaces the message whose button was pressed.\n",
-        people.current_name(),
-        people.others().join(", @"),
-    )
+    let said = [
+        "throttle-bot try: the whole bot on this machine. Slack is this terminal and AWS an account in memory: nothing in AWS or Slack changes, and the account is gone when you leave.".to_owned(),
+        "The account: petstore (REST API, stages test and prod), orders (HTTP API, stage prod), payments (REST API, stage live, deployed by CloudFormation), usage plan gold; made-up traffic that peaked 18 minutes ago on petstore prod.".to_owned(),
+        format!("The policy: {policy}."),
+        format!(
+            "You are @{} in #{CHANNEL_NAME}, with @{}. {clock}",
+            people.current_name(),
+            people.others().join(", @")
+        ),
+        HINTS.to_owned(),
+        format!("Replies are labelled: only you (ephemeral), #{CHANNEL_NAME} (in the channel), #{CHANNEL_NAME} thread, audit (the audit webhook's notice); ↻ replaces the message whose button was pressed."),
+    ];
+    let mut text = String::new();
+    for paragraph in said {
+        for line in wrap(&paragraph, TEXT_WIDTH + 15) {
+            text.push_str(&line);
+            text.push('\n');
+        }
+    }
+    text
 }
 
-/// Prints what was said, one label a message.
+/// How wide a message's text is wrapped, beside its label.
+const TEXT_WIDTH: usize = 84;
+
+/// Prints what was said, one label a message, its text wrapped beside it.
 fn print(said: &Said) {
     let mut out = std::io::stdout().lock();
     for (label, lines) in said {
-        for (i, line) in lines.iter().enumerate() {
+        let wrapped = lines.iter().flat_map(|line| wrap(line, TEXT_WIDTH));
+        for (i, line) in wrapped.enumerate() {
             let label = if i == 0 { label.as_str() } else { "" };
-            let _ = writeln!(out, "  {label:<11}│ {line}");
+            let _ = writeln!(out, "  {label:<12}│ {line}");
         }
     }
+}
+
+/// `line` cut at spaces into lines of at most `width` characters (a longer word stays whole);
+/// continuation lines are indented as the line's own leading spaces, plus two.
+fn wrap(line: &str, width: usize) -> Vec<String> {
+    let indent = line.len() - line.trim_start().len();
+    let mut lines = Vec::new();
+    let mut current = line[..indent].to_owned();
+    for word in line.split_whitespace() {
+        let used = current.chars().count();
+        if used > indent && used + 1 + word.chars().count() > width {
+            lines.push(std::mem::replace(&mut current, " ".repeat(indent + 2)));
+        }
+        if current.trim().is_empty() {
+            current.push_str(word);
+        } else {
+            current.push(' ');
+            current.push_str(word);
+        }
+    }
+    lines.push(current);
+    lines
 }
