@@ -125,7 +125,8 @@ impl fmt::Display for TrailCall {
     }
 }
 
-/// Who made a call, as CloudTrail names them.
+/// Who made a call, as CloudTrail names them. Equal only to the same session of a role: a
+/// service's own calls are told by the session it holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Principal {
     /// An IAM user.
@@ -138,32 +139,6 @@ pub enum Principal {
     },
     /// Anything else (the root user, an AWS service, a federated user): as recorded.
     Other(String),
-}
-
-impl Principal {
-    /// Whether both are the same identity: the same user, or any session of the same role
-    /// (a service's sessions change names as its tasks restart).
-    pub fn same_identity(&self, other: &Principal) -> bool {
-        match (self, other) {
-            (
-                Self::User { account, name },
-                Self::User {
-                    account: a,
-                    name: n,
-                },
-            ) => account == a && name == n,
-            (
-                Self::Role { account, role, .. },
-                Self::Role {
-                    account: a,
-                    role: r,
-                    ..
-                },
-            ) => account == a && role == r,
-            (Self::Other(a), Self::Other(b)) => a == b,
-            _ => false,
-        }
-    }
 }
 
 impl fmt::Display for Principal {
@@ -266,8 +241,13 @@ pub struct TrailEvent {
     /// Unix seconds.
     pub at: i64,
     pub principal: Principal,
-    /// Made by this service: its user agent's suffix, from its own identity where known.
+    /// Made by this service: its user agent's suffix, from exactly its own identity (the
+    /// session it names where it assumes a role; at home, what `sts:GetCallerIdentity` says).
     pub by_bot: bool,
+    /// Its user agent carries this service's suffix. Without `by_bot`, a call that says it is
+    /// the bot's and cannot be shown to be (another session of its role, another identity, or
+    /// the service's own identity unknown).
+    pub bot_agent: bool,
     pub stage: String,
     pub what: TrailWhat,
 }
@@ -360,23 +340,6 @@ mod tests {
         }
         assert!(Lookback::looks_like("7d") && Lookback::looks_like("30m"));
         assert!(!Lookback::looks_like("prod") && !Lookback::looks_like("v2"));
-    }
-
-    #[test]
-    fn a_role_is_the_same_identity_in_any_session_and_a_user_only_as_itself() {
-        let role = |session: &str| Principal::Role {
-            account: "111122223333".into(),
-            role: "throttle-bot".into(),
-            session: session.into(),
-        };
-        assert!(role("task-1").same_identity(&role("task-2")));
-        let user = |name: &str| Principal::User {
-            account: "111122223333".into(),
-            name: name.into(),
-        };
-        assert!(user("alice").same_identity(&user("alice")));
-        assert!(!user("alice").same_identity(&user("bob")));
-        assert!(!user("throttle-bot").same_identity(&role("x")));
     }
 
     #[test]

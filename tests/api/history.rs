@@ -228,12 +228,13 @@ async fn history_reads_the_target_the_api_lives_in_through_its_role() {
         .await;
     let other = client(
         &base
+            .clone()
             .into_builder()
             .credentials_provider(SharedCredentialsProvider::new(role))
             .build(),
     );
     let name = unique("trailed-target");
-    create_api_on(&other, &name, &["live"]).await;
+    let api = create_api_on(&other, &name, &["live"]).await;
     let targets = format!(
         "[[target]]\nalias = \"prod\"\nregion = \"{region}\"\nrole_arn = \"{}\"\n",
         role_arn(OTHER, "throttle-bot")
@@ -243,11 +244,50 @@ async fn history_reads_the_target_the_api_lives_in_through_its_role() {
     let made = shown(&app.slack.wait_for("/reply", 1).await[0]);
     assert!(made.contains("until"), "{made}");
 
+    // The bot's role in another session, with the bot's user agent: it says it is the bot.
+    let forger = AssumeRoleProvider::builder(role_arn(OTHER, "throttle-bot"))
+        .session_name("by-hand")
+        .configure(&base)
+        .build()
+        .await;
+    let forged = client(
+        &base
+            .into_builder()
+            .app_name(aws_config::AppName::new("throttle-bot").unwrap())
+            .credentials_provider(SharedCredentialsProvider::new(forger))
+            .build(),
+    );
+    forged
+        .update_stage()
+        .rest_api_id(&api)
+        .stage_name("live")
+        .patch_operations(
+            PatchOperation::builder()
+                .op(Op::Replace)
+                .path("/*/*/throttling/rateLimit")
+                .value("3")
+                .build(),
+        )
+        .send()
+        .await
+        .expect("update stage as the bot's role by hand");
+
     app.command(&format!("history prod:{name} live")).await;
     let text = shown(&app.slack.wait_for("/reply", 2).await[1]);
+    let forged = text
+        .lines()
+        .find(|l| l.contains("rate → 3 req/s") || l.contains("→ 3 req/s"))
+        .unwrap_or_else(|| panic!("the forged change is listed: {text}"));
+    assert!(!forged.contains("via throttle-bot"), "{forged}");
+    assert!(
+        forged.contains(
+            "(session `by-hand`) with throttle-bot's user agent, *not verifiably throttle-bot*"
+        ),
+        "{forged}"
+    );
     let ours = text
         .lines()
-        .find(|l| l.contains("(UpdateStage)"))
+        .find(|l| l.contains("(UpdateStage)") && l.contains("→ 7 req/s, burst 14"))
         .unwrap_or_else(|| panic!("the change is listed: {text}"));
     assert!(
         ours.contains(&format!("via throttle-bot, asked by <@{USER}>")),

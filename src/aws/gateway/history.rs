@@ -10,6 +10,7 @@
 use aws_sdk_cloudtrail::primitives::DateTime;
 use aws_sdk_cloudtrail::types::{LookupAttribute, LookupAttributeKey};
 use serde_json::Value;
+use tokio::sync::OnceCell;
 
 use super::TargetGateway;
 use super::http::level_of;
@@ -123,26 +124,43 @@ impl TargetGateway {
         Ok(trail)
     }
 
-    /// This service's own identity (`sts:GetCallerIdentity`, which needs no permission), asked
-    /// once; `None` when it cannot be read (then the user agent alone tells its events).
+    /// This service's own identity (`sts:GetCallerIdentity`, which needs no permission): in a
+    /// target, the session it names; at home, whatever its credentials are. Kept once read;
+    /// asked again next time when it could not be read (then nothing is verifiably its own).
     async fn own_identity(&self) -> Option<Principal> {
-        self.identity
-            .get_or_init(|| async {
-                let (connection, _) = self.connection().await;
-                let asked = aws_sdk_sts::Client::new(&connection.config)
-                    .get_caller_identity()
-                    .send()
-                    .await;
-                match asked {
-                    Ok(me) => me.arn().and_then(principal_of_arn),
-                    Err(error) => {
-                        tracing::warn!(error = %aws_sdk_sts::error::DisplayErrorContext(&error), "could not read this service's own AWS identity; `history` tells its own changes by their user agent alone");
-                        None
-                    }
-                }
-            })
-            .await
-            .clone()
+        remembered(&self.identity, || async {
+            let (connection, _) = self.connection().await;
+            let asked = aws_sdk_sts::Client::new(&connection.config)
+                .get_caller_identity()
+                .send()
+                .await;
+            match asked {
+                Ok(me) => me
+                    .arn()
+                    .and_then(principal_of_arn)
+                    .ok_or_else(|| format!("an identity not understood ({:?})", me.arn())),
+                Err(error) => Err(aws_sdk_sts::error::DisplayErrorContext(&error).to_string()),
+            }
+        })
+        .await
+    }
+}
+
+/// The identity in `cell`, or asked for now; kept only once read.
+async fn remembered<F, A>(cell: &OnceCell<Option<Principal>>, ask: F) -> Option<Principal>
+where
+    F: FnOnce() -> A,
+    A: Future<Output = Result<Principal, String>>,
+{
+    let read = cell
+        .get_or_try_init(|| async { ask().await.map(Some) })
+        .await;
+    match read {
+        Ok(me) => me.clone(),
+        Err(error) => {
+            tracing::warn!(%error, "could not read this service's own AWS identity; `history` shows none of its calls as verifiably its own, and asks again next time");
+            None
+        }
     }
 }
 
@@ -192,8 +210,10 @@ pub fn parse_event(
     let principal = principal(event.get("userIdentity")?);
     let agent = event.get("userAgent").and_then(Value::as_str).unwrap_or("");
     let suffix = format!("app/{}", own.app);
-    let by_bot = agent.split_whitespace().any(|part| part == suffix)
-        && own.identity.is_none_or(|me| me.same_identity(&principal));
+    let bot_agent = agent.split_whitespace().any(|part| part == suffix);
+    // The exact identity, session included: anyone who may assume the bot's role could name
+    // a session and a user agent, but not the session the bot itself holds.
+    let by_bot = bot_agent && own.identity == Some(&principal);
     Some(TrailEvent {
         id: event
             .get("eventID")
@@ -204,6 +224,7 @@ pub fn parse_event(
         at,
         principal,
         by_bot,
+        bot_agent,
         stage,
         what,
     })

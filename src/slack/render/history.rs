@@ -144,7 +144,11 @@ fn who(entry: &HistoryEntry) -> String {
     let principal = principal(&entry.event.principal);
     if !entry.event.by_bot {
         let during = entry.during.as_ref().map(during).unwrap_or_default();
-        return format!("by {principal}, *outside throttle-bot*{during}");
+        let how = match entry.event.bot_agent {
+            true => " with throttle-bot's user agent, *not verifiably throttle-bot*",
+            false => ", *outside throttle-bot*",
+        };
+        return format!("by {principal}{how}{during}");
     }
     match &entry.asked_by {
         Some(asker) if asker.ended => format!(
@@ -248,6 +252,7 @@ mod tests {
                     name: "alice".into(),
                 },
                 by_bot,
+                bot_agent: by_bot,
                 stage: "prod".into(),
                 what,
             },
@@ -308,6 +313,20 @@ mod tests {
                 "through throttle-bot (IAM user `alice`); who asked is in the audit channel"
             ),
             "{unknown}"
+        );
+    }
+
+    #[test]
+    fn a_call_with_the_bots_user_agent_from_another_identity_is_not_called_the_bots() {
+        let mut claimed = entry(false, zero());
+        claimed.event.bot_agent = true;
+        let text = line(&claimed);
+        assert!(!text.contains("via throttle-bot"), "{text}");
+        assert!(
+            text.contains(
+                "by IAM user `alice` with throttle-bot's user agent, *not verifiably throttle-bot*"
+            ),
+            "{text}"
         );
     }
 

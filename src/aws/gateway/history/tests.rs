@@ -146,31 +146,40 @@ fn an_assumed_roles_change_names_the_role_and_session() {
 }
 
 #[test]
-fn the_bots_own_change_has_its_user_agent_suffix_and_its_role_in_any_session() {
+fn the_bots_own_change_has_its_user_agent_suffix_from_exactly_its_own_session() {
     let agent = "aws-sdk-rust/1.3.9 ua/2.1 api/apigateway/1.100.0 os/linux lang/rust/1.89.0 app/throttle-bot";
     let ops = json!([
         { "op": "replace", "path": "/*/*/throttling/rateLimit", "value": "50" },
         { "op": "replace", "path": "/*/*/throttling/burstLimit", "value": "100" }
     ]);
     let ours = read(
+        update_stage(assumed("throttle-bot", "another-task"), agent, ops.clone()),
+        TrailCall::UpdateStage,
+        Some("prod"),
+    )
+    .unwrap();
+    assert!(ours.by_bot && ours.bot_agent);
+    // Another session of the bot's role with its user agent says it is the bot, and cannot be
+    // verified as such; nor can the same user agent from someone else.
+    let forged = read(
         update_stage(assumed("throttle-bot", "ecs-task-7"), agent, ops.clone()),
         TrailCall::UpdateStage,
         Some("prod"),
     )
     .unwrap();
-    assert!(ours.by_bot);
-    // The same user agent from another identity is not the bot's, nor is the bot's identity
-    // without its user agent (an operator using the role by hand).
+    assert!(!forged.by_bot && forged.bot_agent);
     let elsewhere = read(
         update_stage(iam_user("mallory"), agent, ops.clone()),
         TrailCall::UpdateStage,
         None,
     )
     .unwrap();
-    assert!(!elsewhere.by_bot);
+    assert!(!elsewhere.by_bot && elsewhere.bot_agent);
+    // The bot's own session without its user agent (its credentials used by hand), or a
+    // look-alike suffix, is not the bot's and does not say so.
     let by_hand = read(
         update_stage(
-            assumed("throttle-bot", "ops"),
+            assumed("throttle-bot", "another-task"),
             "aws-cli/2.15.0",
             ops.clone(),
         ),
@@ -178,14 +187,53 @@ fn the_bots_own_change_has_its_user_agent_suffix_and_its_role_in_any_session() {
         None,
     )
     .unwrap();
-    assert!(!by_hand.by_bot);
+    assert!(!by_hand.by_bot && !by_hand.bot_agent);
     let lookalike = read(
-        update_stage(assumed("throttle-bot", "x"), "app/throttle-bot-ci", ops),
+        update_stage(
+            assumed("throttle-bot", "another-task"),
+            "app/throttle-bot-ci",
+            ops.clone(),
+        ),
         TrailCall::UpdateStage,
         None,
     )
     .unwrap();
-    assert!(!lookalike.by_bot);
+    assert!(!lookalike.by_bot && !lookalike.bot_agent);
+    // Without its own identity, nothing is verifiably the bot's.
+    let unknown = Own {
+        app: "throttle-bot",
+        identity: None,
+    };
+    let wanted = Wanted {
+        api: API,
+        stage: None,
+    };
+    let raw = update_stage(assumed("throttle-bot", "another-task"), agent, ops).to_string();
+    let unverified = parse_event(&raw, 1, TrailCall::UpdateStage, &wanted, &unknown).unwrap();
+    assert!(!unverified.by_bot && unverified.bot_agent);
+}
+
+#[tokio::test]
+async fn an_identity_that_could_not_be_read_is_asked_again_next_time() {
+    let cell = tokio::sync::OnceCell::new();
+    let asked = std::sync::atomic::AtomicUsize::new(0);
+    let ask = |answer: Result<Principal, String>| {
+        asked.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        async move { answer }
+    };
+    assert_eq!(
+        remembered(&cell, || ask(Err("no network".into()))).await,
+        None
+    );
+    assert_eq!(
+        remembered(&cell, || ask(Ok(bot_role()))).await,
+        Some(bot_role())
+    );
+    assert_eq!(
+        remembered(&cell, || ask(Err("not asked".into()))).await,
+        Some(bot_role())
+    );
+    assert_eq!(asked.load(std::sync::atomic::Ordering::SeqCst), 2);
 }
 
 #[test]
@@ -335,7 +383,7 @@ fn deleted_route_settings_deployments_and_usage_plans_name_the_stage() {
 fn a_tag_resource_on_the_stage_keeps_only_its_records() {
     let tagged = |arn: String| {
         json!({
-            "userIdentity": assumed("throttle-bot", "t"),
+            "userIdentity": assumed("throttle-bot", "another-task"),
             "userAgent": "aws-sdk-rust/1 app/throttle-bot",
             "requestParameters": {
                 "resourceArn": arn,

@@ -57,6 +57,7 @@ fn event(at: i64, by_bot: bool, call: TrailCall, what: TrailWhat) -> TrailEvent 
             }
         },
         by_bot,
+        bot_agent: by_bot,
         stage: "prod".into(),
         what,
     }
@@ -313,4 +314,23 @@ fn the_end_of_a_layer_under_the_newest_is_its_own_authors() {
             }),
         ]
     );
+}
+
+#[test]
+fn a_record_written_with_the_bots_user_agent_from_another_session_is_listed() {
+    let timed = record(T0);
+    let mut claimed = event(
+        T0 + 1,
+        false,
+        TrailCall::TagResource,
+        tagged(&timed, &seal()),
+    );
+    claimed.bot_agent = true;
+    let trail = Trail {
+        events: vec![claimed],
+        unread: Vec::new(),
+    };
+    let history = assemble(&api(), &[], trail, Some(&seal()), (T0 - 3600, T0 + 3600));
+    assert_eq!(history.entries.len(), 1, "not verifiably the bot's: listed");
+    assert!(history.not_listed.is_empty(), "and not taken as its record");
 }
