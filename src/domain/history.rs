@@ -286,6 +286,10 @@ pub struct HistoryEntry {
     pub asked_by: Option<Asker>,
     /// For changes made outside the bot: the timed change in force on that stage then.
     pub during: Option<InForce>,
+    /// For records written outside the bot (TagResource): those sealed by this service for
+    /// this stage, by tag key, with the timed change each holds. A sealed record put back
+    /// (from a backup, an old template) may be acted on in its author's name.
+    pub put_back: Vec<(String, InForce)>,
 }
 
 /// The answer to `history`: the API, the window, the changes newest first, and what could not

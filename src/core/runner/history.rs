@@ -121,6 +121,7 @@ pub fn assemble(
                 event,
                 asked_by: None,
                 during,
+                put_back: Vec::new(),
             }
         })
         .collect();
@@ -137,6 +138,9 @@ pub fn assemble(
         .collect();
     for (entry, asked_by) in entries.iter_mut().zip(askers) {
         entry.asked_by = asked_by;
+        if !entry.event.by_bot {
+            entry.put_back = put_back(api, &entry.event, seal);
+        }
     }
     let listed_since: Vec<(String, i64)> = entries
         .iter()
@@ -251,6 +255,30 @@ fn written_between(
             && since <= other.event.at
             && other.event.at < event.at
     })
+}
+
+/// The records among a TagResource's tags that this service sealed for that stage (checked as
+/// reading a stage checks them), by key.
+fn put_back(
+    api: &ResolvedApi,
+    event: &TrailEvent,
+    seal: Option<&RecordSeal>,
+) -> Vec<(String, InForce)> {
+    let (TrailWhat::Tagged(tags), Ok(stage)) = (&event.what, StageName::parse(&event.stage)) else {
+        return Vec::new();
+    };
+    let place = Place::Stage {
+        api: &api.id,
+        stage: &stage,
+    };
+    tags.iter()
+        .filter_map(
+            |(key, value)| match Timed::<Level>::from_tag(key, value, seal, place) {
+                Some(Ok(record)) => Some((key.clone(), window(&record))),
+                _ => None,
+            },
+        )
+        .collect()
 }
 
 /// The timed change in force on the event's stage when it was made, if any.

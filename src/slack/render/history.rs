@@ -3,8 +3,8 @@
 
 use super::*;
 use crate::domain::{
-    History, HistoryEntry, InForce, LevelChange, Lookback, Principal, TrailEvent, TrailWhat,
-    Written,
+    History, HistoryEntry, InForce, LevelChange, Lookback, Principal, STALE_AFTER_SECS, TrailEvent,
+    TrailWhat, Written,
 };
 
 /// At most this many changes are listed (Slack's 50 blocks, 3,000 characters each).
@@ -121,13 +121,7 @@ fn line(entry: &HistoryEntry) -> String {
                 changes(levels)
             )
         }
-        TrailWhat::Tagged(tags) => format!(
-            "`throttle-bot:` record written by hand on stage {stage} ({}): not sealed by throttle-bot, nothing acts on it",
-            tags.iter()
-                .map(|(key, _)| code(key))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
+        TrailWhat::Tagged(tags) => tagged(entry, tags),
     };
     let blocks = blocks_every_request(event).then_some(" — :no_entry: blocks every request");
     format!(
@@ -137,6 +131,41 @@ fn line(entry: &HistoryEntry) -> String {
         who(entry),
         event.call
     )
+}
+
+/// `throttle-bot:` tags written outside the bot: a sealed record put back (acted on while its
+/// change is recent), or one written by hand (never acted on).
+fn tagged(entry: &HistoryEntry, tags: &[(String, String)]) -> String {
+    let event = &entry.event;
+    let stage = code(&event.stage);
+    let mut by_hand = Vec::new();
+    let mut parts = Vec::new();
+    for (key, _) in tags {
+        match entry.put_back.iter().find(|(k, _)| k == key) {
+            Some((_, timed)) => {
+                let acted = if timed.until.saturating_add(STALE_AFTER_SECS) < event.at {
+                    "it ended over a day before: nothing acts on it"
+                } else {
+                    "throttle-bot may act on it in their name"
+                };
+                parts.push(format!(
+                    "{} on stage {stage}: a sealed record put back by {} ({}'s timed change, until {}; {acted})",
+                    code(key),
+                    principal(&event.principal),
+                    setter(&timed.by),
+                    date(timed.until)
+                ));
+            }
+            None => by_hand.push(code(key)),
+        }
+    }
+    if !by_hand.is_empty() {
+        parts.push(format!(
+            "`throttle-bot:` record written by hand on stage {stage} ({}): not sealed by throttle-bot, nothing acts on it",
+            by_hand.join(", ")
+        ));
+    }
+    parts.join("; ")
 }
 
 /// Who made it, and how.
@@ -258,6 +287,7 @@ mod tests {
             },
             asked_by: None,
             during: None,
+            put_back: Vec::new(),
         }
     }
 
@@ -327,6 +357,42 @@ mod tests {
                 "by IAM user `alice` with throttle-bot's user agent, *not verifiably throttle-bot*"
             ),
             "{text}"
+        );
+    }
+
+    #[test]
+    fn a_sealed_record_put_back_is_worded_apart_from_one_written_by_hand() {
+        let tags = vec![(
+            "throttle-bot:stage".to_owned(),
+            "set=5/10 … mac=00".to_owned(),
+        )];
+        let by_hand = line(&entry(false, TrailWhat::Tagged(tags.clone())));
+        assert!(
+            by_hand.contains("written by hand") && by_hand.contains("nothing acts on it"),
+            "{by_hand}"
+        );
+        let mut put_back = entry(false, TrailWhat::Tagged(tags.clone()));
+        let window = |until: i64| InForce {
+            by: "U123ABC".into(),
+            since: until - 3600,
+            until,
+        };
+        put_back.put_back = vec![("throttle-bot:stage".into(), window(1_795_702_000))];
+        let text = line(&put_back);
+        assert!(
+            text.contains("a sealed record put back by IAM user `alice`"),
+            "{text}"
+        );
+        assert!(!text.contains("written by hand"), "{text}");
+        assert!(text.contains("<@U123ABC>'s timed change"), "{text}");
+        assert!(text.contains("throttle-bot may act on it"), "{text}");
+        // One whose change ended more than a day before is never acted on.
+        put_back.put_back = vec![("throttle-bot:stage".into(), window(1_795_501_800))];
+        let stale = line(&put_back);
+        assert!(
+            stale.contains("a sealed record put back by IAM user `alice`")
+                && stale.contains("nothing acts on it"),
+            "{stale}"
         );
     }
 

@@ -334,3 +334,41 @@ fn a_record_written_with_the_bots_user_agent_from_another_session_is_listed() {
     assert_eq!(history.entries.len(), 1, "not verifiably the bot's: listed");
     assert!(history.not_listed.is_empty(), "and not taken as its record");
 }
+
+#[test]
+fn a_sealed_record_put_back_by_someone_is_told_from_one_written_by_hand() {
+    let timed = record(T0);
+    let trail = Trail {
+        events: vec![
+            event(
+                T0 + 600,
+                false,
+                TrailCall::TagResource,
+                tagged(&timed, &seal()),
+            ),
+            event(
+                T0 + 300,
+                false,
+                TrailCall::TagResource,
+                tagged(&timed, &RecordSeal::new([8; 32])),
+            ),
+        ],
+        unread: Vec::new(),
+    };
+    let history = assemble(&api(), &[], trail, Some(&seal()), (T0 - 3600, T0 + 3600));
+    let [put_back, by_hand] = &history.entries[..] else {
+        panic!("{:?}", history.entries)
+    };
+    assert_eq!(
+        put_back.put_back,
+        vec![(
+            "throttle-bot:stage".to_owned(),
+            InForce {
+                by: "U123ABC".into(),
+                since: T0,
+                until: T0 + 3600
+            }
+        )]
+    );
+    assert!(by_hand.put_back.is_empty());
+}
