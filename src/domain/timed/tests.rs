@@ -545,3 +545,31 @@ fn an_interrupted_restore_that_wrote_a_layers_values_is_finished_from_that_layer
     let other = values(Some(7.0), Some(7));
     assert_eq!(top.check(other, 5_000), Due::Moved { found: other });
 }
+
+#[test]
+fn a_record_is_acted_on_for_a_day_after_its_end_and_set_aside_after_26_hours() {
+    let (api, stage) = (api(), prod());
+    let at = |until: i64| {
+        let mut record = record(Level::Stage);
+        record.until = until;
+        record
+    };
+    let now = 1_800_000_000;
+    for (until, stale) in [
+        (now - 25 * 3600, false),
+        (now - 26 * 3600, false),
+        (now - 26 * 3600 - 1, true),
+        (now + 60, false),
+    ] {
+        let record = at(until);
+        let tags = vec![record.to_tag(&seal(), here(&api, &stage)).unwrap()];
+        let (mut timed, mut unsealed) = (vec![record], Vec::new());
+        set_aside_stale(&mut timed, &tags, &mut unsealed, now);
+        assert_eq!(timed.is_empty(), stale, "{until}");
+        assert_eq!(
+            unsealed.first().and_then(|u| u.stale_since),
+            stale.then_some(until),
+            "{until}"
+        );
+    }
+}
