@@ -33,3 +33,4 @@ mod targets;
 mod timed;
 mod traffic;
 mod traffic_names;
+mod try_it;
