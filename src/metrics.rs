@@ -287,3 +287,35 @@ impl Metrics {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_targets_sweep_is_shown_by_duration_calls_per_budget_and_records() {
+        let metrics = Metrics::new();
+        metrics.swept(
+            "prod",
+            Swept {
+                path: "tagging",
+                seconds: 0.25,
+                management_calls: 7,
+                tagging_calls: 2,
+                records: 5,
+            },
+        );
+        metrics.sweep_went("home", "leased");
+        let shown = metrics.render();
+        for line in [
+            r#"throttle_bot_sweep_duration_seconds{target="prod"} 0.25"#,
+            r#"throttle_bot_sweep_calls{target="prod",api="apigateway"} 7"#,
+            r#"throttle_bot_sweep_calls{target="prod",api="tagging"} 2"#,
+            r#"throttle_bot_sweep_records{target="prod"} 5"#,
+            r#"throttle_bot_sweeps_total{target="prod",path="tagging"} 1"#,
+            r#"throttle_bot_sweeps_total{target="home",path="leased"} 1"#,
+        ] {
+            assert!(shown.contains(line), "{line} in {shown}");
+        }
+    }
+}
