@@ -8,10 +8,12 @@ use std::time::Duration;
 use super::budget::Budget;
 use super::settings::{Entries, entry_key};
 use super::traffic::Synthetic;
+use super::trail::Recorded;
 use crate::core::ports::{Gateway, GatewayError, TrafficError};
 use crate::domain::{
     AccountLimits, Action, ApiId, ApiKind, ApiMethod, ApiName, Configured, Level, PlanLevel,
-    PlanRef, PlanView, ResolvedApi, StageName, StageView, TargetAlias, Traffic,
+    PlanRef, PlanView, ResolvedApi, StageName, StageView, TargetAlias, Traffic, Trail, TrailCall,
+    TrailWhat,
 };
 
 /// An API's name and its stages by name.
@@ -41,6 +43,8 @@ pub struct Account {
     pub(crate) entries: Entries,
     /// The management calls' shared budget (`None`: unlimited).
     pub(crate) budget: Option<Budget>,
+    /// What CloudTrail would have recorded.
+    pub(crate) trail: Recorded,
 }
 
 impl Account {
@@ -117,13 +121,16 @@ impl Account {
         self.apis.lock().unwrap()[id].1[stage].stage_wide
     }
 
-    /// What a deploy pipeline sharing the account does to its budget: `calls` management calls
-    /// now. Returns how many of them AWS would have refused.
-    pub fn spend_budget(&self, calls: u32) -> u32 {
-        let Some(budget) = &self.budget else {
-            return 0;
-        };
-        (0..calls).filter(|_| !budget.take()).count() as u32
+    /// A deploy pipeline sharing the account spends its whole management budget for `secs`
+    /// seconds: every call meanwhile is answered 429. `false` where the account has no budget.
+    pub fn busy_for(&self, secs: i64) -> bool {
+        match &self.budget {
+            Some(budget) => {
+                budget.spend_until(crate::core::clock::unix_now() + secs);
+                true
+            }
+            None => false,
+        }
     }
 
     /// The stage's throttling entries and their other settings, as `get-stage` would list
@@ -257,6 +264,14 @@ impl Gateway for Account {
             }
         }
         let place = format!("{api}/{stage}");
+        let call = match (view.kind, level, action) {
+            (ApiKind::Http, Level::Method { .. } | Level::DefaultRoute, Action::Reset) => {
+                TrailCall::DeleteRouteSettings
+            }
+            _ => TrailCall::UpdateStage,
+        };
+        self.trail
+            .wrote(&api.to_string(), stage.as_str(), level, action, call);
         let key = entry_key(view.kind, level);
         match action {
             Action::Set(_) => self.entries.set(&place, view.kind, &key),
@@ -432,7 +447,22 @@ impl Gateway for Account {
             .unwrap();
         view.tags.retain(|(k, _)| k != key);
         view.tags.push((key.to_owned(), value.to_owned()));
+        let tagged = TrailWhat::Tagged(vec![(key.to_owned(), value.to_owned())]);
+        let (api, stage) = (api.to_string(), stage.as_str());
+        self.trail
+            .record(&api, stage, TrailCall::TagResource, tagged);
         Ok(())
+    }
+
+    async fn history(
+        &self,
+        api: &ApiId,
+        stage: Option<&StageName>,
+        since: i64,
+    ) -> Result<Trail, GatewayError> {
+        self.call(format!("history of {api}"));
+        let stage = stage.map(StageName::as_str);
+        Ok(self.trail.since(&api.to_string(), stage, since))
     }
 
     async fn untag(&self, api: &ApiId, stage: &StageName, key: &str) -> Result<(), GatewayError> {

@@ -3,13 +3,18 @@
 //! `TooManyRequestsException`.
 
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Instant;
+
+use crate::core::clock::unix_now;
 
 /// A token bucket refilled on the real clock.
 pub struct Budget {
     per_second: f64,
     burst: f64,
     state: Mutex<(f64, Instant)>,
+    /// Until when (Unix seconds) another caller in the account spends it all.
+    spent_until: AtomicI64,
 }
 
 impl Budget {
@@ -18,6 +23,7 @@ impl Budget {
             per_second,
             burst: f64::from(burst),
             state: Mutex::new((f64::from(burst), Instant::now())),
+            spent_until: AtomicI64::new(i64::MIN),
         }
     }
 
@@ -26,8 +32,16 @@ impl Budget {
         Self::new(10.0, 40)
     }
 
+    /// Another caller (a deploy pipeline) spends the whole budget until `until` (Unix seconds).
+    pub fn spend_until(&self, until: i64) {
+        self.spent_until.fetch_max(until, Ordering::SeqCst);
+    }
+
     /// Spends one call; `false` when none is left.
     pub fn take(&self) -> bool {
+        if unix_now() < self.spent_until.load(Ordering::SeqCst) {
+            return false;
+        }
         let mut state = self.state.lock().unwrap();
         let (tokens, since) = &mut *state;
         *tokens = (*tokens + since.elapsed().as_secs_f64() * self.per_second).min(self.burst);

@@ -6,9 +6,10 @@ use super::account::Account;
 use super::budget::Budget;
 use super::settings::{Entries, Extras, Logs, STAGE_KEY};
 use super::traffic::{Demand, Synthetic};
+use super::trail::{ACCOUNT, Recorded, outside};
 use crate::domain::{
     AccountLimits, ApiKind, ApiMethod, Configured, HttpMethod, Level, ManagedBy, PlanStage,
-    PlanView, ResourcePath, StageView,
+    PlanView, Principal, ResourcePath, StageView, TrailCall,
 };
 
 /// The REST API `petstore`: stages `test` and `prod`.
@@ -120,6 +121,34 @@ pub fn sample(now: i64) -> Account {
         }
     }
 
+    // What CloudTrail holds from before: a pipeline set prod, a person in the console set test.
+    let trail = Recorded::default();
+    let pipeline = Principal::Role {
+        account: ACCOUNT.to_owned(),
+        role: "deploy-pipeline".to_owned(),
+        session: "terraform-apply".to_owned(),
+    };
+    let person = Principal::User {
+        account: ACCOUNT.to_owned(),
+        name: "alice".to_owned(),
+    };
+    let update = TrailCall::UpdateStage;
+    let set = |values: Configured| outside(values);
+    trail.record_by(
+        PETSTORE,
+        "test",
+        (now - 3 * 3600, person, false),
+        update,
+        set(test.stage_wide),
+    );
+    trail.record_by(
+        PETSTORE,
+        "prod",
+        (now - 50 * 60, pipeline, false),
+        update,
+        set(prod.stage_wide),
+    );
+
     let api = |name: &str, stages: Vec<StageView>| {
         let stages = stages.into_iter().map(|s| (s.stage.clone(), s)).collect();
         (name.to_owned(), stages)
@@ -177,6 +206,7 @@ pub fn sample(now: i64) -> Account {
         synthetic: Some(synthetic),
         entries,
         budget: Some(Budget::api_gateway()),
+        trail,
         ..Account::default()
     }
 }

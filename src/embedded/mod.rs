@@ -14,6 +14,7 @@ mod budget;
 mod fleet;
 mod settings;
 mod traffic;
+mod trail;
 
 pub use account::{Account, NamedStages};
 pub use budget::Budget;

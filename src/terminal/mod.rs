@@ -140,7 +140,7 @@ async fn one_line(session: &mut Session, line: &str) -> Option<Said> {
         ("", _) => Vec::new(),
         (comment, _) if comment.starts_with('#') => Vec::new(),
         ("exit" | "quit", []) => return None,
-        ("?", []) => vec![note(HINTS.to_owned())],
+        ("?", []) => vec![note(MORE.to_owned())],
         ("as", [name]) => match session.people.switch(name) {
             Ok(()) => vec![note(format!(
                 "you are @{} now",
@@ -162,6 +162,10 @@ async fn one_line(session: &mut Session, line: &str) -> Option<Said> {
             Err(why) => vec![note(format!("wait how long? {why}"))],
         },
         ("aws", [api, stage]) => vec![session.account(api, stage)],
+        ("pipeline", [duration]) => match Hold::parse(duration) {
+            Ok(hold) => vec![session.pipeline(hold.secs() as i64)],
+            Err(why) => vec![note(format!("a pipeline for how long? {why}"))],
+        },
         (number, []) if number.parse::<usize>().is_ok() => {
             session.press(number.parse().unwrap_or_default()).await
         }
@@ -233,7 +237,9 @@ fn bot(policy: PolicyHandle, outbox: Outbox) -> AppState {
     state
 }
 
-const HINTS: &str = "Type a /throttle command (the /throttle is optional: `help` lists them), a button's number to press it, `as <name>` to be someone else (`lead` approves), `wait 10m` to move the clock, `aws <api> <stage>` for what the account holds, `exit` to leave.";
+const HINTS: &str = "Type a /throttle command (the /throttle is optional: `help` lists them), a button's number to press it, `as <name>` to be someone else (`lead` approves), `wait 10m` to move the clock, `?` for more, `exit` to leave.";
+
+const MORE: &str = "Besides /throttle commands: `1` presses button [1] of the last message that had buttons; `as <name>` types as someone else (ann, bob, lead, or anyone new); `wait 10m` moves the clock (timed changes end, impact reports come, each when due); `aws <api> <stage>` shows what the account holds on a stage, as AWS lists it (caching, logs and metrics too); `pipeline 1m` has a deploy pipeline spend the account's management calls for a minute (AWS answers 429 meanwhile); `exit` leaves.";
 
 fn intro(policy: &str, scripted: bool, people: &People) -> String {
     let clock = if scripted {

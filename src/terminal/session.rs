@@ -195,6 +195,17 @@ impl Session {
         said
     }
 
+    /// A deploy pipeline spends the account's management budget for `secs` seconds.
+    pub fn pipeline(&self, secs: i64) -> (String, Vec<String>) {
+        let gateway = self.state.jobs.runner().gateway();
+        match gateway.embedded().map(|account| account.busy_for(secs)) {
+            Some(true) => note(format!(
+                "a deploy pipeline in the account spends its management budget for the next {secs} s: AWS answers 429 to every other call meanwhile"
+            )),
+            _ => note("this account has no management budget to spend".to_owned()),
+        }
+    }
+
     /// What the embedded account holds on a stage, as AWS would list it.
     pub fn account(&self, api: &str, stage: &str) -> (String, Vec<String>) {
         let described = self
