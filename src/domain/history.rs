@@ -97,15 +97,18 @@ pub enum TrailCall {
     DeleteRouteSettings,
     CreateDeployment,
     TagResource,
+    /// Removing a record is how a timed change is made permanent by hand.
+    UntagResource,
 }
 
 impl TrailCall {
-    pub const ALL: [TrailCall; 5] = [
+    pub const ALL: [TrailCall; 6] = [
         Self::UpdateStage,
         Self::UpdateUsagePlan,
         Self::DeleteRouteSettings,
         Self::CreateDeployment,
         Self::TagResource,
+        Self::UntagResource,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -115,6 +118,7 @@ impl TrailCall {
             Self::DeleteRouteSettings => "DeleteRouteSettings",
             Self::CreateDeployment => "CreateDeployment",
             Self::TagResource => "TagResource",
+            Self::UntagResource => "UntagResource",
         }
     }
 }
@@ -223,14 +227,23 @@ pub enum TrailWhat {
     Other,
     /// A deployment to the stage: its throttling is the stage's, not the deployment's.
     Deployed,
-    /// A usage plan's throttle for the stage's methods (UpdateUsagePlan), or the stage added
-    /// to or removed from the plan (no levels).
+    /// A usage plan's throttle for the stage's methods (UpdateUsagePlan), its own throttle for
+    /// every stage it holds (`wide`), or the stage added to or removed from the plan (neither).
     Plan {
         plan: String,
         levels: Vec<LevelChange>,
+        /// The plan-wide throttle (`/throttle/…`), as a change at `Level::Stage`.
+        wide: Option<LevelChange>,
     },
     /// `throttle-bot:` tags written on the stage (TagResource): timed changes' records.
     Tagged(Vec<(String, String)>),
+    /// `throttle-bot:` tags removed from the stage (UntagResource): a record removed leaves its
+    /// timed change's values for good.
+    Untagged(Vec<String>),
+    /// The call failed (its `errorCode`): nothing changed.
+    Refused(String),
+    /// A call whose parameters could not be read (why, in an operator's terms).
+    Unread(String),
 }
 
 /// One recorded call that touched the API's stage.

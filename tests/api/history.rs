@@ -107,7 +107,17 @@ async fn who_set_prod_to_zero_is_answered_in_one_command_past_the_first_page() {
     app.command(&format!("{api} prod 40 80 for 1h")).await;
     let made = shown(&app.slack.wait_for("/reply", 1).await[0]);
     assert!(made.contains("until"), "the timed change was made: {made}");
-    // Then someone sets prod to 0 outside the bot, while the timed change is in force.
+    // Then someone removes its record, which makes it permanent, and sets prod to 0 outside
+    // the bot while the timed change was in force.
+    pipeline
+        .untag_resource()
+        .resource_arn(format!(
+            "arn:aws:apigateway:{region}::/restapis/{api}/stages/prod"
+        ))
+        .tag_keys("throttle-bot:stage")
+        .send()
+        .await
+        .expect("remove the record by hand");
     set_limits(&pipeline, &api, 0.0, 0).await;
 
     app.command(&format!("history {api} prod")).await;
@@ -142,6 +152,15 @@ async fn who_set_prod_to_zero_is_answered_in_one_command_past_the_first_page() {
         ours.contains("55 req/s, burst 110 → 40 req/s, burst 80"),
         "{ours}"
     );
+    let removed = lines
+        .iter()
+        .find(|l| l.ends_with("(UntagResource)"))
+        .unwrap_or_else(|| panic!("the record removed by hand is listed: {text}"));
+    assert!(
+        removed.contains("record `throttle-bot:stage` removed from stage `prod`")
+            && removed.contains("*outside throttle-bot*"),
+        "{removed}"
+    );
     // Every page was read: 55 + 1 outside the bot, 1 through it.
     let updates = lines
         .iter()
@@ -153,10 +172,7 @@ async fn who_set_prod_to_zero_is_answered_in_one_command_past_the_first_page() {
         "says CloudTrail may lag: {text}"
     );
     let (calls, throttled) = lookups(region).await;
-    assert!(
-        calls >= 6,
-        "five names, UpdateStage over two pages: {calls}"
-    );
+    assert!(calls >= 7, "six names, UpdateStage over two pages: {calls}");
     assert_eq!(throttled, 0, "paced at CloudTrail's two lookups a second");
 }
 

@@ -392,6 +392,9 @@ TRAILED_CALLS = [
     ("PATCH", re.compile(r"^/usageplans/([^/]+)$"), "UpdateUsagePlan", "plan"),
     ("PUT", re.compile(r"^/tags/(.+)$"), "TagResource", "tags"),
     ("POST", re.compile(r"^/v2/tags/(.+)$"), "TagResource", "tags"),
+    # UntagResource's keys are query parameters (`tagKeys`, repeated): recorded as a list.
+    ("DELETE", re.compile(r"^/tags/(.+)$"), "UntagResource", "tags"),
+    ("DELETE", re.compile(r"^/v2/tags/(.+)$"), "UntagResource", "tags"),
 ]
 TAGGED_API = re.compile(r"::/(restapis|apis)/([^/]+)/stages/")
 PLAN_API_STAGE = re.compile(r"^/apiStages/([^:/]+):")
@@ -491,6 +494,9 @@ def _trail_record(environ, body, status):
             fields = json.loads(body or b"{}")
         except ValueError:
             fields = {}
+        if name == "UntagResource":
+            pairs = [p.split("=", 1) for p in environ.get("QUERY_STRING", "").split("&") if "=" in p]
+            fields = {"tagKeys": [unquote(value) for key, value in pairs if key == "tagKeys"]}
         params = _trail_parameters(kind, match, fields, account, region)
         if params is None:
             return

@@ -97,9 +97,7 @@ impl TargetGateway {
                     }
                 };
                 for summary in output.events() {
-                    let Some(raw) = summary.cloud_trail_event() else {
-                        continue;
-                    };
+                    let raw = summary.cloud_trail_event();
                     let time = summary.event_time();
                     let at = time.map_or(0, DateTime::secs);
                     let precise = time.map_or(0, |t| {
@@ -177,37 +175,57 @@ pub struct Wanted<'a> {
     pub stage: Option<&'a str>,
 }
 
-/// One event's `CloudTrailEvent` JSON, if it touched the wanted API and stage.
+/// What one event is to the API asked about.
+enum Read {
+    /// Another API's, another stage's, another service's, or no stage's.
+    Elsewhere,
+    /// On this stage (empty: the stages a usage plan holds, for the core to say).
+    Found(String, TrailWhat),
+    /// Perhaps this API's, but its parameters could not be read: the stage where known, why.
+    Unread(String, String),
+}
+
+const API_KEYS: [&str; 4] = ["restApiId", "apiId", "restapi_id", "api_id"];
+const STAGE_KEYS: [&str; 2] = ["stageName", "stage_name"];
+
+/// One event's `CloudTrailEvent` JSON (`None` when the summary has none), if it may have
+/// touched the wanted API and stage: one that could not be read is kept, saying why.
 pub fn parse_event(
-    raw: &str,
+    raw: Option<&str>,
     at: i64,
     call: TrailCall,
     wanted: &Wanted<'_>,
     own: &Own<'_>,
 ) -> Option<TrailEvent> {
-    let event: Value = serde_json::from_str(raw).ok()?;
-    let params = event.get("requestParameters").filter(|p| p.is_object())?;
-    let (stage, what) = match call {
-        TrailCall::TagResource => tagged(params, wanted)?,
-        TrailCall::UpdateUsagePlan => plan_change(params, wanted)?,
-        _ => {
-            let api = find_str(params, &["restApiId", "apiId", "restapi_id", "api_id"])?;
-            let stage = find_str(params, &["stageName", "stage_name"])?;
-            if api != wanted.api || wanted.stage.is_some_and(|s| s != stage) {
-                return None;
-            }
-            let what = match call {
-                TrailCall::CreateDeployment => TrailWhat::Deployed,
-                TrailCall::DeleteRouteSettings => {
-                    let key = find_str(params, &["routeKey", "route_key"])?;
-                    TrailWhat::Levels(vec![LevelChange::removed(level_of(key)?)])
-                }
-                _ => stage_change(params),
-            };
-            (stage.to_owned(), what)
-        }
+    let event: Value = match raw.map(serde_json::from_str) {
+        Some(Ok(event)) => event,
+        Some(Err(_)) => return Some(not_read(call, at, "its CloudTrail record is not JSON")),
+        None => return Some(not_read(call, at, "CloudTrail gave no record of it")),
     };
-    let principal = principal(event.get("userIdentity")?);
+    let source = event.get("eventSource").and_then(Value::as_str);
+    if source.is_some_and(|source| source != "apigateway.amazonaws.com") {
+        return None;
+    }
+    let read = match event.get("requestParameters").filter(|p| p.is_object()) {
+        None => Read::Unread(String::new(), format!("{call} without request parameters")),
+        Some(params) => match call {
+            TrailCall::TagResource | TrailCall::UntagResource => tags(params, call, wanted),
+            TrailCall::UpdateUsagePlan => plan_change(params, wanted),
+            _ => stage_call(params, call, wanted),
+        },
+    };
+    let refused = event.get("errorCode").and_then(Value::as_str);
+    let (stage, what) = match (read, refused) {
+        (Read::Elsewhere, _) => return None,
+        // A refused call changed nothing; one that cannot be tied to this API is left out.
+        (Read::Unread(..), Some(_)) => return None,
+        (Read::Found(stage, _), Some(code)) => (stage, TrailWhat::Refused(code.to_owned())),
+        (Read::Found(stage, what), None) => (stage, what),
+        (Read::Unread(stage, why), None) => (stage, TrailWhat::Unread(why)),
+    };
+    let principal = event
+        .get("userIdentity")
+        .map_or_else(|| Principal::Other("unknown".to_owned()), principal);
     let agent = event.get("userAgent").and_then(Value::as_str).unwrap_or("");
     let suffix = format!("app/{}", own.app);
     let bot_agent = agent.split_whitespace().any(|part| part == suffix);
@@ -230,53 +248,89 @@ pub fn parse_event(
     })
 }
 
-/// An UpdateStage's throttling per level: a REST API's patch operations, or an HTTP API's
-/// settings objects (each sent whole).
-fn stage_change(params: &Value) -> TrailWhat {
-    let mut levels = match find(params, "patchOperations").and_then(Value::as_array) {
-        Some(ops) => patched(ops, |path| Some(path.to_owned())),
-        None => Vec::new(),
-    };
-    // An HTTP API's default route settings without the throttling fields read back as 0/0.
-    if let Some(default) = find(params, "defaultRouteSettings").filter(|d| d.is_object()) {
-        levels.push(settings(
-            Level::Stage,
-            default,
-            Written::To(0.0),
-            Written::To(0),
-        ));
-    }
-    if let Some(routes) = find(params, "routeSettings").and_then(Value::as_object) {
-        for (key, object) in routes {
-            if let Some(level) = level_of(key) {
-                levels.push(settings(level, object, Written::Unset, Written::Unset));
-            }
-        }
-    }
-    if levels.is_empty() {
-        TrailWhat::Other
-    } else {
-        TrailWhat::Levels(levels)
+/// An event kept though nothing of it could be read.
+fn not_read(call: TrailCall, at: i64, why: &str) -> TrailEvent {
+    TrailEvent {
+        id: String::new(),
+        call,
+        at,
+        principal: Principal::Other("unknown".to_owned()),
+        by_bot: false,
+        bot_agent: false,
+        stage: String::new(),
+        what: TrailWhat::Unread(format!("{call}: {why}")),
     }
 }
 
-/// An HTTP API's settings object: its two throttling fields, `absent` where it leaves one out.
-fn settings(
-    level: Level,
-    object: &Value,
-    absent_rate: Written<f64>,
-    absent_burst: Written<i32>,
-) -> LevelChange {
+/// UpdateStage, CreateDeployment, DeleteRouteSettings: the API and stage in the parameters.
+fn stage_call(params: &Value, call: TrailCall, wanted: &Wanted<'_>) -> Read {
+    let Some(api) = find_str(params, &API_KEYS) else {
+        return Read::Unread(String::new(), format!("{call} without an API id"));
+    };
+    if api != wanted.api {
+        return Read::Elsewhere;
+    }
+    let stage = match find_str(params, &STAGE_KEYS) {
+        Some(stage) => stage.to_owned(),
+        // A deployment made to no stage changes none.
+        None if call == TrailCall::CreateDeployment => return Read::Elsewhere,
+        None => return Read::Unread(String::new(), format!("{call} without a stage name")),
+    };
+    if wanted.stage.is_some_and(|s| s != stage) {
+        return Read::Elsewhere;
+    }
+    let what = match call {
+        TrailCall::CreateDeployment => Ok(TrailWhat::Deployed),
+        TrailCall::DeleteRouteSettings => match find_str(params, &["routeKey", "route_key"]) {
+            None => Err(format!("{call} without a route key")),
+            Some(key) => level_of(key)
+                .map(|level| TrailWhat::Levels(vec![LevelChange::removed(level)]))
+                .ok_or_else(|| format!("route key `{key}` not understood")),
+        },
+        _ => stage_change(params),
+    };
+    match what {
+        Ok(what) => Read::Found(stage, what),
+        Err(why) => Read::Unread(stage, why),
+    }
+}
+
+/// An UpdateStage's throttling per level: a REST API's patch operations, or an HTTP API's
+/// settings objects (each sent whole); `Err` naming a throttling setting that is not understood.
+fn stage_change(params: &Value) -> Result<TrailWhat, String> {
+    let mut levels = match find(params, "patchOperations").and_then(Value::as_array) {
+        Some(ops) => patched(ops, |path| Some(path.to_owned()))?,
+        None => Vec::new(),
+    };
+    // Without its throttling fields, an HTTP API's default route settings set none.
+    if let Some(default) = find(params, "defaultRouteSettings").filter(|d| d.is_object()) {
+        levels.push(settings(Level::Stage, default));
+    }
+    if let Some(routes) = find(params, "routeSettings").and_then(Value::as_object) {
+        for (key, object) in routes {
+            let level = level_of(key).ok_or_else(|| format!("route key `{key}` not understood"))?;
+            levels.push(settings(level, object));
+        }
+    }
+    Ok(if levels.is_empty() {
+        TrailWhat::Other
+    } else {
+        TrailWhat::Levels(levels)
+    })
+}
+
+/// An HTTP API's settings object: its two throttling fields, not set where it leaves one out.
+fn settings(level: Level, object: &Value) -> LevelChange {
     LevelChange {
         level,
         rate: object
             .get("throttlingRateLimit")
             .and_then(number)
-            .map_or(absent_rate, Written::To),
+            .map_or(Written::Unset, Written::To),
         burst: object
             .get("throttlingBurstLimit")
             .and_then(number)
-            .map_or(absent_burst, |b| Written::To(b as i32)),
+            .map_or(Written::Unset, |b| Written::To(b as i32)),
         before: None,
     }
 }
@@ -285,7 +339,11 @@ fn settings(
 /// (`-1` is "not set") and `remove /{key}` (the entry removed); a usage plan's API stage has
 /// `{key}/rateLimit` without `throttling/`. `key_of` turns an operation's
 /// path into a method-setting path (`~1pets/GET/throttling/rateLimit`), or `None` to skip it.
-fn patched(ops: &[Value], key_of: impl Fn(&str) -> Option<String>) -> Vec<LevelChange> {
+/// `Err` names a throttling path whose method and resource are not understood.
+fn patched(
+    ops: &[Value],
+    key_of: impl Fn(&str) -> Option<String>,
+) -> Result<Vec<LevelChange>, String> {
     let mut levels: Vec<LevelChange> = Vec::new();
     for op in ops {
         let kind = op.get("op").and_then(Value::as_str).unwrap_or_default();
@@ -300,7 +358,15 @@ fn patched(ops: &[Value], key_of: impl Fn(&str) -> Option<String>) -> Vec<LevelC
         let (Some(resource), Some(method)) = (parts.next(), parts.next()) else {
             continue;
         };
+        let rest = parts.next();
+        let throttling = matches!(
+            rest,
+            Some("throttling/rateLimit" | "rateLimit" | "throttling/burstLimit" | "burstLimit")
+        );
         let Some(level) = parse_setting_key(&format!("{resource}/{method}")) else {
+            if throttling {
+                return Err(format!("throttling path `{path}` not understood"));
+            }
             continue;
         };
         let value = op.get("value").and_then(number);
@@ -317,18 +383,14 @@ fn patched(ops: &[Value], key_of: impl Fn(&str) -> Option<String>) -> Vec<LevelC
             }
         };
         let change = &mut levels[at];
-        match (kind, parts.next()) {
+        match (kind, rest) {
             ("remove", None) => *change = LevelChange::removed(change.level.clone()),
-            (_, Some("throttling/rateLimit" | "rateLimit")) => {
-                change.rate = match value.filter(|v| *v >= 0.0 && kind != "remove") {
-                    Some(rate) => Written::To(rate),
-                    None => Written::Unset,
-                }
-            }
+            (_, Some("throttling/rateLimit" | "rateLimit")) => change.rate = written(kind, value),
             (_, Some("throttling/burstLimit" | "burstLimit")) => {
-                change.burst = match value.filter(|v| *v >= 0.0 && kind != "remove") {
-                    Some(burst) => Written::To(burst as i32),
-                    None => Written::Unset,
+                change.burst = match written(kind, value) {
+                    Written::To(burst) => Written::To(burst as i32),
+                    Written::Unset => Written::Unset,
+                    Written::Untouched => Written::Untouched,
                 }
             }
             _ => {}
@@ -336,14 +398,34 @@ fn patched(ops: &[Value], key_of: impl Fn(&str) -> Option<String>) -> Vec<LevelC
     }
     // A level whose other settings alone were patched is no throttling change.
     levels.retain(|l| l.rate != Written::Untouched || l.burst != Written::Untouched);
-    levels
+    Ok(levels)
+}
+
+/// One patched value: a number of 0 or more, or not set (`-1`, removed, or no value).
+fn written(kind: &str, value: Option<f64>) -> Written<f64> {
+    match value.filter(|v| *v >= 0.0 && kind != "remove") {
+        Some(value) => Written::To(value),
+        None => Written::Unset,
+    }
 }
 
 /// An UpdateUsagePlan that names the API stage: its methods' throttles in the plan
-/// (`/apiStages/<api>:<stage>/throttle/<key>/…`), or the stage added to or removed from it.
-fn plan_change(params: &Value, wanted: &Wanted<'_>) -> Option<(String, TrailWhat)> {
-    let plan = find_str(params, &["usagePlanId", "usageplanId", "usageplan_id"])?;
-    let ops = find(params, "patchOperations").and_then(Value::as_array)?;
+/// (`/apiStages/<api>:<stage>/throttle/<key>/…`), or the stage added to or removed from it;
+/// or one that changes the plan's own throttle (`/throttle/…`), for every stage it holds:
+/// which those are, the core tells (the stage is left empty).
+fn plan_change(params: &Value, wanted: &Wanted<'_>) -> Read {
+    let Some(plan) = find_str(params, &["usagePlanId", "usageplanId", "usageplan_id"]) else {
+        return Read::Unread(
+            String::new(),
+            "UpdateUsagePlan without a usage plan id".into(),
+        );
+    };
+    let Some(ops) = find(params, "patchOperations").and_then(Value::as_array) else {
+        return Read::Unread(
+            String::new(),
+            format!("UpdateUsagePlan of `{plan}` without patch operations"),
+        );
+    };
     let named = |api_stage: &str| {
         let (api, stage) = api_stage.split_once(':')?;
         (api == wanted.api && wanted.stage.is_none_or(|s| s == stage)).then(|| stage.to_owned())
@@ -361,39 +443,106 @@ fn plan_change(params: &Value, wanted: &Wanted<'_>) -> Option<(String, TrailWhat
             stage = Some(found);
         }
     }
-    let stage = stage?;
-    let prefix = format!("apiStages/{}:{stage}/throttle/", wanted.api);
-    let levels = patched(ops, |path| path.strip_prefix(&prefix).map(str::to_owned));
-    Some((
-        stage,
-        TrailWhat::Plan {
-            plan: plan.to_owned(),
-            levels,
-        },
-    ))
+    let wide = plan_wide(ops);
+    let levels = match &stage {
+        Some(stage) => {
+            let prefix = format!("apiStages/{}:{stage}/throttle/", wanted.api);
+            match patched(ops, |path| path.strip_prefix(&prefix).map(str::to_owned)) {
+                Ok(levels) => levels,
+                Err(why) => return Read::Unread(stage.clone(), why),
+            }
+        }
+        None if wide.is_some() => Vec::new(),
+        None => return Read::Elsewhere,
+    };
+    let what = TrailWhat::Plan {
+        plan: plan.to_owned(),
+        levels,
+        wide,
+    };
+    Read::Found(stage.unwrap_or_default(), what)
 }
 
-/// A TagResource on the wanted stage that wrote `throttle-bot:` tags (timed changes' records).
-fn tagged(params: &Value, wanted: &Wanted<'_>) -> Option<(String, TrailWhat)> {
-    let arn = find_str(
+/// The plan's own throttle (`/throttle/rateLimit`, `/throttle/burstLimit`, `remove /throttle`).
+fn plan_wide(ops: &[Value]) -> Option<LevelChange> {
+    let mut wide = LevelChange {
+        level: Level::Stage,
+        rate: Written::Untouched,
+        burst: Written::Untouched,
+        before: None,
+    };
+    for op in ops {
+        let kind = op.get("op").and_then(Value::as_str).unwrap_or_default();
+        let value = op.get("value").and_then(number);
+        match op.get("path").and_then(Value::as_str).unwrap_or_default() {
+            "/throttle" if kind == "remove" => wide = LevelChange::removed(Level::Stage),
+            "/throttle/rateLimit" => wide.rate = written(kind, value),
+            "/throttle/burstLimit" => {
+                wide.burst = match written(kind, value) {
+                    Written::To(burst) => Written::To(burst as i32),
+                    _ => Written::Unset,
+                }
+            }
+            _ => {}
+        }
+    }
+    (wide.rate != Written::Untouched || wide.burst != Written::Untouched).then_some(wide)
+}
+
+/// A TagResource or UntagResource on the wanted stage that wrote or removed `throttle-bot:`
+/// tags (timed changes' records).
+fn tags(params: &Value, call: TrailCall, wanted: &Wanted<'_>) -> Read {
+    let Some(arn) = find_str(
         params,
         &["resourceArn", "resource-arn", "resource_arn", "ResourceArn"],
-    )?;
-    let path = arn.split("::").nth(1)?;
+    ) else {
+        return Read::Unread(String::new(), format!("{call} without a resource ARN"));
+    };
+    // A path parameter may be recorded as sent, percent-encoded.
+    let arn = percent_encoding::percent_decode_str(arn).decode_utf8_lossy();
+    let Some(path) = arn.split("::").nth(1) else {
+        return Read::Elsewhere;
+    };
     let stage = match path.split('/').collect::<Vec<_>>()[..] {
-        ["", "restapis" | "apis", api, "stages", stage] if api == wanted.api => stage,
-        _ => return None,
+        ["", "restapis" | "apis", api, "stages", stage] if api == wanted.api => stage.to_owned(),
+        _ => return Read::Elsewhere,
     };
     if wanted.stage.is_some_and(|s| s != stage) {
-        return None;
+        return Read::Elsewhere;
     }
-    let tags: Vec<(String, String)> = find(params, "tags")
-        .and_then(Value::as_object)?
-        .iter()
-        .filter(|(key, _)| key.starts_with(TAG_PREFIX))
-        .filter_map(|(key, value)| Some((key.clone(), value.as_str()?.to_owned())))
-        .collect();
-    (!tags.is_empty()).then(|| (stage.to_owned(), TrailWhat::Tagged(tags)))
+    let what = match call {
+        TrailCall::TagResource => {
+            let Some(tags) = find(params, "tags").and_then(Value::as_object) else {
+                return Read::Unread(stage, format!("{call} without tags"));
+            };
+            let ours: Vec<(String, String)> = tags
+                .iter()
+                .filter(|(key, _)| key.starts_with(TAG_PREFIX))
+                .filter_map(|(key, value)| Some((key.clone(), value.as_str()?.to_owned())))
+                .collect();
+            (!ours.is_empty()).then_some(TrailWhat::Tagged(ours))
+        }
+        _ => {
+            let keys: Vec<String> = match find_any(params, &["tagKeys", "tag_keys", "TagKeys"]) {
+                Some(Value::Array(keys)) => keys
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_owned)
+                    .collect(),
+                Some(Value::String(keys)) => keys.split(',').map(|k| k.trim().to_owned()).collect(),
+                _ => return Read::Unread(stage, format!("{call} without tag keys")),
+            };
+            let ours: Vec<String> = keys
+                .into_iter()
+                .filter(|key| key.starts_with(TAG_PREFIX))
+                .collect();
+            (!ours.is_empty()).then_some(TrailWhat::Untagged(ours))
+        }
+    };
+    match what {
+        Some(what) => Read::Found(stage, what),
+        None => Read::Elsewhere,
+    }
 }
 
 /// Who made the call: an IAM user by name, a role's session, or anything else as recorded.
@@ -455,6 +604,11 @@ fn find<'v>(value: &'v Value, key: &str) -> Option<&'v Value> {
         Value::Array(items) => items.iter().find_map(|v| find(v, key)),
         _ => None,
     }
+}
+
+/// The first value under any of `keys` at any depth.
+fn find_any<'v>(value: &'v Value, keys: &[&str]) -> Option<&'v Value> {
+    keys.iter().find_map(|key| find(value, key))
 }
 
 /// The first string under any of `keys` at any depth.

@@ -10,8 +10,9 @@ use crate::core::clock::unix_now;
 use crate::core::grammar::ShowRequest;
 use crate::core::ports::{Gateway, GatewayError, Teller};
 use crate::domain::{
-    ApiRef, Asker, Configured, History, HistoryEntry, InForce, Level, Lookback, Place, RecordSeal,
-    ResolvedApi, STALE_AFTER_SECS, StageName, StageView, Timed, Trail, TrailEvent, TrailWhat,
+    ApiId, ApiRef, Asker, Configured, History, HistoryEntry, InForce, Level, LevelChange, Lookback,
+    Place, PlanView, RecordSeal, ResolvedApi, STALE_AFTER_SECS, StageName, StageView, Timed, Trail,
+    TrailEvent, TrailWhat,
 };
 
 /// A record's start and the bot's write it made are this close at most (the record is written
@@ -49,15 +50,76 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
         };
         let to = unix_now();
         let from = to - lookback.secs() as i64;
-        let trail = self
+        let mut trail = self
             .gateway
             .history(&api.id, request.stage.as_ref(), from)
             .await?;
+        let plan_wide =
+            |e: &TrailEvent| matches!(e.what, TrailWhat::Plan { .. }) && e.stage.is_empty();
+        if trail.events.iter().any(plan_wide) {
+            let plans = self.gateway.plans().await;
+            if let Err(error) = &plans {
+                tracing::warn!(%error, "could not read the usage plans for `history`");
+            }
+            let plans = plans.as_deref().ok();
+            place_plan_wide(&mut trail, plans, &api.id, request.stage.as_ref());
+        }
         let mut history = assemble(&api, &stages, trail, self.seal.as_ref(), (from, to));
         history.stage = request.stage.clone();
         history.lookback = lookback;
         Ok(history)
     }
+}
+
+/// Gives each change to a usage plan's own throttle the stages of `api` its plan holds (only
+/// `stage`, when given): a plan holding none is another API's. One whose plan cannot be read
+/// (`plans` unknown, or not among them) is kept with its stages unknown, and said so.
+pub fn place_plan_wide(
+    trail: &mut Trail,
+    plans: Option<&[PlanView]>,
+    api: &ApiId,
+    stage: Option<&StageName>,
+) {
+    let mut unknown = Vec::new();
+    trail.events.retain_mut(|event| {
+        let TrailWhat::Plan { plan: id, .. } = &event.what else {
+            return true;
+        };
+        if !event.stage.is_empty() {
+            return true;
+        }
+        let found = plans.and_then(|plans| {
+            plans
+                .iter()
+                .find(|p| p.target.as_ref() == api.target() && bare_id(p) == id)
+        });
+        let Some(plan) = found else {
+            if !unknown.contains(id) {
+                unknown.push(id.clone());
+            }
+            return true;
+        };
+        let stages: Vec<&str> = plan
+            .stages
+            .iter()
+            .filter(|s| s.api == api.id() && stage.is_none_or(|wanted| wanted.as_str() == s.stage))
+            .map(|s| s.stage.as_str())
+            .collect();
+        event.stage = stages.join(", ");
+        !stages.is_empty()
+    });
+    for plan in unknown {
+        trail.unread.push(format!(
+            "which stages usage plan `{plan}` holds (its own throttle is listed for stages unknown): the usage plans could not be read"
+        ));
+    }
+}
+
+/// A plan's id without its target (`abc123` for `prod:abc123`), as CloudTrail names it.
+fn bare_id(plan: &PlanView) -> &str {
+    plan.id
+        .rsplit_once(':')
+        .map_or(plan.id.as_str(), |(_, id)| id)
 }
 
 /// One timed change's record: where, and who set it when until when.
@@ -113,8 +175,15 @@ pub fn assemble(
     let mut entries: Vec<HistoryEntry> = trail
         .events
         .into_iter()
-        // The bot's own records are how its changes are told; another's tag is a change.
-        .filter(|e| !(e.by_bot && matches!(e.what, TrailWhat::Tagged(_))))
+        // The bot's own records are how its changes are told, and its refused calls changed
+        // nothing (it reports its own failures); another's are listed.
+        .filter(|e| {
+            !(e.by_bot
+                && matches!(
+                    e.what,
+                    TrailWhat::Tagged(_) | TrailWhat::Untagged(_) | TrailWhat::Refused(_)
+                ))
+        })
         .map(|event| {
             let during = (!event.by_bot).then(|| in_force(&event, &known)).flatten();
             HistoryEntry {
@@ -300,20 +369,28 @@ fn window(record: &Timed) -> InForce {
 
 /// Each change's values before, from the change before it at the same level (oldest first).
 fn befores(entries: &mut [HistoryEntry]) {
-    // By stage, usage plan (none: the stage's own levels) and level.
-    let mut last: HashMap<(String, String, String), Configured> = HashMap::new();
+    // By stage, usage plan (none: the stage's own levels) and level (none: the plan's own).
+    let mut last: HashMap<(String, String, Option<Level>), Configured> = HashMap::new();
     for entry in entries.iter_mut().rev() {
-        let (levels, plan) = match &mut entry.event.what {
-            TrailWhat::Levels(levels) => (levels, String::new()),
-            TrailWhat::Plan { levels, plan } => (levels, plan.clone()),
+        let stage = entry.event.stage.clone();
+        let changes: Vec<(String, &mut LevelChange, bool)> = match &mut entry.event.what {
+            TrailWhat::Levels(levels) => levels
+                .iter_mut()
+                .map(|l| (String::new(), l, false))
+                .collect(),
+            TrailWhat::Plan { levels, plan, wide } => {
+                let plan = plan.clone();
+                levels
+                    .iter_mut()
+                    .map(|l| (plan.clone(), l, false))
+                    .chain(wide.iter_mut().map(|w| (plan.clone(), w, true)))
+                    .collect()
+            }
             _ => continue,
         };
-        for change in levels.iter_mut() {
-            let key = (
-                entry.event.stage.clone(),
-                plan.clone(),
-                change.level.to_string(),
-            );
+        for (plan, change, wide) in changes {
+            let level = (!wide).then(|| change.level.clone());
+            let key = (stage.clone(), plan, level);
             change.before = last.get(&key).copied();
             match change.after() {
                 Some(after) => {

@@ -4,7 +4,7 @@
 use super::*;
 use crate::domain::{
     History, HistoryEntry, InForce, LevelChange, Lookback, Principal, STALE_AFTER_SECS, TrailEvent,
-    TrailWhat, Written,
+    TrailWhat, Written, is_record_key,
 };
 
 /// At most this many changes are listed (Slack's 50 blocks, 3,000 characters each).
@@ -103,25 +103,30 @@ pub(super) fn failed(request: &ShowRequest, error: &GatewayError) -> Value {
 /// One change: when, where and what, who, and whether it came through throttle-bot.
 fn line(entry: &HistoryEntry) -> String {
     let event = &entry.event;
-    let stage = code(&event.stage);
+    let stage = place(&event.stage);
     let what = match &event.what {
-        TrailWhat::Levels(levels) => format!("stage {stage}: {}", changes(levels)),
-        TrailWhat::Other => format!("stage {stage} updated, not its throttling"),
+        TrailWhat::Levels(levels) => format!("{stage}: {}", changes(levels)),
+        TrailWhat::Other => format!("{stage} updated, not its throttling"),
         TrailWhat::Deployed => {
-            format!("deployment to stage {stage} (throttling stays as the stage has it)")
+            format!("deployment to {stage} (throttling stays as the stage has it)")
         }
-        TrailWhat::Plan { plan, levels } if levels.is_empty() => format!(
-            "stage {stage} added to or removed from usage plan {}",
-            code(plan)
-        ),
-        TrailWhat::Plan { plan, levels } => {
-            format!(
-                "usage plan {}, stage {stage}: {}",
-                code(plan),
-                changes(levels)
-            )
+        TrailWhat::Plan { plan, levels, wide } if levels.is_empty() && wide.is_none() => {
+            format!("{stage} added to or removed from usage plan {}", code(plan))
+        }
+        TrailWhat::Plan { plan, levels, wide } => {
+            let wide = wide.iter().map(|w| change("plan-wide".to_owned(), w));
+            let all: Vec<String> = wide.chain(levels.iter().map(level_change)).collect();
+            format!("usage plan {}, {stage}: {}", code(plan), all.join("; "))
         }
         TrailWhat::Tagged(tags) => tagged(entry, tags),
+        TrailWhat::Untagged(keys) => untagged(&stage, keys),
+        TrailWhat::Refused(code_) => {
+            format!("{stage}: refused ({}): nothing changed", code(code_))
+        }
+        TrailWhat::Unread(why) => match event.stage.is_empty() {
+            true => format!("a change not read ({})", escape(why)),
+            false => format!("{stage}: a change not read ({})", escape(why)),
+        },
     };
     let blocks = blocks_every_request(event).then_some(" — :no_entry: blocks every request");
     format!(
@@ -133,11 +138,37 @@ fn line(entry: &HistoryEntry) -> String {
     )
 }
 
+/// `stage `prod``, `stages `prod`, `beta`` (a usage plan's own throttle), or a stage not named.
+fn place(stage: &str) -> String {
+    match stage {
+        "" => "a stage not named".to_owned(),
+        stage if stage.contains(", ") => format!(
+            "stages {}",
+            stage.split(", ").map(code).collect::<Vec<_>>().join(", ")
+        ),
+        stage => format!("stage {}", code(stage)),
+    }
+}
+
+/// `throttle-bot:` tags removed outside the bot: a record removed leaves its values for good.
+fn untagged(stage: &str, keys: &[String]) -> String {
+    keys.iter()
+        .map(|key| match is_record_key(key) {
+            true => format!(
+                "record {} removed from {stage}: the timed change it held no longer ends, its values stay",
+                code(key)
+            ),
+            false => format!("{} removed from {stage}", code(key)),
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 /// `throttle-bot:` tags written outside the bot: a sealed record put back (acted on while its
 /// change is recent), or one written by hand (never acted on).
 fn tagged(entry: &HistoryEntry, tags: &[(String, String)]) -> String {
     let event = &entry.event;
-    let stage = code(&event.stage);
+    let stage = place(&event.stage);
     let mut by_hand = Vec::new();
     let mut parts = Vec::new();
     for (key, _) in tags {
@@ -149,19 +180,20 @@ fn tagged(entry: &HistoryEntry, tags: &[(String, String)]) -> String {
                     "throttle-bot may act on it in their name"
                 };
                 parts.push(format!(
-                    "{} on stage {stage}: a sealed record put back by {} ({}'s timed change, until {}; {acted})",
+                    "{} on {stage}: a sealed record put back by {} ({}'s timed change, until {}; {acted})",
                     code(key),
                     principal(&event.principal),
                     setter(&timed.by),
                     date(timed.until)
                 ));
             }
-            None => by_hand.push(code(key)),
+            None if is_record_key(key) => by_hand.push(code(key)),
+            None => parts.push(format!("{} written on {stage}", code(key))),
         }
     }
     if !by_hand.is_empty() {
         parts.push(format!(
-            "`throttle-bot:` record written by hand on stage {stage} ({}): not sealed by throttle-bot, nothing acts on it",
+            "`throttle-bot:` record written by hand on {stage} ({}): not sealed by throttle-bot, nothing acts on it",
             by_hand.join(", ")
         ));
     }
@@ -220,21 +252,27 @@ fn setter(by: &str) -> String {
 fn changes(levels: &[LevelChange]) -> String {
     levels
         .iter()
-        .map(|change| {
-            let level = level_label(&change.level);
-            match (change.before, change.after()) {
-                (_, Some(after)) if !after.is_set() => {
-                    format!("{level} override removed (follows the level above)")
-                }
-                (Some(before), Some(after)) => {
-                    format!("{level} {} → {}", limits(&before), limits(&after))
-                }
-                (None, Some(after)) => format!("{level} → {}", limits(&after)),
-                (_, None) => format!("{level} {}", named(change)),
-            }
-        })
+        .map(level_change)
         .collect::<Vec<_>>()
         .join("; ")
+}
+
+fn level_change(level: &LevelChange) -> String {
+    change(level_label(&level.level), level)
+}
+
+/// One level's change, under `label`.
+fn change(label: String, change: &LevelChange) -> String {
+    match (change.before, change.after()) {
+        (_, Some(after)) if !after.is_set() => {
+            format!("{label} override removed (follows the level above)")
+        }
+        (Some(before), Some(after)) => {
+            format!("{label} {} → {}", limits(&before), limits(&after))
+        }
+        (None, Some(after)) => format!("{label} → {}", limits(&after)),
+        (_, None) => format!("{label} {}", named(change)),
+    }
 }
 
 /// The values a call named when the rest is not known: `rate → 0 req/s`.
@@ -255,8 +293,9 @@ fn named(change: &LevelChange) -> String {
 
 /// Whether a change left a level rejecting every request (a rate or burst of 0).
 fn blocks_every_request(event: &TrailEvent) -> bool {
-    let levels = match &event.what {
-        TrailWhat::Levels(levels) | TrailWhat::Plan { levels, .. } => levels,
+    let levels: Vec<&LevelChange> = match &event.what {
+        TrailWhat::Levels(levels) => levels.iter().collect(),
+        TrailWhat::Plan { levels, wide, .. } => levels.iter().chain(wide).collect(),
         _ => return false,
     };
     levels.iter().any(|change| {
@@ -394,6 +433,59 @@ mod tests {
                 && stale.contains("nothing acts on it"),
             "{stale}"
         );
+    }
+
+    #[test]
+    fn changes_not_read_refused_untagged_and_plan_wide_are_each_shown() {
+        let unread = line(&entry(
+            false,
+            TrailWhat::Unread("route key `BOGUS` not understood".into()),
+        ));
+        assert!(
+            unread.contains("a change not read (route key `BOGUS` not understood)"),
+            "{unread}"
+        );
+        let refused = line(&entry(false, TrailWhat::Refused("AccessDenied".into())));
+        assert!(
+            refused.contains("refused (`AccessDenied`): nothing changed"),
+            "{refused}"
+        );
+        let untagged = line(&entry(
+            false,
+            TrailWhat::Untagged(vec!["throttle-bot:stage".into()]),
+        ));
+        assert!(
+            untagged.contains("record `throttle-bot:stage` removed from stage `prod`")
+                && untagged.contains("its values stay"),
+            "{untagged}"
+        );
+        let wide = line(&entry(
+            false,
+            TrailWhat::Plan {
+                plan: "gold1".into(),
+                levels: Vec::new(),
+                wide: Some(LevelChange {
+                    level: Level::Stage,
+                    rate: Written::To(0.0),
+                    burst: Written::To(0),
+                    before: None,
+                }),
+            },
+        ));
+        assert!(
+            wide.contains("usage plan `gold1`, stage `prod`: plan-wide → 0 req/s, burst 0"),
+            "{wide}"
+        );
+        assert!(wide.contains("blocks every request"), "{wide}");
+    }
+
+    #[test]
+    fn an_http_default_route_left_without_throttling_does_not_block_every_request() {
+        let cleared = line(&entry(
+            false,
+            TrailWhat::Levels(vec![LevelChange::removed(Level::Stage)]),
+        ));
+        assert!(!cleared.contains("blocks every request"), "{cleared}");
     }
 
     #[test]

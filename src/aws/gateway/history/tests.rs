@@ -25,7 +25,13 @@ fn read(event: serde_json::Value, call: TrailCall, stage: Option<&str>) -> Optio
         identity: Some(&me),
     };
     let wanted = Wanted { api: API, stage };
-    parse_event(&event.to_string(), 1_700_000_000, call, &wanted, &own)
+    parse_event(
+        Some(event.to_string().as_str()),
+        1_700_000_000,
+        call,
+        &wanted,
+        &own,
+    )
 }
 
 fn iam_user(name: &str) -> serde_json::Value {
@@ -209,7 +215,7 @@ fn the_bots_own_change_has_its_user_agent_suffix_from_exactly_its_own_session() 
         stage: None,
     };
     let raw = update_stage(assumed("throttle-bot", "another-task"), agent, ops).to_string();
-    let unverified = parse_event(&raw, 1, TrailCall::UpdateStage, &wanted, &unknown).unwrap();
+    let unverified = parse_event(Some(&raw), 1, TrailCall::UpdateStage, &wanted, &unknown).unwrap();
     assert!(!unverified.by_bot && unverified.bot_agent);
 }
 
@@ -290,13 +296,161 @@ fn another_api_or_stage_is_left_out() {
     assert!(read(event.clone(), TrailCall::UpdateStage, Some("beta")).is_none());
     event["requestParameters"]["restApiId"] = json!("zzzzzzzzzz");
     assert!(read(event, TrailCall::UpdateStage, None).is_none());
-    let no_params = json!({ "userIdentity": iam_user("bob"), "requestParameters": null });
-    assert!(read(no_params, TrailCall::UpdateStage, None).is_none());
-    assert!(read(json!("not an event"), TrailCall::UpdateStage, None).is_none());
+    // The same name from another service (TagResource is every service's) is not a stage's.
+    let lambda = json!({
+        "eventSource": "lambda.amazonaws.com",
+        "userIdentity": iam_user("bob"),
+        "requestParameters": { "resource": "arn:aws:lambda:eu-west-1:1:function:f", "tags": { "throttle-bot:stage": "x" } }
+    });
+    assert!(read(lambda, TrailCall::TagResource, None).is_none());
+    // A deployment made to no stage changes no stage.
+    let undeployed = json!({
+        "userIdentity": iam_user("bob"),
+        "requestParameters": { "restApiId": API, "createDeploymentInput": { "description": "x" } }
+    });
+    assert!(read(undeployed, TrailCall::CreateDeployment, None).is_none());
+}
+
+fn not_read(event: &TrailEvent) -> &str {
+    match &event.what {
+        TrailWhat::Unread(why) => why,
+        other => panic!("expected a change not read, got {other:?}"),
+    }
 }
 
 #[test]
-fn an_http_apis_settings_are_read_whole_and_a_default_without_throttling_is_zero() {
+fn an_event_missing_its_keys_or_naming_a_route_that_does_not_parse_is_kept_as_not_read() {
+    let ops = json!([{ "op": "replace", "path": "/*/*/throttling/rateLimit", "value": "0" }]);
+    let mut no_api = update_stage(iam_user("bob"), "x", ops.clone());
+    no_api["requestParameters"]
+        .as_object_mut()
+        .unwrap()
+        .remove("restApiId");
+    let kept = read(no_api, TrailCall::UpdateStage, Some("prod")).expect("kept");
+    assert!(not_read(&kept).contains("API id"), "{kept:?}");
+    assert_eq!(
+        kept.principal,
+        Principal::User {
+            account: ACCOUNT.into(),
+            name: "bob".into()
+        }
+    );
+    let mut no_stage = update_stage(iam_user("bob"), "x", ops);
+    no_stage["requestParameters"]
+        .as_object_mut()
+        .unwrap()
+        .remove("stageName");
+    let kept = read(no_stage, TrailCall::UpdateStage, Some("prod")).expect("kept");
+    assert!(not_read(&kept).contains("stage"), "{kept:?}");
+
+    let route = json!({
+        "userIdentity": iam_user("carol"),
+        "requestParameters": { "apiId": API, "stageName": "prod", "routeKey": "NOT A ROUTE" }
+    });
+    let kept = read(route, TrailCall::DeleteRouteSettings, Some("prod")).expect("kept");
+    assert!(not_read(&kept).contains("NOT A ROUTE"), "{kept:?}");
+    assert_eq!(kept.stage, "prod");
+    let settings = json!({
+        "userIdentity": iam_user("carol"),
+        "requestParameters": { "apiId": API, "stageName": "prod", "routeSettings": {
+            "GET /orders": { "throttlingRateLimit": 1, "throttlingBurstLimit": 1 },
+            "BOGUS": { "throttlingRateLimit": 0, "throttlingBurstLimit": 0 }
+        } }
+    });
+    let kept = read(settings, TrailCall::UpdateStage, Some("prod")).expect("kept");
+    assert!(not_read(&kept).contains("BOGUS"), "{kept:?}");
+
+    let no_params = json!({ "userIdentity": iam_user("bob"), "requestParameters": null });
+    let kept = read(no_params, TrailCall::UpdateStage, None).expect("kept");
+    assert!(not_read(&kept).contains("parameters"), "{kept:?}");
+    let kept = read(json!("not an event"), TrailCall::UpdateStage, None).expect("kept");
+    assert!(!not_read(&kept).is_empty());
+}
+
+#[test]
+fn a_call_api_gateway_refused_changed_nothing() {
+    let ops = json!([{ "op": "replace", "path": "/*/*/throttling/rateLimit", "value": "0" }]);
+    let mut refused = update_stage(iam_user("mallory"), "aws-cli/2", ops);
+    refused["errorCode"] = json!("AccessDenied");
+    let event = read(refused, TrailCall::UpdateStage, Some("prod")).unwrap();
+    assert_eq!(event.what, TrailWhat::Refused("AccessDenied".into()));
+}
+
+#[test]
+fn a_plan_wide_throttle_is_read_for_every_stage_in_the_plan() {
+    let wide = json!({
+        "userIdentity": iam_user("dave"),
+        "requestParameters": { "usagePlanId": "gold1", "patchOperations": [
+            { "op": "replace", "path": "/throttle/rateLimit", "value": "0" },
+            { "op": "replace", "path": "/throttle/burstLimit", "value": "0" }
+        ] }
+    });
+    let event = read(wide, TrailCall::UpdateUsagePlan, Some("prod")).expect("a plan-wide change");
+    assert_eq!(
+        event.stage, "",
+        "which stages the plan holds is for the core to say"
+    );
+    let TrailWhat::Plan { plan, levels, wide } = &event.what else {
+        panic!("{event:?}")
+    };
+    assert_eq!(plan, "gold1");
+    assert!(levels.is_empty());
+    let wide = wide.as_ref().expect("the plan's own throttle");
+    assert_eq!(
+        wide.after(),
+        Some(Configured {
+            rate: Some(0.0),
+            burst: Some(0)
+        })
+    );
+    let quota_only = json!({
+        "userIdentity": iam_user("dave"),
+        "requestParameters": { "usagePlanId": "gold1", "patchOperations": [
+            { "op": "replace", "path": "/quota/limit", "value": "100" }
+        ] }
+    });
+    assert!(read(quota_only, TrailCall::UpdateUsagePlan, None).is_none());
+}
+
+#[test]
+fn an_untag_resource_removing_a_record_is_read_and_others_are_left_out() {
+    let untag = |keys: serde_json::Value| {
+        json!({
+            "eventSource": "apigateway.amazonaws.com",
+            "userIdentity": iam_user("erin"),
+            "requestParameters": {
+                "resourceArn": format!("arn:aws:apigateway:eu-west-1::/restapis/{API}/stages/prod"),
+                "tagKeys": keys
+            }
+        })
+    };
+    let event = read(
+        untag(json!(["throttle-bot:stage", "team"])),
+        TrailCall::UntagResource,
+        Some("prod"),
+    )
+    .expect("a record removed");
+    assert_eq!(
+        event.what,
+        TrailWhat::Untagged(vec!["throttle-bot:stage".into()])
+    );
+    assert_eq!(event.stage, "prod");
+    let listed = read(
+        untag(json!("team,throttle-bot:stage")),
+        TrailCall::UntagResource,
+        None,
+    )
+    .unwrap();
+    assert_eq!(
+        listed.what,
+        TrailWhat::Untagged(vec!["throttle-bot:stage".into()])
+    );
+    assert!(read(untag(json!(["team"])), TrailCall::UntagResource, None).is_none());
+    assert!(TrailCall::ALL.contains(&TrailCall::UntagResource));
+}
+
+#[test]
+fn an_http_apis_settings_are_read_whole_and_a_default_without_throttling_sets_none() {
     let event = json!({
         "userIdentity": iam_user("carol"),
         "userAgent": "console.amazonaws.com",
@@ -312,11 +466,9 @@ fn an_http_apis_settings_are_read_whole_and_a_default_without_throttling_is_zero
         panic!("{event:?}")
     };
     assert_eq!(
-        default.after(),
-        Some(Configured {
-            rate: Some(0.0),
-            burst: Some(0)
-        })
+        (default.rate, default.burst),
+        (Written::Unset, Written::Unset),
+        "no throttling fields: nothing set, not 0/0"
     );
     assert_eq!(routes.level.to_string(), "GET /orders");
     assert_eq!(
@@ -358,22 +510,19 @@ fn deleted_route_settings_deployments_and_usage_plans_name_the_stage() {
         }
     });
     let plan = read(plan, TrailCall::UpdateUsagePlan, Some("prod")).unwrap();
-    let TrailWhat::Plan { plan, levels } = &plan.what else {
+    let TrailWhat::Plan { plan, levels, wide } = &plan.what else {
         panic!("{plan:?}")
     };
     assert_eq!(plan, "gold1");
-    assert_eq!(
-        levels.len(),
-        1,
-        "the plan's own throttle is not the stage's"
-    );
+    assert_eq!(levels.len(), 1, "the plan's own throttle is apart");
+    assert_eq!(wide.as_ref().map(|w| w.rate), Some(Written::To(5.0)));
     assert_eq!(levels[0].rate, Written::To(0.0));
     assert_eq!(levels[0].level.to_string(), "GET /pets");
 
     let other_plan = json!({
         "userIdentity": iam_user("dave"),
         "requestParameters": { "usagePlanId": "gold1", "patchOperations": [
-            { "op": "replace", "path": "/throttle/rateLimit", "value": "5" }
+            { "op": "replace", "path": "/apiStages/zzzzzzzzzz:prod/throttle/~1pets/GET/rateLimit", "value": "5" }
         ] }
     });
     assert!(read(other_plan, TrailCall::UpdateUsagePlan, Some("prod")).is_none());

@@ -3,7 +3,10 @@
 //! the bot, values before each change, and what CloudTrail has not listed yet.
 
 use super::*;
-use crate::domain::{ApiId, ApiKind, Configured, Hold, LevelChange, Principal, TrailCall, Written};
+use crate::domain::{
+    ApiId, ApiKind, Configured, Hold, LevelChange, PlanStage, PlanView, Principal, TrailCall,
+    Written,
+};
 
 const T0: i64 = 1_795_700_000;
 
@@ -371,4 +374,102 @@ fn a_sealed_record_put_back_by_someone_is_told_from_one_written_by_hand() {
         )]
     );
     assert!(by_hand.put_back.is_empty());
+}
+
+fn plan_wide(plan: &str) -> TrailEvent {
+    let mut event = event(
+        T0,
+        false,
+        TrailCall::UpdateUsagePlan,
+        TrailWhat::Plan {
+            plan: plan.into(),
+            levels: Vec::new(),
+            wide: Some(LevelChange {
+                level: Level::Stage,
+                rate: Written::To(0.0),
+                burst: Written::To(0),
+                before: None,
+            }),
+        },
+    );
+    event.stage = String::new();
+    event
+}
+
+fn plan(id: &str, stages: &[(&str, &str)]) -> PlanView {
+    PlanView {
+        id: id.into(),
+        target: None,
+        name: id.into(),
+        throttle: Configured::default(),
+        quota: None,
+        stages: stages
+            .iter()
+            .map(|(api, stage)| PlanStage {
+                api: (*api).into(),
+                stage: (*stage).into(),
+                methods: Vec::new(),
+            })
+            .collect(),
+        tags: Vec::new(),
+        timed: Vec::new(),
+        unsealed: Vec::new(),
+    }
+}
+
+#[test]
+fn a_plan_wide_change_is_on_the_stages_its_plan_holds_and_another_apis_plan_is_left_out() {
+    let plans = [
+        plan("gold1", &[("a1b2c3d4e5", "prod"), ("zzzzzzzzzz", "beta")]),
+        plan("silver2", &[("zzzzzzzzzz", "prod")]),
+    ];
+    let mut trail = Trail {
+        events: vec![plan_wide("gold1"), plan_wide("silver2"), plan_wide("gone3")],
+        unread: Vec::new(),
+    };
+    place_plan_wide(&mut trail, Some(&plans), &api().id, None);
+    let stages: Vec<&str> = trail.events.iter().map(|e| e.stage.as_str()).collect();
+    assert_eq!(stages, vec!["prod", ""], "gone3 could not be read: kept");
+    assert_eq!(trail.unread.len(), 1, "{:?}", trail.unread);
+    let beta = StageName::parse("beta").unwrap();
+    let mut only_beta = Trail {
+        events: vec![plan_wide("gold1")],
+        unread: Vec::new(),
+    };
+    place_plan_wide(&mut only_beta, Some(&plans), &api().id, Some(&beta));
+    assert!(
+        only_beta.events.is_empty(),
+        "gold1 holds this API's prod only"
+    );
+
+    let mut unknown = Trail {
+        events: vec![plan_wide("gold1")],
+        unread: Vec::new(),
+    };
+    place_plan_wide(&mut unknown, None, &api().id, None);
+    assert_eq!(
+        unknown.events.len(),
+        1,
+        "kept when the plans cannot be read"
+    );
+    assert!(
+        unknown.unread[0].contains("usage plan"),
+        "{:?}",
+        unknown.unread
+    );
+}
+
+#[test]
+fn the_bots_own_record_removed_is_no_change_and_anyone_elses_is() {
+    let untagged = || TrailWhat::Untagged(vec!["throttle-bot:stage".into()]);
+    let trail = Trail {
+        events: vec![
+            event(T0 + 2, true, TrailCall::UntagResource, untagged()),
+            event(T0 + 1, false, TrailCall::UntagResource, untagged()),
+        ],
+        unread: Vec::new(),
+    };
+    let history = assemble(&api(), &[], trail, Some(&seal()), (T0 - 3600, T0 + 3600));
+    assert_eq!(history.entries.len(), 1);
+    assert!(!history.entries[0].event.by_bot);
 }
