@@ -10,6 +10,7 @@
 //! runs (`for 30s` ends by itself), and `wait` still jumps ahead.
 
 mod blocks;
+mod form;
 mod people;
 mod session;
 
@@ -137,9 +138,10 @@ async fn one_line(session: &mut Session, line: &str) -> Option<Said> {
     let first = words.next().unwrap_or_default();
     let rest: Vec<&str> = words.collect();
     Some(match (first, rest.as_slice()) {
-        ("", _) => Vec::new(),
         (comment, _) if comment.starts_with('#') => Vec::new(),
         ("exit" | "quit", []) => return None,
+        _ if session.has_form() => session.fill(line).await,
+        ("", _) => Vec::new(),
         ("?", []) => vec![note(MORE.to_owned())],
         ("as", [name]) => match session.people.switch(name) {
             Ok(()) => vec![note(format!(
@@ -239,7 +241,7 @@ fn bot(policy: PolicyHandle, outbox: Outbox) -> AppState {
 
 const HINTS: &str = "Type a /throttle command (the /throttle is optional: `help` lists them), a button's number to press it, `as <name>` to be someone else (`lead` approves), `wait 10m` to move the clock, `?` for more, `exit` to leave.";
 
-const MORE: &str = "Besides /throttle commands: `1` presses button [1] of the last message that had buttons; `as <name>` types as someone else (ann, bob, lead, or anyone new); `wait 10m` moves the clock (timed changes end, impact reports come, each when due); `aws <api> <stage>` shows what the account holds on a stage, as AWS lists it (caching, logs and metrics too); `pipeline 1m` has a deploy pipeline spend the account's management calls for a minute (AWS answers 429 meanwhile); `exit` leaves.";
+const MORE: &str = "Besides /throttle commands: `1` presses button [1] of the last message that had buttons; `as <name>` types as someone else (ann, bob, lead, or anyone new); `wait 10m` moves the clock (timed changes end, impact reports come, each when due); `aws <api> <stage>` shows what the account holds on a stage, as AWS lists it (caching, logs and metrics too); `pipeline 1m` has a deploy pipeline spend the account's management calls for a minute (AWS answers 429 meanwhile); `/throttle` alone opens the form, whose fields the next lines answer; `exit` leaves.";
 
 fn intro(policy: &str, scripted: bool, people: &People) -> String {
     let clock = if scripted {

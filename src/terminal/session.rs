@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc::UnboundedReceiver;
 
 use super::blocks::{self, Button, Reader};
+use super::form::OpenForm;
 use super::people::People;
 use crate::core::clock::unix_now;
 use crate::http::Shared;
@@ -60,6 +61,8 @@ pub struct Session {
     fresh: Vec<ShownButton>,
     replies: HashMap<String, ReplyPlace>,
     requests: u64,
+    /// A form (modal) open and being filled in: the next lines answer its fields.
+    form: Option<OpenForm>,
 }
 
 /// A label and the lines beside it.
@@ -76,6 +79,7 @@ impl Session {
             fresh: Vec::new(),
             replies: HashMap::new(),
             requests: 0,
+            form: None,
         }
     }
 
@@ -146,6 +150,83 @@ impl Session {
         let mut said = self.answered(answer, &response_url).await;
         said.extend(self.settle().await);
         said
+    }
+
+    /// Whether a form is open: the next line answers it.
+    pub fn has_form(&self) -> bool {
+        self.form.is_some()
+    }
+
+    /// A line typed into the open form: the answer to its next field; once every field has
+    /// one, the form is submitted as Slack submits it.
+    pub async fn fill(&mut self, line: &str) -> Said {
+        let Some(mut form) = self.form.take() else {
+            return Vec::new();
+        };
+        let said = |lines: Vec<String>| vec![("form".to_owned(), lines)];
+        if line.trim() == "cancel" {
+            return said(vec!["(closed: nothing was sent)".to_owned()]);
+        }
+        let picked = match form.wants_suggestion() {
+            Some(field) if !line.trim().is_empty() => {
+                let user = self.people.current_id().to_owned();
+                let question = form.suggestion(field, line.trim(), &user, TEAM);
+                self.suggested(&question).await
+            }
+            _ => None,
+        };
+        if let Err(why) = form.answer(line, picked.clone()) {
+            let mut lines = vec![why];
+            lines.extend(form.question());
+            self.form = Some(form);
+            return said(lines);
+        }
+        let mut lines: Vec<String> = picked
+            .map(|(text, _)| format!("(picked {text})"))
+            .into_iter()
+            .collect();
+        if !form.done() {
+            lines.extend(form.question());
+            self.form = Some(form);
+            return said(lines);
+        }
+        let submission = form.submission(self.people.current_id(), TEAM);
+        let body =
+            serde_urlencoded::to_string([("payload", submission.to_string())]).unwrap_or_default();
+        let answer = interaction(&self.state, None, body.as_bytes(), Once::Delivered).await;
+        let bytes = axum::body::to_bytes(answer.into_body(), 1 << 20)
+            .await
+            .unwrap_or_default();
+        let answered: Value = serde_json::from_slice(&bytes).unwrap_or_default();
+        if let (Some("errors"), Some(errors)) = (
+            answered["response_action"].as_str(),
+            answered["errors"].as_object(),
+        ) {
+            lines.extend(form.refused(errors));
+            lines.extend(form.question());
+            self.form = Some(form);
+            return said(lines);
+        }
+        lines.push("(submitted: the form closes)".to_owned());
+        let mut told = said(lines);
+        told.extend(self.settle().await);
+        told
+    }
+
+    /// The first option the app suggests for what was typed in a picker, as (text, value).
+    async fn suggested(&mut self, question: &Value) -> Option<(String, String)> {
+        let body =
+            serde_urlencoded::to_string([("payload", question.to_string())]).unwrap_or_default();
+        let answer = interaction(&self.state, None, body.as_bytes(), Once::Delivered).await;
+        let bytes = axum::body::to_bytes(answer.into_body(), 1 << 20)
+            .await
+            .ok()?;
+        let options: Value = serde_json::from_slice(&bytes).ok()?;
+        let first = options["options"].as_array()?.first()?;
+        Some((
+            first["text"]["text"].as_str()?.to_owned(),
+            first["value"].as_str()?.to_owned(),
+        ))
     }
 
     /// Lets the bot finish what it started, then says what came of it.
@@ -291,7 +372,15 @@ impl Session {
                 };
                 (label, self.lines(body, Some(index)))
             }
-            "views.open" => ("form".to_owned(), self.lines(&body["view"], None)),
+            "views.open" => match OpenForm::from_view(&body["view"]) {
+                Some(form) => {
+                    let mut lines = form.heading();
+                    lines.extend(form.question());
+                    self.form = Some(form);
+                    ("form".to_owned(), lines)
+                }
+                None => ("form".to_owned(), self.lines(&body["view"], None)),
+            },
             other => (other.to_owned(), Vec::new()),
         }
     }
