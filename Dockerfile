@@ -11,6 +11,8 @@ RUN mkdir src \
     && cargo build --release --locked \
     && rm -rf src
 COPY manifest ./manifest
+# `try` carries the example policy in the binary.
+COPY docs/policy.example.toml ./docs/policy.example.toml
 COPY src ./src
 # touch: the stubs' build is newer than the copied sources' timestamps.
 RUN touch src/main.rs src/lib.rs \
