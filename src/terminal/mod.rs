@@ -307,3 +307,19 @@ fn wrap(line: &str, width: usize) -> Vec<String> {
     lines.push(current);
     lines
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_lines_wrap_at_spaces_and_keep_their_indent() {
+        assert_eq!(
+            wrap("• one two three four", 10),
+            ["• one two", "  three", "  four"]
+        );
+        assert_eq!(wrap("   a b", 4), ["   a", "     b"]);
+        assert_eq!(wrap("unbreakableword x", 5), ["unbreakableword", "  x"]);
+        assert_eq!(wrap("", 5), [""]);
+    }
+}
