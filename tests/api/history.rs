@@ -73,15 +73,23 @@ async fn app_in(region: &str, extra: Vec<(&'static str, String)>) -> TestApp {
     .await
 }
 
-/// The LookupEvents calls the stand-in answered in `region`: (all, throttled).
-async fn lookups(region: &str) -> (usize, usize) {
+/// The LookupEvents calls the stand-in answered in `region`.
+async fn lookup_calls(region: &str) -> Vec<Value> {
     let calls: Vec<Value> = reqwest::get(format!("{}/_stand_in/cloudtrail_calls", moto().endpoint))
         .await
         .unwrap()
         .json()
         .await
         .unwrap();
-    let here: Vec<&Value> = calls.iter().filter(|c| c["region"] == region).collect();
+    calls
+        .into_iter()
+        .filter(|c| c["region"] == region)
+        .collect()
+}
+
+/// The LookupEvents calls the stand-in answered in `region`: (all, throttled).
+async fn lookups(region: &str) -> (usize, usize) {
+    let here = lookup_calls(region).await;
     let throttled = here.iter().filter(|c| c["throttled"] == true).count();
     (here.len(), throttled)
 }
@@ -173,7 +181,7 @@ async fn who_set_prod_to_zero_is_answered_in_one_command_past_the_first_page() {
     );
     let (calls, throttled) = lookups(region).await;
     assert!(calls >= 7, "six names, UpdateStage over two pages: {calls}");
-    assert_eq!(throttled, 0, "paced at CloudTrail's two lookups a second");
+    assert_eq!(throttled, 0, "paced at a lookup a second");
 }
 
 #[tokio::test]
@@ -347,4 +355,37 @@ async fn a_change_for_good_after_someone_elses_timed_change_is_not_credited_to_t
         .find(|l| l.contains("→ 40 req/s, burst 80"))
         .unwrap_or_else(|| panic!("the timed change is listed: {text}"));
     assert!(timed.contains(&format!("asked by <@{USER}>")), "{timed}");
+}
+
+#[tokio::test]
+async fn two_history_reads_at_once_take_turns_at_a_lookup_a_second() {
+    // CloudTrail's two lookups a second per account and region are shared with whoever reads
+    // the event history in the console: the bot takes half, one read at a time.
+    let region = "ca-central-1";
+    let name = unique("trailed-turns");
+    let api = create_api_on(&client(&base(region).await), &name, &["prod"]).await;
+    let app = app_in(region, Vec::new()).await;
+    let other = Sender {
+        user: "U0SECOND",
+        ..ME
+    };
+    let (one_stage, every_stage) = (format!("history {api} prod"), format!("history {api}"));
+    let (first, second) = tokio::join!(
+        app.command(&one_stage),
+        app.command_from(other, &every_stage),
+    );
+    assert!(first.status().is_success() && second.status().is_success());
+    for reply in app.slack.wait_for("/reply", 2).await {
+        let text = shown(&reply);
+        assert!(text.contains("Throttling history"), "{text}");
+    }
+    let mut times: Vec<f64> = lookup_calls(region)
+        .await
+        .iter()
+        .map(|c| c["at"].as_f64().unwrap())
+        .collect();
+    times.sort_by(f64::total_cmp);
+    assert_eq!(times.len(), 12, "six names for each read: {times:?}");
+    let gaps: Vec<f64> = times.windows(2).map(|w| w[1] - w[0]).collect();
+    assert!(gaps.iter().all(|gap| *gap >= 0.8), "{gaps:?}");
 }

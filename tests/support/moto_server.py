@@ -364,7 +364,7 @@ v1_urls.url_paths[
 # fields, by their API reference names) and eventID.
 # Only calls on APIs whose name starts with `trailed-` are recorded, so that the other tests'
 # calls do not fill the history these tests page through. `GET /_stand_in/cloudtrail_calls`
-# lists each LookupEvents (region, throttled or not); `POST /_stand_in/cloudtrail_age` moves
+# lists each LookupEvents (region, throttled or not, when); `POST /_stand_in/cloudtrail_age` moves
 # a region's recorded events back in time (`{"region", "seconds"}`), as history ages.
 # =============================================================================================
 import io
@@ -377,7 +377,7 @@ from moto.sts.models import sts_backends
 
 TRAIL_TARGET = "CloudTrail_20131101.LookupEvents"
 TRAIL_EVENTS = {}  # (account, region) -> [event], oldest first
-TRAIL_CALLS = []  # {"region", "throttled"} per LookupEvents
+TRAIL_CALLS = []  # {"region", "throttled", "at"} per LookupEvents
 TRAIL_BUCKETS = {}  # (account, region) -> (tokens, at)
 TRAIL_LOCK = threading.Lock()
 TRAIL_RATE = 2.0
@@ -545,7 +545,7 @@ def _lookup_events(environ, body, start_response):
     access_key, region, account = _trail_caller(environ)
     with TRAIL_LOCK:
         admitted = _trail_admit((account, region))
-        TRAIL_CALLS.append({"region": region, "throttled": not admitted})
+        TRAIL_CALLS.append({"region": region, "throttled": not admitted, "at": time.time()})
         events = list(TRAIL_EVENTS.get((account, region), []))
     if not admitted:
         return _trail_error(start_response, "ThrottlingException", "Rate exceeded")

@@ -1,16 +1,22 @@
 //! `history`'s read: CloudTrail's event history (`LookupEvents`) for the calls that change a
-//! stage's throttling, one `EventName` per lookup, every page, at CloudTrail's own pace (two
-//! lookups a second per account and region). Each event's `CloudTrailEvent` is read here into
-//! the domain's terms: who, what each level was set to, and whether this service made it.
+//! stage's throttling, one `EventName` per lookup, every page, at half CloudTrail's quota (it
+//! allows two lookups a second per account and region, shared with whoever reads the event
+//! history in the console), one read at a time. Each event's `CloudTrailEvent` is read here
+//! into the domain's terms: who, what each level was set to, and whether this service made it.
 //!
 //! Matching is on the API id and stage in each event's `requestParameters`, never on the
 //! summary's `Resources` (not documented per API Gateway call). Where a call's parameters are
 //! nested (a REST body under `…Input`) is not documented either, so keys are found at any depth.
 
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock};
+use std::time::Duration;
+
 use aws_sdk_cloudtrail::primitives::DateTime;
 use aws_sdk_cloudtrail::types::{LookupAttribute, LookupAttributeKey};
 use serde_json::Value;
 use tokio::sync::OnceCell;
+use tokio::time::Instant;
 
 use super::TargetGateway;
 use super::http::level_of;
@@ -27,6 +33,14 @@ const PAGE: i32 = 50;
 /// Pages read per event name at most (1,000 events): a busy account's history past that is
 /// named as unread rather than paged through for minutes.
 const MAX_PAGES: usize = 20;
+/// One lookup a second: half of CloudTrail's two, the other half left to people.
+const LOOKUP_SPACING: Duration = Duration::from_secs(1);
+
+/// When each CloudTrail budget's last lookup was made, held across a whole `history` read so
+/// that reads take turns. Keyed by the budget's pacer, which every target of one account and
+/// region shares (and which lives as long as the process).
+type Turn = Arc<tokio::sync::Mutex<Option<Instant>>>;
+static TURNS: LazyLock<std::sync::Mutex<HashMap<usize, Turn>>> = LazyLock::new(Default::default);
 
 impl TargetGateway {
     /// The calls that touched `api`'s stages (only `stage`, when given) since `since`, newest
@@ -55,6 +69,9 @@ impl TargetGateway {
             api: api.id(),
             stage: stage.map(StageName::as_str),
         };
+        // A second read of this account and region waits for this one to finish.
+        let turn = self.trail_turn();
+        let mut last_lookup = turn.lock().await;
         let mut trail = Trail::default();
         // Each event with its time to the nanosecond, to merge the lookups in time order.
         let mut found: Vec<(i128, TrailEvent)> = Vec::new();
@@ -69,7 +86,11 @@ impl TargetGateway {
                     ));
                     break;
                 }
+                if let Some(last) = *last_lookup {
+                    tokio::time::sleep_until(last + LOOKUP_SPACING).await;
+                }
                 self.trail_pacer.wait().await;
+                *last_lookup = Some(Instant::now());
                 let read = client
                     .lookup_events()
                     .lookup_attributes(
@@ -120,6 +141,13 @@ impl TargetGateway {
         found.sort_by_key(|(precise, _)| std::cmp::Reverse(*precise));
         trail.events = found.into_iter().map(|(_, event)| event).collect();
         Ok(trail)
+    }
+
+    /// The turn `history` reads take in this target's CloudTrail budget.
+    fn trail_turn(&self) -> Turn {
+        let budget = Arc::as_ptr(&self.trail_pacer) as usize;
+        let mut turns = TURNS.lock().expect("history turns");
+        Arc::clone(turns.entry(budget).or_default())
     }
 
     /// This service's own identity (`sts:GetCallerIdentity`, which needs no permission): in a
