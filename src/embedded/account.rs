@@ -476,6 +476,13 @@ impl Gateway for Account {
             .get_mut(stage.as_str())
             .unwrap();
         view.tags.retain(|(k, _)| k != key);
+        let untagged = TrailWhat::Untagged(vec![key.to_owned()]);
+        self.trail.record(
+            &api.to_string(),
+            stage.as_str(),
+            TrailCall::UntagResource,
+            untagged,
+        );
         Ok(())
     }
 }
