@@ -231,6 +231,9 @@ fn every_deployment_example_runs_one_replica() {
     for line in replicas {
         assert!(line.contains("replicas: 1"), "{line}");
     }
-    assert!(deploy.contains("type: Recreate"), "no surge of a second replica");
+    assert!(
+        deploy.contains("type: Recreate"),
+        "no surge of a second replica"
+    );
     assert!(!read("docs/operations.md").contains("more are safe"));
 }

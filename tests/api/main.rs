@@ -3,8 +3,8 @@
 
 mod form;
 mod helpers;
-mod home;
 mod history;
+mod home;
 mod hostile_clients;
 mod http_apis;
 mod in_process;
