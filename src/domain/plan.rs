@@ -288,6 +288,8 @@ pub struct PlanApplied {
     pub steps: Vec<(i64, Configured)>,
     /// For a change for good over a timed one: when that one would have ended.
     pub replaces_timed: Option<i64>,
+    /// The older timed changes under that one, which end with it (when, and who set each).
+    pub replaces_below: Vec<(i64, String)>,
 }
 
 #[cfg(test)]

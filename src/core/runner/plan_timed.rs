@@ -141,6 +141,7 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
                         until: next.as_ref().map(|next| next.until),
                         steps: next.as_ref().map(Timed::steps).unwrap_or_default(),
                         replaces_timed: None,
+                        replaces_below: Vec::new(),
                     };
                     Step::Write(
                         Prepared::PlanRestore {

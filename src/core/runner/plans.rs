@@ -5,6 +5,8 @@
 
 use std::time::Duration;
 
+use crate::core::clock::unix_now;
+
 use super::super::grammar::PlanRequest;
 use super::super::outcome::{Failure, Outcome, PlanFailure};
 use super::super::ports::{Gateway, GatewayError, Teller};
@@ -206,6 +208,7 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
             until: None,
             steps: Vec::new(),
             replaces_timed: None,
+            replaces_below: Vec::new(),
         };
         let record = match (change.hold, prior) {
             (Some(hold), prior) => {
@@ -218,8 +221,24 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
                 applied.steps = record.steps();
                 RecordStep::Keep(record, prior)
             }
+            // Back to the values of the timed change under the newest (Undo): that one stays
+            // in force and ends at its own time, as for a stage.
+            (None, Some(prior))
+                if let Some(next) = prior.next(unix_now())
+                    && before == prior.set
+                    && next.set == after =>
+            {
+                applied.until = Some(next.until);
+                applied.steps = next.steps();
+                RecordStep::Keep(next, Some(prior))
+            }
             (None, Some(prior)) => {
                 applied.replaces_timed = Some(prior.until);
+                applied.replaces_below = prior
+                    .below
+                    .iter()
+                    .map(|layer| (layer.until, layer.by.clone()))
+                    .collect();
                 RecordStep::End(prior)
             }
             (None, None) => RecordStep::Untouched,

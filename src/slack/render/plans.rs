@@ -87,7 +87,7 @@ fn timing(applied: &PlanApplied) -> String {
             timed::ends(until),
             timed::then_back(&applied.steps)
         ),
-        (None, Some(ended)) => format!(" {}", timed::replaces(ended)),
+        (None, Some(ended)) => format!(" {}", timed::replaces_all(ended, &applied.replaces_below)),
         (None, None) => String::new(),
     }
 }
@@ -396,6 +396,7 @@ mod tests {
             until,
             steps: until.map_or_else(Vec::new, |at| vec![(at, values(100.0, 200))]),
             replaces_timed,
+            replaces_below: Vec::new(),
         }
     }
 

@@ -554,3 +554,39 @@ async fn two_timed_plan_changes_at_once_take_turns_and_both_records_survive() {
         "the other stacked under it: {record:?}"
     );
 }
+
+#[tokio::test]
+async fn back_to_a_plans_lower_timed_change_keeps_it_timed_and_other_values_end_every_layer() {
+    let (runner, _) = timed_runner(false);
+    runner.perform(&ask("U1", "plan gold 50 100 for 2h")).await;
+    runner.perform(&ask("U2", "plan gold 40 80 for 1h")).await;
+    let stacked = stored(&runner).timed[0].clone();
+    let under = stacked.below[0].clone();
+
+    // The lower layer's values again: it stays in force, ending at its own time.
+    let back = runner.perform(&ask("U2", "plan gold 50 100")).await;
+    let Outcome::PlanChanged {
+        result: Ok(applied),
+        ..
+    } = &back
+    else {
+        panic!("{back:?}")
+    };
+    assert_eq!(applied.until, Some(under.until), "{applied:?}");
+    let record = stored(&runner).timed[0].clone();
+    assert_eq!((record.set, record.until), (under.set, under.until));
+
+    // Stacked again, then other values for good: every layer ends, and each is named.
+    runner.perform(&ask("U2", "plan gold 40 80 for 1h")).await;
+    let over = runner.perform(&ask("U1", "plan gold 45 90")).await;
+    let Outcome::PlanChanged {
+        result: Ok(applied),
+        ..
+    } = &over
+    else {
+        panic!("{over:?}")
+    };
+    assert_eq!(applied.replaces_below.len(), 1, "{applied:?}");
+    assert_eq!(applied.replaces_below[0].1, "U1");
+    assert!(stored(&runner).timed.is_empty());
+}
