@@ -6,7 +6,9 @@ use serde_json::{Value, json};
 
 use crate::helpers::*;
 
-const BOT_TOKEN: &str = "xoxb-test-form-token";
+/// The bot token the service is given: made up per run, so nothing token-shaped is committed.
+static BOT_TOKEN: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| unique("test-bot-token"));
 
 fn with_bot_token() -> Options {
     Options {
@@ -47,7 +49,7 @@ async fn a_person_makes_a_change_from_the_form_with_mistakes_shown_on_their_fiel
     let opened = app.slack.wait_for("/api/views.open", 1).await[0].clone();
     assert_eq!(
         app.slack.authorizations("/api/views.open")[0].as_deref(),
-        Some(format!("Bearer {BOT_TOKEN}").as_str())
+        Some(format!("Bearer {}", *BOT_TOKEN).as_str())
     );
     assert!(
         opened["trigger_id"]
@@ -171,7 +173,7 @@ async fn the_form_works_the_same_over_the_socket() {
     let app = TestApp::spawn_with(Options {
         subcommand: "socket",
         extra_env: vec![
-            ("SLACK_APP_TOKEN", "xapp-1-A0APP-test-secret".to_owned()),
+            ("SLACK_APP_TOKEN", unique("test-app-token")),
             ("SLACK_API_URL", stand_in.api_url()),
             ("SLACK_BOT_TOKEN", BOT_TOKEN.to_owned()),
         ],

@@ -6,7 +6,9 @@ use serde_json::{Value, json};
 
 use crate::helpers::*;
 
-const BOT_TOKEN: &str = "xoxb-test-home-token";
+/// The bot token the service is given: made up per run, so nothing token-shaped is committed.
+static BOT_TOKEN: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| unique("test-bot-token"));
 
 /// A service whose policy reaches only the API named `name` (the tests share one moto).
 async fn spawn_for(name: &str, socket: Option<&SocketStandIn>) -> TestApp {
@@ -20,7 +22,7 @@ async fn spawn_for(name: &str, socket: Option<&SocketStandIn>) -> TestApp {
     ];
     let mut subcommand = "serve";
     if let Some(stand_in) = socket {
-        extra_env.push(("SLACK_APP_TOKEN", "xapp-1-A0APP-test-secret".to_owned()));
+        extra_env.push(("SLACK_APP_TOKEN", unique("test-app-token")));
         extra_env.push(("SLACK_API_URL", stand_in.api_url()));
         subcommand = "socket";
     }

@@ -7,7 +7,9 @@ use serde_json::Value;
 
 use crate::helpers::*;
 
-const BOT_TOKEN: &str = "xoxb-test-picture-token";
+/// The bot token the service is given: made up per run, so nothing token-shaped is committed.
+static BOT_TOKEN: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| unique("test-bot-token"));
 
 /// The widgets CloudWatch was asked to draw that name `api`, and whether each was drawn.
 async fn widgets_naming(api: &str) -> Vec<(Value, bool)> {
@@ -70,7 +72,7 @@ async fn show_of_one_stage_shares_a_picture_of_its_last_hour_against_its_limit()
     ] {
         assert_eq!(
             app.slack.authorizations(path)[0].as_deref(),
-            Some(format!("Bearer {BOT_TOKEN}").as_str())
+            Some(format!("Bearer {}", *BOT_TOKEN).as_str())
         );
     }
     assert_eq!(
@@ -173,7 +175,7 @@ async fn show_over_the_socket_shares_the_picture_the_same_way() {
     let app = TestApp::spawn_with(Options {
         subcommand: "socket",
         extra_env: vec![
-            ("SLACK_APP_TOKEN", "xapp-1-A0APP-test-secret".to_owned()),
+            ("SLACK_APP_TOKEN", unique("test-app-token")),
             ("SLACK_API_URL", stand_in.api_url()),
             ("SLACK_BOT_TOKEN", BOT_TOKEN.to_owned()),
         ],

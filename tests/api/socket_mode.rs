@@ -5,7 +5,9 @@ use serde_json::Value;
 
 use crate::helpers::*;
 
-const APP_TOKEN: &str = "xapp-1-A0APP-test-secret";
+/// The app-level token the service is given: made up per run, so nothing token-shaped is committed.
+static APP_TOKEN: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| unique("test-app-token"));
 
 async fn socket_app(stand_in: &SocketStandIn) -> TestApp {
     TestApp::spawn_with(Options {
@@ -62,7 +64,10 @@ async fn a_command_and_a_press_over_the_socket_go_down_the_same_path_as_over_htt
             .is_some_and(|t| t.contains("Usage"))
     );
 
-    assert_eq!(stand_in.authorizations(), [format!("Bearer {APP_TOKEN}")]);
+    assert_eq!(
+        stand_in.authorizations(),
+        [format!("Bearer {}", *APP_TOKEN)]
+    );
     let app = app.stop().await;
     assert!(
         !app.logs().iter().any(|line| line.contains("test-secret")),
