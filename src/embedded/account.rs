@@ -237,13 +237,7 @@ impl Gateway for Account {
         self.managed(format!("write {api}/{stage}"))?;
         self.refuses("write")?;
         let mut apis = self.apis.lock().unwrap();
-        let view = apis
-            .get_mut(api.to_string().as_str())
-            .and_then(|(_, stages)| stages.get_mut(stage.as_str()))
-            .ok_or(GatewayError::NotFound {
-                api: api.to_string(),
-                stage: stage.to_string(),
-            })?;
+        let view = stage_mut(&mut apis, api, stage)?;
         let values = match action {
             Action::Set(limits) => (*limits).into(),
             // As the HTTP API adapter does: an HTTP stage has no "not set".
@@ -439,12 +433,7 @@ impl Gateway for Account {
         self.managed(format!("tag {api}/{stage}"))?;
         self.refuses("tag")?;
         let mut apis = self.apis.lock().unwrap();
-        let view = apis
-            .get_mut(api.to_string().as_str())
-            .unwrap()
-            .1
-            .get_mut(stage.as_str())
-            .unwrap();
+        let view = stage_mut(&mut apis, api, stage)?;
         view.tags.retain(|(k, _)| k != key);
         view.tags.push((key.to_owned(), value.to_owned()));
         let tagged = TrailWhat::Tagged(vec![(key.to_owned(), value.to_owned())]);
@@ -469,12 +458,7 @@ impl Gateway for Account {
         self.managed(format!("untag {api}/{stage}"))?;
         self.refuses("untag")?;
         let mut apis = self.apis.lock().unwrap();
-        let view = apis
-            .get_mut(api.to_string().as_str())
-            .unwrap()
-            .1
-            .get_mut(stage.as_str())
-            .unwrap();
+        let view = stage_mut(&mut apis, api, stage)?;
         view.tags.retain(|(k, _)| k != key);
         let untagged = TrailWhat::Untagged(vec![key.to_owned()]);
         self.trail.record(
@@ -485,4 +469,19 @@ impl Gateway for Account {
         );
         Ok(())
     }
+}
+
+/// One stage of the account, as a write or a tag call finds it (AWS's NotFound if it is not
+/// there).
+fn stage_mut<'a>(
+    apis: &'a mut HashMap<String, NamedStages>,
+    api: &ApiId,
+    stage: &StageName,
+) -> Result<&'a mut StageView, GatewayError> {
+    apis.get_mut(api.to_string().as_str())
+        .and_then(|(_, stages)| stages.get_mut(stage.as_str()))
+        .ok_or(GatewayError::NotFound {
+            api: api.to_string(),
+            stage: stage.to_string(),
+        })
 }

@@ -10,8 +10,8 @@ use crate::core::clock::unix_now;
 use crate::core::grammar::ShowRequest;
 use crate::core::ports::{Gateway, GatewayError, Teller};
 use crate::domain::{
-    ApiId, ApiRef, Asker, Configured, History, HistoryEntry, InForce, Level, LevelChange, Lookback,
-    Place, PlanView, RecordSeal, ResolvedApi, STALE_AFTER_SECS, StageName, StageView, Timed, Trail,
+    ApiId, Asker, Configured, History, HistoryEntry, InForce, Level, LevelChange, Lookback, Place,
+    PlanView, RecordSeal, ResolvedApi, STALE_AFTER_SECS, StageName, StageView, Timed, Trail,
     TrailEvent, TrailWhat,
 };
 
@@ -29,25 +29,7 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
         request: &ShowRequest,
         lookback: Lookback,
     ) -> Result<History, GatewayError> {
-        let (api, stages) = match &request.stage {
-            Some(stage) => {
-                let (api, read, _) = self.locate(&request.api, stage, false, None).await?;
-                (api, vec![read])
-            }
-            None => {
-                let api = match &request.api {
-                    ApiRef::Id(id) => ResolvedApi {
-                        id: id.clone(),
-                        name: self.gateway.known_name(id),
-                        kind: Default::default(),
-                    },
-                    ApiRef::Name(name) => self.gateway.find_by_name(name).await?,
-                };
-                let stages = self.read_stages(&api.id).await?;
-                let kind = self.gateway.known_kind(&api.id).unwrap_or(api.kind);
-                (ResolvedApi { kind, ..api }, stages)
-            }
-        };
+        let (api, stages) = self.api_and_stages(request).await?;
         let to = unix_now();
         let from = to - lookback.secs() as i64;
         let mut trail = self

@@ -241,11 +241,15 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
         Ok(TargetApis { apis })
     }
 
-    pub(super) async fn show(&self, request: &ShowRequest) -> Result<ApiView, GatewayError> {
-        let (api, mut stages) = match &request.stage {
+    /// The API a read asks about, with the stage it names, or every stage of it.
+    pub(super) async fn api_and_stages(
+        &self,
+        request: &ShowRequest,
+    ) -> Result<(ResolvedApi, Vec<StageView>), GatewayError> {
+        match &request.stage {
             Some(stage) => {
                 let (api, read, _) = self.locate(&request.api, stage, false, None).await?;
-                (api, vec![read])
+                Ok((api, vec![read]))
             }
             None => {
                 let api = match &request.api {
@@ -259,9 +263,13 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
                 let stages = self.read_stages(&api.id).await?;
                 // Known once the stages are read (by the listing that found the API's kind).
                 let kind = self.gateway.known_kind(&api.id).unwrap_or(api.kind);
-                (ResolvedApi { kind, ..api }, stages)
+                Ok((ResolvedApi { kind, ..api }, stages))
             }
-        };
+        }
+    }
+
+    pub(super) async fn show(&self, request: &ShowRequest) -> Result<ApiView, GatewayError> {
+        let (api, mut stages) = self.api_and_stages(request).await?;
         stages.sort_by(|a, b| a.stage.cmp(&b.stage));
         let account = self.gateway.account_limits(&api.id).await;
         let traffic_unread = self
