@@ -321,14 +321,6 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
         policy.reaches(api.target(), &names)
     }
 
-    /// Whether the policy's rules reach this usage plan (by id or name); without a policy,
-    /// every plan is reached.
-    pub fn reaches_plan(&self, plan: &PlanView) -> bool {
-        self.policy
-            .current()
-            .is_none_or(|policy| policy.reaches_plan(plan.target.as_ref(), &plan.names()))
-    }
-
     pub fn metrics(&self) -> &Metrics {
         &self.metrics
     }

@@ -20,18 +20,6 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
         Ok(view)
     }
 
-    /// Every target's usage plans that this deployment's policy reaches (what a sweep reads,
-    /// so that deployments sharing an account neither finish nor report each other's timed
-    /// changes), as [`Runner::read_plan`] reads one.
-    pub async fn read_plans(&self) -> Result<Vec<PlanView>, GatewayError> {
-        let mut views = self.gateway.plans().await?;
-        views.retain(|view| self.reaches_plan(view));
-        for view in &mut views {
-            self.open_plan(view).await;
-        }
-        Ok(views)
-    }
-
     /// Checks a plan's records' seals; what does not verify is told to the audit channel once
     /// per process, and is otherwise left alone for a person.
     async fn open_plan(&self, view: &mut PlanView) {

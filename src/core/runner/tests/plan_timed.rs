@@ -405,22 +405,6 @@ async fn a_level_changed_while_the_restore_waited_its_turn_is_told_as_a_look_the
 }
 
 #[tokio::test]
-async fn a_sweep_reads_the_plans_the_policy_reaches_with_their_records_opened() {
-    let (runner, _) = timed_runner(false);
-    let silver = PlanView {
-        id: "def456".to_owned(),
-        name: "silver".to_owned(),
-        ..gold()
-    };
-    runner.gateway.plans.lock().unwrap().push(silver);
-    runner.perform(&ask("U1", "plan gold 5 10 for 30m")).await;
-    let plans = runner.read_plans().await.unwrap();
-    let names: Vec<&str> = plans.iter().map(|p| p.name.as_str()).collect();
-    assert_eq!(names, ["gold"], "no rule reaches silver");
-    assert_eq!(plans[0].timed.len(), 1, "its record, verified");
-}
-
-#[tokio::test]
 async fn extend_plan_acts_only_on_a_timed_change_still_in_force_and_as_approved() {
     let (runner, _) = timed_runner(false);
     runner.perform(&ask("U1", "plan gold 5 10 for 30m")).await;
