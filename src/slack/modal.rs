@@ -14,7 +14,7 @@ use super::signature::SigningSecret;
 use crate::core::grammar::BREAK_GLASS_FLAG;
 use crate::domain::text::first_forbidden;
 use crate::domain::{
-    ApiRef, BurstLimit, Hold, HttpMethod, Level, RateLimit, ResourcePath, StageName,
+    ApiRef, BurstLimit, Hold, HttpMethod, Level, RateLimit, ResourcePath, StageName, TargetError,
 };
 
 /// The view's `callback_id`: a submission of any other view is not ours.
@@ -219,42 +219,28 @@ pub fn command_text(values: &Value) -> Result<String, BTreeMap<&'static str, Str
     let level = field(LEVEL, "");
     let duration = field(DURATION, "");
     let now = field(NOW, "");
-    let mut check = |block: &'static str, result: Result<(), String>| {
-        if let Err(why) = result {
+    let mut check = |block: &'static str, refused: Option<String>| {
+        if let Some(why) = refused {
             errors.insert(block, capitalise(&why));
         }
     };
     if let Some(api) = &api {
-        check(API, ApiRef::parse(api).map(drop).map_err(|e| e.to_string()));
+        check(API, refusal(ApiRef::parse(api)));
     }
     if let Some(stage) = &stage {
-        check(
-            STAGE,
-            StageName::parse(stage).map(drop).map_err(|e| e.to_string()),
-        );
+        check(STAGE, refusal(StageName::parse(stage)));
     }
     if let Some(rate) = &rate {
-        check(
-            RATE,
-            RateLimit::parse(rate).map(drop).map_err(|e| e.to_string()),
-        );
+        check(RATE, refusal(RateLimit::parse(rate)));
     }
     if let Some(burst) = &burst {
-        check(
-            BURST,
-            BurstLimit::parse(burst)
-                .map(drop)
-                .map_err(|e| e.to_string()),
-        );
+        check(BURST, refusal(BurstLimit::parse(burst)));
     }
     if let Some(level) = &level {
-        check(LEVEL, level_of(level).map(drop));
+        check(LEVEL, refusal(level_of(level)));
     }
     if let Some(duration) = &duration {
-        check(
-            DURATION,
-            Hold::parse(duration).map(drop).map_err(|e| e.to_string()),
-        );
+        check(DURATION, refusal(Hold::parse(duration)));
     }
     if !errors.is_empty() {
         return Err(errors);
@@ -277,15 +263,30 @@ pub fn command_text(values: &Value) -> Result<String, BTreeMap<&'static str, Str
     Ok(text)
 }
 
+/// What a field's value was refused for, in the typed command's words.
+fn refusal<T, E: std::fmt::Display>(parsed: Result<T, E>) -> Option<String> {
+    parsed.err().map(|why| why.to_string())
+}
+
+/// Why the form's method-or-route field was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+enum LevelError {
+    #[error(transparent)]
+    Target(#[from] TargetError),
+    #[error(
+        "Give a method and a path, like GET /pets/{{id}}, or $default for an HTTP API's default route."
+    )]
+    Shape,
+}
+
 /// A method or route as the form takes it: `GET /pets`, or `$default`.
-fn level_of(raw: &str) -> Result<Level, String> {
+fn level_of(raw: &str) -> Result<Level, LevelError> {
     let words: Vec<&str> = raw.split_whitespace().collect();
     match words[..] {
         [route] if route == Level::DEFAULT_ROUTE => Ok(Level::DefaultRoute),
-        [method, path] => HttpMethod::parse(method)
-            .and_then(|m| Level::enforced(m, ResourcePath::parse(path)?))
-            .map_err(|e| e.to_string()),
-        _ => Err("Give a method and a path, like GET /pets/{id}, or $default for an HTTP API's default route.".to_owned()),
+        [method, path] => Ok(HttpMethod::parse(method)
+            .and_then(|m| Level::enforced(m, ResourcePath::parse(path)?))?),
+        _ => Err(LevelError::Shape),
     }
 }
 

@@ -4,6 +4,21 @@
 
 use serde_json::{Map, Value, json};
 
+/// Why an answer was not kept for its field (the field is asked again).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AnswerError {
+    #[error("the form has no field left")]
+    NoFieldLeft,
+    #[error("{0} is required.")]
+    Required(String),
+    #[error("nothing the form offers matches `{0}`")]
+    NoMatch(String),
+    #[error("`{0}` is not one of the choices")]
+    NotAChoice(String),
+    #[error("answer `yes` or `no`")]
+    YesOrNo,
+}
+
 /// One input of the form.
 #[derive(Debug, Clone)]
 struct Field {
@@ -107,14 +122,18 @@ impl OpenForm {
 
     /// Keeps `typed` for the next field (`picked`: the option an external select's
     /// suggestions gave for it), or says why it cannot.
-    pub fn answer(&mut self, typed: &str, picked: Option<(String, String)>) -> Result<(), String> {
+    pub fn answer(
+        &mut self,
+        typed: &str,
+        picked: Option<(String, String)>,
+    ) -> Result<(), AnswerError> {
         let Some(field) = self.fields.get(self.at).cloned() else {
-            return Err("the form has no field left".to_owned());
+            return Err(AnswerError::NoFieldLeft);
         };
         let typed = typed.trim();
         if typed.is_empty() {
             if !field.optional {
-                return Err(format!("{} is required.", field.label));
+                return Err(AnswerError::Required(field.label));
             }
             self.values.remove(&field.block);
             self.at += 1;
@@ -124,17 +143,17 @@ impl OpenForm {
         let state = match field.kind.as_str() {
             "external_select" => match &picked {
                 Some(found) => json!({ "type": field.kind, "selected_option": option(found) }),
-                None => return Err(format!("nothing the form offers matches `{typed}`")),
+                None => return Err(AnswerError::NoMatch(typed.to_owned())),
             },
             "static_select" => match field.options.iter().find(|(_, v)| v == typed) {
                 Some(found) => json!({ "type": field.kind, "selected_option": option(found) }),
-                None => return Err(format!("`{typed}` is not one of the choices")),
+                None => return Err(AnswerError::NotAChoice(typed.to_owned())),
             },
             "checkboxes" => {
                 let chosen: Vec<Value> = match typed {
                     "yes" | "y" => field.options.iter().map(option).collect(),
                     "no" | "n" => Vec::new(),
-                    _ => return Err("answer `yes` or `no`".to_owned()),
+                    _ => return Err(AnswerError::YesOrNo),
                 };
                 json!({ "type": field.kind, "selected_options": chosen })
             }

@@ -25,7 +25,7 @@ use crate::domain::Hold;
 use crate::http::AppState;
 use crate::jobs::{AppGateway, Mode, record_seal};
 use crate::metrics::Metrics;
-use crate::policy::{PolicyHandle, PolicySource};
+use crate::policy::{PolicyError, PolicyHandle, PolicySource};
 use crate::slack::SlackPoster;
 use crate::slack::hosts::SlackHosts;
 use crate::slack::outbox::Outbox;
@@ -48,24 +48,37 @@ const IMPACT_AFTER: Duration = Duration::from_secs(5 * 60);
 /// Seals buttons and records in this process only: nothing sealed with it leaves it.
 const LOCAL_SECRET: &str = "try: a secret that never leaves this process";
 
+/// Why a session could not start or go on.
+#[derive(Debug, thiserror::Error)]
+pub enum TryError {
+    #[error(transparent)]
+    Clock(#[from] clock::AlreadySet),
+    #[error("cannot start: {0}")]
+    Runtime(std::io::Error),
+    #[error(transparent)]
+    Policy(#[from] PolicyError),
+    #[error("cannot read standard input: {0}")]
+    Input(std::io::Error),
+}
+
 /// Runs a session: a conversation at a terminal, else the lines of standard input, printed
 /// as a transcript. `policy`: the one given, else the built-in example.
-pub fn run(policy: Option<PolicySource>) -> Result<(), String> {
+pub fn run(policy: Option<PolicySource>) -> Result<(), TryError> {
     let scripted = !std::io::stdin().is_terminal();
     let start = if scripted {
         SCRIPT_START
     } else {
         clock::system_now()
     };
-    clock::set_world(start, !scripted).map_err(|e| e.to_string())?;
+    clock::set_world(start, !scripted)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|e| format!("cannot start: {e}"))?;
+        .map_err(TryError::Runtime)?;
     runtime.block_on(converse(policy, scripted))
 }
 
-async fn converse(policy: Option<PolicySource>, scripted: bool) -> Result<(), String> {
+async fn converse(policy: Option<PolicySource>, scripted: bool) -> Result<(), TryError> {
     let said_policy = match &policy {
         None => "the example policy built in (docs/policy.example.toml)".to_owned(),
         Some(PolicySource::File(path)) => format!("THROTTLE_POLICY={}", path.display()),
@@ -73,14 +86,14 @@ async fn converse(policy: Option<PolicySource>, scripted: bool) -> Result<(), St
         Some(PolicySource::AllowAll) => "allow-all (everyone may change everything)".to_owned(),
     };
     let policy = policy.unwrap_or_else(|| PolicySource::Inline(EXAMPLE_POLICY.to_owned()));
-    let policy = PolicyHandle::load(Some(policy)).map_err(|e| e.to_string())?;
+    let policy = PolicyHandle::load(Some(policy))?;
     let (outbox, posted) = Outbox::new();
     let state = bot(policy, outbox);
     let mut session = Session::new(Arc::new(state), posted, People::default());
     print!("{}", intro(&said_policy, scripted, &session.people));
     if scripted {
         for line in std::io::stdin().lock().lines() {
-            let line = line.map_err(|e| format!("cannot read standard input: {e}"))?;
+            let line = line.map_err(TryError::Input)?;
             println!("\n{}> {}", session.people.current_name(), line.trim_end());
             match one_line(&mut session, &line).await {
                 Some(said) => print(&said),
@@ -148,7 +161,7 @@ async fn one_line(session: &mut Session, line: &str) -> Option<Said> {
                 "you are @{} now",
                 session.people.current_name()
             ))],
-            Err(why) => vec![note(why)],
+            Err(why) => vec![note(why.to_string())],
         },
         ("wait", [duration]) => match Hold::parse(duration) {
             Ok(hold) => {

@@ -5,6 +5,11 @@ use crate::core::requester::ChatId;
 /// The people of the sample workspace: `lead` is the approver the example policy names.
 const SAMPLE: [(&str, &str); 3] = [("ann", "U0ANN"), ("bob", "U0BOB"), ("lead", "U0LEAD0001")];
 
+/// A name `as` cannot bring in.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{0}` is not a name here: use letters and digits (or a Slack user id)")]
+pub struct NotAName(pub String);
+
 pub struct People {
     known: Vec<(String, String)>,
     current: usize,
@@ -54,7 +59,7 @@ impl People {
 
     /// Makes `name` the one typing, bringing them in if new (an id from their name, or a
     /// Slack user id typed as it is). `Err` with why for a name that cannot be one.
-    pub fn switch(&mut self, name: &str) -> Result<(), String> {
+    pub fn switch(&mut self, name: &str) -> Result<(), NotAName> {
         let name = name.trim().trim_start_matches('@');
         if let Some(at) = self
             .known
@@ -65,9 +70,7 @@ impl People {
             return Ok(());
         }
         if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric()) {
-            return Err(format!(
-                "`{name}` is not a name here: use letters and digits (or a Slack user id)"
-            ));
+            return Err(NotAName(name.to_owned()));
         }
         let id = if ChatId::parse(name).is_some() && name.starts_with('U') {
             name.to_owned()

@@ -176,7 +176,7 @@ impl Session {
             _ => None,
         };
         if let Err(why) = form.answer(line, picked.clone()) {
-            let mut lines = vec![why];
+            let mut lines = vec![why.to_string()];
             lines.extend(form.question());
             self.form = Some(form);
             return said(lines);

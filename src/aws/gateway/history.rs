@@ -164,19 +164,30 @@ impl TargetGateway {
                 Ok(me) => me
                     .arn()
                     .and_then(principal_of_arn)
-                    .ok_or_else(|| format!("an identity not understood ({:?})", me.arn())),
-                Err(error) => Err(aws_sdk_sts::error::DisplayErrorContext(&error).to_string()),
+                    .ok_or_else(|| IdentityError::NotUnderstood(me.arn().map(str::to_owned))),
+                Err(error) => Err(IdentityError::Refused(
+                    aws_sdk_sts::error::DisplayErrorContext(&error).to_string(),
+                )),
             }
         })
         .await
     }
 }
 
+/// Why this service's own identity could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+enum IdentityError {
+    #[error("an identity not understood ({0:?})")]
+    NotUnderstood(Option<String>),
+    #[error("{0}")]
+    Refused(String),
+}
+
 /// The identity in `cell`, or asked for now; kept only once read.
 async fn remembered<F, A>(cell: &OnceCell<Option<Principal>>, ask: F) -> Option<Principal>
 where
     F: FnOnce() -> A,
-    A: Future<Output = Result<Principal, String>>,
+    A: Future<Output = Result<Principal, IdentityError>>,
 {
     let read = cell
         .get_or_try_init(|| async { ask().await.map(Some) })
@@ -210,7 +221,20 @@ enum Read {
     /// On this stage (empty: the stages a usage plan holds, for the core to say).
     Found(String, TrailWhat),
     /// Perhaps this API's, but its parameters could not be read: the stage where known, why.
-    Unread(String, String),
+    Unread(String, Unreadable),
+}
+
+/// Why an event's parameters could not be read (shown in `history` as such).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+enum Unreadable {
+    #[error("{0} without {1}")]
+    Missing(TrailCall, &'static str),
+    #[error("UpdateUsagePlan of `{0}` without patch operations")]
+    PlanWithoutPatches(String),
+    #[error("route key `{0}` not understood")]
+    RouteKey(String),
+    #[error("throttling path `{0}` not understood")]
+    ThrottlingPath(String),
 }
 
 const API_KEYS: [&str; 4] = ["restApiId", "apiId", "restapi_id", "api_id"];
@@ -235,7 +259,10 @@ pub fn parse_event(
         return None;
     }
     let read = match event.get("requestParameters").filter(|p| p.is_object()) {
-        None => Read::Unread(String::new(), format!("{call} without request parameters")),
+        None => Read::Unread(
+            String::new(),
+            Unreadable::Missing(call, "request parameters"),
+        ),
         Some(params) => match call {
             TrailCall::TagResource | TrailCall::UntagResource => tags(params, call, wanted),
             TrailCall::UpdateUsagePlan => plan_change(params, wanted),
@@ -249,7 +276,7 @@ pub fn parse_event(
         (Read::Unread(..), Some(_)) => return None,
         (Read::Found(stage, _), Some(code)) => (stage, TrailWhat::Refused(code.to_owned())),
         (Read::Found(stage, what), None) => (stage, what),
-        (Read::Unread(stage, why), None) => (stage, TrailWhat::Unread(why)),
+        (Read::Unread(stage, why), None) => (stage, TrailWhat::Unread(why.to_string())),
     };
     let principal = event
         .get("userIdentity")
@@ -293,7 +320,7 @@ fn not_read(call: TrailCall, at: i64, why: &str) -> TrailEvent {
 /// UpdateStage, CreateDeployment, DeleteRouteSettings: the API and stage in the parameters.
 fn stage_call(params: &Value, call: TrailCall, wanted: &Wanted<'_>) -> Read {
     let Some(api) = find_str(params, &API_KEYS) else {
-        return Read::Unread(String::new(), format!("{call} without an API id"));
+        return Read::Unread(String::new(), Unreadable::Missing(call, "an API id"));
     };
     if api != wanted.api {
         return Read::Elsewhere;
@@ -302,7 +329,7 @@ fn stage_call(params: &Value, call: TrailCall, wanted: &Wanted<'_>) -> Read {
         Some(stage) => stage.to_owned(),
         // A deployment made to no stage changes none.
         None if call == TrailCall::CreateDeployment => return Read::Elsewhere,
-        None => return Read::Unread(String::new(), format!("{call} without a stage name")),
+        None => return Read::Unread(String::new(), Unreadable::Missing(call, "a stage name")),
     };
     if wanted.stage.is_some_and(|s| s != stage) {
         return Read::Elsewhere;
@@ -310,10 +337,10 @@ fn stage_call(params: &Value, call: TrailCall, wanted: &Wanted<'_>) -> Read {
     let what = match call {
         TrailCall::CreateDeployment => Ok(TrailWhat::Deployed),
         TrailCall::DeleteRouteSettings => match find_str(params, &["routeKey", "route_key"]) {
-            None => Err(format!("{call} without a route key")),
+            None => Err(Unreadable::Missing(call, "a route key")),
             Some(key) => level_of(key)
                 .map(|level| TrailWhat::Levels(vec![LevelChange::removed(level)]))
-                .ok_or_else(|| format!("route key `{key}` not understood")),
+                .ok_or_else(|| Unreadable::RouteKey(key.to_owned())),
         },
         _ => stage_change(params),
     };
@@ -325,7 +352,7 @@ fn stage_call(params: &Value, call: TrailCall, wanted: &Wanted<'_>) -> Read {
 
 /// An UpdateStage's throttling per level: a REST API's patch operations, or an HTTP API's
 /// settings objects (each sent whole); `Err` naming a throttling setting that is not understood.
-fn stage_change(params: &Value) -> Result<TrailWhat, String> {
+fn stage_change(params: &Value) -> Result<TrailWhat, Unreadable> {
     let mut levels = match find(params, "patchOperations").and_then(Value::as_array) {
         Some(ops) => patched(ops, |path| Some(path.to_owned()))?,
         None => Vec::new(),
@@ -336,7 +363,7 @@ fn stage_change(params: &Value) -> Result<TrailWhat, String> {
     }
     if let Some(routes) = find(params, "routeSettings").and_then(Value::as_object) {
         for (key, object) in routes {
-            let level = level_of(key).ok_or_else(|| format!("route key `{key}` not understood"))?;
+            let level = level_of(key).ok_or_else(|| Unreadable::RouteKey(key.clone()))?;
             levels.push(settings(level, object));
         }
     }
@@ -371,7 +398,7 @@ fn settings(level: Level, object: &Value) -> LevelChange {
 fn patched(
     ops: &[Value],
     key_of: impl Fn(&str) -> Option<String>,
-) -> Result<Vec<LevelChange>, String> {
+) -> Result<Vec<LevelChange>, Unreadable> {
     let mut levels: Vec<LevelChange> = Vec::new();
     for op in ops {
         let kind = op.get("op").and_then(Value::as_str).unwrap_or_default();
@@ -393,7 +420,7 @@ fn patched(
         );
         let Some(level) = parse_setting_key(&format!("{resource}/{method}")) else {
             if throttling {
-                return Err(format!("throttling path `{path}` not understood"));
+                return Err(Unreadable::ThrottlingPath(path.to_owned()));
             }
             continue;
         };
@@ -445,13 +472,13 @@ fn plan_change(params: &Value, wanted: &Wanted<'_>) -> Read {
     let Some(plan) = find_str(params, &["usagePlanId", "usageplanId", "usageplan_id"]) else {
         return Read::Unread(
             String::new(),
-            "UpdateUsagePlan without a usage plan id".into(),
+            Unreadable::Missing(TrailCall::UpdateUsagePlan, "a usage plan id"),
         );
     };
     let Some(ops) = find(params, "patchOperations").and_then(Value::as_array) else {
         return Read::Unread(
             String::new(),
-            format!("UpdateUsagePlan of `{plan}` without patch operations"),
+            Unreadable::PlanWithoutPatches(plan.to_owned()),
         );
     };
     let named = |api_stage: &str| {
@@ -524,7 +551,7 @@ fn tags(params: &Value, call: TrailCall, wanted: &Wanted<'_>) -> Read {
         params,
         &["resourceArn", "resource-arn", "resource_arn", "ResourceArn"],
     ) else {
-        return Read::Unread(String::new(), format!("{call} without a resource ARN"));
+        return Read::Unread(String::new(), Unreadable::Missing(call, "a resource ARN"));
     };
     // A path parameter may be recorded as sent, percent-encoded.
     let arn = percent_encoding::percent_decode_str(arn).decode_utf8_lossy();
@@ -541,7 +568,7 @@ fn tags(params: &Value, call: TrailCall, wanted: &Wanted<'_>) -> Read {
     let what = match call {
         TrailCall::TagResource => {
             let Some(tags) = find(params, "tags").and_then(Value::as_object) else {
-                return Read::Unread(stage, format!("{call} without tags"));
+                return Read::Unread(stage, Unreadable::Missing(call, "tags"));
             };
             let ours: Vec<(String, String)> = tags
                 .iter()
@@ -558,7 +585,7 @@ fn tags(params: &Value, call: TrailCall, wanted: &Wanted<'_>) -> Read {
                     .map(str::to_owned)
                     .collect(),
                 Some(Value::String(keys)) => keys.split(',').map(|k| k.trim().to_owned()).collect(),
-                _ => return Read::Unread(stage, format!("{call} without tag keys")),
+                _ => return Read::Unread(stage, Unreadable::Missing(call, "tag keys")),
             };
             let ours: Vec<String> = keys
                 .into_iter()

@@ -223,12 +223,15 @@ fn the_bots_own_change_has_its_user_agent_suffix_from_exactly_its_own_session() 
 async fn an_identity_that_could_not_be_read_is_asked_again_next_time() {
     let cell = tokio::sync::OnceCell::new();
     let asked = std::sync::atomic::AtomicUsize::new(0);
-    let ask = |answer: Result<Principal, String>| {
+    let ask = |answer: Result<Principal, IdentityError>| {
         asked.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         async move { answer }
     };
     assert_eq!(
-        remembered(&cell, || ask(Err("no network".into()))).await,
+        remembered(&cell, || ask(Err(IdentityError::Refused(
+            "no network".into()
+        ))))
+        .await,
         None
     );
     assert_eq!(
@@ -236,7 +239,10 @@ async fn an_identity_that_could_not_be_read_is_asked_again_next_time() {
         Some(bot_role())
     );
     assert_eq!(
-        remembered(&cell, || ask(Err("not asked".into()))).await,
+        remembered(&cell, || ask(Err(IdentityError::Refused(
+            "not asked".into()
+        ))))
+        .await,
         Some(bot_role())
     );
     assert_eq!(asked.load(std::sync::atomic::Ordering::SeqCst), 2);
