@@ -98,13 +98,24 @@ impl Application {
         let grace = self.config.shutdown_grace;
         let (stopping, stopped) = tokio::sync::watch::channel(false);
         // Under Socket Mode, Slack's routes are not served: payloads come through the socket.
+        // A Socket Mode that refuses to start (another replica is connected) stops the service.
+        let (refused, refusal) = tokio::sync::oneshot::channel();
         let socket = match (&self.config.socket, &self.state.socket) {
-            (Some(settings), Some(status)) => Some(tokio::spawn(crate::socket::run(
-                Arc::new(self.state.clone()),
-                settings.clone(),
-                Arc::clone(status),
-                stopped.clone(),
-            ))),
+            (Some(settings), Some(status)) => {
+                let run = crate::socket::run(
+                    Arc::new(self.state.clone()),
+                    settings.clone(),
+                    Arc::clone(status),
+                    stopped.clone(),
+                );
+                Some(tokio::spawn(async move {
+                    let ended = run.await;
+                    if let Err(error) = &ended {
+                        let _ = refused.send(error.clone());
+                    }
+                    ended
+                }))
+            }
             _ => None,
         };
         let slack_routes = match self.ops_listener {
@@ -125,7 +136,10 @@ impl Application {
             None => router(self.state),
         };
         let signalled = async move {
-            shutdown.await;
+            tokio::select! {
+                () = shutdown => {}
+                Ok(error) = refusal => tracing::error!(%error, "not starting"),
+            }
             stopping.send_replace(true);
         };
         // The connection drain and the commands in flight share one grace period.
@@ -139,9 +153,12 @@ impl Application {
         )
         .await;
 
+        let mut failed = None;
         if let Some(socket) = socket {
             // The stop signal closes every connection; nothing new arrives after this.
-            let _ = socket.await;
+            if let Ok(Err(error)) = socket.await {
+                failed = Some(error);
+            }
         }
         let running = jobs.in_flight();
         if running > 0 {
@@ -156,7 +173,10 @@ impl Application {
             );
         }
         tracing::info!("stopped");
-        Ok(())
+        match failed {
+            Some(error) => Err(std::io::Error::other(error)),
+            None => Ok(()),
+        }
     }
 }
 

@@ -10,7 +10,11 @@ use crate::core::recent::Recent;
 /// One frame from Slack.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Frame {
-    Hello,
+    /// The connection is open; `connections`: how many this app holds now, this one
+    /// included (Slack's own example greets a first connection with `"num_connections": 1`).
+    Hello {
+        connections: Option<u64>,
+    },
     Disconnect(Reason),
     Envelope(Envelope),
     /// Anything else (a frame type this service does not use): ignored.
@@ -51,7 +55,9 @@ pub struct Envelope {
 pub fn parse(text: &str) -> Option<Frame> {
     let value: Value = serde_json::from_str(text).ok()?;
     let frame = match value["type"].as_str()? {
-        "hello" => Frame::Hello,
+        "hello" => Frame::Hello {
+            connections: value["num_connections"].as_u64(),
+        },
         "disconnect" => Frame::Disconnect(match value["reason"].as_str().unwrap_or_default() {
             "warning" => Reason::Warning,
             "refresh_requested" => Reason::RefreshRequested,
@@ -143,7 +149,19 @@ mod tests {
     fn frames_are_read_as_slack_documents_them() {
         assert_eq!(
             parse(r#"{"type":"hello","num_connections":1,"connection_info":{"app_id":"A1"}}"#),
-            Some(Frame::Hello)
+            Some(Frame::Hello {
+                connections: Some(1)
+            })
+        );
+        assert_eq!(
+            parse(r#"{"type":"hello","num_connections":3}"#),
+            Some(Frame::Hello {
+                connections: Some(3)
+            })
+        );
+        assert_eq!(
+            parse(r#"{"type":"hello"}"#),
+            Some(Frame::Hello { connections: None })
         );
         for (reason, expected) in [
             ("warning", Reason::Warning),

@@ -80,8 +80,28 @@ impl SocketSettings {
     }
 }
 
+/// Why Socket Mode stopped for good and the service with it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SocketError {
+    /// Another process holds connections to this Slack app: a second replica, whose presses,
+    /// replays and timed changes this one would race (one replica per Slack app).
+    #[error(
+        "another process is connected to this Slack app ({0} connections counting this one's first): run one replica per Slack app (docs/deploy.md); this one stops without taking any request"
+    )]
+    AnotherReplica(u64),
+}
+
+/// How many times the first connection looks for another process's connections before this
+/// one refuses to start: a process that was just replaced may hold its link a few seconds.
+const CROWDED_LOOKS: u32 = 2;
+/// How long the second look waits after the first found another process connected.
+const SECOND_LOOK: Duration = Duration::from_secs(5);
+
 /// How a connection ended.
 enum End {
+    /// The process's first `hello` counted connections that are not this process's (how
+    /// many): another replica of this Slack app is running.
+    Crowded(u64),
     /// Slack asked for a new connection (`refresh_requested`, `warning`): open one now.
     Refresh,
     /// The link dropped or could not be made: open a new one after a backoff.
@@ -92,13 +112,16 @@ enum End {
     Stopped,
 }
 
-/// Holds `settings.connections` connections until `stop` turns true.
+/// Holds `settings.connections` connections until `stop` turns true. The first connects
+/// alone: when Slack counts connections of this app that are not this process's, another
+/// replica is running, and this one refuses to start ([`SocketError::AnotherReplica`]) before
+/// it takes any request; the others connect once the first found the app to itself.
 pub async fn run(
     state: Shared,
     settings: SocketSettings,
     status: Arc<SocketStatus>,
     stop: watch::Receiver<bool>,
-) {
+) -> Result<(), SocketError> {
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
         .build()
@@ -106,19 +129,40 @@ pub async fn run(
     // Shared by every connection: Slack may redeliver on another one. Ten minutes outlast
     // Slack's retries (the last about five minutes after the first delivery).
     let delivered = Arc::new(Mutex::new(Delivered::new(Duration::from_secs(600), 10_000)));
+    let link = |index: usize, admit: Option<watch::Sender<bool>>| Link {
+        index,
+        state: Arc::clone(&state),
+        settings: settings.clone(),
+        status: Arc::clone(&status),
+        delivered: Arc::clone(&delivered),
+        http: http.clone(),
+        stop: stop.clone(),
+        admit,
+    };
+    let (admit, mut admitted) = watch::channel(false);
     let mut tasks = tokio::task::JoinSet::new();
-    for index in 0..settings.connections {
-        tasks.spawn(hold(Link {
-            index,
-            state: Arc::clone(&state),
-            settings: settings.clone(),
-            status: Arc::clone(&status),
-            delivered: Arc::clone(&delivered),
-            http: http.clone(),
-            stop: stop.clone(),
-        }));
+    tasks.spawn(hold(link(0, Some(admit))));
+    let mut others = settings.connections > 1;
+    loop {
+        tokio::select! {
+            joined = tasks.join_next() => match joined {
+                None => return Ok(()),
+                Some(Ok(Err(refused))) => {
+                    tasks.abort_all();
+                    return Err(refused);
+                }
+                Some(_) => {}
+            },
+            changed = admitted.changed(), if others => {
+                others = false;
+                if changed.is_ok() && *admitted.borrow() {
+                    for index in 1..settings.connections {
+                        tasks.spawn(hold(link(index, None)));
+                    }
+                }
+            }
+        }
     }
-    while tasks.join_next().await.is_some() {}
 }
 
 /// One connection's part.
@@ -130,13 +174,17 @@ struct Link {
     delivered: Arc<Mutex<Delivered>>,
     http: reqwest::Client,
     stop: watch::Receiver<bool>,
+    /// The first connection's: set once Slack's first `hello` counted no other process's
+    /// connections; `None` for the others, and once sent.
+    admit: Option<watch::Sender<bool>>,
 }
 
-async fn hold(mut link: Link) {
+async fn hold(mut link: Link) -> Result<(), SocketError> {
     let mut failures: u32 = 0;
+    let mut looks: u32 = 0;
     loop {
         if *link.stop.borrow() {
-            return;
+            return Ok(());
         }
         let end = match link.open().await {
             Ok(url) => link.session(&url, &mut failures).await,
@@ -150,13 +198,29 @@ async fn hold(mut link: Link) {
             }
         };
         match end {
-            End::Stopped => return,
+            End::Stopped => return Ok(()),
             End::Disabled => {
                 link.status.disable();
                 tracing::error!(
                     "Slack turned Socket Mode off for this app (link_disabled); not reconnecting"
                 );
-                return;
+                return Ok(());
+            }
+            End::Crowded(connections) => {
+                looks += 1;
+                if looks >= CROWDED_LOOKS {
+                    return Err(SocketError::AnotherReplica(connections));
+                }
+                tracing::warn!(
+                    connections,
+                    wait_s = SECOND_LOOK.as_secs(),
+                    "Slack counts connections to this app that are not this process's; looking again before refusing to start"
+                );
+                let mut stop = link.stop.clone();
+                tokio::select! {
+                    () = tokio::time::sleep(SECOND_LOOK) => {}
+                    () = stopped(&mut stop) => return Ok(()),
+                }
             }
             End::Refresh => {
                 link.state.metrics.socket_reconnected();
@@ -173,7 +237,7 @@ async fn hold(mut link: Link) {
                 let mut stop = link.stop.clone();
                 tokio::select! {
                     () = tokio::time::sleep(wait) => {}
-                    () = stopped(&mut stop) => return,
+                    () = stopped(&mut stop) => return Ok(()),
                 }
             }
         }
@@ -251,7 +315,21 @@ impl Link {
                 Some(Ok(Message::Close(_))) | Some(Err(_)) | None => break End::Dropped,
             };
             match envelope::parse(&text) {
-                Some(Frame::Hello) => {
+                Some(Frame::Hello { connections }) => {
+                    if let Some(admit) = self.admit.take() {
+                        match connections {
+                            Some(n) if n > 1 => {
+                                self.admit = Some(admit);
+                                let _ = socket.close(None).await;
+                                break End::Crowded(n);
+                            }
+                            Some(_) => {}
+                            None => tracing::warn!(
+                                "Slack's hello did not count this app's connections; cannot tell whether another replica runs"
+                            ),
+                        }
+                        admit.send_replace(true);
+                    }
                     if !said_hello {
                         said_hello = true;
                         *failures = 0;

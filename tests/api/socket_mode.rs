@@ -208,3 +208,61 @@ async fn several_connections_share_one_memory_of_envelopes() {
     let app = app.stop().await;
     assert_eq!(app.slack.posts_to("/reply").len(), 1);
 }
+
+/// One replica per Slack app (docs/deploy.md): a second process would race the first's
+/// presses, replays and timed changes, so one that finds the app already connected elsewhere
+/// (twice, a few seconds apart) stops before it takes any request, and says why.
+#[tokio::test]
+async fn a_second_replica_refuses_to_start_while_another_is_connected() {
+    let stand_in = SocketStandIn::start().await;
+    let app = socket_app(&stand_in).await;
+    let mut first = stand_in.next_connection_counting(2).await;
+    first.closed().await;
+    let mut second = stand_in.next_connection_counting(2).await;
+    second.closed().await;
+
+    let (status, app) = app.wait_for_exit().await;
+    assert!(!status.success(), "it stops with a failure: {status}");
+    assert_eq!(stand_in.opened(), 2, "no other connection was opened");
+    let logs = app.logs().join("\n");
+    assert!(
+        logs.contains("another process is connected to this Slack app")
+            && logs.contains("one replica per Slack app"),
+        "{logs}"
+    );
+    assert!(
+        !logs.contains("connected to Slack (Socket Mode)"),
+        "it never counted itself connected: {logs}"
+    );
+}
+
+/// A process just replaced may hold its link for a moment: found alone at the second look,
+/// the new one starts, and only then opens its other connections.
+#[tokio::test]
+async fn a_replica_whose_predecessor_is_still_leaving_starts_once_alone() {
+    let stand_in = SocketStandIn::start().await;
+    let app = TestApp::spawn_with(Options {
+        subcommand: "socket",
+        extra_env: vec![
+            ("SLACK_APP_TOKEN", APP_TOKEN.to_owned()),
+            ("SLACK_API_URL", stand_in.api_url()),
+            ("SOCKET_CONNECTIONS", "2".to_owned()),
+        ],
+        ..Options::default()
+    })
+    .await;
+    let mut crowded = stand_in.next_connection_counting(3).await;
+    crowded.closed().await;
+    assert_eq!(
+        stand_in.opened(),
+        1,
+        "the others wait for the first to be alone"
+    );
+    let _first = stand_in.next_connection_counting(1).await;
+    let _second = stand_in.next_connection_counting(2).await;
+    app.wait_for_log("connected to Slack (Socket Mode)", 2)
+        .await;
+    assert_eq!(stand_in.opened(), 3);
+    let (status, why) = app.readiness().await;
+    assert_eq!(status, 200, "{why}");
+}

@@ -124,6 +124,13 @@ impl SocketStandIn {
 
     /// The next connection the service makes, greeted with `hello` as Slack does.
     pub async fn next_connection(&self) -> SlackSocket {
+        self.next_connection_counting(1).await
+    }
+
+    /// The next connection, greeted with a `hello` that counts `connections` open to the app
+    /// (this one included, as Slack's example greets a first connection with
+    /// `"num_connections": 1`): more than the service holds when another process is connected.
+    pub async fn next_connection_counting(&self, connections: u64) -> SlackSocket {
         let ws = tokio::time::timeout(WAIT, self.connections.lock().await.recv())
             .await
             .expect("the service connected to the socket")
@@ -132,7 +139,7 @@ impl SocketStandIn {
         socket
             .send(json!({
                 "type": "hello",
-                "num_connections": 1,
+                "num_connections": connections,
                 "debug_info": { "host": "applink-test", "approximate_connection_time": 18060 },
                 "connection_info": { "app_id": "A0APP" }
             }))
