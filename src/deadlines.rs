@@ -179,14 +179,26 @@ fn plan_deadline_key(reminder: &PlanReminder) -> String {
     )
 }
 
-/// Starts the timers and the sweep; they run until the process ends. Restore attempts run on
-/// `tracker`, so shutdown waits for those in flight.
+/// Another replica of this service renewed a sweep's lease while this one waited for it to
+/// run out: two processes would race each other's presses, replays and timed changes.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "another replica of this service is running: it renewed its lease on {target}'s sweep while this one waited for it to run out; run one replica per Slack app (docs/deploy.md); this one stops"
+)]
+pub struct AnotherReplica {
+    pub target: String,
+}
+
+/// Starts the timers and the sweep; they run until the process ends, or until the sweep finds
+/// another replica running, which it hands to `refuse`. Restore attempts run on `tracker`, so
+/// shutdown waits for those in flight.
 pub fn start(
     runner: Arc<AppRunner>,
     queue: TimerQueue,
     sweep_every: Duration,
     scope: SweepScope,
     tracker: TaskTracker,
+    refuse: impl FnOnce(AnotherReplica) + Send + 'static,
 ) {
     let keeper = Arc::new(Keeper {
         token: RequestId::new().to_string(),
@@ -221,7 +233,11 @@ pub fn start(
         return;
     }
     let SweepScope::Only(apis) = scope else {
-        tokio::spawn(sweep::run(runner, keeper, sweep_every));
+        tokio::spawn(async move {
+            let another = sweep::run(runner, keeper, sweep_every).await;
+            tracing::error!(error = %another, "not serving");
+            refuse(another);
+        });
         return;
     };
     tokio::spawn(async move {

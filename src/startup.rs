@@ -60,7 +60,9 @@ impl Application {
         self.listener.local_addr()
     }
 
-    /// Serves until `shutdown` completes, then lets running commands finish within the grace period.
+    /// Serves until `shutdown` completes, then lets running commands finish within the grace
+    /// period. Stops the same way, and returns `Err`, when another replica of this service is
+    /// found running (one replica per Slack app).
     pub async fn run_until_stopped(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
@@ -86,20 +88,25 @@ impl Application {
                 "SLACK_BOT_TOKEN is not set: the end of a timed change goes to the audit webhook only"
             );
         }
+        // A second replica stops the service: found by Socket Mode's count of connections, or
+        // by the sweep (another process renewed its lease while this one waited).
+        let (refuse, mut refusals) = tokio::sync::mpsc::unbounded_channel::<Refusal>();
+        let refuse_sweep = refuse.clone();
         crate::deadlines::start(
             self.state.jobs.shared_runner(),
             self.timers,
             self.config.sweep_interval,
             self.config.sweep_apis.clone(),
             self.state.jobs.tracker(),
+            move |another| {
+                let _ = refuse_sweep.send(Refusal::Sweep(another));
+            },
         );
 
         let jobs = Arc::clone(&self.state.jobs);
         let grace = self.config.shutdown_grace;
         let (stopping, stopped) = tokio::sync::watch::channel(false);
         // Under Socket Mode, Slack's routes are not served: payloads come through the socket.
-        // A Socket Mode that refuses to start (another replica is connected) stops the service.
-        let (refused, refusal) = tokio::sync::oneshot::channel();
         let socket = match (&self.config.socket, &self.state.socket) {
             (Some(settings), Some(status)) => {
                 let run = crate::socket::run(
@@ -109,11 +116,9 @@ impl Application {
                     stopped.clone(),
                 );
                 Some(tokio::spawn(async move {
-                    let ended = run.await;
-                    if let Err(error) = &ended {
-                        let _ = refused.send(error.clone());
+                    if let Err(error) = run.await {
+                        let _ = refuse.send(Refusal::Socket(error));
                     }
-                    ended
                 }))
             }
             _ => None,
@@ -135,10 +140,15 @@ impl Application {
             None if socket.is_some() => ops_router(self.state),
             None => router(self.state),
         };
+        let refused: Arc<std::sync::Mutex<Option<Refusal>>> = Arc::default();
+        let refusal = Arc::clone(&refused);
         let signalled = async move {
             tokio::select! {
                 () = shutdown => {}
-                Ok(error) = refusal => tracing::error!(%error, "not starting"),
+                Some(found) = refusals.recv() => {
+                    tracing::error!(error = %found, "stopping");
+                    *refusal.lock().expect("refusal") = Some(found);
+                }
             }
             stopping.send_replace(true);
         };
@@ -153,12 +163,9 @@ impl Application {
         )
         .await;
 
-        let mut failed = None;
         if let Some(socket) = socket {
             // The stop signal closes every connection; nothing new arrives after this.
-            if let Ok(Err(error)) = socket.await {
-                failed = Some(error);
-            }
+            let _ = socket.await;
         }
         let running = jobs.in_flight();
         if running > 0 {
@@ -173,11 +180,20 @@ impl Application {
             );
         }
         tracing::info!("stopped");
-        match failed {
-            Some(error) => Err(std::io::Error::other(error)),
+        match refused.lock().expect("refusal").take() {
+            Some(found) => Err(std::io::Error::other(found)),
             None => Ok(()),
         }
     }
+}
+
+/// Why a replica stops: another replica of this service runs (one replica per Slack app).
+#[derive(Debug, thiserror::Error)]
+enum Refusal {
+    #[error(transparent)]
+    Socket(#[from] crate::socket::SocketError),
+    #[error(transparent)]
+    Sweep(#[from] crate::deadlines::AnotherReplica),
 }
 
 /// Everything the handlers share, for a server or a Lambda function.

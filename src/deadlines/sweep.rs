@@ -14,13 +14,13 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use super::{CLAIM_SETTLE, Keeper, SWEEP_GRACE, restore, restore_plan};
+use super::{AnotherReplica, CLAIM_SETTLE, Keeper, SWEEP_GRACE, restore, restore_plan};
 use crate::aws::CallCount;
 use crate::core::clock::unix_now;
 use crate::core::ports::{Gateway, GatewayError, PlanReminder, Reminder};
 use crate::domain::{
     Held, Holder, Lease, LeaseStep, MARKER_KEY, PlanRef, StageName, TargetAlias, is_record_key,
-    lease_step,
+    lease_step, renewed_elsewhere,
 };
 use crate::jobs::AppRunner;
 use crate::metrics::Swept;
@@ -46,11 +46,18 @@ struct Remembered {
     refused: bool,
     /// Records written before the marker have been looked for (once per process).
     unmarked_found: bool,
+    /// The lease another replica held when this one last looked, if any.
+    seen_elsewhere: Option<Lease>,
 }
 
 /// Sweeps every target, each at its own time: every `every`, or when the lease another
-/// replica holds on it runs out.
-pub(super) async fn run(runner: Arc<AppRunner>, keeper: Arc<Keeper>, every: Duration) {
+/// replica holds on it runs out. Returns only when another replica renewed a lease while this
+/// one waited for it to run out: a second replica of this service is running.
+pub(super) async fn run(
+    runner: Arc<AppRunner>,
+    keeper: Arc<Keeper>,
+    every: Duration,
+) -> AnotherReplica {
     let targets = runner.gateway().targets();
     let mut next = vec![tokio::time::Instant::now(); targets.len()];
     let mut remembered: Vec<Remembered> = targets.iter().map(|_| Remembered::default()).collect();
@@ -61,7 +68,10 @@ pub(super) async fn run(runner: Arc<AppRunner>, keeper: Arc<Keeper>, every: Dura
             }
             let began = tokio::time::Instant::now();
             let state = &mut remembered[i];
-            let wait = sweep_target(&runner, &keeper, target.as_ref(), every, state).await;
+            let wait = match sweep_target(&runner, &keeper, target.as_ref(), every, state).await {
+                Ok(wait) => wait,
+                Err(another) => return another,
+            };
             next[i] = began + wait;
         }
         let soonest = next.iter().min().copied();
@@ -76,14 +86,14 @@ enum Found {
     Listing,
 }
 
-/// One target's sweep; returns how long until the next.
+/// One target's sweep; returns how long until the next, or that another replica runs.
 async fn sweep_target(
     runner: &Arc<AppRunner>,
     keeper: &Keeper,
     target: Option<&TargetAlias>,
     every: Duration,
     state: &mut Remembered,
-) -> Duration {
+) -> Result<Duration, AnotherReplica> {
     let refused = &mut state.refused;
     let name = target.map_or(TargetAlias::HOME, TargetAlias::as_str);
     let gateway = runner.gateway();
@@ -108,7 +118,7 @@ async fn sweep_target(
         Err(error) => {
             tracing::warn!(%error, target_alias = name, "could not look for this target's timed changes; the next sweep tries again");
             runner.metrics().sweep_went(name, "failed");
-            return every;
+            return Ok(every);
         }
     };
     let overdue_before = unix_now() - SWEEP_GRACE.as_secs() as i64;
@@ -118,7 +128,15 @@ async fn sweep_target(
             if !state.unmarked_found {
                 state.unmarked_found = mark_unmarked(runner, target, &mut held).await;
             }
-            if let Some(until) = leased_elsewhere(runner, keeper, target, &held, every).await {
+            if let Some(lease) = leased_elsewhere(runner, keeper, target, &held, every).await {
+                if renewed_elsewhere(state.seen_elsewhere.as_ref(), &lease, &keeper.token) {
+                    runner.metrics().sweep_went(name, "another_replica");
+                    return Err(AnotherReplica {
+                        target: name.to_owned(),
+                    });
+                }
+                let until = lease.at + lease_ttl(every);
+                state.seen_elsewhere = Some(lease);
                 runner.metrics().sweep_went(name, "leased");
                 tracing::debug!(
                     target_alias = name,
@@ -126,8 +144,9 @@ async fn sweep_target(
                     "another replica sweeps this target"
                 );
                 let wait = (until - unix_now()).clamp(0, lease_ttl(every)) + 1;
-                return Duration::from_secs(wait as u64);
+                return Ok(Duration::from_secs(wait as u64));
             }
+            state.seen_elsewhere = None;
             let mut records = 0;
             for held in &held {
                 records += read_holder(runner, target, held, overdue_before, &mut due).await;
@@ -158,7 +177,7 @@ async fn sweep_target(
             Due::Plan(reminder) => restore_plan(runner, &reminder, keeper).await,
         };
     }
-    every
+    Ok(every)
 }
 
 fn swept(
@@ -229,9 +248,10 @@ async fn mark_unmarked(
     true
 }
 
-/// `Some(until)` when another replica's fresh lease is on the first resource holding records;
-/// `None` when this replica sweeps: it renewed its own lease, or took a missing or stale one
-/// and its claim stayed after the claims settled (as a restore's claim does).
+/// `Some(lease)` when another replica's fresh lease is on the first resource holding records
+/// (it runs out a TTL after its `at`); `None` when this replica sweeps: it renewed its own
+/// lease, or took a missing or stale one and its claim stayed after the claims settled (as a
+/// restore's claim does).
 ///
 /// The lease is kept on the first resource (by ARN) that holds records: every replica reads
 /// its tags in the same GetResources that finds the records, so a replica that does not sweep
@@ -244,15 +264,15 @@ async fn leased_elsewhere(
     target: Option<&TargetAlias>,
     held: &[Held],
     every: Duration,
-) -> Option<i64> {
+) -> Option<Lease> {
     let first = held.first()?;
     let ttl = lease_ttl(every);
     let tags = first.tags.iter().map(|(k, v)| (k.as_str(), v.as_str()));
     let found = runner.lease_on(tags, first.holder.place());
     let now = unix_now();
     let step = lease_step(found.as_ref(), &keeper.token, now, ttl);
-    if let LeaseStep::Leave { until } = step {
-        return Some(until);
+    if let LeaseStep::Leave { .. } = step {
+        return found;
     }
     let mine = Lease {
         by: keeper.token.clone(),
@@ -267,7 +287,7 @@ async fn leased_elsewhere(
     }
     tokio::time::sleep(CLAIM_SETTLE).await;
     match read_lease(runner, &first.holder).await {
-        Some(lease) if lease.by != keeper.token => Some(lease.at + ttl),
+        Some(lease) if lease.by != keeper.token => Some(lease),
         _ => None,
     }
 }

@@ -26,7 +26,10 @@ pub use limits::{
 };
 pub use methods::{ApiMethod, has_level, instead_of};
 pub use plan::{PlanApplied, PlanChange, PlanLevel, PlanRef, PlanStage, PlanView};
-pub use sweep::{Held, Holder, LEASE_KEY, Lease, LeaseStep, MARKER_KEY, is_record_key, lease_step};
+pub use sweep::{
+    Held, Holder, LEASE_KEY, Lease, LeaseStep, MARKER_KEY, is_record_key, lease_step,
+    renewed_elsewhere,
+};
 pub use target::{
     ApiId, ApiKind, ApiName, ApiRef, HttpMethod, Level, ResourcePath, StageName, TargetAlias,
     TargetError,

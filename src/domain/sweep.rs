@@ -139,6 +139,14 @@ pub enum LeaseStep {
     Leave { until: i64 },
 }
 
+/// Whether another replica is alive: a lease not `me`'s was written since the one this
+/// replica saw before (`seen`). A lease left by a process that stopped never changes, so a
+/// replica that replaces it waits it out and takes it; one that changes was renewed by a
+/// process still running, which this one would race (one replica per Slack app).
+pub fn renewed_elsewhere(seen: Option<&Lease>, found: &Lease, me: &str) -> bool {
+    found.by != me && seen.is_some_and(|seen| seen != found)
+}
+
 /// The step for the replica with token `me` at `now`, for a lease that lasts `ttl` seconds.
 pub fn lease_step(found: Option<&Lease>, me: &str, now: i64, ttl: i64) -> LeaseStep {
     match found {
@@ -153,6 +161,39 @@ pub fn lease_step(found: Option<&Lease>, me: &str, now: i64, ttl: i64) -> LeaseS
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn another_replica_is_alive_only_when_a_lease_not_ours_changed_since_we_saw_one() {
+        let lease = |by: &str, at: i64| Lease {
+            by: by.to_owned(),
+            at,
+        };
+        // The first look proves nothing: the lease may be a stopped process's.
+        assert!(!renewed_elsewhere(None, &lease("other", 10), "me"));
+        // The same lease again: its holder stopped renewing.
+        assert!(!renewed_elsewhere(
+            Some(&lease("other", 10)),
+            &lease("other", 10),
+            "me"
+        ));
+        // Renewed, or taken by a third: a process is running.
+        assert!(renewed_elsewhere(
+            Some(&lease("other", 10)),
+            &lease("other", 70),
+            "me"
+        ));
+        assert!(renewed_elsewhere(
+            Some(&lease("other", 10)),
+            &lease("third", 12),
+            "me"
+        ));
+        // Ours, whatever was seen before.
+        assert!(!renewed_elsewhere(
+            Some(&lease("other", 10)),
+            &lease("me", 80),
+            "me"
+        ));
+    }
 
     fn seal() -> RecordSeal {
         RecordSeal::new([5; 32])

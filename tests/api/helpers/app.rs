@@ -213,6 +213,11 @@ impl TestApp {
         assert!(sent, "could not send SIGHUP");
     }
 
+    /// The exit status if the process has exited by itself, else `None` (it keeps running).
+    pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.try_wait().unwrap()
+    }
+
     /// Waits for the process to exit by itself; returns its exit status.
     pub async fn wait_for_exit(mut self) -> (std::process::ExitStatus, Self) {
         let deadline = tokio::time::Instant::now() + WAIT;
