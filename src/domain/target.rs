@@ -10,7 +10,7 @@ pub enum TargetError {
     )]
     ApiId(String),
     #[error(
-        "stage `{0}` is not a stage name (letters, digits, `-` and `_`, at most {max} characters)",
+        "stage `{0}` is not a stage name (letters, digits, `-` and `_`, at most {max} characters; or an HTTP API's `$default`)",
         max = StageName::MAX_LEN
     )]
     Stage(String),
@@ -247,19 +247,23 @@ impl fmt::Display for ApiId {
     }
 }
 
-/// A stage name as API Gateway accepts it: letters, digits, `-` and `_`.
+/// A stage name as API Gateway accepts it: letters, digits, `-` and `_`; or `$default`, the
+/// stage an HTTP API serves at its root (the only name with a `$`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct StageName(String);
 
 impl StageName {
     pub const MAX_LEN: usize = 128;
+    /// An HTTP API's default stage (a quick-created API has only this one).
+    pub const DEFAULT: &'static str = "$default";
 
     pub fn parse(raw: &str) -> Result<Self, TargetError> {
-        let valid = !raw.is_empty()
-            && raw.len() <= Self::MAX_LEN
-            && raw
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        let valid = raw == Self::DEFAULT
+            || (!raw.is_empty()
+                && raw.len() <= Self::MAX_LEN
+                && raw
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
         if valid {
             Ok(Self(raw.to_owned()))
         } else {
@@ -653,6 +657,22 @@ mod tests {
         let too_long = "s".repeat(StageName::MAX_LEN + 1);
         for bad in ["", "pro d", "prod/1", "<@U1>", too_long.as_str()] {
             assert!(StageName::parse(bad).is_err(), "{bad} should be refused");
+        }
+    }
+
+    #[test]
+    fn an_http_apis_default_stage_is_the_only_name_with_a_dollar() {
+        assert_eq!(StageName::parse("$default").unwrap().as_str(), "$default");
+        for bad in [
+            "$Default",
+            "$default2",
+            "prod$",
+            "$",
+            "$$default",
+            " $default",
+        ] {
+            let refused = StageName::parse(bad).unwrap_err().to_string();
+            assert!(refused.contains("`$default`"), "{bad}: {refused}");
         }
     }
 }

@@ -525,6 +525,9 @@ fn a_reload_swaps_in_a_good_file_and_keeps_the_old_policy_for_a_bad_one() {
     ));
     let open = PolicyHandle::load(Some(PolicySource::AllowAll)).unwrap();
     assert!(open.current().is_none() && open.is_configured());
+    // Nothing given is not a policy: `serve` refuses to start without one.
+    assert!(!PolicyHandle::none().is_configured());
+    assert!(!PolicyHandle::load(None).unwrap().is_configured());
     assert!(matches!(open.reload(), Err(ReloadError::AllowAll)));
 }
 

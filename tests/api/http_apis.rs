@@ -289,3 +289,45 @@ async fn undo_on_an_http_api_puts_the_route_back_as_it_was() {
         Some((50.0, 100))
     );
 }
+
+/// The stage a quick-created HTTP API has is `$default`: it is named as AWS names it, changed,
+/// timed (its record on the stage's tags), and its `$default` route too.
+#[tokio::test]
+async fn an_http_apis_default_stage_is_named_changed_and_timed() {
+    let app = TestApp::spawn().await;
+    let name = unique("quick-http");
+    let api = create_http_api(&name, "$default", &["$default"], Some((20.0, 40))).await;
+
+    let changed = shown(&reply_to(&app, &format!("{name} $default 15 30"), 1).await);
+    contains_all(&changed, &["HTTP API", "$default", "20 req/s → 15 req/s"]);
+    assert_eq!(
+        throttling(http_stage(&api, "$default").await.default_route_settings()),
+        Some((15.0, 30))
+    );
+
+    reply_to(&app, &format!("{api} $default 5 10 $default for 1h"), 2).await;
+    let stage = http_stage(&api, "$default").await;
+    let routes = stage.route_settings().cloned().unwrap_or_default();
+    assert_eq!(throttling(routes.get("$default")), Some((5.0, 10)));
+    let tags = stage.tags().cloned().unwrap_or_default();
+    assert!(
+        tags.keys().any(|k| k.starts_with("throttle-bot:")),
+        "the record is kept in the stage's tags: {tags:?}"
+    );
+    let shown_now = shown(&reply_to(&app, &format!("show {name} $default"), 3).await);
+    contains_all(&shown_now, &["$default", "until"]);
+
+    reply_to(&app, &format!("restore {name} $default $default"), 4).await;
+    let stage = http_stage(&api, "$default").await;
+    let routes = stage.route_settings().cloned().unwrap_or_default();
+    assert!(
+        !routes.contains_key("$default"),
+        "the route's override is gone: {routes:?}"
+    );
+    let tags = stage.tags().cloned().unwrap_or_default();
+    assert!(
+        !tags.keys().any(|k| k.starts_with("throttle-bot:")),
+        "the record is gone: {tags:?}"
+    );
+    assert_eq!(throttling(stage.default_route_settings()), Some((15.0, 30)));
+}
