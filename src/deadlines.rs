@@ -189,17 +189,19 @@ pub struct AnotherReplica {
     pub target: String,
 }
 
-/// Starts the timers and the sweep; they run until the process ends, or until the sweep finds
-/// another replica running, which it hands to `refuse`. Restore attempts run on `tracker`, so
-/// shutdown waits for those in flight.
+/// Starts the timers and the sweep. The timers run until the process ends; the sweep until
+/// `stop` turns true (it then releases its leases: await the handle returned), or until it
+/// finds another replica running, which it hands to `refuse`. Restore attempts run on
+/// `tracker`, so shutdown waits for those in flight.
 pub fn start(
     runner: Arc<AppRunner>,
     queue: TimerQueue,
     sweep_every: Duration,
     scope: SweepScope,
     tracker: TaskTracker,
+    stop: tokio::sync::watch::Receiver<bool>,
     refuse: impl FnOnce(AnotherReplica) + Send + 'static,
-) {
+) -> Option<tokio::task::JoinHandle<()>> {
     let keeper = Arc::new(Keeper {
         token: RequestId::new().to_string(),
         failing: Mutex::default(),
@@ -230,15 +232,14 @@ pub fn start(
     });
     if scope == SweepScope::None {
         tracing::info!("SWEEP_APIS=none: this process restores only the timed changes it made");
-        return;
+        return None;
     }
     let SweepScope::Only(apis) = scope else {
-        tokio::spawn(async move {
-            let another = sweep::run(runner, keeper, sweep_every).await;
-            tracing::error!(error = %another, "not serving");
-            refuse(another);
-        });
-        return;
+        return Some(tokio::spawn(async move {
+            if let Some(another) = sweep::run(runner, keeper, sweep_every, stop).await {
+                refuse(another);
+            }
+        }));
     };
     tokio::spawn(async move {
         let mut ticks = tokio::time::interval(sweep_every);
@@ -248,6 +249,7 @@ pub fn start(
             sweep(&runner, &apis, &keeper).await;
         }
     });
+    None
 }
 
 /// Runs a deadline's restore; on failure retries with backoff, telling people of the first

@@ -92,21 +92,27 @@ impl Application {
         // by the sweep (another process renewed its lease while this one waited).
         let (refuse, mut refusals) = tokio::sync::mpsc::unbounded_channel::<Refusal>();
         let refuse_sweep = refuse.clone();
-        crate::deadlines::start(
-            self.state.jobs.shared_runner(),
-            self.timers,
-            self.config.sweep_interval,
-            self.config.sweep_apis.clone(),
-            self.state.jobs.tracker(),
-            move |another| {
-                let _ = refuse_sweep.send(Refusal::Sweep(another));
-            },
-        );
-
         let jobs = Arc::clone(&self.state.jobs);
         let grace = self.config.shutdown_grace;
         let (stopping, stopped) = tokio::sync::watch::channel(false);
-        // Under Socket Mode, Slack's routes are not served: payloads come through the socket.
+        // The sweep's task, awaited at shutdown while it releases its leases.
+        let sweeping: Arc<std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>> = Arc::default();
+        let start_deadlines = {
+            let (runner, timers) = (self.state.jobs.shared_runner(), self.timers);
+            let (every, scope) = (self.config.sweep_interval, self.config.sweep_apis.clone());
+            let (tracker, stop) = (self.state.jobs.tracker(), stopped.clone());
+            let sweeping = Arc::clone(&sweeping);
+            move || {
+                let refuse = move |another| {
+                    let _ = refuse_sweep.send(Refusal::Sweep(another));
+                };
+                let handle =
+                    crate::deadlines::start(runner, timers, every, scope, tracker, stop, refuse);
+                *sweeping.lock().expect("sweep task") = handle;
+            }
+        };
+        // Under Socket Mode, Slack's routes are not served: payloads come through the socket,
+        // and the deadlines start once Slack showed this process the app to itself.
         let socket = match (&self.config.socket, &self.state.socket) {
             (Some(settings), Some(status)) => {
                 let run = crate::socket::run(
@@ -114,6 +120,7 @@ impl Application {
                     settings.clone(),
                     Arc::clone(status),
                     stopped.clone(),
+                    start_deadlines,
                 );
                 Some(tokio::spawn(async move {
                     if let Err(error) = run.await {
@@ -121,7 +128,10 @@ impl Application {
                     }
                 }))
             }
-            _ => None,
+            _ => {
+                start_deadlines();
+                None
+            }
         };
         let slack_routes = match self.ops_listener {
             Some(ops_listener) => {
@@ -142,6 +152,10 @@ impl Application {
         };
         let refused: Arc<std::sync::Mutex<Option<Refusal>>> = Arc::default();
         let refusal = Arc::clone(&refused);
+        // The connection drain and the commands in flight share one grace period, from the
+        // moment the stop begins.
+        let stop_began: Arc<std::sync::Mutex<Option<tokio::time::Instant>>> = Arc::default();
+        let began = Arc::clone(&stop_began);
         let signalled = async move {
             tokio::select! {
                 () = shutdown => {}
@@ -150,10 +164,9 @@ impl Application {
                     *refusal.lock().expect("refusal") = Some(found);
                 }
             }
+            *began.lock().expect("stop time") = Some(tokio::time::Instant::now());
             stopping.send_replace(true);
         };
-        // The connection drain and the commands in flight share one grace period.
-        let deadline = tokio::time::Instant::now() + grace;
         serve(
             self.listener,
             slack_routes,
@@ -163,9 +176,16 @@ impl Application {
         )
         .await;
 
+        let began = stop_began.lock().expect("stop time").take();
+        let deadline = began.unwrap_or_else(tokio::time::Instant::now) + grace;
         if let Some(socket) = socket {
             // The stop signal closes every connection; nothing new arrives after this.
             let _ = socket.await;
+        }
+        let sweep = sweeping.lock().expect("sweep task").take();
+        if let Some(sweep) = sweep {
+            // It releases its leases, so a replacement sweeps at once.
+            let _ = tokio::time::timeout_at(deadline, sweep).await;
         }
         let running = jobs.in_flight();
         if running > 0 {

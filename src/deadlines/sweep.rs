@@ -14,13 +14,15 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
+use tokio::sync::watch;
+
 use super::{AnotherReplica, CLAIM_SETTLE, Keeper, SWEEP_GRACE, restore, restore_plan};
 use crate::aws::CallCount;
 use crate::core::clock::unix_now;
 use crate::core::ports::{Gateway, GatewayError, PlanReminder, Reminder};
 use crate::domain::{
-    Held, Holder, Lease, LeaseStep, MARKER_KEY, PlanRef, StageName, TargetAlias, is_record_key,
-    lease_step, renewed_elsewhere,
+    Held, Holder, LEASE_KEY, Lease, LeaseStep, MARKER_KEY, PlanRef, StageName, TargetAlias,
+    is_record_key, lease_step, renewed_elsewhere,
 };
 use crate::jobs::AppRunner;
 use crate::metrics::Swept;
@@ -48,35 +50,89 @@ struct Remembered {
     unmarked_found: bool,
     /// The lease another replica held when this one last looked, if any.
     seen_elsewhere: Option<Lease>,
+    /// Where this replica last kept its lease on this target (released when it stops).
+    leased_on: Option<Holder>,
 }
 
 /// Sweeps every target, each at its own time: every `every`, or when the lease another
-/// replica holds on it runs out. Returns only when another replica renewed a lease while this
-/// one waited for it to run out: a second replica of this service is running.
+/// replica holds on it runs out, until `stop` turns true (then the leases it holds are
+/// released, so its replacement need not wait them out). Returns `Some` when another replica
+/// renewed a lease while this one waited for it to run out: a second replica is running.
 pub(super) async fn run(
     runner: Arc<AppRunner>,
     keeper: Arc<Keeper>,
     every: Duration,
-) -> AnotherReplica {
+    mut stop: watch::Receiver<bool>,
+) -> Option<AnotherReplica> {
     let targets = runner.gateway().targets();
     let mut next = vec![tokio::time::Instant::now(); targets.len()];
     let mut remembered: Vec<Remembered> = targets.iter().map(|_| Remembered::default()).collect();
+    let started = unix_now();
     loop {
         for (i, target) in targets.iter().enumerate() {
-            if next[i] > tokio::time::Instant::now() {
+            if next[i] > tokio::time::Instant::now() || *stop.borrow() {
                 continue;
             }
             let began = tokio::time::Instant::now();
             let state = &mut remembered[i];
-            let wait = match sweep_target(&runner, &keeper, target.as_ref(), every, state).await {
+            let swept = sweep_target(&runner, &keeper, target.as_ref(), every, started, state);
+            let wait = match swept.await {
                 Ok(wait) => wait,
-                Err(another) => return another,
+                Err(another) => return Some(another),
             };
             next[i] = began + wait;
         }
         let soonest = next.iter().min().copied();
-        tokio::time::sleep_until(soonest.unwrap_or_else(|| tokio::time::Instant::now() + every))
-            .await;
+        let soonest = soonest.unwrap_or_else(|| tokio::time::Instant::now() + every);
+        tokio::select! {
+            () = tokio::time::sleep_until(soonest) => {}
+            () = stopping(&mut stop) => break,
+        }
+    }
+    for (target, state) in targets.iter().zip(&remembered) {
+        if let Some(holder) = &state.leased_on {
+            release_lease(&runner, &keeper, target.as_ref(), holder).await;
+        }
+    }
+    None
+}
+
+/// Waits until `stop` turns true; forever when nobody can turn it (its sender is gone).
+async fn stopping(stop: &mut watch::Receiver<bool>) {
+    if stop.wait_for(|stop| *stop).await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
+
+/// Removes this replica's lease from `holder`, if it is still this replica's.
+async fn release_lease(
+    runner: &Arc<AppRunner>,
+    keeper: &Keeper,
+    target: Option<&TargetAlias>,
+    holder: &Holder,
+) {
+    if read_lease(runner, holder)
+        .await
+        .is_none_or(|lease| lease.by != keeper.token)
+    {
+        return;
+    }
+    let gateway = runner.gateway();
+    let released = match holder {
+        Holder::Stage { api, stage, .. } => gateway.untag(api, stage, LEASE_KEY).await,
+        Holder::Plan(id) => match plan_ref(id, target) {
+            Ok(plan) => match gateway.read_plan(&plan).await {
+                Ok(view) => gateway.untag_plan(&view, LEASE_KEY).await,
+                Err(error) => Err(error),
+            },
+            Err(error) => Err(error),
+        },
+    };
+    match released {
+        Ok(()) => tracing::info!("released the sweep's lease: a replacement sweeps at once"),
+        Err(error) => {
+            tracing::warn!(%error, "could not release the sweep's lease; a replacement waits for it to run out")
+        }
     }
 }
 
@@ -92,6 +148,7 @@ async fn sweep_target(
     keeper: &Keeper,
     target: Option<&TargetAlias>,
     every: Duration,
+    started: i64,
     state: &mut Remembered,
 ) -> Result<Duration, AnotherReplica> {
     let refused = &mut state.refused;
@@ -129,7 +186,12 @@ async fn sweep_target(
                 state.unmarked_found = mark_unmarked(runner, target, &mut held).await;
             }
             if let Some(lease) = leased_elsewhere(runner, keeper, target, &held, every).await {
-                if renewed_elsewhere(state.seen_elsewhere.as_ref(), &lease, &keeper.token) {
+                if renewed_elsewhere(
+                    state.seen_elsewhere.as_ref(),
+                    &lease,
+                    &keeper.token,
+                    started,
+                ) {
                     runner.metrics().sweep_went(name, "another_replica");
                     return Err(AnotherReplica {
                         target: name.to_owned(),
@@ -147,6 +209,7 @@ async fn sweep_target(
                 return Ok(Duration::from_secs(wait as u64));
             }
             state.seen_elsewhere = None;
+            state.leased_on = held.first().map(|first| first.holder.clone());
             let mut records = 0;
             for held in &held {
                 records += read_holder(runner, target, held, overdue_before, &mut due).await;

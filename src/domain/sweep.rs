@@ -139,12 +139,21 @@ pub enum LeaseStep {
     Leave { until: i64 },
 }
 
+/// How far another process's clock may run behind this one's (seconds) before a lease it wrote
+/// after this process started would look older than that start.
+pub const CLOCK_SKEW: i64 = 5;
+
 /// Whether another replica is alive: a lease not `me`'s was written since the one this
-/// replica saw before (`seen`). A lease left by a process that stopped never changes, so a
-/// replica that replaces it waits it out and takes it; one that changes was renewed by a
-/// process still running, which this one would race (one replica per Slack app).
-pub fn renewed_elsewhere(seen: Option<&Lease>, found: &Lease, me: &str) -> bool {
-    found.by != me && seen.is_some_and(|seen| seen != found)
+/// replica saw before (`seen`), after this replica `started` (Unix seconds, less
+/// [`CLOCK_SKEW`]). A lease left by a process that stopped never changes, so a replica that
+/// replaces it waits it out and takes it; one renewed after this replica started was renewed
+/// by a process still running, which this one would race (one replica per Slack app). The
+/// start matters because the tagging API is eventually consistent: a replacement may see its
+/// crashed predecessor's older lease first and its last renewal after.
+pub fn renewed_elsewhere(seen: Option<&Lease>, found: &Lease, me: &str, started: i64) -> bool {
+    found.by != me
+        && found.at > started.saturating_add(CLOCK_SKEW)
+        && seen.is_some_and(|seen| seen != found)
 }
 
 /// The step for the replica with token `me` at `now`, for a lease that lasts `ttl` seconds.
@@ -168,30 +177,51 @@ mod tests {
             by: by.to_owned(),
             at,
         };
+        let started = 0;
         // The first look proves nothing: the lease may be a stopped process's.
-        assert!(!renewed_elsewhere(None, &lease("other", 10), "me"));
+        assert!(!renewed_elsewhere(None, &lease("other", 10), "me", started));
         // The same lease again: its holder stopped renewing.
+        let seen = Some(lease("other", 10));
         assert!(!renewed_elsewhere(
-            Some(&lease("other", 10)),
+            seen.as_ref(),
             &lease("other", 10),
-            "me"
+            "me",
+            started
         ));
         // Renewed, or taken by a third: a process is running.
         assert!(renewed_elsewhere(
-            Some(&lease("other", 10)),
+            seen.as_ref(),
             &lease("other", 70),
-            "me"
+            "me",
+            started
         ));
         assert!(renewed_elsewhere(
-            Some(&lease("other", 10)),
+            seen.as_ref(),
             &lease("third", 12),
-            "me"
+            "me",
+            started
         ));
         // Ours, whatever was seen before.
         assert!(!renewed_elsewhere(
-            Some(&lease("other", 10)),
+            seen.as_ref(),
             &lease("me", 80),
-            "me"
+            "me",
+            started
+        ));
+        // Renewed, but before this replica started (give or take the clocks' skew): a crashed
+        // predecessor's last renewal, seen late through an eventually consistent index.
+        let started = 100;
+        for at in [90, 100, 100 + CLOCK_SKEW] {
+            assert!(
+                !renewed_elsewhere(seen.as_ref(), &lease("other", at), "me", started),
+                "{at}"
+            );
+        }
+        assert!(renewed_elsewhere(
+            seen.as_ref(),
+            &lease("other", 101 + CLOCK_SKEW),
+            "me",
+            started
         ));
     }
 

@@ -22,6 +22,7 @@ use crate::core::outcome::News;
 use crate::core::ports::Gateway;
 use crate::core::requester::{ChatId, ChatUser, RequestId, Requester, Via};
 use crate::core::runner::{Ask, Gates, Origin, ReplyOnce, Work};
+use crate::domain::{ApiId, Holder, StageView};
 use crate::jobs::InvocationDeadline;
 use crate::slack::home::{InForce, MAX_SHOWN, home_view};
 use crate::slack::interaction::ActionPayload;
@@ -31,7 +32,8 @@ use crate::slack::web_api::Body;
 /// The timed changes in force are read at most this often (a stage read per API each time).
 const IN_FORCE_TTL: Duration = Duration::from_secs(30);
 
-/// At most this many APIs' stages are read for the Home tab (one management call each).
+/// Where the tagging API cannot say which stages hold timed changes, at most this many APIs'
+/// stages are read for the Home tab (one management call each).
 const APIS_READ: usize = MAX_SHOWN;
 
 /// `POST /slack/events`, verified like every request from Slack.
@@ -100,8 +102,58 @@ async fn in_force(state: &Shared) -> Vec<InForce> {
     {
         return found.clone();
     }
+    let gateway = state.jobs.runner().gateway();
+    let mut found = Vec::new();
+    for (api, view) in holding_stages(state).await {
+        for record in view.timed {
+            found.push(InForce {
+                api: api.to_string(),
+                name: gateway.known_name(&api),
+                stage: view.stage.clone(),
+                record,
+            });
+        }
+    }
+    found.sort_by_key(|timed| timed.record.until);
+    *in_force_cache().lock().expect("home cache") = Some((Instant::now(), found.clone()));
+    found
+}
+
+/// The stages the policy reaches that may hold timed changes, read: those carrying this
+/// deployment's marker, found with one `GetResources` per target (the sweep's index, so the
+/// reads follow the records in force, not the fleet); where the tagging API is refused, or
+/// with no target to ask (the embedded account), every stage of the first [`APIS_READ`] APIs.
+async fn holding_stages(state: &Shared) -> Vec<(ApiId, StageView)> {
     let runner = state.jobs.runner();
     let gateway = runner.gateway();
+    let targets = gateway.targets();
+    let mut read: Vec<(ApiId, StageView)> = Vec::new();
+    // The targets whose stages are listed instead (all of them where there is none to ask).
+    let mut unasked = Vec::new();
+    for target in &targets {
+        let held = match gateway.holders(target.as_ref()).await {
+            Ok(held) => held,
+            Err(error) => {
+                tracing::warn!(%error, "could not find the stages holding timed changes for the Home tab; reading the first APIs instead");
+                unasked.push(target.clone());
+                continue;
+            }
+        };
+        for held in held {
+            let Holder::Stage { api, stage, .. } = held.holder else {
+                continue;
+            };
+            if !runner.reaches(&api) {
+                continue;
+            }
+            if let Ok(view) = runner.read_stage(&api, &stage).await {
+                read.push((api, view));
+            }
+        }
+    }
+    if !targets.is_empty() && unasked.is_empty() {
+        return read;
+    }
     let apis = match gateway.apis().await {
         Ok(apis) => apis,
         Err(error) => {
@@ -109,29 +161,19 @@ async fn in_force(state: &Shared) -> Vec<InForce> {
             Vec::new()
         }
     };
-    let mut found = Vec::new();
+    let listed =
+        |api: &ApiId| targets.is_empty() || unasked.iter().any(|t| t.as_ref() == api.target());
     for api in apis
         .into_iter()
-        .filter(|a| runner.reaches(a))
+        .filter(|a| listed(a) && runner.reaches(a))
         .take(APIS_READ)
     {
-        let Ok(stages) = runner.read_stages(&api).await else {
+        let Ok(views) = runner.read_stages(&api).await else {
             continue;
         };
-        for stage in stages {
-            for record in stage.timed {
-                found.push(InForce {
-                    api: api.to_string(),
-                    name: gateway.known_name(&api),
-                    stage: stage.stage.clone(),
-                    record,
-                });
-            }
-        }
+        read.extend(views.into_iter().map(|view| (api.clone(), view)));
     }
-    found.sort_by_key(|timed| timed.record.until);
-    *in_force_cache().lock().expect("home cache") = Some((Instant::now(), found.clone()));
-    found
+    read
 }
 
 /// Publishes `viewer`'s Home tab, with `note` (the outcome of their last press) on top.

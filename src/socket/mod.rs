@@ -94,8 +94,12 @@ pub enum SocketError {
 /// How many times the first connection looks for another process's connections before this
 /// one refuses to start: a process that was just replaced may hold its link a few seconds.
 const CROWDED_LOOKS: u32 = 2;
-/// How long the second look waits after the first found another process connected.
-const SECOND_LOOK: Duration = Duration::from_secs(5);
+/// How long the second look waits after the first found another process connected, at the
+/// least; a random part is added, so that two replicas started together do not both look
+/// again at the same moment (and both refuse): one finds the app to itself.
+const SECOND_LOOK: Duration = Duration::from_secs(2);
+/// The random part's most.
+const SECOND_LOOK_SPREAD: Duration = Duration::from_secs(6);
 
 /// How a connection ended.
 enum End {
@@ -115,12 +119,14 @@ enum End {
 /// Holds `settings.connections` connections until `stop` turns true. The first connects
 /// alone: when Slack counts connections of this app that are not this process's, another
 /// replica is running, and this one refuses to start ([`SocketError::AnotherReplica`]) before
-/// it takes any request; the others connect once the first found the app to itself.
+/// it takes any request or runs `admitted` (the sweep starts there); the others connect once
+/// the first found the app to itself.
 pub async fn run(
     state: Shared,
     settings: SocketSettings,
     status: Arc<SocketStatus>,
     stop: watch::Receiver<bool>,
+    admitted: impl FnOnce() + Send,
 ) -> Result<(), SocketError> {
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
@@ -139,10 +145,10 @@ pub async fn run(
         stop: stop.clone(),
         admit,
     };
-    let (admit, mut admitted) = watch::channel(false);
+    let (admit, mut admission) = watch::channel(false);
     let mut tasks = tokio::task::JoinSet::new();
     tasks.spawn(hold(link(0, Some(admit))));
-    let mut others = settings.connections > 1;
+    let mut admitted = Some(admitted);
     loop {
         tokio::select! {
             joined = tasks.join_next() => match joined {
@@ -153,12 +159,17 @@ pub async fn run(
                 }
                 Some(_) => {}
             },
-            changed = admitted.changed(), if others => {
-                others = false;
-                if changed.is_ok() && *admitted.borrow() {
-                    for index in 1..settings.connections {
-                        tasks.spawn(hold(link(index, None)));
-                    }
+            changed = admission.changed(), if admitted.is_some() => {
+                if changed.is_err() || !*admission.borrow() {
+                    // The first link ended before it was admitted (stopped, or disabled).
+                    admitted = None;
+                    continue;
+                }
+                if let Some(admitted) = admitted.take() {
+                    admitted();
+                }
+                for index in 1..settings.connections {
+                    tasks.spawn(hold(link(index, None)));
                 }
             }
         }
@@ -211,14 +222,16 @@ async fn hold(mut link: Link) -> Result<(), SocketError> {
                 if looks >= CROWDED_LOOKS {
                     return Err(SocketError::AnotherReplica(connections));
                 }
+                // `jitter` is in [0.5, 1.5): a wait in [2 s, 8 s).
+                let wait = SECOND_LOOK + SECOND_LOOK_SPREAD.mul_f64(jitter() - 0.5);
                 tracing::warn!(
                     connections,
-                    wait_s = SECOND_LOOK.as_secs(),
+                    wait_ms = wait.as_millis() as u64,
                     "Slack counts connections to this app that are not this process's; looking again before refusing to start"
                 );
                 let mut stop = link.stop.clone();
                 tokio::select! {
-                    () = tokio::time::sleep(SECOND_LOOK) => {}
+                    () = tokio::time::sleep(wait) => {}
                     () = stopped(&mut stop) => return Ok(()),
                 }
             }
@@ -329,6 +342,14 @@ impl Link {
                             ),
                         }
                         admit.send_replace(true);
+                    } else if connections.is_some_and(|n| n > self.settings.connections as u64 + 1)
+                    {
+                        // More than this process holds, with one of its own being replaced:
+                        // someone else connected after this process started.
+                        tracing::warn!(
+                            connections,
+                            "Slack counts more connections to this app than this process holds: another replica may be running (run one replica per Slack app)"
+                        );
                     }
                     if !said_hello {
                         said_hello = true;

@@ -248,6 +248,7 @@ fn bot(policy: PolicyHandle, outbox: Outbox) -> AppState {
         Duration::from_secs(3600),
         SweepScope::None,
         state.jobs.tracker(),
+        tokio::sync::watch::channel(false).1,
         |_| {},
     );
     state

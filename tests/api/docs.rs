@@ -235,5 +235,14 @@ fn every_deployment_example_runs_one_replica() {
         deploy.contains("type: Recreate"),
         "no surge of a second replica"
     );
+    assert!(
+        deploy.contains(r#""minimumHealthyPercent": 0, "maximumPercent": 100"#),
+        "ECS stops the old task before it starts the new one"
+    );
+    assert!(
+        !deploy.contains("SWEEP_APIS, value")
+            && !deploy.contains(r#""name": "SWEEP_APIS""#),
+        "the examples keep the sweep's lease, which notices a second replica"
+    );
     assert!(!read("docs/operations.md").contains("more are safe"));
 }

@@ -266,3 +266,36 @@ async fn a_replica_whose_predecessor_is_still_leaving_starts_once_alone() {
     let (status, why) = app.readiness().await;
     assert_eq!(status, 200, "{why}");
 }
+
+/// Once admitted, a process is not checked again: its own link being replaced may be counted
+/// with the new one for a moment (Slack asked for a refresh), and that is no second replica.
+#[tokio::test]
+async fn a_refreshed_link_counted_with_the_old_one_keeps_the_process_up() {
+    let stand_in = SocketStandIn::start().await;
+    let app = socket_app(&stand_in).await;
+    let mut first = stand_in.next_connection().await;
+    app.wait_for_log("connected to Slack (Socket Mode)", 1)
+        .await;
+    first
+        .send(serde_json::json!({ "type": "disconnect", "reason": "refresh_requested" }))
+        .await;
+    let mut second = stand_in.next_connection_counting(2).await;
+    app.wait_for_log("connected to Slack (Socket Mode)", 2)
+        .await;
+
+    let api = create_api(&unique("refreshed"), "prod").await;
+    let envelope = command_envelope(
+        "env-r",
+        &format!("{api} prod 30 60"),
+        &app.slack.url("/reply"),
+    );
+    let ack = second.deliver(envelope).await;
+    assert_eq!(ack["envelope_id"], "env-r");
+    app.slack.wait_for("/reply", 1).await;
+    let app = app.stop().await;
+    assert!(
+        !app.logs().iter().any(|l| l.contains("another process")),
+        "{:?}",
+        app.logs()
+    );
+}

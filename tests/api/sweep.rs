@@ -349,3 +349,30 @@ async fn a_record_written_before_the_marker_existed_is_found_marked_and_ended() 
     let tags = tags_of(&aws, &api, "prod").await;
     assert!(ours(&tags).is_empty(), "{tags:?}");
 }
+
+/// A replica stopped the way an orchestrator stops it (SIGTERM) releases its lease on the way
+/// out, so its replacement sweeps at once instead of waiting a lease period.
+#[tokio::test]
+async fn a_replica_that_stops_gracefully_releases_its_lease() {
+    let region = "sa-east-1";
+    let aws = rest_in(region).await;
+    let api = create_api_on(&aws, &unique("released"), &["prod"]).await;
+    orphaned_timed_change(region, &api, "1h").await;
+
+    let sweeper = spawn_in(region, "all", Vec::new()).await;
+    sweeper.wait_for_log("swept a target", 1).await;
+    let tags = tags_of(&aws, &api, "prod").await;
+    assert!(tags.contains_key("throttle-bot:claim:sweep"), "{tags:?}");
+
+    let sweeper = sweeper.stop().await;
+    let tags = tags_of(&aws, &api, "prod").await;
+    assert!(
+        !tags.contains_key("throttle-bot:claim:sweep"),
+        "released: {tags:?} {:?}",
+        sweeper.logs()
+    );
+    assert!(
+        tags.contains_key("throttle-bot:stage"),
+        "the record stays for the replacement: {tags:?}"
+    );
+}
