@@ -248,7 +248,23 @@ mod tests {
             "arn:aws-cn:apigateway:cn-north-1::/apis/a1b2c3d4e5/stages/$default",
             None,
         );
-        assert_eq!(http, None, "`$default` is no stage a command can name");
+        assert_eq!(
+            http,
+            Some(Holder::Stage {
+                kind: ApiKind::Http,
+                api: ApiId::parse("a1b2c3d4e5").unwrap(),
+                stage: StageName::parse("$default").unwrap(),
+            }),
+            "an HTTP API's `$default` stage holds records as any other"
+        );
+        assert_eq!(
+            Holder::from_arn(
+                "arn:aws:apigateway:us-east-1::/apis/a1b2c3d4e5/stages/$x",
+                None
+            ),
+            None,
+            "no other stage name has a `$`"
+        );
         let http = Holder::from_arn(
             "arn:aws:apigateway:us-east-1::/apis/b1b2c3d4e5/stages/v1",
             None,
