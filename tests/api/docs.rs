@@ -240,8 +240,7 @@ fn every_deployment_example_runs_one_replica() {
         "ECS stops the old task before it starts the new one"
     );
     assert!(
-        !deploy.contains("SWEEP_APIS, value")
-            && !deploy.contains(r#""name": "SWEEP_APIS""#),
+        !deploy.contains("SWEEP_APIS, value") && !deploy.contains(r#""name": "SWEEP_APIS""#),
         "the examples keep the sweep's lease, which notices a second replica"
     );
     assert!(!read("docs/operations.md").contains("more are safe"));
