@@ -322,6 +322,27 @@ fn claims_are_sealed_fit_every_record_and_are_never_taken_for_records() {
             ResourcePath::parse(&format!("/{}b", "a".repeat(99))).unwrap(),
         ))
     );
+    // A claim's key names its level as the record's does while it fits a tag (128), and only
+    // then a digest: people reading the stage's tags see which level is being restored.
+    assert_eq!(
+        Claim::tag_key(&Level::Stage).as_deref(),
+        Some("throttle-bot:claim:stage")
+    );
+    assert_eq!(
+        Claim::tag_key(&longest).map(|k| k.len()),
+        Some(128),
+        "the longest key that still fits is kept whole"
+    );
+    let past_fitting = Level::method(
+        HttpMethod::parse("OPTIONS").unwrap(),
+        ResourcePath::parse(&format!("/{}", "a".repeat(105))).unwrap(),
+    );
+    assert!(Timed::tag_key(&past_fitting).is_some());
+    let digested = Claim::tag_key(&past_fitting).unwrap();
+    assert!(
+        digested.starts_with("throttle-bot:claim:sha256:") && digested.len() <= 128,
+        "{digested}"
+    );
     let claim = Claim::new(&Level::Stage, "a".to_owned(), 1_000).unwrap();
     assert!(claim.is_fresh(1_059));
     assert!(!claim.is_fresh(1_060));
