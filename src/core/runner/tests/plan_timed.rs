@@ -574,3 +574,22 @@ async fn back_to_a_plans_lower_timed_change_keeps_it_timed_and_other_values_end_
     assert_eq!(applied.replaces_below[0].1, "U1");
     assert!(stored(&runner).timed.is_empty());
 }
+
+#[tokio::test]
+async fn a_plan_record_this_process_finished_and_someone_put_back_is_never_acted_on_again() {
+    let (runner, _) = timed_runner(false);
+    runner.perform(&ask("U1", "plan gold 5 10 for 30m")).await;
+    come_due(&runner);
+    let finished = runner.gateway.plans.lock().unwrap()[0].tags.clone();
+    assert_eq!(runner.perform(&deadline()).await.label(), Label::Restored);
+    // Later, someone sets the same values for good; then someone who may tag the plan puts the
+    // finished record back, within its day.
+    runner.perform(&ask("U2", "plan gold 5 10")).await;
+    assert_eq!(stored(&runner).throttle, values(5.0, 10));
+    runner.gateway.plans.lock().unwrap()[0].tags = finished;
+
+    let outcome = runner.perform(&deadline()).await;
+
+    assert_ne!(outcome.label(), Label::Restored, "{outcome:?}");
+    assert_eq!(stored(&runner).throttle, values(5.0, 10));
+}
