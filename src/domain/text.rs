@@ -50,6 +50,28 @@ pub fn first_forbidden(text: &str) -> Option<char> {
         .find(|&c| c == '`' || (is_hidden(c) && !matches!(c, ' ' | '\t' | '\n' | '\r')))
 }
 
+/// Up to three of `candidates` close to `name` (a "did you mean"), best first: alike by
+/// Jaro-Winkler (0.8 or more, case ignored), or one holding the other.
+pub fn close_names<'a>(name: &str, candidates: impl Iterator<Item = &'a str>) -> Vec<String> {
+    let wanted = name.to_lowercase();
+    let mut scored: Vec<(f64, &str)> = candidates
+        .map(|candidate| {
+            let lower = candidate.to_lowercase();
+            let mut score = strsim::jaro_winkler(&wanted, &lower);
+            if lower.contains(&wanted) || wanted.contains(&lower) {
+                score = score.max(0.9);
+            }
+            (score, candidate)
+        })
+        .filter(|(score, _)| *score >= 0.8)
+        .collect();
+    scored.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let mut names: Vec<String> = scored.into_iter().map(|(_, n)| n.to_owned()).collect();
+    names.dedup();
+    names.truncate(3);
+    names
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

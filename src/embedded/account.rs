@@ -170,7 +170,10 @@ impl Gateway for Account {
             }),
             _ => Err(GatewayError::UnknownApiName {
                 name: name.to_owned(),
-                suggestions: Vec::new(),
+                suggestions: crate::domain::text::close_names(
+                    name,
+                    apis.values().map(|(name, _)| name.as_str()),
+                ),
             }),
         }
     }

@@ -258,25 +258,7 @@ impl TargetGateway {
     }
 }
 
-/// Up to three names close to `name`, best first.
+/// Up to three listed names close to `name`, best first.
 pub(super) fn close_names(name: &str, list: &[Listed]) -> Vec<String> {
-    let wanted = name.to_lowercase();
-    let mut scored: Vec<(f64, &String)> = list
-        .iter()
-        .map(|api| {
-            let candidate = &api.name;
-            let lower = candidate.to_lowercase();
-            let mut score = strsim::jaro_winkler(&wanted, &lower);
-            if lower.contains(&wanted) || wanted.contains(&lower) {
-                score = score.max(0.9);
-            }
-            (score, candidate)
-        })
-        .filter(|(score, _)| *score >= 0.8)
-        .collect();
-    scored.sort_by(|a, b| b.0.total_cmp(&a.0));
-    let mut names: Vec<String> = scored.into_iter().map(|(_, n)| n.clone()).collect();
-    names.dedup();
-    names.truncate(3);
-    names
+    crate::domain::text::close_names(name, list.iter().map(|api| api.name.as_str()))
 }

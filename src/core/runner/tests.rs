@@ -439,6 +439,7 @@ mod gates;
 mod interrupted;
 mod plan_timed;
 mod plans;
+mod reads;
 mod stacks;
 mod timed;
 
