@@ -62,6 +62,20 @@ impl Account {
         self
     }
 
+    /// Another stage, nothing set, on an API already there.
+    pub fn with_stage(self, id: &str, stage: &str) -> Self {
+        if let Some((_, stages)) = self.apis.lock().unwrap().get_mut(id) {
+            let kind = stages.values().next().map_or(ApiKind::Rest, |view| view.kind);
+            let view = StageView {
+                stage: stage.to_owned(),
+                kind,
+                ..StageView::default()
+            };
+            stages.insert(stage.to_owned(), view);
+        }
+        self
+    }
+
     /// The same, as an HTTP API's stage.
     pub fn with_http_api(self, id: &str, name: &str, stage: &str) -> Self {
         let this = self.with_api(id, name, stage);

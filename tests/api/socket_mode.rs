@@ -10,11 +10,17 @@ static APP_TOKEN: std::sync::LazyLock<String> =
     std::sync::LazyLock::new(|| unique("test-app-token"));
 
 async fn socket_app(stand_in: &SocketStandIn) -> TestApp {
+    socket_app_holding(stand_in, 1).await
+}
+
+/// The same, holding `connections` connections (`SOCKET_CONNECTIONS`).
+async fn socket_app_holding(stand_in: &SocketStandIn, connections: usize) -> TestApp {
     TestApp::spawn_with(Options {
         subcommand: "socket",
         extra_env: vec![
             ("SLACK_APP_TOKEN", APP_TOKEN.to_owned()),
             ("SLACK_API_URL", stand_in.api_url()),
+            ("SOCKET_CONNECTIONS", connections.to_string()),
         ],
         ..Options::default()
     })
@@ -179,16 +185,7 @@ async fn app_slack_stand_in() -> SlackStandIn {
 #[tokio::test]
 async fn several_connections_share_one_memory_of_envelopes() {
     let stand_in = SocketStandIn::start().await;
-    let app = TestApp::spawn_with(Options {
-        subcommand: "socket",
-        extra_env: vec![
-            ("SLACK_APP_TOKEN", APP_TOKEN.to_owned()),
-            ("SLACK_API_URL", stand_in.api_url()),
-            ("SOCKET_CONNECTIONS", "2".to_owned()),
-        ],
-        ..Options::default()
-    })
-    .await;
+    let app = socket_app_holding(&stand_in, 2).await;
     let mut first = stand_in.next_connection().await;
     let mut second = stand_in.next_connection().await;
     assert_eq!(stand_in.opened(), 2, "one URL per connection");
@@ -241,16 +238,7 @@ async fn a_second_replica_refuses_to_start_while_another_is_connected() {
 #[tokio::test]
 async fn a_replica_whose_predecessor_is_still_leaving_starts_once_alone() {
     let stand_in = SocketStandIn::start().await;
-    let app = TestApp::spawn_with(Options {
-        subcommand: "socket",
-        extra_env: vec![
-            ("SLACK_APP_TOKEN", APP_TOKEN.to_owned()),
-            ("SLACK_API_URL", stand_in.api_url()),
-            ("SOCKET_CONNECTIONS", "2".to_owned()),
-        ],
-        ..Options::default()
-    })
-    .await;
+    let app = socket_app_holding(&stand_in, 2).await;
     let mut crowded = stand_in.next_connection_counting(3).await;
     crowded.closed().await;
     assert_eq!(

@@ -127,6 +127,22 @@ fn petstore() -> FakeGateway {
     FakeGateway::default().with_api("a1b2c3d4e5", "petstore", "prod")
 }
 
+/// `gateway`, whose every level served 120 req/s in the last hour's busiest minute.
+fn with_busy_minute(gateway: FakeGateway) -> FakeGateway {
+    let minute = |at, requests| crate::domain::Minute {
+        at,
+        requests,
+        client_errors: 0.0,
+    };
+    FakeGateway {
+        traffic: Some(crate::domain::Traffic::new(vec![
+            minute(60, 7200.0),
+            minute(120, 3000.0),
+        ])),
+        ..gateway
+    }
+}
+
 #[tokio::test]
 async fn an_allowed_change_is_written_once_and_told_once() {
     let runner = runner(petstore(), Some(POLICY));

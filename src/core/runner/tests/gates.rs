@@ -296,18 +296,7 @@ async fn break_glass_never_skips_confirming_a_change_that_blocks_traffic() {
 
 /// A gateway whose stages served 120 req/s in the last hour's busiest minute.
 fn busy() -> FakeGateway {
-    let minute = |at, requests| crate::domain::Minute {
-        at,
-        requests,
-        client_errors: 0.0,
-    };
-    FakeGateway {
-        traffic: Some(crate::domain::Traffic::new(vec![
-            minute(60, 7200.0),
-            minute(120, 3000.0),
-        ])),
-        ..petstore()
-    }
+    super::with_busy_minute(petstore())
 }
 
 fn traffic_reads(runner: &Runner<FakeGateway, Told>) -> usize {

@@ -23,21 +23,6 @@ fn traffic_windows(runner: &Runner<FakeGateway, Told>) -> Vec<(i64, i64)> {
         .collect()
 }
 
-fn with_traffic(gateway: FakeGateway) -> FakeGateway {
-    let minute = |at, requests| crate::domain::Minute {
-        at,
-        requests,
-        client_errors: 0.0,
-    };
-    FakeGateway {
-        traffic: Some(crate::domain::Traffic::new(vec![
-            minute(60, 7200.0),
-            minute(120, 3000.0),
-        ])),
-        ..gateway
-    }
-}
-
 fn shown(outcome: Outcome) -> ApiView {
     match outcome {
         Outcome::Show {
@@ -51,7 +36,7 @@ fn shown(outcome: Outcome) -> ApiView {
 /// up to now.
 #[tokio::test]
 async fn traffic_is_read_for_the_last_hour_up_to_now() {
-    let runner = runner(with_traffic(petstore()), None);
+    let runner = runner(with_busy_minute(petstore()), None);
     let before = unix_now();
     runner.perform(&ask("U1", "a1b2c3d4e5 prod 50 100")).await;
     runner.perform(&ask("U1", "show petstore prod")).await;
@@ -68,21 +53,7 @@ async fn traffic_is_read_for_the_last_hour_up_to_now() {
 /// the method's too, the other stage only its own.
 #[tokio::test]
 async fn show_puts_each_levels_traffic_under_its_own_stage() {
-    let gateway = with_traffic(petstore());
-    gateway
-        .apis
-        .lock()
-        .unwrap()
-        .get_mut("a1b2c3d4e5")
-        .unwrap()
-        .1
-        .insert(
-            "dev".to_owned(),
-            StageView {
-                stage: "dev".to_owned(),
-                ..StageView::default()
-            },
-        );
+    let gateway = with_busy_minute(petstore()).with_stage("a1b2c3d4e5", "dev");
     let runner = runner(gateway, None);
     let set = runner
         .perform(&ask("U1", "a1b2c3d4e5 prod 150 300 GET /pets"))
