@@ -65,7 +65,10 @@ impl Account {
     /// Another stage, nothing set, on an API already there.
     pub fn with_stage(self, id: &str, stage: &str) -> Self {
         if let Some((_, stages)) = self.apis.lock().unwrap().get_mut(id) {
-            let kind = stages.values().next().map_or(ApiKind::Rest, |view| view.kind);
+            let kind = stages
+                .values()
+                .next()
+                .map_or(ApiKind::Rest, |view| view.kind);
             let view = StageView {
                 stage: stage.to_owned(),
                 kind,
@@ -186,7 +189,9 @@ impl Gateway for Account {
                 name: name.to_owned(),
                 suggestions: crate::domain::text::close_names(
                     name,
-                    apis.values().map(|(name, _)| name.as_str()),
+                    apis.iter()
+                        .filter(|(id, _)| ApiId::parse(id).unwrap().target() == wanted.target())
+                        .map(|(_, (name, _))| name.as_str()),
                 ),
             }),
         }

@@ -119,16 +119,18 @@ async fn in_force(state: &Shared) -> Vec<InForce> {
     found
 }
 
-/// The stages the policy reaches that may hold timed changes, read: those carrying this
-/// deployment's marker, found with one `GetResources` per target (the sweep's index, so the
-/// reads follow the records in force, not the fleet); where the tagging API is refused, or
-/// with no target to ask (the embedded account), every stage of the first [`APIS_READ`] APIs.
+/// The stages the policy reaches that may hold timed changes, read (at most [`APIS_READ`]
+/// reads): those carrying this deployment's marker, found with one `GetResources` per target
+/// (the sweep's index, so the reads follow the records in force, not the fleet); where the
+/// tagging API is refused, every stage of that target's first APIs; with no target to ask
+/// (the embedded account), every stage of the first APIs.
 async fn holding_stages(state: &Shared) -> Vec<(ApiId, StageView)> {
     let runner = state.jobs.runner();
     let gateway = runner.gateway();
     let targets = gateway.targets();
     let mut read: Vec<(ApiId, StageView)> = Vec::new();
-    // The targets whose stages are listed instead (all of them where there is none to ask).
+    let mut reads = 0;
+    // The targets whose APIs are listed instead.
     let mut unasked = Vec::new();
     for target in &targets {
         let held = match gateway.holders(target.as_ref()).await {
@@ -143,31 +145,36 @@ async fn holding_stages(state: &Shared) -> Vec<(ApiId, StageView)> {
             let Holder::Stage { api, stage, .. } = held.holder else {
                 continue;
             };
-            if !runner.reaches(&api) {
+            // A rule may name the API: its name comes from the (cached) list of APIs, which
+            // nothing else may have read yet in this process.
+            let _ = gateway.name_of(&api).await;
+            if !runner.reaches(&api) || reads >= APIS_READ {
                 continue;
             }
+            reads += 1;
             if let Ok(view) = runner.read_stage(&api, &stage).await {
                 read.push((api, view));
             }
         }
     }
-    if !targets.is_empty() && unasked.is_empty() {
-        return read;
-    }
-    let apis = match gateway.apis().await {
-        Ok(apis) => apis,
-        Err(error) => {
-            tracing::warn!(%error, "could not list APIs for the Home tab");
-            Vec::new()
+    let mut listed = Vec::new();
+    if targets.is_empty() {
+        match gateway.apis().await {
+            Ok(apis) => listed = apis,
+            Err(error) => tracing::warn!(%error, "could not list APIs for the Home tab"),
         }
-    };
-    let listed =
-        |api: &ApiId| targets.is_empty() || unasked.iter().any(|t| t.as_ref() == api.target());
-    for api in apis
-        .into_iter()
-        .filter(|a| listed(a) && runner.reaches(a))
-        .take(APIS_READ)
-    {
+    }
+    for target in &unasked {
+        match gateway.listing(target.as_ref()).await {
+            Ok(apis) => listed.extend(apis.into_iter().map(|api| api.id)),
+            Err(error) => tracing::warn!(%error, "could not list APIs for the Home tab"),
+        }
+    }
+    for api in listed.into_iter().filter(|a| runner.reaches(a)) {
+        if reads >= APIS_READ {
+            break;
+        }
+        reads += 1;
         let Ok(views) = runner.read_stages(&api).await else {
             continue;
         };

@@ -150,6 +150,23 @@ async fn the_home_tab_shows_timed_changes_in_force_and_extends_one_from_its_butt
     assert_ne!(before, after, "the record now ends later");
 }
 
+/// A process that has read nothing yet (a restart, a Lambda's cold start) finds the stages
+/// holding timed changes by their marker, and a rule naming the API by name still reaches it.
+#[tokio::test]
+async fn a_fresh_process_shows_timed_changes_on_apis_a_rule_names() {
+    let name = unique("home-fresh");
+    let api = create_api(&name, "prod").await;
+    let maker = spawn_for(&name, None).await;
+    maker.command(&format!("{api} prod 8 16 for 30m")).await;
+    maker.slack.wait_for("/reply", 1).await;
+
+    let fresh = spawn_for(&name, None).await;
+    assert_eq!(post_event(&fresh, &home_opened(USER)).await.status(), 200);
+    let published = fresh.slack.wait_for("/api/views.publish", 1).await[0].clone();
+    let text = text_of_view(&published["view"]);
+    assert!(text.contains(&name) && text.contains("8 req/s"), "{text}");
+}
+
 #[tokio::test]
 async fn someone_the_policy_does_not_let_read_sees_no_timed_change() {
     let name = unique("home-hidden");

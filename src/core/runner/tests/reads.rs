@@ -82,7 +82,7 @@ async fn show_puts_each_levels_traffic_under_its_own_stage() {
 /// `show <api>` reads every stage of it, as the account holds them.
 #[tokio::test]
 async fn show_of_an_api_reads_all_its_stages_with_their_values() {
-    let runner = runner(petstore(), None);
+    let runner = runner(petstore().with_stage("a1b2c3d4e5", "dev"), None);
     runner.perform(&ask("U1", "a1b2c3d4e5 prod 7 14")).await;
     let view = shown(runner.perform(&ask("U1", "show a1b2c3d4e5")).await);
     let stages: Vec<(&str, Configured)> = view
@@ -90,16 +90,11 @@ async fn show_of_an_api_reads_all_its_stages_with_their_values() {
         .iter()
         .map(|s| (s.stage.as_str(), s.stage_wide))
         .collect();
-    assert_eq!(
-        stages,
-        [(
-            "prod",
-            Configured {
-                rate: Some(7.0),
-                burst: Some(14)
-            }
-        )]
-    );
+    let seven = Configured {
+        rate: Some(7.0),
+        burst: Some(14),
+    };
+    assert_eq!(stages, [("dev", Configured::default()), ("prod", seven)]);
 }
 
 /// An HTTP API shown by its id is said to be one (its kind is known once its stages are read).
@@ -114,9 +109,10 @@ async fn an_http_api_shown_by_id_is_said_to_be_one() {
 /// A target's listing reads the stages of its first 20 APIs (by name) and only lists the rest.
 #[tokio::test]
 async fn a_listing_reads_the_stages_of_its_first_twenty_apis_only() {
+    // Ids in the opposite order to names: the one listed but not read is the last by name.
     let mut gateway = FakeGateway::default();
     for n in 0..=LISTED_WITH_STAGES {
-        let id = format!("a{n:09}");
+        let id = format!("a{:09}", LISTED_WITH_STAGES - n);
         gateway = gateway.with_api(&id, &format!("api-{n:02}"), "prod");
     }
     let runner = runner(gateway, None);
@@ -133,6 +129,11 @@ async fn a_listing_reads_the_stages_of_its_first_twenty_apis_only() {
     assert!(
         !with_stages[LISTED_WITH_STAGES],
         "the 21st is listed, not read"
+    );
+    let (last, _) = &listed.apis[LISTED_WITH_STAGES];
+    assert_eq!(
+        (last.name.as_deref(), last.id.id()),
+        (Some("api-20"), "a000000000")
     );
 }
 
