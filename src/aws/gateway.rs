@@ -333,11 +333,24 @@ impl Gateway for TargetGateway {
 
     /// An id no listing has yet is read as a REST API's first (one call, as before HTTP APIs);
     /// when that finds nothing, the list is refreshed to see whether it is an HTTP API's.
+    /// `$default` is only ever an HTTP API's stage: a REST API is not asked for it.
     async fn read_stage(&self, api: &ApiId, stage: &StageName) -> Result<StageView, GatewayError> {
+        let no_default = || GatewayError::NoDefaultStage {
+            api: api.to_string(),
+        };
+        let default = stage.as_str() == StageName::DEFAULT;
         match self.listed_kind(api) {
             Some(_) => match self.kind_for_call(api)? {
+                ApiKind::Rest if default => Err(no_default()),
                 ApiKind::Rest => self.rest_stage(api, stage).await,
                 ApiKind::Http => self.http_stage(api, stage).await,
+            },
+            None if default => match self.find_kind(api).await? {
+                Some(ApiKind::Http) => self.http_stage(api, stage).await,
+                Some(ApiKind::Rest) => Err(no_default()),
+                None => Err(GatewayError::ApiNotFound {
+                    api: api.to_string(),
+                }),
             },
             None => match self.rest_stage(api, stage).await {
                 Err(error) if error.is_not_found() => match self.find_kind(api).await? {

@@ -7,6 +7,10 @@ pub enum GatewayError {
     NotFound { api: String, stage: String },
     #[error("API `{api}` was not found")]
     ApiNotFound { api: String },
+    #[error(
+        "`{api}` is a REST API, which has no `$default` stage: `$default` is an HTTP API's default stage (a REST API's stages are named with letters, digits, `-` and `_`)"
+    )]
+    NoDefaultStage { api: String },
     #[error("no REST or HTTP API is named `{name}`{}", suggest(.suggestions))]
     UnknownApiName {
         name: String,

@@ -299,6 +299,7 @@ impl Label {
         match error {
             GatewayError::NotFound { .. }
             | GatewayError::ApiNotFound { .. }
+            | GatewayError::NoDefaultStage { .. }
             | GatewayError::UnknownApiName { .. }
             | GatewayError::TooManyApis { .. }
             | GatewayError::UnknownTarget { .. }

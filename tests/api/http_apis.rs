@@ -331,3 +331,17 @@ async fn an_http_apis_default_stage_is_named_changed_and_timed() {
     );
     assert_eq!(throttling(stage.default_route_settings()), Some((15.0, 30)));
 }
+
+/// `$default` is only an HTTP API's stage: on a REST API it is refused saying so, by id or by
+/// name, and nothing is written.
+#[tokio::test]
+async fn a_rest_api_has_no_default_stage_and_says_so() {
+    let app = TestApp::spawn().await;
+    let name = unique("rest-no-default");
+    let api = create_api(&name, "prod").await;
+    for (nth, named) in [(1, &api), (2, &name)] {
+        let refused = shown(&reply_to(&app, &format!("{named} $default 10 20"), nth).await);
+        contains_all(&refused, &["is a REST API, which has no `$default` stage"]);
+    }
+    assert_eq!(stage_limits(&api, "prod").await, None);
+}
