@@ -182,17 +182,19 @@ impl Application {
             // The stop signal closes every connection; nothing new arrives after this.
             let _ = socket.await;
         }
-        let sweep = sweeping.lock().expect("sweep task").take();
-        if let Some(sweep) = sweep {
-            // It releases its leases, so a replacement sweeps at once.
-            let _ = tokio::time::timeout_at(deadline, sweep).await;
-        }
         let running = jobs.in_flight();
         if running > 0 {
             tracing::info!(running, "stopped accepting; finishing commands in flight");
         }
         let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-        let interrupted = jobs.drain(left).await;
+        // Meanwhile the sweep ends and releases its leases, so a replacement sweeps at once.
+        let sweep = sweeping.lock().expect("sweep task").take();
+        let released = async move {
+            if let Some(sweep) = sweep {
+                let _ = tokio::time::timeout_at(deadline, sweep).await;
+            }
+        };
+        let (interrupted, ()) = tokio::join!(jobs.drain(left), released);
         if interrupted > 0 {
             tracing::error!(
                 interrupted,

@@ -321,6 +321,17 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
         policy.reaches(api.target(), &names)
     }
 
+    /// [`Runner::reaches`] for an API found by other means than a listing (a tag index): where
+    /// a rule names APIs and the name is not known yet, it is read first (the cached list,
+    /// listed at most once).
+    pub async fn reaches_found(&self, api: &ApiId) -> bool {
+        let names = self.policy.current().is_some_and(|p| p.names_apis());
+        if names && self.gateway.known_name(api).is_none() {
+            let _ = self.gateway.name_of(api).await;
+        }
+        self.reaches(api)
+    }
+
     pub fn metrics(&self) -> &Metrics {
         &self.metrics
     }

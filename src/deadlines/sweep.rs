@@ -117,17 +117,7 @@ async fn release_lease(
     {
         return;
     }
-    let gateway = runner.gateway();
-    let released = match holder {
-        Holder::Stage { api, stage, .. } => gateway.untag(api, stage, LEASE_KEY).await,
-        Holder::Plan(id) => match plan_ref(id, target) {
-            Ok(plan) => match gateway.read_plan(&plan).await {
-                Ok(view) => gateway.untag_plan(&view, LEASE_KEY).await,
-                Err(error) => Err(error),
-            },
-            Err(error) => Err(error),
-        },
-    };
+    let released = untag_lease(runner, target, holder).await;
     match released {
         Ok(()) => tracing::info!("released the sweep's lease: a replacement sweeps at once"),
         Err(error) => {
@@ -371,6 +361,22 @@ async fn write_lease(
             let plan = plan_ref(id, target)?;
             let view = gateway.read_plan(&plan).await?;
             gateway.tag_plan(&view, &key, &value).await
+        }
+    }
+}
+
+async fn untag_lease(
+    runner: &Arc<AppRunner>,
+    target: Option<&TargetAlias>,
+    holder: &Holder,
+) -> Result<(), GatewayError> {
+    let gateway = runner.gateway();
+    match holder {
+        Holder::Stage { api, stage, .. } => gateway.untag(api, stage, LEASE_KEY).await,
+        Holder::Plan(id) => {
+            let plan = plan_ref(id, target)?;
+            let view = gateway.read_plan(&plan).await?;
+            gateway.untag_plan(&view, LEASE_KEY).await
         }
     }
 }

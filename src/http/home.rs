@@ -145,10 +145,7 @@ async fn holding_stages(state: &Shared) -> Vec<(ApiId, StageView)> {
             let Holder::Stage { api, stage, .. } = held.holder else {
                 continue;
             };
-            // A rule may name the API: its name comes from the (cached) list of APIs, which
-            // nothing else may have read yet in this process.
-            let _ = gateway.name_of(&api).await;
-            if !runner.reaches(&api) || reads >= APIS_READ {
+            if reads >= APIS_READ || !runner.reaches_found(&api).await {
                 continue;
             }
             reads += 1;
@@ -235,12 +232,7 @@ pub(super) async fn press(
         .teller()
         .buttons()
         .and_then(|buttons| buttons.open(raw.unwrap_or_default(), unix_now()).ok());
-    let team = payload
-        .user
-        .as_ref()
-        .and_then(|u| u.team_id.as_deref())
-        .or(payload.team.as_ref().map(|t| t.id.as_str()))
-        .and_then(ChatId::parse);
+    let team = payload.presser_team().and_then(ChatId::parse);
     let Some(value) = opened else {
         tracing::warn!(
             user = presser.as_str(),

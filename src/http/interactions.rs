@@ -121,12 +121,7 @@ pub async fn interaction(
         }
     };
     // Slack Connect: the presser's own workspace, not the channel's host.
-    let team = payload
-        .user
-        .as_ref()
-        .and_then(|u| u.team_id.as_deref())
-        .or(payload.team.as_ref().map(|t| t.id.as_str()))
-        .and_then(ChatId::parse);
+    let team = payload.presser_team().and_then(ChatId::parse);
     let channel = payload.channel.as_ref().and_then(|c| ChatId::parse(&c.id));
     // One outcome per preview or approval request: the first press that ends it wins; a
     // double click, or Approve and Reject pressed together, finds it answered.

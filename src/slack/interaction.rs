@@ -34,6 +34,14 @@ impl ActionPayload {
         (!container.is_ephemeral && crate::domain::is_message_ts(ts)).then_some(ts)
     }
 
+    /// The presser's own workspace (Slack Connect: not the channel's host), as it is sent.
+    pub fn presser_team(&self) -> Option<&str> {
+        self.user
+            .as_ref()
+            .and_then(|u| u.team_id.as_deref())
+            .or(self.team.as_ref().map(|t| t.id.as_str()))
+    }
+
     /// The timestamp of the message holding the button, ephemeral or not: which preview or
     /// request this is, when the same command was typed twice.
     pub fn message_ts_any(&self) -> Option<&str> {

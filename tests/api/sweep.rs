@@ -58,6 +58,15 @@ fn ours(tags: &HashMap<String, String>) -> Vec<&String> {
         .collect()
 }
 
+/// A new REST API (named after `name`) with a stage `prod` in `region`, holding a timed change
+/// for `hold` made by a process since killed; the region's client and the API's id.
+async fn orphaned_in(region: &str, name: &str, hold: &str) -> (Client, String) {
+    let aws = rest_in(region).await;
+    let api = create_api_on(&aws, &unique(name), &["prod"]).await;
+    orphaned_timed_change(region, &api, hold).await;
+    (aws, api)
+}
+
 /// Makes a timed change on `api`'s stage `prod` from a process that is then killed (its timer
 /// dies with it): only a sweep can finish it.
 async fn orphaned_timed_change(region: &str, api: &str, hold: &str) {
@@ -91,9 +100,7 @@ fn count(app: &TestApp, needle: &str) -> usize {
 #[tokio::test]
 async fn a_record_on_an_api_outside_the_policy_still_ends() {
     let region = "eu-west-3";
-    let aws = rest_in(region).await;
-    let api = create_api_on(&aws, &unique("outside"), &["prod"]).await;
-    orphaned_timed_change(region, &api, "2s").await;
+    let (aws, api) = orphaned_in(region, "outside", "2s").await;
     let tags = tags_of(&aws, &api, "prod").await;
     assert!(
         tags.contains_key(MARKER) && tags.contains_key("throttle-bot:stage"),
@@ -178,9 +185,7 @@ async fn the_sweep_finds_records_with_the_tagging_api_and_reads_only_their_stage
 #[tokio::test]
 async fn where_the_tagging_api_is_refused_the_sweep_lists_every_api_and_says_so_once() {
     let region = "ap-southeast-2";
-    let aws = rest_in(region).await;
-    let api = create_api_on(&aws, &unique("listed"), &["prod"]).await;
-    orphaned_timed_change(region, &api, "2s").await;
+    let (aws, api) = orphaned_in(region, "listed", "2s").await;
 
     // An identity whose IAM policy lacks tag:GetResources (the stand-in refuses its key).
     let sweeper = spawn_in(
@@ -210,9 +215,7 @@ async fn where_the_tagging_api_is_refused_the_sweep_lists_every_api_and_says_so_
 #[tokio::test]
 async fn a_second_replica_stops_and_the_lease_passes_on_when_the_holder_stops() {
     let region = "ca-central-1";
-    let aws = rest_in(region).await;
-    let api = create_api_on(&aws, &unique("leased"), &["prod"]).await;
-    orphaned_timed_change(region, &api, "25s").await;
+    let (aws, api) = orphaned_in(region, "leased", "25s").await;
 
     let (mut one, mut two) = tokio::join!(
         spawn_in(region, "all", Vec::new()),
@@ -324,9 +327,7 @@ async fn a_killed_processs_timed_plan_change_is_finished_and_another_deployments
 #[tokio::test]
 async fn a_record_written_before_the_marker_existed_is_found_marked_and_ended() {
     let region = "eu-west-2";
-    let aws = rest_in(region).await;
-    let api = create_api_on(&aws, &unique("older"), &["prod"]).await;
-    orphaned_timed_change(region, &api, "2s").await;
+    let (aws, api) = orphaned_in(region, "older", "2s").await;
     // As an earlier release wrote it: the record alone.
     let arn = format!("arn:aws:apigateway:{region}::/restapis/{api}/stages/prod");
     let untag = aws.untag_resource().resource_arn(&arn).tag_keys(MARKER);
@@ -355,9 +356,7 @@ async fn a_record_written_before_the_marker_existed_is_found_marked_and_ended() 
 #[tokio::test]
 async fn a_replica_that_stops_gracefully_releases_its_lease() {
     let region = "sa-east-1";
-    let aws = rest_in(region).await;
-    let api = create_api_on(&aws, &unique("released"), &["prod"]).await;
-    orphaned_timed_change(region, &api, "1h").await;
+    let (aws, api) = orphaned_in(region, "released", "1h").await;
 
     let sweeper = spawn_in(region, "all", Vec::new()).await;
     sweeper.wait_for_log("swept a target", 1).await;
