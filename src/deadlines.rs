@@ -428,7 +428,10 @@ async fn sweep(runner: &Arc<AppRunner>, apis: &[ApiId], keeper: &Keeper) {
             let Ok(stage_name) = StageName::parse(&stage.stage) else {
                 continue;
             };
-            for record in &stage.timed {
+            // Records written before the stage's last update too: their end is told.
+            let mut timed = stage.timed.clone();
+            timed.extend(runner.outdated(api, &stage));
+            for record in &timed {
                 let reminder = Reminder {
                     api: api.clone(),
                     stage: stage_name.clone(),

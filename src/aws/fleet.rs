@@ -166,10 +166,9 @@ impl Gateway for ApiGateway {
         &self,
         api: &ApiId,
         stage: &StageName,
-        key: &str,
-        value: &str,
+        tags: &[(String, String)],
     ) -> Result<(), GatewayError> {
-        self.pick(api.target())?.tag(api, stage, key, value).await
+        self.pick(api.target())?.tag(api, stage, tags).await
     }
 
     async fn untag(&self, api: &ApiId, stage: &StageName, key: &str) -> Result<(), GatewayError> {

@@ -452,20 +452,18 @@ impl Gateway for TargetGateway {
         &self,
         api: &ApiId,
         stage: &StageName,
-        key: &str,
-        value: &str,
+        tags: &[(String, String)],
     ) -> Result<(), GatewayError> {
         let kind = self.kind_for_call(api)?;
+        let on = records::Tagged::stage(kind, api, stage);
+        let not_found = Some(errors::stage_not_found(api, stage));
+        let mut pairs: Vec<(&str, &str)> =
+            tags.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         // A record carries the marker the sweep finds it by, written in the same call.
-        if let Some(mark) = self.mark_for(key) {
-            let on = records::Tagged::stage(kind, api, stage);
-            let not_found = Some(errors::stage_not_found(api, stage));
-            return self.tag_marked(&on, (key, value), mark, not_found).await;
+        if let Some(mark) = tags.iter().find_map(|(key, _)| self.mark_for(key)) {
+            pairs.push((crate::domain::MARKER_KEY, mark));
         }
-        match kind {
-            ApiKind::Rest => self.rest_tag(api, stage, key, value).await,
-            ApiKind::Http => self.http_tag(api, stage, key, value).await,
-        }
+        self.set_tags(&on, &pairs, not_found).await
     }
 
     async fn untag(&self, api: &ApiId, stage: &StageName, key: &str) -> Result<(), GatewayError> {
@@ -634,9 +632,11 @@ fn stage_view(
     stage_wide: Configured,
     mut methods: Vec<(Level, Configured)>,
     tags: Option<&HashMap<String, String>>,
+    updated: Option<&aws_sdk_apigateway::primitives::DateTime>,
 ) -> StageView {
     methods.sort_by_key(|(level, _)| level.to_string());
     StageView {
+        updated: updated.map(|at| at.secs()),
         stage: name.to_owned(),
         kind,
         stage_wide,

@@ -92,6 +92,10 @@ pub enum TimedDone<L = Level, A = Applied> {
         record: Box<Timed<L>>,
         found: Configured,
     },
+    /// Its record was written before the stage's last update (`updated`, Unix seconds): it
+    /// no longer describes the stage, so nothing was restored; the record removed, a person
+    /// decides (see [`Timed::written_for`]).
+    Outdated { record: Box<Timed<L>>, updated: i64 },
     /// No timed change is in force at that level.
     NothingPending,
     /// Its deadline has not come (an earlier reminder of a change since extended).
@@ -328,7 +332,7 @@ impl Label {
             TimedDone::Extended(_) => Self::Extended,
             TimedDone::Restored { .. } => Self::Restored,
             TimedDone::AlreadyBack(_) => Self::Unchanged,
-            TimedDone::Moved { .. } => Self::Moved,
+            TimedDone::Moved { .. } | TimedDone::Outdated { .. } => Self::Moved,
             TimedDone::NothingPending => Self::NothingPending,
             TimedDone::NotDue(_) => Self::NotDue,
         }

@@ -160,6 +160,7 @@ mod tests {
     fn stage(stage_wide: Configured, pets_get: Option<Configured>) -> StageView {
         let change = change("a1b2c3d4e5 prod 1 1 GET /pets");
         StageView {
+            updated: None,
             stage: "prod".to_owned(),
             stage_wide,
             methods: pets_get.map(|c| (change.level, c)).into_iter().collect(),
@@ -333,6 +334,7 @@ mod tests {
     fn http(stage_wide: Configured, route: Option<(&str, Configured)>) -> StageView {
         let level = route.map(|(text, c)| (change(text).level, c));
         StageView {
+            updated: None,
             kind: crate::domain::ApiKind::Http,
             methods: level.into_iter().collect(),
             ..stage(stage_wide, None)

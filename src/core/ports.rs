@@ -122,13 +122,13 @@ pub trait Gateway: Send + Sync {
     /// Every API's id (of every kind this service changes), from the (cached) list of APIs.
     fn apis(&self) -> impl Future<Output = Result<Vec<ApiId>, GatewayError>> + Send;
 
-    /// Sets one tag on a stage (where a timed change keeps its record).
+    /// Sets tags on a stage in one call (where a timed change keeps its record, written with
+    /// the stage's other records so that none is dated before the stage's last update).
     fn tag(
         &self,
         api: &ApiId,
         stage: &StageName,
-        key: &str,
-        value: &str,
+        tags: &[(String, String)],
     ) -> impl Future<Output = Result<(), GatewayError>> + Send;
 
     /// Removes one tag from a stage; removing a tag that is not there is not an error.

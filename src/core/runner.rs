@@ -101,6 +101,8 @@ pub enum Prepared {
         change: ThrottleChange,
         applied: Applied,
         record: RecordStep,
+        /// The stage's records at other levels, as read: written again after this write.
+        others: Vec<Timed>,
     },
     /// What comes back when a timed change ends, put back; then its record updated (the
     /// timed change under it, `next`) or removed.
@@ -110,6 +112,7 @@ pub enum Prepared {
         applied: Applied,
         record: Timed,
         next: Option<Timed>,
+        others: Vec<Timed>,
     },
     /// A timed change with nothing to put back: its record updated or removed, and this told.
     Forget {
@@ -118,6 +121,7 @@ pub enum Prepared {
         record: Timed,
         done: TimedDone,
         next: Option<Timed>,
+        others: Vec<Timed>,
     },
     /// A usage plan change, decided: the write (at the plan's turn, if the level still holds
     /// `applied.before` then).
@@ -153,6 +157,7 @@ pub enum Prepared {
         request: TimedRequest,
         api: ResolvedApi,
         record: Timed,
+        others: Vec<Timed>,
     },
 }
 
@@ -406,15 +411,18 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
                 change,
                 applied,
                 record,
-            } => self.commit_change(change, applied, record).await,
+                others,
+            } => self.commit_change(change, applied, record, &others).await,
             Prepared::Restore {
                 request,
                 change,
                 applied,
                 record,
                 next,
+                others,
             } => {
-                self.commit_restore(request, change, applied, record, next)
+                let ended = (record, next);
+                self.commit_restore(request, change, applied, ended, &others)
                     .await
             }
             Prepared::Forget {
@@ -423,12 +431,17 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
                 record,
                 done,
                 next,
-            } => self.commit_forget(request, api, record, done, next).await,
+                others,
+            } => {
+                self.commit_forget(request, api, (record, next), done, &others)
+                    .await
+            }
             Prepared::Extend {
                 request,
                 api,
                 record,
-            } => self.commit_extend(request, api, record).await,
+                others,
+            } => self.commit_extend(request, api, record, &others).await,
             Prepared::Plan {
                 change,
                 applied,
@@ -463,9 +476,16 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
         outcome
     }
 
-    /// Waits for this level of this stage to be free in this process, and holds it.
-    async fn hold(&self, api: &ApiId, stage: &StageName, level: &Level) -> LevelGuard {
-        self.hold_key(format!("{api} {stage} {level}")).await
+    /// Waits for this stage to be free in this process, and holds it (whichever `level` is
+    /// asked): a write at one level writes the records of the others again (see
+    /// [`Timed::written_for`]), which must not race a step at another level.
+    async fn hold(&self, api: &ApiId, stage: &StageName, _level: &Level) -> LevelGuard {
+        self.hold_stage(api, stage).await
+    }
+
+    /// Waits for a stage to be free in this process, and holds it.
+    pub(super) async fn hold_stage(&self, api: &ApiId, stage: &StageName) -> LevelGuard {
+        self.hold_key(format!("{api} {stage}")).await
     }
 
     /// Waits for the usage plans of a target to be free in this process, and holds them: from
@@ -698,6 +718,7 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
                 change: change.clone(),
                 applied,
                 record,
+                others: stage.others(&change.level),
             },
             held,
         )
@@ -721,6 +742,7 @@ mod picture;
 mod plan_timed;
 mod plans;
 mod reads;
+mod stamps;
 mod sweep;
 mod tell;
 mod timed;

@@ -356,7 +356,8 @@ async fn write_lease(
     };
     let gateway = runner.gateway();
     match holder {
-        Holder::Stage { api, stage, .. } => gateway.tag(api, stage, &key, &value).await,
+        // With the stage's records written again: the lease's write may date the stage.
+        Holder::Stage { api, stage, .. } => runner.tag_stage(api, stage, vec![(key, value)]).await,
         Holder::Plan(id) => {
             let plan = plan_ref(id, target)?;
             let view = gateway.read_plan(&plan).await?;
@@ -372,7 +373,7 @@ async fn untag_lease(
 ) -> Result<(), GatewayError> {
     let gateway = runner.gateway();
     match holder {
-        Holder::Stage { api, stage, .. } => gateway.untag(api, stage, LEASE_KEY).await,
+        Holder::Stage { api, stage, .. } => runner.untag_stage(api, stage, LEASE_KEY).await,
         Holder::Plan(id) => {
             let plan = plan_ref(id, target)?;
             let view = gateway.read_plan(&plan).await?;
@@ -415,8 +416,11 @@ async fn read_holder(
     let (records, tags) = match &held.holder {
         Holder::Stage { api, stage, .. } => match runner.read_stage(api, stage).await {
             Ok(view) => {
-                stage_records(runner, api, stage, &view.timed, overdue_before, due).await;
-                (view.timed.len(), view.tags)
+                // Records written before the stage's last update too: their end is told.
+                let mut timed = view.timed.clone();
+                timed.extend(runner.outdated(api, &view));
+                stage_records(runner, api, stage, &timed, overdue_before, due).await;
+                (timed.len(), view.tags)
             }
             Err(error) => {
                 unread(&error, &held.arn);
@@ -538,7 +542,9 @@ async fn list_target(
                         continue;
                     };
                     records += view.timed.len();
-                    stage_records(runner, api, &stage, &view.timed, overdue_before, due).await;
+                    let mut timed = view.timed.clone();
+                    timed.extend(runner.outdated(api, &view));
+                    stage_records(runner, api, &stage, &timed, overdue_before, due).await;
                 }
             }
         }

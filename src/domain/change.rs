@@ -1,6 +1,6 @@
 use super::{
-    AccountLimits, ApiId, ApiKind, ApiRef, Claim, Configured, Hold, Level, MARKER_KEY, Place,
-    RecordSeal, StageName, ThrottleLimits, Timed, Traffic, Unsealed,
+    AccountLimits, ApiId, ApiKind, ApiRef, Aside, Claim, Configured, Hold, Level, MARKER_KEY,
+    Place, RecordSeal, StageName, ThrottleLimits, Timed, Traffic, Unsealed,
 };
 
 /// What to do at a level: set limits, or remove our override so the level inherits.
@@ -98,6 +98,9 @@ pub struct StageView {
     pub unsealed: Vec<Unsealed>,
     /// The last hour's traffic at the stage (`Level::Stage`) and its levels, where read.
     pub traffic: Vec<(Level, Traffic)>,
+    /// When API Gateway says the stage was last updated (Unix seconds), where it says: a
+    /// record written before that is not acted on (see [`Timed::written_for`]).
+    pub updated: Option<i64>,
 }
 
 /// A tool whose next deployment of a stage may put its own throttling back.
@@ -184,6 +187,32 @@ impl StageView {
     /// The timed change in force at `level`, if any.
     pub fn timed_at(&self, level: &Level) -> Option<&Timed> {
         self.timed.iter().find(|t| &t.level == level)
+    }
+
+    /// The records [`StageView::open`] and the staleness checks set aside as written before
+    /// the stage's last update, opened again (they are this service's own) with that update's
+    /// time: for their end to be told, never to be acted on.
+    pub fn outdated(&self, seal: Option<&RecordSeal>, api: &ApiId) -> Vec<(Timed, i64)> {
+        let Ok(stage) = StageName::parse(&self.stage) else {
+            return Vec::new();
+        };
+        let place = Place::Stage { api, stage: &stage };
+        self.unsealed
+            .iter()
+            .filter_map(|found| match found.aside {
+                Some(Aside::Outdated { updated, .. }) => {
+                    let record = Timed::from_tag(&found.key, &found.value, seal, place)?.ok()?;
+                    Some((record, updated))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The timed changes in force at the other levels.
+    pub fn others(&self, level: &Level) -> Vec<Timed> {
+        let others = self.timed.iter().filter(|t| &t.level != level);
+        others.cloned().collect()
     }
 }
 

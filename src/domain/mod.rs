@@ -35,7 +35,8 @@ pub use target::{
     TargetError,
 };
 pub use timed::{
-    CLAIM_PREFIX, Claim, Due, Hold, HoldError, Layer, Place, RecordLevel, RecordSeal,
-    STALE_AFTER_SECS, TAG_PREFIX, Timed, Unsealed, is_message_ts, set_aside, set_aside_stale,
+    Aside, CLAIM_PREFIX, Claim, Due, Hold, HoldError, Layer, Place, RecordLevel, RecordSeal,
+    STALE_AFTER_SECS, STAMP_SLACK_SECS, TAG_PREFIX, Timed, Unsealed, is_message_ts, set_aside,
+    set_aside_outdated, set_aside_stale,
 };
 pub use traffic::{Caveat, MetricsKey, Minute, Shortfall, Traffic, shortfall};

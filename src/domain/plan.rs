@@ -423,6 +423,7 @@ mod tests {
                 burst: Some(1),
             },
             since: 1_000,
+            at: 1_000,
             until: 2_800,
             by: "U0ALICE".to_owned(),
             channel: Some("C1".to_owned()),

@@ -313,6 +313,7 @@ mod tests {
             at: 1_700_000_000,
         };
         let mut view = crate::domain::StageView {
+            updated: None,
             stage: "prod".to_owned(),
             tags: vec![
                 (MARKER_KEY.to_owned(), "0123456789abcdef".to_owned()),

@@ -5,7 +5,7 @@
 use std::fmt;
 
 use hmac::{Hmac, Mac};
-use sha2::{Digest, Sha256};
+use sha2::Sha256;
 
 use super::change::Action;
 use super::limits::{BurstLimit, Configured, RateLimit, ThrottleLimits};
@@ -190,14 +190,32 @@ impl RecordSeal {
 pub struct Unsealed {
     pub key: String,
     pub value: String,
-    /// Sealed here, but for a timed change whose end (this time, Unix seconds) passed long ago:
-    /// a record put back from an old change, never acted on (see [`set_aside_stale`]).
-    pub stale_since: Option<i64>,
+    /// Sealed here, but not for the stage as it is now: set aside, never acted on.
+    pub aside: Option<Aside>,
+}
+
+/// Why a record this service sealed is set aside rather than acted on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Aside {
+    /// Its timed change was to end at this time (Unix seconds), long ago (see
+    /// [`set_aside_stale`]).
+    Ended(i64),
+    /// The stage was updated (`updated`) after the record was last written (`written`): a
+    /// deployment, another tool's change, or a record put back (see [`Timed::written_for`]).
+    Outdated { written: i64, updated: i64 },
+    /// This process finished its timed change (due at this time): it came back since.
+    Finished(i64),
 }
 
 /// How long after its end a record is still acted on: longer than any deadline's retries (a
 /// day of EventBridge Scheduler's, a service's sweeps) take to finish a restore.
 pub const STALE_AFTER_SECS: i64 = 26 * 60 * 60;
+
+/// How much later than a record was written the stage may say it was last updated, and the
+/// record still count as written for it: this service's own write follows the record's within
+/// a moment (a slower one writes the records again after it), and the host's clock may run a
+/// little behind AWS's.
+pub const STAMP_SLACK_SECS: i64 = 5;
 
 /// Sets aside the records (of `timed`, whose tags are `tags`) whose end passed more than
 /// [`STALE_AFTER_SECS`] before `now`: a sealed record proves who wrote it, not when it was put
@@ -210,17 +228,35 @@ pub fn set_aside_stale<L: RecordLevel>(
     now: i64,
 ) {
     set_aside(timed, tags, unsealed, |record, _| {
-        record.until.saturating_add(STALE_AFTER_SECS) < now
+        (record.until.saturating_add(STALE_AFTER_SECS) < now).then_some(Aside::Ended(record.until))
     });
 }
 
-/// Sets aside the records for which `stale(record, its tag's value)` holds (as
+/// Sets aside the records of a stage last updated at `updated` (Unix seconds, as API Gateway
+/// says; `None` where it says nothing, as for usage plans) that were not written for it: see
+/// [`Timed::written_for`].
+pub fn set_aside_outdated<L: RecordLevel>(
+    timed: &mut Vec<Timed<L>>,
+    tags: &[(String, String)],
+    unsealed: &mut Vec<Unsealed>,
+    updated: Option<i64>,
+) {
+    set_aside(timed, tags, unsealed, |record, _| match updated {
+        Some(updated) if !record.written_for(Some(updated)) => Some(Aside::Outdated {
+            written: record.at,
+            updated,
+        }),
+        _ => None,
+    });
+}
+
+/// Sets aside the records for which `stale(record, its tag's value)` gives a reason (as
 /// [`set_aside_stale`] does for age; a process also knows the records it finished itself).
 pub fn set_aside<L: RecordLevel>(
     timed: &mut Vec<Timed<L>>,
     tags: &[(String, String)],
     unsealed: &mut Vec<Unsealed>,
-    stale: impl Fn(&Timed<L>, &str) -> bool,
+    stale: impl Fn(&Timed<L>, &str) -> Option<Aside>,
 ) {
     let value_of = |record: &Timed<L>| {
         let key = Timed::tag_key(&record.level)?;
@@ -229,13 +265,17 @@ pub fn set_aside<L: RecordLevel>(
     };
     let mut kept = Vec::new();
     for record in std::mem::take(timed) {
-        match value_of(&record) {
-            Some((key, value)) if stale(&record, &value) => unsealed.push(Unsealed {
+        let aside = value_of(&record).and_then(|(key, value)| {
+            let why = stale(&record, &value)?;
+            Some(Unsealed {
                 key,
                 value,
-                stale_since: Some(record.until),
-            }),
-            _ => kept.push(record),
+                aside: Some(why),
+            })
+        });
+        match aside {
+            Some(found) => unsealed.push(found),
+            None => kept.push(record),
         }
     }
     *timed = kept;
@@ -302,6 +342,11 @@ pub struct Timed<L = Level> {
     /// When the newest was set and when it ends, in Unix seconds.
     pub since: i64,
     pub until: i64,
+    /// When this service last wrote the record (Unix seconds): the stage's state it was
+    /// written for. Only a record written since the stage's last update is acted on (see
+    /// [`Timed::written_for`]); each write of this service on a stage writes its records
+    /// again with a new time, so that its own writes never outdate them.
+    pub at: i64,
     /// Who set it: a chat user id, `schedule`, or `alarm:<name>`.
     pub by: String,
     /// The chat channel it was set in, to tell it there when it ends, and the message about it
@@ -366,6 +411,7 @@ impl<L: RecordLevel> Timed<L> {
             set,
             since,
             until,
+            at: since,
             by,
             channel,
             thread: None,
@@ -386,6 +432,24 @@ impl<L: RecordLevel> Timed<L> {
             }
             keep
         });
+    }
+
+    /// Whether this record was written for the stage as it is: the stage (whose last update
+    /// API Gateway dates `updated`) has not been updated since it was written, give or take
+    /// [`STAMP_SLACK_SECS`]. A sealed record proves who wrote it, not when it was put there:
+    /// one put back after its change ended (or was kept for good), or one left from before a
+    /// deployment or another tool's change, no longer describes the stage and is never acted
+    /// on. Without a date (usage plans have none), nothing can be told.
+    pub fn written_for(&self, updated: Option<i64>) -> bool {
+        updated.is_none_or(|updated| updated <= self.at.saturating_add(STAMP_SLACK_SECS))
+    }
+
+    /// The same record, written again at `now`.
+    pub fn stamped(&self, now: i64) -> Self {
+        Self {
+            at: now,
+            ..self.clone()
+        }
     }
 
     pub fn is_due(&self, now: i64) -> bool {
@@ -478,6 +542,7 @@ impl<L: RecordLevel> Timed<L> {
             set: layer.set,
             since: self.since,
             until: layer.until,
+            at: self.at,
             by: layer.by.clone(),
             channel: self.channel.clone(),
             thread: self.thread.clone(),
@@ -514,11 +579,12 @@ impl<L: RecordLevel> Timed<L> {
     pub fn to_tag(&self, seal: &RecordSeal, place: Place<'_>) -> Option<(String, String)> {
         let key = Self::tag_key(&self.level)?;
         let mut value = format!(
-            "set={} restore={} since={} until={} by={}",
+            "set={} restore={} since={} until={} at={} by={}",
             pair(self.set),
             pair(self.restore),
             self.since,
             self.until,
+            self.at,
             escape(&self.by)
         );
         if let Some(channel) = &self.channel {
@@ -553,7 +619,7 @@ impl<L: RecordLevel> Timed<L> {
         let unsealed = || Unsealed {
             key: key.to_owned(),
             value: value.to_owned(),
-            stale_since: None,
+            aside: None,
         };
         let opened = seal
             .and_then(|seal| seal.verify(place, key, value))
@@ -580,12 +646,18 @@ impl<L: RecordLevel> Timed<L> {
                 })
             })
             .collect::<Option<Vec<Layer>>>()?;
+        let since = field("since")?.parse().ok()?;
         Some(Self {
             level,
             set: unpair(field("set")?)?,
             restore: unpair(field("restore")?)?,
-            since: field("since")?.parse().ok()?,
+            since,
             until: field("until")?.parse().ok()?,
+            // A record from a release before the stamp was written when its change was set.
+            at: match field("at") {
+                Some(at) => at.parse().ok()?,
+                None => since,
+            },
             by: checked_by(unescape(field("by")?)?)?,
             channel: match field("in") {
                 Some(channel) => Some(unescape(channel).filter(|c| is_chat_id(c))?),
@@ -633,83 +705,6 @@ fn checked_by(by: String) -> Option<String> {
             .strip_prefix("alarm:")
             .is_some_and(|name| !name.is_empty() && name.len() <= 255);
     valid.then_some(by)
-}
-
-/// Every claim's tag key starts with this.
-pub const CLAIM_PREFIX: &str = "throttle-bot:claim:";
-
-/// A process's claim to run a due restore. A process that finds another's fresh claim leaves
-/// the restore to it; otherwise it writes its own, waits, and reads back: of two that wrote at
-/// once, only the one whose claim stayed (the last written) goes on, and the other then finds
-/// a fresh claim. A claim left by a dead process goes stale and is overwritten. Claims are
-/// sealed like records: a hand-written one holds nobody off.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Claim {
-    /// The claim's tag key, which names the level it is for.
-    pub key: String,
-    /// The claiming process's token.
-    pub by: String,
-    /// When it was claimed, in Unix seconds.
-    pub at: i64,
-}
-
-impl Claim {
-    /// A claim on `level`; `None` for a level that can hold no record.
-    pub fn new<L: RecordLevel>(level: &L, by: String, at: i64) -> Option<Self> {
-        Some(Self {
-            key: Self::tag_key(level)?,
-            by,
-            at,
-        })
-    }
-
-    /// `throttle-bot:claim:stage`, `throttle-bot:claim:GET /pets`: never read as a record. A
-    /// level whose record key is long is named by a digest of it instead, so every record
-    /// that fits a tag has a claim that fits too.
-    pub fn tag_key<L: RecordLevel>(level: &L) -> Option<String> {
-        let record = Timed::tag_key(level)?;
-        let key = format!("{CLAIM_PREFIX}{}", &record[TAG_PREFIX.len()..]);
-        if key.len() <= MAX_KEY_LEN {
-            return Some(key);
-        }
-        let digest = hex::encode(&Sha256::digest(record.as_bytes())[..16]);
-        Some(format!("{CLAIM_PREFIX}sha256:{digest}"))
-    }
-
-    /// How long a claim holds off others: far longer than a restore takes.
-    pub const FRESH_SECS: i64 = 60;
-
-    pub fn to_tag(&self, seal: &RecordSeal, place: Place<'_>) -> (String, String) {
-        let value = format!("by={} at={}", escape(&self.by), self.at);
-        seal.sign(place, self.key.clone(), value)
-    }
-
-    /// A claim this service sealed at `place`; `None` for anything else.
-    pub fn from_tag(
-        key: &str,
-        value: &str,
-        seal: Option<&RecordSeal>,
-        place: Place<'_>,
-    ) -> Option<Self> {
-        if !key.starts_with(CLAIM_PREFIX) {
-            return None;
-        }
-        let body = seal?.verify(place, key, value)?;
-        let field = |name: &str| {
-            body.split(' ')
-                .find_map(|part| part.strip_prefix(name)?.strip_prefix('='))
-        };
-        Some(Self {
-            key: key.to_owned(),
-            by: unescape(field("by")?)?,
-            at: field("at")?.parse().ok()?,
-        })
-    }
-
-    /// Whether another process holding it should be left to finish.
-    pub fn is_fresh(&self, now: i64) -> bool {
-        now - self.at < Self::FRESH_SECS
-    }
 }
 
 impl Configured {
@@ -778,6 +773,9 @@ pub(super) fn unescape(raw: &str) -> Option<String> {
     }
     String::from_utf8(bytes).ok()
 }
+
+mod claim;
+pub use claim::{CLAIM_PREFIX, Claim};
 
 #[cfg(test)]
 mod tests;

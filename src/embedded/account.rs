@@ -9,6 +9,7 @@ use super::budget::Budget;
 use super::settings::{Entries, entry_key};
 use super::traffic::Synthetic;
 use super::trail::Recorded;
+use crate::core::clock::unix_now;
 use crate::core::ports::{Gateway, GatewayError, TrafficError};
 use crate::domain::{
     AccountLimits, Action, ApiId, ApiKind, ApiMethod, ApiName, Configured, Level, PlanLevel,
@@ -50,6 +51,7 @@ pub struct Account {
 impl Account {
     pub fn with_api(self, id: &str, name: &str, stage: &str) -> Self {
         let view = StageView {
+            updated: None,
             stage: stage.to_owned(),
             stage_wide: Configured::default(),
             methods: Vec::new(),
@@ -70,6 +72,7 @@ impl Account {
                 .next()
                 .map_or(ApiKind::Rest, |view| view.kind);
             let view = StageView {
+                updated: None,
                 stage: stage.to_owned(),
                 kind,
                 ..StageView::default()
@@ -270,6 +273,11 @@ impl Gateway for Account {
         };
         // An entry is one per level: a second setting replaces the first, a reset removes the
         // throttle (the entry's other settings are the `entries`' to keep or drop).
+        // A write that changes nothing does not date the stage (the less convenient reading
+        // where AWS says nothing); one that does, does.
+        if view.at(level) != values {
+            view.updated = Some(unix_now());
+        }
         match level {
             Level::Stage => view.stage_wide = values,
             level => {
@@ -449,16 +457,20 @@ impl Gateway for Account {
         &self,
         api: &ApiId,
         stage: &StageName,
-        key: &str,
-        value: &str,
+        tags: &[(String, String)],
     ) -> Result<(), GatewayError> {
         self.managed(format!("tag {api}/{stage}"))?;
         self.refuses("tag")?;
         let mut apis = self.apis.lock().unwrap();
         let view = stage_mut(&mut apis, api, stage)?;
-        view.tags.retain(|(k, _)| k != key);
-        view.tags.push((key.to_owned(), value.to_owned()));
-        let tagged = TrailWhat::Tagged(vec![(key.to_owned(), value.to_owned())]);
+        for (key, value) in tags {
+            view.tags.retain(|(k, _)| k != key);
+            view.tags.push((key.clone(), value.clone()));
+        }
+        // As the AWS stand-in: a tag write dates the stage (AWS does not say; the less
+        // convenient reading for this service's own records).
+        view.updated = Some(unix_now());
+        let tagged = TrailWhat::Tagged(tags.to_vec());
         let (api, stage) = (api.to_string(), stage.as_str());
         self.trail
             .record(&api, stage, TrailCall::TagResource, tagged);
@@ -482,6 +494,7 @@ impl Gateway for Account {
         let mut apis = self.apis.lock().unwrap();
         let view = stage_mut(&mut apis, api, stage)?;
         view.tags.retain(|(k, _)| k != key);
+        view.updated = Some(unix_now());
         let untagged = TrailWhat::Untagged(vec![key.to_owned()]);
         self.trail.record(
             &api.to_string(),

@@ -35,6 +35,7 @@ fn method(method: &str, path: &str) -> Level {
 
 fn stage(name: &str, kind: ApiKind, stage_wide: Configured) -> StageView {
     StageView {
+        updated: None,
         stage: name.to_owned(),
         kind,
         stage_wide,

@@ -183,10 +183,9 @@ impl Gateway for AppGateway {
         &self,
         api: &ApiId,
         stage: &StageName,
-        key: &str,
-        value: &str,
+        tags: &[(String, String)],
     ) -> Result<(), GatewayError> {
-        either!(self, g => g.tag(api, stage, key, value).await)
+        either!(self, g => g.tag(api, stage, tags).await)
     }
 
     async fn untag(&self, api: &ApiId, stage: &StageName, key: &str) -> Result<(), GatewayError> {

@@ -172,6 +172,7 @@ mod tests {
                     burst: Some(10),
                 },
                 since: 1_700_000_000,
+                at: 1_700_000_000,
                 until: 1_700_001_800,
                 by: "U1".to_owned(),
                 channel: Some("C1".to_owned()),

@@ -49,6 +49,19 @@ TTL 300 s; throttling at the account's 10,000/5,000, the less convenient choice 
 reference is silent), never a copy of `*/*`; `remove /{key}` deletes the whole entry, and
 removing an entry that is not there is a BadRequestException, as AWS answers.
 
+A stage's `lastUpdatedDate` (Stage in the API Gateway reference: "The timestamp when the stage
+last updated"; HTTP APIs: `lastUpdatedDate`, "The timestamp when the stage was last updated").
+moto's REST stage has none, and its v2 stage never moves it. The reference does not say which
+calls move it. The stand-in takes the less convenient reading for a tool that keeps records in
+tags, and the less convenient for one that must tell its own decision from a record put back:
+every TagResource and UntagResource on a stage moves it, an UpdateStage moves it only when the
+stage it returns differs, and CreateDeployment to a stage moves it. REST dates are epoch seconds
+(the REST API's JSON), HTTP API dates ISO 8601, both to the second.
+moto's REST CreateDeployment to a stage that exists makes a new stage, dropping its settings and
+tags; AWS points the stage at the new deployment and keeps the rest (CreateDeployment,
+`stageName`: "The name of the Stage resource for the Deployment resource to create"; the AWS
+CLI's `create-deployment` example redeploys an existing stage). The stand-in does the latter.
+
 moto's STS lets anyone assume any role. To stand in for a role whose trust policy does not
 trust the caller, AssumeRole of a role named `untrusted-…` is refused as STS refuses it
 (https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRole.html): AccessDenied.
@@ -115,6 +128,7 @@ def update_stage(request, full_url, headers):
         objects.append(body["defaultRouteSettings"])
     if any("dataTraceEnabled" in o or "loggingLevel" in o for o in objects):
         return _error(400, "BadRequestException", "Execution logs are not supported on protocolType HTTP")
+    before = json.dumps(stage.to_json(), sort_keys=True, default=str)
     if "defaultRouteSettings" in body:
         settings = dict(body["defaultRouteSettings"])
         settings.setdefault("throttlingBurstLimit", 0)
@@ -124,6 +138,8 @@ def update_stage(request, full_url, headers):
         stage.route_settings[key] = dict(settings)
     if "description" in body:
         stage.description = body["description"]
+    if json.dumps(stage.to_json(), sort_keys=True, default=str) != before:
+        stage.stand_in_updated = time.time()
     return 200, {}, json.dumps(stage.to_json())
 
 
@@ -139,12 +155,24 @@ _moto_v2_stage_json = V2Stage.to_json
 
 def _v2_stage_json(self):
     dct = _moto_v2_stage_json(self)
+    # In UTC whatever the machine's zone (moto dates v2 stages in local time).
+    updated = getattr(self, "stand_in_updated", None) or time.time()
+    dct["lastUpdatedDate"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(updated))
     dct["defaultRouteSettings"] = _reported(dct.get("defaultRouteSettings"))
     dct["routeSettings"] = {k: _reported(v) for k, v in (dct.get("routeSettings") or {}).items()}
     return dct
 
 
 V2Stage.to_json = _v2_stage_json
+_moto_v2_stage_init = V2Stage.__init__
+
+
+def _v2_stage_init(self, *args, **kwargs):
+    _moto_v2_stage_init(self, *args, **kwargs)
+    self.stand_in_updated = time.time()
+
+
+V2Stage.__init__ = _v2_stage_init
 
 
 def delete_route_settings(request, full_url, headers):
@@ -165,6 +193,8 @@ def stage_tags(request, full_url, headers):
     _, stage = _stage(_backend(request), match.group(2), match.group(3))
     if stage is None:
         return _error(404, "NotFoundException", f"Unable to find resource {arn}")
+    # A tag write dates the stage (see the module's text).
+    stage.stand_in_updated = time.time()
     if request.method == "POST":
         stage.tags.update(json.loads(request.get_data() or b"{}").get("tags", {}))
         return 201, {}, "{}"
@@ -307,6 +337,66 @@ def _stage_patch(self, patch_operations):
 
 
 Stage.apply_operations = _stage_patch
+
+# ---- lastUpdatedDate (see the module's text) ----
+from moto.apigateway.models import RestAPI
+
+_moto_stage_init = Stage.__init__
+_moto_stage_json = Stage.to_json
+_moto_stage_operations = Stage.apply_operations
+
+
+def _rest_stage_init(self, *args, **kwargs):
+    _moto_stage_init(self, *args, **kwargs)
+    self.stand_in_updated = time.time()
+
+
+def _rest_stage_json(self):
+    dct = _moto_stage_json(self)
+    dct["lastUpdatedDate"] = int(self.stand_in_updated)
+    return dct
+
+
+def _rest_stage_operations(self, patch_operations):
+    before = json.dumps(_moto_stage_json(self), sort_keys=True, default=str)
+    answer = _moto_stage_operations(self, patch_operations)
+    if json.dumps(_moto_stage_json(self), sort_keys=True, default=str) != before:
+        self.stand_in_updated = time.time()
+    return answer
+
+
+_moto_rest_deploy = RestAPI.create_deployment
+
+
+def _rest_deploy(self, name, description, stage_variables=None):
+    existing = self.stages.get(name) if name else None
+    deployment = _moto_rest_deploy(self, name, description, stage_variables)
+    if existing is not None:
+        existing.deployment_id = deployment.id
+        existing.stand_in_updated = time.time()
+        self.stages[name] = existing
+    return deployment
+
+
+Stage.__init__ = _rest_stage_init
+Stage.to_json = _rest_stage_json
+Stage.apply_operations = _rest_stage_operations
+RestAPI.create_deployment = _rest_deploy
+REST_STAGE_TAGS = re.compile(r"^/tags/arn:[^:]+:apigateway:([^:]*)::/restapis/([^/]+)/stages/([^/]+)$")
+
+
+def _date_rest_stage_tagged(environ, status):
+    """A REST stage's TagResource or UntagResource dates the stage."""
+    if not 200 <= status < 300 or environ.get("REQUEST_METHOD") not in ("PUT", "DELETE"):
+        return
+    match = REST_STAGE_TAGS.match(unquote(environ.get("PATH_INFO", "")))
+    if match is None:
+        return
+    access_key, region, account = _trail_caller(environ)
+    api = apigateway_backends[account][region].apis.get(match.group(2))
+    stage = api.stages.get(match.group(3)) if api is not None else None
+    if stage is not None:
+        stage.stand_in_updated = time.time()
 
 _moto_assume_role = STSBackend.assume_role
 
@@ -638,6 +728,7 @@ def _dispatch_with_trail(self, environ, start_response):
 
     answer = _moto_dispatch(self, environ, recording_start_response)
     _trail_record(environ, body, seen.get("status", 500))
+    _date_rest_stage_tagged(environ, seen.get("status", 500))
     return answer
 
 

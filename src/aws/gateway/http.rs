@@ -52,6 +52,7 @@ impl TargetGateway {
                 default: found.default_route_settings().cloned(),
                 routes: found.route_settings().cloned().unwrap_or_default(),
                 tags: found.tags().cloned().unwrap_or_default(),
+                updated: found.last_updated_date().copied(),
             }),
             Err(err) => {
                 let resource = http_stage_arn(&self.region(), api, stage);
@@ -95,6 +96,7 @@ impl TargetGateway {
                     default: stage.default_route_settings().cloned(),
                     routes: stage.route_settings().cloned().unwrap_or_default(),
                     tags: stage.tags().cloned().unwrap_or_default(),
+                    updated: stage.last_updated_date().copied(),
                 }
                 .view()
             }));
@@ -261,32 +263,6 @@ impl TargetGateway {
         }
     }
 
-    pub(super) async fn http_tag(
-        &self,
-        api: &ApiId,
-        stage: &StageName,
-        key: &str,
-        value: &str,
-    ) -> Result<(), GatewayError> {
-        let resource = http_stage_arn(&self.region(), api, stage);
-        let result = self
-            .clients()
-            .await?
-            .http
-            .tag_resource()
-            .resource_arn(&resource)
-            .tags(key, value)
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(err) => {
-                let not_found = Some(stage_not_found(api, stage));
-                Err(self.tagging_error(err, "apigateway:PUT", not_found).await)
-            }
-        }
-    }
-
     pub(super) async fn http_untag(
         &self,
         api: &ApiId,
@@ -380,6 +356,8 @@ struct Settings {
     default: Option<RouteSettings>,
     routes: HashMap<String, RouteSettings>,
     tags: HashMap<String, String>,
+    /// When the stage was last updated, as API Gateway says.
+    updated: Option<aws_sdk_apigatewayv2::primitives::DateTime>,
 }
 
 impl Settings {
@@ -398,6 +376,7 @@ impl Settings {
             stage_wide,
             routes,
             Some(&self.tags),
+            self.updated.as_ref(),
         )
     }
 }
@@ -482,6 +461,7 @@ mod tests {
                 ("$default".to_owned(), throttled),
             ]),
             tags: HashMap::new(),
+            updated: None,
         };
         let view = settings.view();
         assert_eq!(view.kind, ApiKind::Http);

@@ -202,7 +202,7 @@ impl TargetGateway {
         }
     }
 
-    async fn set_tags(
+    pub(super) async fn set_tags(
         &self,
         on: &Tagged,
         tags: &[(&str, &str)],

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use aws_sdk_apigateway::error::ProvideErrorMetadata;
 use aws_sdk_apigateway::operation::get_stage::GetStageOutput;
+use aws_sdk_apigateway::primitives::DateTime;
 use aws_sdk_apigateway::types::{
     MethodSetting, Op, PatchOperation, Stage, UnauthorizedCacheControlHeaderStrategy,
 };
@@ -190,19 +191,6 @@ impl TargetGateway {
         }
     }
 
-    pub(super) async fn rest_tag(
-        &self,
-        api: &ApiId,
-        stage: &StageName,
-        key: &str,
-        value: &str,
-    ) -> Result<(), GatewayError> {
-        let resource = rest_stage_arn(&self.region(), api, stage);
-        let not_found = stage_not_found(api, stage);
-        self.tag_rest_resource(&resource, (key, Some(value)), Some(not_found))
-            .await
-    }
-
     pub(super) async fn rest_untag(
         &self,
         api: &ApiId,
@@ -256,17 +244,22 @@ struct StageSettings {
     name: String,
     settings: Vec<(String, MethodSetting)>,
     tags: HashMap<String, String>,
+    updated: Option<DateTime>,
 }
 
 impl From<GetStageOutput> for StageSettings {
     fn from(stage: GetStageOutput) -> Self {
-        Self::new(stage.stage_name(), stage.method_settings(), stage.tags())
+        let mut settings = Self::new(stage.stage_name(), stage.method_settings(), stage.tags());
+        settings.updated = stage.last_updated_date().copied();
+        settings
     }
 }
 
 impl From<Stage> for StageSettings {
     fn from(stage: Stage) -> Self {
-        Self::new(stage.stage_name(), stage.method_settings(), stage.tags())
+        let mut settings = Self::new(stage.stage_name(), stage.method_settings(), stage.tags());
+        settings.updated = stage.last_updated_date().copied();
+        settings
     }
 }
 
@@ -286,6 +279,7 @@ impl StageSettings {
                 .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
                 .unwrap_or_default(),
             tags: tags.cloned().unwrap_or_default(),
+            updated: None,
         }
     }
 
@@ -313,6 +307,7 @@ impl StageSettings {
             stage_wide,
             methods,
             Some(&self.tags),
+            self.updated.as_ref(),
         )
     }
 }

@@ -3,6 +3,7 @@
 
 use super::super::outcome::{Failure, Outcome};
 use super::super::ports::{Gateway, GatewayError, Teller};
+use super::stamps::stamped_long_ago;
 use super::{RecordStep, Runner, changed};
 use crate::domain::{ApiId, Applied, Level, StageName, ThrottleChange, Timed};
 
@@ -11,31 +12,40 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
         &self,
         change: ThrottleChange,
         mut applied: Applied,
-        record: RecordStep,
+        mut record: RecordStep,
+        others: &[Timed],
     ) -> Outcome {
         let api = applied.api.id.clone();
-        if let RecordStep::Keep(record, _) = &record {
+        if let RecordStep::Keep(kept, prior) = record {
             // The deadline is handed on first (a one-time schedule on Lambda): a schedule
             // with no record does nothing, but a change that cannot end by itself is refused.
-            if let Err(failure) = self.hand_on(&api, &change.stage, record).await {
+            if let Err(failure) = self.hand_on(&api, &change.stage, &kept).await {
                 return changed(&change, Err(failure));
             }
             // Then the record: a change made without it could never put itself back.
-            if let Err(error) = self.keep(&api, &change.stage, record).await {
-                return changed(&change, Err(error.into()));
+            match self.keep(&api, &change.stage, &kept, others).await {
+                Ok(written) => record = RecordStep::Keep(written, prior),
+                Err(error) => return changed(&change, Err(error.into())),
             }
         }
         // A change for good over a timed change: its record goes first. Left behind, it would
         // put its values back at its deadline over the decision, so if it cannot be removed
         // nothing is changed and the person is told.
-        if let RecordStep::End(record) = &record
-            && let Some(key) = Timed::tag_key(&record.level)
-            && let Err(error) = self.gateway.untag(&api, &change.stage, &key).await
-        {
-            return changed(&change, Err(Failure::RecordStays(error.to_string())));
+        if let RecordStep::End(ended) = &record {
+            // Removed (and the values written) only once the stage's date can tell the
+            // decision from the record: put back later, it is then never acted on.
+            self.outdate(ended).await;
+            if let Some(key) = Timed::tag_key(&ended.level)
+                && let Err(error) = self.gateway.untag(&api, &change.stage, &key).await
+            {
+                return changed(&change, Err(Failure::RecordStays(error.to_string())));
+            }
         }
-        // The same values again only end or re-time the timed change: no write is needed.
-        let written = if applied.before == applied.after {
+        // The same values again only end or re-time the timed change: no write is needed,
+        // except to date the stage when a timed change ends for good (where AWS does not date
+        // it for the record's removal) so that its record, put back, is never acted on.
+        let ends_for_good = matches!(record, RecordStep::End(_)) && applied.after.is_set();
+        let written = if applied.before == applied.after && !ends_for_good {
             Ok(())
         } else {
             // What the plan says the level will hold (a reset may write values, see `plan`).
@@ -64,16 +74,28 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
         if let Err(error) = written {
             match &record {
                 RecordStep::Keep(record, prior) => {
-                    self.unkeep(&api, &change.stage, record, prior.as_ref())
+                    self.unkeep(&api, &change.stage, record, prior.as_ref(), others)
                         .await;
                 }
                 // The level still holds the timed change: its record goes back with it.
                 RecordStep::End(record) => {
-                    self.unkeep(&api, &change.stage, record, Some(record)).await;
+                    self.unkeep(&api, &change.stage, record, Some(record), others)
+                        .await;
                 }
-                _ => {}
+                RecordStep::Untouched => self.restamp(&api, &change.stage, others).await,
             }
             return changed(&change, Err(error.into()));
+        }
+        // The write dated the stage: the records left on it are written again after it (a
+        // new record was written just before it, and again if the write was slow).
+        match &record {
+            RecordStep::Keep(kept, _) if stamped_long_ago(kept.at) => {
+                let mut all = vec![kept.clone()];
+                all.extend(others.iter().cloned());
+                self.restamp(&api, &change.stage, &all).await;
+            }
+            RecordStep::Keep(..) => {}
+            _ => self.restamp(&api, &change.stage, others).await,
         }
         applied.changed = applied.before != applied.after;
         // Only once the decision is written is the ended record finished here.

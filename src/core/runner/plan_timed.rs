@@ -28,9 +28,16 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
         crate::domain::set_aside_stale(&mut view.timed, &view.tags, &mut view.unsealed, now);
         {
             let finished = self.finished.lock().expect("finished records");
-            crate::domain::set_aside(&mut view.timed, &view.tags, &mut view.unsealed, |_, v| {
-                finished.knows(&v.to_owned(), now)
-            });
+            crate::domain::set_aside(
+                &mut view.timed,
+                &view.tags,
+                &mut view.unsealed,
+                |record, v| {
+                    finished
+                        .knows(&v.to_owned(), now)
+                        .then_some(crate::domain::Aside::Finished(record.until))
+                },
+            );
         }
         let held: Vec<Timed<PlanLevel>> = std::mem::take(&mut view.timed)
             .into_iter()

@@ -92,10 +92,21 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
         crate::domain::set_aside_stale(&mut view.timed, &view.tags, &mut view.unsealed, now);
         {
             let finished = self.finished.lock().expect("finished records");
-            crate::domain::set_aside(&mut view.timed, &view.tags, &mut view.unsealed, |_, v| {
-                finished.knows(&v.to_owned(), now)
-            });
+            crate::domain::set_aside(
+                &mut view.timed,
+                &view.tags,
+                &mut view.unsealed,
+                |record, v| {
+                    finished
+                        .knows(&v.to_owned(), now)
+                        .then_some(crate::domain::Aside::Finished(record.until))
+                },
+            );
         }
+        // A record written before the stage's last update does not describe it (see
+        // `Timed::written_for`); this service writes its records again after its own writes.
+        let updated = view.updated;
+        crate::domain::set_aside_outdated(&mut view.timed, &view.tags, &mut view.unsealed, updated);
         let held: Vec<crate::domain::Timed> = std::mem::take(&mut view.timed)
             .into_iter()
             .map(|record| {

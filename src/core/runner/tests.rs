@@ -457,6 +457,7 @@ mod plan_timed;
 mod plans;
 mod reads;
 mod stacks;
+mod stamps;
 mod timed;
 
 #[test]

@@ -61,8 +61,14 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
             Ok(found) => found,
             Err(error) => return done(None, Err(error.into()), None),
         };
-        let Some(record) = stage.timed_at(&request.level).cloned() else {
-            return done(Some(api), Ok(TimedDone::NothingPending), None);
+        // A record written before the stage's last update is never acted on; its end (or a
+        // person's step on it) only removes it and tells what it would have done.
+        let (record, outdated) = match stage.timed_at(&request.level).cloned() {
+            Some(record) => (record, None),
+            None => match self.outdated_at(&api.id, &stage, &request.level) {
+                Some((record, updated)) => (record, Some(updated)),
+                None => return done(Some(api), Ok(TimedDone::NothingPending), None),
+            },
         };
         let at_level = |action| ThrottleChange {
             api: ApiRef::Id(api.id.clone()),
@@ -99,6 +105,25 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
             }
         }
         let live = stage.at(&request.level);
+        let others = stage.others(&request.level);
+        if let Some(updated) = outdated
+            && (request.kind != TimedKind::Deadline || record.is_due(now))
+        {
+            return Step::Write(
+                Prepared::Forget {
+                    request: request.clone(),
+                    api,
+                    done: TimedDone::Outdated {
+                        record: Box::new(record.clone()),
+                        updated,
+                    },
+                    record,
+                    next: None,
+                    others,
+                },
+                held,
+            );
+        }
         match request.kind {
             TimedKind::Extend(by) => match self.extended(&record, live, by, now) {
                 Ok(record) => Step::Write(
@@ -106,6 +131,7 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
                         request: request.clone(),
                         api,
                         record,
+                        others,
                     },
                     held,
                 ),
@@ -140,6 +166,7 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
                             applied,
                             record,
                             next: next.map(|next| *next),
+                            others,
                         },
                         held,
                     )
@@ -151,6 +178,7 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
                         done: TimedDone::AlreadyBack(Box::new(record.clone())),
                         record,
                         next: next.map(|next| *next),
+                        others,
                     },
                     held,
                 ),
@@ -164,6 +192,7 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
                         },
                         record,
                         next: None,
+                        others,
                     },
                     held,
                 ),
@@ -180,8 +209,8 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
         request: TimedRequest,
         change: ThrottleChange,
         mut applied: Applied,
-        record: Timed,
-        next: Option<Timed>,
+        (record, next): (Timed, Option<Timed>),
+        others: &[Timed],
     ) -> Outcome {
         let api = applied.api.clone();
         let written = self
@@ -198,13 +227,17 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
         }
         applied.changed = true;
         // If this fails the record stays; the next look finds the values back and goes on.
+        // The other levels' records are written again with it: the write dated the stage.
         match &next {
             Some(next) => {
-                self.unkeep(&api.id, &change.stage, &record, Some(next))
+                self.unkeep(&api.id, &change.stage, &record, Some(next), others)
                     .await;
                 self.remind(&api.id, &change.stage, next).await;
             }
-            None => self.unkeep(&api.id, &change.stage, &record, None).await,
+            None => {
+                self.unkeep(&api.id, &change.stage, &record, None, others)
+                    .await
+            }
         }
         timed(
             request,
@@ -223,18 +256,21 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
         &self,
         request: TimedRequest,
         api: ResolvedApi,
-        record: Timed,
+        (record, next): (Timed, Option<Timed>),
         done: TimedDone,
-        next: Option<Timed>,
+        others: &[Timed],
     ) -> Outcome {
         match &next {
             Some(next) => {
-                if let Err(error) = self.keep(&api.id, &request.stage, next).await {
+                if let Err(error) = self.keep(&api.id, &request.stage, next, others).await {
                     return timed(request, api, &record, Err(error.into()));
                 }
                 self.remind(&api.id, &request.stage, next).await;
             }
-            None => self.unkeep(&api.id, &request.stage, &record, None).await,
+            None => {
+                self.unkeep(&api.id, &request.stage, &record, None, others)
+                    .await
+            }
         }
         timed(request, api, &record, Ok(done))
     }
@@ -245,11 +281,12 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
         request: TimedRequest,
         api: ResolvedApi,
         record: Timed,
+        others: &[Timed],
     ) -> Outcome {
         if let Err(failure) = self.hand_on(&api.id, &request.stage, &record).await {
             return timed(request, api, &record, Err(failure));
         }
-        if let Err(error) = self.keep(&api.id, &request.stage, &record).await {
+        if let Err(error) = self.keep(&api.id, &request.stage, &record, others).await {
             return timed(request, api, &record, Err(error.into()));
         }
         timed(
@@ -296,43 +333,76 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
                 .any(|c| c.key == claim.key && c.by != claim.by && c.is_fresh(claim.at))
         };
         // Without this, two processes sweeping in step would overwrite each other's claims
-        // for ever, and neither would restore.
-        let before = self.read_stage(api, stage).await.map_err(unreached)?;
-        if held_elsewhere(&before) {
-            return Ok(false);
+        // for ever, and neither would restore. The stage is held from the read to the write:
+        // its records are written again with the claim (see `Runner::tag_stage`).
+        {
+            let _held = self.hold_stage(api, stage).await;
+            let before = self.read_stage(api, stage).await.map_err(unreached)?;
+            if held_elsewhere(&before) {
+                return Ok(false);
+            }
+            let mut tags = vec![(key, value)];
+            tags.extend(self.restamped(api, stage, &before.timed, unix_now()));
+            self.gateway
+                .tag(api, stage, &tags)
+                .await
+                .map_err(unreached)?;
         }
-        self.gateway
-            .tag(api, stage, &key, &value)
-            .await
-            .map_err(unreached)?;
         tokio::time::sleep(settle).await;
         let view = self.read_stage(api, stage).await.map_err(unreached)?;
         Ok(view.claims.contains(&claim))
     }
 
-    /// Removes this process's claim once its restore has run.
+    /// The record at `level` set aside as written before the stage's last update, with that
+    /// update's time: this service's own, so its end can be told, but never acted on.
+    pub(super) fn outdated_at(
+        &self,
+        api: &ApiId,
+        view: &crate::domain::StageView,
+        level: &crate::domain::Level,
+    ) -> Option<(Timed, i64)> {
+        let records = view.outdated(self.seal.as_ref(), api);
+        records
+            .into_iter()
+            .find(|(record, _)| &record.level == level)
+    }
+
+    /// Every record of a stage set aside as written before its last update (see
+    /// [`Runner::outdated_at`]): a sweep hands their ends on like any record's.
+    pub fn outdated(&self, api: &ApiId, view: &crate::domain::StageView) -> Vec<Timed> {
+        let records = view.outdated(self.seal.as_ref(), api);
+        records.into_iter().map(|(record, _)| record).collect()
+    }
+
+    /// Removes this process's claim once its restore has run (the stage's records written
+    /// again after it, see [`Runner::untag_stage`]).
     pub async fn release(&self, reminder: &Reminder) {
         if let Some(key) = Claim::tag_key(&reminder.level)
-            && let Err(error) = self
-                .gateway
-                .untag(&reminder.api, &reminder.stage, &key)
-                .await
+            && let Err(error) = self.untag_stage(&reminder.api, &reminder.stage, &key).await
         {
             tracing::warn!(%error, "could not remove a claim; the next claimant overwrites it");
         }
     }
 
-    /// Writes a timed change's record to its stage.
+    /// Writes a timed change's record to its stage, stamped now, with the stage's records at
+    /// other levels (`others`, as read) written again in the same call. Returns the record as
+    /// written.
     pub(super) async fn keep(
         &self,
         api: &ApiId,
         stage: &StageName,
         record: &Timed,
-    ) -> Result<(), GatewayError> {
-        let Some((key, value)) = self.sealed(api, stage, record) else {
+        others: &[Timed],
+    ) -> Result<Timed, GatewayError> {
+        let now = unix_now();
+        let record = record.stamped(now);
+        let Some(sealed) = self.sealed(api, stage, &record) else {
             return Err(GatewayError::Rejected(Failure::NoRoomForRecord.to_string()));
         };
-        self.gateway.tag(api, stage, &key, &value).await
+        let mut tags = vec![sealed];
+        tags.extend(self.restamped(api, stage, others, now));
+        self.gateway.tag(api, stage, &tags).await?;
+        Ok(record)
     }
 
     /// Remembers a record's sealed value as finished by this process.
@@ -365,11 +435,16 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
         stage: &StageName,
         record: &Timed,
         prior: Option<&Timed>,
+        others: &[Timed],
     ) {
         let result = match prior {
-            Some(prior) => self.keep(api, stage, prior).await,
+            Some(prior) => self.keep(api, stage, prior, others).await.map(|_| ()),
             None => match Timed::tag_key(&record.level) {
-                Some(key) => self.gateway.untag(api, stage, &key).await,
+                Some(key) => {
+                    let removed = self.gateway.untag(api, stage, &key).await;
+                    self.restamp(api, stage, others).await;
+                    removed
+                }
                 None => Ok(()),
             },
         };

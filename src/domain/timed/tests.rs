@@ -24,6 +24,7 @@ fn record(level: Level) -> Timed {
         set: values(Some(0.5), Some(1)),
         since: 1_000,
         until: 2_800,
+        at: 1_000,
         by: "U0ALICE".to_owned(),
         channel: Some("C1".to_owned()),
         thread: Some("1700000000.000100".to_owned()),
@@ -167,7 +168,7 @@ fn records_read_back_from_their_sealed_tag() {
     none.thread = None;
     let (key, value) = sealed(&none);
     assert!(
-        value.starts_with("set=0.5/1 restore=-/- since=1000 until=2800 by=U0ALICE mac="),
+        value.starts_with("set=0.5/1 restore=-/- since=1000 until=2800 at=1000 by=U0ALICE mac="),
         "{value}"
     );
     assert_eq!(open(&key, &value), Some(Ok(none)));
@@ -179,7 +180,7 @@ fn a_record_not_sealed_here_is_never_opened() {
     let (key, value) = sealed(&record);
     let unsealed = |value: &str| {
         Some(Err(Unsealed {
-            stale_since: None,
+            aside: None,
             key: key.clone(),
             value: value.to_owned(),
         }))
@@ -418,6 +419,7 @@ fn a_timed_change_on_top_of_another_brings_that_one_back_when_it_ends() {
             action: first.set.as_action(),
             next: Some(Box::new(Timed {
                 since: on_top.since,
+                at: on_top.at,
                 by: "UFIRST".into(),
                 channel: None,
                 thread: None,
@@ -588,9 +590,78 @@ fn a_record_is_acted_on_for_a_day_after_its_end_and_set_aside_after_26_hours() {
         set_aside_stale(&mut timed, &tags, &mut unsealed, now);
         assert_eq!(timed.is_empty(), stale, "{until}");
         assert_eq!(
-            unsealed.first().and_then(|u| u.stale_since),
-            stale.then_some(until),
+            unsealed.first().and_then(|u| u.aside),
+            stale.then_some(Aside::Ended(until)),
             "{until}"
         );
     }
+}
+
+#[test]
+fn a_record_counts_only_for_the_stage_it_was_written_for() {
+    let mut record = record(Level::Stage);
+    record.at = 5_000;
+    // Nothing dated (a usage plan): nothing can be told.
+    assert!(record.written_for(None));
+    // The stage's own write just after the record's, within the slack.
+    assert!(record.written_for(Some(4_000)));
+    assert!(record.written_for(Some(5_000 + STAMP_SLACK_SECS)));
+    // Anything later: a deployment, another tool's change, the record put back after its end.
+    assert!(!record.written_for(Some(5_000 + STAMP_SLACK_SECS + 1)));
+    // Written again after that update, it counts again.
+    assert!(record.stamped(6_000).written_for(Some(5_011)));
+    assert_eq!(record.stamped(6_000).at, 6_000);
+    assert_eq!(record.stamped(6_000).until, record.until);
+}
+
+#[test]
+fn the_stamp_is_sealed_and_a_record_without_one_was_written_when_set() {
+    let mut record = record(Level::Stage);
+    record.at = 1_234;
+    let (key, value) = sealed(&record);
+    assert!(value.contains(" at=1234 "), "{value}");
+    assert_eq!(open(&key, &value), Some(Ok(record.clone())));
+    // Moving the stamp forward breaks the seal: a put-back record cannot be made fresh.
+    let forged = value.replace(" at=1234 ", " at=9999 ");
+    assert!(matches!(open(&key, &forged), Some(Err(_))));
+    // A record from an earlier release (no stamp) counts from when its change was set.
+    let body = value
+        .rsplit_once(" mac=")
+        .unwrap()
+        .0
+        .replace(" at=1234", "");
+    let legacy = Timed::<Level>::parse(&key, &body).unwrap();
+    assert_eq!(legacy.at, record.since);
+}
+
+#[test]
+fn records_written_before_the_stages_last_update_are_set_aside_with_both_times() {
+    let (api, stage) = (
+        ApiId::parse("a1b2c3d4e5").unwrap(),
+        StageName::parse("prod").unwrap(),
+    );
+    let mut fresh = record(Level::Stage);
+    fresh.at = 2_000;
+    let mut old = record(pets());
+    old.at = 1_000;
+    let tags = vec![
+        fresh.to_tag(&seal(), here(&api, &stage)).unwrap(),
+        old.to_tag(&seal(), here(&api, &stage)).unwrap(),
+    ];
+    let (mut timed, mut unsealed) = (vec![fresh.clone(), old.clone()], Vec::new());
+    set_aside_outdated(&mut timed, &tags, &mut unsealed, Some(2_005));
+    assert_eq!(timed, vec![fresh.clone()]);
+    assert_eq!(unsealed.len(), 1);
+    assert_eq!(unsealed[0].key, tags[1].0);
+    assert_eq!(
+        unsealed[0].aside,
+        Some(Aside::Outdated {
+            written: 1_000,
+            updated: 2_005
+        })
+    );
+    // Undated (a usage plan), nothing is set aside.
+    let (mut timed, mut unsealed) = (vec![fresh, old], Vec::new());
+    set_aside_outdated(&mut timed, &tags, &mut unsealed, None);
+    assert_eq!((timed.len(), unsealed.len()), (2, 0));
 }

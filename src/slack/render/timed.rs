@@ -8,7 +8,9 @@ use super::{
 use crate::core::grammar::{TimedKind, TimedRequest};
 use crate::core::outcome::{Failure, TimedDone};
 use crate::core::requester::Requester;
-use crate::domain::{Applied, Configured, PlanApplied, RecordLevel, ResolvedApi, Timed, Unsealed};
+use crate::domain::{
+    Applied, Aside, Configured, PlanApplied, RecordLevel, ResolvedApi, Timed, Unsealed,
+};
 
 /// The immediate acknowledgement of `extend` or `restore`.
 pub fn accepted(request: &TimedRequest) -> Value {
@@ -114,17 +116,23 @@ pub fn in_force_at<L: RecordLevel>(level: &str, record: &Timed<L>) -> String {
 
 /// One line of `show`: a `throttle-bot:` tag this service did not seal.
 pub fn unsealed(found: &Unsealed) -> String {
-    match found.stale_since {
-        Some(until) => format!(
-            ":rotating_light: {} = {}: *a stale record* (its timed change was to end {}, more than a day ago; a record left or put back from long ago is never acted on); a person must decide",
-            code(&found.key),
-            code(&found.value),
+    let (key, value) = (code(&found.key), code(&found.value));
+    match found.aside {
+        Some(Aside::Ended(until)) => format!(
+            ":rotating_light: {key} = {value}: *a stale record* (its timed change was to end {}, more than a day ago; a record left or put back from long ago is never acted on); a person must decide",
             date(until)
         ),
+        Some(Aside::Finished(until)) => format!(
+            ":rotating_light: {key} = {value}: *a record put back* (its timed change, due {}, was already finished here; a finished record is never acted on again); a person must decide",
+            date(until)
+        ),
+        Some(Aside::Outdated { written, updated }) => format!(
+            ":rotating_light: {key} = {value}: *not written for the stage as it is* (written {}, but the stage was updated {}: a deployment, another tool's change, or a record put back); never acted on: type the values the level should hold, then remove the tag",
+            date(written),
+            date(updated)
+        ),
         None => format!(
-            ":rotating_light: {} = {}: *not made by throttle-bot* (not sealed by this service); nothing acts on it, a person must decide",
-            code(&found.key),
-            code(&found.value)
+            ":rotating_light: {key} = {value}: *not made by throttle-bot* (not sealed by this service); nothing acts on it, a person must decide"
         ),
     }
 }
@@ -212,6 +220,9 @@ pub fn reply_at<L: RecordLevel, A: CameBack, E: std::fmt::Display>(
             limits(&record.restore)
         )),
         Ok(TimedDone::Moved { record, found }) => ephemeral(moved_text(at, record, found)),
+        Ok(TimedDone::Outdated { record, updated }) => {
+            ephemeral(outdated_text(at, record, *updated))
+        }
         Ok(TimedDone::NothingPending) => ephemeral(format!(
             ":information_source: No timed change is in force on {at}. `show` lists the ones that are."
         )),
@@ -241,6 +252,17 @@ fn back_is<L, A: CameBack>(record: &Timed<L>, applied: &A) -> String {
             setter(record)
         ),
     }
+}
+
+fn outdated_text<L: RecordLevel>(at: &str, record: &Timed<L>, updated: i64) -> String {
+    format!(
+        ":warning: *Not restored:* the timed change on {at} (set {} by {}) was recorded {}, but the stage was updated {} since: a deployment, another tool's change, or its record put back. A record that no longer describes the stage is never acted on, so nothing was restored (it would have gone back to {}); its record was removed. *A person must decide* what the level should hold, and set it.",
+        limits(&record.set),
+        setter(record),
+        date(record.at),
+        date(updated),
+        limits(&record.comes_back(record.until)),
+    )
 }
 
 fn moved_text<L>(at: &str, record: &Timed<L>, found: &Configured) -> String {
@@ -293,6 +315,9 @@ pub fn notice_at<L: RecordLevel, A: CameBack, E: std::fmt::Display>(
                 setter(record)
             )
         }
+        Ok(TimedDone::Outdated { record, updated }) => {
+            format!("{} ({who})", outdated_text(at, record, *updated))
+        }
         Ok(TimedDone::NothingPending | TimedDone::NotDue(_)) => return None,
         Err(error) => format!(
             ":x: Could not {} the timed change on {at}: {} ({who}){}",
@@ -309,7 +334,7 @@ pub fn notice_at<L: RecordLevel, A: CameBack, E: std::fmt::Display>(
 
 /// The alert for `throttle-bot:` tags this service did not seal, found at `place`.
 pub(super) fn untrusted(place: &str, found: &[crate::domain::Unsealed]) -> Value {
-    if found.iter().any(|tag| tag.stale_since.is_some()) {
+    if found.iter().any(|tag| tag.aside.is_some()) {
         return notice_of(format!(
             ":rotating_light: *Not acted on:* on {place}: {}",
             found.iter().map(unsealed).collect::<Vec<_>>().join(" ")
@@ -363,6 +388,7 @@ mod tests {
                 burst: Some(10),
             },
             since: 1_795_700_000,
+            at: 1_795_700_000,
             until: 1_795_701_800,
             by: by.to_owned(),
             channel: None,

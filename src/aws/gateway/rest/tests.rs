@@ -186,6 +186,7 @@ fn an_entry_whose_throttling_is_unset_is_not_shown_as_a_throttle() {
             ("~1pets/POST".to_owned(), kept),
         ],
         tags: HashMap::new(),
+        updated: None,
     };
     let view = settings.view();
     assert_eq!(view.methods.len(), 1, "{:?}", view.methods);

@@ -157,6 +157,7 @@ fn a_record_this_service_did_not_seal_names_nobody() {
 fn the_end_of_a_timed_change_is_the_bots_on_behalf_of_its_author() {
     let timed = record(T0);
     let view = StageView {
+        updated: None,
         stage: "prod".into(),
         timed: vec![timed.clone()],
         ..StageView::default()
@@ -184,6 +185,7 @@ fn the_end_of_a_timed_change_is_the_bots_on_behalf_of_its_author() {
 fn a_timed_change_made_minutes_ago_and_not_listed_yet_is_named() {
     let now = T0 + 120;
     let view = StageView {
+        updated: None,
         stage: "prod".into(),
         timed: vec![record(T0)],
         ..StageView::default()
@@ -236,6 +238,7 @@ fn a_write_is_credited_to_a_record_only_when_it_wrote_that_records_values() {
 fn only_a_write_of_the_values_that_come_back_at_the_end_is_the_end_of_a_timed_change() {
     let timed = record(T0);
     let view = StageView {
+        updated: None,
         stage: "prod".into(),
         timed: vec![timed],
         ..StageView::default()
@@ -291,6 +294,7 @@ fn the_end_of_a_layer_under_the_newest_is_its_own_authors() {
     );
     assert_eq!(top.below.len(), 1, "{top:?}");
     let view = StageView {
+        updated: None,
         stage: "prod".into(),
         timed: vec![top],
         ..StageView::default()

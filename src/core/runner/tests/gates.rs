@@ -31,6 +31,7 @@ fn gated() -> Runner<FakeGateway, Told> {
         .insert(
             "test".to_owned(),
             StageView {
+                updated: None,
                 stage: "test".to_owned(),
                 stage_wide: Configured {
                     rate: Some(100.0),

@@ -245,6 +245,7 @@ async fn a_record_the_service_did_not_seal_is_never_acted_on() {
         restore: Configured::default(),
         set: values(100.0, 200),
         since: 0,
+        at: 0,
         until: 1,
         by: "U1".to_owned(),
         channel: None,

@@ -1,0 +1,250 @@
+//! A record is acted on only while it describes the stage: written since the stage's last
+//! update (issue 32, item 2). The embedded account dates a stage as the AWS stand-in does: at
+//! every tag write and at every write that changes a level.
+
+use super::timed::{deadline, expire, put_record, record, timed_runner, values};
+use super::*;
+use crate::core::outcome::TimedDone;
+use crate::core::recent::Recent;
+
+/// Moves the stage's date and its records' stamps `secs` into the past, as if the last step
+/// on it had been taken that long ago (the records sealed again, as the service would).
+fn aged(runner: &Runner<FakeGateway, Told>, secs: i64) {
+    let records: Vec<Timed> = {
+        let mut apis = runner.gateway.apis.lock().unwrap();
+        let view = apis
+            .get_mut("a1b2c3d4e5")
+            .unwrap()
+            .1
+            .get_mut("prod")
+            .unwrap();
+        view.updated = view.updated.map(|at| at - secs);
+        let mut opened = view.clone();
+        opened.open(Some(&seal()), &ApiId::parse("a1b2c3d4e5").unwrap());
+        opened.timed
+    };
+    for mut old in records {
+        old.at -= secs;
+        old.since -= secs;
+        put_record(runner, &old);
+    }
+}
+
+/// A deployment, or another tool's write that leaves the throttling as it was: the stage is
+/// dated now.
+fn deployed(runner: &Runner<FakeGateway, Told>) {
+    let mut apis = runner.gateway.apis.lock().unwrap();
+    let view = apis
+        .get_mut("a1b2c3d4e5")
+        .unwrap()
+        .1
+        .get_mut("prod")
+        .unwrap();
+    view.updated = Some(crate::core::clock::unix_now());
+}
+
+/// What a restarted process knows: nothing it finished or reported.
+fn restarted(runner: &Runner<FakeGateway, Told>) {
+    *runner.finished.lock().unwrap() = Recent::new(16);
+    *runner.reported.lock().unwrap() = Default::default();
+}
+
+fn outdated(outcome: &Outcome) -> Option<(Timed, i64)> {
+    match outcome {
+        Outcome::Timed {
+            result: Ok(TimedDone::Outdated { record, updated }),
+            ..
+        } => Some(((**record).clone(), *updated)),
+        _ => None,
+    }
+}
+
+#[tokio::test]
+async fn a_timed_change_kept_for_good_then_its_record_put_back_is_never_acted_on() {
+    let (runner, _) = timed_runner(None);
+    runner.perform(&ask("U1", "petstore prod 100 200")).await;
+    runner
+        .perform(&ask("U1", "petstore prod 500 1000 for 30m"))
+        .await;
+    aged(&runner, 60);
+    let mut old = record(&runner).expect("a record");
+    // Kept for good with the same values: the level holds exactly what the record set.
+    let kept = runner.perform(&ask("U1", "petstore prod 500 1000")).await;
+    assert!(
+        matches!(kept, Outcome::Change { result: Ok(_), .. }),
+        "{kept:?}"
+    );
+    assert_eq!(record(&runner), None);
+    // After a restart, someone who may only tag puts the old record back, its end past.
+    restarted(&runner);
+    old.until = crate::core::clock::unix_now() - 1;
+    put_record(&runner, &old);
+
+    let outcome = runner.perform(&deadline()).await;
+
+    let (told, updated) = outdated(&outcome).expect("told, not acted on");
+    assert_eq!(told.restore, values(100.0, 200));
+    assert!(
+        updated > old.at,
+        "the decision dated the stage after the record"
+    );
+    assert_eq!(
+        runner.gateway.stage_wide("a1b2c3d4e5", "prod"),
+        values(500.0, 1000),
+        "the decision stands"
+    );
+    assert_eq!(record(&runner), None, "the record put back is removed");
+    let notices = runner.teller.notices.lock().unwrap().clone();
+    assert!(notices.contains(&"untrusted_record"), "{notices:?}");
+}
+
+#[tokio::test]
+async fn a_record_put_back_after_its_level_was_set_to_its_values_again_is_never_acted_on() {
+    let (runner, _) = timed_runner(None);
+    runner.perform(&ask("U1", "petstore prod 100 200")).await;
+    runner
+        .perform(&ask("U1", "petstore prod 500 1000 for 30m"))
+        .await;
+    aged(&runner, 120);
+    let mut old = record(&runner).expect("a record");
+    expire(&runner);
+    runner.perform(&deadline()).await;
+    assert_eq!(
+        runner.gateway.stage_wide("a1b2c3d4e5", "prod"),
+        values(100.0, 200)
+    );
+    aged(&runner, 60);
+    // Later the same values again, for good; then the old record comes back after a restart.
+    runner.perform(&ask("U2", "petstore prod 500 1000")).await;
+    restarted(&runner);
+    old.until = crate::core::clock::unix_now() - 1;
+    put_record(&runner, &old);
+
+    let outcome = runner.perform(&deadline()).await;
+
+    assert!(outdated(&outcome).is_some(), "{outcome:?}");
+    assert_eq!(
+        runner.gateway.stage_wide("a1b2c3d4e5", "prod"),
+        values(500.0, 1000)
+    );
+}
+
+#[tokio::test]
+async fn a_deployment_during_a_timed_change_turns_its_end_into_a_notice_for_a_person() {
+    let (runner, _) = timed_runner(None);
+    runner.perform(&ask("U1", "petstore prod 100 200")).await;
+    runner
+        .perform(&ask("U1", "petstore prod 90 180 for 30m"))
+        .await;
+    aged(&runner, 60);
+    deployed(&runner);
+    expire(&runner);
+
+    let outcome = runner.run(&deadline(), &ReplyOnce::default()).await;
+
+    let (told, _) = outdated(&outcome).expect("told");
+    assert_eq!(told.set, values(90.0, 180));
+    assert_eq!(
+        runner.gateway.stage_wide("a1b2c3d4e5", "prod"),
+        values(90.0, 180),
+        "nothing put back"
+    );
+    assert_eq!(record(&runner), None);
+    assert!(
+        runner.teller.notices.lock().unwrap().contains(&"moved"),
+        "its end is told"
+    );
+    // `show` says why, for a record put back again after a restart (this process remembers
+    // it finished it: that is said instead).
+    put_record(&runner, &told);
+    let Outcome::Show {
+        result: Ok(view), ..
+    } = runner.perform(&ask("U1", "show petstore prod")).await
+    else {
+        panic!()
+    };
+    assert!(matches!(
+        view.stages[0].unsealed[0].aside,
+        Some(crate::domain::Aside::Finished(_))
+    ));
+    restarted(&runner);
+    let Outcome::Show {
+        result: Ok(view), ..
+    } = runner.perform(&ask("U1", "show petstore prod")).await
+    else {
+        panic!()
+    };
+    assert!(view.stages[0].timed.is_empty());
+    assert!(matches!(
+        view.stages[0].unsealed[0].aside,
+        Some(crate::domain::Aside::Outdated { .. })
+    ));
+}
+
+#[tokio::test]
+async fn a_write_at_one_level_keeps_the_records_at_the_others_acting() {
+    let (runner, _) = timed_runner(None);
+    runner.perform(&ask("U1", "petstore prod 100 200")).await;
+    runner
+        .perform(&ask("U1", "petstore prod 90 180 for 30m"))
+        .await;
+    aged(&runner, 60);
+    // A change for good at a method, then a timed one at another: each dates the stage.
+    runner
+        .perform(&ask("U1", "petstore prod 7 14 GET /pets"))
+        .await;
+    aged(&runner, 60);
+    runner
+        .perform(&ask("U1", "petstore prod 3 6 POST /pets for 2h"))
+        .await;
+    aged(&runner, 60);
+    expire(&runner);
+
+    let outcome = runner.perform(&deadline()).await;
+
+    assert_eq!(outcome.label(), Label::Restored, "{outcome:?}");
+    assert_eq!(
+        runner.gateway.stage_wide("a1b2c3d4e5", "prod"),
+        values(100.0, 200)
+    );
+}
+
+#[tokio::test]
+async fn a_restores_claim_does_not_outdate_the_records_it_finds() {
+    let (runner, _) = timed_runner(None);
+    runner
+        .perform(&ask("U1", "petstore prod 5 10 for 30m"))
+        .await;
+    runner
+        .perform(&ask("U1", "petstore prod 3 6 GET /pets for 2h"))
+        .await;
+    aged(&runner, 60);
+    expire(&runner);
+    let reminder = crate::core::ports::Reminder {
+        api: ApiId::parse("a1b2c3d4e5").unwrap(),
+        stage: crate::domain::StageName::parse("prod").unwrap(),
+        level: Level::Stage,
+        at: 0,
+    };
+    let settle = std::time::Duration::from_millis(1);
+    assert_eq!(runner.claim(&reminder, "me", settle).await.ok(), Some(true));
+    assert_eq!(runner.perform(&deadline()).await.label(), Label::Restored);
+    aged(&runner, 60);
+    runner.release(&reminder).await;
+
+    // The record at the other level, written again with the claim and the release, still
+    // counts.
+    let Outcome::Show {
+        result: Ok(view), ..
+    } = runner.perform(&ask("U1", "show petstore prod")).await
+    else {
+        panic!()
+    };
+    assert_eq!(
+        view.stages[0].timed.len(),
+        1,
+        "{:?}",
+        view.stages[0].unsealed
+    );
+    assert!(view.stages[0].unsealed.is_empty());
+}
