@@ -27,6 +27,7 @@ mod rejected_requests;
 mod shutdown;
 mod slash_command;
 mod socket_mode;
+mod stale_records;
 mod startup;
 mod sweep;
 mod targets;

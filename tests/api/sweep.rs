@@ -15,7 +15,7 @@ use crate::helpers::*;
 const MARKER: &str = "throttle-bot:records";
 
 /// An API Gateway client in `region` of the tests' account.
-async fn rest_in(region: &str) -> Client {
+pub(crate) async fn rest_in(region: &str) -> Client {
     let config = aws_sdk_apigateway::Config::builder()
         .behavior_version(aws_sdk_apigateway::config::BehaviorVersion::latest())
         .endpoint_url(&moto().endpoint)
@@ -28,7 +28,11 @@ async fn rest_in(region: &str) -> Client {
 }
 
 /// The service in `region`, sweeping every second as `sweep` says (`all` or `none`).
-async fn spawn_in(region: &str, sweep: &str, mut extra: Vec<(&'static str, String)>) -> TestApp {
+pub(crate) async fn spawn_in(
+    region: &str,
+    sweep: &str,
+    mut extra: Vec<(&'static str, String)>,
+) -> TestApp {
     extra.extend([
         ("AWS_REGION", region.to_owned()),
         ("SWEEP_APIS", sweep.to_owned()),
@@ -41,13 +45,13 @@ async fn spawn_in(region: &str, sweep: &str, mut extra: Vec<(&'static str, Strin
     .await
 }
 
-async fn reply_to(app: &TestApp, text: &str) -> String {
+pub(crate) async fn reply_to(app: &TestApp, text: &str) -> String {
     let before = app.slack.posts_to("/reply").len();
     app.command(text).await;
     shown(&app.slack.wait_for("/reply", before + 1).await[before])
 }
 
-async fn tags_of(aws: &Client, api: &str, stage: &str) -> HashMap<String, String> {
+pub(crate) async fn tags_of(aws: &Client, api: &str, stage: &str) -> HashMap<String, String> {
     let found = aws.get_stage().rest_api_id(api).stage_name(stage).send();
     found.await.unwrap().tags().cloned().unwrap_or_default()
 }
@@ -78,7 +82,7 @@ async fn orphaned_timed_change(region: &str, api: &str, hold: &str) {
 }
 
 /// Waits for an audit notice whose text contains `needle`.
-async fn notice_with(app: &TestApp, needle: &str) -> String {
+pub(crate) async fn notice_with(app: &TestApp, needle: &str) -> String {
     let deadline = tokio::time::Instant::now() + WAIT * 2;
     loop {
         let posts = app.slack.posts_to("/webhook");

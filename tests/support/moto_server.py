@@ -55,7 +55,9 @@ moto's REST stage has none, and its v2 stage never moves it. The reference does 
 calls move it. The stand-in takes the less convenient reading for a tool that keeps records in
 tags, and the less convenient for one that must tell its own decision from a record put back:
 every TagResource and UntagResource on a stage moves it, an UpdateStage moves it only when the
-stage it returns differs, and CreateDeployment to a stage moves it. REST dates are epoch seconds
+stage it returns differs, and CreateDeployment to a stage moves it. A caller whose access key
+starts with `undated-` tags without moving it, as AWS would if tags were not part of the stage:
+the other reading, for a record put back by someone who may only tag. REST dates are epoch seconds
 (the REST API's JSON), HTTP API dates ISO 8601, both to the second.
 moto's REST CreateDeployment to a stage that exists makes a new stage, dropping its settings and
 tags; AWS points the stage at the new deployment and keeps the rest (CreateDeployment,
@@ -393,6 +395,8 @@ def _date_rest_stage_tagged(environ, status):
     if match is None:
         return
     access_key, region, account = _trail_caller(environ)
+    if access_key.startswith("undated-"):
+        return
     api = apigateway_backends[account][region].apis.get(match.group(2))
     stage = api.stages.get(match.group(3)) if api is not None else None
     if stage is not None:
