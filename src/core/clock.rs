@@ -124,6 +124,12 @@ pub fn unix_now() -> i64 {
     }
 }
 
+/// Whether time passes by itself: false only under a scripted `try`, whose world clock moves
+/// only when told (a wait there would never end by itself).
+pub fn runs() -> bool {
+    WORLD.get().is_none_or(|world| world.runs)
+}
+
 /// Waits `duration` of this process's time: tokio's sleep, or under `try` until the world
 /// clock has moved that far (by real time or by [`advance`]).
 pub async fn sleep(duration: Duration) {

@@ -285,6 +285,10 @@ async fn mark_unmarked(
         }
         match gateway.mark(target, &unmarked.holder).await {
             Ok(()) => {
+                // The marker's write may date the stage: its records are written again.
+                if let Holder::Stage { api, stage, .. } = &unmarked.holder {
+                    runner.refresh(api, stage).await;
+                }
                 tracing::info!(
                     resource = unmarked.arn,
                     "marked a resource holding a timed change recorded before the sweep's marker"

@@ -32,9 +32,12 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
         // put its values back at its deadline over the decision, so if it cannot be removed
         // nothing is changed and the person is told.
         if let RecordStep::End(ended) = &record {
-            // Removed (and the values written) only once the stage's date can tell the
-            // decision from the record: put back later, it is then never acted on.
-            self.outdate(ended).await;
+            // Kept for good with its own values, the level stays as the record says: it is
+            // removed (and the values written) only once the stage's date can tell the decision
+            // from the record, so that, put back later, it is never acted on.
+            if applied.before == applied.after {
+                self.outdate(ended).await;
+            }
             if let Some(key) = Timed::tag_key(&ended.level)
                 && let Err(error) = self.gateway.untag(&api, &change.stage, &key).await
             {
@@ -45,7 +48,15 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
         // except to date the stage when a timed change ends for good (where AWS does not date
         // it for the record's removal) so that its record, put back, is never acted on.
         let ends_for_good = matches!(record, RecordStep::End(_)) && applied.after.is_set();
-        let written = if applied.before == applied.after && !ends_for_good {
+        let writes = applied.before != applied.after || ends_for_good;
+        // The other levels' records are written again just before a write dates the stage (a
+        // new record was, with them): interrupted after it, they still count.
+        let stamp = match &record {
+            RecordStep::Keep(kept, _) => Some(kept.at),
+            _ if writes => self.restamp(&api, &change.stage, others).await,
+            _ => None,
+        };
+        let written = if !writes {
             Ok(())
         } else {
             // What the plan says the level will hold (a reset may write values, see `plan`).
@@ -82,20 +93,28 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
                     self.unkeep(&api, &change.stage, record, Some(record), others)
                         .await;
                 }
-                RecordStep::Untouched => self.restamp(&api, &change.stage, others).await,
+                RecordStep::Untouched => {
+                    self.restamp(&api, &change.stage, others).await;
+                }
             }
             return changed(&change, Err(error.into()));
         }
-        // The write dated the stage: the records left on it are written again after it (a
-        // new record was written just before it, and again if the write was slow).
-        match &record {
-            RecordStep::Keep(kept, _) if stamped_long_ago(kept.at) => {
-                let mut all = vec![kept.clone()];
-                all.extend(others.iter().cloned());
-                self.restamp(&api, &change.stage, &all).await;
-            }
-            RecordStep::Keep(..) => {}
-            _ => self.restamp(&api, &change.stage, others).await,
+        // A slow write may have dated the stage past the records written before it: they are
+        // written again after it.
+        if let Some(stamp) = stamp
+            && stamped_long_ago(stamp)
+        {
+            let mut all: Vec<Timed> = match &record {
+                RecordStep::Keep(kept, _) => vec![kept.clone()],
+                _ => Vec::new(),
+            };
+            all.extend(others.iter().cloned());
+            self.restamp(&api, &change.stage, &all).await;
+        }
+        if let RecordStep::End(ended) = &record
+            && applied.before == applied.after
+        {
+            self.check_outdated(&api, &change.stage, ended).await;
         }
         applied.changed = applied.before != applied.after;
         // Only once the decision is written is the ended record finished here.

@@ -15,8 +15,12 @@ pub(super) fn stamped_long_ago(at: i64) -> bool {
     unix_now() - at > STAMP_SLACK_SECS / 2
 }
 
+/// How often a stamped write is made again because it landed too long after its stamp.
+const STAMP_TRIES: usize = 3;
+
 impl<G: Gateway, T: Teller> Runner<G, T> {
-    /// `records` sealed for this stage again, written at `now`.
+    /// `records` sealed for this stage again, written at `now`. One that no longer fits a tag
+    /// (a record from an earlier release near the limit) is left as it is, and said.
     pub(super) fn restamped(
         &self,
         api: &ApiId,
@@ -24,33 +28,85 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
         records: &[Timed],
         now: i64,
     ) -> Vec<(String, String)> {
-        records
-            .iter()
-            .filter_map(|record| self.sealed(api, stage, &record.stamped(now)))
-            .collect()
+        let mut tags = Vec::new();
+        for record in records {
+            match self.sealed(api, stage, &record.stamped(now)) {
+                Some(tag) => tags.push(tag),
+                None => {
+                    tracing::warn!(api = %api, stage = stage.as_str(), level = %record.level, "a timed change's record no longer fits a tag with its time; it is told to a person at its end instead of put back")
+                }
+            }
+        }
+        tags
     }
 
-    /// Writes `records` (as read before a write of this service dated the stage) again, now,
-    /// in one call; nothing when there are none. A failure is logged: each is then found
-    /// outdated and told to a person rather than acted on.
-    pub(super) async fn restamp(&self, api: &ApiId, stage: &StageName, records: &[Timed]) {
-        if records.is_empty() {
-            return;
+    /// Writes `extra` tags and `records` stamped now, in one TagResource; a call that lands
+    /// too long after its stamp (the process's pace, the SDK's retries) is made again with a
+    /// new one, so that a write that dates the stage never outdates what it carries. Returns
+    /// the stamp the records were last written with.
+    pub(super) async fn tag_stamped(
+        &self,
+        api: &ApiId,
+        stage: &StageName,
+        extra: &[(String, String)],
+        records: &[Timed],
+    ) -> Result<i64, GatewayError> {
+        let mut tries = 0;
+        loop {
+            let now = unix_now();
+            let mut tags = extra.to_vec();
+            tags.extend(self.restamped(api, stage, records, now));
+            self.gateway.tag(api, stage, &tags).await?;
+            tries += 1;
+            if records.is_empty() || !stamped_long_ago(now) || tries == STAMP_TRIES {
+                return Ok(now);
+            }
         }
-        let tags = self.restamped(api, stage, records, unix_now());
-        if let Err(error) = self.gateway.tag(api, stage, &tags).await {
-            tracing::warn!(%error, api = %api, stage = stage.as_str(), "could not write a stage's timed-change records again after a write; they are now told to a person at their end instead of put back");
+    }
+
+    /// Writes `records` (as read before a write of this service dated the stage, or is about
+    /// to) again, now, in one call; nothing when there are none. Returns the stamp. A failure
+    /// is logged: each is then found outdated and told to a person rather than acted on.
+    pub(super) async fn restamp(
+        &self,
+        api: &ApiId,
+        stage: &StageName,
+        records: &[Timed],
+    ) -> Option<i64> {
+        if records.is_empty() {
+            return None;
+        }
+        match self.tag_stamped(api, stage, &[], records).await {
+            Ok(stamp) => Some(stamp),
+            Err(error) => {
+                tracing::warn!(%error, api = %api, stage = stage.as_str(), "could not write a stage's timed-change records again around a write; they are told to a person at their end instead of put back");
+                None
+            }
         }
     }
 
     /// Waits until a write now would date the stage after `record` was written, slack and
-    /// all: a timed change kept for good leaves its level as the record says, so only the
-    /// stage's date can tell the decision from the record put back (at most the slack, and
-    /// only when the record was written that recently).
+    /// all (and a second more for a clock a little ahead of AWS's): a timed change kept for
+    /// good leaves its level as the record says, so only the stage's date can tell the
+    /// decision from the record put back (at most that long, and only when the record was
+    /// written that recently).
     pub(super) async fn outdate(&self, record: &Timed) {
-        let wait = record.at + STAMP_SLACK_SECS + 1 - unix_now();
-        if wait > 0 {
+        let wait = record.at + STAMP_SLACK_SECS + 2 - unix_now();
+        // Under a scripted `try` time moves only when told: nothing could be put back meanwhile.
+        if wait > 0 && crate::core::clock::runs() {
             sleep(std::time::Duration::from_secs(wait as u64)).await;
+        }
+    }
+
+    /// After a timed change was kept for good with its own values: whether AWS dated the stage
+    /// after its record, as it must for the record, put back, never to act. Said when not
+    /// (AWS's reference does not say which calls date a stage).
+    pub(super) async fn check_outdated(&self, api: &ApiId, stage: &StageName, record: &Timed) {
+        let Ok(view) = self.gateway.read_stage(api, stage).await else {
+            return;
+        };
+        if view.updated.is_some() && record.written_for(view.updated) {
+            tracing::warn!(api = %api, stage = stage.as_str(), level = %record.level, "API Gateway did not date the stage for a timed change kept for good (neither the record's removal nor the write of its values moved lastUpdatedDate): its record, if put back by someone who may tag the stage, could still act once");
         }
     }
 
@@ -64,13 +120,13 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
     ) -> Result<(), GatewayError> {
         let _held = self.hold_stage(api, stage).await;
         let view = self.read_stage(api, stage).await?;
-        let mut tags = tags;
-        tags.extend(self.restamped(api, stage, &view.timed, unix_now()));
-        self.gateway.tag(api, stage, &tags).await
+        self.tag_stamped(api, stage, &tags, &view.timed).await?;
+        Ok(())
     }
 
     /// Removes a tag from a stage, then writes its records again, holding the stage from the
-    /// read to the last write (a claim, the sweep's lease).
+    /// read to the last write (a claim, the sweep's lease). A stage that cannot be read first
+    /// still loses the tag.
     pub async fn untag_stage(
         &self,
         api: &ApiId,
@@ -78,9 +134,21 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
         key: &str,
     ) -> Result<(), GatewayError> {
         let _held = self.hold_stage(api, stage).await;
-        let view = self.read_stage(api, stage).await?;
+        let records = match self.read_stage(api, stage).await {
+            Ok(view) => view.timed,
+            Err(_) => Vec::new(),
+        };
         self.gateway.untag(api, stage, key).await?;
-        self.restamp(api, stage, &view.timed).await;
+        self.restamp(api, stage, &records).await;
         Ok(())
+    }
+
+    /// Writes a stage's records again after a write made outside these steps (the sweep's
+    /// marker on a stage holding records from an earlier release).
+    pub async fn refresh(&self, api: &ApiId, stage: &StageName) {
+        let _held = self.hold_stage(api, stage).await;
+        if let Ok(view) = self.read_stage(api, stage).await {
+            self.restamp(api, stage, &view.timed).await;
+        }
     }
 }

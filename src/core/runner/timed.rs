@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use super::stamps::stamped_long_ago;
 use super::{Ask, Gates, Origin, Prepared, Runner, Step, Work};
 use crate::core::clock::unix_now;
 use crate::core::grammar::{TimedKind, TimedRequest};
@@ -213,6 +214,17 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
         others: &[Timed],
     ) -> Outcome {
         let api = applied.api.clone();
+        // The records (this one too) are written again just before the write dates the
+        // stage, unless they just were (a claim): interrupted after the write, the next look
+        // still finds this record describing the stage, and finishes it.
+        let mut record = record;
+        let mut all = vec![record.clone()];
+        all.extend(others.iter().cloned());
+        if all.iter().any(|r| stamped_long_ago(r.at))
+            && let Some(stamp) = self.restamp(&api.id, &change.stage, &all).await
+        {
+            record = record.stamped(stamp);
+        }
         let written = self
             .gateway
             .write(
@@ -223,6 +235,8 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
             )
             .await;
         if let Err(error) = written {
+            // It may have landed (no answer is not "not written"): the records still count.
+            self.restamp(&api.id, &change.stage, &all).await;
             return timed(request, api, &record, Err(error.into()));
         }
         applied.changed = true;
@@ -341,10 +355,7 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
             if held_elsewhere(&before) {
                 return Ok(false);
             }
-            let mut tags = vec![(key, value)];
-            tags.extend(self.restamped(api, stage, &before.timed, unix_now()));
-            self.gateway
-                .tag(api, stage, &tags)
+            self.tag_stamped(api, stage, &[(key, value)], &before.timed)
                 .await
                 .map_err(unreached)?;
         }
@@ -394,15 +405,16 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
         record: &Timed,
         others: &[Timed],
     ) -> Result<Timed, GatewayError> {
-        let now = unix_now();
-        let record = record.stamped(now);
-        let Some(sealed) = self.sealed(api, stage, &record) else {
+        if self
+            .sealed(api, stage, &record.stamped(unix_now()))
+            .is_none()
+        {
             return Err(GatewayError::Rejected(Failure::NoRoomForRecord.to_string()));
-        };
-        let mut tags = vec![sealed];
-        tags.extend(self.restamped(api, stage, others, now));
-        self.gateway.tag(api, stage, &tags).await?;
-        Ok(record)
+        }
+        let mut all = vec![record.clone()];
+        all.extend(others.iter().cloned());
+        let stamp = self.tag_stamped(api, stage, &[], &all).await?;
+        Ok(record.stamped(stamp))
     }
 
     /// Remembers a record's sealed value as finished by this process.

@@ -6,11 +6,11 @@ use super::*;
 
 impl FakeGateway {
     /// From now on, every `call` (`write`, `tag`, `untag`) fails.
-    fn fail(&self, call: &'static str) {
+    pub(super) fn fail(&self, call: &'static str) {
         self.failing.lock().unwrap().push(call);
     }
 
-    fn heal(&self) {
+    pub(super) fn heal(&self) {
         self.failing.lock().unwrap().clear();
     }
 }

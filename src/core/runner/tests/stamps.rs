@@ -248,3 +248,29 @@ async fn a_restores_claim_does_not_outdate_the_records_it_finds() {
     );
     assert!(view.stages[0].unsealed.is_empty());
 }
+
+#[tokio::test]
+async fn a_restore_interrupted_after_its_write_is_still_finished_by_the_next_look() {
+    let (runner, _) = timed_runner(None);
+    runner.perform(&ask("U1", "petstore prod 100 200")).await;
+    runner
+        .perform(&ask("U1", "petstore prod 90 180 for 30m"))
+        .await;
+    aged(&runner, 60);
+    expire(&runner);
+    // The level is written back, then the record cannot be removed.
+    runner.gateway.fail("untag");
+    runner.perform(&deadline()).await;
+    assert_eq!(
+        runner.gateway.stage_wide("a1b2c3d4e5", "prod"),
+        values(100.0, 200)
+    );
+    assert!(record(&runner).is_some(), "the record stays");
+    runner.gateway.heal();
+
+    // Written again just before the restore's write, it still describes the stage.
+    let outcome = runner.perform(&deadline()).await;
+
+    assert_eq!(outcome.label(), Label::Unchanged, "{outcome:?}");
+    assert_eq!(record(&runner), None);
+}
