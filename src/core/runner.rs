@@ -638,7 +638,13 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
                         .collect();
                     RecordStep::End(timed.clone())
                 }
-                None => RecordStep::Untouched,
+                // A record set aside as written before the stage's last update goes with a
+                // change for good: never acted on, its end would only tell of a decision
+                // already made. Nothing of it is kept or shown as ended.
+                None => match self.outdated_at(&applied.api.id, &stage, &change.level) {
+                    Some((outdated, _)) => RecordStep::End(outdated),
+                    None => RecordStep::Untouched,
+                },
             },
         };
         // The same values again still end (for good) or re-time (timed) a timed change there.

@@ -274,3 +274,28 @@ async fn a_restore_interrupted_after_its_write_is_still_finished_by_the_next_loo
     assert_eq!(outcome.label(), Label::Unchanged, "{outcome:?}");
     assert_eq!(record(&runner), None);
 }
+
+#[tokio::test]
+async fn a_change_for_good_removes_an_outdated_record_at_its_level() {
+    let (runner, _) = timed_runner(None);
+    runner.perform(&ask("U1", "petstore prod 100 200")).await;
+    runner
+        .perform(&ask("U1", "petstore prod 90 180 for 30m"))
+        .await;
+    aged(&runner, 60);
+    deployed(&runner);
+    let outcome = runner.perform(&ask("U1", "petstore prod 95 190")).await;
+    let Outcome::Change {
+        result: Ok(applied),
+        ..
+    } = &outcome
+    else {
+        panic!("{outcome:?}")
+    };
+    assert_eq!(applied.replaces_timed, None, "nothing in force was ended");
+    assert_eq!(record(&runner), None, "its end would tell of nothing");
+    assert_eq!(
+        runner.gateway.stage_wide("a1b2c3d4e5", "prod"),
+        values(95.0, 190)
+    );
+}
