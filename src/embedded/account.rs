@@ -38,8 +38,12 @@ pub struct Account {
     pub(crate) traffic: Option<Traffic>,
     /// Traffic made up minute by minute, throttled by the limits in force then.
     pub(crate) synthetic: Option<Synthetic>,
-    /// Calls (`write`, `tag`, `untag`) that fail from now on, as AWS refusing them would.
+    /// Calls (`write`, `tag`, `untag`) that fail from now on, as AWS refusing them would;
+    /// `write-unanswered`: a write that lands but whose answer never comes (a timeout).
     pub(crate) failing: Mutex<Vec<&'static str>>,
+    /// How long each stage write takes before it lands (the process's pace, the SDK's
+    /// retries), when set.
+    pub(crate) slow_writes: Mutex<Option<Duration>>,
     /// Each stage's method entries' settings other than throttling.
     pub(crate) entries: Entries,
     /// The management calls' shared budget (`None`: unlimited).
@@ -261,6 +265,10 @@ impl Gateway for Account {
     ) -> Result<(), GatewayError> {
         self.managed(format!("write {api}/{stage}"))?;
         self.refuses("write")?;
+        let slow = *self.slow_writes.lock().unwrap();
+        if let Some(slow) = slow {
+            crate::core::clock::sleep(slow).await;
+        }
         let mut apis = self.apis.lock().unwrap();
         let view = stage_mut(&mut apis, api, stage)?;
         let values = match action {
@@ -304,7 +312,9 @@ impl Gateway for Account {
         if let Some(synthetic) = &self.synthetic {
             synthetic.changed(&place, level, values);
         }
-        Ok(())
+        // Landed, but nobody heard back.
+        self.refuses("write-unanswered")
+            .map_err(|_| GatewayError::Timeout { seconds: 6 })
     }
 
     async fn read_plan(&self, plan: &PlanRef) -> Result<PlanView, GatewayError> {

@@ -53,8 +53,7 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
         // new record was, with them): interrupted after it, they still count.
         let stamp = match &record {
             RecordStep::Keep(kept, _) => Some(kept.at),
-            _ if writes => self.restamp(&api, &change.stage, others).await,
-            _ => None,
+            _ => self.restamp(&api, &change.stage, others).await,
         };
         let written = if !writes {
             Ok(())

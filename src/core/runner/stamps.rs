@@ -12,7 +12,26 @@ use crate::domain::{ApiId, STAMP_SLACK_SECS, StageName, Timed};
 /// Whether a record written at `at` may already be dated before a write made now: past half
 /// the slack, it is written again after the write.
 pub(super) fn stamped_long_ago(at: i64) -> bool {
-    unix_now() - at > STAMP_SLACK_SECS / 2
+    landed_late(at, unix_now())
+}
+
+/// Whether a write answered at `now` may have dated the stage past records stamped at
+/// `stamp`: past half the slack (the other half is for a clock a little behind AWS's).
+fn landed_late(stamp: i64, now: i64) -> bool {
+    now - stamp > STAMP_SLACK_SECS / 2
+}
+
+/// Whether a stage last updated at `updated` was not dated after `record` was written (where
+/// it has a date at all): a decision that ended the record could not be told from it.
+fn undated(updated: Option<i64>, record: &Timed) -> bool {
+    updated.is_some() && record.written_for(updated)
+}
+
+/// Whether a stamped write carrying `records` records, made `tries` times and last stamped at
+/// `stamp`, is made again when answered at `now`: it landed late, and it was not made too
+/// often already.
+fn write_again(records: usize, tries: usize, stamp: i64, now: i64) -> bool {
+    records > 0 && landed_late(stamp, now) && tries < STAMP_TRIES
 }
 
 /// How often a stamped write is made again because it landed too long after its stamp.
@@ -58,7 +77,7 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
             tags.extend(self.restamped(api, stage, records, now));
             self.gateway.tag(api, stage, &tags).await?;
             tries += 1;
-            if records.is_empty() || !stamped_long_ago(now) || tries == STAMP_TRIES {
+            if !write_again(records.len(), tries, now, unix_now()) {
                 return Ok(now);
             }
         }
@@ -105,7 +124,7 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
         let Ok(view) = self.gateway.read_stage(api, stage).await else {
             return;
         };
-        if view.updated.is_some() && record.written_for(view.updated) {
+        if undated(view.updated, record) {
             tracing::warn!(api = %api, stage = stage.as_str(), level = %record.level, "API Gateway did not date the stage for a timed change kept for good (neither the record's removal nor the write of its values moved lastUpdatedDate): its record, if put back by someone who may tag the stage, could still act once");
         }
     }
@@ -150,5 +169,36 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
         if let Ok(view) = self.read_stage(api, stage).await {
             self.restamp(api, stage, &view.timed).await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stamped_write_that_lands_late_is_made_again_a_few_times_at_most() {
+        // Within half the slack of its stamp, it stands.
+        assert!(!landed_late(100, 100 + STAMP_SLACK_SECS / 2));
+        assert!(landed_late(100, 101 + STAMP_SLACK_SECS / 2));
+        assert!(!write_again(2, 1, 100, 102));
+        // Later: again, until it was made three times.
+        assert!(write_again(2, 1, 100, 103));
+        assert!(write_again(2, STAMP_TRIES - 1, 100, 103));
+        assert!(!write_again(2, STAMP_TRIES, 100, 103));
+        // Carrying no record, there is nothing to keep dated.
+        assert!(!write_again(0, 1, 100, 103));
+    }
+
+    #[test]
+    fn a_decision_is_told_from_its_record_only_by_a_later_date() {
+        let level = crate::domain::Level::Stage;
+        let values = crate::domain::Configured::default();
+        let hold = (1_000, crate::domain::Hold::parse("30m").unwrap());
+        let record = Timed::start(level, values, values, None, hold, "U1".into(), None);
+        assert!(undated(Some(1_000 + STAMP_SLACK_SECS), &record));
+        assert!(!undated(Some(1_001 + STAMP_SLACK_SECS), &record));
+        // No date at all (a usage plan): nothing to say.
+        assert!(!undated(None, &record));
     }
 }

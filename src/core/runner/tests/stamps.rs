@@ -299,3 +299,145 @@ async fn a_change_for_good_removes_an_outdated_record_at_its_level() {
         values(95.0, 190)
     );
 }
+
+/// The calls made since `from`, by their first word (`tag`, `write`, `read`, `untag`).
+fn calls_since(runner: &Runner<FakeGateway, Told>, from: usize) -> Vec<String> {
+    let calls = runner.gateway.calls();
+    let words = calls[from..]
+        .iter()
+        .map(|c| c.split(' ').next().unwrap_or_default());
+    words.map(str::to_owned).collect()
+}
+
+#[tokio::test]
+async fn keeping_for_good_at_once_waits_until_the_decision_can_be_told_from_the_record() {
+    let (runner, _) = timed_runner(None);
+    runner.perform(&ask("U1", "petstore prod 100 200")).await;
+    runner
+        .perform(&ask("U1", "petstore prod 90 180 for 30m"))
+        .await;
+    let mut old = record(&runner).expect("a record");
+    // Kept for good the moment after: the stage's date must still come out later than the
+    // record's, slack and all (this waits a few real seconds).
+    runner.perform(&ask("U1", "petstore prod 90 180")).await;
+    restarted(&runner);
+    old.until = crate::core::clock::unix_now() - 1;
+    put_record(&runner, &old);
+
+    let outcome = runner.perform(&deadline()).await;
+
+    assert!(outdated(&outcome).is_some(), "{outcome:?}");
+    assert_eq!(
+        runner.gateway.stage_wide("a1b2c3d4e5", "prod"),
+        values(90.0, 180)
+    );
+}
+
+#[tokio::test]
+async fn the_same_values_for_a_while_again_re_time_without_writing_the_level() {
+    let (runner, _) = timed_runner(None);
+    runner
+        .perform(&ask("U1", "petstore prod 90 180 for 30m"))
+        .await;
+    let from = runner.gateway.calls().len();
+    runner
+        .perform(&ask("U1", "petstore prod 90 180 for 1h"))
+        .await;
+    let calls = calls_since(&runner, from);
+    assert!(calls.contains(&"tag".to_owned()), "{calls:?}");
+    assert!(!calls.contains(&"write".to_owned()), "{calls:?}");
+}
+
+#[tokio::test]
+async fn a_timed_change_writes_the_other_levels_records_with_its_own_once_before_its_write() {
+    let (runner, _) = timed_runner(None);
+    runner
+        .perform(&ask("U1", "petstore prod 90 180 for 30m"))
+        .await;
+    let from = runner.gateway.calls().len();
+    runner
+        .perform(&ask("U1", "petstore prod 3 6 GET /pets for 10m"))
+        .await;
+    let calls = calls_since(&runner, from);
+    assert_eq!(&calls[calls.len() - 2..], ["tag", "write"], "{calls:?}");
+    assert_eq!(calls.iter().filter(|c| *c == "tag").count(), 1, "{calls:?}");
+}
+
+#[tokio::test]
+async fn only_a_timed_change_kept_with_its_own_values_reads_the_stage_back() {
+    for (text, reads_back) in [
+        ("petstore prod 90 180", true),
+        ("petstore prod 95 190", false),
+    ] {
+        let (runner, _) = timed_runner(None);
+        runner.perform(&ask("U1", "petstore prod 100 200")).await;
+        runner
+            .perform(&ask("U1", "petstore prod 90 180 for 30m"))
+            .await;
+        aged(&runner, 60);
+        let from = runner.gateway.calls().len();
+        runner.perform(&ask("U1", text)).await;
+        let calls = calls_since(&runner, from);
+        let after_write = calls.iter().skip_while(|c| *c != "write").skip(1);
+        assert_eq!(
+            after_write.clone().any(|c| c == "read"),
+            reads_back,
+            "{text}: {calls:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn after_a_slow_write_the_records_are_written_again() {
+    let (runner, _) = timed_runner(None);
+    runner
+        .perform(&ask("U1", "petstore prod 90 180 for 30m"))
+        .await;
+    *runner.gateway.slow_writes.lock().unwrap() = Some(std::time::Duration::from_secs(3));
+    let started = crate::core::clock::unix_now();
+    let from = runner.gateway.calls().len();
+    runner
+        .perform(&ask("U1", "petstore prod 3 6 GET /pets for 10m"))
+        .await;
+    let calls = calls_since(&runner, from);
+    assert_eq!(
+        &calls[calls.len() - 3..],
+        ["tag", "write", "tag"],
+        "{calls:?}"
+    );
+    // Both records, the new one too, carry a time after the write.
+    let mut view = runner.gateway.apis.lock().unwrap()["a1b2c3d4e5"].1["prod"].clone();
+    view.open(Some(&seal()), &ApiId::parse("a1b2c3d4e5").unwrap());
+    assert_eq!(view.timed.len(), 2);
+    for record in &view.timed {
+        assert!(record.at >= started + 3, "{record:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_write_that_landed_without_an_answer_counts_as_written() {
+    let (runner, _) = timed_runner(None);
+    runner.perform(&ask("U1", "petstore prod 100 200")).await;
+    runner.gateway.fail("write-unanswered");
+    let outcome = runner
+        .perform(&ask("U1", "petstore prod 90 180 for 30m"))
+        .await;
+    assert!(
+        matches!(outcome, Outcome::Change { result: Ok(_), .. }),
+        "{outcome:?}"
+    );
+    assert!(
+        record(&runner).is_some(),
+        "the timed change still ends by itself"
+    );
+    // One that did not land is a failure, and its record goes.
+    runner.gateway.heal();
+    runner.gateway.fail("write");
+    let outcome = runner
+        .perform(&ask("U1", "petstore prod 80 160 GET /pets for 30m"))
+        .await;
+    assert!(
+        matches!(outcome, Outcome::Change { result: Err(_), .. }),
+        "{outcome:?}"
+    );
+}
