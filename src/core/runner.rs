@@ -175,6 +175,9 @@ pub enum RecordStep<L = Level> {
     /// the write fails), so its deadline puts nothing back over the decision; if it cannot be
     /// removed, nothing is changed.
     End(Timed<L>),
+    /// A change for good over a record set aside as written before the stage's last update:
+    /// removed, and never written again (not even if the write fails), nor waited for.
+    Discard(Timed<L>),
 }
 
 /// How many finished records a process remembers (each for [`crate::domain::STALE_AFTER_SECS`],
@@ -642,7 +645,7 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
                 // change for good: never acted on, its end would only tell of a decision
                 // already made. Nothing of it is kept or shown as ended.
                 None => match self.outdated_at(&applied.api.id, &stage, &change.level) {
-                    Some((outdated, _)) => RecordStep::End(outdated),
+                    Some((outdated, _)) => RecordStep::Discard(outdated),
                     None => RecordStep::Untouched,
                 },
             },

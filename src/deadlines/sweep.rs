@@ -283,12 +283,18 @@ async fn mark_unmarked(
         if records == 0 {
             continue;
         }
-        match gateway.mark(target, &unmarked.holder).await {
+        // The marker's write may date the stage: its records, as read before it, are written
+        // again right after it.
+        let marked = match &unmarked.holder {
+            Holder::Stage { api, stage, .. } => {
+                runner
+                    .around(api, stage, gateway.mark(target, &unmarked.holder))
+                    .await
+            }
+            Holder::Plan(_) => gateway.mark(target, &unmarked.holder).await,
+        };
+        match marked {
             Ok(()) => {
-                // The marker's write may date the stage: its records are written again.
-                if let Holder::Stage { api, stage, .. } = &unmarked.holder {
-                    runner.refresh(api, stage).await;
-                }
                 tracing::info!(
                     resource = unmarked.arn,
                     "marked a resource holding a timed change recorded before the sweep's marker"

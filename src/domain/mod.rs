@@ -37,6 +37,6 @@ pub use target::{
 pub use timed::{
     Aside, CLAIM_PREFIX, Claim, Due, Hold, HoldError, Layer, Place, RecordLevel, RecordSeal,
     STALE_AFTER_SECS, STAMP_SLACK_SECS, TAG_PREFIX, Timed, Unsealed, is_message_ts, set_aside,
-    set_aside_outdated, set_aside_stale,
+    set_aside_outdated, set_aside_stale, unstamped,
 };
 pub use traffic::{Caveat, MetricsKey, Minute, Shortfall, Traffic, shortfall};

@@ -672,6 +672,17 @@ impl<L: RecordLevel> Timed<L> {
     }
 }
 
+/// A record's tag value without the time it was written nor its MAC: the same for every copy
+/// of one record, whenever it was written again (what a process remembers of the records it
+/// finished). Only ever applied to values whose seal was checked.
+pub fn unstamped(value: &str) -> String {
+    let body = value.rsplit_once(" mac=").map_or(value, |(body, _)| body);
+    body.split(' ')
+        .filter(|field| !field.starts_with("at="))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// Chat ids in a record are checked as those in chat payloads are: upper-case letters and
 /// digits.
 fn is_chat_id(raw: &str) -> bool {

@@ -28,33 +28,46 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
                 Err(error) => return changed(&change, Err(error.into())),
             }
         }
+        // Kept for good with its own values, the level stays as the record says: it is removed
+        // (and the values written) only once the stage's date can tell the decision from the
+        // record, so that, put back later, it is never acted on.
+        if let RecordStep::End(ended) = &record
+            && applied.before == applied.after
+        {
+            self.outdate(ended).await;
+        }
+        // The other levels' records are written again before anything here dates the stage (a
+        // new record was, with them): interrupted after any step, they still count.
+        let stamp = match &record {
+            RecordStep::Keep(kept, _) => Some(kept.at),
+            _ => self.restamp(&api, &change.stage, others).await,
+        };
         // A change for good over a timed change: its record goes first. Left behind, it would
         // put its values back at its deadline over the decision, so if it cannot be removed
-        // nothing is changed and the person is told.
-        if let RecordStep::End(ended) = &record {
-            // Kept for good with its own values, the level stays as the record says: it is
-            // removed (and the values written) only once the stage's date can tell the decision
-            // from the record, so that, put back later, it is never acted on.
-            if applied.before == applied.after {
-                self.outdate(ended).await;
+        // nothing is changed and the person is told. A record set aside as outdated is never
+        // acted on: one that cannot be removed is left for its end to tell of.
+        match &record {
+            RecordStep::End(ended) => {
+                if let Some(key) = Timed::tag_key(&ended.level)
+                    && let Err(error) = self.gateway.untag(&api, &change.stage, &key).await
+                {
+                    return changed(&change, Err(Failure::RecordStays(error.to_string())));
+                }
             }
-            if let Some(key) = Timed::tag_key(&ended.level)
-                && let Err(error) = self.gateway.untag(&api, &change.stage, &key).await
-            {
-                return changed(&change, Err(Failure::RecordStays(error.to_string())));
+            RecordStep::Discard(outdated) => {
+                if let Some(key) = Timed::tag_key(&outdated.level)
+                    && let Err(error) = self.gateway.untag(&api, &change.stage, &key).await
+                {
+                    tracing::warn!(%error, api = %api, stage = change.stage.as_str(), "could not remove a record set aside as outdated; it is never acted on, and its end is told");
+                }
             }
+            _ => {}
         }
         // The same values again only end or re-time the timed change: no write is needed,
         // except to date the stage when a timed change ends for good (where AWS does not date
         // it for the record's removal) so that its record, put back, is never acted on.
         let ends_for_good = matches!(record, RecordStep::End(_)) && applied.after.is_set();
         let writes = applied.before != applied.after || ends_for_good;
-        // The other levels' records are written again just before a write dates the stage (a
-        // new record was, with them): interrupted after it, they still count.
-        let stamp = match &record {
-            RecordStep::Keep(kept, _) => Some(kept.at),
-            _ => self.restamp(&api, &change.stage, others).await,
-        };
         let written = if !writes {
             Ok(())
         } else {
@@ -92,7 +105,8 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
                     self.unkeep(&api, &change.stage, record, Some(record), others)
                         .await;
                 }
-                RecordStep::Untouched => {
+                // An outdated record is never written again, whatever happened.
+                RecordStep::Untouched | RecordStep::Discard(_) => {
                     self.restamp(&api, &change.stage, others).await;
                 }
             }
@@ -117,7 +131,7 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
         }
         applied.changed = applied.before != applied.after;
         // Only once the decision is written is the ended record finished here.
-        if let RecordStep::End(record) = &record
+        if let RecordStep::End(record) | RecordStep::Discard(record) = &record
             && let Some((_, value)) = self.sealed(&api, &change.stage, record)
         {
             self.finished(value, record.until);

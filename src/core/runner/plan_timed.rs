@@ -34,7 +34,7 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
                 &mut view.unsealed,
                 |record, v| {
                     finished
-                        .knows(&v.to_owned(), now)
+                        .knows(&crate::domain::unstamped(v), now)
                         .then_some(crate::domain::Aside::Finished(record.until))
                 },
             );

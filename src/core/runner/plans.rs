@@ -122,7 +122,7 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
                         RecordStep::End(record) => {
                             self.unkeep_plan(&plan, record, Some(record)).await;
                         }
-                        RecordStep::Untouched => {}
+                        RecordStep::Untouched | RecordStep::Discard(_) => {}
                     }
                     return done(Err(error.into()));
                 }

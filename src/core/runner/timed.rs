@@ -417,8 +417,10 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
         Ok(record.stamped(stamp))
     }
 
-    /// Remembers a record's sealed value as finished by this process.
+    /// Remembers a record's sealed value as finished by this process: every copy of it, at
+    /// whatever time it was written (see [`crate::domain::unstamped`]).
     pub(super) fn finished(&self, value: String, until: i64) {
+        let value = crate::domain::unstamped(&value);
         let now = super::super::clock::unix_now();
         let remember_until = until
             .max(now)
@@ -452,10 +454,10 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
         let result = match prior {
             Some(prior) => self.keep(api, stage, prior, others).await.map(|_| ()),
             None => match Timed::tag_key(&record.level) {
+                // The others first: the removal may date the stage.
                 Some(key) => {
-                    let removed = self.gateway.untag(api, stage, &key).await;
                     self.restamp(api, stage, others).await;
-                    removed
+                    self.gateway.untag(api, stage, &key).await
                 }
                 None => Ok(()),
             },

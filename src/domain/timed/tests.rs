@@ -665,3 +665,19 @@ fn records_written_before_the_stages_last_update_are_set_aside_with_both_times()
     set_aside_outdated(&mut timed, &tags, &mut unsealed, None);
     assert_eq!((timed.len(), unsealed.len()), (2, 0));
 }
+
+#[test]
+fn every_copy_of_a_record_is_the_same_without_its_time() {
+    let mut record = record(Level::Stage);
+    record.at = 1_000;
+    let (_, first) = sealed(&record);
+    let (_, again) = sealed(&record.stamped(2_000));
+    assert_ne!(first, again);
+    assert_eq!(unstamped(&first), unstamped(&again));
+    assert!(!unstamped(&first).contains("mac="), "{first}");
+    assert!(unstamped(&first).contains("until=2800"), "{first}");
+    // Another deadline is another record.
+    let mut later = record.clone();
+    later.until += 60;
+    assert_ne!(unstamped(&sealed(&later).1), unstamped(&first));
+}

@@ -441,3 +441,33 @@ async fn a_write_that_landed_without_an_answer_counts_as_written() {
         "{outcome:?}"
     );
 }
+
+#[tokio::test]
+async fn an_outdated_record_is_never_written_again_even_when_the_change_fails() {
+    let (runner, _) = timed_runner(None);
+    runner.perform(&ask("U1", "petstore prod 100 200")).await;
+    runner
+        .perform(&ask("U1", "petstore prod 90 180 for 30m"))
+        .await;
+    aged(&runner, 60);
+    deployed(&runner);
+    runner.gateway.fail("write");
+    let outcome = runner.perform(&ask("U1", "petstore prod 95 190")).await;
+    assert!(
+        matches!(outcome, Outcome::Change { result: Err(_), .. }),
+        "{outcome:?}"
+    );
+    runner.gateway.heal();
+    // Whatever is left at the level never counts as a timed change in force.
+    let Outcome::Show {
+        result: Ok(view), ..
+    } = runner.perform(&ask("U1", "show petstore prod")).await
+    else {
+        panic!()
+    };
+    assert!(
+        view.stages[0].timed.is_empty(),
+        "{:?}",
+        view.stages[0].timed
+    );
+}
