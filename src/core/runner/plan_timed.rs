@@ -25,20 +25,7 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
     async fn open_plan(&self, view: &mut PlanView) {
         view.open(self.seal.as_ref());
         let now = unix_now();
-        crate::domain::set_aside_stale(&mut view.timed, &view.tags, &mut view.unsealed, now);
-        {
-            let finished = self.finished.lock().expect("finished records");
-            crate::domain::set_aside(
-                &mut view.timed,
-                &view.tags,
-                &mut view.unsealed,
-                |record, v| {
-                    finished
-                        .knows(&crate::domain::unstamped(v), now)
-                        .then_some(crate::domain::Aside::Finished(record.until))
-                },
-            );
-        }
+        self.set_aside_old(&mut view.timed, &view.tags, &mut view.unsealed, now);
         let held: Vec<Timed<PlanLevel>> = std::mem::take(&mut view.timed)
             .into_iter()
             .map(|record| {

@@ -84,25 +84,30 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
         Ok(views)
     }
 
+    /// Sets aside the records whose end passed long ago, and those this process finished
+    /// (in any of their copies) that came back: a stage's or a plan's alike.
+    pub(super) fn set_aside_old<L: crate::domain::RecordLevel>(
+        &self,
+        timed: &mut Vec<crate::domain::Timed<L>>,
+        tags: &[(String, String)],
+        unsealed: &mut Vec<Unsealed>,
+        now: i64,
+    ) {
+        crate::domain::set_aside_stale(timed, tags, unsealed, now);
+        let finished = self.finished.lock().expect("finished records");
+        crate::domain::set_aside(timed, tags, unsealed, |record, v| {
+            finished
+                .knows(&crate::domain::unstamped(v), now)
+                .then_some(crate::domain::Aside::Finished(record.until))
+        });
+    }
+
     /// Checks a stage's records' seals; what does not verify is told to the audit channel
     /// once per process, and is otherwise left alone for a person.
     pub(super) async fn open(&self, api: &ApiId, view: &mut StageView) {
         view.open(self.seal.as_ref(), api);
         let now = super::super::clock::unix_now();
-        crate::domain::set_aside_stale(&mut view.timed, &view.tags, &mut view.unsealed, now);
-        {
-            let finished = self.finished.lock().expect("finished records");
-            crate::domain::set_aside(
-                &mut view.timed,
-                &view.tags,
-                &mut view.unsealed,
-                |record, v| {
-                    finished
-                        .knows(&crate::domain::unstamped(v), now)
-                        .then_some(crate::domain::Aside::Finished(record.until))
-                },
-            );
-        }
+        self.set_aside_old(&mut view.timed, &view.tags, &mut view.unsealed, now);
         // A record written before the stage's last update does not describe it (see
         // `Timed::written_for`); this service writes its records again after its own writes.
         let updated = view.updated;

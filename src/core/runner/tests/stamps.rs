@@ -30,6 +30,23 @@ fn aged(runner: &Runner<FakeGateway, Told>, secs: i64) {
     }
 }
 
+/// The pet store's stage at 100/200, then 90/180 for 30 minutes.
+async fn clamped() -> Runner<FakeGateway, Told> {
+    timed(&["petstore prod 100 200"]).await
+}
+
+/// A runner that made these changes, then 90/180 for 30 minutes on the pet store's stage.
+async fn timed(first: &[&str]) -> Runner<FakeGateway, Told> {
+    let (runner, _) = timed_runner(None);
+    for text in first {
+        runner.perform(&ask("U1", text)).await;
+    }
+    runner
+        .perform(&ask("U1", "petstore prod 90 180 for 30m"))
+        .await;
+    runner
+}
+
 /// A deployment, or another tool's write that leaves the throttling as it was: the stage is
 /// dated now.
 fn deployed(runner: &Runner<FakeGateway, Told>) {
@@ -47,6 +64,15 @@ fn deployed(runner: &Runner<FakeGateway, Told>) {
 fn restarted(runner: &Runner<FakeGateway, Told>) {
     *runner.finished.lock().unwrap() = Recent::new(16);
     *runner.reported.lock().unwrap() = Default::default();
+}
+
+/// After a restart, someone who may only tag puts `old` back with its end past, and its
+/// deadline comes: what it does.
+async fn put_back_after_restart(runner: &Runner<FakeGateway, Told>, mut old: Timed) -> Outcome {
+    restarted(runner);
+    old.until = crate::core::clock::unix_now() - 1;
+    put_record(runner, &old);
+    runner.perform(&deadline()).await
 }
 
 fn outdated(outcome: &Outcome) -> Option<(Timed, i64)> {
@@ -67,7 +93,7 @@ async fn a_timed_change_kept_for_good_then_its_record_put_back_is_never_acted_on
         .perform(&ask("U1", "petstore prod 500 1000 for 30m"))
         .await;
     aged(&runner, 60);
-    let mut old = record(&runner).expect("a record");
+    let old = record(&runner).expect("a record");
     // Kept for good with the same values: the level holds exactly what the record set.
     let kept = runner.perform(&ask("U1", "petstore prod 500 1000")).await;
     assert!(
@@ -76,11 +102,7 @@ async fn a_timed_change_kept_for_good_then_its_record_put_back_is_never_acted_on
     );
     assert_eq!(record(&runner), None);
     // After a restart, someone who may only tag puts the old record back, its end past.
-    restarted(&runner);
-    old.until = crate::core::clock::unix_now() - 1;
-    put_record(&runner, &old);
-
-    let outcome = runner.perform(&deadline()).await;
+    let outcome = put_back_after_restart(&runner, old.clone()).await;
 
     let (told, updated) = outdated(&outcome).expect("told, not acted on");
     assert_eq!(told.restore, values(100.0, 200));
@@ -106,7 +128,7 @@ async fn a_record_put_back_after_its_level_was_set_to_its_values_again_is_never_
         .perform(&ask("U1", "petstore prod 500 1000 for 30m"))
         .await;
     aged(&runner, 120);
-    let mut old = record(&runner).expect("a record");
+    let old = record(&runner).expect("a record");
     expire(&runner);
     runner.perform(&deadline()).await;
     assert_eq!(
@@ -116,11 +138,7 @@ async fn a_record_put_back_after_its_level_was_set_to_its_values_again_is_never_
     aged(&runner, 60);
     // Later the same values again, for good; then the old record comes back after a restart.
     runner.perform(&ask("U2", "petstore prod 500 1000")).await;
-    restarted(&runner);
-    old.until = crate::core::clock::unix_now() - 1;
-    put_record(&runner, &old);
-
-    let outcome = runner.perform(&deadline()).await;
+    let outcome = put_back_after_restart(&runner, old).await;
 
     assert!(outdated(&outcome).is_some(), "{outcome:?}");
     assert_eq!(
@@ -131,11 +149,7 @@ async fn a_record_put_back_after_its_level_was_set_to_its_values_again_is_never_
 
 #[tokio::test]
 async fn a_deployment_during_a_timed_change_turns_its_end_into_a_notice_for_a_person() {
-    let (runner, _) = timed_runner(None);
-    runner.perform(&ask("U1", "petstore prod 100 200")).await;
-    runner
-        .perform(&ask("U1", "petstore prod 90 180 for 30m"))
-        .await;
+    let runner = clamped().await;
     aged(&runner, 60);
     deployed(&runner);
     expire(&runner);
@@ -183,11 +197,7 @@ async fn a_deployment_during_a_timed_change_turns_its_end_into_a_notice_for_a_pe
 
 #[tokio::test]
 async fn a_write_at_one_level_keeps_the_records_at_the_others_acting() {
-    let (runner, _) = timed_runner(None);
-    runner.perform(&ask("U1", "petstore prod 100 200")).await;
-    runner
-        .perform(&ask("U1", "petstore prod 90 180 for 30m"))
-        .await;
+    let runner = clamped().await;
     aged(&runner, 60);
     // A change for good at a method, then a timed one at another: each dates the stage.
     runner
@@ -251,11 +261,7 @@ async fn a_restores_claim_does_not_outdate_the_records_it_finds() {
 
 #[tokio::test]
 async fn a_restore_interrupted_after_its_write_is_still_finished_by_the_next_look() {
-    let (runner, _) = timed_runner(None);
-    runner.perform(&ask("U1", "petstore prod 100 200")).await;
-    runner
-        .perform(&ask("U1", "petstore prod 90 180 for 30m"))
-        .await;
+    let runner = clamped().await;
     aged(&runner, 60);
     expire(&runner);
     // The level is written back, then the record cannot be removed.
@@ -277,11 +283,7 @@ async fn a_restore_interrupted_after_its_write_is_still_finished_by_the_next_loo
 
 #[tokio::test]
 async fn a_change_for_good_removes_an_outdated_record_at_its_level() {
-    let (runner, _) = timed_runner(None);
-    runner.perform(&ask("U1", "petstore prod 100 200")).await;
-    runner
-        .perform(&ask("U1", "petstore prod 90 180 for 30m"))
-        .await;
+    let runner = clamped().await;
     aged(&runner, 60);
     deployed(&runner);
     let outcome = runner.perform(&ask("U1", "petstore prod 95 190")).await;
@@ -311,20 +313,12 @@ fn calls_since(runner: &Runner<FakeGateway, Told>, from: usize) -> Vec<String> {
 
 #[tokio::test]
 async fn keeping_for_good_at_once_waits_until_the_decision_can_be_told_from_the_record() {
-    let (runner, _) = timed_runner(None);
-    runner.perform(&ask("U1", "petstore prod 100 200")).await;
-    runner
-        .perform(&ask("U1", "petstore prod 90 180 for 30m"))
-        .await;
-    let mut old = record(&runner).expect("a record");
+    let runner = clamped().await;
+    let old = record(&runner).expect("a record");
     // Kept for good the moment after: the stage's date must still come out later than the
     // record's, slack and all (this waits a few real seconds).
     runner.perform(&ask("U1", "petstore prod 90 180")).await;
-    restarted(&runner);
-    old.until = crate::core::clock::unix_now() - 1;
-    put_record(&runner, &old);
-
-    let outcome = runner.perform(&deadline()).await;
+    let outcome = put_back_after_restart(&runner, old).await;
 
     assert!(outdated(&outcome).is_some(), "{outcome:?}");
     assert_eq!(
@@ -335,10 +329,7 @@ async fn keeping_for_good_at_once_waits_until_the_decision_can_be_told_from_the_
 
 #[tokio::test]
 async fn the_same_values_for_a_while_again_re_time_without_writing_the_level() {
-    let (runner, _) = timed_runner(None);
-    runner
-        .perform(&ask("U1", "petstore prod 90 180 for 30m"))
-        .await;
+    let runner = timed(&[]).await;
     let from = runner.gateway.calls().len();
     runner
         .perform(&ask("U1", "petstore prod 90 180 for 1h"))
@@ -350,10 +341,7 @@ async fn the_same_values_for_a_while_again_re_time_without_writing_the_level() {
 
 #[tokio::test]
 async fn a_timed_change_writes_the_other_levels_records_with_its_own_once_before_its_write() {
-    let (runner, _) = timed_runner(None);
-    runner
-        .perform(&ask("U1", "petstore prod 90 180 for 30m"))
-        .await;
+    let runner = timed(&[]).await;
     let from = runner.gateway.calls().len();
     runner
         .perform(&ask("U1", "petstore prod 3 6 GET /pets for 10m"))
@@ -369,11 +357,7 @@ async fn only_a_timed_change_kept_with_its_own_values_reads_the_stage_back() {
         ("petstore prod 90 180", true),
         ("petstore prod 95 190", false),
     ] {
-        let (runner, _) = timed_runner(None);
-        runner.perform(&ask("U1", "petstore prod 100 200")).await;
-        runner
-            .perform(&ask("U1", "petstore prod 90 180 for 30m"))
-            .await;
+        let runner = clamped().await;
         aged(&runner, 60);
         let from = runner.gateway.calls().len();
         runner.perform(&ask("U1", text)).await;
@@ -389,10 +373,7 @@ async fn only_a_timed_change_kept_with_its_own_values_reads_the_stage_back() {
 
 #[tokio::test]
 async fn after_a_slow_write_the_records_are_written_again() {
-    let (runner, _) = timed_runner(None);
-    runner
-        .perform(&ask("U1", "petstore prod 90 180 for 30m"))
-        .await;
+    let runner = timed(&[]).await;
     *runner.gateway.slow_writes.lock().unwrap() = Some(std::time::Duration::from_secs(3));
     let started = crate::core::clock::unix_now();
     let from = runner.gateway.calls().len();
@@ -444,11 +425,7 @@ async fn a_write_that_landed_without_an_answer_counts_as_written() {
 
 #[tokio::test]
 async fn an_outdated_record_is_never_written_again_even_when_the_change_fails() {
-    let (runner, _) = timed_runner(None);
-    runner.perform(&ask("U1", "petstore prod 100 200")).await;
-    runner
-        .perform(&ask("U1", "petstore prod 90 180 for 30m"))
-        .await;
+    let runner = clamped().await;
     aged(&runner, 60);
     deployed(&runner);
     runner.gateway.fail("write");
