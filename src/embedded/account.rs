@@ -39,11 +39,14 @@ pub struct Account {
     /// Traffic made up minute by minute, throttled by the limits in force then.
     pub(crate) synthetic: Option<Synthetic>,
     /// Calls (`write`, `tag`, `untag`) that fail from now on, as AWS refusing them would;
-    /// `write-unanswered`: a write that lands but whose answer never comes (a timeout).
+    /// `write-unanswered`: a write that lands but whose answer never comes (a timeout);
+    /// `write-lost`: one that times out without landing.
     pub(crate) failing: Mutex<Vec<&'static str>>,
     /// How long each stage write takes before it lands (the process's pace, the SDK's
     /// retries), when set.
     pub(crate) slow_writes: Mutex<Option<Duration>>,
+    /// The same for each stage tag write.
+    pub(crate) slow_tags: Mutex<Option<Duration>>,
     /// Each stage's method entries' settings other than throttling.
     pub(crate) entries: Entries,
     /// The management calls' shared budget (`None`: unlimited).
@@ -265,6 +268,8 @@ impl Gateway for Account {
     ) -> Result<(), GatewayError> {
         self.managed(format!("write {api}/{stage}"))?;
         self.refuses("write")?;
+        self.refuses("write-lost")
+            .map_err(|_| GatewayError::Timeout { seconds: 6 })?;
         let slow = *self.slow_writes.lock().unwrap();
         if let Some(slow) = slow {
             crate::core::clock::sleep(slow).await;
@@ -471,6 +476,10 @@ impl Gateway for Account {
     ) -> Result<(), GatewayError> {
         self.managed(format!("tag {api}/{stage}"))?;
         self.refuses("tag")?;
+        let slow = *self.slow_tags.lock().unwrap();
+        if let Some(slow) = slow {
+            crate::core::clock::sleep(slow).await;
+        }
         let mut apis = self.apis.lock().unwrap();
         let view = stage_mut(&mut apis, api, stage)?;
         for (key, value) in tags {

@@ -413,7 +413,7 @@ async fn a_write_that_landed_without_an_answer_counts_as_written() {
     );
     // One that did not land is a failure, and its record goes.
     runner.gateway.heal();
-    runner.gateway.fail("write");
+    runner.gateway.fail("write-lost");
     let outcome = runner
         .perform(&ask("U1", "petstore prod 80 160 GET /pets for 30m"))
         .await;
@@ -421,6 +421,9 @@ async fn a_write_that_landed_without_an_answer_counts_as_written() {
         matches!(outcome, Outcome::Change { result: Err(_), .. }),
         "{outcome:?}"
     );
+    let mut view = runner.gateway.apis.lock().unwrap()["a1b2c3d4e5"].1["prod"].clone();
+    view.open(Some(&seal()), &ApiId::parse("a1b2c3d4e5").unwrap());
+    assert_eq!(view.timed.len(), 1, "only the stage's: {:?}", view.timed);
 }
 
 #[tokio::test]
@@ -446,5 +449,28 @@ async fn an_outdated_record_is_never_written_again_even_when_the_change_fails() 
         view.stages[0].timed.is_empty(),
         "{:?}",
         view.stages[0].timed
+    );
+}
+
+#[tokio::test]
+async fn a_record_write_that_keeps_landing_late_is_made_again_three_times_at_most() {
+    let (runner, _) = timed_runner(None);
+    *runner.gateway.slow_tags.lock().unwrap() = Some(std::time::Duration::from_secs(3));
+    let from = runner.gateway.calls().len();
+    let outcome = runner
+        .perform(&ask("U1", "petstore prod 90 180 for 30m"))
+        .await;
+    assert!(
+        matches!(outcome, Outcome::Change { result: Ok(_), .. }),
+        "{outcome:?}"
+    );
+    // Each landed seconds after its time: written again, then given up on (and said); once
+    // with the record before the write, once more after it (the write too came late).
+    let calls = calls_since(&runner, from);
+    let tail = &calls[calls.len() - 7..];
+    assert_eq!(
+        tail,
+        ["tag", "tag", "tag", "write", "tag", "tag", "tag"],
+        "{calls:?}"
     );
 }
