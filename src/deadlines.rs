@@ -428,10 +428,7 @@ async fn sweep(runner: &Arc<AppRunner>, apis: &[ApiId], keeper: &Keeper) {
             let Ok(stage_name) = StageName::parse(&stage.stage) else {
                 continue;
             };
-            // Records written before the stage's last update too: their end is told.
-            let mut timed = stage.timed.clone();
-            timed.extend(runner.outdated(api, &stage));
-            for record in &timed {
+            for record in &runner.ending(api, &stage) {
                 let reminder = Reminder {
                     api: api.clone(),
                     stage: stage_name.clone(),

@@ -426,9 +426,7 @@ async fn read_holder(
     let (records, tags) = match &held.holder {
         Holder::Stage { api, stage, .. } => match runner.read_stage(api, stage).await {
             Ok(view) => {
-                // Records written before the stage's last update too: their end is told.
-                let mut timed = view.timed.clone();
-                timed.extend(runner.outdated(api, &view));
+                let timed = runner.ending(api, &view);
                 stage_records(runner, api, stage, &timed, overdue_before, due).await;
                 (timed.len(), view.tags)
             }
@@ -552,8 +550,7 @@ async fn list_target(
                         continue;
                     };
                     records += view.timed.len();
-                    let mut timed = view.timed.clone();
-                    timed.extend(runner.outdated(api, &view));
+                    let timed = runner.ending(api, &view);
                     stage_records(runner, api, &stage, &timed, overdue_before, due).await;
                 }
             }

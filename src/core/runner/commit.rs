@@ -3,7 +3,7 @@
 
 use super::super::outcome::{Failure, Outcome};
 use super::super::ports::{Gateway, GatewayError, Teller};
-use super::stamps::stamped_long_ago;
+use super::stamps::{stamped_long_ago, with_others};
 use super::{RecordStep, Runner, changed};
 use crate::domain::{ApiId, Applied, Level, StageName, ThrottleChange, Timed};
 
@@ -117,11 +117,10 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
         if let Some(stamp) = stamp
             && stamped_long_ago(stamp)
         {
-            let mut all: Vec<Timed> = match &record {
-                RecordStep::Keep(kept, _) => vec![kept.clone()],
-                _ => Vec::new(),
+            let all = match &record {
+                RecordStep::Keep(kept, _) => with_others(kept, others),
+                _ => others.to_vec(),
             };
-            all.extend(others.iter().cloned());
             self.restamp(&api, &change.stage, &all).await;
         }
         if let RecordStep::End(ended) = &record

@@ -36,6 +36,11 @@ fn write_again(records: usize, tries: usize, stamp: i64, now: i64) -> bool {
     records > 0 && landed_late(stamp, now) && tries < STAMP_TRIES
 }
 
+/// `first` and `others`, to be written together.
+pub(super) fn with_others(first: &Timed, others: &[Timed]) -> Vec<Timed> {
+    std::iter::once(first).chain(others).cloned().collect()
+}
+
 /// How often a stamped write is made again because it landed too long after its stamp.
 const STAMP_TRIES: usize = 3;
 

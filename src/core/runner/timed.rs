@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use super::stamps::stamped_long_ago;
+use super::stamps::{stamped_long_ago, with_others};
 use super::{Ask, Gates, Origin, Prepared, Runner, Step, Work};
 use crate::core::clock::unix_now;
 use crate::core::grammar::{TimedKind, TimedRequest};
@@ -218,8 +218,7 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
         // stage, unless they just were (a claim): interrupted after the write, the next look
         // still finds this record describing the stage, and finishes it.
         let mut record = record;
-        let mut all = vec![record.clone()];
-        all.extend(others.iter().cloned());
+        let all = with_others(&record, others);
         if all.iter().any(|r| stamped_long_ago(r.at))
             && let Some(stamp) = self.restamp(&api.id, &change.stage, &all).await
         {
@@ -378,11 +377,12 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
             .find(|(record, _)| &record.level == level)
     }
 
-    /// Every record of a stage set aside as written before its last update (see
-    /// [`Runner::outdated_at`]): a sweep hands their ends on like any record's.
-    pub fn outdated(&self, api: &ApiId, view: &crate::domain::StageView) -> Vec<Timed> {
-        let records = view.outdated(self.seal.as_ref(), api);
-        records.into_iter().map(|(record, _)| record).collect()
+    /// Every record of a stage whose end a sweep hands on: those in force, and those set aside
+    /// as written before its last update (see [`Runner::outdated_at`]), whose end is told.
+    pub fn ending(&self, api: &ApiId, view: &crate::domain::StageView) -> Vec<Timed> {
+        let outdated = view.outdated(self.seal.as_ref(), api);
+        let outdated = outdated.into_iter().map(|(record, _)| record);
+        view.timed.iter().cloned().chain(outdated).collect()
     }
 
     /// Removes this process's claim once its restore has run (the stage's records written
@@ -411,8 +411,7 @@ impl<G: Gateway, T: Teller> Runner<G, T> {
         {
             return Err(GatewayError::Rejected(Failure::NoRoomForRecord.to_string()));
         }
-        let mut all = vec![record.clone()];
-        all.extend(others.iter().cloned());
+        let all = with_others(record, others);
         let stamp = self.tag_stamped(api, stage, &[], &all).await?;
         Ok(record.stamped(stamp))
     }
